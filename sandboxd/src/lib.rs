@@ -1,0 +1,1 @@
+//! zion-sandboxd.

@@ -1,0 +1,1 @@
+//! Zion test harness.
