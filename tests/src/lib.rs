@@ -1,1 +1,36 @@
-//! Zion test harness.
+//! Zion's test harness: everything an integration test needs to run against
+//! the real components, started privately in a temporary directory and torn
+//! down when the test ends, whether it passed or failed.
+//!
+//! - [`TestEnv`]: temporary XDG folders, a private Podman API service and a
+//!   private D-Bus session bus.
+//! - [`images`]: the test images, built once with debootstrap and shared by
+//!   every test and every run.
+//! - [`cleanup`]: unmounting, killing and removing what a test (or a test
+//!   process that was killed) left behind.
+
+pub mod cleanup;
+mod dbus;
+mod env;
+mod error;
+pub mod images;
+mod podman;
+mod process;
+
+pub use dbus::DbusBus;
+pub use env::{TestEnv, XdgDirs};
+pub use error::HarnessError;
+pub use images::TestImage;
+pub use podman::PodmanService;
+
+/// Skips the current test with a reason when `cond` is false: prints the
+/// reason and returns from the test. Only for capabilities the machine lacks.
+#[macro_export]
+macro_rules! require {
+    ($cond:expr, $($reason:tt)+) => {
+        if !$cond {
+            eprintln!("SKIPPED: {}", format!($($reason)+));
+            return;
+        }
+    };
+}

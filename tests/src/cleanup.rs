@@ -1,0 +1,130 @@
+//! Leaving nothing behind: unmounting what lies under a test folder, killing
+//! the processes a test started, and reaping folders of test processes that
+//! were killed before they could clean up.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rustix::mount::{unmount, UnmountFlags};
+use rustix::process::{kill_process_group, test_kill_process, Pid, Signal};
+
+/// The prefix of every test folder, under the system's temporary folder.
+pub const PREFIX: &str = "zion-test-";
+
+/// Mount points at or under `dir`, deepest first (from /proc/self/mountinfo).
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut mounts: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(unescape_mount_path)
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    mounts.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    mounts.dedup();
+    mounts
+}
+
+/// Unmounts everything under `dir` (lazily, so that a busy mount still goes).
+pub fn unmount_all(dir: &Path) {
+    for mount in mounts_under(dir) {
+        if let Err(err) = unmount(&mount, UnmountFlags::DETACH) {
+            tracing::warn!("unmounting {}: {err}", mount.display());
+        }
+    }
+}
+
+/// Kills the process groups recorded in `*.pid` files under `dir` and
+/// unmounts everything under it.
+pub fn reap_dir(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "pid")
+                && path.file_name() != Some("owner.pid".as_ref())
+            {
+                if let Some(pid) = read_pid(&path) {
+                    let _ = kill_process_group(pid, Signal::KILL);
+                }
+            }
+        }
+    }
+    unmount_all(dir);
+}
+
+/// Removes the folders of earlier test processes that died without cleaning
+/// up (a test binary killed by a timeout, say): their services are killed,
+/// their mounts unmounted, their files removed.
+pub fn reap_stale() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(PREFIX) {
+            continue;
+        }
+        let dir = entry.path();
+        let owner_alive =
+            read_pid(&dir.join("owner.pid")).is_some_and(|pid| test_kill_process(pid).is_ok());
+        if owner_alive {
+            continue;
+        }
+        // Young folders without an owner file may be being set up right now.
+        let young = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().map(|e| e.as_secs() < 60).unwrap_or(true));
+        if young && !dir.join("owner.pid").exists() {
+            continue;
+        }
+        tracing::info!("reaping stale test folder {}", dir.display());
+        for sub in ["podman", "dbus"] {
+            reap_dir(&dir.join(sub));
+        }
+        unmount_all(&dir);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+fn read_pid(path: &Path) -> Option<Pid> {
+    let text = fs::read_to_string(path).ok()?;
+    Pid::from_raw(text.trim().parse().ok()?)
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal.
+fn unescape_mount_path(field: &str) -> PathBuf {
+    let mut out = Vec::with_capacity(field.len());
+    let bytes = field.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 3 < bytes.len() {
+            let octal = std::str::from_utf8(&bytes[i + 1..i + 4]).ok();
+            if let Some(v) = octal.and_then(|o| u8::from_str_radix(o, 8).ok()) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_paths_are_unescaped() {
+        assert_eq!(
+            unescape_mount_path(r"/tmp/a\040b"),
+            PathBuf::from("/tmp/a b")
+        );
+        assert_eq!(unescape_mount_path("/plain"), PathBuf::from("/plain"));
+    }
+}

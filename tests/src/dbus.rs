@@ -1,0 +1,112 @@
+//! A private D-Bus session bus: a real `dbus-daemon` with its own socket,
+//! configuration and service folder (for activation tests).
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::process::{require_program, stop_group, wait_for_path};
+use crate::HarnessError;
+
+/// A running private session bus.
+pub struct DbusBus {
+    address: String,
+    services: PathBuf,
+    child: Child,
+}
+
+impl DbusBus {
+    /// Starts a bus whose socket, configuration and log live under `dir`.
+    pub fn start(dir: &Path) -> Result<DbusBus, HarnessError> {
+        require_program("dbus-daemon")?;
+        let services = dir.join("services");
+        fs::create_dir_all(&services)
+            .map_err(HarnessError::io("creating D-Bus service folder", &services))?;
+        let socket = dir.join("bus");
+        let config = dir.join("session.conf");
+        fs::write(&config, session_config(&socket, &services))
+            .map_err(HarnessError::io("writing D-Bus configuration", &config))?;
+        let log_path = dir.join("dbus.log");
+        let log = fs::File::create(&log_path)
+            .map_err(HarnessError::io("creating D-Bus log", &log_path))?;
+        let log_err = log
+            .try_clone()
+            .map_err(HarnessError::io("creating D-Bus log", &log_path))?;
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .arg("--nofork")
+            .arg("--nopidfile")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .process_group(0)
+            .spawn()
+            .map_err(HarnessError::io("starting dbus-daemon", "dbus-daemon"))?;
+        if let Err(err) = wait_for_path(
+            "the D-Bus session bus",
+            &socket,
+            &mut child,
+            &log_path,
+            Duration::from_secs(10),
+        ) {
+            stop_group(&mut child, Duration::from_secs(1));
+            return Err(err);
+        }
+        fs::write(dir.join("dbus.pid"), child.id().to_string()).map_err(HarnessError::io(
+            "writing D-Bus pid file",
+            dir.join("dbus.pid"),
+        ))?;
+        Ok(DbusBus {
+            address: format!("unix:path={}", socket.display()),
+            services,
+            child,
+        })
+    }
+
+    /// The bus address, as `DBUS_SESSION_BUS_ADDRESS` takes it.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The folder the bus reads `.service` files from for activation.
+    pub fn service_dir(&self) -> &Path {
+        &self.services
+    }
+
+    /// A zbus connection to this bus.
+    pub async fn connect(&self) -> zbus::Result<zbus::Connection> {
+        zbus::connection::Builder::address(self.address.as_str())?
+            .build()
+            .await
+    }
+}
+
+impl Drop for DbusBus {
+    fn drop(&mut self) {
+        stop_group(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+fn session_config(socket: &Path, services: &Path) -> String {
+    format!(
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>{}</servicedir>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+        socket.display(),
+        services.display()
+    )
+}

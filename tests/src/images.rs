@@ -1,0 +1,255 @@
+//! The test images, built once with debootstrap and kept in a Podman image
+//! store that every test's private service reads as an additional, read-only
+//! store. The tag is a hash of the recipe, so a changed recipe builds a new
+//! image; a file lock makes parallel tests (and parallel test binaries) build
+//! each image once.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rustix::fs::{flock, FlockOperation};
+use sha2::{Digest, Sha256};
+
+use crate::process::{require_program, run};
+use crate::HarnessError;
+
+/// Bumped when the way images are built changes, to invalidate the cache.
+const BUILDER_VERSION: &str = "1";
+
+/// The images tests can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestImage {
+    /// Debian minbase: `localhost/zion-test-base`.
+    Base,
+    /// Minbase plus weston's clients and foot: `localhost/zion-test-wayland`.
+    Wayland,
+}
+
+impl TestImage {
+    /// The image's repository name (without tag).
+    pub fn name(self) -> &'static str {
+        match self {
+            TestImage::Base => "localhost/zion-test-base",
+            TestImage::Wayland => "localhost/zion-test-wayland",
+        }
+    }
+
+    /// The recipe: the package list shipped in `session-files/images/`.
+    pub fn recipe(self) -> Recipe {
+        let text = match self {
+            TestImage::Base => include_str!("../../session-files/images/base.packages"),
+            TestImage::Wayland => include_str!("../../session-files/images/wayland.packages"),
+        };
+        Recipe::parse(text)
+    }
+
+    /// The full reference, tagged with the recipe's hash.
+    pub fn reference(self) -> String {
+        format!("{}:{}", self.name(), self.recipe().tag())
+    }
+}
+
+/// A Debian image recipe: minbase plus packages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipe {
+    /// The Debian suite.
+    pub suite: &'static str,
+    /// Extra packages.
+    pub packages: Vec<String>,
+}
+
+impl Recipe {
+    /// Reads a package list: one package a line, `#` starts a comment.
+    pub fn parse(text: &str) -> Recipe {
+        let packages = text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim())
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Recipe {
+            suite: "bookworm",
+            packages,
+        }
+    }
+
+    /// The tag: the first 12 hex digits of the recipe's SHA-256.
+    pub fn tag(&self) -> String {
+        let mut hash = Sha256::new();
+        hash.update(BUILDER_VERSION);
+        hash.update(self.suite);
+        for p in &self.packages {
+            hash.update([0]);
+            hash.update(p);
+        }
+        hex::encode(&hash.finalize()[..6])
+    }
+}
+
+/// The image cache: a Podman storage root plus a lock file.
+#[derive(Debug, Clone)]
+pub struct ImageCache {
+    dir: PathBuf,
+}
+
+impl ImageCache {
+    /// The cache at `$ZION_TEST_CACHE`, else `target/zion-test-cache` of this
+    /// workspace.
+    pub fn default_location() -> ImageCache {
+        let dir = std::env::var_os("ZION_TEST_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/zion-test-cache")
+            });
+        ImageCache { dir }
+    }
+
+    /// The Podman storage root that holds the images.
+    pub fn store(&self) -> PathBuf {
+        self.dir.join("storage")
+    }
+
+    /// Creates the cache's folders (an empty store is a valid one).
+    pub fn create(&self) -> Result<(), HarnessError> {
+        for dir in [self.store(), self.dir.join("tmp")] {
+            fs::create_dir_all(&dir).map_err(HarnessError::io("creating the image cache", &dir))?;
+        }
+        Ok(())
+    }
+
+    /// Makes sure `image` is in the cache, building it if needed, and returns
+    /// its reference.
+    pub fn ensure(&self, image: TestImage) -> Result<String, HarnessError> {
+        let reference = image.reference();
+        self.create()?;
+        let lock_path = self.dir.join("lock");
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(HarnessError::io("opening the image cache lock", &lock_path))?;
+        flock(&lock, FlockOperation::LockExclusive).map_err(|e| HarnessError::Io {
+            what: "locking the image cache",
+            path: lock_path.clone(),
+            source: e.into(),
+        })?;
+        if self.has(&reference)? {
+            return Ok(reference);
+        }
+        eprintln!(
+            "zion-tests: building test image {reference} with debootstrap (once; cached in {})",
+            self.dir.display()
+        );
+        build(&self.dir, &self.store(), &image.recipe(), &reference)?;
+        Ok(reference)
+        // The lock is released when `lock` is dropped.
+    }
+
+    fn has(&self, reference: &str) -> Result<bool, HarnessError> {
+        let out = self
+            .podman()
+            .args(["image", "exists", reference])
+            .output()
+            .map_err(HarnessError::io("running podman image exists", "podman"))?;
+        Ok(out.status.success())
+    }
+
+    fn podman(&self) -> Command {
+        podman_on_store(&self.dir, &self.store())
+    }
+}
+
+fn podman_on_store(dir: &Path, store: &Path) -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.arg("--root")
+        .arg(store)
+        .arg("--runroot")
+        .arg(dir.join("runroot"))
+        .arg("--storage-driver")
+        .arg("overlay")
+        .env("TMPDIR", dir.join("tmp"));
+    cmd
+}
+
+/// The Debian mirror debootstrap uses: `$ZION_DEBIAN_MIRROR`, else Debian's
+/// own redirector.
+pub fn debian_mirror() -> String {
+    std::env::var("ZION_DEBIAN_MIRROR")
+        .unwrap_or_else(|_| "http://deb.debian.org/debian".to_owned())
+}
+
+/// Builds a root file system for `recipe` with debootstrap and imports it as
+/// `reference` into the storage at `store`. Shared with `make run`, which
+/// builds the profile image the same way.
+pub fn build(
+    dir: &Path,
+    store: &Path,
+    recipe: &Recipe,
+    reference: &str,
+) -> Result<(), HarnessError> {
+    require_program("debootstrap")?;
+    require_program("podman")?;
+    fs::create_dir_all(dir.join("tmp")).map_err(HarnessError::io(
+        "creating the image build folder",
+        dir.join("tmp"),
+    ))?;
+    let rootfs = tempfile::Builder::new()
+        .prefix("rootfs-")
+        .tempdir_in(dir)
+        .map_err(HarnessError::io("creating the image build folder", dir))?;
+    let mut debootstrap = Command::new("debootstrap");
+    debootstrap.arg("--variant=minbase");
+    if !recipe.packages.is_empty() {
+        debootstrap.arg(format!("--include={}", recipe.packages.join(",")));
+    }
+    debootstrap
+        .arg(recipe.suite)
+        .arg(rootfs.path())
+        .arg(debian_mirror());
+    run(&mut debootstrap)?;
+    // Downloaded packages are of no use inside the image.
+    if let Ok(entries) = fs::read_dir(rootfs.path().join("var/cache/apt/archives")) {
+        for entry in entries.flatten() {
+            if entry.path().extension().is_some_and(|e| e == "deb") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    let tarball = dir
+        .join("tmp")
+        .join(format!("{}.tar", reference.replace(['/', ':'], "_")));
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(rootfs.path())
+        .arg("-cf")
+        .arg(&tarball)
+        .arg("."))?;
+    let imported = run(podman_on_store(dir, store)
+        .args(["import", "--change", "CMD=/bin/sh"])
+        .arg(&tarball)
+        .arg(reference));
+    let _ = fs::remove_file(&tarball);
+    imported.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipe_ignores_comments_and_blank_lines() {
+        let r = Recipe::parse("# a comment\nweston\n\n foot # the terminal\n");
+        assert_eq!(r.packages, vec!["weston", "foot"]);
+    }
+
+    #[test]
+    fn a_changed_recipe_gets_a_new_tag() {
+        let a = Recipe::parse("weston\n");
+        let b = Recipe::parse("weston\nfoot\n");
+        assert_ne!(a.tag(), b.tag());
+        assert_eq!(a.tag(), Recipe::parse("# x\nweston").tag());
+        assert_eq!(a.tag().len(), 12);
+    }
+}

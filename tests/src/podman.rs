@@ -1,0 +1,166 @@
+//! A private Podman API service: its own storage, run and temporary folders,
+//! file locks, and the runtime settings this kind of machine needs. Nothing it
+//! does touches the machine's own containers or images.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::process::{require_program, run, stop_group, wait_for_path};
+use crate::HarnessError;
+
+/// `containers.conf` for test services. These settings suit the test
+/// machines (hybrid cgroups, where crun fails; runc's rlimit checks); a normal
+/// desktop needs none of them, so they live here and not in Zion's defaults.
+const CONTAINERS_CONF: &str = r#"[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+exit_command_delay = 5
+lock_type = "file"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"#;
+
+/// A running private Podman API service.
+pub struct PodmanService {
+    dir: PathBuf,
+    socket: PathBuf,
+    child: Child,
+    stopped: bool,
+}
+
+impl PodmanService {
+    /// Starts a service whose state lives under `dir`, reading images also
+    /// from the read-only image store at `image_store` (the shared image cache).
+    pub fn start(dir: &Path, image_store: &Path) -> Result<PodmanService, HarnessError> {
+        require_program("podman")?;
+        require_program("runc")?;
+        for sub in ["root", "runroot", "tmp", "networks"] {
+            fs::create_dir_all(dir.join(sub))
+                .map_err(HarnessError::io("creating Podman folder", dir.join(sub)))?;
+        }
+        write_configs(dir, image_store)?;
+        let socket = dir.join("podman.sock");
+        let log_path = dir.join("podman.log");
+        let log = fs::File::create(&log_path)
+            .map_err(HarnessError::io("creating Podman log", &log_path))?;
+        let log_err = log
+            .try_clone()
+            .map_err(HarnessError::io("creating Podman log", &log_path))?;
+        let mut cmd = Command::new("podman");
+        cmd.args(["--log-level", "warn", "system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .envs(config_env(dir))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .map_err(HarnessError::io("starting podman system service", "podman"))?;
+        if let Err(err) = wait_for_path(
+            "the Podman API service",
+            &socket,
+            &mut child,
+            &log_path,
+            Duration::from_secs(30),
+        ) {
+            stop_group(&mut child, Duration::from_secs(1));
+            return Err(err);
+        }
+        fs::write(dir.join("podman.pid"), child.id().to_string()).map_err(HarnessError::io(
+            "writing Podman pid file",
+            dir.join("podman.pid"),
+        ))?;
+        Ok(PodmanService {
+            dir: dir.to_owned(),
+            socket,
+            child,
+            stopped: false,
+        })
+    }
+
+    /// The service's socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The service's address, as `CONTAINER_HOST` takes it.
+    pub fn uri(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// A `podman-api` client of this service.
+    pub fn client(&self) -> podman_api::Podman {
+        podman_api::Podman::unix(&self.socket)
+    }
+
+    /// A `podman --remote` command talking to this service.
+    pub fn cli(&self) -> Command {
+        let mut cmd = Command::new("podman");
+        cmd.arg("--remote").arg("--url").arg(self.uri());
+        cmd
+    }
+
+    /// Removes every container and pod, then stops the service and every
+    /// process it started.
+    pub fn shutdown(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
+        let _ = run(self
+            .cli()
+            .args(["pod", "rm", "--all", "--force", "--time", "0"]));
+        if let Err(err) =
+            run(self
+                .cli()
+                .args(["rm", "--all", "--force", "--time", "0", "--volumes"]))
+        {
+            tracing::warn!("removing test containers: {err}");
+        }
+        stop_group(&mut self.child, Duration::from_secs(5));
+        crate::cleanup::reap_dir(&self.dir);
+    }
+}
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The environment that points Podman at `dir`'s configuration.
+pub(crate) fn config_env(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    vec![
+        ("CONTAINERS_CONF", dir.join("containers.conf")),
+        ("CONTAINERS_STORAGE_CONF", dir.join("storage.conf")),
+        ("TMPDIR", dir.join("tmp")),
+    ]
+}
+
+fn write_configs(dir: &Path, image_store: &Path) -> Result<(), HarnessError> {
+    let conf = format!(
+        "{CONTAINERS_CONF}\n[network]\nnetwork_config_dir = \"{}\"\n",
+        dir.join("networks").display()
+    );
+    fs::write(dir.join("containers.conf"), conf).map_err(HarnessError::io(
+        "writing containers.conf",
+        dir.join("containers.conf"),
+    ))?;
+    // The graph root is given here, not with --root: Podman ignores the
+    // additional image stores of storage.conf when --root is passed.
+    let storage = format!(
+        "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n\n[storage.options]\nadditionalimagestores = [\"{}\"]\n",
+        dir.join("root").display(),
+        dir.join("runroot").display(),
+        image_store.display(),
+    );
+    fs::write(dir.join("storage.conf"), storage).map_err(HarnessError::io(
+        "writing storage.conf",
+        dir.join("storage.conf"),
+    ))
+}
