@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use rustix::mount::{unmount, UnmountFlags};
 use rustix::process::{kill_process_group, test_kill_process, Pid, Signal};
 
-/// The prefix of every test folder, under the system's temporary folder.
+/// Where test folders go. Always `/tmp`, whatever `TMPDIR` says: Podman
+/// refuses a run root longer than 50 characters, and a unix socket path must
+/// fit in 108 bytes.
+pub const BASE: &str = "/tmp";
+
+/// The prefix of every test folder.
 pub const PREFIX: &str = "zion-test-";
 
 /// Mount points at or under `dir`, deepest first (from /proc/self/mountinfo).
@@ -36,6 +41,33 @@ pub fn unmount_all(dir: &Path) {
     }
 }
 
+/// Processes whose command line names something under `dir` (conmon, exit
+/// commands, a service): what a test environment may leave running.
+pub fn processes_under(dir: &Path) -> Vec<Pid> {
+    let needle = dir.as_os_str().as_encoded_bytes();
+    let own = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid as u32 != own)
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmd| cmd.windows(needle.len()).any(|w| w == needle))
+        })
+        .filter_map(Pid::from_raw)
+        .collect()
+}
+
+/// Kills every process that names something under `dir`.
+pub fn kill_processes_under(dir: &Path) {
+    for pid in processes_under(dir) {
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
+    }
+}
+
 /// Kills the process groups recorded in `*.pid` files under `dir` and
 /// unmounts everything under it.
 pub fn reap_dir(dir: &Path) {
@@ -51,6 +83,7 @@ pub fn reap_dir(dir: &Path) {
             }
         }
     }
+    kill_processes_under(dir);
     unmount_all(dir);
 }
 
@@ -58,7 +91,7 @@ pub fn reap_dir(dir: &Path) {
 /// up (a test binary killed by a timeout, say): their services are killed,
 /// their mounts unmounted, their files removed.
 pub fn reap_stale() {
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+    let Ok(entries) = fs::read_dir(BASE) else {
         return;
     };
     for entry in entries.flatten() {

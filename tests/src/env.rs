@@ -67,11 +67,8 @@ impl TestEnv {
         cleanup::reap_stale();
         let root = tempfile::Builder::new()
             .prefix(cleanup::PREFIX)
-            .tempdir()
-            .map_err(HarnessError::io(
-                "creating the test folder",
-                std::env::temp_dir(),
-            ))?;
+            .tempdir_in(cleanup::BASE)
+            .map_err(HarnessError::io("creating the test folder", cleanup::BASE))?;
         let owner = root.path().join("owner.pid");
         fs::write(&owner, std::process::id().to_string())
             .map_err(HarnessError::io("writing the owner file", &owner))?;

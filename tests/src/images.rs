@@ -166,11 +166,19 @@ fn podman_on_store(dir: &Path, store: &Path) -> Command {
     cmd.arg("--root")
         .arg(store)
         .arg("--runroot")
-        .arg(dir.join("runroot"))
+        .arg(short_runroot(dir))
         .arg("--storage-driver")
         .arg("overlay")
         .env("TMPDIR", dir.join("tmp"));
     cmd
+}
+
+/// Podman refuses a run root longer than 50 characters, and the cache may
+/// sit deep in a checkout: its run root (transient state only) goes in the
+/// temporary folder under a name derived from the cache's path.
+fn short_runroot(dir: &Path) -> PathBuf {
+    let id = hex::encode(&Sha256::digest(dir.as_os_str().as_encoded_bytes())[..6]);
+    PathBuf::from("/tmp").join(format!("zion-img-{id}"))
 }
 
 /// The Debian mirror debootstrap uses: `$ZION_DEBIAN_MIRROR`, else Debian's
@@ -181,8 +189,8 @@ pub fn debian_mirror() -> String {
 }
 
 /// Builds a root file system for `recipe` with debootstrap and imports it as
-/// `reference` into the storage at `store`. Shared with `make run`, which
-/// builds the profile image the same way.
+/// `reference` into the storage at `store`. `make run` builds the profile
+/// image from the same kind of recipe (session-files/dev/build-image.sh).
 pub fn build(
     dir: &Path,
     store: &Path,

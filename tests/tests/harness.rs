@@ -107,6 +107,11 @@ fn dropping_the_env_leaves_no_container_mount_or_process() {
 
     assert!(!pid_alive(pid), "the container's process is gone");
     assert!(!pid_alive(service), "the Podman service is gone");
+    assert_eq!(
+        cleanup::processes_under(&root),
+        vec![],
+        "no conmon or helper is left"
+    );
     assert!(
         cleanup::mounts_under(&root).is_empty(),
         "nothing stays mounted"
