@@ -1,2 +1,26 @@
 //! Zion's storage: the on-disk layout of shared and private storage and every
 //! move into it.
+//!
+//! - [`layout`]: where `shared/` and each profile's home are, and the
+//!   [`Destination`]s a release can go to.
+//! - [`name`]: hostile file names made safe ([`sanitize_name`]).
+//! - [`release`]: the one way in: no symlink followed, nothing overwritten,
+//!   nothing partial ever visible, every byte verified.
+//! - [`audit`]: the hash-chained log of every release.
+
+pub mod audit;
+mod beneath;
+pub mod error;
+pub mod layout;
+pub mod name;
+mod place;
+pub mod release;
+
+pub use audit::{AuditEntry, AuditError, AuditLog};
+pub use error::StorageError;
+pub use layout::{is_safe_segment, Destination, Layout};
+pub use name::{sanitize_name, SafeName};
+pub use release::{
+    audit_entry, find_released, release, release_with, resume_release, Method, ReleaseOptions,
+    ReleaseRequest, Released,
+};

@@ -1,0 +1,266 @@
+//! The one way into storage: release a quarantined object into a destination,
+//! never overwriting, never leaving a partial file, always audited.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::audit::{AuditEntry, AuditLog};
+use crate::beneath;
+use crate::error::StorageError;
+use crate::layout::{Destination, Layout};
+use crate::name::{sanitize_name, SafeName};
+use crate::place::{self, Source, Staging};
+
+/// What to release, where, and what to record about it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReleaseRequest<'a> {
+    /// The object to release (a file in the quarantine store).
+    pub source: &'a Path,
+    /// What it must hash to.
+    pub sha256: [u8; 32],
+    /// False when another store item still needs the object: copy, never rename.
+    pub remove_source: bool,
+    /// Where it goes.
+    pub destination: &'a Destination,
+    /// The name it came with (sanitized for the disk, kept as is in the audit record).
+    pub original_name: &'a OsStr,
+    /// The quarantine item.
+    pub item_id: &'a str,
+    /// Where it came from, e.g. `sandbox:work/3` or `profile:work`.
+    pub source_label: &'a str,
+    /// The scan verdict, e.g. `clean`.
+    pub verdict: &'a str,
+    /// `policy` or `user`.
+    pub decided_by: &'a str,
+}
+
+/// Where a released file ended up, and how it got there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// Its full path.
+    pub path: PathBuf,
+    /// Its name in the destination (the sanitized name, or a collision variant of it).
+    pub name: SafeName,
+    /// Renamed or copied.
+    pub method: Method,
+}
+
+/// How a file was put in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Renamed within one filesystem (constant time).
+    Rename,
+    /// Copied, fsynced and verified, then linked into place.
+    Copy,
+}
+
+/// Knobs of [`release_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseOptions {
+    /// Hash the source before moving it (on by default). A copy is always
+    /// verified; turning this off makes a same-filesystem release take
+    /// constant time, trusting the store's own hash.
+    pub verify_source: bool,
+}
+
+impl Default for ReleaseOptions {
+    fn default() -> Self {
+        ReleaseOptions {
+            verify_source: true,
+        }
+    }
+}
+
+/// Releases `req.source` into its destination and appends the audit entry.
+pub fn release(
+    layout: &Layout,
+    audit: &AuditLog,
+    req: &ReleaseRequest,
+) -> Result<Released, StorageError> {
+    release_with(layout, audit, req, &ReleaseOptions::default())
+}
+
+/// [`release`] with options.
+pub fn release_with(
+    layout: &Layout,
+    audit: &AuditLog,
+    req: &ReleaseRequest,
+    options: &ReleaseOptions,
+) -> Result<Released, StorageError> {
+    let released = place_file(layout, req, options, Staging::Anonymous)?;
+    tracing::info!(
+        item = req.item_id,
+        destination = %req.destination,
+        path = %released.path.display(),
+        method = ?released.method,
+        "released"
+    );
+    audit
+        .append(audit_entry(req, &released.path))
+        .map_err(|e| StorageError::AuditAfterRelease {
+            released: released.path.clone(),
+            source: Box::new(e),
+        })?;
+    Ok(released)
+}
+
+/// Moves the file into place, without the audit record.
+pub(crate) fn place_file(
+    layout: &Layout,
+    req: &ReleaseRequest,
+    options: &ReleaseOptions,
+    staging: Staging,
+) -> Result<Released, StorageError> {
+    let name = sanitize_name(req.original_name);
+    let (dir, dir_path) = open_destination(layout, req.destination, true)?;
+    let src = Source::open(req.source)?;
+    if options.verify_source {
+        src.verify(&req.sha256)?;
+    }
+    if req.remove_source {
+        if let Some((path, name)) = place::rename_into(&src, &dir, &dir_path, &name)? {
+            return Ok(Released {
+                path,
+                name,
+                method: Method::Rename,
+            });
+        }
+    }
+    let (path, name) = place::copy_into(&src, &dir, &dir_path, &name, &req.sha256, staging)?;
+    if req.remove_source {
+        src.remove()?;
+    }
+    Ok(Released {
+        path,
+        name,
+        method: Method::Copy,
+    })
+}
+
+/// The audit record of a release that put the file at `final_path`.
+pub fn audit_entry(req: &ReleaseRequest, final_path: &Path) -> AuditEntry {
+    let original = req.original_name;
+    let original_name_hex = match original.to_str() {
+        Some(_) => None,
+        None => Some(hex::encode(original.as_bytes())),
+    };
+    AuditEntry {
+        time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        item_id: req.item_id.to_owned(),
+        original_name: original.to_string_lossy().into_owned(),
+        original_name_hex,
+        final_path: final_path.to_string_lossy().into_owned(),
+        source_label: req.source_label.to_owned(),
+        destination: req.destination.to_string(),
+        sha256: hex::encode(req.sha256),
+        verdict: req.verdict.to_owned(),
+        decided_by: req.decided_by.to_owned(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+/// After a crash: is there already a file in that destination, named `name`
+/// or `name (N).ext`, whose SHA-256 is `sha256`? (used by quarantine recovery)
+pub fn find_released(
+    layout: &Layout,
+    dest: &Destination,
+    name: &SafeName,
+    sha256: &[u8; 32],
+) -> Result<Option<PathBuf>, StorageError> {
+    let (dir, dir_path) = match open_destination(layout, dest, false) {
+        Ok(opened) => opened,
+        Err(StorageError::DestinationMissing { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let listing = rustix::fs::Dir::read_from(&dir)
+        .map_err(|e| StorageError::io("listing", &dir_path, e.into()))?;
+    let mut candidates = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(|e| StorageError::io("listing", &dir_path, e.into()))?;
+        let Ok(entry_name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if let Some(n) = name.variant_number(entry_name) {
+            candidates.push((n, entry_name.to_owned()));
+        }
+    }
+    candidates.sort();
+    for (_, candidate) in candidates {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let path = dir_path.join(&candidate);
+        let fd = match rustix::fs::openat(&dir, candidate.as_str(), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::LOOP) | Err(Errno::NOENT) => continue,
+            Err(e) => return Err(StorageError::io("opening", path, e.into())),
+        };
+        let st =
+            rustix::fs::fstat(&fd).map_err(|e| StorageError::io("inspecting", &path, e.into()))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            continue;
+        }
+        let actual =
+            place::sha256_of(&File::from(fd)).map_err(|e| StorageError::io("reading", &path, e))?;
+        if &actual == sha256 {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+/// Finishes a release a crash interrupted: if the file is already in the
+/// destination, removes the source (when asked, and only if it still hashes
+/// right) and appends the audit entry if it is missing. `None`: the file is
+/// not there, release again.
+pub fn resume_release(
+    layout: &Layout,
+    audit: &AuditLog,
+    req: &ReleaseRequest,
+) -> Result<Option<PathBuf>, StorageError> {
+    let name = sanitize_name(req.original_name);
+    let Some(path) = find_released(layout, req.destination, &name, &req.sha256)? else {
+        return Ok(None);
+    };
+    if req.remove_source {
+        match Source::open(req.source) {
+            Ok(src) => {
+                src.verify(&req.sha256)?;
+                src.remove()?;
+            }
+            Err(StorageError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !audit.contains_item(req.item_id)? {
+        audit
+            .append(audit_entry(req, &path))
+            .map_err(|e| StorageError::AuditAfterRelease {
+                released: path.clone(),
+                source: Box::new(e),
+            })?;
+    }
+    Ok(Some(path))
+}
+
+/// Opens a destination directory beneath the root without following symlinks;
+/// with `create`, makes the missing `Incoming/<from>` directories.
+fn open_destination(
+    layout: &Layout,
+    dest: &Destination,
+    create: bool,
+) -> Result<(rustix::fd::OwnedFd, PathBuf), StorageError> {
+    dest.validate()?;
+    let root = beneath::open_root(layout.root())?;
+    let components = dest.components();
+    let create = create.then(|| (dest.existing_prefix(), Mode::from_raw_mode(0o700)));
+    let dir = beneath::open_dir_creating_from(layout.root(), &root, &components, create)?;
+    Ok((dir, layout.destination_dir(dest)))
+}

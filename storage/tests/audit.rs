@@ -1,0 +1,197 @@
+//! The audit log on disk: a chain that shows any edit, removal or reordering.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use zion_storage::{AuditEntry, AuditError, AuditLog};
+
+fn entry(i: usize) -> AuditEntry {
+    AuditEntry {
+        time: 1_790_000_000 + i as u64,
+        item_id: format!("item-{i}"),
+        original_name: format!("file {i}.pdf"),
+        original_name_hex: None,
+        final_path: format!("/data/zion/shared/file {i}.pdf"),
+        source_label: "sandbox:work/1".into(),
+        destination: "shared".into(),
+        sha256: "ab".repeat(32),
+        verdict: "clean".into(),
+        decided_by: "policy".into(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+/// A log with `n` entries in a fresh directory.
+fn log_with(n: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    let log = AuditLog::open(&path).expect("open");
+    for i in 0..n {
+        log.append(entry(i)).expect("append");
+    }
+    (dir, path)
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .expect("read")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    fs::write(path, lines.join("\n") + "\n").expect("write");
+}
+
+fn verify(path: &Path) -> Result<usize, AuditError> {
+    AuditLog::open(path).expect("open").verify()
+}
+
+#[test]
+fn an_untouched_chain_verifies_and_survives_reopening() {
+    let (_dir, path) = log_with(5);
+    let log = AuditLog::open(&path).expect("reopen");
+    log.append(entry(5)).expect("append after reopen");
+    assert_eq!(log.verify().expect("verify"), 6);
+    assert_eq!(log.entries().expect("entries")[5].item_id, "item-5");
+    assert!(log.contains_item("item-3").expect("contains"));
+    assert!(!log.contains_item("item-9").expect("contains"));
+    assert_eq!(lines(&path).len(), 6, "one JSON line per entry");
+    assert!(
+        lines(&path)[0].contains("\"prev\":\"0000"),
+        "first entry starts the chain"
+    );
+}
+
+#[test]
+fn an_edited_entry_is_named_by_its_line() {
+    let (_dir, path) = log_with(4);
+    let mut l = lines(&path);
+    l[1] = l[1].replace("\"verdict\":\"clean\"", "\"verdict\":\"infected\"");
+    write_lines(&path, &l);
+    let err = verify(&path).expect_err("edit must show");
+    assert!(matches!(err, AuditError::Edited { line: 2, .. }), "{err}");
+    assert!(
+        err.to_string().contains("line 2") && err.to_string().contains("edited"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_edit_with_a_recomputed_hash_breaks_the_next_link() {
+    let (_dir, path) = log_with(4);
+    let mut l = lines(&path);
+    let mut forged: AuditEntry = serde_json::from_str(&l[1]).expect("parse");
+    forged.final_path = "/somewhere/else".into();
+    forged.hash = forged.compute_hash(&forged.prev_hash);
+    l[1] = serde_json::to_string(&forged).expect("json");
+    write_lines(&path, &l);
+    let err = verify(&path).expect_err("forgery must show");
+    assert!(
+        matches!(err, AuditError::ChainBroken { line: 3, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_removed_entry_is_named_by_the_line_after_it() {
+    let (_dir, path) = log_with(4);
+    let mut l = lines(&path);
+    l.remove(1);
+    write_lines(&path, &l);
+    let err = verify(&path).expect_err("removal must show");
+    assert!(
+        matches!(err, AuditError::ChainBroken { line: 2, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("removed"), "{err}");
+}
+
+#[test]
+fn a_removed_first_entry_shows() {
+    let (_dir, path) = log_with(3);
+    let mut l = lines(&path);
+    l.remove(0);
+    write_lines(&path, &l);
+    let err = verify(&path).expect_err("removal must show");
+    assert!(
+        matches!(err, AuditError::ChainBroken { line: 1, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn reordered_entries_show() {
+    let (_dir, path) = log_with(4);
+    let mut l = lines(&path);
+    l.swap(1, 2);
+    write_lines(&path, &l);
+    let err = verify(&path).expect_err("reorder must show");
+    assert!(
+        matches!(err, AuditError::ChainBroken { line: 2, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_entry_cut_in_the_middle_is_named() {
+    let (_dir, path) = log_with(4);
+    let mut l = lines(&path);
+    let half = l[2].len() / 2;
+    l[2].truncate(half);
+    write_lines(&path, &l);
+    let err = verify(&path).expect_err("truncation must show");
+    assert!(
+        matches!(err, AuditError::Malformed { line: 3, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_added_field_is_not_silently_accepted() {
+    let (_dir, path) = log_with(2);
+    let mut l = lines(&path);
+    l[0] = l[0].replacen('{', "{\"note\":\"approved by admin\",", 1);
+    write_lines(&path, &l);
+    let err = verify(&path).expect_err("added field must show");
+    assert!(
+        matches!(err, AuditError::Malformed { line: 1, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_append_cut_short_by_a_crash_is_dropped_on_open_and_the_chain_goes_on() {
+    let (_dir, path) = log_with(3);
+    let mut text = fs::read_to_string(&path).expect("read");
+    text.push_str("{\"time\":17900000");
+    fs::write(&path, &text).expect("write");
+    let log = AuditLog::open(&path).expect("open repairs");
+    log.append(entry(3)).expect("append");
+    assert_eq!(log.verify().expect("verify"), 4);
+    assert!(!fs::read_to_string(&path)
+        .expect("read")
+        .contains("{\"time\":17900000{"));
+}
+
+#[test]
+fn concurrent_appends_keep_one_chain() {
+    let (_dir, path) = log_with(0);
+    let log = AuditLog::open(&path).expect("open");
+    // A second handle on the same file stands for a second process.
+    let other = AuditLog::open(&path).expect("open again");
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let log = if t % 2 == 0 { &log } else { &other };
+            s.spawn(move || {
+                for i in 0..25 {
+                    log.append(entry(t * 100 + i)).expect("append");
+                }
+            });
+        }
+    });
+    assert_eq!(log.verify().expect("verify"), 100);
+    assert_eq!(log.head().expect("head"), other.head().expect("head"));
+}
