@@ -264,3 +264,106 @@ fn open_destination(
     let dir = beneath::open_dir_creating_from(layout.root(), &root, &components, create)?;
     Ok((dir, layout.destination_dir(dest)))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The hidden-name staging used where `O_TMPFILE` is unsupported, forced
+    //! here on filesystems that do support it.
+
+    use super::*;
+    use rustix::mount::{MountFlags, UnmountFlags};
+    use sha2::{Digest, Sha256};
+
+    struct Unmount(PathBuf);
+
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            if let Err(e) = rustix::mount::unmount(&self.0, UnmountFlags::DETACH) {
+                eprintln!("could not unmount {}: {e}", self.0.display());
+            }
+        }
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn request<'a>(
+        src: &'a Path,
+        bytes: &[u8],
+        dest: &'a Destination,
+        remove: bool,
+    ) -> ReleaseRequest<'a> {
+        ReleaseRequest {
+            source: src,
+            sha256: Sha256::digest(bytes).into(),
+            remove_source: remove,
+            destination: dest,
+            original_name: OsStr::new("staged.bin"),
+            item_id: "item",
+            source_label: "test",
+            verdict: "clean",
+            decided_by: "user",
+        }
+    }
+
+    #[test]
+    fn hidden_staging_copies_and_leaves_no_hidden_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = Layout::new(dir.path().join("zion"));
+        layout.create(&[]).expect("layout");
+        let src = dir.path().join("object");
+        let data = vec![7u8; 300_000];
+        std::fs::write(&src, &data).expect("write");
+        let dest = Destination::Shared;
+        let req = request(&src, &data, &dest, false);
+
+        let released =
+            place_file(&layout, &req, &ReleaseOptions::default(), Staging::Hidden).expect("place");
+
+        assert_eq!(released.method, Method::Copy);
+        assert_eq!(std::fs::read(&released.path).expect("read"), data);
+        assert_eq!(
+            listing(&layout.shared()),
+            ["staged.bin"],
+            "only the final name is left"
+        );
+        assert_eq!(std::fs::read(&src).expect("source kept"), data);
+    }
+
+    #[test]
+    fn hidden_staging_on_a_full_disk_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("zion");
+        std::fs::create_dir(&root).expect("mkdir");
+        if let Err(e) =
+            rustix::mount::mount("tmpfs", &root, "tmpfs", MountFlags::empty(), c"size=64k")
+        {
+            eprintln!("SKIP: cannot mount a tmpfs ({e}); this test needs root");
+            return;
+        }
+        let _unmount = Unmount(root.clone());
+        let layout = Layout::new(&root);
+        layout.create(&[]).expect("layout");
+        let src = dir.path().join("object");
+        let data = vec![9u8; 400_000];
+        std::fs::write(&src, &data).expect("write");
+        let dest = Destination::Shared;
+        let req = request(&src, &data, &dest, false);
+
+        let err = place_file(&layout, &req, &ReleaseOptions::default(), Staging::Hidden)
+            .expect_err("full");
+
+        assert!(matches!(err, StorageError::NoSpace { .. }), "{err}");
+        assert!(
+            listing(&layout.shared()).is_empty(),
+            "the hidden partial file was removed"
+        );
+        assert_eq!(std::fs::read(&src).expect("read"), data);
+    }
+}

@@ -11,7 +11,8 @@ use std::path::Path;
 
 use common::{bytes, request, sha256, sha256_file, Fixture, On};
 use zion_storage::{
-    find_released, release, resume_release, sanitize_name, Destination, Method, StorageError,
+    find_released, release, release_with, resume_release, sanitize_name, Destination, Method,
+    ReleaseOptions, StorageError,
 };
 
 #[test]
@@ -340,6 +341,28 @@ fn hash_mismatch_is_refused_and_nothing_moves() {
     assert_eq!(fs::read(&src).expect("read"), b"the real bytes");
     assert!(Fixture::listing(&fx.layout.shared()).is_empty());
     assert!(fx.audit.entries().expect("entries").is_empty());
+}
+
+#[test]
+fn a_copy_that_does_not_hash_right_is_never_linked_into_place() {
+    let fx = Fixture::new();
+    let (src, _) = fx.put("obj", &bytes(5, 200_000));
+    let dest = Destination::Shared;
+    let wrong = sha256(b"something else");
+    let req = request(&src, wrong, &dest, OsStr::new("x.bin"), false, "item");
+    // Skip the up-front check so that only the verification of the copy stands.
+    let options = ReleaseOptions {
+        verify_source: false,
+    };
+
+    let err = release_with(&fx.layout, &fx.audit, &req, &options).expect_err("copy mismatch");
+
+    assert!(matches!(err, StorageError::HashMismatch { .. }), "{err}");
+    assert!(
+        Fixture::listing(&fx.layout.shared()).is_empty(),
+        "no unverified file visible"
+    );
+    assert!(src.exists());
 }
 
 #[test]
