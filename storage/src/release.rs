@@ -250,6 +250,39 @@ pub fn resume_release(
     Ok(Some(path))
 }
 
+/// After a crash: removes the hidden `.zion-partial-*` copies left in a
+/// destination where `O_TMPFILE` is unsupported; returns how many.
+pub fn remove_partials(layout: &Layout, dest: &Destination) -> Result<usize, StorageError> {
+    let (dir, dir_path) = match open_destination(layout, dest, false) {
+        Ok(opened) => opened,
+        Err(StorageError::DestinationMissing { .. }) => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let listing = rustix::fs::Dir::read_from(&dir)
+        .map_err(|e| StorageError::io("listing", &dir_path, e.into()))?;
+    let mut partials = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(|e| StorageError::io("listing", &dir_path, e.into()))?;
+        let name = entry.file_name().to_bytes();
+        if name.starts_with(place::PARTIAL_PREFIX.as_bytes()) {
+            partials.push(entry.file_name().to_owned());
+        }
+    }
+    for name in &partials {
+        rustix::fs::unlinkat(&dir, name.as_c_str(), rustix::fs::AtFlags::empty())
+            .map_err(|e| StorageError::io("removing a partial copy in", &dir_path, e.into()))?;
+    }
+    if !partials.is_empty() {
+        place::sync_dir(&dir, &dir_path)?;
+        tracing::info!(
+            "removed {} partial copies in {}",
+            partials.len(),
+            dir_path.display()
+        );
+    }
+    Ok(partials.len())
+}
+
 /// Opens a destination directory beneath the root without following symlinks;
 /// with `create`, makes the missing `Incoming/<from>` directories.
 fn open_destination(
@@ -334,6 +367,21 @@ mod tests {
             "only the final name is left"
         );
         assert_eq!(std::fs::read(&src).expect("source kept"), data);
+    }
+
+    #[test]
+    fn partial_copies_left_by_a_crash_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = Layout::new(dir.path().join("zion"));
+        layout.create(&[]).expect("layout");
+        let shared = layout.shared();
+        std::fs::write(shared.join(".zion-partial-12-0-99"), b"half a file").expect("write");
+        std::fs::write(shared.join("kept.txt"), b"user file").expect("write");
+
+        let removed = remove_partials(&layout, &Destination::Shared).expect("remove");
+
+        assert_eq!(removed, 1);
+        assert_eq!(listing(&shared), ["kept.txt"]);
     }
 
     #[test]
