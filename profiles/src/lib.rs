@@ -1,1 +1,13 @@
-//! Zion profiles.
+//! Zion's profiles: the configuration model, the Podman container a profile
+//! gives (a pure function), and the profile lifecycle through Podman.
+
+pub mod config;
+mod error;
+pub mod lifecycle;
+pub mod podman;
+pub mod spec;
+
+pub use error::LifecycleError;
+pub use lifecycle::{ContainerState, ExecOutput, Found, Lifecycle, Plan, Up};
+pub use podman::PodmanClient;
+pub use spec::{container_spec, ContainerSpec, HostDevices, ProfilePaths, SpecOutcome};

@@ -1,0 +1,475 @@
+//! A profile's container through its life: create, start, exec an app,
+//! freeze, thaw, stop, remove — and adopt the container a previous run left
+//! instead of making a second one.
+
+use futures_util::StreamExt;
+use podman_api::conn::TtyChunk;
+use podman_api::opts::{
+    ContainerDeleteOpts, ContainerListFilter, ContainerListOpts, ContainerStopOpts, ExecCreateOpts,
+    ExecStartOpts,
+};
+
+use crate::podman::PodmanClient;
+use crate::spec::{ContainerSpec, LABEL_PROFILE, LABEL_SPEC};
+use crate::LifecycleError;
+
+/// A container's state as Podman reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerState {
+    /// Created, never started.
+    Created,
+    /// Running.
+    Running,
+    /// Frozen by the cgroup freezer.
+    Paused,
+    /// Stopped or exited.
+    Exited,
+    /// Anything else Podman says (`stopping`, `removing`, …).
+    Other(String),
+}
+
+impl ContainerState {
+    fn parse(state: &str) -> ContainerState {
+        match state {
+            "created" | "configured" | "initialized" => ContainerState::Created,
+            "running" => ContainerState::Running,
+            "paused" => ContainerState::Paused,
+            "exited" | "stopped" => ContainerState::Exited,
+            other => ContainerState::Other(other.to_owned()),
+        }
+    }
+}
+
+/// A profile container found in Podman.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Container id.
+    pub id: String,
+    /// Its state.
+    pub state: ContainerState,
+    /// The spec hash it was created from.
+    pub spec_hash: Option<String>,
+}
+
+/// What bringing a profile up has to do, given what Podman already has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Nothing there: create and start.
+    Create,
+    /// A container of this profile runs (or is frozen): keep it.
+    Adopt {
+        /// Its id.
+        id: String,
+        /// Whether it was made from another spec (a profile edited since):
+        /// the running session is kept, and the change applies on restart.
+        outdated: bool,
+    },
+    /// A stopped container from the same spec: start it again.
+    Start {
+        /// Its id.
+        id: String,
+    },
+    /// A stopped container from another spec: remove it, create anew.
+    Recreate {
+        /// The old container's id.
+        id: String,
+    },
+}
+
+/// Decides how to bring a profile up. Pure, so it is tested without Podman.
+pub fn plan(found: Option<&Found>, wanted_hash: &str) -> Plan {
+    let Some(found) = found else {
+        return Plan::Create;
+    };
+    let same = found.spec_hash.as_deref() == Some(wanted_hash);
+    match (&found.state, same) {
+        (ContainerState::Running | ContainerState::Paused, _) => Plan::Adopt {
+            id: found.id.clone(),
+            outdated: !same,
+        },
+        (ContainerState::Created | ContainerState::Exited, true) => Plan::Start {
+            id: found.id.clone(),
+        },
+        _ => Plan::Recreate {
+            id: found.id.clone(),
+        },
+    }
+}
+
+/// How a profile came up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Up {
+    /// The container id.
+    pub id: String,
+    /// What was done.
+    pub plan: Plan,
+}
+
+/// The output of an app run to completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Its exit code.
+    pub exit_code: i64,
+    /// What it wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// What it wrote to stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// Profile containers on one Podman service.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    client: PodmanClient,
+}
+
+impl Lifecycle {
+    /// Profile containers on the service `client` talks to.
+    pub fn new(client: PodmanClient) -> Lifecycle {
+        Lifecycle { client }
+    }
+
+    /// The Podman client.
+    pub fn client(&self) -> &PodmanClient {
+        &self.client
+    }
+
+    /// The container of `profile`, if Podman has one.
+    pub async fn find(&self, profile: &str) -> Result<Option<Found>, LifecycleError> {
+        let opts = ContainerListOpts::builder()
+            .all(true)
+            .filter([ContainerListFilter::LabelKeyVal(
+                LABEL_PROFILE.into(),
+                profile.into(),
+            )])
+            .build();
+        let list = self
+            .client
+            .api()
+            .containers()
+            .list(&opts)
+            .await
+            .map_err(podman("find", profile))?;
+        Ok(list.into_iter().find_map(|c| {
+            Some(Found {
+                id: c.id?,
+                state: ContainerState::parse(c.state.as_deref().unwrap_or("")),
+                spec_hash: c.labels.and_then(|mut l| l.remove(LABEL_SPEC)),
+            })
+        }))
+    }
+
+    /// Brings the profile of `spec` up: adopts a container a previous run
+    /// left, starts a stopped one, or creates one.
+    pub async fn up(&self, spec: &ContainerSpec) -> Result<Up, LifecycleError> {
+        let profile = spec
+            .labels
+            .get(LABEL_PROFILE)
+            .map(String::as_str)
+            .unwrap_or(&spec.name);
+        let wanted = spec
+            .labels
+            .get(LABEL_SPEC)
+            .cloned()
+            .unwrap_or_else(|| spec.hash());
+        let found = self.find(profile).await?;
+        let plan = plan(found.as_ref(), &wanted);
+        let id = match &plan {
+            Plan::Adopt { id, outdated } => {
+                if *outdated {
+                    tracing::warn!("profile `{profile}` changed since its container was made; the change applies when it restarts");
+                }
+                id.clone()
+            }
+            Plan::Start { id } => {
+                self.start_id(profile, id).await?;
+                id.clone()
+            }
+            Plan::Recreate { id } => {
+                self.delete_id(profile, id).await?;
+                self.create_and_start(profile, spec).await?
+            }
+            Plan::Create => self.create_and_start(profile, spec).await?,
+        };
+        Ok(Up { id, plan })
+    }
+
+    async fn create_and_start(
+        &self,
+        profile: &str,
+        spec: &ContainerSpec,
+    ) -> Result<String, LifecycleError> {
+        let id = self
+            .client
+            .create_container(&spec.to_json())
+            .await
+            .map_err(|e| match e {
+                LifecycleError::Podman { message, .. } => LifecycleError::Profile {
+                    profile: profile.to_owned(),
+                    action: "create",
+                    message,
+                },
+                other => other,
+            })?;
+        if let Err(err) = self.start_id(profile, &id).await {
+            // A container that cannot start is not left behind half-made.
+            let _ = self.delete_id(profile, &id).await;
+            return Err(err);
+        }
+        Ok(id)
+    }
+
+    async fn start_id(&self, profile: &str, id: &str) -> Result<(), LifecycleError> {
+        self.client
+            .api()
+            .containers()
+            .get(id)
+            .start(None)
+            .await
+            .map_err(podman("start", profile))
+    }
+
+    async fn delete_id(&self, profile: &str, id: &str) -> Result<(), LifecycleError> {
+        let opts = ContainerDeleteOpts::builder()
+            .force(true)
+            .timeout(0)
+            .build();
+        self.client
+            .api()
+            .containers()
+            .get(id)
+            .delete(&opts)
+            .await
+            .map_err(podman("remove", profile))
+    }
+
+    async fn require(&self, profile: &str) -> Result<Found, LifecycleError> {
+        self.find(profile)
+            .await?
+            .ok_or_else(|| LifecycleError::NoContainer {
+                profile: profile.to_owned(),
+            })
+    }
+
+    /// The state of the profile's container, if it has one.
+    pub async fn state(&self, profile: &str) -> Result<Option<ContainerState>, LifecycleError> {
+        Ok(self.find(profile).await?.map(|f| f.state))
+    }
+
+    /// Starts `argv` in the profile's session and returns at once; the app
+    /// runs on with the session's environment.
+    pub async fn exec_detached(
+        &self,
+        profile: &str,
+        argv: &[String],
+    ) -> Result<(), LifecycleError> {
+        let found = self.require_running(profile).await?;
+        let exec = self
+            .client
+            .api()
+            .containers()
+            .get(&found.id)
+            .create_exec(&ExecCreateOpts::builder().command(argv).build())
+            .await
+            .map_err(podman("exec", profile))?;
+        exec.start(&ExecStartOpts::builder().detach(true).build())
+            .await
+            .map(|_| ())
+            .map_err(podman("exec", profile))
+    }
+
+    /// Runs `argv` in the profile's session to completion and returns what it
+    /// printed and its exit code.
+    pub async fn exec_capture(
+        &self,
+        profile: &str,
+        argv: &[String],
+    ) -> Result<ExecOutput, LifecycleError> {
+        let found = self.require_running(profile).await?;
+        let opts = ExecCreateOpts::builder()
+            .command(argv)
+            .attach_stdout(true)
+            .attach_stderr(true)
+            .build();
+        let exec = self
+            .client
+            .api()
+            .containers()
+            .get(&found.id)
+            .create_exec(&opts)
+            .await
+            .map_err(podman("exec", profile))?;
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        if let Some(mut stream) = exec
+            .start(&ExecStartOpts::default())
+            .await
+            .map_err(podman("exec", profile))?
+        {
+            while let Some(chunk) = stream.next().await {
+                match chunk.map_err(podman("exec", profile))? {
+                    TtyChunk::StdOut(bytes) => stdout.extend(bytes),
+                    TtyChunk::StdErr(bytes) => stderr.extend(bytes),
+                    TtyChunk::StdIn(_) => {}
+                }
+            }
+        }
+        let inspect = exec.inspect().await.map_err(podman("exec", profile))?;
+        let exit_code = inspect["ExitCode"]
+            .as_i64()
+            .ok_or_else(|| LifecycleError::Profile {
+                profile: profile.to_owned(),
+                action: "exec",
+                message: format!("no exit code for `{}`", argv.join(" ")),
+            })?;
+        Ok(ExecOutput {
+            exit_code,
+            stdout,
+            stderr,
+        })
+    }
+
+    async fn require_running(&self, profile: &str) -> Result<Found, LifecycleError> {
+        let found = self.require(profile).await?;
+        match found.state {
+            ContainerState::Running => Ok(found),
+            ContainerState::Paused => Err(LifecycleError::Frozen {
+                profile: profile.to_owned(),
+            }),
+            _ => Err(LifecycleError::NotRunning {
+                profile: profile.to_owned(),
+            }),
+        }
+    }
+
+    /// Freezes every process of the profile (the cgroup freezer): they keep
+    /// their memory and use no CPU until thawed.
+    pub async fn freeze(&self, profile: &str) -> Result<(), LifecycleError> {
+        let found = self.require(profile).await?;
+        if found.state == ContainerState::Paused {
+            return Ok(());
+        }
+        self.client
+            .api()
+            .containers()
+            .get(&found.id)
+            .pause()
+            .await
+            .map_err(podman("freeze", profile))
+    }
+
+    /// Thaws a frozen profile.
+    pub async fn thaw(&self, profile: &str) -> Result<(), LifecycleError> {
+        let found = self.require(profile).await?;
+        if found.state != ContainerState::Paused {
+            return Ok(());
+        }
+        self.client
+            .api()
+            .containers()
+            .get(&found.id)
+            .unpause()
+            .await
+            .map_err(podman("thaw", profile))
+    }
+
+    /// Stops the profile: its apps get SIGTERM and, after the grace period
+    /// set at creation, SIGKILL. Its files are kept.
+    pub async fn stop(&self, profile: &str) -> Result<(), LifecycleError> {
+        let Some(found) = self.find(profile).await? else {
+            return Ok(());
+        };
+        let container = self.client.api().containers().get(&found.id);
+        match found.state {
+            ContainerState::Exited | ContainerState::Created => return Ok(()),
+            // A frozen container cannot handle SIGTERM: thaw it first.
+            ContainerState::Paused => container.unpause().await.map_err(podman("thaw", profile))?,
+            _ => {}
+        }
+        container
+            .stop(&ContainerStopOpts::default())
+            .await
+            .map_err(podman("stop", profile))
+    }
+
+    /// Removes the profile's container (stopping it if needed). The
+    /// profile's home and storage are not touched: they are not in it.
+    pub async fn remove(&self, profile: &str) -> Result<(), LifecycleError> {
+        match self.find(profile).await? {
+            Some(found) => self.delete_id(profile, &found.id).await,
+            None => Ok(()),
+        }
+    }
+}
+
+fn podman<E: std::fmt::Display>(
+    action: &'static str,
+    profile: &str,
+) -> impl Fn(E) -> LifecycleError {
+    let profile = profile.to_owned();
+    move |err| LifecycleError::Profile {
+        profile: profile.clone(),
+        action,
+        message: err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(state: ContainerState, hash: &str) -> Found {
+        Found {
+            id: "c1".into(),
+            state,
+            spec_hash: Some(hash.into()),
+        }
+    }
+
+    #[test]
+    fn nothing_there_is_created() {
+        assert_eq!(plan(None, "h"), Plan::Create);
+    }
+
+    #[test]
+    fn a_running_or_frozen_container_is_adopted_not_doubled() {
+        for state in [ContainerState::Running, ContainerState::Paused] {
+            assert_eq!(
+                plan(Some(&found(state, "h")), "h"),
+                Plan::Adopt {
+                    id: "c1".into(),
+                    outdated: false
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_running_session_is_kept_even_when_its_profile_changed() {
+        assert_eq!(
+            plan(Some(&found(ContainerState::Running, "old")), "new"),
+            Plan::Adopt {
+                id: "c1".into(),
+                outdated: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_stopped_container_is_restarted_or_recreated_by_its_spec() {
+        assert_eq!(
+            plan(Some(&found(ContainerState::Exited, "h")), "h"),
+            Plan::Start { id: "c1".into() }
+        );
+        assert_eq!(
+            plan(Some(&found(ContainerState::Exited, "old")), "h"),
+            Plan::Recreate { id: "c1".into() }
+        );
+        assert_eq!(
+            plan(
+                Some(&found(ContainerState::Other("stopping".into()), "h")),
+                "h"
+            ),
+            Plan::Recreate { id: "c1".into() }
+        );
+    }
+}

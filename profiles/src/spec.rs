@@ -1,0 +1,376 @@
+//! Which Podman container a profile gives: a pure function from a profile,
+//! the host paths it is granted and the devices this machine has, to the body
+//! of Podman's `POST /libpod/containers/create`.
+//!
+//! The spec is built here, field by field, rather than through podman-api's
+//! builder, because the builder misspells `no_new_privileges` (the flag is
+//! then silently not set) and sends no rlimits or stop timeout reliably.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::{Device, Network, Profile};
+
+/// Label that marks a container as a Zion profile, valued with its name.
+pub const LABEL_PROFILE: &str = "org.zionos.profile";
+/// Label holding the hash of the spec a container was created from.
+pub const LABEL_SPEC: &str = "org.zionos.spec";
+
+/// Where the profile's home is mounted inside its container.
+pub const CONTAINER_HOME: &str = "/home/zion";
+/// The profile's runtime folder (Wayland socket) inside its container.
+pub const CONTAINER_RUNTIME: &str = "/run/zion";
+
+/// The host paths a profile container is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfilePaths {
+    /// The profile's private home.
+    pub home: PathBuf,
+    /// Storage shared by all profiles; mounted read-only at `~/Shared`.
+    pub shared: PathBuf,
+    /// The profile's outbox, an inbox of the quarantine: `~/Outbox`.
+    pub outbox: PathBuf,
+    /// The profile's runtime folder: its Wayland socket lives there.
+    pub runtime: PathBuf,
+}
+
+impl ProfilePaths {
+    /// The standard layout: `<data>/profiles/<p>/home`, `<data>/shared`,
+    /// `<data>/quarantine/inbox/profile-<p>`, `<runtime>/zion/<p>`.
+    pub fn standard(profile: &str, data: &Path, runtime: &Path) -> ProfilePaths {
+        ProfilePaths {
+            home: data.join("profiles").join(profile).join("home"),
+            shared: data.join("shared"),
+            outbox: data
+                .join("quarantine")
+                .join("inbox")
+                .join(format!("profile-{profile}")),
+            runtime: runtime.join("zion").join(profile),
+        }
+    }
+
+    /// Every folder, for creating them before the container starts.
+    pub fn folders(&self) -> [&Path; 4] {
+        [&self.home, &self.shared, &self.outbox, &self.runtime]
+    }
+}
+
+/// The devices and sockets this machine has, probed once by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostDevices {
+    /// `/dev/dri/*` nodes.
+    pub dri: Vec<PathBuf>,
+    /// `/dev/video*` nodes.
+    pub video: Vec<PathBuf>,
+    /// `/dev/input/js*` and `/dev/input/event*` nodes.
+    pub input: Vec<PathBuf>,
+    /// The user's PipeWire or PulseAudio socket.
+    pub sound_socket: Option<PathBuf>,
+}
+
+impl HostDevices {
+    /// Looks at `/dev` and the user's runtime folder.
+    pub fn probe(user_runtime: Option<&Path>) -> HostDevices {
+        let list = |dir: &str, prefixes: &[&str]| -> Vec<PathBuf> {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    prefixes.iter().any(|p| name.starts_with(p))
+                })
+                .map(|e| e.path())
+                .collect();
+            found.sort();
+            found
+        };
+        let sound_socket = user_runtime.and_then(|rt| {
+            [rt.join("pipewire-0"), rt.join("pulse/native")]
+                .into_iter()
+                .find(|p| p.exists())
+        });
+        HostDevices {
+            dri: list("/dev/dri", &["card", "renderD"]),
+            video: list("/dev", &["video"]),
+            input: list("/dev/input", &["js", "event"]),
+            sound_socket,
+        }
+    }
+}
+
+/// A bind or tmpfs mount, as Podman's spec takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    /// Path inside the container.
+    pub destination: String,
+    /// `bind` or `tmpfs`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Host path (bind) or `tmpfs`.
+    pub source: String,
+    /// Mount options.
+    pub options: Vec<String>,
+}
+
+impl Mount {
+    fn bind(source: &Path, destination: &str, read_only: bool) -> Mount {
+        let mode = if read_only { "ro" } else { "rw" };
+        Mount {
+            destination: destination.to_owned(),
+            kind: "bind".into(),
+            source: source.display().to_string(),
+            options: vec!["rbind".into(), mode.into(), "nosuid".into(), "nodev".into()],
+        }
+    }
+
+    fn tmpfs(destination: &str) -> Mount {
+        Mount {
+            destination: destination.to_owned(),
+            kind: "tmpfs".into(),
+            source: "tmpfs".into(),
+            options: vec![
+                "rw".into(),
+                "nosuid".into(),
+                "nodev".into(),
+                "mode=1777".into(),
+            ],
+        }
+    }
+}
+
+/// A device node passed into the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceNode {
+    /// The node's path (same on both sides).
+    pub path: String,
+}
+
+/// A namespace setting (`{"nsmode": "none"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Namespace {
+    /// `none`, `private`, `bridge`, `slirp4netns`, …
+    pub nsmode: String,
+}
+
+/// cgroup limits.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resources {
+    /// Memory limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryLimit>,
+    /// CPU quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuLimit>,
+    /// Task limit.
+    pub pids: PidsLimit,
+}
+
+/// `resource_limits.memory`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemoryLimit {
+    /// Bytes.
+    pub limit: u64,
+}
+
+/// `resource_limits.cpu`: quota microseconds per period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CpuLimit {
+    /// Microseconds of CPU time per period.
+    pub quota: i64,
+    /// The period in microseconds.
+    pub period: u64,
+}
+
+/// `resource_limits.pids`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PidsLimit {
+    /// Maximum number of tasks.
+    pub limit: i64,
+}
+
+/// The body of `POST /libpod/containers/create` for a profile (Podman's
+/// SpecGenerator, the fields Zion sets).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerSpec {
+    /// Container name: `zion-<profile>`.
+    pub name: String,
+    /// Image reference.
+    pub image: String,
+    /// The session's first process (after Podman's init).
+    pub command: Vec<String>,
+    /// Run Podman's init as PID 1, so exec'd apps are reaped.
+    pub init: bool,
+    /// Hostname: the profile name.
+    pub hostname: String,
+    /// Labels that identify the container.
+    pub labels: BTreeMap<String, String>,
+    /// The session's environment.
+    pub env: BTreeMap<String, String>,
+    /// Working folder.
+    pub work_dir: String,
+    /// Capabilities dropped (all).
+    pub cap_drop: Vec<String>,
+    /// Capabilities the profile asks for.
+    pub cap_add: Vec<String>,
+    /// `PR_SET_NO_NEW_PRIVS` for every process of the container.
+    pub no_new_privileges: bool,
+    /// cgroup limits.
+    pub resource_limits: Resources,
+    /// Network namespace; absent means Podman's default (bridge, or
+    /// slirp4netns when rootless).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<Namespace>,
+    /// Mounts, in order.
+    pub mounts: Vec<Mount>,
+    /// Device nodes.
+    pub devices: Vec<DeviceNode>,
+    /// Seconds between SIGTERM and SIGKILL on stop.
+    pub stop_timeout: u64,
+}
+
+impl ContainerSpec {
+    /// A hash of the whole spec, stored as a label so that a changed profile
+    /// is noticed on adoption.
+    pub fn hash(&self) -> String {
+        let mut unlabelled = self.clone();
+        unlabelled.labels.remove(LABEL_SPEC);
+        let json = serde_json::to_vec(&unlabelled).unwrap_or_default();
+        hex::encode(&Sha256::digest(json)[..8])
+    }
+
+    /// The JSON body Podman receives.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// A spec together with what could not be granted on this machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecOutcome {
+    /// The container spec.
+    pub spec: ContainerSpec,
+    /// Warnings for the user: devices the profile asks for that this machine
+    /// lacks. Not errors: a profile still starts without its webcam.
+    pub warnings: Vec<String>,
+}
+
+/// The container name of a profile.
+pub fn container_name(profile: &str) -> String {
+    format!("zion-{profile}")
+}
+
+/// Seconds a profile's apps get between SIGTERM and SIGKILL when it stops.
+pub const STOP_GRACE_SECONDS: u64 = 10;
+
+/// The CFS period used for CPU quotas, in microseconds.
+const CPU_PERIOD: u64 = 100_000;
+
+/// The container spec for `profile`: every capability dropped but those it
+/// asks for, no-new-privileges, Podman's default seccomp profile, cgroup
+/// limits, and only the mounts and devices the profile grants.
+pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevices) -> SpecOutcome {
+    let name = profile.name.as_ref();
+    let mut warnings = Vec::new();
+    let home = CONTAINER_HOME;
+
+    let mut mounts = vec![
+        Mount::bind(&paths.home, home, false),
+        Mount::bind(&paths.shared, &format!("{home}/Shared"), true),
+        Mount::bind(&paths.outbox, &format!("{home}/Outbox"), false),
+        Mount::bind(&paths.runtime, CONTAINER_RUNTIME, false),
+        Mount::tmpfs("/tmp"),
+    ];
+    for bind in &profile.binds {
+        mounts.push(Mount::bind(
+            &bind.host,
+            &bind.target.display().to_string(),
+            bind.read_only,
+        ));
+    }
+
+    let mut env = BTreeMap::from([
+        ("HOME".to_owned(), home.to_owned()),
+        ("XDG_RUNTIME_DIR".to_owned(), CONTAINER_RUNTIME.to_owned()),
+        ("WAYLAND_DISPLAY".to_owned(), "wayland-0".to_owned()),
+        ("ZION_PROFILE".to_owned(), name.to_owned()),
+        ("LANG".to_owned(), "C.UTF-8".to_owned()),
+    ]);
+
+    let mut devices = Vec::new();
+    for device in &profile.devices {
+        let (nodes, what): (&[PathBuf], &str) = match device {
+            Device::Gpu => (&host.dri, "gpu (/dev/dri)"),
+            Device::Webcam => (&host.video, "webcam (/dev/video*)"),
+            Device::Gamepad => (&host.input, "gamepad (/dev/input/js*, event*)"),
+            Device::Sound => {
+                match &host.sound_socket {
+                    Some(socket) => {
+                        let file = socket.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                        let inside = format!("{CONTAINER_RUNTIME}/{file}");
+                        if file == "native" {
+                            env.insert("PULSE_SERVER".into(), format!("unix:{inside}"));
+                        }
+                        mounts.push(Mount::bind(socket, &inside, false));
+                    }
+                    None => warnings.push(format!(
+                        "profile `{name}` asks for sound, but this machine has no PipeWire or PulseAudio socket; it starts without sound"
+                    )),
+                }
+                continue;
+            }
+        };
+        if nodes.is_empty() {
+            warnings.push(format!(
+                "profile `{name}` asks for {what}, but this machine has none; it starts without it"
+            ));
+        }
+        devices.extend(nodes.iter().map(|n| DeviceNode {
+            path: n.display().to_string(),
+        }));
+    }
+
+    let resource_limits = Resources {
+        memory: profile.memory.map(|limit| MemoryLimit { limit }),
+        cpu: profile.cpus.map(|cpus| CpuLimit {
+            quota: (cpus * CPU_PERIOD as f64).round() as i64,
+            period: CPU_PERIOD,
+        }),
+        pids: PidsLimit {
+            limit: i64::from(profile.pids),
+        },
+    };
+
+    let netns = match profile.network {
+        Network::None => Some(Namespace {
+            nsmode: "none".into(),
+        }),
+        Network::Full => None,
+    };
+
+    let mut spec = ContainerSpec {
+        name: container_name(name),
+        image: profile.image.clone(),
+        command: vec!["sleep".into(), "infinity".into()],
+        init: true,
+        hostname: name.to_owned(),
+        labels: BTreeMap::from([(LABEL_PROFILE.to_owned(), name.to_owned())]),
+        env,
+        work_dir: home.to_owned(),
+        cap_drop: vec!["ALL".into()],
+        cap_add: profile.capabilities.clone(),
+        no_new_privileges: true,
+        resource_limits,
+        netns,
+        mounts,
+        devices,
+        stop_timeout: STOP_GRACE_SECONDS,
+    };
+    let hash = spec.hash();
+    spec.labels.insert(LABEL_SPEC.to_owned(), hash);
+    SpecOutcome { spec, warnings }
+}

@@ -1,0 +1,150 @@
+//! The profile → Podman spec function: pure, no Podman needed.
+
+use std::path::{Path, PathBuf};
+
+use zion_profiles::config::{Config, Device, Network, Profile};
+use zion_profiles::spec::{LABEL_PROFILE, LABEL_SPEC};
+use zion_profiles::{container_spec, HostDevices, ProfilePaths};
+
+fn work() -> Profile {
+    Config::defaults()
+        .profile("work")
+        .cloned()
+        .expect("default work profile")
+}
+
+fn paths(name: &str) -> ProfilePaths {
+    ProfilePaths::standard(name, Path::new("/data/zion"), Path::new("/run/user/1000"))
+}
+
+#[test]
+fn every_capability_is_dropped_and_no_new_privileges_is_sent_under_podmans_own_name() {
+    let spec = container_spec(&work(), &paths("work"), &HostDevices::default()).spec;
+    let json = spec.to_json();
+    assert_eq!(json["cap_drop"], serde_json::json!(["ALL"]));
+    assert_eq!(json["cap_add"], serde_json::json!([]));
+    // podman-api's builder spells it `no_new_privilages`, which Podman ignores.
+    assert_eq!(json["no_new_privileges"], true);
+    assert!(json.get("no_new_privilages").is_none());
+    assert!(json.get("privileged").is_none());
+    assert!(
+        json.get("seccomp_profile_path").is_none(),
+        "Podman's default seccomp stays"
+    );
+}
+
+#[test]
+fn capabilities_a_profile_asks_for_are_the_only_ones_added() {
+    let mut p = work();
+    p.capabilities = vec!["CAP_SYS_NICE".into()];
+    let spec = container_spec(&p, &paths("work"), &HostDevices::default()).spec;
+    assert_eq!(spec.cap_add, vec!["CAP_SYS_NICE"]);
+    assert_eq!(spec.cap_drop, vec!["ALL"]);
+}
+
+#[test]
+fn only_the_profiles_own_folders_are_mounted() {
+    let spec = container_spec(&work(), &paths("work"), &HostDevices::default()).spec;
+    let sources: Vec<&str> = spec.mounts.iter().map(|m| m.source.as_str()).collect();
+    assert!(sources.contains(&"/data/zion/profiles/work/home"));
+    assert!(sources.contains(&"/run/user/1000/zion/work"));
+    for m in &spec.mounts {
+        assert!(
+            !m.source.contains("/personal") && !m.source.contains("/gaming"),
+            "{m:?}"
+        );
+        assert!(
+            !m.source.ends_with("/bus") && !m.source.contains("podman"),
+            "{m:?}"
+        );
+    }
+    let shared = spec
+        .mounts
+        .iter()
+        .find(|m| m.destination == "/home/zion/Shared")
+        .expect("Shared");
+    assert!(
+        shared.options.contains(&"ro".to_owned()),
+        "Shared is read-only"
+    );
+    let home = spec
+        .mounts
+        .iter()
+        .find(|m| m.destination == "/home/zion")
+        .expect("home");
+    assert!(home.options.contains(&"rw".to_owned()) && home.options.contains(&"nosuid".to_owned()));
+}
+
+#[test]
+fn limits_and_network_follow_the_profile() {
+    let mut p = work();
+    p.memory = Some(2 << 30);
+    p.cpus = Some(1.5);
+    p.pids = 300;
+    p.network = Network::None;
+    let json = container_spec(&p, &paths("work"), &HostDevices::default())
+        .spec
+        .to_json();
+    assert_eq!(json["resource_limits"]["memory"]["limit"], 2u64 << 30);
+    assert_eq!(json["resource_limits"]["cpu"]["quota"], 150_000);
+    assert_eq!(json["resource_limits"]["cpu"]["period"], 100_000);
+    assert_eq!(json["resource_limits"]["pids"]["limit"], 300);
+    assert_eq!(json["netns"]["nsmode"], "none");
+
+    p.network = Network::Full;
+    let json = container_spec(&p, &paths("work"), &HostDevices::default())
+        .spec
+        .to_json();
+    assert!(
+        json.get("netns").is_none(),
+        "full network takes Podman's default"
+    );
+}
+
+#[test]
+fn a_device_the_machine_lacks_is_a_warning_not_a_failure() {
+    let mut p = work();
+    p.devices = vec![Device::Gpu, Device::Webcam, Device::Sound];
+    let host = HostDevices {
+        dri: vec![PathBuf::from("/dev/dri/renderD128")],
+        ..HostDevices::default()
+    };
+    let outcome = container_spec(&p, &paths("work"), &host);
+    let devices: Vec<&str> = outcome
+        .spec
+        .devices
+        .iter()
+        .map(|d| d.path.as_str())
+        .collect();
+    assert_eq!(devices, vec!["/dev/dri/renderD128"]);
+    assert_eq!(outcome.warnings.len(), 2, "{:?}", outcome.warnings);
+    assert!(outcome.warnings.iter().any(|w| w.contains("webcam")));
+    assert!(outcome.warnings.iter().any(|w| w.contains("sound")));
+}
+
+#[test]
+fn sound_binds_the_users_audio_socket() {
+    let mut p = work();
+    p.devices = vec![Device::Sound];
+    let host = HostDevices {
+        sound_socket: Some(PathBuf::from("/run/user/1000/pipewire-0")),
+        ..HostDevices::default()
+    };
+    let outcome = container_spec(&p, &paths("work"), &host);
+    assert!(outcome.warnings.is_empty());
+    assert!(outcome.spec.mounts.iter().any(
+        |m| m.source == "/run/user/1000/pipewire-0" && m.destination == "/run/zion/pipewire-0"
+    ));
+}
+
+#[test]
+fn the_spec_hash_label_changes_with_the_profile_and_only_then() {
+    let a = container_spec(&work(), &paths("work"), &HostDevices::default()).spec;
+    let b = container_spec(&work(), &paths("work"), &HostDevices::default()).spec;
+    assert_eq!(a.labels[LABEL_SPEC], b.labels[LABEL_SPEC]);
+    assert_eq!(a.labels[LABEL_PROFILE], "work");
+    let mut p = work();
+    p.memory = Some(3 << 30);
+    let c = container_spec(&p, &paths("work"), &HostDevices::default()).spec;
+    assert_ne!(a.labels[LABEL_SPEC], c.labels[LABEL_SPEC]);
+}
