@@ -1,1 +1,12 @@
-//! zion-sandboxd.
+//! `zion-sandboxd`, the session's container daemon: it finds the session's
+//! folders and Podman, and brings the profiles of `zion.toml` up and down.
+//! Later issues add its D-Bus interfaces, the quarantine pipeline and the
+//! browser sandboxes.
+
+pub mod connect;
+pub mod paths;
+pub mod session;
+
+pub use connect::{connect_podman, PodmanCandidates};
+pub use paths::SessionPaths;
+pub use session::Session;

@@ -1,1 +1,67 @@
-fn main() {}
+//! zion-sandboxd: the session's container daemon.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
+use zion_profiles::config::Config;
+use zion_profiles::Lifecycle;
+use zion_sandboxd::{connect_podman, PodmanCandidates, Session, SessionPaths};
+
+/// Runs the profiles of zion.toml as Podman containers until told to stop.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The configuration file [default: $XDG_CONFIG_HOME/zion/zion.toml].
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let mut paths = SessionPaths::from_env();
+    if let Some(config) = &args.config {
+        paths = paths.with_config(config);
+    }
+    let config = load_config(&paths)?;
+    let client = connect_podman(&PodmanCandidates::from_env()).await?;
+    tracing::info!("Podman at {}", client.socket().display());
+    let session = Session::new(config, paths, Lifecycle::new(client));
+
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let failed = session.up_all().await;
+    if failed.len() == session.config().profiles.len() && !failed.is_empty() {
+        anyhow::bail!("no profile could start ({})", failed.join(", "));
+    }
+    tracing::info!("session up; SIGTERM or Ctrl+C stops it");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("stopping the session");
+    session.down_all().await;
+    Ok(())
+}
+
+/// The configuration file, or the built-in defaults when there is none yet.
+fn load_config(paths: &SessionPaths) -> anyhow::Result<Config> {
+    if paths.config_file.exists() {
+        return Config::load(&paths.config_file).map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    tracing::info!(
+        "no {} yet: using the built-in profiles (work, gaming, personal)",
+        paths.config_file.display()
+    );
+    Ok(Config::defaults())
+}

@@ -1,0 +1,203 @@
+//! zion-sandboxd as a process, against the harness's private Podman.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use zion_tests::{TestEnv, TestImage};
+
+const DAEMON: &str = env!("CARGO_BIN_EXE_zion-sandboxd");
+
+fn write_config(env: &TestEnv, image: &str) -> std::path::PathBuf {
+    let dir = env.xdg.config.join("zion");
+    std::fs::create_dir_all(&dir).expect("config folder");
+    let file = dir.join("zion.toml");
+    let profile = |name: &str, colour: &str, key: u8| {
+        format!(
+            "[[profile]]\nname = \"{name}\"\ncolour = \"{colour}\"\nimage = \"{image}\"\nnetwork = \"none\"\nmemory = \"256MiB\"\nhotkey = \"Super+{key}\"\n\n"
+        )
+    };
+    let text = profile("work", "#3465a4", 1) + &profile("personal", "#4e9a06", 2);
+    std::fs::write(&file, text).expect("config");
+    file
+}
+
+/// The daemon, with its log lines arriving on a channel.
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Daemon {
+    fn start(env: &TestEnv) -> Daemon {
+        let mut child = env
+            .command(DAEMON)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("zion-sandboxd starts");
+        let (tx, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Daemon { child, lines }
+    }
+
+    /// Waits for a log line containing `needle`; returns every line seen.
+    fn wait_for(&self, needle: &str, timeout: Duration) -> Vec<String> {
+        let start = Instant::now();
+        let mut seen = Vec::new();
+        while start.elapsed() < timeout {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    return seen;
+                }
+            }
+        }
+        panic!(
+            "no `{needle}` from zion-sandboxd within {timeout:?}; it said:\n{}",
+            seen.join("\n")
+        );
+    }
+
+    fn signal(&self, sig: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, sig).expect("signal");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn states(env: &TestEnv) -> Vec<String> {
+    let out = env
+        .podman()
+        .cli()
+        .args([
+            "ps",
+            "--all",
+            "--quiet",
+            "--filter",
+            "label=org.zionos.profile",
+        ])
+        .output()
+        .expect("podman ps");
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let out = env
+        .podman()
+        .cli()
+        .args(["inspect", "--format", "{{.Name}} {{.State.Status}}"])
+        .args(&ids)
+        .output()
+        .expect("podman inspect");
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn daemon_brings_profiles_up_adopts_them_after_a_crash_and_stops_them_on_sigterm() {
+    let env = TestEnv::new().expect("test env");
+    let image = env.image(TestImage::Base).expect("base image");
+    write_config(&env, &image);
+
+    let first = Daemon::start(&env);
+    first.wait_for("session up", Duration::from_secs(60));
+    assert_eq!(
+        states(&env),
+        vec!["zion-personal running", "zion-work running"]
+    );
+    assert!(
+        env.xdg.data.join("zion/profiles/work/home").is_dir(),
+        "private home made"
+    );
+    assert!(
+        env.xdg.runtime.join("zion/work").is_dir(),
+        "socket folder made"
+    );
+
+    // A crash leaves the sessions running; the next start adopts them.
+    first.signal(rustix::process::Signal::KILL);
+    drop(first);
+    let second = Daemon::start(&env);
+    let said = second.wait_for("session up", Duration::from_secs(60));
+    assert!(
+        said.iter().any(|l| l.contains("profile `work`: adopted")),
+        "{said:#?}"
+    );
+    assert_eq!(
+        states(&env),
+        vec!["zion-personal running", "zion-work running"],
+        "not doubled"
+    );
+
+    second.signal(rustix::process::Signal::TERM);
+    second.wait_for("profile `work` stopped", Duration::from_secs(30));
+    let start = Instant::now();
+    while states(&env) != vec!["zion-personal exited", "zion-work exited"] {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "profiles stop: {:?}",
+            states(&env)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn daemon_names_every_podman_address_it_tried_when_none_answers() {
+    let env = TestEnv::new().expect("test env");
+    let out = env
+        .command(DAEMON)
+        .env("CONTAINER_HOST", "unix:///nonexistent/podman.sock")
+        .output()
+        .expect("daemon runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no Podman service answers") && err.contains("/nonexistent/podman.sock"),
+        "{err}"
+    );
+}
+
+#[test]
+fn daemon_refuses_a_bad_config_with_file_line_and_column() {
+    let env = TestEnv::new().expect("test env");
+    let dir = env.xdg.config.join("zion");
+    std::fs::create_dir_all(&dir).expect("config folder");
+    std::fs::write(
+        dir.join("zion.toml"),
+        "[[profile]]\nname = \"work\"\ncolour = \"blue-ish\"\n",
+    )
+    .expect("config");
+    let out = env.command(DAEMON).output().expect("daemon runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("zion.toml:3:"), "points at the line: {err}");
+}
