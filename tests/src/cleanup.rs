@@ -105,12 +105,13 @@ pub fn reap_stale() {
         if owner_alive {
             continue;
         }
-        // Young folders without an owner file may be being set up right now.
+        // A young folder may be being set up right now (its owner file not
+        // yet written): leave it.
         let young = entry
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| t.elapsed().map(|e| e.as_secs() < 60).unwrap_or(true));
-        if young && !dir.join("owner.pid").exists() {
+        if young {
             continue;
         }
         tracing::info!("reaping stale test folder {}", dir.display());
