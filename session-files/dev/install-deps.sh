@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Zion needs to build, test and run, and nothing
+# when they are all there already (then it prints nothing). Needs root or sudo.
+set -euo pipefail
+
+PACKAGES=(
+  # build: Smithay's backends, D-Bus, libyara's bindgen and its pe module
+  build-essential pkg-config clang libclang-dev libssl-dev libdbus-1-dev
+  libwayland-dev libxkbcommon-dev libinput-dev libgbm-dev libseat-dev
+  libudev-dev libdrm-dev libegl-dev libpixman-1-dev
+  # run and test: containers, the session bus, Wayland clients, conformance
+  podman runc conmon netavark aardvark-dns uidmap debootstrap dbus
+  weston foot xwayland wlcs desktop-file-utils
+  # tests and benchmarks: the corpus generator and the YARA command line
+  openssl xxd zip unzip xz-utils gzip tar yara
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
