@@ -17,7 +17,8 @@ const PATH_LIMIT: usize = 4000;
 fn corpus_script() -> PathBuf {
     std::env::var_os("ZION_CORPUS_SCRIPT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/data/make-corpus.sh"))
+        // The project's shared/ folder sits beside the checkout.
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/make-corpus.sh"))
 }
 
 /// Regular files under `dir`, skipping symlinks and paths beyond [`PATH_LIMIT`].

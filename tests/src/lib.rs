@@ -23,6 +23,14 @@ pub use error::HarnessError;
 pub use images::TestImage;
 pub use podman::PodmanService;
 
+/// The project's shared data (YARA rule sets, the corpus generator):
+/// `$ZION_SHARED_DATA`, else `shared/data` beside the checkout.
+pub fn shared_data() -> std::path::PathBuf {
+    std::env::var_os("ZION_SHARED_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+}
+
 /// Skips the current test with a reason when `cond` is false: prints the
 /// reason and returns from the test. Only for capabilities the machine lacks.
 #[macro_export]
