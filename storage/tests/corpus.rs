@@ -18,7 +18,9 @@ fn corpus_script() -> PathBuf {
     std::env::var_os("ZION_CORPUS_SCRIPT")
         .map(PathBuf::from)
         // The project's shared/ folder sits beside the checkout.
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/make-corpus.sh"))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/make-corpus.sh")
+        })
 }
 
 /// Regular files under `dir`, skipping symlinks and paths beyond [`PATH_LIMIT`].

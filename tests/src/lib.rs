@@ -28,7 +28,9 @@ pub use podman::PodmanService;
 pub fn shared_data() -> std::path::PathBuf {
     std::env::var_os("ZION_SHARED_DATA")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+        })
 }
 
 /// Skips the current test with a reason when `cond` is false: prints the

@@ -118,3 +118,19 @@ fn dropping_the_env_leaves_no_container_mount_or_process() {
     );
     assert!(!root.exists(), "the folder is removed");
 }
+
+#[test]
+fn wayland_image_holds_weston_clients_and_foot() {
+    let env = TestEnv::new().expect("test env");
+    let image = env.image(TestImage::Wayland).expect("wayland image");
+    assert!(image.starts_with("localhost/zion-test-wayland:"));
+    let out = podman_out(
+        &env,
+        &[
+            "run", "--network", "none", &image, "sh", "-c",
+            "for f in /usr/bin/weston-simple-shm /usr/bin/foot /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf; do test -e $f && echo ok $f || echo missing $f; done",
+        ],
+    );
+    assert!(!out.contains("missing"), "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+}
