@@ -1,7 +1,85 @@
-//! Zion's compositor. Its issue (one desktop per profile, trusted frames,
-//! hotkeys) is not done yet; this binary says so instead of pretending.
+//! `zion-compositor`: starts the compositor with a backend, a configuration
+//! and a runtime folder for its sockets.
 
-fn main() {
-    eprintln!("zion-compositor: not built yet (see the compositor issue); `make run` starts zion-sandboxd alone for now");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use zion_compositor::{BackendKind, Compositor, Options};
+use zion_profiles::config::Config;
+
+/// Zion's Wayland compositor.
+#[derive(Debug, Parser)]
+#[command(name = "zion-compositor", version)]
+struct Args {
+    /// headless, winit or udev.
+    #[arg(long, default_value = "headless")]
+    backend: BackendKind,
+    /// Output size of the headless backend, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+    size: (i32, i32),
+    /// The configuration file (default: $XDG_CONFIG_HOME/zion/zion.toml if
+    /// it exists, else the built-in profiles).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the sockets go (default: $XDG_RUNTIME_DIR).
+    #[arg(long, env = "XDG_RUNTIME_DIR")]
+    runtime_dir: PathBuf,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    exit_after: Option<f64>,
+    /// Write a PNG of the output here when stopping.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> Result<(i32, i32), String> {
+    let (w, h) = s
+        .split_once('x')
+        .ok_or_else(|| format!("`{s}` is not WIDTHxHEIGHT"))?;
+    let w = w.parse().map_err(|_| format!("`{w}` is not a width"))?;
+    let h = h.parse().map_err(|_| format!("`{h}` is not a height"))?;
+    Ok((w, h))
+}
+
+fn config_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    explicit.or_else(|| {
+        let base = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        let path = base.join("zion").join("zion.toml");
+        path.exists().then_some(path)
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = match config_path(args.config) {
+        Some(path) => Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => Config::defaults(),
+    };
+    let options = Options {
+        backend: args.backend,
+        size: args.size,
+        runtime_dir: args.runtime_dir,
+    };
+    let mut compositor = Compositor::new(config, &options)?;
+    let until = args
+        .exit_after
+        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    compositor.run(until)?;
+    if let Some(path) = args.screenshot {
+        compositor
+            .screenshot()?
+            .write_png(&path)
+            .context("error writing the screenshot")?;
+    }
+    Ok(())
 }

@@ -1,0 +1,139 @@
+//! The headless backend: one output of a fixed size, drawn by Pixman into an
+//! image in memory.
+
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::renderer::damage::OutputDamageTracker;
+use smithay::backend::renderer::pixman::PixmanRenderer;
+use smithay::backend::renderer::{Bind, ExportMem, Offscreen};
+use smithay::desktop::Window;
+use smithay::output::{Mode, Output, PhysicalProperties, Subpixel};
+use smithay::reexports::pixman;
+use smithay::utils::{Buffer, Rectangle, Size, Transform};
+use zion_profiles::config::Colour;
+
+use crate::identity::Origin;
+use crate::layout::Layout;
+use crate::render::{desktop_elements, BACKGROUND};
+use crate::screenshot::Screenshot;
+
+/// Pixman rendering into memory.
+pub struct Headless {
+    renderer: PixmanRenderer,
+    buffer: pixman::Image<'static, 'static>,
+    damage: OutputDamageTracker,
+    output: Output,
+    size: (i32, i32),
+    needs_render: bool,
+}
+
+impl Headless {
+    /// An output of `width`×`height` pixels.
+    pub fn new(width: i32, height: i32) -> anyhow::Result<Headless> {
+        anyhow::ensure!(
+            (1..=16384).contains(&width) && (1..=16384).contains(&height),
+            "an output of {width}x{height} pixels is not possible"
+        );
+        let mut renderer = PixmanRenderer::new()
+            .map_err(|e| anyhow::anyhow!("error creating the Pixman renderer: {e}"))?;
+        let buffer = renderer
+            .create_buffer(Fourcc::Abgr8888, Size::<i32, Buffer>::from((width, height)))
+            .map_err(|e| anyhow::anyhow!("error creating a {width}x{height} image: {e}"))?;
+        let output = Output::new(
+            "headless-1".to_owned(),
+            PhysicalProperties {
+                size: (0, 0).into(),
+                subpixel: Subpixel::Unknown,
+                make: "Zion".into(),
+                model: "Headless".into(),
+            },
+        );
+        let mode = Mode {
+            size: (width, height).into(),
+            refresh: 60_000,
+        };
+        output.change_current_state(
+            Some(mode),
+            Some(Transform::Normal),
+            None,
+            Some((0, 0).into()),
+        );
+        output.set_preferred(mode);
+        let damage = OutputDamageTracker::from_output(&output);
+        Ok(Headless {
+            renderer,
+            buffer,
+            damage,
+            output,
+            size: (width, height),
+            needs_render: true,
+        })
+    }
+
+    /// The output.
+    pub fn output(&self) -> &Output {
+        &self.output
+    }
+
+    /// Asks for a frame.
+    pub fn schedule_render(&mut self) {
+        self.needs_render = true;
+    }
+
+    /// Whether a frame is wanted.
+    pub fn needs_render(&self) -> bool {
+        self.needs_render
+    }
+
+    /// Draws the shown desktop into the image.
+    pub fn render(
+        &mut self,
+        layout: &Layout<Window>,
+        colour: impl Fn(Option<&Origin>) -> Colour,
+    ) -> anyhow::Result<()> {
+        self.needs_render = false;
+        let elements = desktop_elements(&mut self.renderer, layout, colour);
+        let mut target = self
+            .renderer
+            .bind(&mut self.buffer)
+            .map_err(|e| anyhow::anyhow!("error binding the output image: {e}"))?;
+        // The image keeps the previous frame, so its age is 1.
+        self.damage
+            .render_output(&mut self.renderer, &mut target, 1, &elements, BACKGROUND)
+            .map_err(|e| anyhow::anyhow!("error rendering the output: {e:?}"))?;
+        Ok(())
+    }
+
+    /// The image as last drawn, as RGBA.
+    pub fn screenshot(&mut self) -> anyhow::Result<Screenshot> {
+        let (w, h) = self.size;
+        let target = self
+            .renderer
+            .bind(&mut self.buffer)
+            .map_err(|e| anyhow::anyhow!("error binding the output image: {e}"))?;
+        let region = Rectangle::from_size(Size::<i32, Buffer>::from((w, h)));
+        let mapping = self
+            .renderer
+            .copy_framebuffer(&target, region, Fourcc::Abgr8888)
+            .map_err(|e| anyhow::anyhow!("error copying the output image: {e}"))?;
+        let bytes = self
+            .renderer
+            .map_texture(&mapping)
+            .map_err(|e| anyhow::anyhow!("error reading the output image: {e}"))?;
+        let row = w as usize * 4;
+        anyhow::ensure!(
+            bytes.len() >= row * h as usize,
+            "the output image is {} bytes, short of {w}x{h}",
+            bytes.len()
+        );
+        let mut rgba = bytes[..row * h as usize].to_vec();
+        // The output is opaque whatever clients put in their alpha channel.
+        for px in rgba.chunks_exact_mut(4) {
+            px[3] = 0xff;
+        }
+        Ok(Screenshot {
+            width: w as u32,
+            height: h as u32,
+            rgba,
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! wl_compositor: surface commits.
+
+use smithay::backend::renderer::utils::on_commit_buffer_handler;
+use smithay::delegate_compositor;
+use smithay::desktop::PopupKind;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::Client;
+use smithay::wayland::compositor::{
+    get_parent, is_sync_subsurface, CompositorClientState, CompositorHandler, CompositorState,
+};
+use tracing::warn;
+
+use crate::identity::ClientState;
+use crate::state::State;
+
+impl CompositorHandler for State {
+    fn compositor_state(&mut self) -> &mut CompositorState {
+        &mut self.compositor_state
+    }
+
+    fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
+        // Every client is inserted by `sockets::listen` with a `ClientState`.
+        match client.get_data::<ClientState>() {
+            Some(data) => &data.compositor,
+            None => unreachable!("a client without Zion's client data"),
+        }
+    }
+
+    fn commit(&mut self, surface: &WlSurface) {
+        on_commit_buffer_handler::<Self>(surface);
+        if !is_sync_subsurface(surface) {
+            let mut root = surface.clone();
+            while let Some(parent) = get_parent(&root) {
+                root = parent;
+            }
+            if let Some(window) = self.window_for_surface(&root) {
+                window.on_commit();
+            }
+        }
+        if let Some(toplevel) = self
+            .window_for_surface(surface)
+            .and_then(|w| w.toplevel().cloned())
+        {
+            if !toplevel.is_initial_configure_sent() {
+                toplevel.send_configure();
+            }
+        }
+        self.popups.commit(surface);
+        if let Some(PopupKind::Xdg(popup)) = self.popups.find_popup(surface) {
+            if !popup.is_initial_configure_sent() {
+                if let Err(err) = popup.send_configure() {
+                    warn!("error configuring a popup: {err:?}");
+                }
+            }
+        }
+        self.backend.schedule_render();
+    }
+}
+delegate_compositor!(State);

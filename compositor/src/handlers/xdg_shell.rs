@@ -1,0 +1,72 @@
+//! xdg-shell: toplevels open on their profile's desktop; popups are tracked.
+
+use smithay::delegate_xdg_shell;
+use smithay::desktop::{PopupKind, Window};
+use smithay::reexports::wayland_server::protocol::wl_seat::WlSeat;
+use smithay::utils::Serial;
+use smithay::wayland::shell::xdg::{
+    PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
+};
+use tracing::{info, warn};
+
+use crate::state::State;
+
+impl XdgShellHandler for State {
+    fn xdg_shell_state(&mut self) -> &mut XdgShellState {
+        &mut self.xdg_shell_state
+    }
+
+    fn new_toplevel(&mut self, surface: ToplevelSurface) {
+        let Some(origin) = self.origin_of_surface(surface.wl_surface()) else {
+            warn!("a toplevel from a client of unknown origin: not shown");
+            return;
+        };
+        let Some(desktop) = self.desktop_for(&origin) else {
+            warn!(
+                ?origin,
+                "a toplevel from a profile with no desktop: not shown"
+            );
+            return;
+        };
+        info!(?origin, desktop, "new toplevel");
+        let window = Window::new_wayland_window(surface);
+        // The origin is fixed here, from the socket, for the window's life.
+        window.user_data().insert_if_missing(|| origin.clone());
+        self.layout.open(desktop, window);
+        self.refresh_view();
+    }
+
+    fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
+        if let Some(window) = self.window_for_surface(surface.wl_surface()) {
+            self.layout.close(&window);
+            self.refresh_view();
+        }
+    }
+
+    fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
+        surface.with_pending_state(|state| state.geometry = positioner.get_geometry());
+        if let Err(err) = self.popups.track_popup(PopupKind::Xdg(surface)) {
+            warn!("error tracking a popup: {err:?}");
+        }
+    }
+
+    fn reposition_request(
+        &mut self,
+        surface: PopupSurface,
+        positioner: PositionerState,
+        token: u32,
+    ) {
+        surface.with_pending_state(|state| {
+            state.geometry = positioner.get_geometry();
+            state.positioner = positioner;
+        });
+        surface.send_repositioned(token);
+    }
+
+    fn grab(&mut self, _surface: PopupSurface, _seat: WlSeat, _serial: Serial) {}
+
+    fn title_changed(&mut self, _surface: ToplevelSurface) {
+        self.backend.schedule_render();
+    }
+}
+delegate_xdg_shell!(State);

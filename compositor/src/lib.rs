@@ -1,0 +1,23 @@
+//! Zion's compositor: one desktop per profile, a socket per profile that
+//! fixes each client's identity, trusted frames in the profile's colour, and
+//! hotkeys from the configuration.
+
+pub mod backend;
+pub mod compositor;
+pub mod frame;
+mod handlers;
+pub mod hotkeys;
+pub mod identity;
+pub mod input;
+pub mod layout;
+pub mod render;
+pub mod screenshot;
+pub mod sockets;
+pub mod state;
+
+pub use backend::BackendKind;
+pub use compositor::{Compositor, Options};
+pub use hotkeys::Action;
+pub use identity::Origin;
+pub use screenshot::Screenshot;
+pub use state::State;

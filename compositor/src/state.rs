@@ -1,0 +1,283 @@
+//! The compositor's state: everything the event loop's callbacks reach, and
+//! the few operations that keep the Wayland side in step with the layout.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use smithay::desktop::{PopupManager, Space, Window};
+use smithay::input::keyboard::XkbConfig;
+use smithay::input::{Seat, SeatState};
+use smithay::reexports::calloop::{LoopHandle, LoopSignal};
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::{DisplayHandle, Resource};
+use smithay::utils::{Clock, Monotonic, SERIAL_COUNTER};
+use smithay::wayland::compositor::CompositorState;
+use smithay::wayland::output::OutputManagerState;
+use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
+use smithay::wayland::shell::xdg::XdgShellState;
+use smithay::wayland::shm::ShmState;
+use tracing::{info, warn};
+use zion_profiles::config::{Colour, Config};
+
+use crate::backend::Backend;
+use crate::hotkeys::Action;
+use crate::identity::{origin_of, Origin};
+use crate::layout::Layout;
+use crate::sockets::Listener;
+
+/// The frame colour of host windows (trusted session tools).
+pub const HOST_COLOUR: Colour = Colour {
+    r: 0xd3,
+    g: 0xd7,
+    b: 0xcf,
+};
+
+/// Everything the compositor holds.
+pub struct State {
+    /// The configuration: profiles (desktops) and hotkeys.
+    pub config: Config,
+    /// The runtime folder holding the sockets.
+    pub runtime_dir: PathBuf,
+    /// Handle to the Wayland display.
+    pub display_handle: DisplayHandle,
+    /// Handle to the event loop.
+    pub loop_handle: LoopHandle<'static, State>,
+    /// Stops the event loop.
+    pub loop_signal: LoopSignal,
+    /// The compositor's clock (frame callbacks).
+    pub clock: Clock<Monotonic>,
+    /// Desktops, windows and focus: the truth.
+    pub layout: Layout<Window>,
+    /// The windows of the shown desktop, mapped for hit-testing and output
+    /// enter/leave; rebuilt from `layout` by `refresh_view`.
+    pub space: Space<Window>,
+    /// Popups of all windows.
+    pub popups: PopupManager,
+    /// Rendering and outputs.
+    pub backend: Backend,
+    /// The sockets listened on.
+    pub listeners: Vec<Listener>,
+    /// Messages for actions that could not be done (shown to the user later).
+    pub notices: Vec<String>,
+
+    /// wl_compositor and wl_subcompositor.
+    pub compositor_state: CompositorState,
+    /// xdg_wm_base.
+    pub xdg_shell_state: XdgShellState,
+    /// zxdg_decoration_manager_v1.
+    pub xdg_decoration_state: XdgDecorationState,
+    /// wl_shm.
+    pub shm_state: ShmState,
+    /// wl_output and xdg-output.
+    pub output_manager_state: OutputManagerState,
+    /// Seats.
+    pub seat_state: SeatState<State>,
+    /// The one seat, with keyboard and pointer.
+    pub seat: Seat<State>,
+    /// Keys whose press was a hotkey: their release is not forwarded.
+    pub suppressed_keys: Vec<u32>,
+}
+
+impl State {
+    /// Creates the globals, the seat and an empty layout with one desktop per
+    /// profile of `config`.
+    pub fn new(
+        config: Config,
+        runtime_dir: PathBuf,
+        display_handle: DisplayHandle,
+        loop_handle: LoopHandle<'static, State>,
+        loop_signal: LoopSignal,
+        backend: Backend,
+    ) -> anyhow::Result<State> {
+        let dh = &display_handle;
+        let compositor_state = CompositorState::new::<State>(dh);
+        let xdg_shell_state = XdgShellState::new::<State>(dh);
+        let xdg_decoration_state = XdgDecorationState::new::<State>(dh);
+        let shm_state = ShmState::new::<State>(dh, vec![]);
+        let output_manager_state = OutputManagerState::new_with_xdg_output::<State>(dh);
+        let mut seat_state = SeatState::new();
+        let mut seat = seat_state.new_wl_seat(dh, "seat0");
+        seat.add_keyboard(XkbConfig::default(), 600, 25)
+            .map_err(|e| anyhow::anyhow!("error creating the keyboard (xkb keymap): {e:?}"))?;
+        seat.add_pointer();
+
+        let layout = Layout::new(config.profiles.iter().map(|p| p.name.to_string()));
+        let mut space = Space::default();
+        backend.map_outputs(&mut space);
+        let _ = backend.output().create_global::<State>(dh);
+
+        Ok(State {
+            config,
+            runtime_dir,
+            display_handle,
+            loop_handle,
+            loop_signal,
+            clock: Clock::new(),
+            layout,
+            space,
+            popups: PopupManager::default(),
+            backend,
+            listeners: Vec::new(),
+            notices: Vec::new(),
+            compositor_state,
+            xdg_shell_state,
+            xdg_decoration_state,
+            shm_state,
+            output_manager_state,
+            seat_state,
+            seat,
+            suppressed_keys: Vec::new(),
+        })
+    }
+
+    /// The origin of the client owning `surface`.
+    pub fn origin_of_surface(&self, surface: &WlSurface) -> Option<Origin> {
+        let client = self.display_handle.get_client(surface.id()).ok()?;
+        origin_of(&client).cloned()
+    }
+
+    /// The desktop a new toplevel of `origin` opens on: its profile's; the
+    /// shown one for the host. A profile the config does not know gets none.
+    pub fn desktop_for(&self, origin: &Origin) -> Option<usize> {
+        match origin {
+            Origin::Host => Some(self.layout.active()),
+            Origin::Profile(p) => self.layout.index_of(p.as_ref()),
+        }
+    }
+
+    /// The frame colour of windows of `origin`.
+    pub fn colour_of(&self, origin: &Origin) -> Colour {
+        origin
+            .profile()
+            .and_then(|p| self.config.profile(p))
+            .map_or(HOST_COLOUR, |p| p.colour)
+    }
+
+    /// The window whose toplevel surface is `surface`.
+    pub fn window_for_surface(&self, surface: &WlSurface) -> Option<Window> {
+        self.layout.desktops().iter().find_map(|d| {
+            d.windows()
+                .iter()
+                .find(|p| {
+                    p.window
+                        .toplevel()
+                        .is_some_and(|t| t.wl_surface() == surface)
+                })
+                .map(|p| p.window.clone())
+        })
+    }
+
+    /// Makes the mapped windows and keyboard focus match the layout: only
+    /// the shown desktop's windows are mapped, and focus is its focus.
+    pub fn refresh_view(&mut self) {
+        let visible: Vec<(Window, (i32, i32))> = self
+            .layout
+            .visible()
+            .iter()
+            .map(|p| (p.window.clone(), p.pos))
+            .collect();
+        let stale: Vec<Window> = self
+            .space
+            .elements()
+            .filter(|w| !visible.iter().any(|(v, _)| v == *w))
+            .cloned()
+            .collect();
+        for w in stale {
+            self.space.unmap_elem(&w);
+        }
+        for (w, pos) in visible {
+            self.space.map_element(w, pos, false);
+        }
+        self.space.refresh();
+
+        let focused = self.layout.focused().cloned();
+        for w in self.space.elements() {
+            let active = Some(w) == focused.as_ref();
+            if w.set_activated(active) {
+                if let Some(t) = w.toplevel() {
+                    if t.is_initial_configure_sent() {
+                        t.send_pending_configure();
+                    }
+                }
+            }
+        }
+        let target = focused.and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()));
+        if let Some(keyboard) = self.seat.get_keyboard() {
+            if keyboard.current_focus() != target {
+                keyboard.set_focus(self, target, SERIAL_COUNTER.next_serial());
+            }
+        }
+        self.backend.schedule_render();
+    }
+
+    /// Performs `action` (the one place hotkeys take effect).
+    pub fn do_action(&mut self, action: Action) {
+        info!(?action, "hotkey");
+        match action {
+            Action::SwitchTo(i) => {
+                if self.layout.switch_to(i) {
+                    self.refresh_view();
+                }
+            }
+            Action::NextProfile => {
+                if self.layout.switch_next() {
+                    self.refresh_view();
+                }
+            }
+            Action::PreviousProfile => {
+                if self.layout.switch_previous() {
+                    self.refresh_view();
+                }
+            }
+            Action::CloseWindow => {
+                if let Some(t) = self.layout.focused().and_then(|w| w.toplevel()) {
+                    t.send_close();
+                }
+            }
+            Action::Terminal | Action::Browser | Action::Panel | Action::ToggleFullscreen => {
+                let message = format!(
+                    "{action:?} is not available yet: it needs zion-sandboxd over D-Bus, which this compositor does not call yet"
+                );
+                warn!("{message}");
+                self.notices.push(message);
+            }
+        }
+    }
+
+    /// Draws a frame if one is wanted, then lets the shown windows draw
+    /// their next one.
+    pub fn render_frame(&mut self) {
+        if !self.backend.needs_render() {
+            return;
+        }
+        let State {
+            backend,
+            layout,
+            config,
+            ..
+        } = self;
+        let colour = |origin: Option<&Origin>| {
+            origin
+                .and_then(Origin::profile)
+                .and_then(|p| config.profile(p))
+                .map_or(HOST_COLOUR, |p| p.colour)
+        };
+        if let Err(err) = backend.render(layout, colour) {
+            warn!("error drawing a frame: {err:?}");
+        }
+        self.send_frames();
+        self.popups.cleanup();
+    }
+
+    /// Sends frame callbacks to the windows shown; hidden desktops get none,
+    /// so their clients stop drawing.
+    pub fn send_frames(&mut self) {
+        let output = self.backend.output().clone();
+        let now = self.clock.now();
+        for w in self.space.elements() {
+            w.send_frame(&output, now, Some(Duration::ZERO), |_, _| {
+                Some(output.clone())
+            });
+        }
+    }
+}
