@@ -1,0 +1,359 @@
+//! The compositor run headless in this process, with real Wayland clients
+//! (`weston-simple-shm`) connecting to the profile and host sockets, and
+//! assertions on the pixels it draws.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use smithay::desktop::Window;
+use zion_compositor::frame::{BORDER, TITLE_HEIGHT};
+use zion_compositor::input::keys;
+use zion_compositor::layout::Rect;
+use zion_compositor::render::content_rect;
+use zion_compositor::state::HOST_COLOUR;
+use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
+use zion_profiles::config::{Colour, Config};
+
+const SIMPLE_SHM: &str = "/usr/bin/weston-simple-shm";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The background colour as drawn (see `render::BACKGROUND`).
+fn background(shot: &Screenshot) -> (u8, u8, u8) {
+    shot.pixel(shot.width as i32 - 1, shot.height as i32 - 1)
+        .expect("the output has pixels")
+}
+
+fn rgb(c: Colour) -> (u8, u8, u8) {
+    (c.r, c.g, c.b)
+}
+
+/// A compositor in a temporary runtime folder.
+struct Harness {
+    compositor: Compositor,
+    runtime: tempfile::TempDir,
+    clients: Vec<Child>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        for c in &mut self.clients {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn simple_shm_missing() -> bool {
+    if Path::new(SIMPLE_SHM).exists() {
+        return false;
+    }
+    eprintln!("skipped: {SIMPLE_SHM} is not installed (Debian package weston)");
+    true
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let runtime = tempfile::tempdir().expect("temporary runtime folder");
+        let options = Options {
+            backend: BackendKind::Headless,
+            size: (800, 600),
+            runtime_dir: runtime.path().to_owned(),
+        };
+        let compositor = Compositor::new(Config::defaults(), &options).expect("compositor starts");
+        Harness {
+            compositor,
+            runtime,
+            clients: Vec::new(),
+        }
+    }
+
+    /// Starts `weston-simple-shm` on the socket at `socket` (a path).
+    fn spawn_simple_shm(&mut self, socket: &Path) -> usize {
+        let dir = socket.parent().expect("socket has a folder");
+        let name = socket.file_name().expect("socket has a name");
+        let child = Command::new(SIMPLE_SHM)
+            .env_clear()
+            .env("XDG_RUNTIME_DIR", dir)
+            .env("WAYLAND_DISPLAY", name)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("weston-simple-shm starts");
+        self.clients.push(child);
+        self.clients.len() - 1
+    }
+
+    fn profile_socket(&self, profile: &str) -> PathBuf {
+        self.runtime
+            .path()
+            .join("zion")
+            .join(profile)
+            .join("wayland-0")
+    }
+
+    /// Waits until desktop `desktop` holds `count` windows that have drawn.
+    fn wait_for_windows(&mut self, desktop: usize, count: usize) -> Vec<Window> {
+        let ok = self
+            .compositor
+            .dispatch_until(WAIT, |s| {
+                let windows = s.layout.desktops()[desktop].windows();
+                windows.len() == count && windows.iter().all(|p| p.window.geometry().size.w > 0)
+            })
+            .expect("event loop runs");
+        assert!(ok, "desktop {desktop} did not get {count} drawn window(s)");
+        // Let a few frames pass so the drawn buffer is on screen.
+        self.settle();
+        self.compositor.state.layout.desktops()[desktop]
+            .windows()
+            .iter()
+            .map(|p| p.window.clone())
+            .collect()
+    }
+
+    fn settle(&mut self) {
+        for _ in 0..5 {
+            self.compositor
+                .dispatch(Duration::from_millis(20))
+                .expect("event loop runs");
+        }
+    }
+
+    fn content(&self, window: &Window) -> Rect {
+        let pos = self
+            .compositor
+            .state
+            .layout
+            .position(window)
+            .expect("window is placed");
+        content_rect(window, pos)
+    }
+
+    fn shot(&mut self) -> Screenshot {
+        self.compositor.screenshot().expect("screenshot")
+    }
+
+    /// Presses and releases Super+`key`.
+    fn super_key(&mut self, key: u32) {
+        let s = &mut self.compositor.state;
+        s.key(keys::LEFT_META, true);
+        s.key(key, true);
+        s.key(key, false);
+        s.key(keys::LEFT_META, false);
+        self.settle();
+    }
+}
+
+/// Asserts that the frame around `content` is drawn in `colour`.
+fn assert_framed(shot: &Screenshot, content: Rect, colour: (u8, u8, u8)) {
+    let mid_x = content.x + content.w / 2;
+    let mid_y = content.y + content.h / 2;
+    let probes = [
+        ("title bar", mid_x, content.y - TITLE_HEIGHT / 2),
+        ("left border", content.x - BORDER / 2 - 1, mid_y),
+        ("right border", content.x + content.w + BORDER / 2, mid_y),
+        ("bottom border", mid_x, content.y + content.h + BORDER / 2),
+    ];
+    for (what, x, y) in probes {
+        assert_eq!(shot.pixel(x, y), Some(colour), "{what} at {x},{y}");
+    }
+}
+
+#[test]
+fn work_client_opens_on_work_desktop_framed_in_work_colour() {
+    if simple_shm_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    let socket = h.profile_socket("work");
+    h.spawn_simple_shm(&socket);
+    let windows = h.wait_for_windows(0, 1);
+    let state = &h.compositor.state;
+    assert_eq!(state.layout.active(), 0);
+    assert!(state.layout.desktops()[1].windows().is_empty());
+    assert!(state.layout.desktops()[2].windows().is_empty());
+
+    let shot = h.shot();
+    let content = h.content(&windows[0]);
+    let work = rgb(Config::defaults().profiles[0].colour);
+    assert_framed(&shot, content, work);
+    let bg = background(&shot);
+    let centre = shot
+        .pixel(content.x + content.w / 2, content.y + content.h / 2)
+        .expect("centre on screen");
+    assert_ne!(centre, bg, "the client's content is drawn");
+    let frame_area =
+        (content.w + 2 * BORDER) * (content.h + TITLE_HEIGHT + 2 * BORDER) - content.w * content.h;
+    assert!(shot.count(work) >= frame_area as usize);
+    for other in &Config::defaults().profiles[1..] {
+        assert_eq!(shot.count(rgb(other.colour)), 0, "{} colour", other.name);
+    }
+
+    let png = h.runtime.path().join("shot.png");
+    shot.write_png(&png).expect("PNG written");
+    let decoder = png::Decoder::new(std::fs::File::open(&png).expect("PNG opens"));
+    let reader = decoder.read_info().expect("PNG decodes");
+    assert_eq!(
+        (reader.info().width, reader.info().height),
+        (shot.width, shot.height)
+    );
+}
+
+#[test]
+fn switching_desktop_hides_the_window_and_its_focus() {
+    if simple_shm_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    let socket = h.profile_socket("work");
+    h.spawn_simple_shm(&socket);
+    let windows = h.wait_for_windows(0, 1);
+    let surface = windows[0].toplevel().map(|t| t.wl_surface().clone());
+    let keyboard = h.compositor.state.seat.get_keyboard().expect("keyboard");
+    assert_eq!(
+        keyboard.current_focus(),
+        surface,
+        "the new window has focus"
+    );
+
+    h.super_key(keys::DIGIT_1 + 1);
+    assert_eq!(h.compositor.state.layout.active(), 1);
+    let shot = h.shot();
+    let bg = background(&shot);
+    assert_eq!(
+        shot.count(bg),
+        (shot.width * shot.height) as usize,
+        "the gaming desktop shows nothing"
+    );
+    assert_eq!(
+        keyboard.current_focus(),
+        None,
+        "no focus on a hidden window"
+    );
+
+    h.super_key(keys::DIGIT_1);
+    assert_eq!(h.compositor.state.layout.active(), 0);
+    let shot = h.shot();
+    assert_framed(
+        &shot,
+        h.content(&windows[0]),
+        rgb(Config::defaults().profiles[0].colour),
+    );
+    assert_eq!(keyboard.current_focus(), surface, "focus comes back");
+}
+
+#[test]
+fn personal_client_lands_on_personal_desktop() {
+    if simple_shm_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    let socket = h.profile_socket("personal");
+    h.spawn_simple_shm(&socket);
+    let windows = h.wait_for_windows(2, 1);
+    assert_eq!(h.compositor.state.layout.active(), 0, "no desktop switch");
+    let shot = h.shot();
+    let bg = background(&shot);
+    assert_eq!(shot.count(bg), (shot.width * shot.height) as usize);
+
+    h.super_key(keys::TAB);
+    h.super_key(keys::TAB);
+    assert_eq!(h.compositor.state.layout.active(), 2);
+    let shot = h.shot();
+    assert_framed(
+        &shot,
+        h.content(&windows[0]),
+        rgb(Config::defaults().profiles[2].colour),
+    );
+}
+
+#[test]
+fn host_client_opens_on_the_shown_desktop_in_host_colour() {
+    if simple_shm_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    h.compositor
+        .state
+        .do_action(zion_compositor::Action::SwitchTo(1));
+    let socket = h.runtime.path().join(zion_compositor::sockets::HOST_SOCKET);
+    h.spawn_simple_shm(&socket);
+    let windows = h.wait_for_windows(1, 1);
+    let shot = h.shot();
+    assert_framed(&shot, h.content(&windows[0]), rgb(HOST_COLOUR));
+}
+
+#[test]
+fn windows_of_two_profiles_stay_on_their_own_desktops() {
+    if simple_shm_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    let work = h.profile_socket("work");
+    let gaming = h.profile_socket("gaming");
+    h.spawn_simple_shm(&work);
+    h.spawn_simple_shm(&gaming);
+    let w = h.wait_for_windows(0, 1);
+    let g = h.wait_for_windows(1, 1);
+    let colours = Config::defaults();
+    let shot = h.shot();
+    assert_framed(&shot, h.content(&w[0]), rgb(colours.profiles[0].colour));
+    assert_eq!(shot.count(rgb(colours.profiles[1].colour)), 0);
+    h.super_key(keys::DIGIT_1 + 1);
+    let shot = h.shot();
+    assert_framed(&shot, h.content(&g[0]), rgb(colours.profiles[1].colour));
+    assert_eq!(shot.count(rgb(colours.profiles[0].colour)), 0);
+}
+
+#[test]
+fn killed_client_leaves_the_compositor_running() {
+    if simple_shm_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    let socket = h.profile_socket("work");
+    let i = h.spawn_simple_shm(&socket);
+    h.wait_for_windows(0, 1);
+    h.clients[i].kill().expect("kill");
+    h.clients[i].wait().expect("reap");
+    let gone = h
+        .compositor
+        .dispatch_until(WAIT, |s| s.layout.desktops()[0].windows().is_empty())
+        .expect("event loop runs");
+    assert!(gone, "the dead client's window is removed");
+    let shot = h.shot();
+    let bg = background(&shot);
+    assert_eq!(shot.count(bg), (shot.width * shot.height) as usize);
+
+    h.spawn_simple_shm(&socket);
+    h.wait_for_windows(0, 1);
+}
+
+#[test]
+fn sockets_sit_in_per_profile_folders_only_their_owner_may_enter() {
+    let h = Harness::new();
+    assert!(h
+        .runtime
+        .path()
+        .join(zion_compositor::sockets::HOST_SOCKET)
+        .exists());
+    for p in Config::defaults().profiles {
+        let socket = h.profile_socket(p.name.as_ref());
+        assert!(socket.exists(), "{}", socket.display());
+        let dir = socket.parent().expect("folder");
+        let mode = std::fs::metadata(dir).expect("folder").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+    }
+    let paths: Vec<PathBuf> = h
+        .compositor
+        .state
+        .listeners
+        .iter()
+        .map(|l| l.path.clone())
+        .collect();
+    drop(h);
+    for p in paths {
+        assert!(!p.exists(), "{} removed on exit", p.display());
+    }
+}
