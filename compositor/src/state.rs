@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::desktop::{PopupManager, Space, Window};
 use smithay::input::keyboard::XkbConfig;
 use smithay::input::{Seat, SeatState};
@@ -13,6 +14,7 @@ use smithay::reexports::wayland_server::{DisplayHandle, Resource};
 use smithay::utils::{Clock, Monotonic, SERIAL_COUNTER};
 use smithay::wayland::compositor::CompositorState;
 use smithay::wayland::output::OutputManagerState;
+use smithay::wayland::selection::data_device::DataDeviceState;
 use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shell::xdg::XdgShellState;
 use smithay::wayland::shm::ShmState;
@@ -32,6 +34,10 @@ pub const HOST_COLOUR: Colour = Colour {
     b: 0xcf,
 };
 
+/// The desktop a window opens on, fixed when its toplevel is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpensOn(pub usize);
+
 /// Everything the compositor holds.
 pub struct State {
     /// The configuration: profiles (desktops) and hotkeys.
@@ -48,6 +54,8 @@ pub struct State {
     pub clock: Clock<Monotonic>,
     /// Desktops, windows and focus: the truth.
     pub layout: Layout<Window>,
+    /// Toplevels that have not drawn yet: not on any desktop, no focus.
+    pub unmapped: Vec<Window>,
     /// The windows of the shown desktop, mapped for hit-testing and output
     /// enter/leave; rebuilt from `layout` by `refresh_view`.
     pub space: Space<Window>,
@@ -70,6 +78,8 @@ pub struct State {
     pub shm_state: ShmState,
     /// wl_output and xdg-output.
     pub output_manager_state: OutputManagerState,
+    /// wl_data_device_manager (no selection crosses yet).
+    pub data_device_state: DataDeviceState,
     /// Seats.
     pub seat_state: SeatState<State>,
     /// The one seat, with keyboard and pointer.
@@ -95,6 +105,7 @@ impl State {
         let xdg_decoration_state = XdgDecorationState::new::<State>(dh);
         let shm_state = ShmState::new::<State>(dh, vec![]);
         let output_manager_state = OutputManagerState::new_with_xdg_output::<State>(dh);
+        let data_device_state = DataDeviceState::new::<State>(dh);
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
         seat.add_keyboard(XkbConfig::default(), 600, 25)
@@ -114,6 +125,7 @@ impl State {
             loop_signal,
             clock: Clock::new(),
             layout,
+            unmapped: Vec::new(),
             space,
             popups: PopupManager::default(),
             backend,
@@ -124,6 +136,7 @@ impl State {
             xdg_decoration_state,
             shm_state,
             output_manager_state,
+            data_device_state,
             seat_state,
             seat,
             suppressed_keys: Vec::new(),
@@ -165,6 +178,36 @@ impl State {
                 })
                 .map(|p| p.window.clone())
         })
+    }
+
+    /// On a commit of a toplevel not yet shown: sends its first configure,
+    /// and once it has drawn a buffer puts it on its desktop (on top, with
+    /// that desktop's focus).
+    pub fn map_if_drawn(&mut self, surface: &WlSurface) {
+        let Some(i) = self
+            .unmapped
+            .iter()
+            .position(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
+        else {
+            return;
+        };
+        let window = self.unmapped[i].clone();
+        let Some(toplevel) = window.toplevel() else {
+            return;
+        };
+        if !toplevel.is_initial_configure_sent() {
+            toplevel.send_configure();
+            return;
+        }
+        let drawn = with_renderer_surface_state(surface, |s| s.buffer().is_some()).unwrap_or(false);
+        if !drawn {
+            return;
+        }
+        self.unmapped.remove(i);
+        window.on_commit();
+        let desktop = window.user_data().get::<OpensOn>().map_or(0, |d| d.0);
+        self.layout.open(desktop, window);
+        self.refresh_view();
     }
 
     /// Makes the mapped windows and keyboard focus match the layout: only

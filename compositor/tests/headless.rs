@@ -357,3 +357,79 @@ fn sockets_sit_in_per_profile_folders_only_their_owner_may_enter() {
         assert!(!p.exists(), "{} removed on exit", p.display());
     }
 }
+
+const FOOT: &str = "/usr/bin/foot";
+
+impl Harness {
+    /// Starts `foot` on a profile's socket, preferring `csd` decorations.
+    fn spawn_foot(&mut self, profile: &str, csd: &str) {
+        let socket = self.profile_socket(profile);
+        let child = Command::new(FOOT)
+            .env_clear()
+            .env("XDG_RUNTIME_DIR", socket.parent().expect("folder"))
+            .env("WAYLAND_DISPLAY", "wayland-0")
+            .env("LANG", "C.UTF-8")
+            .env("HOME", self.runtime.path())
+            .arg("-o")
+            .arg(format!("csd.preferred={csd}"))
+            .args(["sleep", "30"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("foot starts");
+        self.clients.push(child);
+    }
+}
+
+#[test]
+fn client_refusing_server_side_decorations_still_gets_the_coloured_border() {
+    if !Path::new(FOOT).exists() {
+        eprintln!("skipped: {FOOT} is not installed (Debian package foot)");
+        return;
+    }
+    let mut h = Harness::new();
+    h.spawn_foot("work", "client");
+    let windows = h.wait_for_windows(0, 1);
+    assert_eq!(
+        zion_compositor::render::decoration_of(&windows[0]),
+        zion_compositor::frame::Decoration::BorderOnly
+    );
+    let shot = h.shot();
+    let c = h.content(&windows[0]);
+    let work = rgb(Config::defaults().profiles[0].colour);
+    let mid_x = c.x + c.w / 2;
+    let mid_y = c.y + c.h / 2;
+    assert_eq!(shot.pixel(mid_x, c.y - 1), Some(work), "top border");
+    assert_eq!(shot.pixel(c.x - 1, mid_y), Some(work), "left border");
+    assert_eq!(shot.pixel(c.x + c.w, mid_y), Some(work), "right border");
+    assert_eq!(shot.pixel(mid_x, c.y + c.h), Some(work), "bottom border");
+    assert_eq!(
+        shot.pixel(mid_x, c.y - BORDER - TITLE_HEIGHT / 2),
+        Some(background(&shot)),
+        "no compositor title bar over a client-decorated window"
+    );
+}
+
+#[test]
+fn client_accepting_server_side_decorations_gets_the_title_bar() {
+    if !Path::new(FOOT).exists() {
+        eprintln!("skipped: {FOOT} is not installed (Debian package foot)");
+        return;
+    }
+    let mut h = Harness::new();
+    h.spawn_foot("personal", "server");
+    let windows = h.wait_for_windows(2, 1);
+    assert_eq!(
+        zion_compositor::render::decoration_of(&windows[0]),
+        zion_compositor::frame::Decoration::Full
+    );
+    h.compositor
+        .state
+        .do_action(zion_compositor::Action::SwitchTo(2));
+    let shot = h.shot();
+    assert_framed(
+        &shot,
+        h.content(&windows[0]),
+        rgb(Config::defaults().profiles[2].colour),
+    );
+}

@@ -37,14 +37,7 @@ impl CompositorHandler for State {
                 window.on_commit();
             }
         }
-        if let Some(toplevel) = self
-            .window_for_surface(surface)
-            .and_then(|w| w.toplevel().cloned())
-        {
-            if !toplevel.is_initial_configure_sent() {
-                toplevel.send_configure();
-            }
-        }
+        self.map_if_drawn(surface);
         self.popups.commit(surface);
         if let Some(PopupKind::Xdg(popup)) = self.popups.find_popup(surface) {
             if !popup.is_initial_configure_sent() {

@@ -3,6 +3,7 @@
 
 mod compositor;
 mod decoration;
+mod selection;
 mod xdg_shell;
 
 use smithay::input::pointer::CursorImageStatus;

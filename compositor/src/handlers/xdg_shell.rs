@@ -9,7 +9,7 @@ use smithay::wayland::shell::xdg::{
 };
 use tracing::{info, warn};
 
-use crate::state::State;
+use crate::state::{OpensOn, State};
 
 impl XdgShellHandler for State {
     fn xdg_shell_state(&mut self) -> &mut XdgShellState {
@@ -30,13 +30,16 @@ impl XdgShellHandler for State {
         };
         info!(?origin, desktop, "new toplevel");
         let window = Window::new_wayland_window(surface);
-        // The origin is fixed here, from the socket, for the window's life.
+        // The origin and desktop are fixed here, from the socket, for the
+        // window's life. The window joins its desktop when it first draws.
         window.user_data().insert_if_missing(|| origin.clone());
-        self.layout.open(desktop, window);
-        self.refresh_view();
+        window.user_data().insert_if_missing(|| OpensOn(desktop));
+        self.unmapped.push(window);
     }
 
     fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
+        self.unmapped
+            .retain(|w| w.toplevel().is_some_and(|t| t != &surface));
         if let Some(window) = self.window_for_surface(surface.wl_surface()) {
             self.layout.close(&window);
             self.refresh_view();
