@@ -433,3 +433,37 @@ fn client_accepting_server_side_decorations_gets_the_title_bar() {
         rgb(Config::defaults().profiles[2].colour),
     );
 }
+
+#[test]
+fn clicking_a_lower_window_focuses_and_raises_it() {
+    if simple_shm_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    let socket = h.profile_socket("work");
+    h.spawn_simple_shm(&socket);
+    h.wait_for_windows(0, 1);
+    h.spawn_simple_shm(&socket);
+    let windows = h.wait_for_windows(0, 2);
+    let (lower, upper) = (windows[0].clone(), windows[1].clone());
+    let keyboard = h.compositor.state.seat.get_keyboard().expect("keyboard");
+    let surface = |w: &Window| w.toplevel().map(|t| t.wl_surface().clone());
+    assert_eq!(keyboard.current_focus(), surface(&upper));
+
+    // The cascade leaves the lower window's top-left corner uncovered.
+    let c = h.content(&lower);
+    let s = &mut h.compositor.state;
+    s.pointer_motion(f64::from(c.x + 5), f64::from(c.y + 5));
+    s.pointer_button(zion_compositor::input::BTN_LEFT, true);
+    s.pointer_button(zion_compositor::input::BTN_LEFT, false);
+    h.settle();
+    assert_eq!(keyboard.current_focus(), surface(&lower));
+    let top = h
+        .compositor
+        .state
+        .layout
+        .visible()
+        .last()
+        .map(|p| p.window.clone());
+    assert_eq!(top, Some(lower));
+}
