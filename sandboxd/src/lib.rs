@@ -5,6 +5,7 @@
 
 pub mod connect;
 pub mod paths;
+pub mod profiles_dbus;
 pub mod session;
 
 pub use connect::{connect_podman, PodmanCandidates};

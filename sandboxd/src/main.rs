@@ -2,13 +2,14 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
 use zion_profiles::config::Config;
 use zion_profiles::Lifecycle;
-use zion_sandboxd::{connect_podman, PodmanCandidates, Session, SessionPaths};
+use zion_sandboxd::{connect_podman, profiles_dbus, PodmanCandidates, Session, SessionPaths};
 
 /// Runs the profiles of zion.toml as Podman containers until told to stop.
 #[derive(Debug, Parser)]
@@ -36,10 +37,22 @@ async fn main() -> anyhow::Result<()> {
     let config = load_config(&paths)?;
     let client = connect_podman(&PodmanCandidates::from_env()).await?;
     tracing::info!("Podman at {}", client.socket().display());
-    let session = Session::new(config, paths, Lifecycle::new(client));
+    let session = Arc::new(Session::new(config, paths, Lifecycle::new(client)));
 
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    // The bus is optional: without one the profiles still run.
+    let _bus = match std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
+        Some(_) => Some(
+            profiles_dbus::serve(session.clone(), None)
+                .await
+                .context("serving org.zionos.Profiles1 on the session bus")?,
+        ),
+        None => {
+            tracing::warn!("no session bus (DBUS_SESSION_BUS_ADDRESS unset): org.zionos.Profiles1 is not offered");
+            None
+        }
+    };
     let failed = session.up_all().await;
     if failed.len() == session.config().profiles.len() && !failed.is_empty() {
         anyhow::bail!("no profile could start ({})", failed.join(", "));

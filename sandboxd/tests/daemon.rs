@@ -201,3 +201,108 @@ fn daemon_refuses_a_bad_config_with_file_line_and_column() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("zion.toml:3:"), "points at the line: {err}");
 }
+
+const ZIONCTL: &str = env!("CARGO_BIN_EXE_zionctl");
+
+fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String) {
+    let out = env
+        .command(ZIONCTL)
+        .args(args)
+        .output()
+        .expect("zionctl runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn profiles1_lists_hibernates_resumes_and_runs_apps_with_signals() {
+    let env = TestEnv::new().expect("test env");
+    let image = env.image(TestImage::Base).expect("base image");
+    write_config(&env, &image);
+    let daemon = Daemon::start(&env);
+    daemon.wait_for("session up", Duration::from_secs(60));
+
+    let (ok, list) = zionctl(&env, &["profiles", "list"]);
+    assert!(ok, "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("work") && l.contains("#3465a4") && l.ends_with("running")),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("personal") && l.ends_with("running")),
+        "{list}"
+    );
+
+    // Watch for StateChanged on the bus while hibernating.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _in_runtime = rt.enter();
+    let (bus, mut signals) = rt.block_on(async {
+        let bus = env.dbus().connect().await.expect("bus");
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface("org.zionos.Profiles1")
+            .expect("rule")
+            .member("StateChanged")
+            .expect("rule")
+            .build();
+        let stream = zbus::MessageStream::for_match_rule(rule, &bus, None)
+            .await
+            .expect("match");
+        (bus, stream)
+    });
+    let (ok, out) = zionctl(&env, &["profiles", "hibernate", "work"]);
+    assert!(ok, "{out}");
+    let (name, state): (String, String) = rt.block_on(async {
+        use futures_util::StreamExt;
+        let msg = tokio::time::timeout(Duration::from_secs(10), signals.next())
+            .await
+            .expect("a StateChanged signal")
+            .expect("stream")
+            .expect("message");
+        msg.body().deserialize().expect("(name, state)")
+    });
+    assert_eq!((name.as_str(), state.as_str()), ("work", "hibernated"));
+    drop(bus);
+    assert_eq!(
+        zionctl(&env, &["profiles", "status", "work"]).1.trim(),
+        "work: hibernated"
+    );
+
+    let (ok, out) = zionctl(&env, &["profiles", "run", "work", "true"]);
+    assert!(
+        !ok && out.contains("frozen"),
+        "a hibernated profile says so: {out}"
+    );
+    let (ok, out) = zionctl(&env, &["profiles", "resume", "work"]);
+    assert!(ok, "{out}");
+    let (ok, out) = zionctl(
+        &env,
+        &[
+            "profiles",
+            "run",
+            "work",
+            "sh",
+            "-c",
+            "echo from-work > ~/ran",
+        ],
+    );
+    assert!(ok, "{out}");
+    let ran = env.xdg.data.join("zion/profiles/work/home/ran");
+    let start = Instant::now();
+    while std::fs::read_to_string(&ran).unwrap_or_default().trim() != "from-work" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the app ran in the work profile"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let (ok, out) = zionctl(&env, &["profiles", "hibernate", "nosuch"]);
+    assert!(!ok && out.contains("no profile `nosuch`"), "{out}");
+}

@@ -1,6 +1,7 @@
 //! zionctl: Zion from the command line.
 
 mod config;
+mod profiles;
 
 use std::process::ExitCode;
 
@@ -21,10 +22,16 @@ enum Command {
         #[command(subcommand)]
         command: config::ConfigCommand,
     },
+    /// The session's profiles.
+    Profiles {
+        #[command(subcommand)]
+        command: profiles::ProfilesCommand,
+    },
 }
 
 fn main() -> ExitCode {
     match Args::parse().command {
         Command::Config { command } => config::run(command),
+        Command::Profiles { command } => profiles::run(command),
     }
 }
