@@ -60,6 +60,18 @@ impl Session {
             tracing::warn!("{warning}");
         }
         let up = self.lifecycle.up(&outcome.spec).await?;
+        if !matches!(up.plan, Plan::Adopt { .. }) {
+            // A fresh session starts its autostart apps; an adopted one has
+            // them running already.
+            for argv in &profile.autostart {
+                if let Err(err) = self.lifecycle.exec_detached(name, argv).await {
+                    tracing::warn!(
+                        "profile `{name}`: autostart `{}` failed: {err}",
+                        argv.join(" ")
+                    );
+                }
+            }
+        }
         match &up.plan {
             Plan::Adopt { .. } => tracing::info!(
                 "profile `{name}`: adopted its running container {}",

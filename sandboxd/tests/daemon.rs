@@ -18,7 +18,11 @@ fn write_config(env: &TestEnv, image: &str) -> std::path::PathBuf {
             "[[profile]]\nname = \"{name}\"\ncolour = \"{colour}\"\nimage = \"{image}\"\nnetwork = \"none\"\nmemory = \"256MiB\"\nhotkey = \"Super+{key}\"\n\n"
         )
     };
-    let text = profile("work", "#3465a4", 1) + &profile("personal", "#4e9a06", 2);
+    let autostart = "autostart = [[\"sh\", \"-c\", \"echo $ZION_PROFILE >> ~/autostarted\"]]\n\n";
+    let text = profile("work", "#3465a4", 1).trim_end().to_owned()
+        + "\n"
+        + autostart
+        + &profile("personal", "#4e9a06", 2);
     std::fs::write(&file, text).expect("config");
     file
 }
@@ -142,6 +146,22 @@ fn daemon_brings_profiles_up_adopts_them_after_a_crash_and_stops_them_on_sigterm
         "socket folder made"
     );
 
+    // Autostart apps ran once, in their profile's session.
+    let autostarted = env.xdg.data.join("zion/profiles/work/home/autostarted");
+    let start = Instant::now();
+    while std::fs::read_to_string(&autostarted).unwrap_or_default() != "work\n" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "autostart app ran in work"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!env
+        .xdg
+        .data
+        .join("zion/profiles/personal/home/autostarted")
+        .exists());
+
     // A crash leaves the sessions running; the next start adopts them.
     first.signal(rustix::process::Signal::KILL);
     drop(first);
@@ -155,6 +175,12 @@ fn daemon_brings_profiles_up_adopts_them_after_a_crash_and_stops_them_on_sigterm
         states(&env),
         vec!["zion-personal running", "zion-work running"],
         "not doubled"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        std::fs::read_to_string(&autostarted).unwrap_or_default(),
+        "work\n",
+        "not started twice"
     );
 
     second.signal(rustix::process::Signal::TERM);
