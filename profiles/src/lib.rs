@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod podman;
 pub mod spec;
 
+pub use config::{Config, ConfigError, Profile, ProfileName};
 pub use error::LifecycleError;
 pub use lifecycle::{ContainerState, ExecOutput, Found, Lifecycle, Plan, Up};
 pub use podman::PodmanClient;

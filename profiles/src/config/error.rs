@@ -1,7 +1,7 @@
 //! A configuration error a user can act on: where, what, and what to do.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What is wrong in a configuration file, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,60 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// The file, as it was named to `Config::load` or `Config::parse`.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// 1-based line of the offending key or value.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// 1-based column (in characters) of the offending key or value.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// What is wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+}
+
+/// The text being parsed and its name: turns byte offsets into errors.
+pub(crate) struct Source<'a> {
+    /// The whole file.
+    pub text: &'a str,
+    /// Its name in messages.
+    pub origin: &'a Path,
+}
+
+impl Source<'_> {
+    /// An error at byte `offset` of the text.
+    pub fn at(
+        &self,
+        offset: usize,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> ConfigError {
+        let (line, column) = line_column(self.text, offset);
+        ConfigError {
+            file: self.origin.to_owned(),
+            line,
+            column,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
 
 /// Turns byte offsets into 1-based line and column (in characters).
 pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {

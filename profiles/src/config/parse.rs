@@ -1,18 +1,23 @@
 //! From TOML text to a validated [`Config`]: private raw structs that keep
-//! every value's position, then one checked conversion.
+//! every value's position, then one checked conversion per value.
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::error::{closest, line_column};
-use super::units::{parse_capability, parse_size, Chord};
+use super::capabilities::parse_capability;
+use super::chord::Chord;
+use super::defaults;
+use super::diagnose;
+use super::error::{closest, Source};
+use super::units::parse_size;
 use super::{
     Bind, Colour, Config, ConfigError, Device, HibernateAfter, Hotkeys, Network, Profile,
-    ProfileName, ACTIONS, DEFAULT_IMAGE, MEMORY_FLOOR, PIDS_FLOOR,
+    ProfileName, ACTIONS, MEMORY_FLOOR, PIDS_FLOOR,
 };
 
 #[derive(Deserialize)]
@@ -77,8 +82,10 @@ fn yes() -> bool {
     true
 }
 
-const CONFIG_KEYS: [&str; 3] = ["profile", "hotkeys", "quarantine"];
-const PROFILE_KEYS: [&str; 15] = [
+/// The sections of the file.
+pub(super) const CONFIG_KEYS: [&str; 3] = ["profile", "hotkeys", "quarantine"];
+/// The keys of a `[[profile]]`.
+pub(super) const PROFILE_KEYS: [&str; 15] = [
     "name",
     "label",
     "colour",
@@ -95,395 +102,377 @@ const PROFILE_KEYS: [&str; 15] = [
     "hibernate_after",
     "hotkey",
 ];
-const BIND_KEYS: [&str; 3] = ["host", "target", "read_only"];
+/// The keys of a `[[profile.binds]]`.
+pub(super) const BIND_KEYS: [&str; 3] = ["host", "target", "read_only"];
 
-/// Error construction with positions.
-struct Ctx<'a> {
-    text: &'a str,
-    origin: &'a Path,
+/// Errors inside one profile: the message names it.
+struct InProfile<'a> {
+    src: &'a Source<'a>,
+    name: String,
 }
 
-impl Ctx<'_> {
+impl InProfile<'_> {
     fn err(
         &self,
         span: Range<usize>,
-        message: impl Into<String>,
-        hint: impl Into<Option<String>>,
+        message: impl Display,
+        hint: impl Into<String>,
     ) -> ConfigError {
-        let (line, column) = line_column(self.text, span.start);
-        ConfigError {
-            file: self.origin.to_owned(),
-            line,
-            column,
-            message: message.into(),
-            hint: hint.into(),
-        }
-    }
-
-    fn toml(&self, err: toml::de::Error) -> ConfigError {
-        let span = err.span().unwrap_or(0..0);
-        let message = err.message().trim().to_owned();
-        let hint = unknown_field_hint(&message)
-            .or_else(|| Some("see `zionctl config defaults` for a valid file".to_owned()));
-        self.err(span, message, hint)
+        self.src.at(
+            span.start,
+            format!("{message} in profile `{}`", self.name),
+            hint,
+        )
     }
 }
 
-/// "unknown field `colr`, expected one of …" → "did you mean `colour`?"
-fn unknown_field_hint(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
-    let field = &rest[..rest.find('`')?];
-    let known: Vec<&str> = [&CONFIG_KEYS[..], &PROFILE_KEYS[..], &BIND_KEYS[..]].concat();
-    Some(match closest(field, &known) {
-        Some(near) => format!("did you mean `{near}`?"),
-        None => format!(
-            "remove `{field}`; the keys a profile takes are: {}",
-            PROFILE_KEYS.join(", ")
-        ),
-    })
-}
-
+/// See [`Config::parse`].
 pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let ctx = Ctx { text, origin };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| ctx.toml(e))?;
+    let src = Source { text, origin };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| diagnose::toml_error(&src, &e))?;
     if raw.profile.is_empty() {
-        return Err(ctx.err(
-            0..0,
+        return Err(src.at(
+            0,
             "no profile is defined",
-            Some(
-                "add at least one [[profile]] with a name; `zionctl config defaults` shows three"
-                    .to_owned(),
-            ),
+            "add at least one [[profile]] with a name; `zionctl config defaults` shows three",
         ));
     }
     let mut profiles: Vec<Profile> = Vec::new();
     let mut hotkey_owner: BTreeMap<Chord, String> = BTreeMap::new();
     for raw_profile in raw.profile {
-        let profile =
-            convert_profile(&ctx, raw_profile.into_inner(), &profiles, &mut hotkey_owner)?;
-        profiles.push(profile);
+        let p = profile(&src, raw_profile.into_inner(), &profiles, &mut hotkey_owner)?;
+        profiles.push(p);
     }
+    let hotkeys = hotkeys(&src, raw.hotkeys, &hotkey_owner)?;
+    Ok(Config {
+        profiles,
+        hotkeys,
+        quarantine: raw.quarantine,
+        source: None,
+    })
+}
 
-    let mut bindings: BTreeMap<String, String> =
-        super::Hotkeys::defaults().bindings.into_iter().collect();
-    for (chord, action) in raw.hotkeys {
+/// The `[hotkeys]` table over the defaults: `"none"` unbinds a default, a
+/// chord may appear once, and never as a profile's own hotkey. A default
+/// binding the user did not write gives way to a profile's hotkey.
+fn hotkeys(
+    src: &Source,
+    raw: BTreeMap<Spanned<String>, Spanned<String>>,
+    hotkey_owner: &BTreeMap<Chord, String>,
+) -> Result<Hotkeys, ConfigError> {
+    let mut bindings: BTreeMap<String, String> = defaults::hotkeys().bindings.into_iter().collect();
+    for chord in hotkey_owner.keys() {
+        bindings.remove(&chord.to_string());
+    }
+    // In file order, so that a duplicate is reported at its second spelling.
+    let mut entries: Vec<_> = raw.into_iter().collect();
+    entries.sort_by_key(|(chord, _)| chord.span().start);
+    let mut seen: BTreeMap<Chord, String> = BTreeMap::new();
+    for (chord, action) in entries {
         let parsed: Chord = chord.get_ref().parse().map_err(|e: String| {
-            ctx.err(
-                chord.span(),
-                e,
-                Some("write a chord like \"Super+Return\"".to_owned()),
+            src.at(
+                chord.span().start,
+                format!("{e} in [hotkeys]"),
+                "write a chord as modifiers (Super, Ctrl, Alt, Shift) and one key, e.g. \"Super+Return\"",
             )
         })?;
+        if let Some(first) = seen.get(&parsed) {
+            return Err(src.at(
+                chord.span().start,
+                format!(
+                    "`{}` is bound twice in [hotkeys] (first as `{first}`)",
+                    chord.get_ref()
+                ),
+                "keep one binding per chord",
+            ));
+        }
+        seen.insert(parsed.clone(), chord.get_ref().clone());
         let name = action.get_ref().as_str();
         if name == "none" {
             bindings.remove(&parsed.to_string());
             continue;
+        }
+        if let Some(owner) = hotkey_owner.get(&parsed) {
+            return Err(src.at(
+                chord.span().start,
+                format!("`{parsed}` is already the hotkey of profile `{owner}`"),
+                "choose another chord for one of them",
+            ));
         }
         if !ACTIONS.contains(&name) {
             let hint = match closest(name, &ACTIONS) {
                 Some(near) => format!("did you mean `{near}`? (or \"none\" to unbind)"),
                 None => format!("the actions are: {}, or \"none\"", ACTIONS.join(", ")),
             };
-            return Err(ctx.err(
-                action.span(),
+            return Err(src.at(
+                action.span().start,
                 format!("unknown action `{name}` for `{parsed}`"),
-                Some(hint),
-            ));
-        }
-        if let Some(owner) = hotkey_owner.get(&parsed) {
-            return Err(ctx.err(
-                chord.span(),
-                format!("`{parsed}` is already the hotkey of profile `{owner}`"),
-                Some("choose another chord for one of them".to_owned()),
+                hint,
             ));
         }
         bindings.insert(parsed.to_string(), name.to_owned());
     }
-    // A profile's hotkey wins over a default binding of the same chord only
-    // if the user did not bind it: defaults never clash with profiles.
-    for chord in hotkey_owner.keys() {
-        bindings.remove(&chord.to_string());
-    }
-    Ok(Config {
-        profiles,
-        hotkeys: Hotkeys {
-            bindings: bindings.into_iter().collect(),
-        },
-        quarantine: raw.quarantine,
+    Ok(Hotkeys {
+        bindings: bindings.into_iter().collect(),
     })
 }
 
-fn convert_profile(
-    ctx: &Ctx,
+fn profile(
+    src: &Source,
     raw: RawProfile,
     earlier: &[Profile],
     hotkey_owner: &mut BTreeMap<Chord, String>,
 ) -> Result<Profile, ConfigError> {
     let name: ProfileName = raw.name.get_ref().parse().map_err(|e: String| {
-        ctx.err(
-            raw.name.span(),
+        src.at(
+            raw.name.span().start,
             e,
-            Some(
-                "use lower-case letters, digits, `-` and `_`, starting with a letter, at most 32"
-                    .to_owned(),
-            ),
+            "use lower-case letters, digits, `-` and `_`, starting with a letter, at most 32 \
+             characters: the name is also a folder name",
         )
     })?;
     if earlier.iter().any(|p| p.name == name) {
-        return Err(ctx.err(
-            raw.name.span(),
+        return Err(src.at(
+            raw.name.span().start,
             format!("profile `{name}` is defined twice"),
-            Some("give each [[profile]] its own name".to_owned()),
+            "give each [[profile]] its own name",
         ));
     }
-    let ctx_name = name.to_string();
-    let in_profile = |m: String| format!("{m} in profile `{ctx_name}`");
-
-    let label = match raw.label {
-        Some(l) => {
-            let text = l.get_ref();
-            if text.trim().is_empty()
-                || text.chars().count() > 64
-                || text.chars().any(char::is_control)
-            {
-                return Err(ctx.err(
-                    l.span(),
-                    in_profile(
-                        "the label must be 1 to 64 characters without control characters".into(),
-                    ),
-                    None,
-                ));
-            }
-            text.clone()
-        }
-        None => name.to_string(),
+    let here = InProfile {
+        src,
+        name: name.to_string(),
     };
-    let colour = match raw.colour {
-        Some(c) => c.get_ref().parse::<Colour>().map_err(|e| {
-            ctx.err(
+    let mut p = defaults::profile(name, defaults::palette(earlier.len()));
+    if let Some(l) = raw.label {
+        p.label = label(&here, l)?;
+    }
+    if let Some(c) = raw.colour {
+        p.colour = c.get_ref().parse::<Colour>().map_err(|e| {
+            here.err(
                 c.span(),
-                in_profile(e),
-                Some("write a colour as \"#rrggbb\" or \"#rgb\", e.g. \"#3465a4\"".into()),
+                e,
+                "write a colour as \"#rrggbb\" or \"#rgb\", e.g. \"#3465a4\"",
             )
-        })?,
-        None => palette(earlier.len()),
-    };
-    let image = match raw.image {
-        Some(i)
-            if i.get_ref().trim().is_empty() || i.get_ref().chars().any(char::is_whitespace) =>
-        {
-            return Err(ctx.err(
+        })?;
+    }
+    if let Some(i) = raw.image {
+        let text = i.get_ref();
+        if text.trim().is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(here.err(
                 i.span(),
-                in_profile("the image is not a valid reference".into()),
-                None,
+                format!("`{text}` is not an image reference"),
+                "name an image like \"localhost/zion-profile:latest\"",
             ));
         }
-        Some(i) => i.into_inner(),
-        None => DEFAULT_IMAGE.to_owned(),
-    };
-    let cpus = match raw.cpus {
-        Some(c) => {
-            let value = match c.get_ref() {
-                super::parse::Number::Int(i) => *i as f64,
-                super::parse::Number::Float(f) => *f,
-            };
-            if !(value > 0.0 && value <= 1024.0) {
-                return Err(ctx.err(
-                    c.span(),
-                    in_profile(format!("cpus = {value} is out of range")),
-                    Some("give a number of CPUs above 0, e.g. 2 or 0.5".into()),
-                ));
-            }
-            Some(value)
-        }
-        None => None,
-    };
-    let memory = match raw.memory {
-        Some(m) => {
-            let bytes = match m.get_ref() {
-                Size::Bytes(b) if *b >= 0 => Ok(*b as u64),
-                Size::Bytes(b) => Err(format!("`{b}` is not a size")),
-                Size::Text(t) => parse_size(t),
-            }
-            .map_err(|e| {
-                ctx.err(
-                    m.span(),
-                    in_profile(e),
-                    Some("write a size like \"4GiB\" or \"512MiB\"".into()),
+        p.image = i.into_inner();
+    }
+    if let Some(c) = raw.cpus {
+        p.cpus = Some(cpus(&here, c)?);
+    }
+    if let Some(m) = raw.memory {
+        p.memory = Some(memory(&here, m)?);
+    }
+    if let Some(pids) = raw.pids {
+        let value = *pids.get_ref();
+        p.pids = u32::try_from(value)
+            .ok()
+            .filter(|v| *v >= PIDS_FLOOR)
+            .ok_or_else(|| {
+                here.err(
+                    pids.span(),
+                    format!("pids = {value} is out of range"),
+                    format!("give at least {PIDS_FLOOR}; a desktop session wants 4096"),
                 )
             })?;
-            if bytes < MEMORY_FLOOR {
-                return Err(ctx.err(
-                    m.span(),
-                    in_profile(format!("memory {bytes} bytes is below the floor of 64MiB")),
-                    Some(
-                        "a desktop session needs at least \"64MiB\"; most want \"2GiB\" or more"
-                            .into(),
-                    ),
-                ));
-            }
-            Some(bytes)
-        }
-        None => None,
-    };
-    let pids = match raw.pids {
-        Some(p) => {
-            let value = *p.get_ref();
-            u32::try_from(value)
-                .ok()
-                .filter(|v| *v >= PIDS_FLOOR)
-                .ok_or_else(|| {
-                    ctx.err(
-                        p.span(),
-                        in_profile(format!("pids = {value} is out of range")),
-                        Some(format!("give at least {PIDS_FLOOR}")),
-                    )
-                })?
-        }
-        None => 4096,
-    };
-    let mut devices = Vec::new();
+    }
     for d in raw.devices {
         let device = d.get_ref().parse::<Device>().map_err(|e| {
-            ctx.err(
+            here.err(
                 d.span(),
-                in_profile(e),
-                Some("the devices are \"gpu\", \"webcam\", \"sound\" and \"gamepad\"".into()),
+                e,
+                "the devices are \"gpu\", \"webcam\", \"sound\" and \"gamepad\"",
             )
         })?;
-        if !devices.contains(&device) {
-            devices.push(device);
+        if !p.devices.contains(&device) {
+            p.devices.push(device);
         }
     }
-    let network = match raw.network {
-        Some(n) => n.get_ref().parse::<Network>().map_err(|e| {
-            ctx.err(
-                n.span(),
-                in_profile(e),
-                Some("network is \"none\" or \"full\"".into()),
-            )
-        })?,
-        None => Network::Full,
-    };
-    let mut capabilities = Vec::new();
+    if let Some(n) = raw.network {
+        p.network = n
+            .get_ref()
+            .parse::<Network>()
+            .map_err(|e| here.err(n.span(), e, "network is \"none\" or \"full\""))?;
+    }
     for c in raw.capabilities {
         let cap = parse_capability(c.get_ref()).map_err(|e| {
-            ctx.err(
+            here.err(
                 c.span(),
-                in_profile(e),
-                Some("name a capability as in capabilities(7), e.g. \"CAP_SYS_NICE\"".into()),
+                e,
+                "name a capability as in capabilities(7), e.g. \"CAP_SYS_NICE\"",
             )
         })?;
-        if !capabilities.contains(&cap) {
-            capabilities.push(cap);
+        if !p.capabilities.contains(&cap) {
+            p.capabilities.push(cap);
         }
     }
-    let mut binds = Vec::new();
     for b in raw.binds {
-        let b = b.into_inner();
-        let path = |s: &Spanned<String>, which: &str| -> Result<PathBuf, ConfigError> {
-            let p = PathBuf::from(s.get_ref());
-            if p.is_absolute() && !s.get_ref().contains('\0') {
-                Ok(p)
-            } else {
-                Err(ctx.err(
-                    s.span(),
-                    in_profile(format!(
-                        "bind {which} `{}` is not an absolute path",
-                        s.get_ref()
-                    )),
-                    Some("write the path from /".into()),
-                ))
-            }
-        };
-        binds.push(Bind {
-            host: path(&b.host, "host")?,
-            target: path(&b.target, "target")?,
-            read_only: b.read_only,
-        });
+        let b = bind(&here, b.into_inner())?;
+        if let Some(same) = p.binds.iter().find(|x| x.target == b.bind.target) {
+            return Err(here.err(
+                b.target_span,
+                format!("`{}` is bound twice", same.target.display()),
+                "bind each folder of the container once",
+            ));
+        }
+        p.binds.push(b.bind);
     }
-    let mut autostart = Vec::new();
     for a in raw.autostart {
-        if a.get_ref().is_empty() || a.get_ref()[0].trim().is_empty() {
-            return Err(ctx.err(
-                a.span(),
-                in_profile("an autostart app has an empty command".into()),
-                Some("write the command as a list, e.g. [\"foot\"]".into()),
-            ));
-        }
-        autostart.push(a.into_inner());
+        p.autostart.push(argv(
+            &here,
+            a,
+            "an autostart app",
+            "write each app as a list, e.g. autostart = [[\"foot\"], [\"firefox\", \"--new-window\"]]",
+        )?);
     }
-    let terminal = match raw.terminal {
-        Some(t) if t.get_ref().is_empty() || t.get_ref()[0].trim().is_empty() => {
-            return Err(ctx.err(
-                t.span(),
-                in_profile("the terminal command is empty".into()),
-                Some("e.g. terminal = [\"foot\"]".into()),
+    if let Some(t) = raw.terminal {
+        p.terminal = argv(&here, t, "the terminal", "e.g. terminal = [\"foot\"]")?;
+    }
+    if let Some(h) = raw.hibernate_after {
+        p.hibernate_after = h.get_ref().parse::<HibernateAfter>().map_err(|e| {
+            here.err(
+                h.span(),
+                e,
+                "write \"never\" or a duration like \"10m\", \"90s\", \"1h\"",
+            )
+        })?;
+    }
+    if let Some(h) = raw.hotkey {
+        let chord: Chord = h.get_ref().parse().map_err(|e: String| {
+            here.err(
+                h.span(),
+                e,
+                "write modifiers (Super, Ctrl, Alt, Shift) and one key, e.g. \"Super+1\"",
+            )
+        })?;
+        if let Some(owner) = hotkey_owner.get(&chord) {
+            return Err(here.err(
+                h.span(),
+                format!("hotkey `{chord}` is already the hotkey of profile `{owner}`"),
+                "give each profile its own hotkey",
             ));
         }
-        Some(t) => t.into_inner(),
-        None => vec!["foot".to_owned()],
+        hotkey_owner.insert(chord.clone(), here.name.clone());
+        p.hotkey = Some(chord);
+    }
+    Ok(p)
+}
+
+fn label(here: &InProfile, l: Spanned<String>) -> Result<String, ConfigError> {
+    let text = l.get_ref();
+    if text.trim().is_empty() || text.chars().count() > 64 || text.chars().any(char::is_control) {
+        return Err(here.err(
+            l.span(),
+            "the label must be 1 to 64 characters without control characters",
+            "write a short name to show in window frames, e.g. label = \"Work\"",
+        ));
+    }
+    Ok(l.into_inner())
+}
+
+fn cpus(here: &InProfile, c: Spanned<Number>) -> Result<f64, ConfigError> {
+    let value = match c.get_ref() {
+        Number::Int(i) => *i as f64,
+        Number::Float(f) => *f,
     };
-    let hibernate_after = match raw.hibernate_after {
-        Some(h) => h.get_ref().parse::<HibernateAfter>().map_err(|e| {
-            ctx.err(
-                h.span(),
-                in_profile(e),
-                Some("write \"never\" or a duration like \"10m\", \"90s\", \"1h\"".into()),
-            )
-        })?,
-        None => HibernateAfter::After(std::time::Duration::from_secs(600)),
-    };
-    let hotkey = match raw.hotkey {
-        Some(h) => {
-            let chord: Chord = h.get_ref().parse().map_err(|e: String| {
-                ctx.err(
-                    h.span(),
-                    in_profile(e),
-                    Some("write a chord like \"Super+1\"".into()),
-                )
-            })?;
-            if let Some(owner) = hotkey_owner.get(&chord) {
-                return Err(ctx.err(
-                    h.span(),
-                    format!("hotkey `{chord}` of profile `{name}` is already the hotkey of profile `{owner}`"),
-                    Some("give each profile its own hotkey".into()),
-                ));
-            }
-            hotkey_owner.insert(chord.clone(), name.to_string());
-            Some(chord)
+    if value > 0.0 && value <= 1024.0 {
+        Ok(value)
+    } else {
+        Err(here.err(
+            c.span(),
+            format!("cpus = {value} is out of range"),
+            "give a number of CPUs above 0 and at most 1024, e.g. 2 or 0.5",
+        ))
+    }
+}
+
+fn memory(here: &InProfile, m: Spanned<Size>) -> Result<u64, ConfigError> {
+    let bytes = match m.get_ref() {
+        Size::Bytes(b) => u64::try_from(*b).map_err(|_| format!("`{b}` is not a size")),
+        Size::Text(t) => parse_size(t),
+    }
+    .map_err(|e| {
+        here.err(
+            m.span(),
+            e,
+            "write a size like \"4GiB\" or \"512MiB\", or a number of bytes",
+        )
+    })?;
+    if bytes < MEMORY_FLOOR {
+        return Err(here.err(
+            m.span(),
+            format!("memory of {bytes} bytes is below the floor of 64MiB"),
+            "a desktop session needs at least \"64MiB\"; most want \"2GiB\" or more",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A bind and where its target was written, for duplicate reports.
+struct CheckedBind {
+    bind: Bind,
+    target_span: Range<usize>,
+}
+
+fn bind(here: &InProfile, raw: RawBind) -> Result<CheckedBind, ConfigError> {
+    let path = |s: &Spanned<String>, which: &str| -> Result<PathBuf, ConfigError> {
+        let text = s.get_ref();
+        let p = PathBuf::from(text);
+        let problem = if !p.is_absolute() {
+            Some("is not an absolute path")
+        } else if text.contains('\0') {
+            Some("contains a NUL byte")
+        } else if p.components().any(|c| c == Component::ParentDir) {
+            Some("climbs out with `..`")
+        } else if which == "target" && p.components().count() == 1 {
+            Some("would cover the container's whole root")
+        } else {
+            None
+        };
+        match problem {
+            None => Ok(p),
+            Some(problem) => Err(here.err(
+                s.span(),
+                format!("bind {which} `{}` {problem}", text.replace('\0', "\\0")),
+                "write the full path from /, without `..`, e.g. \"/srv/projects\"",
+            )),
         }
-        None => None,
     };
-    Ok(Profile {
-        name,
-        label,
-        colour,
-        image,
-        cpus,
-        memory,
-        pids,
-        devices,
-        network,
-        capabilities,
-        binds,
-        autostart,
-        terminal,
-        hibernate_after,
-        hotkey,
+    Ok(CheckedBind {
+        bind: Bind {
+            host: path(&raw.host, "host")?,
+            target: path(&raw.target, "target")?,
+            read_only: raw.read_only,
+        },
+        target_span: raw.target.span(),
     })
 }
 
-/// Colours for profiles that name none, distinct from one another.
-fn palette(index: usize) -> Colour {
-    const COLOURS: [(u8, u8, u8); 6] = [
-        (0x34, 0x65, 0xa4),
-        (0xcc, 0x00, 0x00),
-        (0x4e, 0x9a, 0x06),
-        (0x75, 0x50, 0x7b),
-        (0xc4, 0xa0, 0x00),
-        (0x06, 0x98, 0x9a),
-    ];
-    let (r, g, b) = COLOURS[index % COLOURS.len()];
-    Colour { r, g, b }
+fn argv(
+    here: &InProfile,
+    a: Spanned<Vec<String>>,
+    what: &str,
+    hint: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let words = a.get_ref();
+    if words.first().is_none_or(|w| w.trim().is_empty()) {
+        return Err(here.err(a.span(), format!("{what} has an empty command"), hint));
+    }
+    if words.iter().any(|w| w.contains('\0')) {
+        return Err(here.err(
+            a.span(),
+            format!("{what} has a NUL byte in its command"),
+            hint,
+        ));
+    }
+    Ok(a.into_inner())
 }
