@@ -512,3 +512,32 @@ fn columns_count_characters_not_bytes() {
         "[\"foot\"]",
     );
 }
+
+#[test]
+fn a_profile_key_before_any_profile_is_called_out() {
+    fails(
+        "hotkey = \"Super+1\"\n[[profile]]\nname = \"work\"\n",
+        1,
+        1,
+        "`hotkey` is outside any [[profile]]",
+        "below the [[profile]] line",
+    );
+    fails(
+        "volume = 3\n[[profile]]\nname = \"work\"\n",
+        1,
+        1,
+        "unknown top-level key `volume`",
+        "the sections are [[profile]], [hotkeys] and [quarantine]",
+    );
+}
+
+#[test]
+fn a_single_bracket_profile_is_refused_with_the_double_form() {
+    fails(
+        "[profile]\nname = \"work\"\n",
+        1,
+        1,
+        "`profile` must be a list of [[profile]] tables, not a table",
+        "[[profile]]",
+    );
+}

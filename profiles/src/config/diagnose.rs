@@ -56,12 +56,24 @@ pub(super) fn toml_error(src: &Source, err: &toml::de::Error) -> ConfigError {
         );
     };
     let place = place(tree.get_ref(), at);
-    let (message, hint) = restate(raw, &place);
+    let in_header = src
+        .text
+        .get(..at)
+        .is_some_and(|before| before.trim_end_matches([' ', '\t']).ends_with('['));
+    let (message, hint) = restate(raw, &place, in_header);
     src.at(at, message, hint)
 }
 
-fn restate(raw: &str, place: &Place) -> (String, String) {
+/// `in_header`: the error is at a `[section]` name, not at a `key =`.
+fn restate(raw: &str, place: &Place, in_header: bool) -> (String, String) {
     if let Some(field) = quoted_after(raw, "unknown field ") {
+        let top = matches!(place, Place::Top(_));
+        if top && !in_header && PROFILE_KEYS.contains(&field.as_str()) {
+            return (
+                format!("`{field}` is outside any [[profile]]"),
+                "move it below the [[profile]] line of the profile it belongs to".to_owned(),
+            );
+        }
         let (message, keys): (String, &[&str]) = match place {
             Place::Profile { who, .. } => {
                 (format!("unknown key `{field}` in {who}"), &PROFILE_KEYS)
@@ -70,10 +82,14 @@ fn restate(raw: &str, place: &Place) -> (String, String) {
                 format!("unknown key `{field}` in a bind of {who}"),
                 &BIND_KEYS,
             ),
-            _ => (format!("unknown section `{field}`"), &CONFIG_KEYS),
+            _ if in_header => (format!("unknown section `{field}`"), &CONFIG_KEYS),
+            _ => (format!("unknown top-level key `{field}`"), &CONFIG_KEYS),
         };
         let hint = match closest(&field, keys) {
             Some(near) => format!("did you mean `{near}`?"),
+            None if top => {
+                "remove it; the sections are [[profile]], [hotkeys] and [quarantine]".to_owned()
+            }
             None => format!("remove it; the keys here are: {}", keys.join(", ")),
         };
         return (message, hint);
@@ -307,6 +323,7 @@ mod tests {
                 who,
                 key: Some("pids".into()),
             },
+            false,
         );
         assert_eq!(
             m,
