@@ -93,8 +93,11 @@ impl Source<'_> {
 
 /// Turns byte offsets into 1-based line and column (in characters).
 pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
@@ -137,6 +140,8 @@ mod tests {
         assert_eq!(line_column(text, 0), (1, 1));
         assert_eq!(line_column(text, 6), (2, 1));
         assert_eq!(line_column(text, 10), (2, 4));
+        assert_eq!(line_column(text, 8), (2, 2), "inside `é`: its start");
+        assert_eq!(line_column(text, 99), (3, 1), "past the end: the end");
     }
 
     #[test]

@@ -80,7 +80,9 @@ impl Config {
         parse::parse(text, origin)
     }
 
-    /// The configuration as TOML that `parse` reads back equal.
+    /// The configuration as TOML that `parse` reads back equal (for any
+    /// configuration that `parse` or `defaults` gave: whole-second
+    /// durations, labels without control characters).
     pub fn to_toml(&self) -> String {
         write::to_toml(self)
     }
