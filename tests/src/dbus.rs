@@ -2,12 +2,11 @@
 //! configuration and service folder (for activation tests).
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
-use crate::process::{require_program, stop_group, wait_for_path};
+use crate::process::{require_program, start_service, stop_group};
 use crate::HarnessError;
 
 /// A running private session bus.
@@ -28,36 +27,18 @@ impl DbusBus {
         let config = dir.join("session.conf");
         fs::write(&config, session_config(&socket, &services))
             .map_err(HarnessError::io("writing D-Bus configuration", &config))?;
-        let log_path = dir.join("dbus.log");
-        let log = fs::File::create(&log_path)
-            .map_err(HarnessError::io("creating D-Bus log", &log_path))?;
-        let log_err = log
-            .try_clone()
-            .map_err(HarnessError::io("creating D-Bus log", &log_path))?;
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
+        let mut cmd = Command::new("dbus-daemon");
+        cmd.arg(format!("--config-file={}", config.display()))
             .arg("--nofork")
-            .arg("--nopidfile")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .process_group(0)
-            .spawn()
-            .map_err(HarnessError::io("starting dbus-daemon", "dbus-daemon"))?;
-        if let Err(err) = wait_for_path(
+            .arg("--nopidfile");
+        let child = start_service(
             "the D-Bus session bus",
+            cmd,
+            dir,
+            "dbus",
             &socket,
-            &mut child,
-            &log_path,
             Duration::from_secs(10),
-        ) {
-            stop_group(&mut child, Duration::from_secs(1));
-            return Err(err);
-        }
-        fs::write(dir.join("dbus.pid"), child.id().to_string()).map_err(HarnessError::io(
-            "writing D-Bus pid file",
-            dir.join("dbus.pid"),
-        ))?;
+        )?;
         Ok(DbusBus {
             address: format!("unix:path={}", socket.display()),
             services,

@@ -3,12 +3,11 @@
 //! does touches the machine's own containers or images.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
-use crate::process::{require_program, run, stop_group, wait_for_path};
+use crate::process::{require_program, run, start_service, stop_group};
 use crate::HarnessError;
 
 /// `containers.conf` for test services. These settings suit the test
@@ -45,37 +44,18 @@ impl PodmanService {
         }
         write_configs(dir, image_store)?;
         let socket = dir.join("podman.sock");
-        let log_path = dir.join("podman.log");
-        let log = fs::File::create(&log_path)
-            .map_err(HarnessError::io("creating Podman log", &log_path))?;
-        let log_err = log
-            .try_clone()
-            .map_err(HarnessError::io("creating Podman log", &log_path))?;
         let mut cmd = Command::new("podman");
         cmd.args(["--log-level", "warn", "system", "service", "--time=0"])
             .arg(format!("unix://{}", socket.display()))
-            .envs(config_env(dir))
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .process_group(0);
-        let mut child = cmd
-            .spawn()
-            .map_err(HarnessError::io("starting podman system service", "podman"))?;
-        if let Err(err) = wait_for_path(
+            .envs(config_env(dir));
+        let child = start_service(
             "the Podman API service",
+            cmd,
+            dir,
+            "podman",
             &socket,
-            &mut child,
-            &log_path,
             Duration::from_secs(30),
-        ) {
-            stop_group(&mut child, Duration::from_secs(1));
-            return Err(err);
-        }
-        fs::write(dir.join("podman.pid"), child.id().to_string()).map_err(HarnessError::io(
-            "writing Podman pid file",
-            dir.join("podman.pid"),
-        ))?;
+        )?;
         Ok(PodmanService {
             dir: dir.to_owned(),
             socket,

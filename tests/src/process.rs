@@ -1,7 +1,9 @@
 //! Running helper programs and waiting for the services the harness starts.
 
+use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process_group, Pid, Signal};
@@ -37,9 +39,41 @@ pub(crate) fn require_program(program: &'static str) -> Result<(), HarnessError>
     }
 }
 
+/// Starts a service in its own process group with its output in
+/// `<dir>/<name>.log`, waits until it creates `socket`, and records its pid in
+/// `<dir>/<name>.pid` (for the reaper). `what` names it in errors.
+pub(crate) fn start_service(
+    what: &'static str,
+    mut cmd: Command,
+    dir: &Path,
+    name: &str,
+    socket: &Path,
+    timeout: Duration,
+) -> Result<Child, HarnessError> {
+    let log_path = dir.join(format!("{name}.log"));
+    let log = fs::File::create(&log_path)
+        .map_err(HarnessError::io("creating a service log", &log_path))?;
+    let log_err = log
+        .try_clone()
+        .map_err(HarnessError::io("creating a service log", &log_path))?;
+    cmd.stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0);
+    let mut child = cmd.spawn().map_err(HarnessError::io(what, dir))?;
+    if let Err(err) = wait_for_path(what, socket, &mut child, &log_path, timeout) {
+        stop_group(&mut child, Duration::from_secs(1));
+        return Err(err);
+    }
+    let pid_path = dir.join(format!("{name}.pid"));
+    fs::write(&pid_path, child.id().to_string())
+        .map_err(HarnessError::io("writing a pid file", &pid_path))?;
+    Ok(child)
+}
+
 /// Waits until `path` exists (a socket a service creates when ready), or the
 /// child exits, or `timeout` passes.
-pub(crate) fn wait_for_path(
+fn wait_for_path(
     what: &'static str,
     path: &Path,
     child: &mut Child,
