@@ -3,4 +3,24 @@
 
 pub mod verdict;
 
+// The store and its journal, ingest, recovery, watcher and policy.
+pub mod error;
+pub mod ingest;
+pub mod item;
+mod journal;
+pub mod policy;
+pub mod recovery;
+pub mod state;
+pub mod store;
+pub mod watcher;
+
 pub use verdict::{RuleMatch, Verdict};
+
+pub use error::StoreError;
+pub use ingest::{IngestOutcome, RefuseReason, Refusal};
+pub use item::{Item, ItemId, Source};
+pub use policy::{due, release_at, Action, AutoRelease, ByteSize, Policy};
+pub use recovery::RecoveryReport;
+pub use state::{next, DecidedBy, Event, State, StateKind, TransitionError};
+pub use store::{Store, StoreEvent, StorePaths};
+pub use watcher::{InboxWatcher, WatchEvent, WatcherConfig};

@@ -1,0 +1,225 @@
+//! The hold/release policy: what should happen next to an item, as a pure
+//! function of the item, the time and the `[quarantine]` settings.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Deserializer};
+use zion_storage::Destination;
+
+use crate::item::Item;
+use crate::state::State;
+
+/// The `[quarantine]` section of `zion.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Larger items are not scanned (`too_large`), e.g. `"2GiB"`.
+    pub max_size: ByteSize,
+    /// `"never"` or a delay (`"10m"`, `"1h"`) after which clean items are released.
+    pub auto_release: AutoRelease,
+    /// Where automatic releases go: `"shared"` or `"profile:NAME"`.
+    #[serde(deserialize_with = "destination")]
+    pub default_destination: Destination,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_size: ByteSize(2 << 30),
+            auto_release: AutoRelease::Never,
+            default_destination: Destination::Shared,
+        }
+    }
+}
+
+/// What the daemon should do with an item now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Scan it ([`crate::Store::begin_scan`]).
+    Scan,
+    /// Mark it too large to scan ([`crate::Store::mark_too_large`]).
+    MarkTooLarge {
+        /// The limit it exceeds.
+        limit: u64,
+    },
+    /// Release it on the policy's behalf.
+    Release {
+        /// Where to.
+        destination: Destination,
+    },
+}
+
+/// What is due for `item` at `now` under `policy`, if anything. Infected,
+/// failed, too-large and held items are never released by the policy.
+pub fn due(item: &Item, now: SystemTime, policy: &Policy) -> Option<Action> {
+    match item.state {
+        State::Stored if item.size > policy.max_size.0 => Some(Action::MarkTooLarge {
+            limit: policy.max_size.0,
+        }),
+        State::Stored => Some(Action::Scan),
+        State::Clean => {
+            let at = release_at(item, policy)?;
+            (now >= at).then(|| Action::Release {
+                destination: policy.default_destination.clone(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// When the policy will release `item` (a clean, unheld item with auto-release on).
+pub fn release_at(item: &Item, policy: &Policy) -> Option<SystemTime> {
+    match (&item.state, policy.auto_release, item.held) {
+        (State::Clean, AutoRelease::After(delay), false) => Some(item.changed + delay),
+        _ => None,
+    }
+}
+
+/// A size in bytes, written `"512"`, `"10KiB"`, `"2GiB"`, `"1.5 MB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let bad = || {
+            format!("invalid size {s:?}: expected a number and a unit, e.g. \"2GiB\", \"500MB\" or \"4096\" (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
+        };
+        let value: f64 = number.parse().map_err(|_| bad())?;
+        let multiplier: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" | "kB" => 1000,
+            "MB" => 1000_u64.pow(2),
+            "GB" => 1000_u64.pow(3),
+            "TB" => 1000_u64.pow(4),
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "TiB" => 1 << 40,
+            _ => return Err(bad()),
+        };
+        let bytes = value * multiplier as f64;
+        if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+            return Err(format!("invalid size {s:?}: too large"));
+        }
+        Ok(ByteSize(bytes.round() as u64))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (unit, size) in [
+            ("TiB", 1u64 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ] {
+            if self.0 >= size && self.0.is_multiple_of(size) {
+                return write!(f, "{}{unit}", self.0 / size);
+            }
+        }
+        write!(f, "{}B", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "max_size must be a size such as \"2GiB\" or a number of bytes",
+            )
+        })? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// When clean items leave the quarantine on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoRelease {
+    /// Only when the user releases them.
+    #[default]
+    Never,
+    /// This long after they were found clean.
+    After(Duration),
+}
+
+impl FromStr for AutoRelease {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim() == "never" {
+            return Ok(AutoRelease::Never);
+        }
+        parse_duration(s)
+            .map(AutoRelease::After)
+            .map_err(|why| format!("invalid auto_release {s:?}: {why}; expected \"never\" or a delay such as \"30s\", \"10m\", \"1h\", \"2d\""))
+    }
+}
+
+impl<'de> Deserialize<'de> for AutoRelease {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "auto_release must be a string: \"never\" or a delay such as \"1h\"",
+            )
+        })?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `"90s"`, `"10m"`, `"1h30m"`, `"2d"` (no unit: seconds are refused to avoid surprises).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let text = s.trim();
+    if text.is_empty() {
+        return Err("empty".into());
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            other => return Err(format!("unknown unit {other:?}")),
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("a number must come before {c:?}"))?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or("too long")?;
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return Err(format!("{digits:?} has no unit (s, m, h or d)"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+fn destination<'de, D: Deserializer<'de>>(d: D) -> Result<Destination, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse::<Destination>()
+        .map_err(|e| serde::de::Error::custom(format!("default_destination: {e}")))
+}

@@ -1,0 +1,531 @@
+//! The inbox watcher: inotify (through notify) over one folder per source;
+//! takes each file once it is complete (closed after writing, or renamed
+//! into place), sweeps every folder on start and when the kernel's event
+//! queue overflowed, and retries files that are still being written.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+use notify::{EventKind, INotifyWatcher, RecursiveMode, Watcher};
+
+use crate::error::StoreError;
+use crate::ingest::{IngestOutcome, Refusal};
+use crate::item::{ItemId, Source};
+use crate::store::Store;
+
+/// How the watcher paces itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatcherConfig {
+    /// How long to wait before offering again a file that was still changing.
+    pub retry: Duration,
+    /// A file found by a sweep (not announced complete by the kernel) is taken
+    /// only once it has not been modified for this long.
+    pub settle: Duration,
+    /// Names of downloads in progress, ignored until renamed.
+    pub partial_suffixes: Vec<String>,
+}
+
+impl Default for WatcherConfig {
+    fn default() -> Self {
+        WatcherConfig {
+            retry: Duration::from_millis(500),
+            settle: Duration::from_secs(1),
+            partial_suffixes: [".part", ".crdownload", ".download"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// What the watcher reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchEvent {
+    /// A file is now a quarantine item.
+    Ingested(ItemId),
+    /// An inbox entry was refused and left where it is (reported once).
+    Refused(Refusal),
+    /// Taking a file failed; it stays in the inbox and is tried again.
+    Failed {
+        /// The inbox file.
+        path: PathBuf,
+        /// Why.
+        error: String,
+    },
+}
+
+/// What a filesystem event asks the watcher to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// A file is complete: offer it now.
+    Complete { source: String, name: OsString },
+    /// Something appeared: offer it if it is not a plain file being written.
+    Created { source: String, name: OsString },
+    /// A name went away.
+    Removed { source: String, name: OsString },
+    /// A new source folder.
+    NewSource(String),
+    /// Events were lost: look at everything.
+    Sweep,
+}
+
+/// Whether `name` is a download in progress.
+pub(crate) fn is_partial(name: &OsStr, suffixes: &[String]) -> bool {
+    let bytes = name.as_bytes();
+    suffixes
+        .iter()
+        .any(|s| bytes.len() > s.len() && bytes.ends_with(s.as_bytes()))
+}
+
+/// Splits `path` under `inbox` into (source, name), or just (source,) for a source folder.
+fn locate(inbox: &Path, path: &Path) -> Option<(String, Option<OsString>)> {
+    let rest = path.strip_prefix(inbox).ok()?;
+    let mut parts = rest.components().map(|c| match c {
+        Component::Normal(p) => Some(p.to_owned()),
+        _ => None,
+    });
+    let source = parts.next()??.into_string().ok()?;
+    let name = parts.next().map(|n| n.unwrap_or_default());
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((source, name))
+}
+
+/// What a notify event means for the inbox. Pure.
+pub(crate) fn classify(inbox: &Path, event: &notify::Event, partial: &[String]) -> Vec<Trigger> {
+    if event.need_rescan() {
+        return vec![Trigger::Sweep];
+    }
+    let mut out = Vec::new();
+    for path in &event.paths {
+        let Some((source, name)) = locate(inbox, path) else {
+            continue;
+        };
+        let Some(name) = name else {
+            if matches!(
+                event.kind,
+                EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(RenameMode::To))
+            ) {
+                out.push(Trigger::NewSource(source));
+            }
+            continue;
+        };
+        let removal = matches!(
+            event.kind,
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From))
+        );
+        if removal {
+            out.push(Trigger::Removed { source, name });
+            continue;
+        }
+        if is_partial(&name, partial) {
+            continue;
+        }
+        match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+                out.push(Trigger::Complete { source, name })
+            }
+            EventKind::Create(CreateKind::File | CreateKind::Any | CreateKind::Other) => {
+                out.push(Trigger::Created { source, name })
+            }
+            EventKind::Create(CreateKind::Folder) => out.push(Trigger::Created { source, name }),
+            _ => {}
+        }
+    }
+    out
+}
+
+enum Msg {
+    Fs(notify::Result<notify::Event>),
+    Rescan,
+    Stop,
+}
+
+/// The running watcher; stops (and joins its thread) when dropped.
+pub struct InboxWatcher {
+    tx: Sender<Msg>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl InboxWatcher {
+    /// Watches the store's inbox, takes what is already there, and reports on the returned channel.
+    pub fn start(
+        store: Arc<Store>,
+        config: WatcherConfig,
+    ) -> Result<(InboxWatcher, Receiver<WatchEvent>), StoreError> {
+        let inbox = store.paths().inbox.clone();
+        let (tx, rx) = mpsc::channel();
+        let fs_tx = tx.clone();
+        let notify_config = notify::Config::default().with_follow_symlinks(false);
+        let mut watcher = INotifyWatcher::new(
+            move |res| {
+                let _ = fs_tx.send(Msg::Fs(res));
+            },
+            notify_config,
+        )
+        .map_err(|source| StoreError::Watch {
+            path: inbox.clone(),
+            source,
+        })?;
+        watcher
+            .watch(&inbox, RecursiveMode::NonRecursive)
+            .map_err(|source| StoreError::Watch {
+                path: inbox.clone(),
+                source,
+            })?;
+        let (out_tx, out_rx) = mpsc::channel();
+        let mut worker = Worker {
+            store,
+            config,
+            inbox,
+            watcher,
+            watched: HashSet::new(),
+            pending: HashMap::new(),
+            reported: HashSet::new(),
+            failed: HashSet::new(),
+            out: out_tx,
+            stop: false,
+        };
+        worker.sweep_all();
+        let thread = std::thread::Builder::new()
+            .name("zion-inbox".into())
+            .spawn(move || worker.run(rx))
+            .map_err(|e| StoreError::io("starting the inbox watcher for", PathBuf::new(), e))?;
+        Ok((
+            InboxWatcher {
+                tx,
+                thread: Some(thread),
+            },
+            out_rx,
+        ))
+    }
+
+    /// Looks at every inbox folder again.
+    pub fn rescan(&self) {
+        let _ = self.tx.send(Msg::Rescan);
+    }
+}
+
+impl Drop for InboxWatcher {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Stop);
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the inbox watcher thread panicked");
+            }
+        }
+    }
+}
+
+type Key = (String, OsString);
+
+struct Worker {
+    store: Arc<Store>,
+    config: WatcherConfig,
+    inbox: PathBuf,
+    watcher: INotifyWatcher,
+    watched: HashSet<String>,
+    /// Files to offer, and from when.
+    pending: HashMap<Key, Instant>,
+    /// Refusals already reported (until the name changes).
+    reported: HashSet<Key>,
+    /// Failures already reported.
+    failed: HashSet<Key>,
+    out: Sender<WatchEvent>,
+    stop: bool,
+}
+
+impl Worker {
+    fn run(mut self, rx: Receiver<Msg>) {
+        while !self.stop {
+            let wait = self
+                .pending
+                .values()
+                .min()
+                .map(|due| due.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(3600));
+            match rx.recv_timeout(wait) {
+                Ok(msg) => self.handle(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            self.offer_due(&rx);
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Stop => self.stop = true,
+            Msg::Rescan => self.sweep_all(),
+            Msg::Fs(Err(e)) => {
+                tracing::warn!("inbox watch error, sweeping: {e:?}");
+                self.sweep_all();
+            }
+            Msg::Fs(Ok(event)) => {
+                for trigger in classify(&self.inbox, &event, &self.config.partial_suffixes) {
+                    self.apply(trigger);
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, trigger: Trigger) {
+        let now = Instant::now();
+        match trigger {
+            Trigger::Sweep => {
+                tracing::info!("inbox events were lost (queue overflow): sweeping every folder");
+                self.sweep_all();
+            }
+            Trigger::NewSource(source) => self.sweep_source(&source),
+            Trigger::Complete { source, name } => {
+                let key = (source, name);
+                self.reported.remove(&key);
+                self.schedule(key, now);
+            }
+            Trigger::Created { source, name } => {
+                // A plain file being written is taken when closed; anything
+                // else (link, pipe, device, hard link) gets no close event.
+                let path = self.inbox.join(&source).join(&name);
+                if let Ok(meta) = std::fs::symlink_metadata(&path) {
+                    use std::os::unix::fs::MetadataExt;
+                    if !meta.file_type().is_file() || meta.nlink() > 1 {
+                        self.schedule((source, name), now);
+                    }
+                }
+            }
+            Trigger::Removed { source, name } => {
+                let key = (source, name);
+                self.pending.remove(&key);
+                self.reported.remove(&key);
+                self.failed.remove(&key);
+            }
+        }
+    }
+
+    fn schedule(&mut self, key: Key, at: Instant) {
+        let due = self.pending.entry(key).or_insert(at);
+        if at < *due {
+            *due = at;
+        }
+    }
+
+    fn sweep_all(&mut self) {
+        let entries = match std::fs::read_dir(&self.inbox) {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!("cannot list the inbox {}: {e}", self.inbox.display());
+                return;
+            }
+        };
+        let mut sources: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| Source::check_name(name).is_ok())
+            .collect();
+        sources.sort();
+        for source in sources {
+            self.sweep_source(&source);
+        }
+    }
+
+    fn sweep_source(&mut self, source: &str) {
+        if Source::check_name(source).is_err() {
+            return;
+        }
+        let dir = self.inbox.join(source);
+        if self.watched.insert(source.to_owned()) {
+            if let Err(e) = self.watcher.watch(&dir, RecursiveMode::NonRecursive) {
+                tracing::warn!("cannot watch {}: {e:?}", dir.display());
+                self.watched.remove(source);
+            }
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!("cannot list {}: {e}", dir.display());
+                return;
+            }
+        };
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            if is_partial(&name, &self.config.partial_suffixes) {
+                continue;
+            }
+            // Not announced complete: wait until it has been still for a while.
+            let age = entry
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|m| wall.duration_since(m).ok())
+                .unwrap_or(self.config.settle);
+            let wait = self.config.settle.saturating_sub(age);
+            self.schedule((source.to_owned(), name), now + wait);
+        }
+    }
+
+    /// Offers every due file, handling messages in between so that events
+    /// for files already pending merge into one offer.
+    fn offer_due(&mut self, rx: &Receiver<Msg>) {
+        loop {
+            while let Ok(msg) = rx.try_recv() {
+                self.handle(msg);
+            }
+            if self.stop {
+                return;
+            }
+            let now = Instant::now();
+            let Some(key) = self
+                .pending
+                .iter()
+                .filter(|(_, due)| **due <= now)
+                .min_by_key(|(_, due)| **due)
+                .map(|(k, _)| k.clone())
+            else {
+                return;
+            };
+            self.pending.remove(&key);
+            self.offer(key);
+        }
+    }
+
+    fn offer(&mut self, key: Key) {
+        let (source, name) = &key;
+        let dir = self.inbox.join(source);
+        // A browser may keep a placeholder under the final name while the
+        // `.part` file grows: wait for the rename.
+        let in_progress = self.config.partial_suffixes.iter().any(|suffix| {
+            let mut partial = name.clone();
+            partial.push(suffix);
+            dir.join(partial).symlink_metadata().is_ok()
+        });
+        if in_progress {
+            self.schedule(key, Instant::now() + self.config.retry);
+            return;
+        }
+        match self.store.ingest(source, name) {
+            Ok(IngestOutcome::Stored(item)) => {
+                self.failed.remove(&key);
+                let _ = self.out.send(WatchEvent::Ingested(item.id));
+            }
+            Ok(IngestOutcome::Refused(refusal)) => {
+                if self.reported.insert(key) {
+                    tracing::warn!("{refusal}");
+                    let _ = self.out.send(WatchEvent::Refused(refusal));
+                }
+            }
+            Ok(IngestOutcome::Changing { .. }) => {
+                self.schedule(key, Instant::now() + self.config.retry);
+            }
+            Ok(IngestOutcome::Gone { .. }) => {}
+            Err(e) => {
+                let path = dir.join(name);
+                tracing::warn!("could not take {}: {e}", path.display());
+                if self.failed.insert(key.clone()) {
+                    let _ = self.out.send(WatchEvent::Failed {
+                        path,
+                        error: e.to_string(),
+                    });
+                }
+                self.schedule(key, Instant::now() + self.config.retry * 10);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{Flag, RemoveKind};
+
+    fn suffixes() -> Vec<String> {
+        WatcherConfig::default().partial_suffixes
+    }
+
+    fn event(kind: EventKind, path: &str) -> notify::Event {
+        notify::Event::new(kind).add_path(PathBuf::from(path))
+    }
+
+    #[test]
+    fn close_after_write_and_rename_into_place_complete_a_file() {
+        let inbox = Path::new("/q/inbox");
+        let closed = event(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            "/q/inbox/sb1/report.pdf",
+        );
+        let renamed = event(
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            "/q/inbox/sb1/report.pdf",
+        );
+        for e in [closed, renamed] {
+            assert_eq!(
+                classify(inbox, &e, &suffixes()),
+                vec![Trigger::Complete {
+                    source: "sb1".into(),
+                    name: "report.pdf".into()
+                }]
+            );
+        }
+    }
+
+    #[test]
+    fn partial_download_names_are_ignored_until_renamed() {
+        let inbox = Path::new("/q/inbox");
+        for name in ["a.part", "b.crdownload", "c.download"] {
+            let e = event(
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                &format!("/q/inbox/sb1/{name}"),
+            );
+            assert!(classify(inbox, &e, &suffixes()).is_empty(), "{name}");
+        }
+        // A file called just ".part" is not a partial of anything.
+        assert!(!is_partial(OsStr::new(".part"), &suffixes()));
+    }
+
+    #[test]
+    fn queue_overflow_asks_for_a_sweep() {
+        let e = notify::Event::new(EventKind::Other).set_flag(Flag::Rescan);
+        assert_eq!(
+            classify(Path::new("/q/inbox"), &e, &suffixes()),
+            vec![Trigger::Sweep]
+        );
+    }
+
+    #[test]
+    fn new_source_folders_removals_and_deep_paths() {
+        let inbox = Path::new("/q/inbox");
+        let e = event(EventKind::Create(CreateKind::Folder), "/q/inbox/sb2");
+        assert_eq!(
+            classify(inbox, &e, &suffixes()),
+            vec![Trigger::NewSource("sb2".into())]
+        );
+        let e = event(EventKind::Remove(RemoveKind::File), "/q/inbox/sb2/x");
+        assert_eq!(
+            classify(inbox, &e, &suffixes()),
+            vec![Trigger::Removed {
+                source: "sb2".into(),
+                name: "x".into()
+            }]
+        );
+        let deep = event(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            "/q/inbox/sb2/sub/x",
+        );
+        assert!(classify(inbox, &deep, &suffixes()).is_empty());
+        let outside = event(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            "/elsewhere/x",
+        );
+        assert!(classify(inbox, &outside, &suffixes()).is_empty());
+    }
+}
