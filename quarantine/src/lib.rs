@@ -17,7 +17,7 @@ pub mod watcher;
 pub use verdict::{RuleMatch, Verdict};
 
 pub use error::StoreError;
-pub use ingest::{IngestOutcome, RefuseReason, Refusal};
+pub use ingest::{IngestOutcome, Refusal, RefuseReason};
 pub use item::{Item, ItemId, Source};
 pub use policy::{due, release_at, Action, AutoRelease, ByteSize, Policy};
 pub use recovery::RecoveryReport;
