@@ -5,7 +5,7 @@
 pub mod backend;
 pub mod compositor;
 pub mod frame;
-mod handlers;
+pub mod handlers;
 pub mod hotkeys;
 pub mod identity;
 pub mod input;

@@ -22,6 +22,7 @@ use tracing::{info, warn};
 use zion_profiles::config::{Colour, Config};
 
 use crate::backend::Backend;
+use crate::handlers::policy::PolicyGlobals;
 use crate::hotkeys::Action;
 use crate::identity::{origin_of, Origin};
 use crate::layout::Layout;
@@ -80,6 +81,8 @@ pub struct State {
     pub output_manager_state: OutputManagerState,
     /// wl_data_device_manager (no selection crosses yet).
     pub data_device_state: DataDeviceState,
+    /// The globals of the protocol policy (host-only and harmless ones).
+    pub policy: PolicyGlobals,
     /// Seats.
     pub seat_state: SeatState<State>,
     /// The one seat, with keyboard and pointer.
@@ -106,6 +109,7 @@ impl State {
         let shm_state = ShmState::new::<State>(dh, vec![]);
         let output_manager_state = OutputManagerState::new_with_xdg_output::<State>(dh);
         let data_device_state = DataDeviceState::new::<State>(dh);
+        let policy = PolicyGlobals::new(dh);
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
         seat.add_keyboard(XkbConfig::default(), 600, 25)
@@ -137,6 +141,7 @@ impl State {
             shm_state,
             output_manager_state,
             data_device_state,
+            policy,
             seat_state,
             seat,
             suppressed_keys: Vec::new(),

@@ -3,6 +3,7 @@
 
 mod compositor;
 mod decoration;
+pub mod policy;
 mod selection;
 mod xdg_shell;
 

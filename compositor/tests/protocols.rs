@@ -1,0 +1,150 @@
+//! The protocol policy and clipboard isolation, seen by real clients:
+//! `wayland-info` lists the globals a socket offers; `wl-copy`/`wl-paste`
+//! copy and paste through the data device.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use zion_compositor::{BackendKind, Compositor, Options};
+use zion_profiles::config::Config;
+
+const WAYLAND_INFO: &str = "/usr/bin/wayland-info";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The globals only host clients may see.
+const HOST_ONLY: [&str; 4] = [
+    "zwlr_layer_shell_v1",
+    "zwp_virtual_keyboard_manager_v1",
+    "zwp_input_method_manager_v2",
+    "ext_foreign_toplevel_list_v1",
+];
+
+/// The globals every client sees.
+const EVERYONE: [&str; 9] = [
+    "wl_compositor",
+    "wl_shm",
+    "wl_seat",
+    "wl_output",
+    "xdg_wm_base",
+    "zxdg_decoration_manager_v1",
+    "wl_data_device_manager",
+    "wp_viewporter",
+    "wp_fractional_scale_manager_v1",
+];
+
+fn missing(program: &str, package: &str) -> bool {
+    if Path::new(program).exists() {
+        return false;
+    }
+    eprintln!("skipped: {program} is not installed (Debian package {package})");
+    true
+}
+
+fn compositor(runtime: &Path) -> Compositor {
+    let options = Options {
+        backend: BackendKind::Headless,
+        size: (640, 480),
+        runtime_dir: runtime.to_owned(),
+    };
+    Compositor::new(Config::defaults(), &options).expect("compositor starts")
+}
+
+fn host_socket(runtime: &Path) -> PathBuf {
+    runtime.join("wayland-zion")
+}
+
+fn profile_socket(runtime: &Path, profile: &str) -> PathBuf {
+    runtime.join("zion").join(profile).join("wayland-0")
+}
+
+/// `program args` connected to `socket`, run to completion while the
+/// compositor dispatches; returns its exit success and standard output.
+fn run_client(
+    c: &mut Compositor,
+    socket: &Path,
+    program: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String) {
+    let dir = socket.parent().expect("socket has a folder");
+    let name = socket.file_name().expect("socket has a name");
+    let out = tempfile::NamedTempFile::new().expect("output file");
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .env("XDG_RUNTIME_DIR", dir)
+        .env("WAYLAND_DISPLAY", name)
+        .stdout(out.reopen().expect("output file reopens"))
+        .stderr(Stdio::null());
+    let input = match stdin {
+        Some(text) => {
+            let f = tempfile::NamedTempFile::new().expect("input file");
+            std::fs::write(f.path(), text).expect("input written");
+            cmd.stdin(f.reopen().expect("input reopens"));
+            Some(f)
+        }
+        None => {
+            cmd.stdin(Stdio::null());
+            None
+        }
+    };
+    let mut child = cmd.spawn().expect("client starts");
+    let end = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("client status") {
+            break status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{program} {args:?} did not finish");
+        }
+        c.dispatch(Duration::from_millis(10))
+            .expect("event loop runs");
+    };
+    drop(input);
+    let text = std::fs::read_to_string(out.path()).expect("output readable");
+    (status.success(), text)
+}
+
+/// The interface names `wayland-info` lists on `socket`.
+fn globals(c: &mut Compositor, socket: &Path) -> Vec<String> {
+    let (ok, text) = run_client(c, socket, WAYLAND_INFO, &[], None);
+    assert!(ok, "wayland-info failed on {}", socket.display());
+    text.lines()
+        .filter_map(|l| l.split("interface: '").nth(1))
+        .filter_map(|rest| rest.split('\'').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn privileged_globals_are_listed_on_the_host_socket_only() {
+    if missing(WAYLAND_INFO, "wayland-utils") {
+        return;
+    }
+    let runtime = tempfile::tempdir().expect("runtime folder");
+    let mut c = compositor(runtime.path());
+    let host = globals(&mut c, &host_socket(runtime.path()));
+    for profile in ["work", "personal"] {
+        let listed = globals(&mut c, &profile_socket(runtime.path(), profile));
+        for name in HOST_ONLY {
+            assert!(host.iter().any(|g| g == name), "host lacks {name}");
+            assert!(
+                !listed.iter().any(|g| g == name),
+                "{profile} socket lists host-only {name}"
+            );
+        }
+        for name in EVERYONE {
+            assert!(listed.iter().any(|g| g == name), "{profile} lacks {name}");
+            assert!(host.iter().any(|g| g == name), "host lacks {name}");
+        }
+        let mut extra: Vec<&String> = host.iter().filter(|g| !listed.contains(g)).collect();
+        extra.sort();
+        extra.dedup();
+        let mut expected: Vec<&str> = HOST_ONLY.to_vec();
+        expected.sort();
+        assert_eq!(extra, expected, "host minus {profile}");
+    }
+}
