@@ -9,7 +9,9 @@ use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
 use zion_profiles::config::Config;
 use zion_profiles::Lifecycle;
-use zion_sandboxd::{connect_podman, profiles_dbus, PodmanCandidates, Session, SessionPaths};
+use zion_sandboxd::{
+    connect_podman, profiles_dbus, quarantine, PodmanCandidates, Session, SessionPaths,
+};
 
 /// Runs the profiles of zion.toml as Podman containers until told to stop.
 #[derive(Debug, Parser)]
@@ -18,6 +20,11 @@ struct Args {
     /// The configuration file [default: $XDG_CONFIG_HOME/zion/zion.toml].
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Runs the quarantine only: no Podman, no profile containers.
+    #[arg(long)]
+    no_profiles: bool,
+    #[command(flatten)]
+    quarantine: quarantine::QuarantineArgs,
 }
 
 #[tokio::main]
@@ -35,12 +42,40 @@ async fn main() -> anyhow::Result<()> {
         paths = paths.with_config(config);
     }
     let config = load_config(&paths)?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+
+    // The quarantine has its own bus connection (org.zionos.Quarantine1) and
+    // runs without a bus too; it failing leaves the profiles running.
+    let quarantine_bus = match std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
+        Some(_) => Some(
+            zbus::Connection::session()
+                .await
+                .context("connecting to the session bus")?,
+        ),
+        None => None,
+    };
+    let _quarantine =
+        match quarantine::start(&paths, &config, &args.quarantine, quarantine_bus).await {
+            Ok(q) => Some(q),
+            Err(e) if args.no_profiles => return Err(e),
+            Err(e) => {
+                tracing::error!("the quarantine is not running: {e:#}");
+                None
+            }
+        };
+    if args.no_profiles {
+        tracing::info!("quarantine only (--no-profiles); SIGTERM or Ctrl+C stops it");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        return Ok(());
+    }
+
     let client = connect_podman(&PodmanCandidates::from_env()).await?;
     tracing::info!("Podman at {}", client.socket().display());
     let session = Arc::new(Session::new(config, paths, Lifecycle::new(client)));
-
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     // The bus is optional: without one the profiles still run.
     let _bus = match std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
         Some(_) => Some(

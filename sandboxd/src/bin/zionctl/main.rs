@@ -2,6 +2,7 @@
 
 mod config;
 mod profiles;
+mod quarantine;
 
 use std::process::ExitCode;
 
@@ -27,11 +28,17 @@ enum Command {
         #[command(subcommand)]
         command: profiles::ProfilesCommand,
     },
+    /// The quarantine: downloads waiting to be scanned and released.
+    Quarantine {
+        #[command(subcommand)]
+        command: quarantine::QuarantineCommand,
+    },
 }
 
 fn main() -> ExitCode {
     match Args::parse().command {
         Command::Config { command } => config::run(command),
         Command::Profiles { command } => profiles::run(command),
+        Command::Quarantine { command } => quarantine::run(command),
     }
 }

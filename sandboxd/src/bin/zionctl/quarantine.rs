@@ -1,0 +1,281 @@
+//! `zionctl quarantine`: the quarantine through `org.zionos.Quarantine1`.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use futures_util::StreamExt;
+use zion_sandboxd::quarantine::client::Quarantine1Proxy;
+use zion_sandboxd::quarantine::ItemInfo;
+
+/// What `zionctl quarantine` does.
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Lists the items still in quarantine (with --all, released and deleted ones too).
+    List {
+        /// Include released and deleted items.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Shows everything about one item: hash, verdict, matched rules with their authors.
+    Show { id: u64 },
+    /// Releases an item to `shared` or `profile:NAME`.
+    Release {
+        id: u64,
+        /// `shared` or `profile:NAME`.
+        destination: String,
+        /// Release it even though it did not scan clean.
+        #[arg(long = "override")]
+        override_verdict: bool,
+    },
+    /// Deletes an item.
+    Delete { id: u64 },
+    /// Scans an item again.
+    Rescan { id: u64 },
+    /// Keeps an item from being released automatically.
+    Hold { id: u64 },
+    /// Lets a held item be released automatically again.
+    Unhold { id: u64 },
+    /// Prints every change as it happens (Ctrl+C stops).
+    Watch {
+        /// Stop after this many changes.
+        #[arg(long)]
+        count: Option<usize>,
+    },
+}
+
+/// Runs a `zionctl quarantine` command.
+pub fn run(command: QuarantineCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("zionctl: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(call(command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("zionctl: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn explain(e: zbus::Error) -> String {
+    match &e {
+        zbus::Error::MethodError(name, _, _)
+            if name.as_str() == "org.freedesktop.DBus.Error.ServiceUnknown" =>
+        {
+            "zion-sandboxd is not running on this session bus (start it, or `make run`)".to_owned()
+        }
+        zbus::Error::MethodError(_, Some(detail), _) => detail.clone(),
+        _ => e.to_string(),
+    }
+}
+
+async fn call(command: QuarantineCommand) -> Result<(), String> {
+    let bus = zbus::Connection::session()
+        .await
+        .map_err(|e| format!("cannot reach the session bus: {e}"))?;
+    let proxy = Quarantine1Proxy::new(&bus).await.map_err(explain)?;
+    match command {
+        QuarantineCommand::List { all } => {
+            let items = proxy.list().await.map_err(explain)?;
+            let shown: Vec<&ItemInfo> = items
+                .iter()
+                .filter(|i| all || !matches!(i.state.as_str(), "released" | "deleted"))
+                .collect();
+            if shown.is_empty() {
+                println!("the quarantine is empty");
+            } else {
+                println!(
+                    "{:>5}  {:<10} {:>9}  {:<16} NAME",
+                    "ID", "STATE", "SIZE", "SOURCE"
+                );
+                for item in shown {
+                    println!("{}", list_line(item));
+                }
+            }
+        }
+        QuarantineCommand::Show { id } => {
+            print!("{}", show(&proxy.get(id).await.map_err(explain)?))
+        }
+        QuarantineCommand::Release {
+            id,
+            destination,
+            override_verdict,
+        } => {
+            let item = if override_verdict {
+                proxy.release_override(id, &destination).await
+            } else {
+                proxy.release(id, &destination).await
+            }
+            .map_err(explain)?;
+            println!("released item {id} ({}) to {}", item.name, item.detail);
+        }
+        QuarantineCommand::Delete { id } => {
+            proxy.delete(id).await.map_err(explain)?;
+            println!("deleted item {id}");
+        }
+        QuarantineCommand::Rescan { id } => {
+            proxy.rescan(id).await.map_err(explain)?;
+            println!("item {id} will be scanned again");
+        }
+        QuarantineCommand::Hold { id } => {
+            proxy.hold(id, true).await.map_err(explain)?;
+            println!("item {id} is held: only you can release it");
+        }
+        QuarantineCommand::Unhold { id } => {
+            proxy.hold(id, false).await.map_err(explain)?;
+            println!("item {id} is no longer held");
+        }
+        QuarantineCommand::Watch { count } => watch(&proxy, count).await?,
+    }
+    Ok(())
+}
+
+async fn watch(proxy: &Quarantine1Proxy<'_>, count: Option<usize>) -> Result<(), String> {
+    let added = proxy.receive_item_added().await.map_err(explain)?;
+    let changed = proxy.receive_item_changed().await.map_err(explain)?;
+    let added = added.map(|s| s.args().map(|a| ("added", a.item)));
+    let changed = changed.map(|s| s.args().map(|a| ("changed", a.item)));
+    let mut all = futures_util::stream::select(added, changed);
+    // Say so once the subscription is in place: a script may now drop files.
+    println!("watching the quarantine (Ctrl+C stops)");
+    let mut seen = 0;
+    while count.is_none_or(|n| seen < n) {
+        let Some(event) = all.next().await else { break };
+        let (what, item) = event.map_err(|e| format!("a malformed signal: {e}"))?;
+        println!("{what:<8} {}", list_line(&item));
+        seen += 1;
+    }
+    Ok(())
+}
+
+/// One line of `list`: id, state, size, source, name, and the verdict's gist.
+fn list_line(item: &ItemInfo) -> String {
+    let mut line = format!(
+        "{:>5}  {:<10} {:>9}  {:<16} {}",
+        item.id,
+        item.state,
+        human_size(item.size),
+        item.source,
+        item.name
+    );
+    let rules: Vec<&str> = item.matches.iter().map(|m| m.rule.as_str()).collect();
+    if !rules.is_empty() {
+        line.push_str(&format!("  [{}]", rules.join(", ")));
+    } else if item.state == "error" || item.state == "released" {
+        line.push_str(&format!("  ({})", item.detail));
+    }
+    if item.held {
+        line.push_str("  held");
+    }
+    line
+}
+
+/// Everything about one item, one field a line.
+fn show(item: &ItemInfo) -> String {
+    let mut out = String::new();
+    let mut field = |k: &str, v: &str| {
+        if !v.is_empty() {
+            out.push_str(&format!("{k:<12} {v}\n"));
+        }
+    };
+    field("id", &item.id.to_string());
+    field("name", &item.name);
+    if item.safe_name != item.name {
+        field("stored as", &item.safe_name);
+    }
+    field("source", &item.source);
+    field("profile", &item.profile);
+    field(
+        "size",
+        &format!("{} ({} bytes)", human_size(item.size), item.size),
+    );
+    field("sha256", &item.sha256);
+    field("state", &item.state);
+    field("verdict", &item.verdict);
+    field("detail", &item.detail);
+    field("destination", &item.destination);
+    field("held", if item.held { "yes" } else { "" });
+    field("added", &utc(item.added));
+    field("changed", &utc(item.changed));
+    for m in &item.matches {
+        out.push_str(&format!(
+            "match        {} (namespace {})\n",
+            m.rule, m.namespace
+        ));
+        if !m.author.is_empty() {
+            out.push_str(&format!("  author     {}\n", m.author));
+        }
+        if !m.description.is_empty() {
+            out.push_str(&format!("  description {}\n", m.description));
+        }
+        if !m.tags.is_empty() {
+            out.push_str(&format!("  tags       {}\n", m.tags.join(", ")));
+        }
+        let mut meta: Vec<_> = m
+            .meta
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "author" | "description"))
+            .collect();
+        meta.sort();
+        for (k, v) in meta {
+            out.push_str(&format!("  {k:<10} {v}\n"));
+        }
+    }
+    out
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch (civil-from-days).
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_sizes_read_as_people_write_them() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(human_size(68), "68 B");
+        assert_eq!(human_size(10 << 20), "10.0 MiB");
+    }
+}

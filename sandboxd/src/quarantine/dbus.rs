@@ -1,0 +1,225 @@
+//! `org.zionos.Quarantine1` at `/org/zionos/Quarantine1`: list the quarantine,
+//! look at one item, release, delete, rescan or hold it; a signal when an
+//! item arrives and whenever one changes.
+
+use std::sync::Arc;
+
+use zbus::interface;
+use zbus::object_server::SignalEmitter;
+use zion_quarantine::{
+    DecidedBy, ItemId, StateKind, Store, StoreError, StoreEvent, TransitionError,
+};
+use zion_storage::{Destination, StorageError};
+
+use super::wire::ItemInfo;
+
+/// The bus name.
+pub const NAME: &str = "org.zionos.Quarantine1";
+/// The object path.
+pub const PATH: &str = "/org/zionos/Quarantine1";
+
+/// The errors the interface returns, named `org.zionos.Quarantine1.Error.*`.
+#[derive(Debug, zbus::DBusError)]
+#[zbus(prefix = "org.zionos.Quarantine1.Error")]
+pub enum QuarantineError {
+    /// A D-Bus failure.
+    #[zbus(error)]
+    ZBus(zbus::Error),
+    /// No item has this id.
+    NoSuchItem(String),
+    /// The item's state does not allow this (e.g. releasing an infected item
+    /// without the override).
+    NotAllowed(String),
+    /// The destination is not `shared` or `profile:NAME` of a known profile.
+    InvalidDestination(String),
+    /// Anything else: the message says what and where.
+    Failed(String),
+}
+
+impl From<StoreError> for QuarantineError {
+    fn from(e: StoreError) -> Self {
+        let text = e.to_string();
+        match e {
+            StoreError::NoSuchItem(_) => QuarantineError::NoSuchItem(text),
+            StoreError::Transition {
+                id,
+                source: TransitionError::NeedsOverride { from },
+            } => QuarantineError::NotAllowed(format!(
+                "quarantine item {id} is {from}: it is not released without an explicit override \
+                 (ReleaseOverride, or `zionctl quarantine release --override {id} DEST`)"
+            )),
+            StoreError::Transition { .. } => QuarantineError::NotAllowed(text),
+            StoreError::Storage(StorageError::InvalidDestination { .. })
+            | StoreError::Release {
+                source: StorageError::InvalidDestination { .. },
+                ..
+            } => QuarantineError::InvalidDestination(text),
+            _ => QuarantineError::Failed(text),
+        }
+    }
+}
+
+/// The interface over one store.
+pub struct Quarantine1 {
+    store: Arc<Store>,
+    profiles: Vec<String>,
+}
+
+impl Quarantine1 {
+    /// Serves `store`; `profiles` are the names `profile:NAME` may use.
+    pub fn new(store: Arc<Store>, profiles: Vec<String>) -> Quarantine1 {
+        Quarantine1 { store, profiles }
+    }
+
+    /// Runs `f` on the store away from the bus's tasks (SQLite and file copies block).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, QuarantineError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| QuarantineError::Failed(format!("the quarantine task failed: {e}")))?
+            .map_err(QuarantineError::from)
+    }
+
+    fn destination(&self, text: &str) -> Result<Destination, QuarantineError> {
+        let dest: Destination = text
+            .parse()
+            .map_err(|e: StorageError| QuarantineError::InvalidDestination(e.to_string()))?;
+        let profile = match &dest {
+            Destination::Shared => return Ok(dest),
+            Destination::Profile { name } => name,
+            Destination::Incoming { profile, .. } => profile,
+        };
+        if self.profiles.iter().any(|p| p == profile) {
+            return Ok(dest);
+        }
+        Err(QuarantineError::InvalidDestination(format!(
+            "no profile `{profile}` in zion.toml; destinations are \"shared\" or \"profile:NAME\" with NAME one of: {}",
+            self.profiles.join(", ")
+        )))
+    }
+
+    async fn do_release(
+        &self,
+        id: u64,
+        destination: &str,
+        override_verdict: bool,
+    ) -> Result<ItemInfo, QuarantineError> {
+        let id = item_id(id)?;
+        let dest = self.destination(destination)?;
+        let item = self
+            .blocking(move |s| s.release(id, &dest, DecidedBy::User, override_verdict))
+            .await?;
+        Ok(ItemInfo::from(&item))
+    }
+}
+
+fn item_id(id: u64) -> Result<ItemId, QuarantineError> {
+    match i64::try_from(id) {
+        Ok(n) if n > 0 => Ok(ItemId(n)),
+        _ => Err(QuarantineError::NoSuchItem(format!(
+            "{id} is not a quarantine item id (see `zionctl quarantine list`)"
+        ))),
+    }
+}
+
+#[interface(name = "org.zionos.Quarantine1")]
+impl Quarantine1 {
+    /// Every item, oldest first, released and deleted ones included.
+    async fn list(&self) -> Result<Vec<ItemInfo>, QuarantineError> {
+        let items = self.blocking(|s| s.list()).await?;
+        Ok(items
+            .iter()
+            .filter(|i| i.state.kind() != StateKind::Ingesting)
+            .map(ItemInfo::from)
+            .collect())
+    }
+
+    /// One item.
+    async fn get(&self, id: u64) -> Result<ItemInfo, QuarantineError> {
+        let id = item_id(id)?;
+        let item = self.blocking(move |s| s.get(id)).await?;
+        Ok(ItemInfo::from(&item))
+    }
+
+    /// Releases a clean (or too large) item to `shared` or `profile:NAME`;
+    /// returns it released, its `detail` being where the file now is.
+    async fn release(&self, id: u64, destination: &str) -> Result<ItemInfo, QuarantineError> {
+        self.do_release(id, destination, false).await
+    }
+
+    /// Releases an item whatever its verdict: the user's explicit override.
+    async fn release_override(
+        &self,
+        id: u64,
+        destination: &str,
+    ) -> Result<ItemInfo, QuarantineError> {
+        self.do_release(id, destination, true).await
+    }
+
+    /// Deletes an item and, once no other item needs it, its file.
+    async fn delete(&self, id: u64) -> Result<(), QuarantineError> {
+        let id = item_id(id)?;
+        self.blocking(move |s| s.delete(id)).await?;
+        Ok(())
+    }
+
+    /// Scans an item again (with the rules as they are now).
+    async fn rescan(&self, id: u64) -> Result<(), QuarantineError> {
+        let id = item_id(id)?;
+        self.blocking(move |s| s.rescan(id)).await?;
+        Ok(())
+    }
+
+    /// Holds an item (no automatic release) or lets it go.
+    async fn hold(&self, id: u64, held: bool) -> Result<(), QuarantineError> {
+        let id = item_id(id)?;
+        self.blocking(move |s| s.hold(id, held)).await?;
+        Ok(())
+    }
+
+    /// A new item is in the quarantine.
+    #[zbus(signal)]
+    pub async fn item_added(emitter: &SignalEmitter<'_>, item: ItemInfo) -> zbus::Result<()>;
+
+    /// An item changed (state, verdict or hold).
+    #[zbus(signal)]
+    pub async fn item_changed(emitter: &SignalEmitter<'_>, item: ItemInfo) -> zbus::Result<()>;
+}
+
+/// Serves the interface on `bus` under [`NAME`], and sends a signal for every
+/// store event on `events` until that channel closes.
+pub async fn serve(
+    bus: &zbus::Connection,
+    store: Arc<Store>,
+    profiles: Vec<String>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<StoreEvent>,
+) -> zbus::Result<()> {
+    bus.object_server()
+        .at(PATH, Quarantine1::new(store, profiles))
+        .await?;
+    bus.request_name(NAME).await?;
+    let iface = bus
+        .object_server()
+        .interface::<_, Quarantine1>(PATH)
+        .await?;
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            let emitter = iface.signal_emitter();
+            let sent = match &event {
+                StoreEvent::ItemAdded(item) => {
+                    Quarantine1::item_added(emitter, ItemInfo::from(item)).await
+                }
+                StoreEvent::ItemChanged(item) => {
+                    Quarantine1::item_changed(emitter, ItemInfo::from(item)).await
+                }
+            };
+            if let Err(e) = sent {
+                tracing::warn!("could not signal a quarantine change: {e}");
+            }
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! The quarantine in the daemon: the store under `$XDG_DATA_HOME/zion`, the
+//! inbox watcher, the scan pipeline with its policy, `org.zionos.Quarantine1`
+//! on the session bus and a desktop notification for every verdict.
+//!
+//! - [`wire`]: items and matches as they travel over D-Bus.
+//! - [`dbus`]: the `org.zionos.Quarantine1` interface and its errors.
+//! - [`client`]: its proxy, for zionctl and tests.
+//! - [`service`]: the pipeline (watcher → store → scanner → policy → release).
+//! - [`notify`]: `org.freedesktop.Notifications`, best effort.
+//! - [`scanning`]: the scanner the pipeline uses.
+
+pub mod client;
+pub mod dbus;
+pub mod notify;
+pub mod scanning;
+pub mod service;
+pub mod wire;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use zion_profiles::config::Config;
+use zion_quarantine::{InboxWatcher, Policy, Source, Store, StorePaths, WatcherConfig};
+use zion_storage::{AuditLog, Layout};
+
+use crate::SessionPaths;
+
+pub use dbus::{Quarantine1, QuarantineError};
+pub use wire::{ItemInfo, MatchInfo};
+
+/// The daemon's quarantine options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct QuarantineArgs {
+    /// The scan worker program [default: zion-scan-worker beside zion-sandboxd].
+    #[arg(long, env = "ZION_SCAN_WORKER")]
+    pub scan_worker: Option<PathBuf>,
+    /// The default YARA rule folder [default: the installed session-files rules].
+    #[arg(long, env = "ZION_RULES")]
+    pub rules: Option<PathBuf>,
+}
+
+/// The running quarantine; dropping it stops the inbox watcher.
+pub struct Quarantine {
+    /// The store.
+    pub store: Arc<Store>,
+    _watcher: InboxWatcher,
+}
+
+/// Parses the `[quarantine]` table of zion.toml.
+pub fn policy(config: &Config) -> anyhow::Result<Policy> {
+    toml::Value::Table(config.quarantine.clone())
+        .try_into::<Policy>()
+        .map_err(|e| anyhow::anyhow!("[quarantine] in zion.toml: {e}"))
+}
+
+/// Opens the store (recovering from a crash), creates the storage layout,
+/// registers each profile's outbox as an inbox, serves `org.zionos.Quarantine1` on `bus`
+/// when there is one, and runs the pipeline on the current runtime.
+pub async fn start(
+    paths: &SessionPaths,
+    config: &Config,
+    args: &QuarantineArgs,
+    bus: Option<zbus::Connection>,
+) -> anyhow::Result<Quarantine> {
+    let policy = policy(config)?;
+    let profiles: Vec<String> = config.profiles.iter().map(|p| p.name.to_string()).collect();
+    let scan = scanning::scanner(args).context("setting up the scanner")?;
+
+    let data = paths.data.clone();
+    let names = profiles.clone();
+    let store = tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
+        let layout = Layout::new(&data);
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        layout
+            .create(&refs)
+            .context("creating the storage folders")?;
+        let audit = AuditLog::open(data.join("audit.log")).context("opening the audit log")?;
+        let store = Store::open(StorePaths::under(data.join("quarantine")), layout, audit)
+            .context("opening the quarantine store")?;
+        for name in &names {
+            // The profile's `~/Outbox` (see `zion_profiles::ProfilePaths`).
+            let source = Source {
+                name: format!("profile-{name}"),
+                label: format!("profile:{name}"),
+                profile: Some(name.clone()),
+            };
+            if let Err(e) = store.add_source(&source) {
+                tracing::warn!("no quarantine inbox for profile {name}: {e}");
+            }
+        }
+        Ok(store)
+    })
+    .await
+    .context("opening the quarantine store")??;
+    let store = Arc::new(store);
+    let report = store.recovery_report();
+    if !report.is_empty() {
+        tracing::info!("quarantine recovered after a crash: {report:?}");
+    }
+
+    // Subscribe before the watcher takes anything, so no event is missed.
+    let pipeline_events = service::bridge(store.subscribe());
+    if let Some(bus) = &bus {
+        let signal_events = service::bridge(store.subscribe());
+        dbus::serve(bus, store.clone(), profiles, signal_events)
+            .await
+            .with_context(|| format!("serving {} on the session bus", dbus::NAME))?;
+    }
+    let (watcher, watch_events) = InboxWatcher::start(store.clone(), WatcherConfig::default())
+        .context("watching the quarantine inbox")?;
+    let pipeline = service::Pipeline {
+        store: store.clone(),
+        policy,
+        scan,
+        notifier: notify::Notifier::new(bus),
+        parallel_scans: std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    tokio::spawn(pipeline.run(pipeline_events, service::bridge(watch_events)));
+    tracing::info!("quarantine ready: inbox {}", store.paths().inbox.display());
+    Ok(Quarantine {
+        store,
+        _watcher: watcher,
+    })
+}

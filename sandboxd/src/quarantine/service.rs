@@ -1,0 +1,249 @@
+//! The quarantine pipeline on the daemon's runtime: store events in, and for
+//! each item what the policy says is due — scan it (in a confined worker, a
+//! few at a time), mark it too large, or release it when its delay is over.
+//! Blocking work (SQLite, file copies, the scan) runs in `spawn_blocking`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::Semaphore;
+use zion_quarantine::{
+    due, release_at, Action, DecidedBy, Item, ItemId, Policy, Store, StoreError, StoreEvent,
+    Verdict, WatchEvent,
+};
+
+use super::notify::Notifier;
+
+/// Scans one object and says what it is. Must never return `Clean` for a scan
+/// that did not finish.
+pub type ScanFn = Arc<dyn Fn(&Path) -> Verdict + Send + Sync>;
+
+/// Forwards a std channel (the store's and the watcher's) into the runtime.
+pub fn bridge<T: Send + 'static>(rx: std::sync::mpsc::Receiver<T>) -> UnboundedReceiver<T> {
+    let (tx, out) = unbounded_channel();
+    let spawned = std::thread::Builder::new()
+        .name("zion-q-bridge".into())
+        .spawn(move || {
+            while let Ok(v) = rx.recv() {
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("could not start a quarantine event thread: {e}");
+    }
+    out
+}
+
+/// The pipeline's parts.
+pub struct Pipeline {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The `[quarantine]` policy.
+    pub policy: Policy,
+    /// The scanner.
+    pub scan: ScanFn,
+    /// Where verdicts are announced.
+    pub notifier: Notifier,
+    /// How many scans may run at once.
+    pub parallel_scans: usize,
+}
+
+/// What a finished task tells the loop.
+struct Done(ItemId);
+
+struct Runner {
+    p: Arc<Pipeline>,
+    scans: Arc<Semaphore>,
+    in_flight: HashSet<ItemId>,
+    timers: BTreeMap<ItemId, SystemTime>,
+    done: UnboundedSender<Done>,
+}
+
+impl Pipeline {
+    /// Runs until both channels close: acts on what is due for every item in
+    /// the store now, then on every event.
+    pub async fn run(
+        self,
+        mut events: UnboundedReceiver<StoreEvent>,
+        mut watch: UnboundedReceiver<WatchEvent>,
+    ) {
+        let (done_tx, mut done_rx) = unbounded_channel();
+        let mut r = Runner {
+            scans: Arc::new(Semaphore::new(self.parallel_scans.max(1))),
+            p: Arc::new(self),
+            in_flight: HashSet::new(),
+            timers: BTreeMap::new(),
+            done: done_tx,
+        };
+        match r.blocking(|s| s.list()).await {
+            Ok(items) => items.iter().for_each(|i| r.consider(i)),
+            Err(e) => tracing::error!("cannot list the quarantine: {e}"),
+        }
+        let mut watch_open = true;
+        loop {
+            let sleep = r.next_timer();
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(StoreEvent::ItemAdded(item) | StoreEvent::ItemChanged(item)) => r.consider(&item),
+                    None => break,
+                },
+                w = watch.recv(), if watch_open => match w {
+                    Some(w) => log_watch(&w),
+                    None => watch_open = false,
+                },
+                Some(Done(id)) = done_rx.recv() => {
+                    r.in_flight.remove(&id);
+                    r.reconsider(id).await;
+                }
+                () = tokio::time::sleep(sleep) => r.fire_timers().await,
+            }
+        }
+    }
+}
+
+fn log_watch(w: &WatchEvent) {
+    match w {
+        WatchEvent::Ingested(id) => tracing::debug!("inbox: item {id} taken"),
+        // The watcher logs refusals and failures itself.
+        WatchEvent::Refused(_) | WatchEvent::Failed { .. } => {}
+    }
+}
+
+impl Runner {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        run_blocking(self.p.store.clone(), f).await
+    }
+
+    fn next_timer(&self) -> Duration {
+        let now = SystemTime::now();
+        self.timers
+            .values()
+            .min()
+            .map(|at| at.duration_since(now).unwrap_or_default())
+            // Nothing planned: wake up rarely, for nothing.
+            .unwrap_or(Duration::from_secs(3600))
+    }
+
+    async fn fire_timers(&mut self) {
+        let now = SystemTime::now();
+        let due: Vec<ItemId> = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.timers.remove(&id);
+            self.reconsider(id).await;
+        }
+    }
+
+    async fn reconsider(&mut self, id: ItemId) {
+        match self.blocking(move |s| s.get(id)).await {
+            Ok(item) => self.consider(&item),
+            Err(StoreError::NoSuchItem(_)) => {}
+            Err(e) => tracing::warn!("quarantine item {id}: {e}"),
+        }
+    }
+
+    /// Starts what is due for `item`, or plans it for later.
+    fn consider(&mut self, item: &Item) {
+        let id = item.id;
+        self.timers.remove(&id);
+        if self.in_flight.contains(&id) {
+            return;
+        }
+        let p = self.p.clone();
+        let done = self.done.clone();
+        match due(item, SystemTime::now(), &p.policy) {
+            Some(Action::Scan) => {
+                self.in_flight.insert(id);
+                let scans = self.scans.clone();
+                tokio::spawn(async move {
+                    let _permit = scans.acquire_owned().await;
+                    scan(&p, id).await;
+                    let _ = done.send(Done(id));
+                });
+            }
+            Some(Action::MarkTooLarge { limit }) => {
+                self.in_flight.insert(id);
+                tokio::spawn(async move {
+                    match run_blocking(p.store.clone(), move |s| s.mark_too_large(id, limit)).await
+                    {
+                        Ok(item) => p.notifier.verdict(&item).await,
+                        Err(e) => tracing::warn!("quarantine item {id}: {e}"),
+                    }
+                    let _ = done.send(Done(id));
+                });
+            }
+            Some(Action::Release { destination }) => {
+                self.in_flight.insert(id);
+                tokio::spawn(async move {
+                    let to = destination.clone();
+                    let released = run_blocking(p.store.clone(), move |s| {
+                        s.release(id, &to, DecidedBy::Policy, false)
+                    })
+                    .await;
+                    match released {
+                        Ok(item) => tracing::info!(
+                            "quarantine item {id} released by the policy to {destination}: {}",
+                            super::wire::ItemInfo::from(&item).detail
+                        ),
+                        Err(e) => tracing::warn!("automatic release: {e}"),
+                    }
+                    let _ = done.send(Done(id));
+                });
+            }
+            None => {
+                if let Some(at) = release_at(item, &p.policy) {
+                    self.timers.insert(id, at);
+                }
+            }
+        }
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(
+    store: Arc<Store>,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(result) => result,
+        Err(e) => Err(StoreError::Io {
+            op: "running a quarantine task",
+            path: Default::default(),
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
+}
+
+/// `stored → scanning → verdict`, then the notification.
+async fn scan(p: &Pipeline, id: ItemId) {
+    let scan_fn = p.scan.clone();
+    let finished = run_blocking(p.store.clone(), move |s| {
+        let path = s.begin_scan(id)?;
+        let started = std::time::Instant::now();
+        let verdict = scan_fn(&path);
+        tracing::info!(
+            item = %id,
+            "scanned in {:.0?}: {}",
+            started.elapsed(),
+            super::wire::verdict_word(&verdict)
+        );
+        s.finish_scan(id, verdict)
+    })
+    .await;
+    match finished {
+        Ok(item) => p.notifier.verdict(&item).await,
+        // Deleted while it was being scanned, for instance.
+        Err(e) => tracing::info!("quarantine item {id}: scan not recorded: {e}"),
+    }
+}
