@@ -49,15 +49,18 @@ impl Store {
         report.temp_files_removed = self.remove_temp_files()?;
         self.roll_back_ingests(&mut report)?;
         self.finish_inbox_removals(&mut report)?;
-        for item in lock(&self.journal).in_state(StateKind::Scanning)? {
+        let scanning = lock(&self.journal).in_state(StateKind::Scanning)?;
+        for item in scanning {
             self.transition(item.id, Event::ScanInterrupted, None, None)?;
             report.scans_interrupted.push(item.id);
         }
-        for item in lock(&self.journal).in_state(StateKind::Releasing)? {
+        let releasing = lock(&self.journal).in_state(StateKind::Releasing)?;
+        for item in releasing {
             self.recover_release(&item, &mut report)?;
         }
         report.orphan_objects_removed = self.remove_orphan_objects()?;
-        for item in lock(&self.journal).list()? {
+        let items = lock(&self.journal).list()?;
+        for item in items {
             let Some(sha) = item.sha256 else { continue };
             if item.state.kind().holds_object() && !self.object_path(&sha).exists() {
                 tracing::error!(
