@@ -413,6 +413,19 @@ impl Worker {
             self.schedule(key, Instant::now() + self.config.retry);
             return;
         }
+        // An empty file may be a placeholder whose `.part` is about to
+        // appear: give it the settle time before taking it.
+        if let Ok(meta) = dir.join(name).symlink_metadata() {
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .unwrap_or(self.config.settle);
+            if meta.is_file() && meta.len() == 0 && age < self.config.settle {
+                self.schedule(key, Instant::now() + (self.config.settle - age));
+                return;
+            }
+        }
         match self.store.ingest(source, name) {
             Ok(IngestOutcome::Stored(item)) => {
                 self.failed.remove(&key);
