@@ -21,6 +21,12 @@ pub struct Env {
     pub audit_path: PathBuf,
 }
 
+impl Default for Env {
+    fn default() -> Env {
+        Env::new()
+    }
+}
+
 impl Env {
     pub fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
