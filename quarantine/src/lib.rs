@@ -3,6 +3,10 @@
 
 pub mod verdict;
 
+// The YARA scanner and its confined worker (links libyara).
+#[cfg(feature = "scanner")]
+pub mod scanner;
+
 // The store and its journal, ingest, recovery, watcher and policy.
 pub mod error;
 pub mod ingest;
@@ -15,6 +19,12 @@ pub mod store;
 pub mod watcher;
 
 pub use verdict::{RuleMatch, Verdict};
+
+#[cfg(feature = "scanner")]
+pub use scanner::{
+    CompiledRules, RuleSources, RuleWatcher, RulesError, RulesEvent, Scanner, ScannerConfig,
+    ScannerError,
+};
 
 pub use error::StoreError;
 pub use ingest::{IngestOutcome, Refusal, RefuseReason};

@@ -1,0 +1,176 @@
+//! How the scan worker confines itself once its rules are loaded and before it
+//! touches any object: rlimits, no capabilities, no new privileges, and a
+//! Landlock domain that grants no filesystem access at all (objects arrive as
+//! already-open descriptors), no network and no signals outside itself.
+
+use landlock::{
+    Access, AccessFs, AccessNet, LandlockStatus, Ruleset, RulesetAttr, RulesetStatus, Scope, ABI,
+};
+use rustix::process::{setrlimit, Resource, Rlimit};
+use serde::{Deserialize, Serialize};
+
+/// The newest Landlock ABI asked for; older kernels get what they support.
+const LANDLOCK_ABI: ABI = ABI::V10;
+
+/// The resource limits a worker runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// CPU seconds one scan may use (the soft `RLIMIT_CPU`, moved per scan).
+    pub cpu_seconds_per_scan: u64,
+    /// CPU seconds the worker may use in its life (the hard `RLIMIT_CPU`); it
+    /// retires before a scan could run into it.
+    pub cpu_seconds_lifetime: u64,
+    /// Address space in bytes (`RLIMIT_AS`); objects are mapped whole.
+    pub address_space: u64,
+    /// Open descriptors (`RLIMIT_NOFILE`).
+    pub open_files: u64,
+}
+
+/// What Landlock enforces in the worker, as the kernel reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LandlockEnforcement {
+    /// Every requested restriction is enforced.
+    FullyEnforced,
+    /// Some are (an older kernel: best effort).
+    PartiallyEnforced,
+    /// None: the kernel has no Landlock or it is disabled.
+    NotEnforced,
+}
+
+/// The confinement a worker reported once it was in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confinement {
+    /// What Landlock enforces.
+    pub landlock: LandlockEnforcement,
+    /// The Landlock ABI used (kernel and crate agree on it), if any.
+    pub landlock_abi: Option<u32>,
+    /// Whether `PR_SET_NO_NEW_PRIVS` is set.
+    pub no_new_privs: bool,
+    /// Whether every capability was dropped (matters when run as root).
+    pub capabilities_dropped: bool,
+    /// The resource limits in force (core dumps are always off).
+    pub limits: Limits,
+}
+
+/// Why the worker could not confine itself (it then refuses to scan).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfineError {
+    /// An rlimit could not be set.
+    #[error("cannot set {resource}: {source}")]
+    Rlimit {
+        /// Which limit.
+        resource: &'static str,
+        /// The cause.
+        source: rustix::io::Errno,
+    },
+    /// Landlock refused the ruleset.
+    #[error("cannot enforce Landlock: {0}")]
+    Landlock(#[from] landlock::RulesetError),
+}
+
+/// Applies every restriction to the calling (single-threaded) process.
+pub fn confine(limits: &Limits) -> Result<Confinement, ConfineError> {
+    set_limit(Resource::Core, "RLIMIT_CORE", Some(0), Some(0))?;
+    set_limit(
+        Resource::Cpu,
+        "RLIMIT_CPU",
+        Some(limits.cpu_seconds_per_scan.min(limits.cpu_seconds_lifetime)),
+        Some(limits.cpu_seconds_lifetime),
+    )?;
+    set_limit(
+        Resource::As,
+        "RLIMIT_AS",
+        Some(limits.address_space),
+        Some(limits.address_space),
+    )?;
+    set_limit(
+        Resource::Nofile,
+        "RLIMIT_NOFILE",
+        Some(limits.open_files),
+        Some(limits.open_files),
+    )?;
+    // No new processes or threads: the worker needs none. (Not enforced for
+    // uid 0, which Landlock still confines.)
+    set_limit(Resource::Nproc, "RLIMIT_NPROC", Some(0), Some(0))?;
+    let capabilities_dropped = drop_capabilities();
+
+    let status = Ruleset::default()
+        .handle_access(AccessFs::from_all(LANDLOCK_ABI))?
+        .handle_access(AccessNet::from_all(LANDLOCK_ABI))?
+        .scope(Scope::from_all(LANDLOCK_ABI))?
+        .create()?
+        .restrict_self()?;
+    let landlock = match status.ruleset {
+        RulesetStatus::FullyEnforced => LandlockEnforcement::FullyEnforced,
+        RulesetStatus::PartiallyEnforced => LandlockEnforcement::PartiallyEnforced,
+        _ => LandlockEnforcement::NotEnforced,
+    };
+    let landlock_abi = match status.landlock {
+        LandlockStatus::Available { effective_abi, .. } => Some(effective_abi as u32),
+        _ => None,
+    };
+    Ok(Confinement {
+        landlock,
+        landlock_abi,
+        no_new_privs: status.no_new_privs,
+        capabilities_dropped,
+        limits: *limits,
+    })
+}
+
+/// Moves the soft CPU limit so the next scan gets `per_scan` more seconds,
+/// never past the hard (lifetime) limit. Returns false when the lifetime
+/// budget cannot give a whole scan: the worker should retire.
+pub fn grant_cpu_for_next_scan(limits: &Limits) -> bool {
+    let used = cpu_seconds_used();
+    let soft = used + limits.cpu_seconds_per_scan;
+    if soft > limits.cpu_seconds_lifetime {
+        return false;
+    }
+    let limit = Rlimit {
+        current: Some(soft),
+        maximum: Some(limits.cpu_seconds_lifetime),
+    };
+    setrlimit(Resource::Cpu, limit).is_ok()
+}
+
+/// CPU seconds this process has used, rounded up.
+pub fn cpu_seconds_used() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    if t.tv_nsec > 0 {
+        secs + 1
+    } else {
+        secs
+    }
+}
+
+fn set_limit(
+    resource: Resource,
+    name: &'static str,
+    current: Option<u64>,
+    maximum: Option<u64>,
+) -> Result<(), ConfineError> {
+    setrlimit(resource, Rlimit { current, maximum }).map_err(|source| ConfineError::Rlimit {
+        resource: name,
+        source,
+    })
+}
+
+/// Drops every capability (effective, permitted, inheritable). Without
+/// `CAP_SYS_RESOURCE` a compromised worker cannot raise its hard limits.
+fn drop_capabilities() -> bool {
+    let empty = rustix::thread::CapabilitySets {
+        effective: rustix::thread::CapabilitySet::empty(),
+        permitted: rustix::thread::CapabilitySet::empty(),
+        inheritable: rustix::thread::CapabilitySet::empty(),
+    };
+    match rustix::thread::set_capabilities(None, empty) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("scan worker could not drop its capabilities: {e}");
+            false
+        }
+    }
+}

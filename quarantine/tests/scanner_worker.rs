@@ -1,0 +1,226 @@
+//! The confined worker: Landlock denies what it was not given, and a worker
+//! that is killed, hangs, burns CPU or talks garbage gives an error, never
+//! clean; the next scan gets a fresh worker.
+
+#[path = "scanner_support.rs"]
+mod scanner_support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use scanner_support::{eicar, RulesEnv, WORKER};
+use zion_quarantine::scanner::{LandlockEnforcement, Scanner};
+use zion_quarantine::Verdict;
+
+const EACCES: i64 = 13;
+
+#[test]
+fn confined_worker_cannot_open_a_file_it_was_not_given() {
+    let env = RulesEnv::new();
+    let target = env.sample("secret.txt", b"not for the worker\n");
+    // Readable without the confinement: the denial below is Landlock's.
+    std::fs::read(&target).expect("the test can read the file");
+    let output = Command::new(WORKER)
+        .arg("--rules")
+        .arg(&env.rules_file)
+        .env("ZION_SCAN_WORKER_SELFTEST_OPEN", &target)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run worker");
+    assert!(output.status.success(), "worker: {output:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("self-test report is JSON");
+    let landlock = report["confinement"]["landlock"].as_str().unwrap_or("");
+    if landlock == "not_enforced" {
+        eprintln!("SKIP: this kernel does not enforce Landlock ({report})");
+        return;
+    }
+    assert_eq!(report["errno"].as_i64(), Some(EACCES), "{report}");
+    assert_eq!(report["confinement"]["no_new_privs"], true, "{report}");
+
+    // /etc is just as closed.
+    let output = Command::new(WORKER)
+        .arg("--rules")
+        .arg(&env.rules_file)
+        .env("ZION_SCAN_WORKER_SELFTEST_OPEN", "/etc/hostname")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run worker");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["errno"].as_i64(), Some(EACCES), "{report}");
+}
+
+#[test]
+fn scanner_reports_the_confinement_the_kernel_enforces() {
+    let env = RulesEnv::new();
+    let scanner = env.scanner();
+    let confinement = scanner.confinement().expect("worker reported");
+    eprintln!("worker confinement: {confinement:?}");
+    assert!(confinement.no_new_privs);
+    assert_eq!(confinement.limits.cpu_seconds_per_scan, 10);
+    assert_eq!(confinement.limits.address_space, 1 << 30);
+    if confinement.landlock == LandlockEnforcement::NotEnforced {
+        eprintln!("SKIP: Landlock not enforced on this kernel");
+        return;
+    }
+    assert!(confinement.landlock_abi.is_some_and(|abi| abi >= 1));
+    // A confined worker still scans what it is handed.
+    assert!(matches!(
+        scanner.scan(&env.sample("eicar.com", &eicar())),
+        Verdict::Infected { .. }
+    ));
+}
+
+#[test]
+fn worker_killed_mid_scan_gives_error_and_the_next_scan_a_fresh_worker() {
+    let env = RulesEnv::new();
+    let pid_file = env.dir.path().join("worker.pid");
+    let marker = env.dir.path().join("hung-once");
+    // The first worker (the one Scanner::new starts) hangs on its first scan.
+    let script = format!(
+        "echo $$ > '{pid}'\nif [ ! -e '{marker}' ]; then touch '{marker}'; \
+         export ZION_SCAN_WORKER_SELFTEST_HANG=sleep; fi\nexec '{WORKER}' \"$@\"",
+        pid = pid_file.display(),
+        marker = marker.display(),
+    );
+    let mut config = env.config();
+    config.worker_exe = env.wrapper("worker-hangs-once", &script);
+    config.timeout = Duration::from_secs(30);
+    let scanner = Scanner::new(config).expect("scanner");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    let sample = env.sample("eicar.com", &eicar());
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        let pid = rustix::process::Pid::from_raw(pid).expect("pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("kill worker");
+    });
+    let started = Instant::now();
+    let verdict = scanner.scan(&sample);
+    killer.join().expect("killer");
+    let Verdict::Error { reason } = verdict else {
+        panic!("a killed worker gives an error, got {verdict:?}");
+    };
+    assert!(reason.contains("SIGKILL"), "{reason}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "no wait for the timeout"
+    );
+    assert!(
+        matches!(scanner.scan(&sample), Verdict::Infected { .. }),
+        "a fresh worker scans the next object"
+    );
+}
+
+#[test]
+fn hung_worker_times_out_with_an_error() {
+    let env = RulesEnv::new();
+    let script = format!("ZION_SCAN_WORKER_SELFTEST_HANG=sleep exec '{WORKER}' \"$@\"");
+    let mut config = env.config();
+    config.worker_exe = env.wrapper("worker-hangs", &script);
+    config.timeout = Duration::from_secs(1);
+    let scanner = Scanner::new(config).expect("scanner");
+    let started = Instant::now();
+    let verdict = scanner.scan(&env.sample("clean.txt", b"nothing to see\n"));
+    let Verdict::Error { reason } = verdict else {
+        panic!("a hung worker gives an error, got {verdict:?}");
+    };
+    assert!(reason.contains("no answer in time"), "{reason}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn worker_over_its_cpu_limit_is_killed_with_an_error() {
+    let env = RulesEnv::new();
+    let script = format!("ZION_SCAN_WORKER_SELFTEST_HANG=spin exec '{WORKER}' \"$@\"");
+    let mut config = env.config();
+    config.worker_exe = env.wrapper("worker-spins", &script);
+    config.cpu_limit = Duration::from_secs(1);
+    config.timeout = Duration::from_secs(30);
+    let scanner = Scanner::new(config).expect("scanner");
+    let started = Instant::now();
+    let verdict = scanner.scan(&env.sample("clean.txt", b"nothing to see\n"));
+    let Verdict::Error { reason } = verdict else {
+        panic!("a spinning worker gives an error, got {verdict:?}");
+    };
+    assert!(reason.contains("SIGXCPU"), "{reason}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "killed by the CPU limit, not the timeout"
+    );
+}
+
+#[test]
+fn worker_that_prints_garbage_gives_an_error() {
+    let env = RulesEnv::new();
+    let marker = env.dir.path().join("started-once");
+    // A real first worker, then one that answers nonsense on its channel.
+    let script = format!(
+        "if [ -e '{marker}' ]; then echo 'Clean! trust me' >&0; sleep 30; fi\n\
+         touch '{marker}'\nexec '{WORKER}' \"$@\"",
+        marker = marker.display(),
+    );
+    let mut config = env.config();
+    config.worker_exe = env.wrapper("worker-garbage", &script);
+    let scanner = Scanner::new(config).expect("scanner");
+    scanner.reload(); // the next scan starts the garbage worker
+    let started = Instant::now();
+    let verdict = scanner.scan(&env.sample("eicar.com", &eicar()));
+    let Verdict::Error { reason } = verdict else {
+        panic!("garbage gives an error, got {verdict:?}");
+    };
+    assert!(reason.contains("garbage"), "{reason}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn worker_that_cannot_load_its_rules_fails_the_scanner_start() {
+    let env = RulesEnv::new();
+    let mut config = env.config();
+    config.rules_file = env.sample("not-rules.yarc", b"this is not a compiled rule file");
+    let err = match Scanner::new(config) {
+        Ok(_) => panic!("a scanner without loadable rules must not start"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("refused to start") && err.contains("not-rules.yarc"),
+        "{err}"
+    );
+}
+
+#[test]
+fn only_regular_files_are_scanned() {
+    let env = RulesEnv::new();
+    let scanner = env.scanner();
+    let target = env.sample("eicar.com", &eicar());
+    let link = env.dir.path().join("link.com");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    assert!(
+        matches!(scanner.scan(&link), Verdict::Error { .. }),
+        "symlinks are not followed"
+    );
+    let fifo = env.dir.path().join("fifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+    let Verdict::Error { reason } = scanner.scan(&fifo) else {
+        panic!("a FIFO is not scanned");
+    };
+    assert!(reason.contains("not a regular file"), "{reason}");
+    assert!(matches!(
+        scanner.scan(&env.dir.path().join("missing")),
+        Verdict::Error { .. }
+    ));
+}
