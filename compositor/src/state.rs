@@ -15,6 +15,7 @@ use smithay::utils::{Clock, Monotonic, SERIAL_COUNTER};
 use smithay::wayland::compositor::CompositorState;
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::selection::data_device::DataDeviceState;
+use smithay::wayland::selection::primary_selection::PrimarySelectionState;
 use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shell::xdg::XdgShellState;
 use smithay::wayland::shm::ShmState;
@@ -23,6 +24,7 @@ use zion_profiles::config::{Colour, Config};
 
 use crate::backend::Backend;
 use crate::handlers::policy::PolicyGlobals;
+use crate::handlers::selection::SelectionOwners;
 use crate::hotkeys::Action;
 use crate::identity::{origin_of, Origin};
 use crate::layout::Layout;
@@ -79,8 +81,12 @@ pub struct State {
     pub shm_state: ShmState,
     /// wl_output and xdg-output.
     pub output_manager_state: OutputManagerState,
-    /// wl_data_device_manager (no selection crosses yet).
+    /// wl_data_device_manager (selections stay within their origin).
     pub data_device_state: DataDeviceState,
+    /// zwp_primary_selection_device_manager_v1 (same isolation).
+    pub primary_selection_state: PrimarySelectionState,
+    /// The origin of the client that set each selection.
+    pub selection_owners: SelectionOwners,
     /// The globals of the protocol policy (host-only and harmless ones).
     pub policy: PolicyGlobals,
     /// Seats.
@@ -109,6 +115,7 @@ impl State {
         let shm_state = ShmState::new::<State>(dh, vec![]);
         let output_manager_state = OutputManagerState::new_with_xdg_output::<State>(dh);
         let data_device_state = DataDeviceState::new::<State>(dh);
+        let primary_selection_state = PrimarySelectionState::new::<State>(dh);
         let policy = PolicyGlobals::new(dh);
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
@@ -141,6 +148,8 @@ impl State {
             shm_state,
             output_manager_state,
             data_device_state,
+            primary_selection_state,
+            selection_owners: SelectionOwners::default(),
             policy,
             seat_state,
             seat,

@@ -67,6 +67,20 @@ fn run_client(
     args: &[&str],
     stdin: Option<&str>,
 ) -> (bool, String) {
+    run_client_for(c, socket, program, args, stdin, WAIT)
+        .unwrap_or_else(|| panic!("{program} {args:?} did not finish"))
+}
+
+/// As `run_client`, but `None` when the client has not finished within
+/// `limit` (it is then killed).
+fn run_client_for(
+    c: &mut Compositor,
+    socket: &Path,
+    program: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    limit: Duration,
+) -> Option<(bool, String)> {
     let dir = socket.parent().expect("socket has a folder");
     let name = socket.file_name().expect("socket has a name");
     let out = tempfile::NamedTempFile::new().expect("output file");
@@ -90,7 +104,7 @@ fn run_client(
         }
     };
     let mut child = cmd.spawn().expect("client starts");
-    let end = Instant::now() + WAIT;
+    let end = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("client status") {
             break status;
@@ -98,14 +112,14 @@ fn run_client(
         if Instant::now() > end {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{program} {args:?} did not finish");
+            return None;
         }
         c.dispatch(Duration::from_millis(10))
             .expect("event loop runs");
     };
     drop(input);
     let text = std::fs::read_to_string(out.path()).expect("output readable");
-    (status.success(), text)
+    Some((status.success(), text))
 }
 
 /// The interface names `wayland-info` lists on `socket`.
@@ -147,4 +161,138 @@ fn privileged_globals_are_listed_on_the_host_socket_only() {
         expected.sort();
         assert_eq!(extra, expected, "host minus {profile}");
     }
+}
+
+const WL_COPY: &str = "/usr/bin/wl-copy";
+const WL_PASTE: &str = "/usr/bin/wl-paste";
+
+/// A `wl-copy --foreground` serving `text` on `socket` until dropped, once
+/// the compositor has taken its selection.
+struct Copier(std::process::Child);
+
+impl Drop for Copier {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn copy(c: &mut Compositor, socket: &Path, text: &str, primary: bool) -> Copier {
+    let dir = socket.parent().expect("socket has a folder");
+    let name = socket.file_name().expect("socket has a name");
+    let mut cmd = Command::new(WL_COPY);
+    cmd.arg("--foreground");
+    if primary {
+        cmd.arg("--primary");
+    }
+    let child = cmd
+        .arg("--")
+        .arg(text)
+        .env_clear()
+        .env("XDG_RUNTIME_DIR", dir)
+        .env("WAYLAND_DISPLAY", name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wl-copy starts");
+    let copier = Copier(child);
+    let held = c
+        .dispatch_until(WAIT, |s| {
+            let owners = &s.selection_owners;
+            if primary {
+                owners.primary.is_some()
+            } else {
+                owners.clipboard.is_some()
+            }
+        })
+        .expect("event loop runs");
+    assert!(held, "wl-copy on {} set no selection", socket.display());
+    copier
+}
+
+/// What `wl-paste` on `socket` prints, or `None` when it gets nothing: a
+/// client that may not see the selection is sent no selection event at
+/// all, so `wl-paste` keeps waiting for one and is killed after 2 s.
+fn paste(c: &mut Compositor, socket: &Path, primary: bool) -> Option<String> {
+    let mut args = vec!["--no-newline"];
+    if primary {
+        args.push("--primary");
+    }
+    let limit = Duration::from_secs(2);
+    match run_client_for(c, socket, WL_PASTE, &args, None, limit) {
+        Some((true, text)) => Some(text),
+        _ => None,
+    }
+}
+
+fn clipboard_tools_missing() -> bool {
+    missing(WL_COPY, "wl-clipboard") || missing(WL_PASTE, "wl-clipboard")
+}
+
+#[test]
+fn clipboard_pastes_within_a_profile_and_nothing_across_profiles() {
+    if clipboard_tools_missing() {
+        return;
+    }
+    let runtime = tempfile::tempdir().expect("runtime folder");
+    let mut c = compositor(runtime.path());
+    let work = profile_socket(runtime.path(), "work");
+    let personal = profile_socket(runtime.path(), "personal");
+    let host = host_socket(runtime.path());
+
+    let _copier = copy(&mut c, &work, "quarterly figures", false);
+    assert_eq!(
+        paste(&mut c, &work, false).as_deref(),
+        Some("quarterly figures"),
+        "a work client pastes what a work client copied"
+    );
+    assert_eq!(
+        paste(&mut c, &host, false),
+        None,
+        "the host is offered nothing"
+    );
+    let personal_desktop = c
+        .state
+        .layout
+        .index_of("personal")
+        .expect("personal desktop");
+    c.state
+        .do_action(zion_compositor::Action::SwitchTo(personal_desktop));
+    assert_eq!(
+        paste(&mut c, &personal, false),
+        None,
+        "a personal client is offered nothing from work"
+    );
+    assert_eq!(
+        c.state.selection_owners.clipboard,
+        Some(zion_compositor::Origin::Profile(
+            "work".parse().expect("profile name")
+        )),
+        "the work selection is still held"
+    );
+}
+
+#[test]
+fn primary_selection_stays_within_its_profile() {
+    if clipboard_tools_missing() {
+        return;
+    }
+    let runtime = tempfile::tempdir().expect("runtime folder");
+    let mut c = compositor(runtime.path());
+    let work = profile_socket(runtime.path(), "work");
+    let personal = profile_socket(runtime.path(), "personal");
+    let _copier = copy(&mut c, &work, "selected words", true);
+    assert_eq!(
+        paste(&mut c, &work, true).as_deref(),
+        Some("selected words")
+    );
+    let personal_desktop = c
+        .state
+        .layout
+        .index_of("personal")
+        .expect("personal desktop");
+    c.state
+        .do_action(zion_compositor::Action::SwitchTo(personal_desktop));
+    assert_eq!(paste(&mut c, &personal, true), None);
 }

@@ -4,7 +4,7 @@
 mod compositor;
 mod decoration;
 pub mod policy;
-mod selection;
+pub mod selection;
 mod xdg_shell;
 
 use smithay::input::pointer::CursorImageStatus;
@@ -29,7 +29,9 @@ impl SeatHandler for State {
 
     fn cursor_image(&mut self, _seat: &Seat<Self>, _image: CursorImageStatus) {}
 
-    fn focus_changed(&mut self, _seat: &Seat<Self>, _focused: Option<&WlSurface>) {}
+    fn focus_changed(&mut self, _seat: &Seat<Self>, focused: Option<&WlSurface>) {
+        self.selection_focus_to(focused);
+    }
 }
 delegate_seat!(State);
 
