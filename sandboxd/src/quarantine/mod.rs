@@ -7,7 +7,7 @@
 //! - [`client`]: its proxy, for zionctl and tests.
 //! - [`service`]: the pipeline (watcher → store → scanner → policy → release).
 //! - [`notify`]: `org.freedesktop.Notifications`, best effort.
-//! - [`scanning`]: the scanner the pipeline uses.
+//! - [`scanning`]: the YARA scanner in its confined worker, and rule reloads.
 
 pub mod client;
 pub mod dbus;
@@ -45,6 +45,7 @@ pub struct Quarantine {
     /// The store.
     pub store: Arc<Store>,
     _watcher: InboxWatcher,
+    _rules: Option<zion_quarantine::scanner::RuleWatcher>,
 }
 
 /// Parses the `[quarantine]` table of zion.toml.
@@ -65,7 +66,6 @@ pub async fn start(
 ) -> anyhow::Result<Quarantine> {
     let policy = policy(config)?;
     let profiles: Vec<String> = config.profiles.iter().map(|p| p.name.to_string()).collect();
-    let scan = scanning::scanner(args).context("setting up the scanner")?;
 
     let data = paths.data.clone();
     let names = profiles.clone();
@@ -94,10 +94,10 @@ pub async fn start(
     .await
     .context("opening the quarantine store")??;
     let store = Arc::new(store);
-    let report = store.recovery_report();
-    if !report.is_empty() {
-        tracing::info!("quarantine recovered after a crash: {report:?}");
-    }
+    let (args2, paths2, store2) = (args.clone(), paths.clone(), store.clone());
+    let scanning = tokio::task::spawn_blocking(move || scanning::start(&args2, &paths2, store2))
+        .await
+        .context("setting up the scanner")??;
 
     // Subscribe before the watcher takes anything, so no event is missed.
     let pipeline_events = service::bridge(store.subscribe());
@@ -112,7 +112,7 @@ pub async fn start(
     let pipeline = service::Pipeline {
         store: store.clone(),
         policy,
-        scan,
+        scan: scanning.scan,
         notifier: notify::Notifier::new(bus),
         parallel_scans: std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
@@ -121,5 +121,6 @@ pub async fn start(
     Ok(Quarantine {
         store,
         _watcher: watcher,
+        _rules: scanning.watcher,
     })
 }

@@ -1,14 +1,114 @@
-//! The scanner the pipeline calls: zion-quarantine's confined YARA worker.
+//! The scanner the pipeline calls: zion-quarantine's YARA rules, compiled at
+//! start and again when a rule file changes, scanned in confined
+//! `zion-scan-worker` processes. A recompile rescans what the quarantine holds.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use zion_quarantine::scanner::{
+    default_worker_exe, CompiledRules, RuleSources, RuleWatcher, RulesEvent, Scanner, ScannerConfig,
+};
+use zion_quarantine::{StateKind, Store};
 
 use super::service::ScanFn;
 use super::QuarantineArgs;
-use std::sync::Arc;
-use zion_quarantine::Verdict;
+use crate::SessionPaths;
 
-/// The scanner for these options.
-pub fn scanner(_args: &QuarantineArgs) -> anyhow::Result<ScanFn> {
-    // TODO: the confined worker once zion-quarantine's scanner lands.
-    Ok(Arc::new(|_path| Verdict::Error {
-        reason: "no scanner in this build".into(),
-    }))
+/// The scanner and what keeps its rules current.
+pub struct Scanning {
+    /// What the pipeline calls.
+    pub scan: ScanFn,
+    /// Recompiles on rule changes; stops when dropped.
+    pub watcher: Option<RuleWatcher>,
+}
+
+/// Where the default rules are: `--rules`/`$ZION_RULES`, else the installed
+/// ones, else those of a development checkout beside `target/`.
+pub fn default_rules(args: &QuarantineArgs) -> PathBuf {
+    if let Some(dir) = &args.rules {
+        return dir.clone();
+    }
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf));
+    let mut candidates = vec![PathBuf::from("/usr/share/zion/rules")];
+    if let Some(dir) = exe_dir {
+        candidates.push(dir.join("../share/zion/rules"));
+        candidates.push(dir.join("../../session-files/rules"));
+    }
+    candidates
+        .iter()
+        .find(|d| d.is_dir())
+        .cloned()
+        .unwrap_or_else(|| candidates[0].clone())
+}
+
+/// Compiles the rules (default folder plus the user's `$XDG_CONFIG_HOME/zion/rules`),
+/// starts the first worker and the rule watcher. Blocking.
+pub fn start(
+    args: &QuarantineArgs,
+    paths: &SessionPaths,
+    store: Arc<Store>,
+) -> anyhow::Result<Scanning> {
+    let mut sources = RuleSources::new(default_rules(args));
+    if let Some(config_dir) = paths.config_file.parent() {
+        sources = sources.with_user_dir(config_dir.join("rules"));
+    }
+    let rules_file = paths.data.join("quarantine").join("rules.compiled");
+    let mut compiled = CompiledRules::compile(&sources).context("compiling the YARA rules")?;
+    compiled
+        .save(&rules_file)
+        .context("saving the compiled rules")?;
+    tracing::info!(
+        "YARA rules: {} rules from {} files",
+        compiled.rule_count,
+        compiled.files.len()
+    );
+    let mut config = ScannerConfig::new(&rules_file);
+    config.worker_exe = args.scan_worker.clone().unwrap_or_else(default_worker_exe);
+    config.max_idle_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let scanner = Arc::new(Scanner::new(config).context("starting the scan worker")?);
+    // The scanner logs the confinement its first worker reported.
+    let reloaded = scanner.clone();
+    let watcher = RuleWatcher::start(sources, rules_file, move |event| match event {
+        RulesEvent::Recompiled { rule_count, files } => {
+            reloaded.reload();
+            tracing::info!(
+                "rules changed ({rule_count} rules, {files} files): rescanning the quarantine"
+            );
+            rescan_all(&store);
+        }
+        RulesEvent::Rejected(e) => tracing::warn!("{e}"),
+    });
+    let watcher = match watcher {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("rule changes will not be noticed until a restart: {e}");
+            None
+        }
+    };
+    let scan: ScanFn = Arc::new(move |path: &Path| scanner.scan(path));
+    Ok(Scanning { scan, watcher })
+}
+
+/// Sends every item that has a verdict back to be scanned with the new rules.
+fn rescan_all(store: &Store) {
+    let items = match store.list() {
+        Ok(items) => items,
+        Err(e) => {
+            tracing::warn!("cannot rescan after a rule change: {e}");
+            return;
+        }
+    };
+    for item in items {
+        if matches!(
+            item.state.kind(),
+            StateKind::Clean | StateKind::Infected | StateKind::Error
+        ) {
+            if let Err(e) = store.rescan(item.id) {
+                tracing::warn!("quarantine item {}: no rescan: {e}", item.id);
+            }
+        }
+    }
 }

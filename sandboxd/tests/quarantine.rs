@@ -1,0 +1,433 @@
+//! `org.zionos.Quarantine1` served by a real zion-sandboxd (`--no-profiles`)
+//! on a private bus, scanning with the real worker, libyara and the default
+//! rules; zionctl against it; notifications to a notification server that is
+//! a real peer on that bus.
+
+mod quarantine_support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use quarantine_support::*;
+use zbus::zvariant::OwnedValue;
+use zion_sandboxd::quarantine::client::Quarantine1Proxy;
+use zion_sandboxd::quarantine::ItemInfo;
+use zion_tests::TestEnv;
+
+const VERDICT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Items by name once every one of `names` has a verdict.
+async fn verdicts(proxy: &Quarantine1Proxy<'_>, names: &[&str]) -> HashMap<String, ItemInfo> {
+    eventually(
+        "verdicts for every dropped file",
+        VERDICT_TIMEOUT,
+        || async {
+            let items = proxy.list().await.ok()?;
+            let by_name: HashMap<String, ItemInfo> =
+                items.into_iter().map(|i| (i.name.clone(), i)).collect();
+            names
+                .iter()
+                .all(|n| by_name.get(*n).is_some_and(|i| !i.verdict.is_empty()))
+                .then_some(by_name)
+        },
+    )
+    .await
+}
+
+fn method_error(e: &zbus::Error) -> (String, String) {
+    match e {
+        zbus::Error::MethodError(name, detail, _) => {
+            (name.to_string(), detail.clone().unwrap_or_default())
+        }
+        other => panic!("expected a D-Bus error reply, got {other:?}"),
+    }
+}
+
+/// One received notification: app name, summary, body, urgency.
+type Received = (String, String, String, u8);
+
+/// A desktop notification server: owns `org.freedesktop.Notifications` on the bus.
+#[derive(Clone, Default)]
+struct NotificationServer {
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl NotificationServer {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        hints: HashMap<String, OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let urgency = hints
+            .get("urgency")
+            .and_then(|v| u8::try_from(v).ok())
+            .unwrap_or(255);
+        let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        received.push((app_name, summary, body, urgency));
+        received.len() as u32
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        ("zion-test".into(), "zion".into(), "1".into(), "1.2".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_files_get_their_verdict_in_list_signals_and_notifications() {
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env, "");
+    let server = NotificationServer::default();
+    let _notifications = zbus::connection::Builder::address(env.dbus().address())
+        .expect("address")
+        .name("org.freedesktop.Notifications")
+        .expect("name")
+        .serve_at("/org/freedesktop/Notifications", server.clone())
+        .expect("serve")
+        .build()
+        .await
+        .expect("the notification server is on the bus");
+    let daemon = Daemon::start(&env);
+    let bus = env.dbus().connect().await.expect("bus");
+    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let mut added = proxy.receive_item_added().await.expect("ItemAdded");
+    let mut changed = proxy.receive_item_changed().await.expect("ItemChanged");
+
+    let text = b"Meeting notes: nothing to see here.\n";
+    drop_file(&outbox(&env), "eicar.com", EICAR);
+    drop_file(&outbox(&env), "notes.txt", text);
+    let items = verdicts(&proxy, &["eicar.com", "notes.txt"]).await;
+
+    let eicar = &items["eicar.com"];
+    assert_eq!(eicar.state, "infected", "{eicar:?}\n{}", daemon.log());
+    assert_eq!(eicar.sha256, sha256(EICAR));
+    assert_eq!(eicar.size, EICAR.len() as u64);
+    assert_eq!(eicar.source, "profile:work");
+    assert_eq!(eicar.profile, "work");
+    assert!(!eicar.matches.is_empty(), "{eicar:?}");
+    for m in &eicar.matches {
+        assert!(!m.rule.is_empty(), "{m:?}");
+        assert!(!m.author.is_empty(), "a match without its author: {m:?}");
+        assert_eq!(m.meta.get("author"), Some(&m.author));
+    }
+    let notes = &items["notes.txt"];
+    assert_eq!(notes.state, "clean", "{notes:?}");
+    assert!(notes.matches.is_empty());
+    assert_eq!(notes.sha256, sha256(text));
+
+    // ItemAdded for both, then ItemChanged through scanning to the verdict.
+    let mut seen_added = Vec::new();
+    while seen_added.len() < 2 {
+        let signal = tokio::time::timeout(Duration::from_secs(5), added.next())
+            .await
+            .expect("ItemAdded in time")
+            .expect("stream");
+        seen_added.push(signal.args().expect("args").item.name);
+    }
+    seen_added.sort();
+    assert_eq!(seen_added, ["eicar.com", "notes.txt"]);
+    let mut states: HashMap<String, Vec<String>> = HashMap::new();
+    while states.values().map(Vec::len).sum::<usize>() < 4 {
+        let signal = tokio::time::timeout(Duration::from_secs(5), changed.next())
+            .await
+            .expect("ItemChanged in time")
+            .expect("stream");
+        let item = signal.args().expect("args").item;
+        states.entry(item.name).or_default().push(item.state);
+    }
+    assert_eq!(states["eicar.com"], ["scanning", "infected"]);
+    assert_eq!(states["notes.txt"], ["scanning", "clean"]);
+
+    // One notification per verdict, the infected one urgent and naming the rule's author.
+    let received = eventually("two notifications", Duration::from_secs(5), || {
+        let received = server.received.lock().expect("lock").clone();
+        async move { (received.len() >= 2).then_some(received) }
+    })
+    .await;
+    assert_eq!(received.len(), 2, "{received:?}");
+    let infected = received
+        .iter()
+        .find(|n| n.1 == "eicar.com is infected")
+        .unwrap_or_else(|| panic!("no notification for the infected file: {received:?}"));
+    assert_eq!(infected.0, "Zion");
+    assert!(
+        infected.2.contains(&eicar.matches[0].author),
+        "{infected:?}"
+    );
+    assert_eq!(infected.3, 2, "critical urgency");
+    assert!(
+        received.iter().any(|n| n.1 == "notes.txt is clean"),
+        "{received:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_delete_and_rescan_do_what_they_say_and_refuse_with_clear_errors() {
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env, "");
+    let daemon = Daemon::start(&env);
+    let bus = env.dbus().connect().await.expect("bus");
+    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+
+    let report = b"%PDF-1.4 pretend quarterly report\n".repeat(1000);
+    drop_file(&outbox(&env), "report.pdf", &report);
+    drop_file(&outbox(&env), "eicar.com", EICAR);
+    let items = verdicts(&proxy, &["report.pdf", "eicar.com"]).await;
+    let (clean, infected) = (&items["report.pdf"], &items["eicar.com"]);
+    assert_eq!(clean.state, "clean");
+    assert_eq!(infected.state, "infected");
+
+    // No notification server on this bus: a log line, and the verdicts still came.
+    daemon.wait_for_log("no desktop notification", Duration::from_secs(5));
+
+    // Release of an infected item: refused, saying why and how.
+    let err = proxy
+        .release(infected.id, "shared")
+        .await
+        .expect_err("an infected item is not released");
+    let (name, message) = method_error(&err);
+    assert_eq!(name, "org.zionos.Quarantine1.Error.NotAllowed");
+    assert!(message.contains("infected"), "{message}");
+    assert!(message.contains("override"), "{message}");
+    assert!(!data(&env).join("shared/eicar.com").exists());
+
+    // A destination that is no profile: the known ones are named.
+    let err = proxy
+        .release(clean.id, "profile:nope")
+        .await
+        .expect_err("unknown profile");
+    let (name, message) = method_error(&err);
+    assert_eq!(name, "org.zionos.Quarantine1.Error.InvalidDestination");
+    assert!(
+        message.contains("nope") && message.contains("work"),
+        "{message}"
+    );
+    let err = proxy.get(999).await.expect_err("no such item");
+    let (name, message) = method_error(&err);
+    assert_eq!(name, "org.zionos.Quarantine1.Error.NoSuchItem");
+    assert!(message.contains("999"), "{message}");
+
+    // Release of a clean item: its bytes in shared storage, an audit entry.
+    let released = proxy
+        .release(clean.id, "shared")
+        .await
+        .expect("a clean item is released");
+    assert_eq!(released.state, "released");
+    let path = data(&env).join("shared/report.pdf");
+    assert_eq!(released.detail, path.display().to_string());
+    assert_eq!(std::fs::read(&path).expect("released file"), report);
+    let audit = std::fs::read_to_string(data(&env).join("audit.log")).expect("audit log");
+    let entry: serde_json::Value = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|e: &serde_json::Value| e["sha256"] == clean.sha256.as_str())
+        .unwrap_or_else(|| panic!("no audit entry for the release:\n{audit}"));
+    assert_eq!(entry["decided_by"], "user");
+    assert_eq!(entry["destination"], "shared");
+    assert_eq!(entry["item_id"], clean.id.to_string());
+    // Released once: asking again is refused.
+    let err = proxy.release(clean.id, "shared").await.expect_err("twice");
+    assert_eq!(
+        method_error(&err).0,
+        "org.zionos.Quarantine1.Error.NotAllowed"
+    );
+
+    // Rescan: back through scanning to the same verdict.
+    let mut changed = proxy.receive_item_changed().await.expect("ItemChanged");
+    proxy.rescan(infected.id).await.expect("rescan");
+    let mut states = Vec::new();
+    while states.last().map(String::as_str) != Some("infected") {
+        let signal = tokio::time::timeout(Duration::from_secs(10), changed.next())
+            .await
+            .expect("ItemChanged in time")
+            .expect("stream");
+        let item = signal.args().expect("args").item;
+        if item.id == infected.id {
+            states.push(item.state);
+        }
+    }
+    assert_eq!(states, ["stored", "scanning", "infected"]);
+
+    // The user's override releases it to the profile.
+    let overridden = proxy
+        .release_override(infected.id, "profile:work")
+        .await
+        .expect("override");
+    let path = data(&env).join("profiles/work/home/eicar.com");
+    assert_eq!(overridden.detail, path.display().to_string());
+    assert_eq!(std::fs::read(&path).expect("released"), EICAR);
+
+    // Delete: the item says so and its object leaves the store.
+    let text = b"delete me";
+    drop_file(&outbox(&env), "junk.txt", text);
+    let junk = verdicts(&proxy, &["junk.txt"]).await["junk.txt"].clone();
+    let object = data(&env).join("quarantine/objects").join(&junk.sha256);
+    assert!(object.exists());
+    proxy.delete(junk.id).await.expect("delete");
+    assert_eq!(proxy.get(junk.id).await.expect("get").state, "deleted");
+    assert!(!object.exists(), "the deleted item's object is gone");
+    let err = proxy.delete(junk.id).await.expect_err("twice");
+    assert_eq!(
+        method_error(&err).0,
+        "org.zionos.Quarantine1.Error.NotAllowed"
+    );
+}
+
+fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
+    let out = env
+        .command(ZIONCTL)
+        .args(args)
+        .output()
+        .expect("zionctl runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zionctl_quarantine_shows_verdicts_and_releases() {
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env, "");
+    let (ok, _, err) = zionctl(&env, &["quarantine", "list"]);
+    assert!(!ok);
+    assert!(err.contains("zion-sandboxd is not running"), "{err}");
+
+    let _daemon = Daemon::start(&env);
+    let (ok, out, err) = zionctl(&env, &["quarantine", "list"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("the quarantine is empty"), "{out}");
+
+    // `watch` prints changes as they come.
+    let mut watch = env
+        .command(ZIONCTL)
+        .args(["quarantine", "watch", "--count", "3"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("watch");
+    let mut watch_out = std::io::BufReader::new(watch.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut watch_out, &mut first).expect("watch says it watches");
+    assert!(first.contains("watching"), "{first}");
+
+    drop_file(&outbox(&env), "invoice.com", EICAR);
+    let bus = env.dbus().connect().await.expect("bus");
+    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let eicar = verdicts(&proxy, &["invoice.com"]).await["invoice.com"].clone();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut watch_out, &mut rest).expect("watch output");
+    assert!(watch.wait().expect("watch exits").success());
+    let lines: Vec<&str> = rest.lines().collect();
+    assert_eq!(lines.len(), 3, "{rest}");
+    assert!(
+        lines[0].starts_with("added") && lines[0].contains("invoice.com"),
+        "{rest}"
+    );
+    assert!(
+        lines[2].starts_with("changed") && lines[2].contains("infected"),
+        "{rest}"
+    );
+
+    let (ok, out, err) = zionctl(&env, &["quarantine", "list"]);
+    assert!(ok, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("invoice.com"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("infected") && line.contains(&eicar.matches[0].rule),
+        "{line}"
+    );
+
+    let id = eicar.id.to_string();
+    let (ok, out, err) = zionctl(&env, &["quarantine", "show", &id]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&eicar.sha256), "{out}");
+    assert!(
+        out.contains("author") && out.contains(&eicar.matches[0].author),
+        "{out}"
+    );
+    assert!(out.contains("profile:work"), "{out}");
+
+    let (ok, _, err) = zionctl(&env, &["quarantine", "release", &id, "shared"]);
+    assert!(!ok);
+    assert!(err.contains("--override"), "{err}");
+    let (ok, out, err) = zionctl(
+        &env,
+        &["quarantine", "release", "--override", &id, "shared"],
+    );
+    assert!(ok, "{err}");
+    let path = data(&env).join("shared/invoice.com");
+    assert!(out.contains(&path.display().to_string()), "{out}");
+    assert_eq!(std::fs::read(&path).expect("released"), EICAR);
+
+    let (ok, out, _) = zionctl(&env, &["quarantine", "list"]);
+    assert!(ok && out.contains("the quarantine is empty"), "{out}");
+    let (ok, out, _) = zionctl(&env, &["quarantine", "list", "--all"]);
+    assert!(ok && out.contains("released"), "{out}");
+    let (ok, _, err) = zionctl(&env, &["quarantine", "delete", "42"]);
+    assert!(!ok && err.contains("no quarantine item 42"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_rule_rescans_what_the_quarantine_holds() {
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env, "");
+    let user_rules = env.xdg.config.join("zion/rules");
+    std::fs::create_dir_all(&user_rules).expect("user rule folder");
+    let daemon = Daemon::start(&env);
+    let bus = env.dbus().connect().await.expect("bus");
+    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+
+    let text = b"quarterly figures: ZION-CANARY-7731\n";
+    drop_file(&outbox(&env), "figures.txt", text);
+    let before = verdicts(&proxy, &["figures.txt"]).await["figures.txt"].clone();
+    assert_eq!(before.state, "clean");
+
+    // The user adds a rule that matches it: the item is scanned again and caught.
+    let rule = "rule Canary { meta: author = \"Test User\" description = \"the canary\" strings: $c = \"ZION-CANARY-7731\" condition: $c }\n";
+    std::fs::write(user_rules.join("canary.yar.tmp"), rule).expect("rule");
+    std::fs::rename(
+        user_rules.join("canary.yar.tmp"),
+        user_rules.join("canary.yar"),
+    )
+    .expect("rule in place");
+    let after = eventually("the rescan with the new rule", VERDICT_TIMEOUT, || async {
+        let item = proxy.get(before.id).await.ok()?;
+        (item.state == "infected").then_some(item)
+    })
+    .await;
+    assert_eq!(after.matches.len(), 1, "{after:?}");
+    assert_eq!(after.matches[0].rule, "Canary");
+    assert_eq!(after.matches[0].author, "Test User");
+    assert!(daemon.log().contains("rescanning"), "{}", daemon.log());
+
+    // A broken rule file changes nothing: the rules in force stay, and it is said where.
+    std::fs::write(
+        user_rules.join("broken.yar"),
+        "rule Broken { condition: }\n",
+    )
+    .expect("rule");
+    daemon.wait_for_log("broken.yar", Duration::from_secs(10));
+    proxy.rescan(before.id).await.expect("rescan");
+    let again = eventually("the rescan", VERDICT_TIMEOUT, || async {
+        let item = proxy.get(before.id).await.ok()?;
+        (item.state == "infected" && item.changed >= after.changed).then_some(item)
+    })
+    .await;
+    assert_eq!(again.matches[0].rule, "Canary");
+}

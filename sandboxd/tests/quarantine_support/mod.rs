@@ -1,0 +1,182 @@
+//! Shared by the quarantine tests: zion-sandboxd started with `--no-profiles`
+//! in a test environment, the real scan worker and default rules, and files
+//! dropped into a profile's outbox the way a browser saves them.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use zion_tests::TestEnv;
+
+pub const DAEMON: &str = env!("CARGO_BIN_EXE_zion-sandboxd");
+pub const ZIONCTL: &str = env!("CARGO_BIN_EXE_zionctl");
+
+/// The EICAR anti-virus test file (68 bytes).
+pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/// The scan worker: `$ZION_SCAN_WORKER`, else the one built beside the daemon
+/// (`cargo build -p zion-quarantine --bins`).
+pub fn scan_worker() -> PathBuf {
+    if let Some(worker) = std::env::var_os("ZION_SCAN_WORKER") {
+        return worker.into();
+    }
+    let worker = Path::new(DAEMON).with_file_name("zion-scan-worker");
+    assert!(
+        worker.exists(),
+        "{} is missing: build it first with `cargo build -p zion-quarantine --bins` (make test does)",
+        worker.display()
+    );
+    worker
+}
+
+/// The default rule set shipped in session-files.
+pub fn default_rules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../session-files/rules")
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// zion.toml with one profile, `work`, and the given `[quarantine]` lines.
+pub fn write_config(env: &TestEnv, quarantine: &str) {
+    let dir = env.xdg.config.join("zion");
+    std::fs::create_dir_all(&dir).expect("config folder");
+    let text = format!("[[profile]]\nname = \"work\"\n\n[quarantine]\n{quarantine}\n");
+    std::fs::write(dir.join("zion.toml"), text).expect("zion.toml");
+}
+
+/// `$XDG_DATA_HOME/zion`.
+pub fn data(env: &TestEnv) -> PathBuf {
+    env.xdg.data.join("zion")
+}
+
+/// The `work` profile's outbox, an inbox of the quarantine.
+pub fn outbox(env: &TestEnv) -> PathBuf {
+    data(env).join("quarantine/inbox/profile-work")
+}
+
+/// Saves a file as a browser does: written under `.part`, then renamed.
+pub fn drop_file(dir: &Path, name: &str, bytes: &[u8]) {
+    let partial = dir.join(format!("{name}.part"));
+    std::fs::write(&partial, bytes).expect("write the download");
+    std::fs::rename(&partial, dir.join(name)).expect("rename the download");
+}
+
+/// The daemon, its log collected.
+pub struct Daemon {
+    pub child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Starts `zion-sandboxd --no-profiles` and waits until the quarantine is ready.
+    pub fn start(env: &TestEnv) -> Daemon {
+        let daemon = Daemon::spawn(env);
+        daemon.wait_for_log("quarantine ready", Duration::from_secs(20));
+        daemon
+    }
+
+    /// Starts it without waiting.
+    pub fn spawn(env: &TestEnv) -> Daemon {
+        let mut child = env
+            .command(DAEMON)
+            .arg("--no-profiles")
+            .env("ZION_SCAN_WORKER", scan_worker())
+            .env("ZION_RULES", default_rules())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("zion-sandboxd starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+        Daemon { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
+    }
+
+    /// Waits for a log line containing `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!(
+            "no `{needle}` from zion-sandboxd within {timeout:?}; it said:\n{}\nits threads wait in:\n{}",
+            self.log(),
+            self.threads()
+        );
+    }
+
+    /// Each thread's name and the kernel function it sleeps in (for a hang's report).
+    pub fn threads(&self) -> String {
+        let dir = PathBuf::from(format!("/proc/{}/task", self.child.id()));
+        let Ok(tasks) = std::fs::read_dir(&dir) else {
+            return "(gone)".into();
+        };
+        let mut out = Vec::new();
+        for task in tasks.filter_map(Result::ok) {
+            let read = |f: &str| std::fs::read_to_string(task.path().join(f)).unwrap_or_default();
+            out.push(format!(
+                "{} {} {}",
+                read("comm").trim(),
+                read("wchan").trim(),
+                read("stack")
+                    .lines()
+                    .take(4)
+                    .collect::<Vec<_>>()
+                    .join(" < ")
+            ));
+        }
+        out.join("\n")
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `f` until it gives `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
