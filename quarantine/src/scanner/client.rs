@@ -252,14 +252,28 @@ impl Scanner {
             .and_then(|line| serde_json::from_slice::<Reply>(&line).map_err(Failure::Garbage));
         match ready {
             Ok(Reply::Ready { confinement, rules }) => {
-                if confinement.landlock != LandlockEnforcement::FullyEnforced {
-                    tracing::warn!("scan worker: Landlock is {:?}", confinement.landlock);
+                let mut last = lock(&self.confinement);
+                if last.as_ref() != Some(&confinement) {
+                    // Said once per scanner (and whenever it changes).
+                    if confinement.landlock == LandlockEnforcement::NotEnforced {
+                        tracing::warn!(
+                            "scan worker runs WITHOUT Landlock (the kernel enforces none): {confinement:?}"
+                        );
+                    } else {
+                        tracing::info!(
+                            "scan worker confined with {rules} rules: Landlock {:?} at ABI {:?}, \
+                             no_new_privs {}, capabilities dropped {}, limits {:?}",
+                            confinement.landlock,
+                            confinement.landlock_abi,
+                            confinement.no_new_privs,
+                            confinement.capabilities_dropped,
+                            confinement.limits
+                        );
+                    }
                 }
-                tracing::debug!(
-                    "scan worker {} ready with {rules} rules, {confinement:?}",
-                    worker.pid()
-                );
-                *lock(&self.confinement) = Some(confinement);
+                tracing::debug!("scan worker {} ready", worker.pid());
+                *last = Some(confinement);
+                drop(last);
                 Ok(worker)
             }
             Ok(Reply::Failed { reason }) => Err(worker.finish(Failure::Refused(reason))),
@@ -320,13 +334,15 @@ impl Worker {
     /// Ends a worker that failed and says why, with how it ended.
     fn finish(&mut self, failure: Failure) -> String {
         let what = match &failure {
-            Failure::Read(ReadError::Timeout) => "no answer in time: worker killed".to_string(),
-            Failure::Read(ReadError::Closed) => "the worker closed its channel".to_string(),
-            Failure::Read(e) => format!("reading from the worker: {e}"),
-            Failure::Send(e) => format!("sending to the worker: {e}"),
-            Failure::Garbage(e) => format!("the worker sent garbage ({e}): worker killed"),
-            Failure::Unexpected(m) => format!("the worker sent an unexpected message: {m}"),
-            Failure::Refused(reason) => format!("the worker refused to start: {reason}"),
+            Failure::Read(ReadError::Timeout) => {
+                "gave no answer in time and was killed".to_string()
+            }
+            Failure::Read(ReadError::Closed) => "died".to_string(),
+            Failure::Read(e) => format!("could not be read ({e}) and was killed"),
+            Failure::Send(e) => format!("could not be sent the object ({e})"),
+            Failure::Garbage(e) => format!("sent garbage ({e}) and was killed"),
+            Failure::Unexpected(m) => format!("sent an unexpected message ({m}) and was killed"),
+            Failure::Refused(reason) => format!("refused to start: {reason}"),
         };
         // A worker that closed its channel is dying: give it a moment so the
         // reason can say how it died.

@@ -32,7 +32,8 @@ pub struct Limits {
 pub enum LandlockEnforcement {
     /// Every requested restriction is enforced.
     FullyEnforced,
-    /// Some are (an older kernel: best effort).
+    /// The kernel enforces all it knows, but its Landlock is older than the
+    /// newest ABI Zion asks for (best effort).
     PartiallyEnforced,
     /// None: the kernel has no Landlock or it is disabled.
     NotEnforced,
