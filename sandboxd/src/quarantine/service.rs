@@ -225,10 +225,13 @@ async fn run_blocking<T: Send + 'static>(
     }
 }
 
-/// `stored → scanning → verdict`, then the notification.
+/// `stored → scanning → verdict`, then the notification: for a first verdict,
+/// or when a rescan (after a rule change, say) changed it — not a hundred
+/// notifications repeating what the user was already told.
 async fn scan(p: &Pipeline, id: ItemId) {
     let scan_fn = p.scan.clone();
     let finished = run_blocking(p.store.clone(), move |s| {
+        let previous = s.get(id)?.verdict;
         let path = s.begin_scan(id)?;
         let started = std::time::Instant::now();
         let verdict = scan_fn(&path);
@@ -238,11 +241,13 @@ async fn scan(p: &Pipeline, id: ItemId) {
             started.elapsed(),
             super::wire::verdict_word(&verdict)
         );
-        s.finish_scan(id, verdict)
+        let news = previous.as_ref() != Some(&verdict);
+        s.finish_scan(id, verdict).map(|item| (item, news))
     })
     .await;
     match finished {
-        Ok(item) => p.notifier.verdict(&item).await,
+        Ok((item, true)) => p.notifier.verdict(&item).await,
+        Ok((item, false)) => tracing::debug!("item {}: verdict unchanged", item.id),
         // Deleted while it was being scanned, for instance.
         Err(e) => tracing::info!("quarantine item {id}: scan not recorded: {e}"),
     }
