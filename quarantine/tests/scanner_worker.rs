@@ -224,3 +224,26 @@ fn only_regular_files_are_scanned() {
         Verdict::Error { .. }
     ));
 }
+
+#[test]
+fn idle_worker_that_died_is_replaced_without_an_error() {
+    let env = RulesEnv::new();
+    let pid_file = env.dir.path().join("worker.pid");
+    let script = format!(
+        "echo $$ > '{pid}'\nexec '{WORKER}' \"$@\"",
+        pid = pid_file.display()
+    );
+    let mut config = env.config();
+    config.worker_exe = env.wrapper("worker-pid", &script);
+    let scanner = Scanner::new(config).expect("scanner");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    let pid = rustix::process::Pid::from_raw(pid).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("kill idle worker");
+    std::thread::sleep(Duration::from_millis(100));
+    let verdict = scanner.scan(&env.sample("eicar.com", &eicar()));
+    assert!(matches!(verdict, Verdict::Infected { .. }), "{verdict:?}");
+}

@@ -160,27 +160,38 @@ impl Scanner {
                 }
             }
         }
-        let mut worker = match self.take_worker() {
-            Ok(worker) => worker,
-            Err(reason) => return Verdict::Error { reason },
-        };
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        match worker.scan(id, fd, self.config.timeout) {
-            Ok((outcome, retire)) => {
-                if !retire {
-                    self.give_back(worker);
+        // An idle worker may have died while waiting (OOM killer, an admin):
+        // the object never reached it, so one fresh worker is tried.
+        for attempt in 0..2 {
+            let mut worker = match self.take_worker() {
+                Ok(worker) => worker,
+                Err(reason) => return Verdict::Error { reason },
+            };
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            match worker.scan(id, fd, self.config.timeout) {
+                Ok((outcome, retire)) => {
+                    if !retire {
+                        self.give_back(worker);
+                    }
+                    return match outcome {
+                        Outcome::Matches(matches) if matches.is_empty() => Verdict::Clean,
+                        Outcome::Matches(matches) => Verdict::Infected { matches },
+                        Outcome::Error(reason) => Verdict::Error { reason },
+                    };
                 }
-                match outcome {
-                    Outcome::Matches(matches) if matches.is_empty() => Verdict::Clean,
-                    Outcome::Matches(matches) => Verdict::Infected { matches },
-                    Outcome::Error(reason) => Verdict::Error { reason },
+                Err(Failure::Send(e)) if attempt == 0 => {
+                    let reason = worker.finish(Failure::Send(e));
+                    tracing::info!("idle {reason}; trying a fresh worker");
+                }
+                Err(failure) => {
+                    let reason = worker.finish(failure);
+                    tracing::warn!("scan {id} failed: {reason}");
+                    return Verdict::Error { reason };
                 }
             }
-            Err(failure) => {
-                let reason = worker.finish(failure);
-                tracing::warn!("scan {id} failed: {reason}");
-                Verdict::Error { reason }
-            }
+        }
+        Verdict::Error {
+            reason: "no scan worker could be reached".into(),
         }
     }
 
