@@ -9,9 +9,10 @@
 
 mod client;
 pub mod confine;
-pub mod protocol;
+mod protocol;
 mod rules;
 mod watch;
+#[doc(hidden)] // for the zion-scan-worker binary only
 pub mod worker;
 
 pub use client::{default_worker_exe, Scanner, ScannerConfig, ScannerError, WORKER_NAME};
