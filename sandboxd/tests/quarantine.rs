@@ -431,3 +431,65 @@ async fn a_new_user_rule_rescans_what_the_quarantine_holds() {
     .await;
     assert_eq!(again.matches[0].rule, "Canary");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_release_moves_clean_items_after_the_delay_but_never_held_or_infected_ones() {
+    let env = TestEnv::new().expect("test environment");
+    write_config(
+        &env,
+        "auto_release = \"2s\"\ndefault_destination = \"profile:work\"",
+    );
+    let _daemon = Daemon::start(&env);
+    let bus = env.dbus().connect().await.expect("bus");
+    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+
+    drop_file(&outbox(&env), "a.txt", b"first clean file");
+    drop_file(&outbox(&env), "b.txt", b"second clean file");
+    drop_file(&outbox(&env), "eicar.com", EICAR);
+    let items = verdicts(&proxy, &["a.txt", "b.txt", "eicar.com"]).await;
+    proxy.hold(items["b.txt"].id, true).await.expect("hold");
+    let scanned = std::time::Instant::now();
+
+    // Still clean and in quarantine before the delay is over.
+    assert_eq!(
+        proxy.get(items["a.txt"].id).await.expect("get").state,
+        "clean"
+    );
+    let released = eventually("the automatic release", Duration::from_secs(10), || async {
+        let item = proxy.get(items["a.txt"].id).await.ok()?;
+        (item.state == "released").then_some(item)
+    })
+    .await;
+    assert!(
+        scanned.elapsed() >= Duration::from_millis(1500),
+        "released too early"
+    );
+    let home = data(&env).join("profiles/work/home");
+    assert_eq!(released.detail, home.join("a.txt").display().to_string());
+    assert_eq!(
+        std::fs::read(home.join("a.txt")).expect("released"),
+        b"first clean file"
+    );
+
+    // Two more seconds: the held and the infected item have not moved.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let held = proxy.get(items["b.txt"].id).await.expect("get");
+    assert_eq!((held.state.as_str(), held.held), ("clean", true));
+    assert_eq!(
+        proxy.get(items["eicar.com"].id).await.expect("get").state,
+        "infected"
+    );
+    assert!(!home.join("eicar.com").exists() && !home.join("b.txt").exists());
+
+    // Let go, it leaves too.
+    proxy.hold(items["b.txt"].id, false).await.expect("unhold");
+    eventually(
+        "the release once unheld",
+        Duration::from_secs(10),
+        || async {
+            let item = proxy.get(items["b.txt"].id).await.ok()?;
+            (item.state == "released").then_some(())
+        },
+    )
+    .await;
+}
