@@ -210,13 +210,13 @@ fn show(item: &ItemInfo) -> String {
             m.rule, m.namespace
         ));
         if !m.author.is_empty() {
-            out.push_str(&format!("  author     {}\n", m.author));
+            out.push_str(&format!("  {:<12} {}\n", "author", m.author));
         }
         if !m.description.is_empty() {
-            out.push_str(&format!("  description {}\n", m.description));
+            out.push_str(&format!("  {:<12} {}\n", "description", m.description));
         }
         if !m.tags.is_empty() {
-            out.push_str(&format!("  tags       {}\n", m.tags.join(", ")));
+            out.push_str(&format!("  {:<12} {}\n", "tags", m.tags.join(", ")));
         }
         let mut meta: Vec<_> = m
             .meta
@@ -225,7 +225,7 @@ fn show(item: &ItemInfo) -> String {
             .collect();
         meta.sort();
         for (k, v) in meta {
-            out.push_str(&format!("  {k:<10} {v}\n"));
+            out.push_str(&format!("  {k:<12} {v}\n"));
         }
     }
     out
