@@ -170,7 +170,12 @@ impl Store {
             Ok(Some(path)) => path,
             Ok(None) => {
                 let again = self.with_request(item, &dest, decided_by, |req| {
-                    zion_storage::release(&self.layout, &self.audit, req)
+                    zion_storage::release_with(
+                        &self.layout,
+                        &self.audit,
+                        req,
+                        &crate::store::STORE_RELEASE,
+                    )
                 });
                 match again {
                     Ok(released) => released.path,

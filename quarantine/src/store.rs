@@ -19,6 +19,14 @@ use crate::recovery::RecoveryReport;
 use crate::state::{next, DecidedBy, Event, State};
 use crate::verdict::Verdict;
 
+/// How store objects are released. An object's name is its SHA-256, checked
+/// when it was ingested into the daemon's private store, so a same-filesystem
+/// release is a plain rename that takes the same time for any size; a copy to
+/// another filesystem is still verified byte for byte.
+pub(crate) const STORE_RELEASE: zion_storage::ReleaseOptions = zion_storage::ReleaseOptions {
+    verify_source: false,
+};
+
 /// Where the store keeps its files; every path configurable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorePaths {
@@ -369,7 +377,7 @@ impl Store {
         decided_by: DecidedBy,
     ) -> Result<zion_storage::Released, StorageError> {
         let outcome = self.with_request(item, destination, decided_by.as_str(), |req| {
-            zion_storage::release(&self.layout, &self.audit, req)
+            zion_storage::release_with(&self.layout, &self.audit, req, &STORE_RELEASE)
         });
         match outcome {
             Ok(released) => Ok(released),
