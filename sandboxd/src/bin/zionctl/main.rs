@@ -1,5 +1,6 @@
 //! zionctl: Zion from the command line.
 
+mod bus;
 mod config;
 mod profiles;
 mod quarantine;

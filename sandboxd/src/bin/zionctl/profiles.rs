@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use crate::bus::{self, explain};
+
 #[zbus::proxy(
     interface = "org.zionos.Profiles1",
     default_service = "org.zionos.Profiles1",
@@ -45,39 +47,12 @@ pub enum ProfilesCommand {
 
 /// Runs a `zionctl profiles` command.
 pub fn run(command: ProfilesCommand) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("zionctl: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(call(command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("zionctl: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    bus::run(call(command))
 }
 
 async fn call(command: ProfilesCommand) -> Result<(), String> {
-    let bus = zbus::Connection::session()
-        .await
-        .map_err(|e| format!("cannot reach the session bus: {e}"))?;
+    let bus = bus::session().await?;
     let proxy = Profiles1Proxy::new(&bus).await.map_err(|e| e.to_string())?;
-    let explain = |e: zbus::Error| match &e {
-        zbus::Error::MethodError(name, _, _)
-            if name.as_str() == "org.freedesktop.DBus.Error.ServiceUnknown" =>
-        {
-            "zion-sandboxd is not running on this session bus (start it, or `make run`)".to_owned()
-        }
-        zbus::Error::MethodError(_, Some(detail), _) => detail.clone(),
-        _ => e.to_string(),
-    };
     match command {
         ProfilesCommand::List => {
             for (name, label, colour, state) in proxy.list().await.map_err(explain)? {

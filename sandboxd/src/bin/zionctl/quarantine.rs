@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
+
+use crate::bus::{self, explain};
 use futures_util::StreamExt;
 use zion_sandboxd::quarantine::client::Quarantine1Proxy;
 use zion_sandboxd::quarantine::ItemInfo;
@@ -45,41 +47,11 @@ pub enum QuarantineCommand {
 
 /// Runs a `zionctl quarantine` command.
 pub fn run(command: QuarantineCommand) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("zionctl: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(call(command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("zionctl: {err}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn explain(e: zbus::Error) -> String {
-    match &e {
-        zbus::Error::MethodError(name, _, _)
-            if name.as_str() == "org.freedesktop.DBus.Error.ServiceUnknown" =>
-        {
-            "zion-sandboxd is not running on this session bus (start it, or `make run`)".to_owned()
-        }
-        zbus::Error::MethodError(_, Some(detail), _) => detail.clone(),
-        _ => e.to_string(),
-    }
+    bus::run(call(command))
 }
 
 async fn call(command: QuarantineCommand) -> Result<(), String> {
-    let bus = zbus::Connection::session()
-        .await
-        .map_err(|e| format!("cannot reach the session bus: {e}"))?;
+    let bus = bus::session().await?;
     let proxy = Quarantine1Proxy::new(&bus).await.map_err(explain)?;
     match command {
         QuarantineCommand::List { all } => {
