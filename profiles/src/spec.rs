@@ -33,6 +33,8 @@ pub struct ProfilePaths {
     pub shared: PathBuf,
     /// The profile's outbox, an inbox of the quarantine: `~/Outbox`.
     pub outbox: PathBuf,
+    /// Its outbox to each other profile, `~/Outbox/<to>`: (to, inbox folder).
+    pub outboxes_to: Vec<(String, PathBuf)>,
     /// The profile's runtime folder: its Wayland socket lives there.
     pub runtime: PathBuf,
 }
@@ -48,13 +50,43 @@ impl ProfilePaths {
                 .join("quarantine")
                 .join("inbox")
                 .join(format!("profile-{profile}")),
+            outboxes_to: Vec::new(),
             runtime: runtime.join("zion").join(profile),
         }
     }
 
+    /// Adds an outbox to each of `others` (the profile itself is skipped):
+    /// `<data>/quarantine/inbox/profile-<p>.to-<other>`, the quarantine's
+    /// folder for files `<p>` sends to `<other>`.
+    pub fn with_outboxes_to<'a>(
+        mut self,
+        others: impl IntoIterator<Item = &'a str>,
+    ) -> ProfilePaths {
+        let Some(inbox) = self.outbox.parent().map(Path::to_path_buf) else {
+            return self;
+        };
+        let Some(own) = self
+            .outbox
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+        else {
+            return self;
+        };
+        let me = own.strip_prefix("profile-").unwrap_or(&own).to_owned();
+        for other in others {
+            if other != me {
+                let dir = inbox.join(format!("{own}.to-{other}"));
+                self.outboxes_to.push((other.to_owned(), dir));
+            }
+        }
+        self
+    }
+
     /// Every folder, for creating them before the container starts.
-    pub fn folders(&self) -> [&Path; 4] {
-        [&self.home, &self.shared, &self.outbox, &self.runtime]
+    pub fn folders(&self) -> Vec<&Path> {
+        let mut out: Vec<&Path> = vec![&self.home, &self.shared, &self.outbox, &self.runtime];
+        out.extend(self.outboxes_to.iter().map(|(_, dir)| dir.as_path()));
+        out
     }
 }
 
@@ -285,6 +317,11 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         Mount::bind(&paths.runtime, CONTAINER_RUNTIME, false),
         Mount::tmpfs("/tmp"),
     ];
+    // Each `~/Outbox/<to>` is its own inbox folder mounted over the outbox,
+    // so the profile cannot swap it for a link to somewhere else.
+    for (to, dir) in &paths.outboxes_to {
+        mounts.push(Mount::bind(dir, &format!("{home}/Outbox/{to}"), false));
+    }
     for bind in &profile.binds {
         mounts.push(Mount::bind(
             &bind.host,

@@ -148,3 +148,36 @@ fn the_spec_hash_label_changes_with_the_profile_and_only_then() {
     let c = container_spec(&p, &paths("work"), &HostDevices::default()).spec;
     assert_ne!(a.labels[LABEL_SPEC], c.labels[LABEL_SPEC]);
 }
+
+#[test]
+fn each_outbox_to_another_profile_is_its_own_writable_quarantine_folder() {
+    let paths = paths("work").with_outboxes_to(["work", "personal", "gaming"]);
+    let spec = container_spec(&work(), &paths, &HostDevices::default()).spec;
+    let mount = |dest: &str| {
+        spec.mounts
+            .iter()
+            .find(|m| m.destination == dest)
+            .unwrap_or_else(|| panic!("no mount at {dest}: {:?}", spec.mounts))
+    };
+    for to in ["personal", "gaming"] {
+        let m = mount(&format!("/home/zion/Outbox/{to}"));
+        assert_eq!(
+            m.source,
+            format!("/data/zion/quarantine/inbox/profile-work.to-{to}")
+        );
+        assert!(m.options.contains(&"rw".to_owned()), "{m:?}");
+    }
+    assert!(
+        !spec
+            .mounts
+            .iter()
+            .any(|m| m.destination == "/home/zion/Outbox/work"),
+        "no outbox to itself"
+    );
+    // Nothing of the receivers' own folders is mounted.
+    for m in &spec.mounts {
+        assert!(!m.source.contains("profiles/personal"), "{m:?}");
+        assert!(!m.source.contains("profiles/gaming"), "{m:?}");
+    }
+    assert_eq!(paths.folders().len(), 6);
+}

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod recovery;
 pub mod state;
 pub mod store;
+pub mod transfer;
 pub mod watcher;
 
 pub use verdict::{RuleMatch, Verdict};
@@ -33,4 +34,5 @@ pub use policy::{due, release_at, Action, AutoRelease, ByteSize, Policy};
 pub use recovery::RecoveryReport;
 pub use state::{next, DecidedBy, Event, State, StateKind, TransitionError};
 pub use store::{Store, StoreEvent, StorePaths};
+pub use transfer::{Rule, Target, Transfer, Transfers};
 pub use watcher::{InboxWatcher, WatchEvent, WatcherConfig};

@@ -10,6 +10,7 @@ use zion_storage::Destination;
 
 use crate::item::Item;
 use crate::state::State;
+use crate::transfer::{Rule, Transfer, Transfers};
 
 /// The `[quarantine]` section of `zion.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -22,6 +23,10 @@ pub struct Policy {
     /// Where automatic releases go: `"shared"` or `"profile:NAME"`.
     #[serde(deserialize_with = "destination")]
     pub default_destination: Destination,
+    /// How long a clean transfer under a `scan` rule waits before it is released.
+    pub transfer_hold: Hold,
+    /// The rule for each pair of profiles (and Shared).
+    pub transfers: Transfers,
 }
 
 impl Default for Policy {
@@ -30,6 +35,8 @@ impl Default for Policy {
             max_size: ByteSize(2 << 30),
             auto_release: AutoRelease::Never,
             default_destination: Destination::Shared,
+            transfer_hold: Hold(Duration::ZERO),
+            transfers: Transfers::default(),
         }
     }
 }
@@ -61,19 +68,46 @@ pub fn due(item: &Item, now: SystemTime, policy: &Policy) -> Option<Action> {
         State::Stored => Some(Action::Scan),
         State::Clean => {
             let at = release_at(item, policy)?;
-            (now >= at).then(|| Action::Release {
-                destination: policy.default_destination.clone(),
-            })
+            let destination = match Transfer::of_item(item) {
+                Some(transfer) => transfer.destination(),
+                None => policy.default_destination.clone(),
+            };
+            (now >= at).then_some(Action::Release { destination })
         }
         _ => None,
     }
 }
 
-/// When the policy will release `item` (a clean, unheld item with auto-release on).
+/// When the policy will release `item`: a clean, unheld download with
+/// auto-release on, or a clean, unheld transfer whose pair's rule is `scan`.
 pub fn release_at(item: &Item, policy: &Policy) -> Option<SystemTime> {
-    match (&item.state, policy.auto_release, item.held) {
-        (State::Clean, AutoRelease::After(delay), false) => Some(item.changed + delay),
-        _ => None,
+    if !matches!(item.state, State::Clean) || item.held {
+        return None;
+    }
+    if let Some(transfer) = Transfer::of_item(item) {
+        return match policy.transfers.rule(&transfer).0 {
+            Rule::Scan => Some(item.changed + policy.transfer_hold.0),
+            Rule::Review | Rule::Deny => None,
+        };
+    }
+    match policy.auto_release {
+        AutoRelease::After(delay) => Some(item.changed + delay),
+        AutoRelease::Never => None,
+    }
+}
+
+/// A delay, written `"0s"`, `"30s"`, `"10m"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold(pub Duration);
+
+impl<'de> Deserialize<'de> for Hold {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("transfer_hold must be a delay such as \"0s\" or \"5m\"")
+        })?;
+        parse_duration(&text).map(Hold).map_err(|why| {
+            serde::de::Error::custom(format!("invalid transfer_hold {text:?}: {why}"))
+        })
     }
 }
 

@@ -76,6 +76,16 @@ pub(crate) enum Trigger {
 }
 
 /// Whether `name` is a download in progress.
+/// Whether `name` in inbox folder `source` is where a profile's outbox to
+/// another profile is mounted (`profile-work/personal`).
+fn is_outbox_mount_point(source: &str, name: &OsStr) -> bool {
+    name.to_str().is_some_and(|to| {
+        crate::transfer::parse_inbox(source)
+            .is_some_and(|t| t.to == crate::transfer::Target::Shared)
+            && crate::transfer::parse_inbox(&format!("{source}.to-{to}")).is_some()
+    })
+}
+
 pub(crate) fn is_partial(name: &OsStr, suffixes: &[String]) -> bool {
     let bytes = name.as_bytes();
     suffixes
@@ -430,6 +440,13 @@ impl Worker {
             Ok(IngestOutcome::Stored(item)) => {
                 self.failed.remove(&key);
                 let _ = self.out.send(WatchEvent::Ingested(item.id));
+            }
+            Ok(IngestOutcome::Refused(refusal))
+                if refusal.reason == crate::ingest::RefuseReason::Directory
+                    && is_outbox_mount_point(source, name) =>
+            {
+                // `~/Outbox/<to>`: another inbox folder mounted over this one.
+                self.reported.insert(key);
             }
             Ok(IngestOutcome::Refused(refusal)) => {
                 if self.reported.insert(key) {

@@ -215,3 +215,71 @@ fn infected_failed_too_large_and_busy_items_are_never_auto_released() {
         assert_eq!(release_at(&it, &policy), None, "{state:?}");
     }
 }
+
+fn transfer_item(inbox: &str, changed: SystemTime) -> Item {
+    let mut it = item(State::Clean, 10, changed);
+    it.inbox = inbox.into();
+    it.source = format!("profile:{inbox}");
+    it
+}
+
+#[test]
+fn clean_transfers_follow_their_pairs_rule_not_auto_release() {
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    // auto_release is "never" by default: downloads stay, transfers under
+    // "scan" go as soon as they are clean (transfer_hold 0s).
+    let p = parse("[quarantine]\n").expect("valid");
+    let to_shared = transfer_item("profile-work", t0);
+    assert_eq!(
+        due(&to_shared, t0, &p),
+        Some(Action::Release {
+            destination: Destination::Shared
+        })
+    );
+    let to_personal = transfer_item("profile-work.to-personal", t0);
+    assert_eq!(release_at(&to_personal, &p), None, "review by default");
+    assert_eq!(
+        due(&to_personal, t0 + Duration::from_secs(86_400), &p),
+        None
+    );
+
+    let p = parse(
+        "[quarantine]\ntransfer_hold = \"30s\"\n[quarantine.transfers]\n\"work -> personal\" = \"scan\"\n\"work -> shared\" = \"deny\"\n",
+    )
+    .expect("valid");
+    assert_eq!(due(&to_personal, t0 + Duration::from_secs(29), &p), None);
+    assert_eq!(
+        due(&to_personal, t0 + Duration::from_secs(30), &p),
+        Some(Action::Release {
+            destination: Destination::Incoming {
+                profile: "personal".into(),
+                from: "work".into()
+            }
+        })
+    );
+    assert_eq!(
+        due(&to_shared, t0 + Duration::from_secs(86_400), &p),
+        None,
+        "denied"
+    );
+
+    let mut held = to_personal.clone();
+    held.held = true;
+    assert_eq!(
+        release_at(&held, &p),
+        None,
+        "a held transfer waits for the user"
+    );
+}
+
+#[test]
+fn bad_transfer_rules_name_the_key() {
+    let err =
+        parse("[quarantine.transfers]\n\"work -> personal\" = \"allow\"\n").expect_err("bad rule");
+    assert!(
+        err.contains("work -> personal") && err.contains("\"review\""),
+        "{err}"
+    );
+    let err = parse("[quarantine]\ntransfer_hold = \"soon\"\n").expect_err("bad hold");
+    assert!(err.contains("transfer_hold"), "{err}");
+}

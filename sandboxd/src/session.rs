@@ -44,6 +44,7 @@ impl Session {
     /// The host folders of `profile`.
     pub fn profile_paths(&self, profile: &Profile) -> ProfilePaths {
         ProfilePaths::standard(profile.name.as_ref(), &self.paths.data, &self.paths.runtime)
+            .with_outboxes_to(self.config.profiles.iter().map(|p| p.name.as_ref()))
     }
 
     /// Brings one profile up: its folders, then its container (adopting one

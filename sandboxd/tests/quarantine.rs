@@ -89,7 +89,7 @@ impl NotificationServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_files_get_their_verdict_in_list_signals_and_notifications() {
     let env = TestEnv::new().expect("test environment");
-    write_config(&env, "");
+    write_config(&env, REVIEW_OUTBOX);
     let server = NotificationServer::default();
     let _notifications = zbus::connection::Builder::address(env.dbus().address())
         .expect("address")
@@ -177,7 +177,7 @@ async fn dropped_files_get_their_verdict_in_list_signals_and_notifications() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_delete_and_rescan_do_what_they_say_and_refuse_with_clear_errors() {
     let env = TestEnv::new().expect("test environment");
-    write_config(&env, "");
+    write_config(&env, REVIEW_OUTBOX);
     let daemon = Daemon::start(&env);
     let bus = env.dbus().connect().await.expect("bus");
     let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
@@ -302,7 +302,7 @@ fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zionctl_quarantine_shows_verdicts_and_releases() {
     let env = TestEnv::new().expect("test environment");
-    write_config(&env, "");
+    write_config(&env, REVIEW_OUTBOX);
     let (ok, _, err) = zionctl(&env, &["quarantine", "list"]);
     assert!(!ok);
     assert!(err.contains("zion-sandboxd is not running"), "{err}");
@@ -386,7 +386,7 @@ async fn zionctl_quarantine_shows_verdicts_and_releases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_rule_rescans_what_the_quarantine_holds() {
     let env = TestEnv::new().expect("test environment");
-    write_config(&env, "");
+    write_config(&env, REVIEW_OUTBOX);
     let user_rules = env.xdg.config.join("zion/rules");
     std::fs::create_dir_all(&user_rules).expect("user rule folder");
     let daemon = Daemon::start(&env);
@@ -439,13 +439,14 @@ async fn auto_release_moves_clean_items_after_the_delay_but_never_held_or_infect
         &env,
         "auto_release = \"2s\"\ndefault_destination = \"profile:work\"",
     );
+    let inbox = downloads(&env);
     let _daemon = Daemon::start(&env);
     let bus = env.dbus().connect().await.expect("bus");
     let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
 
-    drop_file(&outbox(&env), "a.txt", b"first clean file");
-    drop_file(&outbox(&env), "b.txt", b"second clean file");
-    drop_file(&outbox(&env), "eicar.com", EICAR);
+    drop_file(&inbox, "a.txt", b"first clean file");
+    drop_file(&inbox, "b.txt", b"second clean file");
+    drop_file(&inbox, "eicar.com", EICAR);
     let items = verdicts(&proxy, &["a.txt", "b.txt", "eicar.com"]).await;
     proxy.hold(items["b.txt"].id, true).await.expect("hold");
     let scanned = std::time::Instant::now();

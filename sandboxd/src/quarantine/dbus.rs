@@ -7,7 +7,8 @@ use std::sync::Arc;
 use zbus::interface;
 use zbus::object_server::SignalEmitter;
 use zion_quarantine::{
-    DecidedBy, ItemId, StateKind, Store, StoreError, StoreEvent, TransitionError,
+    DecidedBy, Item, ItemId, StateKind, Store, StoreError, StoreEvent, Target, Transfer, Transfers,
+    TransitionError,
 };
 use zion_storage::{Destination, StorageError};
 
@@ -32,6 +33,8 @@ pub enum QuarantineError {
     NotAllowed(String),
     /// The destination is not `shared` or `profile:NAME` of a known profile.
     InvalidDestination(String),
+    /// The `[quarantine.transfers]` rule for this pair is `deny`.
+    Denied(String),
     /// Anything else: the message says what and where.
     Failed(String),
 }
@@ -63,12 +66,22 @@ impl From<StoreError> for QuarantineError {
 pub struct Quarantine1 {
     store: Arc<Store>,
     profiles: Vec<String>,
+    transfers: Transfers,
 }
 
 impl Quarantine1 {
-    /// Serves `store`; `profiles` are the names `profile:NAME` may use.
-    pub fn new(store: Arc<Store>, profiles: Vec<String>) -> Quarantine1 {
-        Quarantine1 { store, profiles }
+    /// Serves `store`; `profiles` are the names `profile:NAME` may use, and
+    /// `transfers` the rules for files crossing between them.
+    pub fn new(store: Arc<Store>, profiles: Vec<String>, transfers: Transfers) -> Quarantine1 {
+        Quarantine1 {
+            store,
+            profiles,
+            transfers,
+        }
+    }
+
+    fn info(&self, item: &Item) -> ItemInfo {
+        ItemInfo::with_transfers(item, &self.transfers)
     }
 
     /// Runs `f` on the store away from the bus's tasks (SQLite and file copies block).
@@ -108,11 +121,42 @@ impl Quarantine1 {
         override_verdict: bool,
     ) -> Result<ItemInfo, QuarantineError> {
         let id = item_id(id)?;
-        let dest = self.destination(destination)?;
+        let mut dest = self.destination(destination)?;
+        let item = self.blocking(move |s| s.get(id)).await?;
+        if let Some(transfer) = Transfer::of_item(&item) {
+            dest = transfer_destination(&transfer.from, dest);
+            let asked = Transfer {
+                from: transfer.from.clone(),
+                to: match &dest {
+                    Destination::Shared => Target::Shared,
+                    Destination::Profile { name } | Destination::Incoming { profile: name, .. } => {
+                        Target::Profile(name.clone())
+                    }
+                },
+            };
+            // Sending a file back into its own profile crosses nothing.
+            if asked.to != Target::Profile(transfer.from.clone()) {
+                self.transfers
+                    .check_user_release(&asked)
+                    .map_err(|e| QuarantineError::Denied(format!("item {id}: {e}")))?;
+            }
+        }
         let item = self
             .blocking(move |s| s.release(id, &dest, DecidedBy::User, override_verdict))
             .await?;
-        Ok(ItemInfo::from(&item))
+        Ok(self.info(&item))
+    }
+}
+
+/// Where a user's release of a file sent by `from` goes: another profile
+/// receives it in `~/Incoming/<from>`, never loose in its home.
+fn transfer_destination(from: &str, asked: Destination) -> Destination {
+    match asked {
+        Destination::Profile { name } if name != from => Destination::Incoming {
+            profile: name,
+            from: from.to_owned(),
+        },
+        other => other,
     }
 }
 
@@ -133,7 +177,7 @@ impl Quarantine1 {
         Ok(items
             .iter()
             .filter(|i| i.state.kind() != StateKind::Ingesting)
-            .map(ItemInfo::from)
+            .map(|i| self.info(i))
             .collect())
     }
 
@@ -141,7 +185,7 @@ impl Quarantine1 {
     async fn get(&self, id: u64) -> Result<ItemInfo, QuarantineError> {
         let id = item_id(id)?;
         let item = self.blocking(move |s| s.get(id)).await?;
-        Ok(ItemInfo::from(&item))
+        Ok(self.info(&item))
     }
 
     /// Releases a clean (or too large) item to `shared` or `profile:NAME`;
@@ -195,10 +239,11 @@ pub async fn serve(
     bus: &zbus::Connection,
     store: Arc<Store>,
     profiles: Vec<String>,
+    transfers: Transfers,
     mut events: tokio::sync::mpsc::UnboundedReceiver<StoreEvent>,
 ) -> zbus::Result<()> {
     bus.object_server()
-        .at(PATH, Quarantine1::new(store, profiles))
+        .at(PATH, Quarantine1::new(store, profiles, transfers.clone()))
         .await?;
     bus.request_name(NAME).await?;
     let iface = bus
@@ -210,10 +255,12 @@ pub async fn serve(
             let emitter = iface.signal_emitter();
             let sent = match &event {
                 StoreEvent::ItemAdded(item) => {
-                    Quarantine1::item_added(emitter, ItemInfo::from(item)).await
+                    Quarantine1::item_added(emitter, ItemInfo::with_transfers(item, &transfers))
+                        .await
                 }
                 StoreEvent::ItemChanged(item) => {
-                    Quarantine1::item_changed(emitter, ItemInfo::from(item)).await
+                    Quarantine1::item_changed(emitter, ItemInfo::with_transfers(item, &transfers))
+                        .await
                 }
             };
             if let Err(e) = sent {

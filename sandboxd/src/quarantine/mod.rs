@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use zion_profiles::config::Config;
-use zion_quarantine::{InboxWatcher, Policy, Source, Store, StorePaths, WatcherConfig};
+use zion_quarantine::{transfer, InboxWatcher, Policy, Store, StorePaths, WatcherConfig};
 use zion_storage::{AuditLog, Layout};
 
 use crate::SessionPaths;
@@ -48,11 +48,22 @@ pub struct Quarantine {
     _rules: Option<zion_quarantine::scanner::RuleWatcher>,
 }
 
-/// Parses the `[quarantine]` table of zion.toml.
+/// Parses the `[quarantine]` table of zion.toml; transfer rules may name
+/// only its profiles.
 pub fn policy(config: &Config) -> anyhow::Result<Policy> {
-    toml::Value::Table(config.quarantine.clone())
+    let policy = toml::Value::Table(config.quarantine.clone())
         .try_into::<Policy>()
-        .map_err(|e| anyhow::anyhow!("[quarantine] in zion.toml: {e}"))
+        .map_err(|e| anyhow::anyhow!("[quarantine] in zion.toml: {e}"))?;
+    let names: Vec<String> = config.profiles.iter().map(|p| p.name.to_string()).collect();
+    let unknown = policy.transfers.unknown_profiles(&names);
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "[quarantine.transfers] in zion.toml names profiles that do not exist: {}; the profiles are {}",
+            unknown.join(", "),
+            names.join(", ")
+        );
+    }
+    Ok(policy)
 }
 
 /// Opens the store (recovering from a crash), creates the storage layout,
@@ -78,15 +89,22 @@ pub async fn start(
         let audit = AuditLog::open(data.join("audit.log")).context("opening the audit log")?;
         let store = Store::open(StorePaths::under(data.join("quarantine")), layout, audit)
             .context("opening the quarantine store")?;
-        for name in &names {
-            // The profile's `~/Outbox` (see `zion_profiles::ProfilePaths`).
-            let source = Source {
-                name: format!("profile-{name}"),
-                label: format!("profile:{name}"),
-                profile: Some(name.clone()),
-            };
-            if let Err(e) = store.add_source(&source) {
-                tracing::warn!("no quarantine inbox for profile {name}: {e}");
+        for from in &names {
+            // The profile's `~/Outbox` and `~/Outbox/<to>` for every other
+            // profile (see `zion_profiles::ProfilePaths`).
+            let outboxes = std::iter::once(transfer::outbox(from)).chain(
+                names
+                    .iter()
+                    .filter(|to| *to != from)
+                    .map(|to| transfer::outbox_to(from, to)),
+            );
+            for source in outboxes {
+                if let Err(e) = store.add_source(&source) {
+                    tracing::warn!(
+                        "no quarantine inbox {} for profile {from}: {e}",
+                        source.name
+                    );
+                }
             }
         }
         Ok(store)
@@ -103,9 +121,15 @@ pub async fn start(
     let pipeline_events = service::bridge(store.subscribe());
     if let Some(bus) = &bus {
         let signal_events = service::bridge(store.subscribe());
-        dbus::serve(bus, store.clone(), profiles, signal_events)
-            .await
-            .with_context(|| format!("serving {} on the session bus", dbus::NAME))?;
+        dbus::serve(
+            bus,
+            store.clone(),
+            profiles,
+            policy.transfers.clone(),
+            signal_events,
+        )
+        .await
+        .with_context(|| format!("serving {} on the session bus", dbus::NAME))?;
     }
     let (watcher, watch_events) = InboxWatcher::start(store.clone(), WatcherConfig::default())
         .context("watching the quarantine inbox")?;

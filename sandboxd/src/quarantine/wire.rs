@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use zbus::zvariant::Type;
-use zion_quarantine::{Item, RuleMatch, State, Verdict};
+use zion_quarantine::{Item, RuleMatch, State, Transfer, Transfers, Verdict};
 
 /// One matched rule: `(rule, namespace, author, description, tags, meta)`.
 /// `author` and `description` repeat the meta entries of those names ("" when
@@ -102,6 +102,24 @@ fn detail(item: &Item) -> String {
         (State::Released { path }, _) => path.display().to_string(),
         (_, Some(Verdict::Error { reason })) => reason.clone(),
         _ => String::new(),
+    }
+}
+
+impl ItemInfo {
+    /// The item as `Quarantine1` shows it under `transfers`: a transfer
+    /// names where it goes and, once clean, why it waits if the policy
+    /// holds it.
+    pub fn with_transfers(item: &Item, transfers: &Transfers) -> ItemInfo {
+        let mut info = ItemInfo::from(item);
+        if let Some(transfer) = Transfer::of_item(item) {
+            if info.destination.is_empty() {
+                info.destination = transfer.destination().to_string();
+            }
+            if matches!(item.state, State::Clean) && info.detail.is_empty() {
+                info.detail = transfers.waiting_reason(&transfer).unwrap_or_default();
+            }
+        }
+        info
     }
 }
 

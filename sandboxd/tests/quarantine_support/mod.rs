@@ -61,6 +61,18 @@ pub fn outbox(env: &TestEnv) -> PathBuf {
     data(env).join("quarantine/inbox/profile-work")
 }
 
+/// `[quarantine]` lines that make work's outbox wait for the user like a
+/// download does (the default rule releases clean files to Shared).
+pub const REVIEW_OUTBOX: &str = "[quarantine.transfers]\n\"work -> shared\" = \"review\"\n";
+
+/// A browser sandbox's download folder, an inbox of the quarantine
+/// (created here, as the daemon will when it opens a sandbox).
+pub fn downloads(env: &TestEnv) -> PathBuf {
+    let dir = data(env).join("quarantine/inbox/sandbox-work-1");
+    std::fs::create_dir_all(&dir).expect("download folder");
+    dir
+}
+
 /// Saves a file as a browser does: written under `.part`, then renamed.
 pub fn drop_file(dir: &Path, name: &str, bytes: &[u8]) {
     let partial = dir.join(format!("{name}.part"));

@@ -17,6 +17,12 @@ pub enum QuarantineCommand {
         /// Include released and deleted items.
         #[arg(long)]
         all: bool,
+        /// Only what came from this profile (its downloads and what it sent).
+        #[arg(long, value_name = "PROFILE")]
+        from: Option<String>,
+        /// Only files sent between profiles (no browser downloads).
+        #[arg(long)]
+        transfers: bool,
     },
     /// Shows everything about one item: hash, verdict, matched rules with their authors.
     Show { id: u64 },
@@ -54,17 +60,23 @@ async fn call(command: QuarantineCommand) -> Result<(), String> {
     let bus = bus::session().await?;
     let proxy = Quarantine1Proxy::new(&bus).await.map_err(explain)?;
     match command {
-        QuarantineCommand::List { all } => {
+        QuarantineCommand::List {
+            all,
+            from,
+            transfers,
+        } => {
             let items = proxy.list().await.map_err(explain)?;
             let shown: Vec<&ItemInfo> = items
                 .iter()
                 .filter(|i| all || !matches!(i.state.as_str(), "released" | "deleted"))
+                .filter(|i| from.as_ref().is_none_or(|p| &i.profile == p))
+                .filter(|i| !transfers || i.source.starts_with("profile:"))
                 .collect();
             if shown.is_empty() {
                 println!("the quarantine is empty");
             } else {
                 println!(
-                    "{:>5}  {:<10} {:>9}  {:<16} NAME",
+                    "{:>5}  {:<10} {:>9}  {:<24} NAME",
                     "ID", "STATE", "SIZE", "SOURCE"
                 );
                 for item in shown {
@@ -130,7 +142,7 @@ async fn watch(proxy: &Quarantine1Proxy<'_>, count: Option<usize>) -> Result<(),
 /// One line of `list`: id, state, size, source, name, and the verdict's gist.
 fn list_line(item: &ItemInfo) -> String {
     let mut line = format!(
-        "{:>5}  {:<10} {:>9}  {:<16} {}",
+        "{:>5}  {:<10} {:>9}  {:<24} {}",
         item.id,
         item.state,
         human_size(item.size),
@@ -140,7 +152,9 @@ fn list_line(item: &ItemInfo) -> String {
     let rules: Vec<&str> = item.matches.iter().map(|m| m.rule.as_str()).collect();
     if !rules.is_empty() {
         line.push_str(&format!("  [{}]", rules.join(", ")));
-    } else if item.state == "error" || item.state == "released" {
+    } else if matches!(item.state.as_str(), "error" | "released" | "clean")
+        && !item.detail.is_empty()
+    {
         line.push_str(&format!("  ({})", item.detail));
     }
     if item.held {
