@@ -44,3 +44,33 @@ bench: deps
 
 clean:
 	$(CARGO) clean
+
+# `make install PREFIX=/usr/local DESTDIR=`: the built binaries and every file
+# a display manager, systemd and D-Bus need to start Zion. It builds nothing
+# (run `cargo build --release --workspace --bins` first): it takes the release
+# binaries when all are built, else the debug ones, or those of BIN_SRC=DIR.
+PREFIX ?= /usr/local
+DESTDIR ?=
+ZION_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+ZION_BINS := zion-compositor zion-sandboxd zion-scan-worker zionctl zion-session
+BIN_SRC ?= $(ZION_TARGET_DIR)/$(if $(strip $(foreach b,$(ZION_BINS),$(if $(wildcard $(ZION_TARGET_DIR)/release/$(b)),,$(b)))),debug,release)
+ZION_OPTIONAL_BINS := zion-panel
+ZION_DEST := $(DESTDIR)$(PREFIX)
+# The shipped files name /usr/bin; the installed ones name $(PREFIX)/bin.
+ZION_REWRITE := sed -e 's|/usr/bin/zion-|$(PREFIX)/bin/zion-|g' -e 's|^Exec=zion-session|Exec=$(PREFIX)/bin/zion-session|' -e 's|^TryExec=zion-session|TryExec=$(PREFIX)/bin/zion-session|'
+
+.PHONY: install
+install:
+	@for b in $(ZION_BINS); do [ -x "$(BIN_SRC)/$$b" ] || { echo "install: $(BIN_SRC)/$$b is missing: build first (cargo build --release --workspace --bins), or point BIN_SRC at the binaries" >&2; exit 1; }; done
+	install -d "$(ZION_DEST)/bin" "$(ZION_DEST)/share/wayland-sessions" "$(ZION_DEST)/lib/systemd/user" \
+		"$(ZION_DEST)/share/dbus-1/services" "$(ZION_DEST)/share/zion/rules" "$(ZION_DEST)/share/zion/images"
+	@for b in $(ZION_BINS); do echo "install $(BIN_SRC)/$$b"; install -m 0755 "$(BIN_SRC)/$$b" "$(ZION_DEST)/bin/$$b" || exit 1; done
+	@for b in $(ZION_OPTIONAL_BINS); do if [ -x "$(BIN_SRC)/$$b" ]; then echo "install $(BIN_SRC)/$$b"; install -m 0755 "$(BIN_SRC)/$$b" "$(ZION_DEST)/bin/$$b" || exit 1; fi; done
+	$(ZION_REWRITE) session-files/zion.desktop > "$(ZION_DEST)/share/wayland-sessions/zion.desktop"
+	@for f in session-files/systemd/*; do echo "install $$f"; $(ZION_REWRITE) "$$f" > "$(ZION_DEST)/lib/systemd/user/$${f##*/}" || exit 1; done
+	@for f in session-files/dbus/*.service; do echo "install $$f"; $(ZION_REWRITE) "$$f" > "$(ZION_DEST)/share/dbus-1/services/$${f##*/}" || exit 1; done
+	chmod 0644 "$(ZION_DEST)/share/wayland-sessions/zion.desktop" "$(ZION_DEST)"/lib/systemd/user/zion-* "$(ZION_DEST)"/share/dbus-1/services/org.zionos.*
+	install -m 0644 session-files/zion.toml "$(ZION_DEST)/share/zion/zion.toml"
+	install -m 0644 session-files/rules/* "$(ZION_DEST)/share/zion/rules/"
+	install -m 0644 session-files/images/* "$(ZION_DEST)/share/zion/images/"
+	@echo "install: Zion is in $(ZION_DEST); pick \"Zion\" at the login screen (display managers read $(PREFIX)/share/wayland-sessions when it is in XDG_DATA_DIRS; SDDM reads /usr/share/wayland-sessions only)"
