@@ -1,18 +1,22 @@
 //! The running compositor: the event loop, the Wayland display, the sockets
 //! and the frame clock, with a small API that `main` and tests drive.
 
+use std::cell::RefCell;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
-use smithay::reexports::calloop::{EventLoop, Interest, Mode, PostAction};
+use smithay::reexports::calloop::{channel, EventLoop, Interest, Mode, PostAction};
 use smithay::reexports::wayland_server::Display;
 use tracing::warn;
 use zion_profiles::config::Config;
 
 use crate::backend::{Backend, BackendKind, Headless};
+use crate::dbus;
 use crate::identity::Origin;
 use crate::screenshot::Screenshot;
 use crate::sockets;
@@ -35,6 +39,9 @@ pub struct Options {
 /// A compositor with its event loop.
 pub struct Compositor {
     event_loop: EventLoop<'static, State>,
+    /// Shared with the sources that dispatch clients: the display's own and
+    /// the D-Bus requests' (a closed socket's clients go at once).
+    display: Rc<RefCell<Display<State>>>,
     /// Its state.
     pub state: State,
 }
@@ -56,17 +63,18 @@ impl Compositor {
             EventLoop::try_new().context("error creating the event loop")?;
         let display: Display<State> = Display::new().context("error creating the display")?;
         let display_handle = display.handle();
+        let poll_fd = display
+            .as_fd()
+            .try_clone_to_owned()
+            .context("error duplicating the display's file descriptor")?;
+        let display = Rc::new(RefCell::new(display));
         let handle = event_loop.handle();
+        let dispatched = display.clone();
         handle
             .insert_source(
-                Generic::new(display, Interest::READ, Mode::Level),
-                |_, display, state| {
-                    // SAFETY: the display is owned by this source and never
-                    // dropped while the loop dispatches it.
-                    let result = unsafe { display.get_mut().dispatch_clients(state) };
-                    if let Err(err) = result {
-                        warn!("error dispatching Wayland clients: {err:?}");
-                    }
+                Generic::new(poll_fd, Interest::READ, Mode::Level),
+                move |_, _, state| {
+                    dispatch_clients(&dispatched, state);
                     Ok(PostAction::Continue)
                 },
             )
@@ -98,7 +106,40 @@ impl Compositor {
             let listener = sockets::listen(&handle, &options.runtime_dir, origin)?;
             state.listeners.push(listener);
         }
-        Ok(Compositor { event_loop, state })
+        Ok(Compositor {
+            event_loop,
+            display,
+            state,
+        })
+    }
+
+    /// Serves `org.zionos.Compositor1` on the bus at `address`; fails (and
+    /// the compositor goes on without it) if the name cannot be owned.
+    pub fn serve_bus(&mut self, address: &str) -> anyhow::Result<()> {
+        let desktops = dbus::desktops(&self.state);
+        let active = self.state.layout.active_desktop().name.clone();
+        let (link, requests) = dbus::serve(address, desktops, active)?;
+        let display = self.display.clone();
+        self.state
+            .loop_handle
+            .insert_source(requests, move |event, _, state| {
+                if let channel::Event::Msg(request) = event {
+                    let gone = state.handle_request(request);
+                    // Clients disconnected by a request leave now (their
+                    // windows with them), not at some other client's next
+                    // event: the display only cleans up a client it
+                    // dispatches.
+                    let mut display = display.borrow_mut();
+                    for client in gone {
+                        // A dead client has nothing to read: the error is
+                        // expected, the cleanup after it is what counts.
+                        let _ = display.backend().dispatch_single_client(state, client);
+                    }
+                }
+            })
+            .map_err(|e| anyhow::anyhow!("error adding the D-Bus requests to the loop: {e}"))?;
+        self.state.bus = Some(link);
+        Ok(())
     }
 
     /// Runs one round of the loop, waiting up to `timeout` for events.
@@ -106,6 +147,7 @@ impl Compositor {
         self.event_loop
             .dispatch(Some(timeout), &mut self.state)
             .context("error dispatching the event loop")?;
+        self.state.announce_active();
         self.state.space.refresh();
         self.state
             .display_handle
@@ -154,11 +196,24 @@ impl Compositor {
         }
         self.event_loop
             .run(FRAME_INTERVAL, &mut self.state, |state| {
+                state.announce_active();
                 state.space.refresh();
                 if let Err(err) = state.display_handle.flush_clients() {
                     warn!("error flushing Wayland clients: {err:?}");
                 }
             })
             .context("error running the event loop")
+    }
+}
+
+impl Drop for Compositor {
+    fn drop(&mut self) {
+        self.state.remove_sandbox_folders();
+    }
+}
+
+fn dispatch_clients(display: &RefCell<Display<State>>, state: &mut State) {
+    if let Err(err) = display.borrow_mut().dispatch_clients(state) {
+        warn!("error dispatching Wayland clients: {err:?}");
     }
 }

@@ -1,6 +1,9 @@
 //! The trusted frame around each window, as rectangles: a title bar and a
-//! border drawn by the compositor in the profile's colour. Pure geometry;
-//! `render` turns the rectangles into solid-colour elements.
+//! border drawn by the compositor in the profile's colour, and for a
+//! disposable sandbox's window a dashed inner band in a contrasting colour.
+//! Pure geometry; `render` turns the rectangles into solid-colour elements.
+
+use zion_profiles::config::Colour;
 
 use crate::layout::Rect;
 
@@ -8,6 +11,11 @@ use crate::layout::Rect;
 pub const BORDER: i32 = 4;
 /// Title bar height in logical pixels.
 pub const TITLE_HEIGHT: i32 = 24;
+
+/// Width of the dashed band inside a disposable window's frame.
+pub const BAND: i32 = 2;
+/// Length of a dash of that band, and of the gap after it.
+pub const DASH: i32 = 8;
 
 /// Which frame a window gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +70,63 @@ pub fn outer(content: Rect, decoration: Decoration) -> Rect {
     )
 }
 
+/// The dashes of a disposable window's frame: a band `BAND` wide right
+/// around `content`, `DASH` on and `DASH` off, starting at each edge's
+/// start (top and bottom from the band's left corner, the sides from the
+/// content's top). It lies inside the frame whatever the decoration, so the
+/// frame's outer edge keeps the profile's colour.
+pub fn disposable_dashes(content: Rect) -> Vec<Rect> {
+    if content.w <= 0 || content.h <= 0 {
+        return Vec::new();
+    }
+    let left = content.x - BAND;
+    let right = content.x + content.w;
+    let width = content.w + 2 * BAND;
+    let mut out = Vec::new();
+    for x in (left..left + width).step_by(2 * DASH as usize) {
+        let w = DASH.min(left + width - x);
+        out.push(Rect::new(x, content.y - BAND, w, BAND));
+        out.push(Rect::new(x, content.y + content.h, w, BAND));
+    }
+    for y in (content.y..content.y + content.h).step_by(2 * DASH as usize) {
+        let h = DASH.min(content.y + content.h - y);
+        out.push(Rect::new(left, y, BAND, h));
+        out.push(Rect::new(right, y, BAND, h));
+    }
+    out
+}
+
+/// The colour of a disposable frame's dashes: near-black on a light
+/// profile colour, near-white on a dark one.
+pub fn contrast(c: Colour) -> Colour {
+    // Rec. 601 luma, in 0..=255000.
+    let luma = 299 * u32::from(c.r) + 587 * u32::from(c.g) + 114 * u32::from(c.b);
+    if luma > 140_000 {
+        Colour {
+            r: 0x10,
+            g: 0x10,
+            b: 0x10,
+        }
+    } else {
+        Colour {
+            r: 0xf5,
+            g: 0xf5,
+            b: 0xf5,
+        }
+    }
+}
+
+/// A frame's label: `[work] title`, or `[work · disposable] title` for a
+/// browser sandbox's window.
+pub fn label(profile: &str, disposable: bool, title: &str) -> String {
+    let kind = if disposable { " · disposable" } else { "" };
+    if title.is_empty() {
+        format!("[{profile}{kind}]")
+    } else {
+        format!("[{profile}{kind}] {title}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +162,61 @@ mod tests {
     #[test]
     fn an_unmapped_window_has_no_frame() {
         assert!(pieces(Rect::new(0, 0, 0, 0), Decoration::Full).is_empty());
+    }
+
+    #[test]
+    fn disposable_dashes_lie_in_the_frame_and_leave_its_outer_edge_alone() {
+        let content = Rect::new(100, 80, 250, 101);
+        let dashes = disposable_dashes(content);
+        assert!(!dashes.is_empty());
+        for deco in [Decoration::Full, Decoration::BorderOnly] {
+            let frame = pieces(content, deco);
+            let o = outer(content, deco);
+            for d in &dashes {
+                for y in d.y..d.y + d.h {
+                    for x in d.x..d.x + d.w {
+                        assert_eq!(covered(&frame, x, y), 1, "{deco:?} dash at {x},{y}");
+                        assert!(!content.contains(x, y));
+                    }
+                }
+            }
+            for x in o.x..o.x + o.w {
+                assert_eq!(covered(&dashes, x, o.y), 0);
+                assert_eq!(covered(&dashes, x, o.y + o.h - 1), 0);
+            }
+        }
+        // Dashes alternate along each edge: on at the start, off after DASH.
+        assert_eq!(covered(&dashes, content.x - 1, content.y + 1), 1);
+        assert_eq!(covered(&dashes, content.x - 1, content.y + DASH + 1), 0);
+        assert_eq!(covered(&dashes, content.x - BAND, content.y - 1), 1);
+        assert_eq!(covered(&dashes, content.x - BAND + DASH, content.y - 1), 0);
+        // The last dash stops at the content's end.
+        let bottom = content.y + content.h - 1;
+        for d in dashes
+            .iter()
+            .filter(|d| d.x == content.x - BAND && d.w == BAND)
+        {
+            assert!(d.y + d.h <= content.y + content.h, "{d:?} below {bottom}");
+        }
+    }
+
+    #[test]
+    fn dashes_contrast_with_every_palette_colour() {
+        for i in 0..6 {
+            let c = zion_profiles::config::palette(i);
+            let d = contrast(c);
+            let diff = |a: u8, b: u8| i32::from(a.abs_diff(b));
+            assert!(
+                diff(c.r, d.r) + diff(c.g, d.g) + diff(c.b, d.b) > 200,
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_disposable_label_says_so() {
+        assert_eq!(label("work", false, "Mail"), "[work] Mail");
+        assert_eq!(label("work", true, "Mail"), "[work · disposable] Mail");
+        assert_eq!(label("work", true, ""), "[work · disposable]");
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod compositor;
+pub mod dbus;
 pub mod frame;
 pub mod handlers;
 pub mod hotkeys;

@@ -32,6 +32,10 @@ struct Args {
     /// Write a PNG of the output here when stopping.
     #[arg(long)]
     screenshot: Option<PathBuf>,
+    /// Do not serve org.zionos.Compositor1 on the session bus (it is served
+    /// when DBUS_SESSION_BUS_ADDRESS is set).
+    #[arg(long)]
+    no_dbus: bool,
 }
 
 fn parse_size(s: &str) -> Result<(i32, i32), String> {
@@ -71,6 +75,20 @@ fn main() -> anyhow::Result<()> {
         runtime_dir: args.runtime_dir,
     };
     let mut compositor = Compositor::new(config, &options)?;
+    match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+        _ if args.no_dbus => {}
+        Ok(address) if !address.is_empty() => {
+            if let Err(err) = compositor.serve_bus(&address) {
+                tracing::warn!(
+                    "going on without org.zionos.Compositor1 (zionctl switch and sandbox sockets \
+                     will not work): {err:#}"
+                );
+            }
+        }
+        _ => tracing::info!(
+            "DBUS_SESSION_BUS_ADDRESS is not set: org.zionos.Compositor1 is not served"
+        ),
+    }
     let until = args
         .exit_after
         .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));

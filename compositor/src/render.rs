@@ -87,14 +87,30 @@ where
         ));
 
         let content = content_rect(window, placed.pos);
-        let pieces = frame::pieces(content, decoration_of(window));
-        let colour = rgba(colour(origin_of_window(window)));
+        let origin = origin_of_window(window);
+        let base = colour(origin);
+        // A disposable sandbox's dashes go in front of the frame they mark.
+        let mut paint: Vec<(Rect, [f32; 4])> = Vec::new();
+        if origin.is_some_and(Origin::is_disposable) {
+            let dash = rgba(frame::contrast(base));
+            paint.extend(
+                frame::disposable_dashes(content)
+                    .into_iter()
+                    .map(|r| (r, dash)),
+            );
+        }
+        let base = rgba(base);
+        paint.extend(
+            frame::pieces(content, decoration_of(window))
+                .into_iter()
+                .map(|r| (r, base)),
+        );
         window.user_data().insert_if_missing(FrameBuffers::default);
         if let Some(buffers) = window.user_data().get::<FrameBuffers>() {
             let mut buffers = buffers.0.borrow_mut();
-            buffers.resize_with(pieces.len(), SolidColorBuffer::default);
-            for (buffer, rect) in buffers.iter_mut().zip(&pieces) {
-                buffer.update((rect.w, rect.h), colour);
+            buffers.resize_with(paint.len(), SolidColorBuffer::default);
+            for (buffer, (rect, colour)) in buffers.iter_mut().zip(&paint) {
+                buffer.update((rect.w, rect.h), *colour);
                 out.push(DesktopElement::Frame(SolidColorRenderElement::from_buffer(
                     buffer,
                     (rect.x, rect.y),

@@ -95,6 +95,8 @@ pub struct State {
     pub seat: Seat<State>,
     /// Keys whose press was a hotkey: their release is not forwarded.
     pub suppressed_keys: Vec<u32>,
+    /// The link to `org.zionos.Compositor1`, when it is served.
+    pub bus: Option<crate::dbus::Link>,
 }
 
 impl State {
@@ -154,6 +156,7 @@ impl State {
             seat_state,
             seat,
             suppressed_keys: Vec::new(),
+            bus: None,
         })
     }
 
@@ -168,7 +171,9 @@ impl State {
     pub fn desktop_for(&self, origin: &Origin) -> Option<usize> {
         match origin {
             Origin::Host => Some(self.layout.active()),
-            Origin::Profile(p) => self.layout.index_of(p.as_ref()),
+            Origin::Profile(p) | Origin::Sandbox { profile: p, .. } => {
+                self.layout.index_of(p.as_ref())
+            }
         }
     }
 

@@ -30,7 +30,8 @@ use tracing::{debug, warn};
 use crate::identity::{origin_of, Origin};
 use crate::state::State;
 
-/// Whether `client` may see a privileged global: only host-socket clients.
+/// Whether `client` may see a privileged global: only host-socket clients,
+/// never a profile's or a disposable sandbox's.
 pub fn is_host(client: &Client) -> bool {
     origin_of(client) == Some(&Origin::Host)
 }

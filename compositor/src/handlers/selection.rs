@@ -1,7 +1,8 @@
 //! Clipboard and primary selection, isolated per profile. Only the client
 //! with keyboard focus may set a selection; the compositor records the
 //! origin (host or profile) of the client that set it, and offers it only to
-//! a focused client of that same origin. A focused client of any other
+//! a focused client of that same origin, a profile's disposable sandboxes
+//! counting as the profile. A focused client of any other
 //! origin is given no selection focus at all, so it is offered nothing.
 //! Drags between clients are cancelled as soon as they start.
 
@@ -35,9 +36,11 @@ pub struct SelectionOwners {
 }
 
 /// Whether a client of `client` origin may be offered a selection owned by
-/// `owner`: an empty selection may be offered to anyone (it offers nothing).
+/// `owner`: an empty selection may be offered to anyone (it offers nothing);
+/// otherwise both must be the host, or of the same profile (its sandboxes
+/// included).
 pub fn may_offer(owner: Option<&Origin>, client: &Origin) -> bool {
-    owner.is_none_or(|o| o == client)
+    owner.is_none_or(|o| o.profile() == client.profile())
 }
 
 impl State {
@@ -131,3 +134,33 @@ impl ServerDndGrabHandler for State {}
 
 delegate_data_device!(State);
 delegate_primary_selection!(State);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: &str) -> Origin {
+        Origin::Profile(name.parse().expect("valid profile name"))
+    }
+
+    fn sandbox(name: &str, instance: &str) -> Origin {
+        Origin::Sandbox {
+            profile: name.parse().expect("valid profile name"),
+            instance: instance.parse().expect("valid instance name"),
+        }
+    }
+
+    #[test]
+    fn a_sandbox_shares_its_profiles_selections_and_no_other() {
+        let work = profile("work");
+        let tab = sandbox("work", "tab-1");
+        assert!(may_offer(Some(&work), &tab));
+        assert!(may_offer(Some(&tab), &work));
+        assert!(may_offer(Some(&tab), &sandbox("work", "tab-2")));
+        assert!(!may_offer(Some(&tab), &profile("personal")));
+        assert!(!may_offer(Some(&tab), &Origin::Host));
+        assert!(!may_offer(Some(&Origin::Host), &tab));
+        assert!(!may_offer(Some(&sandbox("personal", "tab-1")), &tab));
+        assert!(may_offer(None, &tab));
+    }
+}

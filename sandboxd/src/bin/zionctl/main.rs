@@ -4,6 +4,7 @@ mod bus;
 mod config;
 mod profiles;
 mod quarantine;
+mod switch;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,11 @@ enum Command {
         #[command(subcommand)]
         command: quarantine::QuarantineCommand,
     },
+    /// Shows a profile's desktop (asks the compositor).
+    Switch {
+        /// The profile, as in `zionctl profiles list`.
+        profile: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,5 +47,6 @@ fn main() -> ExitCode {
         Command::Config { command } => config::run(command),
         Command::Profiles { command } => profiles::run(command),
         Command::Quarantine { command } => quarantine::run(command),
+        Command::Switch { profile } => switch::run(&profile),
     }
 }

@@ -1,0 +1,543 @@
+//! `org.zionos.Compositor1` at `/org/zionos/Compositor1`: the desktops and
+//! which one is shown (a property with change signals), switching, sockets
+//! for disposable browser sandboxes, and screenshots.
+//!
+//! The compositor is synchronous, so the bus lives on its own thread (a
+//! small current-thread tokio runtime). Each method call becomes a
+//! [`Request`] sent into the event loop over a calloop channel, answered
+//! over a oneshot; the decisions are the pure functions below.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use smithay::reexports::calloop::channel;
+use smithay::reexports::wayland_server::backend::ClientId;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+use zbus::interface;
+use zion_profiles::config::Config;
+
+use crate::hotkeys::Action;
+use crate::identity::{InstanceName, Origin};
+use crate::screenshot::Screenshot;
+use crate::sockets::SANDBOXES;
+use crate::state::{State, HOST_COLOUR};
+
+/// The bus name.
+pub const NAME: &str = "org.zionos.Compositor1";
+/// The object path.
+pub const PATH: &str = "/org/zionos/Compositor1";
+
+/// How long the compositor waits for the bus at start before going on
+/// without it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The errors the interface returns, named `org.zionos.Compositor1.Error.*`.
+#[derive(Debug, zbus::DBusError)]
+#[zbus(prefix = "org.zionos.Compositor1.Error")]
+pub enum CompositorError {
+    /// A D-Bus failure.
+    #[zbus(error)]
+    ZBus(zbus::Error),
+    /// No desktop (profile) has this name.
+    UnknownDesktop(String),
+    /// An argument is malformed (instance name, path).
+    InvalidArgument(String),
+    /// This sandbox socket is open already.
+    AlreadyOpen(String),
+    /// No sandbox socket of this name is open.
+    NoSuchSocket(String),
+    /// Anything else: the message says what and where.
+    Failed(String),
+}
+
+/// The answer to a request, sent back to the bus thread.
+pub type Reply<T> = oneshot::Sender<Result<T, CompositorError>>;
+
+/// A method call for the event loop.
+#[derive(Debug)]
+pub enum Request {
+    /// Show the desktop called `name`.
+    SwitchTo {
+        /// The desktop (profile) name.
+        name: String,
+        /// Where the answer goes.
+        reply: Reply<()>,
+    },
+    /// Open a sandbox socket; the answer is its path.
+    OpenSocket {
+        /// The profile.
+        profile: String,
+        /// The instance.
+        instance: String,
+        /// Where the answer goes.
+        reply: Reply<PathBuf>,
+    },
+    /// Close a sandbox socket and disconnect its clients.
+    CloseSocket {
+        /// The profile.
+        profile: String,
+        /// The instance.
+        instance: String,
+        /// Where the answer goes.
+        reply: Reply<()>,
+    },
+    /// The output as shown.
+    Screenshot {
+        /// Where the answer goes.
+        reply: Reply<Screenshot>,
+    },
+}
+
+/// The desktop called `name` among `names` (config order), or an error
+/// listing them.
+pub fn find_desktop<'a>(
+    names: impl IntoIterator<Item = &'a str> + Clone,
+    name: &str,
+) -> Result<usize, CompositorError> {
+    names
+        .clone()
+        .into_iter()
+        .position(|n| n == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = names.into_iter().collect();
+            CompositorError::UnknownDesktop(format!(
+                "there is no desktop `{}`; the desktops are: {}",
+                name.escape_debug(),
+                known.join(", ")
+            ))
+        })
+}
+
+/// The origin of sandbox `instance` of `profile` under `config`: the
+/// profile must exist and the instance name be a safe folder name.
+pub fn sandbox_origin(
+    config: &Config,
+    profile: &str,
+    instance: &str,
+) -> Result<Origin, CompositorError> {
+    let names = config.profiles.iter().map(|p| p.name.as_ref());
+    let i = find_desktop(names, profile)?;
+    // A profile called `sandboxes` would have every sandbox socket inside
+    // the socket folder bind-mounted into its container.
+    if config.profile(SANDBOXES).is_some() {
+        return Err(CompositorError::Failed(format!(
+            "a profile is called `{SANDBOXES}`, whose socket folder would hold every sandbox's \
+             socket; rename that profile in zion.toml to open sandbox sockets"
+        )));
+    }
+    let instance: InstanceName = instance
+        .parse()
+        .map_err(|e: String| CompositorError::InvalidArgument(e))?;
+    Ok(Origin::Sandbox {
+        profile: config.profiles[i].name.clone(),
+        instance,
+    })
+}
+
+/// A screenshot's path from the caller: it must be absolute (the
+/// compositor's working folder means nothing to the caller).
+pub fn screenshot_path(path: &str) -> Result<PathBuf, CompositorError> {
+    let p = Path::new(path);
+    if path.is_empty() || !p.is_absolute() {
+        return Err(CompositorError::InvalidArgument(format!(
+            "the screenshot path `{}` is not absolute; give a full path such as /tmp/shot.png",
+            path.escape_debug()
+        )));
+    }
+    Ok(p.to_owned())
+}
+
+/// The desktops as `ListDesktops` gives them: name and frame colour.
+pub fn desktops(state: &State) -> Vec<(String, String)> {
+    state
+        .layout
+        .desktops()
+        .iter()
+        .map(|d| {
+            let colour = state
+                .config
+                .profile(&d.name)
+                .map_or(HOST_COLOUR, |p| p.colour);
+            (d.name.clone(), colour.to_string())
+        })
+        .collect()
+}
+
+/// The event loop's end of the bus: what `ActiveDesktop` reads, and a
+/// nudge to the bus thread to signal its change.
+#[derive(Debug)]
+pub struct Link {
+    active: Arc<Mutex<String>>,
+    changed: mpsc::UnboundedSender<()>,
+}
+
+impl State {
+    /// Makes `ActiveDesktop` the shown desktop, signalling if it changed.
+    /// Called after every round of the event loop and before answering a
+    /// `SwitchTo`, so a hotkey's switch is announced as a call's is.
+    pub fn announce_active(&mut self) {
+        let Some(bus) = &self.bus else {
+            return;
+        };
+        let name = &self.layout.active_desktop().name;
+        let mut active = bus.active.lock().unwrap_or_else(|e| e.into_inner());
+        if *active != *name {
+            active.clone_from(name);
+            // The bus thread may have gone (it logged why); nothing to do.
+            let _ = bus.changed.send(());
+        }
+    }
+
+    /// Does what `request` asks and answers it. Returns the clients it
+    /// disconnected, for the caller to dispatch so that their windows go.
+    pub fn handle_request(&mut self, request: Request) -> Vec<ClientId> {
+        match request {
+            Request::SwitchTo { name, reply } => {
+                let names = self.layout.desktops().iter().map(|d| d.name.as_str());
+                let result = find_desktop(names, &name).map(|i| {
+                    self.do_action(Action::SwitchTo(i));
+                    self.announce_active();
+                });
+                let _ = reply.send(result);
+                Vec::new()
+            }
+            Request::OpenSocket {
+                profile,
+                instance,
+                reply,
+            } => {
+                let _ = reply.send(self.open_socket(&profile, &instance));
+                Vec::new()
+            }
+            Request::CloseSocket {
+                profile,
+                instance,
+                reply,
+            } => match self.close_socket(&profile, &instance) {
+                Ok(gone) => {
+                    let _ = reply.send(Ok(()));
+                    gone
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    Vec::new()
+                }
+            },
+            Request::Screenshot { reply } => {
+                self.render_frame();
+                let shot = self
+                    .backend
+                    .screenshot()
+                    .map_err(|e| CompositorError::Failed(format!("{e:#}")));
+                let _ = reply.send(shot);
+                Vec::new()
+            }
+        }
+    }
+
+    fn open_socket(&mut self, profile: &str, instance: &str) -> Result<PathBuf, CompositorError> {
+        let origin = sandbox_origin(&self.config, profile, instance)?;
+        if self.listeners.iter().any(|l| l.origin == origin) {
+            return Err(CompositorError::AlreadyOpen(format!(
+                "the sandbox socket {profile}/{instance} is open already; close it first \
+                 (CloseSocket) or pick another instance name"
+            )));
+        }
+        let path = self
+            .open_sandbox_socket(origin)
+            .map_err(|e| CompositorError::Failed(format!("{e:#}")))?;
+        std::path::absolute(&path)
+            .map_err(|e| CompositorError::Failed(format!("{}: {e}", path.display())))
+    }
+
+    fn close_socket(
+        &mut self,
+        profile: &str,
+        instance: &str,
+    ) -> Result<Vec<ClientId>, CompositorError> {
+        let origin = sandbox_origin(&self.config, profile, instance)?;
+        match self.close_sandbox_socket(&origin) {
+            Ok(Some(gone)) => Ok(gone),
+            Ok(None) => {
+                let open: Vec<String> = self
+                    .listeners
+                    .iter()
+                    .filter_map(|l| match &l.origin {
+                        Origin::Sandbox { profile, instance } => {
+                            Some(format!("{profile}/{instance}"))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                Err(CompositorError::NoSuchSocket(format!(
+                    "no sandbox socket {profile}/{instance} is open; open ones: {}",
+                    if open.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        open.join(", ")
+                    }
+                )))
+            }
+            Err(e) => Err(CompositorError::Failed(format!("{e:#}"))),
+        }
+    }
+}
+
+/// The interface: thin, every decision is made in the event loop.
+struct Compositor1 {
+    desktops: Vec<(String, String)>,
+    active: Arc<Mutex<String>>,
+    requests: channel::Sender<Request>,
+}
+
+impl Compositor1 {
+    async fn ask<T>(
+        &self,
+        request: impl FnOnce(Reply<T>) -> Request,
+    ) -> Result<T, CompositorError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(request(reply))
+            .map_err(|_| CompositorError::Failed("the compositor is stopping".to_owned()))?;
+        answer.await.map_err(|_| {
+            CompositorError::Failed("the compositor stopped before answering".to_owned())
+        })?
+    }
+}
+
+#[interface(name = "org.zionos.Compositor1")]
+impl Compositor1 {
+    /// The desktops in config order: (profile name, frame colour `#rrggbb`).
+    fn list_desktops(&self) -> Vec<(String, String)> {
+        self.desktops.clone()
+    }
+
+    /// The desktop shown.
+    #[zbus(property)]
+    fn active_desktop(&self) -> String {
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Shows the desktop called `name`.
+    async fn switch_to(&self, name: String) -> Result<(), CompositorError> {
+        self.ask(|reply| Request::SwitchTo { name, reply }).await
+    }
+
+    /// Opens a Wayland socket for a disposable browser sandbox of `profile`
+    /// and returns its path, `$XDG_RUNTIME_DIR/zion/sandboxes/<profile>/<instance>/wayland-0`.
+    async fn open_socket(
+        &self,
+        profile: String,
+        instance: String,
+    ) -> Result<String, CompositorError> {
+        let path = self
+            .ask(|reply| Request::OpenSocket {
+                profile,
+                instance,
+                reply,
+            })
+            .await?;
+        path.into_os_string().into_string().map_err(|p| {
+            CompositorError::Failed(format!(
+                "the socket path {} is not UTF-8: set XDG_RUNTIME_DIR to a UTF-8 path",
+                Path::new(&p).display()
+            ))
+        })
+    }
+
+    /// Closes a sandbox socket: removes it and its folder, and disconnects
+    /// its clients.
+    async fn close_socket(&self, profile: String, instance: String) -> Result<(), CompositorError> {
+        self.ask(|reply| Request::CloseSocket {
+            profile,
+            instance,
+            reply,
+        })
+        .await
+    }
+
+    /// Writes a PNG of the output as shown to `path` (absolute).
+    async fn screenshot(&self, path: String) -> Result<(), CompositorError> {
+        let path = screenshot_path(&path)?;
+        let shot = self.ask(|reply| Request::Screenshot { reply }).await?;
+        tokio::task::spawn_blocking(move || shot.write_png(&path))
+            .await
+            .map_err(|e| CompositorError::Failed(format!("the screenshot task failed: {e}")))?
+            .map_err(|e| CompositorError::Failed(format!("{e:#}")))
+    }
+}
+
+/// Serves the interface on the bus at `address` from a thread of its own,
+/// and returns once the name is owned (or with why not). Requests arrive on
+/// the returned channel; the [`Link`] goes into the state.
+pub fn serve(
+    address: &str,
+    desktops: Vec<(String, String)>,
+    active: String,
+) -> anyhow::Result<(Link, channel::Channel<Request>)> {
+    let (requests, channel) = channel::channel();
+    let (changed, mut changes) = mpsc::unbounded_channel();
+    let active = Arc::new(Mutex::new(active));
+    let iface = Compositor1 {
+        desktops,
+        active: active.clone(),
+        requests,
+    };
+    let (ready, started) = std::sync::mpsc::channel::<anyhow::Result<()>>();
+    let address = address.to_owned();
+    std::thread::Builder::new()
+        .name("zion-dbus".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready.send(Err(e).context("error creating the D-Bus thread's runtime"));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let connection = async {
+                    zbus::connection::Builder::address(address.as_str())?
+                        .serve_at(PATH, iface)?
+                        .name(NAME)?
+                        // A second compositor must not take the name from
+                        // the one running, nor have its own taken.
+                        .allow_name_replacements(false)
+                        .replace_existing_names(false)
+                        .build()
+                        .await
+                }
+                .await;
+                let connection = match connection {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready.send(Err(e).with_context(|| {
+                            format!("error owning {NAME} on the session bus {address}")
+                        }));
+                        return;
+                    }
+                };
+                let iface = match connection
+                    .object_server()
+                    .interface::<_, Compositor1>(PATH)
+                    .await
+                {
+                    Ok(i) => i,
+                    Err(e) => {
+                        let _ = ready.send(Err(e).context("error finding the served interface"));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(()));
+                info!("serving {NAME} on the session bus");
+                // Until the compositor drops its link.
+                while changes.recv().await.is_some() {
+                    let sent = iface
+                        .get()
+                        .await
+                        .active_desktop_changed(iface.signal_emitter())
+                        .await;
+                    if let Err(e) = sent {
+                        warn!("could not signal the change of ActiveDesktop: {e}");
+                    }
+                }
+            });
+        })
+        .context("error starting the D-Bus thread")?;
+    started
+        .recv_timeout(CONNECT_TIMEOUT)
+        .context("the session bus did not answer in time")??;
+    Ok((Link { active, changed }, channel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> [&'static str; 3] {
+        ["work", "personal", "gaming"]
+    }
+
+    #[test]
+    fn a_desktop_is_found_by_name_in_config_order() {
+        assert_eq!(find_desktop(names(), "work").ok(), Some(0));
+        assert_eq!(find_desktop(names(), "gaming").ok(), Some(2));
+    }
+
+    #[test]
+    fn an_unknown_desktop_is_refused_with_the_list() {
+        match find_desktop(names(), "Work") {
+            Err(CompositorError::UnknownDesktop(m)) => {
+                assert!(m.contains("`Work`"), "{m}");
+                assert!(m.contains("work, personal, gaming"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_sandbox_needs_a_known_profile_and_a_safe_instance_name() {
+        let config = Config::defaults();
+        match sandbox_origin(&config, "work", "tab-1") {
+            Ok(Origin::Sandbox { profile, instance }) => {
+                assert_eq!(profile.as_ref(), "work");
+                assert_eq!(instance.as_ref(), "tab-1");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            sandbox_origin(&config, "nope", "tab-1"),
+            Err(CompositorError::UnknownDesktop(_))
+        ));
+        for bad in ["", "../x", "a b", "x/y", ".", &"a".repeat(65)] {
+            assert!(
+                matches!(
+                    sandbox_origin(&config, "work", bad),
+                    Err(CompositorError::InvalidArgument(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_profile_called_sandboxes_blocks_sandbox_sockets() {
+        let text = r##"
+[[profile]]
+name = "sandboxes"
+label = "S"
+colour = "#3465a4"
+"##;
+        let config = Config::parse(text, Path::new("zion.toml")).expect("a valid configuration");
+        assert!(matches!(
+            sandbox_origin(&config, "sandboxes", "x"),
+            Err(CompositorError::Failed(_))
+        ));
+    }
+
+    #[test]
+    fn screenshots_need_an_absolute_path() {
+        assert_eq!(
+            screenshot_path("/tmp/a.png").ok(),
+            Some(PathBuf::from("/tmp/a.png"))
+        );
+        for bad in ["", "a.png", "./a.png", "~/a.png"] {
+            assert!(
+                matches!(
+                    screenshot_path(bad),
+                    Err(CompositorError::InvalidArgument(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+}
