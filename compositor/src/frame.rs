@@ -127,6 +127,21 @@ pub fn label(profile: &str, disposable: bool, title: &str) -> String {
     }
 }
 
+/// The content rectangle of a window maximized on `output`: its frame
+/// fills the output exactly.
+pub fn maximized_content(output: Rect, decoration: Decoration) -> Rect {
+    let top = match decoration {
+        Decoration::Full => TITLE_HEIGHT + BORDER,
+        Decoration::BorderOnly => BORDER,
+    };
+    Rect::new(
+        output.x + BORDER,
+        output.y + top,
+        (output.w - 2 * BORDER).max(1),
+        (output.h - top - BORDER).max(1),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +172,18 @@ mod tests {
         assert_eq!(content.y - o.y, TITLE_HEIGHT + BORDER);
         let b = outer(content, Decoration::BorderOnly);
         assert_eq!(content.y - b.y, BORDER);
+    }
+
+    #[test]
+    fn a_maximized_windows_frame_fills_the_output() {
+        let output = Rect::new(0, 0, 800, 600);
+        for deco in [Decoration::Full, Decoration::BorderOnly] {
+            assert_eq!(
+                outer(maximized_content(output, deco), deco),
+                output,
+                "{deco:?}"
+            );
+        }
     }
 
     #[test]

@@ -26,10 +26,14 @@ pub mod keys {
     pub const W: u32 = 17;
     /// Return.
     pub const ENTER: u32 = 28;
+    /// F.
+    pub const F: u32 = 33;
 }
 
 /// Left mouse button (evdev BTN_LEFT).
 pub const BTN_LEFT: u32 = 0x110;
+/// Right mouse button (evdev BTN_RIGHT).
+pub const BTN_RIGHT: u32 = 0x111;
 
 impl State {
     fn now_ms(&self) -> u32 {
@@ -118,6 +122,11 @@ impl State {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
+        let serial = SERIAL_COUNTER.next_serial();
+        // Super + drag moves or resizes whatever window is under the pointer.
+        if pressed && !pointer.is_grabbed() {
+            self.begin_compositor_grab(button, serial);
+        }
         if pressed && !pointer.is_grabbed() {
             let under = self
                 .space
@@ -136,7 +145,7 @@ impl State {
             } else {
                 ButtonState::Released
             },
-            serial: SERIAL_COUNTER.next_serial(),
+            serial,
             time: self.now_ms(),
         };
         pointer.button(self, &event);

@@ -35,6 +35,27 @@ impl Rect {
     }
 }
 
+/// How a window is sized.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Where the user or the cascade put it, at the size it chose.
+    #[default]
+    Normal,
+    /// Filling the output inside its frame.
+    Maximized,
+    /// Covering the whole output, frame hidden.
+    Fullscreen,
+}
+
+/// Where a window goes back to when it leaves maximized or fullscreen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restore {
+    /// Its content position before.
+    pub pos: (i32, i32),
+    /// Its content size before.
+    pub size: (i32, i32),
+}
+
 /// A window on a desktop and where its content's top-left corner sits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed<W> {
@@ -42,6 +63,10 @@ pub struct Placed<W> {
     pub window: W,
     /// Content position (x, y), frame excluded.
     pub pos: (i32, i32),
+    /// How it is sized.
+    pub mode: Mode,
+    /// Where it was before it left [`Mode::Normal`].
+    pub restore: Option<Restore>,
 }
 
 /// One profile's desktop.
@@ -177,6 +202,8 @@ impl<W: Clone + PartialEq> Layout<W> {
         d.windows.push(Placed {
             window: w.clone(),
             pos,
+            mode: Mode::Normal,
+            restore: None,
         });
         d.focus = Some(w);
         Some(pos)
@@ -221,6 +248,50 @@ impl<W: Clone + PartialEq> Layout<W> {
             }
         }
         false
+    }
+
+    /// How `w` is sized.
+    pub fn mode(&self, w: &W) -> Option<Mode> {
+        self.placed(w).map(|p| p.mode)
+    }
+
+    fn placed(&self, w: &W) -> Option<&Placed<W>> {
+        self.desktops
+            .iter()
+            .find_map(|d| d.index_of(w).map(|i| &d.windows[i]))
+    }
+
+    fn placed_mut(&mut self, w: &W) -> Option<&mut Placed<W>> {
+        self.desktops
+            .iter_mut()
+            .find_map(|d| d.index_of(w).map(move |i| &mut d.windows[i]))
+    }
+
+    /// Maximizes or fullscreens `w` with its content at `pos`, remembering
+    /// where it was (of size `size`) if it was normal. Returns whether it is open.
+    pub fn enter(&mut self, w: &W, mode: Mode, pos: (i32, i32), size: (i32, i32)) -> bool {
+        let Some(p) = self.placed_mut(w) else {
+            return false;
+        };
+        if p.mode == Mode::Normal {
+            p.restore = Some(Restore { pos: p.pos, size });
+        }
+        p.mode = mode;
+        p.pos = pos;
+        true
+    }
+
+    /// Brings `w` back to normal where it was; returns where that is, if it
+    /// was maximized or fullscreen.
+    pub fn leave(&mut self, w: &W) -> Option<Restore> {
+        let p = self.placed_mut(w)?;
+        if p.mode == Mode::Normal {
+            return None;
+        }
+        p.mode = Mode::Normal;
+        let restore = p.restore.take()?;
+        p.pos = restore.pos;
+        Some(restore)
     }
 
     /// Where `w`'s content sits.
@@ -342,6 +413,32 @@ mod tests {
     }
 
     #[test]
+    fn leaving_maximized_or_fullscreen_goes_back_where_it_was() {
+        let mut l = three();
+        let start = l.open(0, 1).unwrap();
+        assert_eq!(l.mode(&1), Some(Mode::Normal));
+        assert!(l.enter(&1, Mode::Maximized, (4, 32), (800, 600)));
+        assert_eq!(l.position(&1), Some((4, 32)));
+        // Maximized, then fullscreen: leaving returns to the first place.
+        assert!(l.enter(&1, Mode::Fullscreen, (0, 0), (792, 564)));
+        assert_eq!(l.mode(&1), Some(Mode::Fullscreen));
+        assert_eq!(
+            l.leave(&1),
+            Some(Restore {
+                pos: start,
+                size: (800, 600)
+            })
+        );
+        assert_eq!(l.position(&1), Some(start));
+        assert_eq!(l.mode(&1), Some(Mode::Normal));
+        assert_eq!(l.leave(&1), None, "already normal");
+        assert!(
+            !l.enter(&9, Mode::Maximized, (0, 0), (1, 1)),
+            "no such window"
+        );
+    }
+
+    #[test]
     fn no_profiles_still_gives_one_desktop() {
         let l: Layout<u32> = Layout::new(Vec::<String>::new());
         assert_eq!(l.desktops().len(), 1);
@@ -353,6 +450,8 @@ mod tests {
         Close(u8),
         Focus(u8),
         Move(u8, i32, i32),
+        Enter(u8, bool),
+        Leave(u8),
         Switch(usize),
         Next,
         Previous,
@@ -364,6 +463,8 @@ mod tests {
             (0u8..12).prop_map(Op::Close),
             (0u8..12).prop_map(Op::Focus),
             (0u8..12, -50i32..2000, -50i32..2000).prop_map(|(w, x, y)| Op::Move(w, x, y)),
+            (0u8..12, any::<bool>()).prop_map(|(w, f)| Op::Enter(w, f)),
+            (0u8..12).prop_map(Op::Leave),
             (0usize..4).prop_map(Op::Switch),
             Just(Op::Next),
             Just(Op::Previous),
@@ -412,6 +513,19 @@ mod tests {
                     }
                     Op::Move(w, x, y) => {
                         l.move_to(&w, (x, y));
+                    }
+                    Op::Enter(w, fullscreen) => {
+                        let mode = if fullscreen { Mode::Fullscreen } else { Mode::Maximized };
+                        let before = l.position(&w);
+                        l.enter(&w, mode, (0, 0), (10, 10));
+                        if before.is_some() {
+                            prop_assert_eq!(l.mode(&w), Some(mode));
+                        }
+                    }
+                    Op::Leave(w) => {
+                        l.leave(&w);
+                        prop_assert_ne!(l.mode(&w), Some(Mode::Fullscreen));
+                        prop_assert_ne!(l.mode(&w), Some(Mode::Maximized));
                     }
                     Op::Switch(d) => {
                         l.switch_to(d);

@@ -11,6 +11,7 @@ pub mod hotkeys;
 pub mod identity;
 pub mod input;
 pub mod layout;
+pub mod manage;
 pub mod render;
 pub mod screenshot;
 pub mod sockets;

@@ -14,7 +14,7 @@ use zion_profiles::config::Colour;
 
 use crate::frame::{self, Decoration};
 use crate::identity::Origin;
-use crate::layout::{Layout, Rect};
+use crate::layout::{self, Layout, Rect};
 
 /// The background of the output.
 pub const BACKGROUND: [f32; 4] = [0.1, 0.1, 0.12, 1.0];
@@ -86,6 +86,10 @@ where
             1.0,
         ));
 
+        // Fullscreen hides the frame: the window is all the user sees.
+        if placed.mode == layout::Mode::Fullscreen {
+            continue;
+        }
         let content = content_rect(window, placed.pos);
         let origin = origin_of_window(window);
         let base = colour(origin);

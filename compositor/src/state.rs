@@ -225,8 +225,9 @@ impl State {
         self.unmapped.remove(i);
         window.on_commit();
         let desktop = window.user_data().get::<OpensOn>().map_or(0, |d| d.0);
-        self.layout.open(desktop, window);
+        self.layout.open(desktop, window.clone());
         self.refresh_view();
+        self.apply_mode_on_map(&window);
     }
 
     /// Makes the mapped windows and keyboard focus match the layout: only
@@ -296,7 +297,8 @@ impl State {
                     t.send_close();
                 }
             }
-            Action::Terminal | Action::Browser | Action::Panel | Action::ToggleFullscreen => {
+            Action::ToggleFullscreen => self.toggle_fullscreen_focused(),
+            Action::Terminal | Action::Browser | Action::Panel => {
                 let message = format!(
                     "{action:?} is not available yet: it needs zion-sandboxd over D-Bus, which this compositor does not call yet"
                 );

@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use smithay::desktop::Window;
-use zion_compositor::frame::{BORDER, TITLE_HEIGHT};
-use zion_compositor::input::keys;
-use zion_compositor::layout::Rect;
+use zion_compositor::frame::{maximized_content, Decoration, BORDER, TITLE_HEIGHT};
+use zion_compositor::input::{keys, BTN_LEFT, BTN_RIGHT};
+use zion_compositor::layout::{Mode, Rect};
 use zion_compositor::render::content_rect;
 use zion_compositor::state::HOST_COLOUR;
 use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
@@ -363,6 +363,11 @@ const FOOT: &str = "/usr/bin/foot";
 impl Harness {
     /// Starts `foot` on a profile's socket, preferring `csd` decorations.
     fn spawn_foot(&mut self, profile: &str, csd: &str) {
+        self.spawn_foot_with(profile, csd, &[]);
+    }
+
+    /// Starts foot with `args` before its command (`--maximized`, `--fullscreen`).
+    fn spawn_foot_with(&mut self, profile: &str, csd: &str, args: &[&str]) {
         let socket = self.profile_socket(profile);
         let child = Command::new(FOOT)
             .env_clear()
@@ -372,6 +377,7 @@ impl Harness {
             .env("HOME", self.runtime.path())
             .arg("-o")
             .arg(format!("csd.preferred={csd}"))
+            .args(args)
             .args(["sleep", "30"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -466,4 +472,157 @@ fn clicking_a_lower_window_focuses_and_raises_it() {
         .last()
         .map(|p| p.window.clone());
     assert_eq!(top, Some(lower));
+}
+
+fn foot_missing() -> bool {
+    if Path::new(FOOT).exists() {
+        return false;
+    }
+    eprintln!("skipped: {FOOT} is not installed (Debian package foot)");
+    true
+}
+
+impl Harness {
+    /// Waits until `window`'s drawn size is `size`.
+    fn wait_for_size(&mut self, window: &Window, size: (i32, i32)) {
+        let ok = self
+            .compositor
+            .dispatch_until(WAIT, |_| {
+                let g = window.geometry().size;
+                (g.w, g.h) == size
+            })
+            .expect("event loop runs");
+        let g = window.geometry().size;
+        assert!(ok, "the window is {}x{}, not {size:?}", g.w, g.h);
+        self.settle();
+    }
+
+    fn output(&self) -> Rect {
+        self.compositor.state.output_rect()
+    }
+}
+
+#[test]
+fn a_client_asking_for_fullscreen_covers_the_output_and_super_f_brings_its_frame_back() {
+    if foot_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    h.spawn_foot_with("work", "server", &["--fullscreen"]);
+    let windows = h.wait_for_windows(0, 1);
+    let out = h.output();
+    h.wait_for_size(&windows[0], (out.w, out.h));
+    let layout = &h.compositor.state.layout;
+    assert_eq!(layout.mode(&windows[0]), Some(Mode::Fullscreen));
+    assert_eq!(layout.position(&windows[0]), Some((out.x, out.y)));
+    let work = rgb(Config::defaults().profiles[0].colour);
+    let shot = h.shot();
+    for (x, y) in [
+        (0, 0),
+        (out.w / 2, 2),
+        (out.w - 1, out.h - 1),
+        (1, out.h / 2),
+    ] {
+        assert_ne!(
+            shot.pixel(x, y),
+            Some(work),
+            "no frame at {x},{y} in fullscreen"
+        );
+    }
+
+    h.super_key(keys::F);
+    let restored = h
+        .compositor
+        .dispatch_until(WAIT, |s| {
+            let g = windows[0].geometry().size;
+            s.layout.mode(&windows[0]) == Some(Mode::Normal) && (g.w, g.h) != (out.w, out.h)
+        })
+        .expect("event loop runs");
+    assert!(restored, "Super+F did not bring the window back");
+    h.settle();
+    let shot = h.shot();
+    assert_framed(&shot, h.content(&windows[0]), work);
+}
+
+#[test]
+fn a_maximized_window_fills_the_output_inside_its_frame() {
+    if foot_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    h.spawn_foot_with("work", "server", &["--maximized"]);
+    let windows = h.wait_for_windows(0, 1);
+    let area = maximized_content(h.output(), Decoration::Full);
+    h.wait_for_size(&windows[0], (area.w, area.h));
+    assert_eq!(
+        h.compositor.state.layout.mode(&windows[0]),
+        Some(Mode::Maximized)
+    );
+    assert_eq!(h.content(&windows[0]), area);
+    let shot = h.shot();
+    assert_framed(&shot, area, rgb(Config::defaults().profiles[0].colour));
+}
+
+#[test]
+fn super_drag_moves_a_window_and_super_right_drag_resizes_it() {
+    if foot_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    h.spawn_foot("work", "server");
+    let windows = h.wait_for_windows(0, 1);
+    let before = h.content(&windows[0]);
+    let (cx, cy) = (
+        f64::from(before.x + before.w / 2),
+        f64::from(before.y + before.h / 2),
+    );
+    let s = &mut h.compositor.state;
+    s.key(keys::LEFT_META, true);
+    s.pointer_motion(cx, cy);
+    s.pointer_button(BTN_LEFT, true);
+    s.pointer_motion(cx + 100.0, cy + 50.0);
+    s.pointer_button(BTN_LEFT, false);
+    h.settle();
+    let moved = h.content(&windows[0]);
+    assert_eq!((moved.x, moved.y), (before.x + 100, before.y + 50));
+    assert_eq!((moved.w, moved.h), (before.w, before.h));
+
+    let s = &mut h.compositor.state;
+    s.pointer_motion(cx + 100.0, cy + 50.0);
+    s.pointer_button(BTN_RIGHT, true);
+    s.pointer_motion(cx + 180.0, cy + 90.0);
+    s.pointer_button(BTN_RIGHT, false);
+    s.key(keys::LEFT_META, false);
+    h.wait_for_size(&windows[0], (before.w + 80, before.h + 40));
+    let resized = h.content(&windows[0]);
+    assert_eq!((resized.x, resized.y), (moved.x, moved.y), "top-left stays");
+}
+
+#[test]
+fn dragging_a_clients_own_title_bar_moves_its_window() {
+    if foot_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    h.spawn_foot("work", "client");
+    let windows = h.wait_for_windows(0, 1);
+    let before = h.content(&windows[0]);
+    // foot's window geometry starts with its title bar (a subsurface).
+    let (x, y) = (f64::from(before.x + before.w / 2), f64::from(before.y + 8));
+    let title = h.compositor.state.surface_under((x, y).into());
+    assert!(title.is_some(), "no surface under the title bar at {x},{y}");
+    let s = &mut h.compositor.state;
+    s.pointer_motion(x, y);
+    h.settle();
+    h.compositor.state.pointer_button(BTN_LEFT, true);
+    h.settle();
+    // foot asks to be moved once the pointer moves with the button held.
+    h.compositor.state.pointer_motion(x + 60.0, y + 40.0);
+    h.settle();
+    h.compositor.state.pointer_motion(x + 120.0, y + 80.0);
+    h.settle();
+    h.compositor.state.pointer_button(BTN_LEFT, false);
+    h.settle();
+    let after = h.content(&windows[0]);
+    assert_eq!((after.x, after.y), (before.x + 120, before.y + 80));
 }

@@ -38,6 +38,7 @@ impl CompositorHandler for State {
             }
         }
         self.map_if_drawn(surface);
+        self.follow_resize(surface);
         self.popups.commit(surface);
         if let Some(PopupKind::Xdg(popup)) = self.popups.find_popup(surface) {
             if !popup.is_initial_configure_sent() {

@@ -2,6 +2,10 @@
 
 use smithay::delegate_xdg_shell;
 use smithay::desktop::{PopupKind, Window};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{
+    ResizeEdge, State as ToplevelState,
+};
+use smithay::reexports::wayland_server::protocol::wl_output::WlOutput;
 use smithay::reexports::wayland_server::protocol::wl_seat::WlSeat;
 use smithay::utils::Serial;
 use smithay::wayland::shell::xdg::{
@@ -67,6 +71,69 @@ impl XdgShellHandler for State {
     }
 
     fn grab(&mut self, _surface: PopupSurface, _seat: WlSeat, _serial: Serial) {}
+
+    fn move_request(&mut self, surface: ToplevelSurface, _seat: WlSeat, serial: Serial) {
+        self.move_request(surface.wl_surface(), serial);
+    }
+
+    fn resize_request(
+        &mut self,
+        surface: ToplevelSurface,
+        _seat: WlSeat,
+        serial: Serial,
+        edges: ResizeEdge,
+    ) {
+        self.resize_request(surface.wl_surface(), serial, edges);
+    }
+
+    fn maximize_request(&mut self, surface: ToplevelSurface) {
+        match self.window_for_surface(surface.wl_surface()) {
+            Some(window) => self.set_maximized(&window, true),
+            // Not drawn yet: it opens maximized (see `apply_mode_on_map`).
+            None => {
+                surface.with_pending_state(|s| s.states.set(ToplevelState::Maximized));
+                if surface.is_initial_configure_sent() {
+                    surface.send_configure();
+                }
+            }
+        }
+    }
+
+    fn unmaximize_request(&mut self, surface: ToplevelSurface) {
+        match self.window_for_surface(surface.wl_surface()) {
+            Some(window) => self.set_maximized(&window, false),
+            None => {
+                surface.with_pending_state(|s| s.states.unset(ToplevelState::Maximized));
+                if surface.is_initial_configure_sent() {
+                    surface.send_configure();
+                }
+            }
+        }
+    }
+
+    fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<WlOutput>) {
+        match self.window_for_surface(surface.wl_surface()) {
+            Some(window) => self.set_fullscreen(&window, true),
+            None => {
+                surface.with_pending_state(|s| s.states.set(ToplevelState::Fullscreen));
+                if surface.is_initial_configure_sent() {
+                    surface.send_configure();
+                }
+            }
+        }
+    }
+
+    fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
+        match self.window_for_surface(surface.wl_surface()) {
+            Some(window) => self.set_fullscreen(&window, false),
+            None => {
+                surface.with_pending_state(|s| s.states.unset(ToplevelState::Fullscreen));
+                if surface.is_initial_configure_sent() {
+                    surface.send_configure();
+                }
+            }
+        }
+    }
 
     fn title_changed(&mut self, _surface: ToplevelSurface) {
         self.backend.schedule_render();
