@@ -1,0 +1,251 @@
+//! bench-transfer: a profile's `~/Outbox` to `~/Shared` through the real
+//! quarantine (zion-sandboxd: ingest with SHA-256, YARA scan in the confined
+//! worker with the shipped rules, release under the default `scan` rule),
+//! beside `cp` of the same files and the `yara` command line over them, in
+//! one run on one filesystem: one file of 1 GB, and 1,000 small files.
+//!
+//! Usage: bench-transfer [DIR] (default: a temporary folder under /var/tmp).
+//! Needs zion-sandboxd and zion-scan-worker built beside it
+//! (`cargo build --release --bins`; `make bench` does).
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+const MB: u64 = 1_000_000;
+const SMALL_FILES: usize = 1000;
+const YARA: &str = "/usr/bin/yara";
+/// Published figures for Qubes' qvm-copy between qubes, for the reader.
+const QUBES: &str = "18-50 MB/s";
+
+/// Writes `size` bytes of varied content.
+fn make_file(path: &Path, size: u64, seed: u64) -> anyhow::Result<()> {
+    let mut file =
+        fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut block = vec![0u8; (1 << 20).min(size.max(8) as usize)];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    let mut left = size;
+    while left > 0 {
+        for chunk in block.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let n = chunk.len();
+            chunk.copy_from_slice(&state.to_le_bytes()[..n]);
+        }
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// zion-sandboxd `--no-profiles` over `root`, without a bus, until dropped.
+struct Daemon(Child);
+
+impl Daemon {
+    fn start(root: &Path, rules: &Path) -> anyhow::Result<Daemon> {
+        let exe = std::env::current_exe().context("finding this program")?;
+        let daemon = exe.with_file_name("zion-sandboxd");
+        let worker = exe.with_file_name("zion-scan-worker");
+        for bin in [&daemon, &worker] {
+            if !bin.exists() {
+                bail!(
+                    "{} is missing: build it with `cargo build --release --bins` (make bench does)",
+                    bin.display()
+                );
+            }
+        }
+        let config = root.join("config/zion");
+        fs::create_dir_all(&config)?;
+        fs::write(config.join("zion.toml"), "[[profile]]\nname = \"work\"\n")?;
+        let runtime = root.join("run");
+        fs::create_dir_all(&runtime)?;
+        let mut child = Command::new(&daemon)
+            .arg("--no-profiles")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("XDG_CONFIG_HOME", root.join("config"))
+            .env("XDG_DATA_HOME", root.join("data"))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("ZION_SCAN_WORKER", &worker)
+            .env("ZION_RULES", rules)
+            .env("RUST_LOG", "warn,zion_sandboxd::quarantine=info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", daemon.display()))?;
+        let stderr = child.stderr.take().context("the daemon's stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("quarantine ready") => break,
+                Some(Ok(_)) if Instant::now() < deadline => {}
+                _ => bail!("zion-sandboxd did not get its quarantine ready"),
+            }
+        }
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Ok(Daemon(child))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `dir` holds `count` entries; the time from `start`.
+fn wait_for(dir: &Path, count: usize, start: Instant, limit: Duration) -> anyhow::Result<Duration> {
+    loop {
+        let n = fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+        if n >= count {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > limit {
+            bail!(
+                "only {n} of {count} files reached {} within {limit:?}",
+                dir.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Moves every file of `from` into `to` (renames on one filesystem: the
+/// moment a finished file appears in the outbox).
+fn move_all(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        fs::rename(entry.path(), to.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
+fn timed(cmd: &mut Command) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let status = cmd
+        .stdout(Stdio::null())
+        .status()
+        .with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(start.elapsed())
+}
+
+fn rule_files(rules: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = fs::read_dir(rules)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yar" || e == "yara"))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+fn mb_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / MB as f64 / d.as_secs_f64()
+}
+
+fn main() -> anyhow::Result<()> {
+    let base = std::env::args()
+        .nth(1)
+        .map_or_else(|| PathBuf::from("/var/tmp"), PathBuf::from);
+    let work = tempfile::Builder::new()
+        .prefix("zion-bench-transfer-")
+        .tempdir_in(&base)?;
+    let root = work.path();
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../session-files/rules");
+    let rules = rules.canonicalize().context("the shipped rules")?;
+    let rule_files = rule_files(&rules)?;
+    let _daemon = Daemon::start(root, &rules)?;
+    let outbox = root.join("data/zion/quarantine/inbox/profile-work");
+    let shared = root.join("data/zion/shared");
+    let stage = root.join("stage");
+    let peers = root.join("peers");
+    fs::create_dir_all(&stage)?;
+    fs::create_dir_all(&peers)?;
+    if !outbox.is_dir() {
+        bail!("the daemon made no outbox at {}", outbox.display());
+    }
+
+    println!(
+        "Outbox -> Shared through the quarantine (ingest + SHA-256, YARA scan with the shipped rules, release), on {}:",
+        base.display()
+    );
+
+    // One file of 1 GB.
+    let size = 1000 * MB;
+    make_file(&stage.join("big.bin"), size, 1)?;
+    make_file(&peers.join("big.bin"), size, 1)?;
+    let start = Instant::now();
+    move_all(&stage, &outbox)?;
+    let zion = wait_for(&shared, 1, start, Duration::from_secs(600))?;
+    let cp = timed(
+        Command::new("cp")
+            .arg(peers.join("big.bin"))
+            .arg(peers.join("big.copy")),
+    )?;
+    let mut yara = Command::new(YARA);
+    yara.args(&rule_files).arg(peers.join("big.bin"));
+    let scan = timed(&mut yara)?;
+    println!(
+        "  1 file of 1 GB:    Zion {:6.1} MB/s ({:.2} s)   cp {:6.1} MB/s ({:.2} s)   yara CLI scan alone {:6.1} MB/s   Zion/yara {:.2}   (Qubes qvm-copy: {QUBES})",
+        mb_s(size, zion),
+        zion.as_secs_f64(),
+        mb_s(size, cp),
+        cp.as_secs_f64(),
+        mb_s(size, scan),
+        scan.as_secs_f64() / zion.as_secs_f64(),
+    );
+    fs::remove_file(peers.join("big.bin"))?;
+    fs::remove_file(peers.join("big.copy"))?;
+
+    // 1,000 small files of 1-64 KB.
+    let small_in = peers.join("small");
+    fs::create_dir_all(&small_in)?;
+    let mut total = 0u64;
+    for i in 0..SMALL_FILES {
+        let size = 1000 + (i as u64 * 7919) % 63_000;
+        total += size;
+        make_file(&stage.join(format!("f{i:04}.dat")), size, i as u64 + 2)?;
+        make_file(&small_in.join(format!("f{i:04}.dat")), size, i as u64 + 2)?;
+    }
+    let before = fs::read_dir(&shared)?.count();
+    let start = Instant::now();
+    move_all(&stage, &outbox)?;
+    let zion = wait_for(
+        &shared,
+        before + SMALL_FILES,
+        start,
+        Duration::from_secs(600),
+    )?;
+    let cp = timed(
+        Command::new("cp")
+            .arg("-r")
+            .arg(&small_in)
+            .arg(peers.join("small.copy")),
+    )?;
+    let mut yara = Command::new(YARA);
+    yara.arg("-r").args(&rule_files).arg(&small_in);
+    let scan = timed(&mut yara)?;
+    println!(
+        "  {SMALL_FILES} small files ({:.1} MB): Zion {:6.0} files/s ({:.2} s)   cp {:6.0} files/s ({:.2} s)   yara CLI scan alone {:6.0} files/s   Zion/yara {:.2}",
+        total as f64 / MB as f64,
+        SMALL_FILES as f64 / zion.as_secs_f64(),
+        zion.as_secs_f64(),
+        SMALL_FILES as f64 / cp.as_secs_f64(),
+        cp.as_secs_f64(),
+        SMALL_FILES as f64 / scan.as_secs_f64(),
+        scan.as_secs_f64() / zion.as_secs_f64(),
+    );
+    Ok(())
+}
