@@ -313,6 +313,17 @@ fn unknown_device() {
 }
 
 #[test]
+fn unknown_restart_policy() {
+    fails(
+        &format!("{WORK}restart = \"sometimes\"\n"),
+        3,
+        11,
+        "unknown restart policy `sometimes`",
+        "\"on-failure\"",
+    );
+}
+
+#[test]
 fn unknown_network() {
     fails(
         &format!("{WORK}network = \"some\"\n"),

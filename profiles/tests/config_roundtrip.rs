@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use zion_profiles::config::{Bind, Colour, Config, Device, HibernateAfter, Network, ProfileName};
+use zion_profiles::config::{
+    Bind, Colour, Config, Device, HibernateAfter, Network, ProfileName, Restart,
+};
 
 fn parse(text: &str) -> Config {
     match Config::parse(text, Path::new("zion.toml")) {
@@ -27,6 +29,7 @@ fn a_small_file_gets_sensible_defaults() {
         work.hibernate_after,
         HibernateAfter::After(Duration::from_secs(600))
     );
+    assert_eq!(work.restart, Restart::OnFailure);
     assert_eq!(config.hotkeys.action("Super+Return"), Some("terminal"));
     assert_eq!(config.hotkeys.action("Super+Tab"), Some("next-profile"));
     assert!(config.quarantine.is_empty());
@@ -178,6 +181,7 @@ fn a_config_built_in_code_round_trips() {
     odd.autostart = vec![vec!["sh".into(), "-c".into(), "echo \"$HOME\" # x".into()]];
     odd.hibernate_after = HibernateAfter::After(Duration::from_secs(86_401));
     odd.hotkey = "Ctrl+Alt+F12".parse().ok();
+    odd.restart = Restart::Never;
     config.profiles.push(odd);
     let text = config.to_toml();
     assert_eq!(parse(&text), config, "--- to_toml gave:\n{text}");

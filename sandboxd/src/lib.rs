@@ -7,6 +7,7 @@ pub mod connect;
 pub mod paths;
 pub mod profiles_dbus;
 pub mod quarantine;
+pub mod reload;
 pub mod session;
 
 pub use connect::{connect_podman, PodmanCandidates};

@@ -10,7 +10,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use zion_profiles::config::Config;
 use zion_profiles::Lifecycle;
 use zion_sandboxd::{
-    connect_podman, profiles_dbus, quarantine, PodmanCandidates, Session, SessionPaths,
+    connect_podman, profiles_dbus, quarantine, reload, PodmanCandidates, Session, SessionPaths,
 };
 
 /// Runs the profiles of zion.toml as Podman containers until told to stop.
@@ -92,12 +92,32 @@ async fn main() -> anyhow::Result<()> {
     if failed.len() == session.config().profiles.len() && !failed.is_empty() {
         anyhow::bail!("no profile could start ({})", failed.join(", "));
     }
+    let watch = tokio::spawn(session.clone().watch());
+    let reload = match reload::ConfigWatcher::new(&session.paths().config_file) {
+        Ok(mut watcher) => {
+            let session = session.clone();
+            Some(tokio::spawn(async move {
+                while watcher.changed().await.is_some() {
+                    session.reload().await;
+                }
+            }))
+        }
+        Err(err) => {
+            tracing::warn!("zion.toml is not reloaded on change: {err:#}");
+            None
+        }
+    };
     tracing::info!("session up; SIGTERM or Ctrl+C stops it");
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
     tracing::info!("stopping the session");
+    // No restart and no reload while the profiles go down.
+    watch.abort();
+    if let Some(reload) = reload {
+        reload.abort();
+    }
     session.down_all().await;
     Ok(())
 }

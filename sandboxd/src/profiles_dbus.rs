@@ -1,13 +1,19 @@
 //! `org.zionos.Profiles1`: the profiles of the session on the session bus —
-//! list them, ask their state, start, stop, hibernate (freeze), resume (thaw)
-//! and run an app in one; a signal on every state change.
+//! list them, ask their status, start, stop, hibernate (freeze), resume
+//! (thaw) and run an app in one; a signal on every state change, on every
+//! death and on every refused configuration; a desktop notification when a
+//! profile dies.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use zbus::object_server::SignalEmitter;
+use zbus::zvariant::Value;
 use zbus::{fdo, interface};
-use zion_profiles::ContainerState;
 
+use crate::session::Event;
+pub use crate::session::{state_name, ProfileStatus};
 use crate::Session;
 
 /// The bus name and object path.
@@ -27,37 +33,15 @@ impl Profiles1 {
     }
 
     fn known(&self, name: &str) -> fdo::Result<()> {
-        if self.session.config().profile(name).is_some() {
+        let config = self.session.config();
+        if config.profile(name).is_some() {
             return Ok(());
         }
-        let names: Vec<String> = self
-            .session
-            .config()
-            .profiles
-            .iter()
-            .map(|p| p.name.to_string())
-            .collect();
+        let names: Vec<String> = config.profiles.iter().map(|p| p.name.to_string()).collect();
         Err(fdo::Error::InvalidArgs(format!(
             "no profile `{name}` in zion.toml (profiles: {})",
             names.join(", ")
         )))
-    }
-
-    async fn state(&self, name: &str) -> fdo::Result<String> {
-        let state = self.session.lifecycle().state(name).await.map_err(failed)?;
-        Ok(state_name(state.as_ref()).to_owned())
-    }
-}
-
-/// The word a state is shown as.
-pub fn state_name(state: Option<&ContainerState>) -> &str {
-    match state {
-        None => "absent",
-        Some(ContainerState::Created) => "created",
-        Some(ContainerState::Running) => "running",
-        Some(ContainerState::Paused) => "hibernated",
-        Some(ContainerState::Exited) => "stopped",
-        Some(ContainerState::Other(s)) => s,
     }
 }
 
@@ -71,7 +55,7 @@ impl Profiles1 {
     async fn list(&self) -> fdo::Result<Vec<(String, String, String, String)>> {
         let mut out = Vec::new();
         for p in &self.session.config().profiles {
-            let state = self.state(p.name.as_ref()).await?;
+            let state = self.session.state(p.name.as_ref()).await.map_err(failed)?;
             out.push((
                 p.name.to_string(),
                 p.label.clone(),
@@ -82,70 +66,41 @@ impl Profiles1 {
         Ok(out)
     }
 
-    /// The state of one profile: absent, created, running, hibernated, stopped.
-    async fn status(&self, name: &str) -> fdo::Result<String> {
+    /// One profile's status: (name, state, reason, cpu_percent, cpu_time_ns,
+    /// memory_bytes, memory_limit, frozen_since, started_at). State is one
+    /// of absent, created, running, hibernated, stopped, dead, failed; the
+    /// reason says why it is dead or failed; times are seconds since the
+    /// epoch, 0 when not applicable.
+    async fn status(&self, name: &str) -> fdo::Result<ProfileStatus> {
         self.known(name)?;
-        self.state(name).await
+        self.session.status(name).await.map_err(failed)
     }
 
     /// Starts a profile (or adopts its running container).
-    async fn start(
-        &self,
-        name: &str,
-        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
-    ) -> fdo::Result<()> {
+    async fn start(&self, name: &str) -> fdo::Result<()> {
         self.known(name)?;
-        let profile = self
-            .session
-            .config()
-            .profile(name)
-            .ok_or_else(|| failed("profile vanished"))?;
         self.session
-            .up(profile)
+            .start(name)
             .await
-            .map_err(|e| failed(format!("{e:#}")))?;
-        Self::state_changed(&emitter, name, &self.state(name).await?).await?;
-        Ok(())
+            .map_err(|e| failed(format!("{e:#}")))
     }
 
     /// Stops a profile: apps get SIGTERM, then SIGKILL after the grace period.
-    async fn stop(
-        &self,
-        name: &str,
-        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
-    ) -> fdo::Result<()> {
+    async fn stop(&self, name: &str) -> fdo::Result<()> {
         self.known(name)?;
-        self.session.lifecycle().stop(name).await.map_err(failed)?;
-        Self::state_changed(&emitter, name, &self.state(name).await?).await?;
-        Ok(())
+        self.session.stop(name).await.map_err(failed)
     }
 
     /// Freezes every process of a profile.
-    async fn hibernate(
-        &self,
-        name: &str,
-        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
-    ) -> fdo::Result<()> {
+    async fn hibernate(&self, name: &str) -> fdo::Result<()> {
         self.known(name)?;
-        self.session
-            .lifecycle()
-            .freeze(name)
-            .await
-            .map_err(failed)?;
-        Self::state_changed(&emitter, name, &self.state(name).await?).await?;
-        Ok(())
+        self.session.hibernate(name).await.map_err(failed)
     }
 
     /// Thaws a hibernated profile.
-    async fn resume(
-        &self,
-        name: &str,
-        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
-    ) -> fdo::Result<()> {
+    async fn resume(&self, name: &str) -> fdo::Result<()> {
         self.known(name)?;
-        self.session.lifecycle().thaw(name).await.map_err(failed)?;
-        Self::state_changed(&emitter, name, &self.state(name).await?).await?;
-        Ok(())
+        self.session.resume(name).await.map_err(failed)
     }
 
     /// Starts `argv` in a profile's session, detached, with its environment.
@@ -161,6 +116,13 @@ impl Profiles1 {
             .map_err(failed)
     }
 
+    /// The error of the last edit of zion.toml that was refused (file:line:
+    /// column, what, hint), or "" when the file in use is fine.
+    #[zbus(property)]
+    async fn config_status(&self) -> String {
+        self.session.config_status()
+    }
+
     /// A profile's state changed.
     #[zbus(signal)]
     async fn state_changed(
@@ -168,18 +130,131 @@ impl Profiles1 {
         name: &str,
         state: &str,
     ) -> zbus::Result<()>;
+
+    /// A profile's container died unasked: why, and what was done about it.
+    #[zbus(signal)]
+    async fn died(
+        emitter: &SignalEmitter<'_>,
+        name: &str,
+        reason: &str,
+        outcome: &str,
+    ) -> zbus::Result<()>;
+
+    /// An edit of zion.toml was refused; the running profiles are unchanged.
+    #[zbus(signal)]
+    async fn config_error(emitter: &SignalEmitter<'_>, message: &str) -> zbus::Result<()>;
+
+    /// An edit of zion.toml was applied; `pending` lists the changes that
+    /// wait for a restart (`needs restart: <profile>: <fields>`).
+    #[zbus(signal)]
+    async fn config_reloaded(emitter: &SignalEmitter<'_>, pending: Vec<String>)
+        -> zbus::Result<()>;
+}
+
+#[zbus::proxy(
+    interface = "org.freedesktop.Notifications",
+    default_service = "org.freedesktop.Notifications",
+    default_path = "/org/freedesktop/Notifications"
+)]
+trait Notifications {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        app_name: &str,
+        replaces_id: u32,
+        app_icon: &str,
+        summary: &str,
+        body: &str,
+        actions: &[&str],
+        hints: HashMap<&str, &Value<'_>>,
+        expire_timeout: i32,
+    ) -> zbus::Result<u32>;
+}
+
+/// Tells the user a profile died, best effort: a session without a
+/// notification daemon gets a log line.
+async fn notify_death(bus: zbus::Connection, name: String, reason: String, outcome: String) {
+    let summary = format!("Profile {name} stopped unexpectedly");
+    let body = format!("{reason}; {outcome}.");
+    let send = async {
+        let proxy = NotificationsProxy::builder(&bus)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await?;
+        let urgency = Value::U8(2);
+        let hints = HashMap::from([("urgency", &urgency)]);
+        proxy
+            .notify("Zion", 0, "dialog-warning", &summary, &body, &[], hints, -1)
+            .await
+    };
+    match tokio::time::timeout(Duration::from_secs(3), send).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::info!("no desktop notification ({e}): {summary}"),
+        Err(_) => tracing::info!("no desktop notification (no answer within 3s): {summary}"),
+    }
 }
 
 /// Serves `Profiles1` for `session` on the bus at `address` (or the session
 /// bus of the environment) and returns the connection, which must be kept.
+/// The session's events become signals (and notifications) from then on.
 pub async fn serve(session: Arc<Session>, address: Option<&str>) -> zbus::Result<zbus::Connection> {
     let builder = match address {
         Some(address) => zbus::connection::Builder::address(address)?,
         None => zbus::connection::Builder::session()?,
     };
-    builder
+    let mut events = session.subscribe();
+    let bus = builder
         .name(NAME)?
         .serve_at(PATH, Profiles1::new(session))?
         .build()
-        .await
+        .await?;
+    let iface = bus.object_server().interface::<_, Profiles1>(PATH).await?;
+    let conn = bus.clone();
+    tokio::spawn(async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("{n} profile events were not signalled (too many at once)");
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            };
+            let emitter = iface.signal_emitter();
+            let sent = match &event {
+                Event::StateChanged { profile, state } => {
+                    Profiles1::state_changed(emitter, profile, state).await
+                }
+                Event::Died {
+                    profile,
+                    reason,
+                    outcome,
+                } => {
+                    let sent = Profiles1::died(emitter, profile, reason, outcome).await;
+                    // Apart, so that a slow notification daemon delays no signal.
+                    tokio::spawn(notify_death(
+                        conn.clone(),
+                        profile.clone(),
+                        reason.clone(),
+                        outcome.clone(),
+                    ));
+                    sent
+                }
+                Event::ConfigError(message) => {
+                    let sent = Profiles1::config_error(emitter, message).await;
+                    let iface = iface.get().await;
+                    sent.and(iface.config_status_changed(emitter).await)
+                }
+                Event::ConfigApplied(pending) => {
+                    let sent = Profiles1::config_reloaded(emitter, pending.clone()).await;
+                    let iface = iface.get().await;
+                    sent.and(iface.config_status_changed(emitter).await)
+                }
+            };
+            if let Err(e) = sent {
+                tracing::warn!("could not signal a profile event: {e}");
+            }
+        }
+    });
+    Ok(bus)
 }

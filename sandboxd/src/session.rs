@@ -1,39 +1,222 @@
 //! The profiles of one session: brought up together at start, down together
-//! at the end.
+//! at the end; watched while they run, restarted per their policy when they
+//! die, and changed when `zion.toml` is edited.
 
+use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use zion_profiles::config::{Config, Profile};
-use zion_profiles::{container_spec, HostDevices, Lifecycle, Plan, ProfilePaths};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use zbus::zvariant::Type;
+use zion_profiles::config::{Config, ConfigError, Profile, Restart};
+use zion_profiles::{
+    container_spec, ContainerState, HostDevices, Lifecycle, LifecycleError, Plan, ProfilePaths,
+};
 
+use crate::reload::{self, ReloadPlan};
 use crate::SessionPaths;
+
+/// How often the profiles' containers are looked at for deaths (polling:
+/// it needs no events backend and also sees changes made while the daemon
+/// was away).
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+/// At most this many restarts within [`RESTART_WINDOW`]; then the profile
+/// is given up and stays down.
+pub const RESTART_LIMIT: usize = 3;
+/// See [`RESTART_LIMIT`].
+pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+/// Something the session tells its listeners (the D-Bus interface).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A profile's state changed (the word [`Session::state`] gives).
+    StateChanged {
+        /// The profile.
+        profile: String,
+        /// Its new state.
+        state: String,
+    },
+    /// A profile's container died without being asked to stop.
+    Died {
+        /// The profile.
+        profile: String,
+        /// Why, as a user reads it.
+        reason: String,
+        /// What was done about it.
+        outcome: String,
+    },
+    /// The edited configuration was refused; the running set is unchanged.
+    ConfigError(String),
+    /// The edited configuration was applied; the lines say what waits for a
+    /// restart.
+    ConfigApplied(Vec<String>),
+}
+
+/// What the restart policy decides for a death. Pure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Start it again (attempt `n` of [`RESTART_LIMIT`] in the window).
+    Restart(usize),
+    /// Leave it down: the policy says so.
+    Stay(String),
+    /// Leave it down: it died too often.
+    GiveUp,
+}
+
+/// Applies `policy` to a death (`failure`: killed or a non-zero exit) given
+/// how many restarts happened within the window.
+pub fn decide(policy: Restart, failure: bool, recent_restarts: usize) -> Decision {
+    match policy {
+        Restart::Never => return Decision::Stay("restart = \"never\"".into()),
+        Restart::OnFailure if !failure => {
+            return Decision::Stay("it exited cleanly and restart = \"on-failure\"".into())
+        }
+        Restart::OnFailure | Restart::Always => {}
+    }
+    if recent_restarts >= RESTART_LIMIT {
+        Decision::GiveUp
+    } else {
+        Decision::Restart(recent_restarts + 1)
+    }
+}
+
+/// How a container ended, from its inspection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exit {
+    /// Its exit code, when it exited.
+    pub code: Option<i32>,
+    /// Whether the OOM killer ended it.
+    pub oom_killed: bool,
+    /// Podman's error text, if any.
+    pub error: String,
+    /// Whether the container is gone altogether.
+    pub removed: bool,
+}
+
+impl Exit {
+    /// Whether this counts as a failure for `restart = "on-failure"`.
+    pub fn failure(&self) -> bool {
+        self.removed || self.oom_killed || self.code != Some(0)
+    }
+
+    /// The reason as a user reads it. Pure.
+    pub fn reason(&self) -> String {
+        let mut reason = if self.removed {
+            "its container was removed".to_owned()
+        } else if self.oom_killed {
+            "killed by the OOM killer (out of memory: raise `memory`)".to_owned()
+        } else {
+            match self.code {
+                Some(code) if code > 128 && code <= 128 + 64 => {
+                    format!("killed by {} (exit code {code})", signal_name(code - 128))
+                }
+                Some(code) => format!("exited with code {code}"),
+                None => "stopped for no reason Podman gave".to_owned(),
+            }
+        };
+        if !self.error.is_empty() {
+            reason.push_str(&format!(": {}", self.error));
+        }
+        reason
+    }
+}
+
+fn signal_name(n: i32) -> String {
+    let name = match n {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        15 => "SIGTERM",
+        _ => return format!("signal {n}"),
+    };
+    name.to_owned()
+}
+
+/// One profile's status: `(name, state, reason, cpu_percent, cpu_time_ns,
+/// memory_bytes, memory_limit, frozen_since, started_at)`; times in seconds
+/// since the epoch, 0 when not applicable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+pub struct ProfileStatus {
+    /// The profile.
+    pub name: String,
+    /// absent, created, running, hibernated, stopped, dead or failed.
+    pub state: String,
+    /// Why it is dead or failed; "" otherwise.
+    pub reason: String,
+    /// CPU use in percent of one CPU, as Podman measures it.
+    pub cpu_percent: f64,
+    /// CPU time used since start, in nanoseconds.
+    pub cpu_time_ns: u64,
+    /// Memory in use, in bytes.
+    pub memory_bytes: u64,
+    /// The memory limit Podman reports, in bytes (0 when unknown).
+    pub memory_limit: u64,
+    /// When it was frozen, or 0.
+    pub frozen_since: u64,
+    /// When its container last started, or 0.
+    pub started_at: u64,
+}
+
+/// What the session knows of a profile beyond Podman's view.
+#[derive(Debug, Default)]
+struct Runtime {
+    /// It should be running: its container stopping is a death.
+    wanted: bool,
+    /// When it was frozen, while it is.
+    frozen_since: Option<SystemTime>,
+    /// Restarts done by policy, for the limit.
+    restarts: Vec<Instant>,
+    /// Why it is down after a death: ("dead" | "failed", reason).
+    down: Option<(&'static str, String)>,
+    /// The last state announced, so that each change is told once.
+    announced: Option<String>,
+}
 
 /// A session: its configuration, folders and Podman.
 pub struct Session {
-    config: Config,
+    config: RwLock<Arc<Config>>,
     paths: SessionPaths,
     lifecycle: Lifecycle,
     devices: HostDevices,
+    runtime: Mutex<HashMap<String, Runtime>>,
+    config_status: Mutex<String>,
+    events: broadcast::Sender<Event>,
 }
 
 impl Session {
     /// A session over `config`, with its folders at `paths`, on Podman.
     pub fn new(config: Config, paths: SessionPaths, lifecycle: Lifecycle) -> Session {
         let devices = HostDevices::probe(Some(&paths.runtime));
+        let (events, _) = broadcast::channel(256);
         Session {
-            config,
+            config: RwLock::new(Arc::new(config)),
             paths,
             lifecycle,
             devices,
+            runtime: Mutex::new(HashMap::new()),
+            config_status: Mutex::new(String::new()),
+            events,
         }
     }
 
-    /// The session's configuration.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The session's configuration as it is now.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The profile called `name` in the current configuration.
+    pub fn profile(&self, name: &str) -> Option<Profile> {
+        self.config().profile(name).cloned()
     }
 
     /// The container lifecycle.
@@ -41,10 +224,55 @@ impl Session {
         &self.lifecycle
     }
 
+    /// The session's folders.
+    pub fn paths(&self) -> &SessionPaths {
+        &self.paths
+    }
+
+    /// Listens to the session's events.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// The last configuration error, or "" when the file in use is fine.
+    pub fn config_status(&self) -> String {
+        self.config_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn emit(&self, event: Event) {
+        // No listener (no bus) is fine.
+        let _ = self.events.send(event);
+    }
+
+    fn with_runtime<T>(&self, name: &str, f: impl FnOnce(&mut Runtime) -> T) -> T {
+        let mut all = self.runtime.lock().unwrap_or_else(PoisonError::into_inner);
+        f(all.entry(name.to_owned()).or_default())
+    }
+
+    /// Tells listeners `name`'s state if it differs from the last one told.
+    fn announce(&self, name: &str, state: &str) {
+        let changed = self.with_runtime(name, |rt| {
+            let changed = rt.announced.as_deref() != Some(state);
+            rt.announced = Some(state.to_owned());
+            changed
+        });
+        if changed {
+            self.emit(Event::StateChanged {
+                profile: name.to_owned(),
+                state: state.to_owned(),
+            });
+        }
+    }
+
     /// The host folders of `profile`.
     pub fn profile_paths(&self, profile: &Profile) -> ProfilePaths {
+        // `~/Outbox/<other>` for every other profile (issue 8: transfers).
+        let config = self.config();
         ProfilePaths::standard(profile.name.as_ref(), &self.paths.data, &self.paths.runtime)
-            .with_outboxes_to(self.config.profiles.iter().map(|p| p.name.as_ref()))
+            .with_outboxes_to(config.profiles.iter().map(|p| p.name.as_ref()))
     }
 
     /// Brings one profile up: its folders, then its container (adopting one
@@ -61,6 +289,10 @@ impl Session {
             tracing::warn!("{warning}");
         }
         let up = self.lifecycle.up(&outcome.spec).await?;
+        self.with_runtime(name, |rt| {
+            rt.wanted = true;
+            rt.down = None;
+        });
         if !matches!(up.plan, Plan::Adopt { .. }) {
             // A fresh session starts its autostart apps; an adopted one has
             // them running already.
@@ -88,14 +320,128 @@ impl Session {
                 )
             }
         }
+        if let Ok(state) = self.state(name).await {
+            self.announce(name, &state);
+        }
         Ok(up.plan)
+    }
+
+    /// Starts the profile called `name` (or adopts its running container).
+    pub async fn start(&self, name: &str) -> anyhow::Result<()> {
+        let profile = self
+            .profile(name)
+            .with_context(|| format!("no profile `{name}` in zion.toml"))?;
+        self.up(&profile).await.map(|_| ())
+    }
+
+    /// Stops a profile at the user's request: not a death, no restart.
+    pub async fn stop(&self, name: &str) -> Result<(), LifecycleError> {
+        self.with_runtime(name, |rt| {
+            rt.wanted = false;
+            rt.down = None;
+            rt.frozen_since = None;
+        });
+        let result = self.lifecycle.stop(name).await;
+        if let Ok(state) = self.state(name).await {
+            self.announce(name, &state);
+        }
+        result
+    }
+
+    /// Freezes a profile and remembers since when.
+    pub async fn hibernate(&self, name: &str) -> Result<(), LifecycleError> {
+        self.lifecycle.freeze(name).await?;
+        self.with_runtime(name, |rt| {
+            rt.frozen_since.get_or_insert_with(SystemTime::now);
+        });
+        if let Ok(state) = self.state(name).await {
+            self.announce(name, &state);
+        }
+        Ok(())
+    }
+
+    /// Thaws a profile.
+    pub async fn resume(&self, name: &str) -> Result<(), LifecycleError> {
+        self.lifecycle.thaw(name).await?;
+        self.with_runtime(name, |rt| rt.frozen_since = None);
+        if let Ok(state) = self.state(name).await {
+            self.announce(name, &state);
+        }
+        Ok(())
+    }
+
+    /// The word for a profile's state: Podman's view, or `dead`/`failed`
+    /// after a death that was not (or could not be) repaired.
+    pub async fn state(&self, name: &str) -> Result<String, LifecycleError> {
+        let state = self.lifecycle.state(name).await?;
+        Ok(self.state_word(name, state.as_ref()))
+    }
+
+    fn state_word(&self, name: &str, state: Option<&ContainerState>) -> String {
+        let down = self.with_runtime(name, |rt| rt.down.as_ref().map(|(w, _)| *w));
+        match (state, down) {
+            (Some(ContainerState::Running | ContainerState::Paused), _) | (_, None) => {
+                state_name(state).to_owned()
+            }
+            (_, Some(word)) => word.to_owned(),
+        }
+    }
+
+    /// A profile's state with its resource use and times.
+    pub async fn status(&self, name: &str) -> Result<ProfileStatus, LifecycleError> {
+        let found = self.lifecycle.find(name).await?;
+        let state = self.state_word(name, found.as_ref().map(|f| &f.state));
+        let (reason, frozen_since) = self.with_runtime(name, |rt| {
+            (
+                rt.down.as_ref().map(|(_, r)| r.clone()).unwrap_or_default(),
+                rt.frozen_since,
+            )
+        });
+        let mut status = ProfileStatus {
+            name: name.to_owned(),
+            state,
+            reason,
+            cpu_percent: 0.0,
+            cpu_time_ns: 0,
+            memory_bytes: 0,
+            memory_limit: 0,
+            frozen_since: 0,
+            started_at: 0,
+        };
+        let Some(found) = found else {
+            return Ok(status);
+        };
+        if found.state == ContainerState::Paused {
+            status.frozen_since = epoch_seconds(frozen_since.unwrap_or_else(SystemTime::now));
+        }
+        let container = self.lifecycle.client().api().containers().get(&found.id);
+        match container.inspect().await {
+            Ok(inspect) => {
+                status.started_at = inspect
+                    .state
+                    .and_then(|s| s.started_at)
+                    .map(|t| u64::try_from(t.timestamp()).unwrap_or(0))
+                    .unwrap_or(0);
+            }
+            Err(e) => tracing::debug!("inspecting profile `{name}`: {e}"),
+        }
+        if matches!(
+            found.state,
+            ContainerState::Running | ContainerState::Paused
+        ) {
+            match container.stats().await {
+                Ok(value) => read_stats(&value, &mut status),
+                Err(e) => tracing::debug!("stats of profile `{name}`: {e}"),
+            }
+        }
+        Ok(status)
     }
 
     /// Brings every profile up; a profile that fails is reported and the
     /// others still come up. Returns the names of those that failed.
     pub async fn up_all(&self) -> Vec<String> {
         let mut failed = Vec::new();
-        for profile in &self.config.profiles {
+        for profile in &self.config().profiles {
             if let Err(err) = self.up(profile).await {
                 tracing::error!("profile `{}` could not start: {err:#}", profile.name);
                 failed.push(profile.name.to_string());
@@ -107,8 +453,12 @@ impl Session {
     /// Stops every profile (apps get SIGTERM, then SIGKILL after the grace
     /// period). Containers and files are kept for the next start.
     pub async fn down_all(&self) {
+        let config = self.config();
+        for profile in &config.profiles {
+            self.with_runtime(profile.name.as_ref(), |rt| rt.wanted = false);
+        }
         // Together: each may wait out its grace period.
-        let stops = self.config.profiles.iter().map(|profile| async move {
+        let stops = config.profiles.iter().map(|profile| async move {
             match self.lifecycle.stop(profile.name.as_ref()).await {
                 Ok(()) => tracing::info!("profile `{}` stopped", profile.name),
                 Err(err) => tracing::error!("stopping profile `{}`: {err}", profile.name),
@@ -116,6 +466,222 @@ impl Session {
         });
         futures_util::future::join_all(stops).await;
     }
+
+    /// Reads the configuration file again: a broken file leaves everything
+    /// running as it is and is reported; a good one is applied.
+    pub async fn reload(&self) -> Option<ReloadPlan> {
+        let file = &self.paths.config_file;
+        match Config::load(file) {
+            Ok(config) => Some(self.apply_config(config).await),
+            Err(err) => {
+                self.config_refused(&err);
+                None
+            }
+        }
+    }
+
+    /// Records and reports a refused configuration; the running set stays.
+    pub fn config_refused(&self, err: &ConfigError) {
+        let message = err.to_string();
+        tracing::error!(
+            "the edited configuration is refused; the running profiles are kept:\n{message}"
+        );
+        *self
+            .config_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = message.clone();
+        self.emit(Event::ConfigError(message));
+    }
+
+    /// Moves the session to `new`: starts added profiles, stops removed
+    /// ones, takes live changes and reports those that need a restart.
+    pub async fn apply_config(&self, new: Config) -> ReloadPlan {
+        let old = self.config();
+        let plan = reload::plan(&old, &new);
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(new);
+        self.config_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        tracing::info!("configuration reloaded: {}", plan.summary());
+        for name in &plan.removed {
+            match self.stop(name).await {
+                Ok(()) => tracing::info!("profile `{name}` stopped: it left zion.toml"),
+                Err(err) => tracing::error!("stopping removed profile `{name}`: {err}"),
+            }
+            self.runtime
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(name);
+        }
+        for name in &plan.added {
+            if let Err(err) = self.start(name).await {
+                tracing::error!("new profile `{name}` could not start: {err:#}");
+            }
+        }
+        let pending = plan.pending();
+        for line in &pending {
+            tracing::warn!("{line}");
+        }
+        self.emit(Event::ConfigApplied(pending));
+        plan
+    }
+
+    /// Looks at every profile each [`WATCH_INTERVAL`]: tells state changes,
+    /// and handles deaths per the profile's restart policy. Runs until the
+    /// task is dropped.
+    pub async fn watch(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(WATCH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let config = self.config();
+            for profile in &config.profiles {
+                self.look_at(profile).await;
+            }
+        }
+    }
+
+    async fn look_at(&self, profile: &Profile) {
+        let name = profile.name.as_ref();
+        let found = match self.lifecycle.find(name).await {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::debug!("watching profile `{name}`: {err}");
+                return;
+            }
+        };
+        let state = found.as_ref().map(|f| f.state.clone());
+        let dead = match &state {
+            None | Some(ContainerState::Exited) => true,
+            Some(ContainerState::Paused) => {
+                self.with_runtime(name, |rt| {
+                    rt.frozen_since.get_or_insert_with(SystemTime::now);
+                });
+                false
+            }
+            Some(ContainerState::Running) => {
+                self.with_runtime(name, |rt| rt.frozen_since = None);
+                false
+            }
+            // created, stopping, removing: on its way somewhere.
+            Some(_) => false,
+        };
+        // Checked after the look: a Stop sets `wanted` before it stops.
+        if dead && self.with_runtime(name, |rt| rt.wanted) {
+            let exit = match &found {
+                None => Exit {
+                    removed: true,
+                    ..Exit::default()
+                },
+                Some(found) => self.exit_of(&found.id).await,
+            };
+            self.died(profile, &exit).await;
+            return;
+        }
+        let word = self.state_word(name, state.as_ref());
+        self.announce(name, &word);
+    }
+
+    async fn exit_of(&self, id: &str) -> Exit {
+        match self
+            .lifecycle
+            .client()
+            .api()
+            .containers()
+            .get(id)
+            .inspect()
+            .await
+        {
+            Ok(inspect) => match inspect.state {
+                Some(state) => Exit {
+                    code: state.exit_code,
+                    oom_killed: state.oom_killed.unwrap_or(false),
+                    error: state.error.unwrap_or_default(),
+                    removed: false,
+                },
+                None => Exit::default(),
+            },
+            Err(e) => Exit {
+                error: format!("Podman could not say why ({e})"),
+                ..Exit::default()
+            },
+        }
+    }
+
+    async fn died(&self, profile: &Profile, exit: &Exit) {
+        let name = profile.name.as_ref();
+        let reason = exit.reason();
+        let now = Instant::now();
+        let recent = self.with_runtime(name, |rt| {
+            rt.wanted = false;
+            rt.frozen_since = None;
+            rt.restarts
+                .retain(|t| now.duration_since(*t) < RESTART_WINDOW);
+            rt.restarts.len()
+        });
+        let decision = decide(profile.restart, exit.failure(), recent);
+        let (word, outcome) = match &decision {
+            Decision::Restart(n) => ("dead", format!("restarting it ({n} of {RESTART_LIMIT} within {}s)", RESTART_WINDOW.as_secs())),
+            Decision::Stay(why) => ("dead", format!("it stays down: {why}")),
+            Decision::GiveUp => (
+                "failed",
+                format!(
+                    "it died {} times within {}s, so it stays down; `zionctl profiles start {name}` tries again",
+                    RESTART_LIMIT + 1,
+                    RESTART_WINDOW.as_secs()
+                ),
+            ),
+        };
+        tracing::warn!("profile `{name}` died: {reason}; {outcome}");
+        self.with_runtime(name, |rt| {
+            rt.down = Some((word, format!("{reason}; {outcome}")))
+        });
+        self.emit(Event::Died {
+            profile: name.to_owned(),
+            reason: reason.clone(),
+            outcome,
+        });
+        self.announce(name, word);
+        if let Decision::Restart(_) = decision {
+            self.with_runtime(name, |rt| rt.restarts.push(now));
+            if let Err(err) = self.up(profile).await {
+                let why = format!("{reason}; restarting it failed: {err:#}");
+                tracing::error!("profile `{name}`: {why}");
+                self.with_runtime(name, |rt| rt.down = Some(("failed", why)));
+                self.announce(name, "failed");
+            }
+        }
+    }
+}
+
+/// The word a Podman state is shown as.
+pub fn state_name(state: Option<&ContainerState>) -> &str {
+    match state {
+        None => "absent",
+        Some(ContainerState::Created) => "created",
+        Some(ContainerState::Running) => "running",
+        Some(ContainerState::Paused) => "hibernated",
+        Some(ContainerState::Exited) => "stopped",
+        Some(ContainerState::Other(s)) => s,
+    }
+}
+
+/// Takes cpu and memory from Podman's `/libpod/containers/stats` answer
+/// (`{"Error": …, "Stats": [{…}]}`).
+fn read_stats(value: &serde_json::Value, status: &mut ProfileStatus) {
+    let Some(stats) = value["Stats"].get(0) else {
+        tracing::debug!("stats without an entry: {value}");
+        return;
+    };
+    status.cpu_percent = stats["CPU"].as_f64().unwrap_or(0.0);
+    status.cpu_time_ns = stats["CPUNano"].as_u64().unwrap_or(0);
+    status.memory_bytes = stats["MemUsage"].as_u64().unwrap_or(0);
+    status.memory_limit = stats["MemLimit"].as_u64().unwrap_or(0);
+}
+
+fn epoch_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -130,4 +696,82 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_failure_restarts_a_killed_profile_until_the_limit() {
+        assert_eq!(decide(Restart::OnFailure, true, 0), Decision::Restart(1));
+        assert_eq!(decide(Restart::OnFailure, true, 2), Decision::Restart(3));
+        assert_eq!(decide(Restart::OnFailure, true, 3), Decision::GiveUp);
+    }
+
+    #[test]
+    fn a_clean_exit_stays_down_unless_always() {
+        assert!(matches!(
+            decide(Restart::OnFailure, false, 0),
+            Decision::Stay(_)
+        ));
+        assert_eq!(decide(Restart::Always, false, 0), Decision::Restart(1));
+        assert_eq!(decide(Restart::Always, false, 3), Decision::GiveUp);
+    }
+
+    #[test]
+    fn never_never_restarts_and_says_why() {
+        match decide(Restart::Never, true, 0) {
+            Decision::Stay(why) => assert!(why.contains("never"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn exits_read_as_reasons() {
+        let killed = Exit {
+            code: Some(137),
+            ..Exit::default()
+        };
+        assert_eq!(killed.reason(), "killed by SIGKILL (exit code 137)");
+        assert!(killed.failure());
+        let clean = Exit {
+            code: Some(0),
+            ..Exit::default()
+        };
+        assert!(!clean.failure());
+        assert_eq!(clean.reason(), "exited with code 0");
+        let oom = Exit {
+            code: Some(137),
+            oom_killed: true,
+            ..Exit::default()
+        };
+        assert!(oom.reason().contains("OOM"));
+        let gone = Exit {
+            removed: true,
+            ..Exit::default()
+        };
+        assert!(gone.failure() && gone.reason().contains("removed"));
+    }
+
+    #[test]
+    fn stats_are_read_from_podmans_answer() {
+        let value = serde_json::json!({"Error": null, "Stats": [{"CPU": 1.5, "CPUNano": 42, "MemUsage": 1234, "MemLimit": 268435456}]});
+        let mut s = ProfileStatus {
+            name: "w".into(),
+            state: "running".into(),
+            reason: String::new(),
+            cpu_percent: 0.0,
+            cpu_time_ns: 0,
+            memory_bytes: 0,
+            memory_limit: 0,
+            frozen_since: 0,
+            started_at: 0,
+        };
+        read_stats(&value, &mut s);
+        assert_eq!(
+            (s.cpu_percent, s.cpu_time_ns, s.memory_bytes, s.memory_limit),
+            (1.5, 42, 1234, 268435456)
+        );
+    }
 }

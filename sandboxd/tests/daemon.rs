@@ -241,6 +241,13 @@ fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `zionctl profiles status NAME --json`, parsed.
+fn status_json(env: &TestEnv, name: &str) -> serde_json::Value {
+    let (ok, out) = zionctl(env, &["profiles", "status", name, "--json"]);
+    assert!(ok, "{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("status --json is JSON ({e}): {out}"))
+}
+
 #[test]
 fn profiles1_lists_hibernates_resumes_and_runs_apps_with_signals() {
     let env = TestEnv::new().expect("test env");
@@ -261,6 +268,21 @@ fn profiles1_lists_hibernates_resumes_and_runs_apps_with_signals() {
             .any(|l| l.starts_with("personal") && l.ends_with("running")),
         "{list}"
     );
+
+    // A running profile reports what it uses.
+    let running = status_json(&env, "work");
+    assert_eq!(running["state"], "running", "{running}");
+    assert!(
+        running["memory_bytes"].as_u64().unwrap_or(0) > 0,
+        "memory in use: {running}"
+    );
+    assert_eq!(running["frozen_since"], 0, "{running}");
+    assert!(running["started_at"].as_u64().unwrap_or(0) > 0, "{running}");
+    let (ok, json) = zionctl(&env, &["profiles", "list", "--json"]);
+    assert!(ok, "{json}");
+    let list: serde_json::Value = serde_json::from_str(&json).expect("list --json is JSON");
+    assert_eq!(list[0]["name"], "work", "{list}");
+    assert_eq!(list[0]["state"], "running", "{list}");
 
     // Watch for StateChanged on the bus while hibernating.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -295,9 +317,20 @@ fn profiles1_lists_hibernates_resumes_and_runs_apps_with_signals() {
     });
     assert_eq!((name.as_str(), state.as_str()), ("work", "hibernated"));
     drop(bus);
-    assert_eq!(
-        zionctl(&env, &["profiles", "status", "work"]).1.trim(),
-        "work: hibernated"
+    let (ok, status) = zionctl(&env, &["profiles", "status", "work"]);
+    assert!(ok, "{status}");
+    assert_eq!(status.lines().next(), Some("work: hibernated"), "{status}");
+    assert!(status.contains("frozen since"), "{status}");
+    let frozen = status_json(&env, "work");
+    assert_eq!(frozen["state"], "hibernated", "{frozen}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let since = frozen["frozen_since"].as_u64().unwrap_or(0);
+    assert!(
+        since > 0 && since <= now && now - since < 60,
+        "frozen since just now: {frozen}"
     );
 
     let (ok, out) = zionctl(&env, &["profiles", "run", "work", "true"]);
@@ -331,4 +364,278 @@ fn profiles1_lists_hibernates_resumes_and_runs_apps_with_signals() {
 
     let (ok, out) = zionctl(&env, &["profiles", "hibernate", "nosuch"]);
     assert!(!ok && out.contains("no profile `nosuch`"), "{out}");
+}
+
+/// A desktop notification daemon on the test bus that keeps what it is told.
+#[derive(Default, Clone)]
+struct Notifications {
+    shown: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Notifications {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: &str,
+        _replaces_id: u32,
+        _app_icon: &str,
+        summary: &str,
+        body: &str,
+        _actions: Vec<String>,
+        _hints: std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        shown.push((summary.to_owned(), body.to_owned()));
+        shown.len() as u32
+    }
+}
+
+fn started_at(env: &TestEnv, container: &str) -> String {
+    let out = env
+        .podman()
+        .cli()
+        .args(["inspect", "--format", "{{.State.StartedAt}}", container])
+        .output()
+        .expect("podman inspect");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn podman_kill(env: &TestEnv, container: &str) {
+    let out = env
+        .podman()
+        .cli()
+        .args(["kill", container])
+        .output()
+        .expect("podman kill");
+    assert!(
+        out.status.success(),
+        "podman kill: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits for a Profiles1 signal named `member` whose (name, second) body
+/// matches; returns the whole body as strings.
+async fn profile_signal(
+    stream: &mut zbus::MessageStream,
+    member: &str,
+    profile: &str,
+    timeout: Duration,
+) -> Vec<String> {
+    use futures_util::StreamExt;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut others = Vec::new();
+    loop {
+        let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, stream.next()).await else {
+            panic!("no {member} signal for {profile} within {timeout:?}; saw {others:#?}");
+        };
+        let header = msg.header();
+        let name = header.member().map(|m| m.to_string()).unwrap_or_default();
+        let body: Vec<String> = match name.as_str() {
+            "Died" => {
+                let (a, b, c): (String, String, String) = msg.body().deserialize().expect("body");
+                vec![a, b, c]
+            }
+            "StateChanged" => {
+                let (a, b): (String, String) = msg.body().deserialize().expect("body");
+                vec![a, b]
+            }
+            _ => vec![],
+        };
+        if name == member && body.first().map(String::as_str) == Some(profile) {
+            return body;
+        }
+        others.push(format!("{name}{body:?}"));
+    }
+}
+
+#[test]
+fn a_killed_profile_is_reported_and_restarted_per_its_policy() {
+    let env = TestEnv::new().expect("test env");
+    let image = env.image(TestImage::Base).expect("base image");
+    let file = write_config(&env, &image);
+    // personal never restarts; work keeps the default (on-failure).
+    let text = std::fs::read_to_string(&file).expect("config") + "restart = \"never\"\n";
+    std::fs::write(&file, text).expect("config");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _in_runtime = rt.enter();
+    let notifications = Notifications::default();
+    let (_notifier, bus, mut signals) = rt.block_on(async {
+        let notifier = zbus::connection::Builder::address(env.dbus().address())
+            .expect("address")
+            .name("org.freedesktop.Notifications")
+            .expect("name")
+            .serve_at("/org/freedesktop/Notifications", notifications.clone())
+            .expect("serve")
+            .build()
+            .await
+            .expect("notification daemon");
+        let bus = env.dbus().connect().await.expect("bus");
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface("org.zionos.Profiles1")
+            .expect("rule")
+            .build();
+        let stream = zbus::MessageStream::for_match_rule(rule, &bus, None)
+            .await
+            .expect("match");
+        (notifier, bus, stream)
+    });
+    let daemon = Daemon::start(&env);
+    daemon.wait_for("session up", Duration::from_secs(60));
+    let first_start = started_at(&env, "zion-work");
+
+    // Killed from outside: noticed, told, started again.
+    let killed = Instant::now();
+    podman_kill(&env, "zion-work");
+    let died = rt.block_on(profile_signal(
+        &mut signals,
+        "Died",
+        "work",
+        Duration::from_secs(10),
+    ));
+    let noticed = killed.elapsed();
+    assert!(died[1].contains("SIGKILL"), "the reason: {died:?}");
+    assert!(died[2].contains("restarting"), "the outcome: {died:?}");
+    loop {
+        let changed = rt.block_on(profile_signal(
+            &mut signals,
+            "StateChanged",
+            "work",
+            Duration::from_secs(20),
+        ));
+        if changed[1] == "running" {
+            break;
+        }
+        assert_eq!(changed[1], "dead", "{changed:?}");
+    }
+    println!(
+        "kill → Died in {noticed:?}, → running again in {:?}",
+        killed.elapsed()
+    );
+    assert!(states(&env).contains(&"zion-work running".to_owned()));
+    assert_ne!(started_at(&env, "zion-work"), first_start, "a new start");
+    let start = Instant::now();
+    while notifications
+        .shown
+        .lock()
+        .map(|s| s.is_empty())
+        .unwrap_or(true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "a desktop notification"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let shown = notifications.shown.lock().expect("shown")[0].clone();
+    assert!(
+        shown.0.contains("work") && shown.1.contains("SIGKILL"),
+        "{shown:?}"
+    );
+
+    // restart = "never": it stays down and says why.
+    podman_kill(&env, "zion-personal");
+    let died = rt.block_on(profile_signal(
+        &mut signals,
+        "Died",
+        "personal",
+        Duration::from_secs(10),
+    ));
+    assert!(died[2].contains("stays down"), "{died:?}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(states(&env).contains(&"zion-personal exited".to_owned()));
+    let (ok, status) = zionctl(&env, &["profiles", "status", "personal"]);
+    assert!(ok, "{status}");
+    assert_eq!(status.lines().next(), Some("personal: dead"), "{status}");
+    assert!(
+        status.contains("SIGKILL") && status.contains("restart = \"never\""),
+        "status says why: {status}"
+    );
+
+    // Dying again and again: restarted up to the limit, then given up.
+    for round in 2..=4 {
+        podman_kill(&env, "zion-work");
+        let died = rt.block_on(profile_signal(
+            &mut signals,
+            "Died",
+            "work",
+            Duration::from_secs(10),
+        ));
+        if round < 4 {
+            assert!(died[2].contains("restarting"), "round {round}: {died:?}");
+            let start = Instant::now();
+            while !states(&env).contains(&"zion-work running".to_owned()) {
+                assert!(start.elapsed() < Duration::from_secs(20), "round {round}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        } else {
+            assert!(died[2].contains("stays down"), "given up: {died:?}");
+        }
+    }
+    let (_, status) = zionctl(&env, &["profiles", "status", "work"]);
+    assert_eq!(status.lines().next(), Some("work: failed"), "{status}");
+
+    // A stop asked by the user is no death.
+    let (ok, out) = zionctl(&env, &["profiles", "start", "work"]);
+    assert!(ok, "{out}");
+    let (ok, out) = zionctl(&env, &["profiles", "stop", "work"]);
+    assert!(ok, "{out}");
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, status) = zionctl(&env, &["profiles", "status", "work"]);
+    assert_eq!(status.lines().next(), Some("work: stopped"), "{status}");
+    let deaths = rt.block_on(async {
+        let mut deaths = Vec::new();
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(
+            Duration::from_millis(200),
+            futures_util::StreamExt::next(&mut signals),
+        )
+        .await
+        {
+            if msg.header().member().is_some_and(|m| m.as_str() == "Died") {
+                deaths.push(msg);
+            }
+        }
+        deaths
+    });
+    assert!(deaths.is_empty(), "no Died after a user stop: {deaths:?}");
+    drop(bus);
+}
+
+#[test]
+fn zionctl_prints_completions_and_a_man_page_from_its_own_definition() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = std::process::Command::new(ZIONCTL)
+            .args(["completions", shell])
+            .output()
+            .expect("zionctl runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shell}: {text}");
+        assert!(
+            text.contains("profiles") && text.contains("hibernate"),
+            "{shell} completion knows the subcommands:\n{text}"
+        );
+    }
+    let out = std::process::Command::new(ZIONCTL)
+        .arg("man")
+        .output()
+        .expect("zionctl runs");
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH zionctl"),
+        "roff: {page}"
+    );
+    assert!(page.contains("profiles"), "{page}");
+    let out = std::process::Command::new(ZIONCTL)
+        .args(["completions", "tcsh-ish"])
+        .output()
+        .expect("zionctl runs");
+    assert!(!out.status.success(), "an unknown shell is refused");
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{
-    Colour, Config, Device, HibernateAfter, Hotkeys, Network, Profile, ProfileName, DEFAULT_IMAGE,
-    DEFAULT_PIDS,
+    Colour, Config, Device, HibernateAfter, Hotkeys, Network, Profile, ProfileName, Restart,
+    DEFAULT_IMAGE, DEFAULT_PIDS,
 };
 
 /// How long an unused profile runs before it is frozen, unless it says.
@@ -34,6 +34,7 @@ pub fn profile(name: ProfileName, colour: Colour) -> Profile {
         terminal: default_terminal(),
         hibernate_after: DEFAULT_HIBERNATE,
         hotkey: None,
+        restart: Restart::OnFailure,
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::chord::Chord;
-use super::values::{Colour, Device, HibernateAfter, Network, ProfileName};
+use super::values::{Colour, Device, HibernateAfter, Network, ProfileName, Restart};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +52,8 @@ pub struct Profile {
     pub hibernate_after: HibernateAfter,
     /// The chord that switches to it.
     pub hotkey: Option<Chord>,
+    /// What happens when its container dies unasked.
+    pub restart: Restart,
 }
 
 /// A host folder bound into a profile.

@@ -17,7 +17,7 @@ use super::error::{closest, Source};
 use super::units::parse_size;
 use super::{
     Bind, Colour, Config, ConfigError, Device, HibernateAfter, Hotkeys, Network, Profile,
-    ProfileName, ACTIONS, MEMORY_FLOOR, PIDS_FLOOR,
+    ProfileName, Restart, ACTIONS, MEMORY_FLOOR, PIDS_FLOOR,
 };
 
 #[derive(Deserialize)]
@@ -67,6 +67,7 @@ struct RawProfile {
     terminal: Option<Spanned<Vec<String>>>,
     hibernate_after: Option<Spanned<String>>,
     hotkey: Option<Spanned<String>>,
+    restart: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -85,7 +86,7 @@ fn yes() -> bool {
 /// The sections of the file.
 pub(super) const CONFIG_KEYS: [&str; 3] = ["profile", "hotkeys", "quarantine"];
 /// The keys of a `[[profile]]`.
-pub(super) const PROFILE_KEYS: [&str; 15] = [
+pub(super) const PROFILE_KEYS: [&str; 16] = [
     "name",
     "label",
     "colour",
@@ -101,6 +102,7 @@ pub(super) const PROFILE_KEYS: [&str; 15] = [
     "terminal",
     "hibernate_after",
     "hotkey",
+    "restart",
 ];
 /// The keys of a `[[profile.binds]]`.
 pub(super) const BIND_KEYS: [&str; 3] = ["host", "target", "read_only"];
@@ -363,6 +365,15 @@ fn profile(
         }
         hotkey_owner.insert(chord.clone(), here.name.clone());
         p.hotkey = Some(chord);
+    }
+    if let Some(r) = raw.restart {
+        p.restart = r.get_ref().parse::<Restart>().map_err(|e| {
+            here.err(
+                r.span(),
+                e,
+                "restart is \"never\", \"on-failure\" or \"always\"",
+            )
+        })?;
     }
     Ok(p)
 }

@@ -194,6 +194,39 @@ impl fmt::Display for HibernateAfter {
     }
 }
 
+/// What happens when a profile's container dies without being asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Restart {
+    /// It stays down.
+    Never,
+    /// It is started again when it exited with an error or was killed.
+    OnFailure,
+    /// It is started again whatever its exit.
+    Always,
+}
+
+impl FromStr for Restart {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "never" => Ok(Restart::Never),
+            "on-failure" => Ok(Restart::OnFailure),
+            "always" => Ok(Restart::Always),
+            _ => Err(format!("unknown restart policy `{s}`")),
+        }
+    }
+}
+
+impl fmt::Display for Restart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Restart::Never => "never",
+            Restart::OnFailure => "on-failure",
+            Restart::Always => "always",
+        })
+    }
+}
+
 /// Serialises a value as its text and reads it back through `FromStr`, so
 /// that every serde format gets the same validation as `zion.toml`.
 macro_rules! serde_as_text {
@@ -213,7 +246,14 @@ macro_rules! serde_as_text {
 }
 pub(crate) use serde_as_text;
 
-serde_as_text!(ProfileName, Colour, Network, Device, HibernateAfter);
+serde_as_text!(
+    ProfileName,
+    Colour,
+    Network,
+    Device,
+    HibernateAfter,
+    Restart
+);
 
 #[cfg(test)]
 mod tests {

@@ -45,6 +45,7 @@ fn profile(out: &mut String, p: &Profile) {
     if let Some(hotkey) = &p.hotkey {
         let _ = writeln!(out, "hotkey = \"{hotkey}\"");
     }
+    let _ = writeln!(out, "restart = \"{}\"", p.restart);
     for b in &p.binds {
         let _ = writeln!(out, "\n[[profile.binds]]");
         let _ = writeln!(out, "host = {}", quoted(&b.host.to_string_lossy()));

@@ -2,13 +2,14 @@
 
 mod bus;
 mod config;
+mod docs;
 mod profiles;
 mod quarantine;
 mod switch;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Controls a Zion session.
 #[derive(Debug, Parser)]
@@ -40,6 +41,11 @@ enum Command {
         /// The profile, as in `zionctl profiles list`.
         profile: String,
     },
+    /// Prints the shell completion script (e.g. `zionctl completions bash >
+    /// ~/.local/share/bash-completion/completions/zionctl`).
+    Completions { shell: clap_complete::Shell },
+    /// Prints the manual page (e.g. `zionctl man | man -l -`).
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -48,5 +54,7 @@ fn main() -> ExitCode {
         Command::Profiles { command } => profiles::run(command),
         Command::Quarantine { command } => quarantine::run(command),
         Command::Switch { profile } => switch::run(&profile),
+        Command::Completions { shell } => docs::completions(shell, Args::command()),
+        Command::Man => docs::man(Args::command()),
     }
 }

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use zion_sandboxd::profiles_dbus::ProfileStatus;
+
 use crate::bus::{self, explain};
 
 #[zbus::proxy(
@@ -13,7 +15,7 @@ use crate::bus::{self, explain};
 )]
 trait Profiles1 {
     fn list(&self) -> zbus::Result<Vec<(String, String, String, String)>>;
-    fn status(&self, name: &str) -> zbus::Result<String>;
+    fn status(&self, name: &str) -> zbus::Result<ProfileStatus>;
     fn start(&self, name: &str) -> zbus::Result<()>;
     fn stop(&self, name: &str) -> zbus::Result<()>;
     fn hibernate(&self, name: &str) -> zbus::Result<()>;
@@ -25,9 +27,19 @@ trait Profiles1 {
 #[derive(Debug, Subcommand)]
 pub enum ProfilesCommand {
     /// Lists the profiles and their state.
-    List,
-    /// Shows one profile's state.
-    Status { name: String },
+    List {
+        /// Prints JSON: a list of {name, label, colour, state}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows one profile's state, CPU and memory use, and since when it is
+    /// frozen.
+    Status {
+        name: String,
+        /// Prints JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Starts a profile.
     Start { name: String },
     /// Stops a profile (its files are kept).
@@ -54,13 +66,30 @@ async fn call(command: ProfilesCommand) -> Result<(), String> {
     let bus = bus::session().await?;
     let proxy = Profiles1Proxy::new(&bus).await.map_err(|e| e.to_string())?;
     match command {
-        ProfilesCommand::List => {
-            for (name, label, colour, state) in proxy.list().await.map_err(explain)? {
-                println!("{name:<12} {label:<16} {colour}  {state}");
+        ProfilesCommand::List { json } => {
+            let list = proxy.list().await.map_err(explain)?;
+            if json {
+                let list: Vec<serde_json::Value> = list
+                    .into_iter()
+                    .map(|(name, label, colour, state)| {
+                        serde_json::json!({"name": name, "label": label, "colour": colour, "state": state})
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for (name, label, colour, state) in list {
+                    println!("{name:<12} {label:<16} {colour}  {state}");
+                }
             }
         }
-        ProfilesCommand::Status { name } => {
-            println!("{name}: {}", proxy.status(&name).await.map_err(explain)?)
+        ProfilesCommand::Status { name, json } => {
+            let status = proxy.status(&name).await.map_err(explain)?;
+            if json {
+                let text = serde_json::to_string(&status).map_err(|e| e.to_string())?;
+                println!("{text}");
+            } else {
+                print!("{}", show_status(&status, now()));
+            }
         }
         ProfilesCommand::Start { name } => proxy.start(&name).await.map_err(explain)?,
         ProfilesCommand::Stop { name } => proxy.stop(&name).await.map_err(explain)?,
@@ -69,4 +98,98 @@ async fn call(command: ProfilesCommand) -> Result<(), String> {
         ProfilesCommand::Run { name, argv } => proxy.run(&name, argv).await.map_err(explain)?,
     }
     Ok(())
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `NAME: STATE`, then one line per known value.
+fn show_status(s: &ProfileStatus, now: u64) -> String {
+    let mut out = format!("{}: {}\n", s.name, s.state);
+    if !s.reason.is_empty() {
+        out.push_str(&format!("  {:<13} {}\n", "why", s.reason));
+    }
+    if s.started_at > 0 {
+        out.push_str(&format!(
+            "  {:<13} {} ago\n",
+            "started",
+            ago(now.saturating_sub(s.started_at))
+        ));
+    }
+    if s.frozen_since > 0 {
+        out.push_str(&format!(
+            "  {:<13} {} ago\n",
+            "frozen since",
+            ago(now.saturating_sub(s.frozen_since))
+        ));
+    }
+    if s.cpu_time_ns > 0 || s.cpu_percent > 0.0 {
+        out.push_str(&format!(
+            "  {:<13} {:.1}% ({:.2} s in all)\n",
+            "cpu",
+            s.cpu_percent,
+            s.cpu_time_ns as f64 / 1e9
+        ));
+    }
+    if s.memory_bytes > 0 {
+        let limit = if s.memory_limit > 0 && s.memory_limit < u64::MAX / 2 {
+            format!(" of {}", mib(s.memory_limit))
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "  {:<13} {}{limit}\n",
+            "memory",
+            mib(s.memory_bytes)
+        ));
+    }
+    out
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
+}
+
+fn ago(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_reads_state_first_then_what_is_known() {
+        let s = ProfileStatus {
+            name: "work".into(),
+            state: "hibernated".into(),
+            reason: String::new(),
+            cpu_percent: 0.5,
+            cpu_time_ns: 1_500_000_000,
+            memory_bytes: 3 << 20,
+            memory_limit: 256 << 20,
+            frozen_since: 990,
+            started_at: 900,
+        };
+        let text = show_status(&s, 1000);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "work: hibernated");
+        assert!(text.contains("started       1m40s ago"), "{text}");
+        assert!(text.contains("frozen since  10s ago"), "{text}");
+        assert!(
+            text.contains("cpu           0.5% (1.50 s in all)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("memory        3.0 MiB of 256.0 MiB"),
+            "{text}"
+        );
+    }
 }
