@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use zbus::interface;
 use zion_profiles::config::Config;
 
+use crate::calls::{self, Call};
 use crate::hotkeys::Action;
 use crate::identity::{InstanceName, Origin};
 use crate::screenshot::Screenshot;
@@ -89,6 +90,8 @@ pub enum Request {
         /// Where the answer goes.
         reply: Reply<Screenshot>,
     },
+    /// A call to the session daemon failed: tell the user.
+    Notice(String),
 }
 
 /// The desktop called `name` among `names` (config order), or an error
@@ -172,6 +175,7 @@ pub fn desktops(state: &State) -> Vec<(String, String)> {
 pub struct Link {
     active: Arc<Mutex<String>>,
     changed: mpsc::UnboundedSender<()>,
+    calls: mpsc::UnboundedSender<Call>,
 }
 
 impl State {
@@ -189,6 +193,27 @@ impl State {
             // The bus thread may have gone (it logged why); nothing to do.
             let _ = bus.changed.send(());
         }
+    }
+
+    /// Asks the session daemon to do `call` (from the bus thread); a
+    /// failure comes back as a notice.
+    pub fn call_daemon(&mut self, call: Call) {
+        let sent = match &self.bus {
+            Some(bus) => bus.calls.send(call.clone()).is_ok(),
+            None => false,
+        };
+        if !sent {
+            self.notice(format!(
+                "{} failed: the compositor is not on a session bus, so it cannot reach zion-sandboxd (start it with zion-session)",
+                call.describe()
+            ));
+        }
+    }
+
+    /// Tells the user something went wrong (logged; kept for the panel).
+    pub fn notice(&mut self, message: String) {
+        warn!("{message}");
+        self.notices.push(message);
     }
 
     /// Does what `request` asks and answers it. Returns the clients it
@@ -226,6 +251,10 @@ impl State {
                     Vec::new()
                 }
             },
+            Request::Notice(message) => {
+                self.notice(message);
+                Vec::new()
+            }
             Request::Screenshot { reply } => {
                 self.render_frame();
                 let shot = self
@@ -382,7 +411,9 @@ pub fn serve(
     active: String,
 ) -> anyhow::Result<(Link, channel::Channel<Request>)> {
     let (requests, channel) = channel::channel();
+    let notices = requests.clone();
     let (changed, mut changes) = mpsc::unbounded_channel();
+    let (calls, mut outgoing) = mpsc::unbounded_channel::<Call>();
     let active = Arc::new(Mutex::new(active));
     let iface = Compositor1 {
         desktops,
@@ -440,14 +471,29 @@ pub fn serve(
                 let _ = ready.send(Ok(()));
                 info!("serving {NAME} on the session bus");
                 // Until the compositor drops its link.
-                while changes.recv().await.is_some() {
-                    let sent = iface
-                        .get()
-                        .await
-                        .active_desktop_changed(iface.signal_emitter())
-                        .await;
-                    if let Err(e) = sent {
-                        warn!("could not signal the change of ActiveDesktop: {e}");
+                loop {
+                    tokio::select! {
+                        change = changes.recv() => {
+                            if change.is_none() {
+                                break;
+                            }
+                            let sent = iface
+                                .get()
+                                .await
+                                .active_desktop_changed(iface.signal_emitter())
+                                .await;
+                            if let Err(e) = sent {
+                                warn!("could not signal the change of ActiveDesktop: {e}");
+                            }
+                        }
+                        Some(call) = outgoing.recv() => {
+                            let (bus, notices) = (connection.clone(), notices.clone());
+                            tokio::spawn(async move {
+                                if let Err(message) = calls::perform(&bus, &call).await {
+                                    let _ = notices.send(Request::Notice(message));
+                                }
+                            });
+                        }
                     }
                 }
             });
@@ -456,7 +502,14 @@ pub fn serve(
     started
         .recv_timeout(CONNECT_TIMEOUT)
         .context("the session bus did not answer in time")??;
-    Ok((Link { active, changed }, channel))
+    Ok((
+        Link {
+            active,
+            changed,
+            calls,
+        },
+        channel,
+    ))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! hotkeys from the configuration.
 
 pub mod backend;
+pub mod calls;
 pub mod compositor;
 pub mod dbus;
 pub mod frame;

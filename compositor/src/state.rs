@@ -20,9 +20,10 @@ use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shell::xdg::XdgShellState;
 use smithay::wayland::shm::ShmState;
 use tracing::{info, warn};
-use zion_profiles::config::{Colour, Config};
+use zion_profiles::config::{Colour, Config, Profile};
 
 use crate::backend::Backend;
+use crate::calls::Call;
 use crate::handlers::policy::PolicyGlobals;
 use crate::handlers::selection::SelectionOwners;
 use crate::hotkeys::Action;
@@ -298,13 +299,52 @@ impl State {
                 }
             }
             Action::ToggleFullscreen => self.toggle_fullscreen_focused(),
-            Action::Terminal | Action::Browser | Action::Panel => {
-                let message = format!(
-                    "{action:?} is not available yet: it needs zion-sandboxd over D-Bus, which this compositor does not call yet"
-                );
-                warn!("{message}");
-                self.notices.push(message);
+            Action::Terminal => match self.active_profile() {
+                Some(profile) => {
+                    let argv = profile.terminal.clone();
+                    let profile = profile.name.to_string();
+                    self.call_daemon(Call::Run { profile, argv });
+                }
+                None => self.notice("no profile's desktop is shown: no terminal to open".into()),
+            },
+            Action::Browser => match self.active_profile() {
+                Some(profile) => {
+                    let profile = profile.name.to_string();
+                    self.call_daemon(Call::OpenBrowser { profile });
+                }
+                None => self.notice("no profile's desktop is shown: no browser to open".into()),
+            },
+            Action::Panel => self.open_panel(),
+        }
+    }
+
+    /// The profile whose desktop is shown, if it is a profile's.
+    pub fn active_profile(&self) -> Option<&Profile> {
+        self.config.profile(&self.layout.active_desktop().name)
+    }
+
+    /// Starts the quarantine panel as a host client (Super+Q): `zion-panel`
+    /// beside this program, else on PATH.
+    pub fn open_panel(&mut self) {
+        let beside = std::env::current_exe()
+            .ok()
+            .map(|exe| exe.with_file_name("zion-panel"))
+            .filter(|p| p.exists());
+        let program = beside.unwrap_or_else(|| PathBuf::from("zion-panel"));
+        let spawned = std::process::Command::new(&program)
+            .env("WAYLAND_DISPLAY", crate::sockets::HOST_SOCKET)
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .env_remove("DISPLAY")
+            .spawn();
+        match spawned {
+            Ok(mut child) => {
+                // Reap it when it exits, without blocking the loop.
+                std::thread::spawn(move || child.wait());
             }
+            Err(err) => self.notice(format!(
+                "opening the quarantine panel failed: cannot run {}: {err}",
+                program.display()
+            )),
         }
     }
 
