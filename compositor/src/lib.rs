@@ -17,6 +17,7 @@ pub mod render;
 pub mod screenshot;
 pub mod sockets;
 pub mod state;
+pub mod title;
 
 pub use backend::BackendKind;
 pub use compositor::{Compositor, Options};

@@ -3,18 +3,25 @@
 
 use std::cell::RefCell;
 
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::renderer::element::memory::{
+    MemoryRenderBuffer, MemoryRenderBufferRenderElement,
+};
 use smithay::backend::renderer::element::solid::{SolidColorBuffer, SolidColorRenderElement};
 use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
 use smithay::backend::renderer::element::{AsRenderElements, Kind};
 use smithay::backend::renderer::{ImportAll, ImportMem, Renderer};
 use smithay::desktop::Window;
 use smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode;
-use smithay::utils::{Point, Scale};
+use smithay::utils::{Point, Scale, Transform};
+use smithay::wayland::compositor::with_states;
+use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 use zion_profiles::config::Colour;
 
 use crate::frame::{self, Decoration};
 use crate::identity::Origin;
 use crate::layout::{self, Layout, Rect};
+use crate::title;
 
 /// The background of the output.
 pub const BACKGROUND: [f32; 4] = [0.1, 0.1, 0.12, 1.0];
@@ -24,12 +31,92 @@ smithay::backend::renderer::element::render_elements! {
     pub DesktopElement<R> where R: ImportAll + ImportMem;
     Surface=WaylandSurfaceRenderElement<R>,
     Frame=SolidColorRenderElement,
+    Title=MemoryRenderBufferRenderElement<R>,
 }
 
 /// The solid-colour buffers of a window's frame, kept with the window so
 /// that the damage tracker sees the same elements frame after frame.
 #[derive(Default)]
 struct FrameBuffers(RefCell<Vec<SolidColorBuffer>>);
+
+/// The title text drawn last for a window: (label, width, buffer).
+#[derive(Default)]
+struct TitleBuffer(RefCell<Option<(String, i32, MemoryRenderBuffer)>>);
+
+/// The title the client set, if any.
+pub fn title_of(window: &Window) -> String {
+    window
+        .toplevel()
+        .map(|t| {
+            with_states(t.wl_surface(), |states| {
+                states
+                    .data_map
+                    .get::<XdgToplevelSurfaceData>()
+                    .and_then(|d| d.lock().ok().and_then(|d| d.title.clone()))
+            })
+        })
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// The label in a window's title bar: `[work] title`, `[work · disposable]
+/// title`, `[host] title`.
+pub fn label_of(window: &Window) -> String {
+    let origin = origin_of_window(window);
+    let profile = origin.and_then(Origin::profile).unwrap_or("host");
+    let disposable = origin.is_some_and(Origin::is_disposable);
+    frame::label(profile, disposable, &title_of(window))
+}
+
+/// The title text element over `bar`, in `colour`, rasterized again only
+/// when the label or the width changed.
+fn title_element<R>(
+    renderer: &mut R,
+    window: &Window,
+    bar: Rect,
+    colour: Colour,
+) -> Option<MemoryRenderBufferRenderElement<R>>
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Clone + Send + 'static,
+{
+    let font = title::font()?;
+    let text = title::fit(
+        font,
+        title::TEXT_PX,
+        &label_of(window),
+        (bar.w - 2 * title::PADDING) as f32,
+    );
+    window.user_data().insert_if_missing(TitleBuffer::default);
+    let cache = window.user_data().get::<TitleBuffer>()?;
+    let mut cache = cache.0.borrow_mut();
+    let stale = cache
+        .as_ref()
+        .is_none_or(|(t, w, _)| *t != text || *w != bar.w);
+    if stale {
+        let pixels = title::rasterize(font, &text, colour, bar.w, bar.h);
+        let buffer = MemoryRenderBuffer::from_slice(
+            &pixels,
+            Fourcc::Argb8888,
+            (bar.w, bar.h),
+            1,
+            Transform::Normal,
+            None,
+        );
+        *cache = Some((text, bar.w, buffer));
+    }
+    let (_, _, buffer) = cache.as_ref()?;
+    MemoryRenderBufferRenderElement::from_buffer(
+        renderer,
+        (f64::from(bar.x), f64::from(bar.y)),
+        buffer,
+        None,
+        None,
+        None,
+        Kind::Unspecified,
+    )
+    .ok()
+}
 
 /// The frame a window gets: server-side unless it negotiated client-side.
 pub fn decoration_of(window: &Window) -> Decoration {
@@ -71,7 +158,7 @@ pub fn desktop_elements<R>(
 ) -> Vec<DesktopElement<R>>
 where
     R: Renderer + ImportAll + ImportMem,
-    R::TextureId: Clone + 'static,
+    R::TextureId: Clone + Send + 'static,
 {
     let scale = Scale::from(1.0);
     let mut out = Vec::new();
@@ -102,6 +189,13 @@ where
                     .into_iter()
                     .map(|r| (r, dash)),
             );
+        }
+        if decoration_of(window) == Decoration::Full {
+            let bar = frame::outer(content, Decoration::Full);
+            let bar = Rect::new(bar.x, bar.y, bar.w, frame::TITLE_HEIGHT + frame::BORDER);
+            if let Some(text) = title_element(renderer, window, bar, frame::contrast(base)) {
+                out.push(DesktopElement::Title(text));
+            }
         }
         let base = rgba(base);
         paint.extend(

@@ -421,8 +421,12 @@ async fn a_sandbox_window_opens_on_its_profiles_desktop_in_a_disposable_frame() 
     // Between the dashes, and on the frame's outer edge, the work colour.
     assert_eq!(shot.pixel(content.x - 1, content.y + DASH + 1), Some(work));
     assert_eq!(shot.pixel(content.x - BORDER, content.y + 1), Some(work));
+    // The title bar's right end (the text is left-aligned and cut short of it).
     assert_eq!(
-        shot.pixel(content.x + content.w / 2, content.y - TITLE_HEIGHT / 2),
+        shot.pixel(
+            content.x + content.w + BORDER - 3,
+            content.y - TITLE_HEIGHT / 2
+        ),
         Some(work)
     );
     // Drawn and mapped now, it still is not on personal.

@@ -626,3 +626,93 @@ fn dragging_a_clients_own_title_bar_moves_its_window() {
     let after = h.content(&windows[0]);
     assert_eq!((after.x, after.y), (before.x + 120, before.y + 80));
 }
+
+#[test]
+fn the_title_bar_carries_the_profiles_label_drawn_by_the_compositor() {
+    if foot_missing() {
+        return;
+    }
+    let Some(font) = zion_compositor::title::font() else {
+        eprintln!("skipped: no title font installed (Debian package fonts-dejavu-core)");
+        return;
+    };
+    let mut h = Harness::new();
+    h.spawn_foot("work", "server");
+    let windows = h.wait_for_windows(0, 1);
+    let label = zion_compositor::render::label_of(&windows[0]);
+    assert!(label.starts_with("[work]"), "{label}");
+    let shot = h.shot();
+    let c = h.content(&windows[0]);
+    let work = Config::defaults().profiles[0].colour;
+    let ink = zion_compositor::frame::contrast(work);
+    let bar = Rect::new(
+        c.x - BORDER,
+        c.y - TITLE_HEIGHT - BORDER,
+        c.w + 2 * BORDER,
+        TITLE_HEIGHT + BORDER,
+    );
+    use zion_compositor::title;
+    let text = title::fit(
+        font,
+        title::TEXT_PX,
+        &label,
+        (bar.w - 2 * title::PADDING) as f32,
+    );
+    let expected = title::rasterize(font, &text, ink, bar.w, bar.h);
+    let mut solid = 0;
+    for y in 0..bar.h {
+        for x in 0..bar.w {
+            let alpha = expected[((y * bar.w + x) * 4 + 3) as usize];
+            let seen = shot.pixel(bar.x + x, bar.y + y);
+            if alpha == 255 {
+                solid += 1;
+                assert_eq!(seen, Some(rgb(ink)), "text pixel at {x},{y}");
+            } else if alpha == 0 {
+                assert_eq!(seen, Some(rgb(work)), "frame pixel at {x},{y}");
+            }
+        }
+    }
+    assert!(solid > 30, "the label has only {solid} solid pixels");
+}
+
+/// Two desktops with a framed window each; with `ZION_UPDATE_SCREENSHOTS=1`
+/// also written to `compositor/screenshots/` for the README.
+#[test]
+fn two_desktops_each_show_their_own_framed_window() {
+    if foot_missing() {
+        return;
+    }
+    let mut h = Harness::new();
+    h.spawn_foot_with("work", "server", &["--title=quarterly report"]);
+    h.spawn_foot_with("personal", "server", &["--title=holiday photos"]);
+    let work_windows = h.wait_for_windows(0, 1);
+    let personal_windows = h.wait_for_windows(2, 1);
+    let colours = Config::defaults();
+    let mut shots = Vec::new();
+    for (desktop, windows, name) in [
+        (0, &work_windows, "work"),
+        (2, &personal_windows, "personal"),
+    ] {
+        h.compositor
+            .state
+            .do_action(zion_compositor::Action::SwitchTo(desktop));
+        h.settle();
+        let shot = h.shot();
+        let colour = rgb(colours.profiles[desktop].colour);
+        let other = rgb(colours.profiles[2 - desktop].colour);
+        assert_framed(&shot, h.content(&windows[0]), colour);
+        assert_eq!(
+            shot.count(other),
+            0,
+            "{name}'s desktop shows nothing of the other profile"
+        );
+        shots.push((name, shot));
+    }
+    if std::env::var_os("ZION_UPDATE_SCREENSHOTS").is_some() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+        for (name, shot) in shots {
+            shot.write_png(&dir.join(format!("{name}-desktop.png")))
+                .expect("screenshot written");
+        }
+    }
+}
