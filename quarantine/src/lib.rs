@@ -19,6 +19,14 @@ pub mod store;
 pub mod transfer;
 pub mod watcher;
 
+// `org.zionos.Quarantine1` on the wire: its types and client proxy.
+#[cfg(feature = "bus")]
+pub mod bus;
+
+// The review panel's model, view and D-Bus plumbing (iced).
+#[cfg(feature = "panel")]
+pub mod panel;
+
 pub use verdict::{RuleMatch, Verdict};
 
 #[cfg(feature = "scanner")]
