@@ -74,3 +74,13 @@ install:
 	install -m 0644 session-files/rules/* "$(ZION_DEST)/share/zion/rules/"
 	install -m 0644 session-files/images/* "$(ZION_DEST)/share/zion/images/"
 	@echo "install: Zion is in $(ZION_DEST); pick \"Zion\" at the login screen (display managers read $(PREFIX)/share/wayland-sessions when it is in XDG_DATA_DIRS; SDDM reads /usr/share/wayland-sessions only)"
+
+# WLCS conformance: builds Zion's integration (compositor/wlcs, a cdylib) and
+# runs Debian's WLCS runner over the whole suite, a crash costing one test,
+# not the run. Counts go to compositor/wlcs-results.txt, per-test results to
+# target/wlcs-logs/results.tsv. Not part of `make test`.
+WLCS_LIB ?= $(ZION_TARGET_DIR)/debug/libzion_wlcs.so
+.PHONY: wlcs
+wlcs: deps
+	$(CARGO) build -p zion-wlcs
+	@bash compositor/wlcs/run-suite.sh $(WLCS_LIB) compositor/wlcs-results.txt $(ZION_TARGET_DIR)/wlcs-logs

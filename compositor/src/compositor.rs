@@ -149,6 +149,7 @@ impl Compositor {
             .context("error dispatching the event loop")?;
         self.state.announce_active();
         self.state.space.refresh();
+        self.state.refresh_pointer_focus();
         self.state
             .display_handle
             .flush_clients()
@@ -198,6 +199,7 @@ impl Compositor {
             .run(FRAME_INTERVAL, &mut self.state, |state| {
                 state.announce_active();
                 state.space.refresh();
+                state.refresh_pointer_focus();
                 if let Err(err) = state.display_handle.flush_clients() {
                     warn!("error flushing Wayland clients: {err:?}");
                 }

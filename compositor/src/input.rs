@@ -107,6 +107,12 @@ impl State {
         };
         let location = Point::from((x, y));
         let under = self.surface_under(location);
+        self.seat
+            .user_data()
+            .insert_if_missing(PointerOrigin::default);
+        if let Some(origin) = self.seat.user_data().get::<PointerOrigin>() {
+            origin.0.set(under.as_ref().map(|(_, o)| *o));
+        }
         let event = MotionEvent {
             location,
             serial: SERIAL_COUNTER.next_serial(),
@@ -151,4 +157,45 @@ impl State {
         pointer.button(self, &event);
         pointer.frame(self);
     }
+
+    /// Re-targets a still pointer after the windows under it changed (one
+    /// mapped, moved, resized, closed or its desktop was hidden): the
+    /// surfaces get enter/leave and motion as if the pointer had moved to
+    /// where it is. Does nothing while a grab (a held button) owns the
+    /// pointer, or when the surface under it and its place are unchanged.
+    pub fn refresh_pointer_focus(&mut self) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        if pointer.is_grabbed() {
+            return;
+        }
+        let location = pointer.current_location();
+        let under = self.surface_under(location);
+        let focus = pointer.current_focus();
+        let unchanged = match (&under, &focus) {
+            (None, None) => true,
+            (Some((surface, origin)), Some(focused)) => {
+                surface == focused && self.pointer_origin() == Some(*origin)
+            }
+            _ => false,
+        };
+        if unchanged {
+            return;
+        }
+        self.pointer_motion(location.x, location.y);
+    }
+
+    /// Where the pointer's focused surface sat when the pointer last moved.
+    fn pointer_origin(&self) -> Option<Point<f64, Logical>> {
+        self.seat
+            .user_data()
+            .get::<PointerOrigin>()
+            .and_then(|o| o.0.get())
+    }
 }
+
+/// The origin of the surface the pointer last entered or moved over, kept
+/// on the seat so a window moving under a still pointer can be noticed.
+#[derive(Debug, Default)]
+struct PointerOrigin(std::cell::Cell<Option<Point<f64, Logical>>>);

@@ -217,7 +217,8 @@ impl State {
         };
         if !toplevel.is_initial_configure_sent() {
             toplevel.send_configure();
-            return;
+            // A client that commits its first buffer before the configure
+            // (WLCS's clients do) is shown at once, not left waiting.
         }
         let drawn = with_renderer_surface_state(surface, |s| s.buffer().is_some()).unwrap_or(false);
         if !drawn {

@@ -48,6 +48,10 @@ impl CompositorHandler for State {
             }
         }
         self.backend.schedule_render();
+        // A surface that moved, grew, shrank or went under a still pointer
+        // changes what the pointer is over; the client learns it before the
+        // reply to its next roundtrip.
+        self.refresh_pointer_focus();
     }
 }
 delegate_compositor!(State);
