@@ -88,10 +88,17 @@ fn is_outbox_mount_point(source: &str, name: &OsStr) -> bool {
 
 pub(crate) fn is_partial(name: &OsStr, suffixes: &[String]) -> bool {
     let bytes = name.as_bytes();
-    suffixes
-        .iter()
-        .any(|s| bytes.len() > s.len() && bytes.ends_with(s.as_bytes()))
+    // Chromium first writes a download to a temporary file in the download
+    // folder (`base::CreateTemporaryFileInDir`), closes it and renames it
+    // once it knows the name: taking it at its close would lose the download.
+    bytes.starts_with(CHROMIUM_TEMPORARY.as_bytes())
+        || suffixes
+            .iter()
+            .any(|s| bytes.len() > s.len() && bytes.ends_with(s.as_bytes()))
 }
+
+/// The name prefix of Chromium's temporary files.
+const CHROMIUM_TEMPORARY: &str = ".org.chromium.Chromium.";
 
 /// Splits `path` under `inbox` into (source, name), or just (source,) for a source folder.
 fn locate(inbox: &Path, path: &Path) -> Option<(String, Option<OsString>)> {
@@ -520,6 +527,11 @@ mod tests {
         }
         // A file called just ".part" is not a partial of anything.
         assert!(!is_partial(OsStr::new(".part"), &suffixes()));
+        // Chromium's temporary file, before it is renamed to the download's name.
+        assert!(is_partial(
+            OsStr::new(".org.chromium.Chromium.BXu744"),
+            &suffixes()
+        ));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod paths;
 pub mod profiles_dbus;
 pub mod quarantine;
 pub mod reload;
+pub mod sandbox;
 pub mod session;
 
 pub use connect::{connect_podman, PodmanCandidates};

@@ -10,7 +10,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use zion_profiles::config::Config;
 use zion_profiles::Lifecycle;
 use zion_sandboxd::{
-    connect_podman, profiles_dbus, quarantine, reload, PodmanCandidates, Session, SessionPaths,
+    connect_podman, profiles_dbus, quarantine, reload, sandbox, PodmanCandidates, Session,
+    SessionPaths,
 };
 
 /// Runs the profiles of zion.toml as Podman containers until told to stop.
@@ -25,6 +26,8 @@ struct Args {
     no_profiles: bool,
     #[command(flatten)]
     quarantine: quarantine::QuarantineArgs,
+    #[command(flatten)]
+    sandbox: sandbox::SandboxArgs,
 }
 
 #[tokio::main]
@@ -107,6 +110,8 @@ async fn main() -> anyhow::Result<()> {
             None
         }
     };
+    let store = _quarantine.as_ref().map(|q| q.store.clone());
+    let sandboxes = sandbox::start(session.clone(), store, _bus.as_ref(), &args.sandbox).await;
     tracing::info!("session up; SIGTERM or Ctrl+C stops it");
     tokio::select! {
         _ = term.recv() => {}
@@ -118,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(reload) = reload {
         reload.abort();
     }
+    sandboxes.close_all().await;
     session.down_all().await;
     Ok(())
 }

@@ -9,7 +9,7 @@ PACKAGES=(
   libwayland-dev libxkbcommon-dev libinput-dev libgbm-dev libseat-dev
   libudev-dev libdrm-dev libegl-dev libpixman-1-dev
   # run and test: containers, the session bus, Wayland clients, conformance
-  podman runc conmon catatonit netavark aardvark-dns uidmap debootstrap dbus
+  podman runc conmon catatonit netavark aardvark-dns iptables uidmap debootstrap dbus
   weston foot fonts-dejavu-core xwayland wlcs desktop-file-utils wayland-utils wl-clipboard
   # tests and benchmarks: the corpus generator and the YARA command line
   openssl xxd zip unzip xz-utils gzip tar yara

@@ -24,6 +24,9 @@ pub enum TestImage {
     Base,
     /// Minbase plus weston's clients and foot: `localhost/zion-test-wayland`.
     Wayland,
+    /// Minbase plus Debian's Chromium: `localhost/zion-browser`, the
+    /// disposable browser's image (issue 6).
+    Browser,
 }
 
 impl TestImage {
@@ -32,6 +35,7 @@ impl TestImage {
         match self {
             TestImage::Base => "localhost/zion-test-base",
             TestImage::Wayland => "localhost/zion-test-wayland",
+            TestImage::Browser => "localhost/zion-browser",
         }
     }
 
@@ -40,6 +44,7 @@ impl TestImage {
         let text = match self {
             TestImage::Base => include_str!("../../session-files/images/base.packages"),
             TestImage::Wayland => include_str!("../../session-files/images/wayland.packages"),
+            TestImage::Browser => include_str!("../../session-files/images/browser.packages"),
         };
         Recipe::parse(text)
     }

@@ -5,7 +5,7 @@ use zion_tests::images::{ImageCache, TestImage};
 
 fn main() {
     let cache = ImageCache::default_location();
-    for image in [TestImage::Base, TestImage::Wayland] {
+    for image in [TestImage::Base, TestImage::Wayland, TestImage::Browser] {
         match cache.ensure(image) {
             Ok(reference) => println!("test image ready: {reference}"),
             Err(err) => {

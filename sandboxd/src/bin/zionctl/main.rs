@@ -5,6 +5,7 @@ mod config;
 mod docs;
 mod profiles;
 mod quarantine;
+mod sandbox;
 mod switch;
 
 use std::process::ExitCode;
@@ -36,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: quarantine::QuarantineCommand,
     },
+    /// Disposable browsers: open, list, close.
+    Sandbox {
+        #[command(subcommand)]
+        command: sandbox::SandboxCommand,
+    },
     /// Shows a profile's desktop (asks the compositor).
     Switch {
         /// The profile, as in `zionctl profiles list`.
@@ -53,6 +59,7 @@ fn main() -> ExitCode {
         Command::Config { command } => config::run(command),
         Command::Profiles { command } => profiles::run(command),
         Command::Quarantine { command } => quarantine::run(command),
+        Command::Sandbox { command } => sandbox::run(command),
         Command::Switch { profile } => switch::run(&profile),
         Command::Completions { shell } => docs::completions(shell, Args::command()),
         Command::Man => docs::man(Args::command()),

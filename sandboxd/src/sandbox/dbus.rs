@@ -1,0 +1,131 @@
+//! `org.zionos.Sandbox1` at `/org/zionos/Sandbox1`: open a browser in a
+//! disposable sandbox, list the sandboxes, close one; a signal when one
+//! opens and when one ends.
+
+use std::sync::Arc;
+
+use zbus::interface;
+use zbus::object_server::SignalEmitter;
+
+use super::service::{SandboxError, SandboxEvent, Sandboxes};
+
+/// The bus name.
+pub const NAME: &str = "org.zionos.Sandbox1";
+/// The object path.
+pub const PATH: &str = "/org/zionos/Sandbox1";
+
+/// The errors the interface returns, named `org.zionos.Sandbox1.Error.*`.
+#[derive(Debug, zbus::DBusError)]
+#[zbus(prefix = "org.zionos.Sandbox1.Error")]
+pub enum Sandbox1Error {
+    /// A D-Bus failure.
+    #[zbus(error)]
+    ZBus(zbus::Error),
+    /// No such profile in zion.toml.
+    UnknownProfile(String),
+    /// The URL was refused.
+    InvalidUrl(String),
+    /// No open sandbox has this id.
+    NoSuchSandbox(String),
+    /// Anything else: the message says what and where.
+    Failed(String),
+}
+
+impl From<SandboxError> for Sandbox1Error {
+    fn from(e: SandboxError) -> Self {
+        let text = e.to_string();
+        match e {
+            SandboxError::UnknownProfile { .. } => Sandbox1Error::UnknownProfile(text),
+            SandboxError::InvalidUrl(_) => Sandbox1Error::InvalidUrl(text),
+            SandboxError::NoSuchSandbox { .. } => Sandbox1Error::NoSuchSandbox(text),
+            SandboxError::NoQuarantine | SandboxError::Failed(_) => Sandbox1Error::Failed(text),
+        }
+    }
+}
+
+/// The interface over the session's sandboxes.
+pub struct Sandbox1 {
+    sandboxes: Arc<Sandboxes>,
+}
+
+#[interface(name = "org.zionos.Sandbox1")]
+impl Sandbox1 {
+    /// Opens `url` (or the start page, when empty) in a browser in a new
+    /// disposable sandbox of `profile`; returns the sandbox's id.
+    async fn open_browser(&self, profile: &str, url: &str) -> Result<String, Sandbox1Error> {
+        Ok(self.sandboxes.open(profile, url).await?)
+    }
+
+    /// The open sandboxes: (id, profile, state), state one of starting,
+    /// running, closing.
+    fn list(&self) -> Vec<(String, String, String)> {
+        self.sandboxes.list()
+    }
+
+    /// Closes a sandbox: its browser ends and all it wrote is gone, but for
+    /// its downloads, which the quarantine takes.
+    async fn close(&self, id: &str) -> Result<(), Sandbox1Error> {
+        Ok(self.sandboxes.close(id).await?)
+    }
+
+    /// A sandbox opened.
+    #[zbus(signal)]
+    async fn opened(emitter: &SignalEmitter<'_>, id: &str, profile: &str) -> zbus::Result<()>;
+
+    /// A sandbox ended: closed, or its browser exited.
+    #[zbus(signal)]
+    async fn closed(emitter: &SignalEmitter<'_>, id: &str, reason: &str) -> zbus::Result<()>;
+}
+
+/// Serves `Sandbox1` on `bus` (a connection that may own other names) and
+/// turns the sandboxes' events into signals.
+pub async fn serve(bus: &zbus::Connection, sandboxes: Arc<Sandboxes>) -> zbus::Result<()> {
+    let mut events = sandboxes.subscribe();
+    bus.object_server().at(PATH, Sandbox1 { sandboxes }).await?;
+    bus.request_name(NAME).await?;
+    let iface = bus.object_server().interface::<_, Sandbox1>(PATH).await?;
+    tokio::spawn(async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("{n} sandbox events were not signalled (too many at once)");
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            };
+            let emitter = iface.signal_emitter();
+            let sent = match &event {
+                SandboxEvent::Opened { id, profile } => {
+                    Sandbox1::opened(emitter, id, profile).await
+                }
+                SandboxEvent::Closed { id, reason } => Sandbox1::closed(emitter, id, reason).await,
+            };
+            if let Err(e) = sent {
+                tracing::warn!("could not signal a sandbox event: {e}");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The client side, for zionctl and tests.
+#[zbus::proxy(
+    interface = "org.zionos.Sandbox1",
+    default_service = "org.zionos.Sandbox1",
+    default_path = "/org/zionos/Sandbox1"
+)]
+pub trait Sandbox1Client {
+    /// Opens a browser in a new sandbox; returns its id.
+    fn open_browser(&self, profile: &str, url: &str) -> zbus::Result<String>;
+    /// The open sandboxes: (id, profile, state).
+    fn list(&self) -> zbus::Result<Vec<(String, String, String)>>;
+    /// Closes a sandbox.
+    fn close(&self, id: &str) -> zbus::Result<()>;
+    /// A sandbox opened.
+    #[zbus(signal)]
+    fn opened(&self, id: String, profile: String) -> zbus::Result<()>;
+    /// A sandbox ended.
+    #[zbus(signal)]
+    fn closed(&self, id: String, reason: String) -> zbus::Result<()>;
+}

@@ -1,0 +1,95 @@
+//! Disposable browser sandboxes (issue 6): a browser in a throw-away
+//! container whose root is an overlay layer removed with it, whose home is
+//! a tmpfs, and whose only host folder is its own inbox of the quarantine
+//! as `~/Downloads`.
+//!
+//! - [`spec`]: the container a sandbox gives and the browser's command (pure).
+//! - [`state`]: a sandbox's states, ids and the warm pool's plan (pure).
+//! - [`service`]: making, handing out, watching and removing sandboxes.
+//! - [`compositor`]: each sandbox's own Wayland socket, from the compositor.
+//! - [`dbus`]: `org.zionos.Sandbox1` and its proxy.
+
+pub mod compositor;
+pub mod dbus;
+pub mod service;
+pub mod spec;
+pub mod state;
+
+use std::sync::Arc;
+
+use zion_quarantine::Store;
+
+pub use service::{SandboxError, SandboxEvent, Sandboxes, Settings};
+
+use crate::Session;
+
+/// The daemon's sandbox options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SandboxArgs {
+    /// The browser image [default: localhost/zion-browser:<recipe hash>].
+    #[arg(long, env = "ZION_BROWSER_IMAGE")]
+    pub browser_image: Option<String>,
+    /// Sandboxes kept ready ahead of time; overrides `[sandbox] pool` of
+    /// zion.toml [default: 1].
+    #[arg(long, env = "ZION_SANDBOX_POOL")]
+    pub sandbox_pool: Option<usize>,
+}
+
+/// The settings from the options and the raw configuration file (whose
+/// `[sandbox]` table the typed configuration does not know yet).
+pub fn settings(args: &SandboxArgs, session: &Session) -> Settings {
+    let image = args
+        .browser_image
+        .clone()
+        .unwrap_or_else(spec::default_browser_image);
+    let from_file = std::fs::read_to_string(&session.paths().config_file)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .map(|raw| spec::pool_size(&raw))
+        .unwrap_or(Ok(spec::DEFAULT_POOL));
+    let pool = match (args.sandbox_pool, from_file) {
+        (Some(n), _) => n.min(spec::MAX_POOL),
+        (None, Ok(n)) => n,
+        (None, Err(e)) => {
+            tracing::warn!(
+                "zion.toml: {e}; keeping {} sandbox ready",
+                spec::DEFAULT_POOL
+            );
+            spec::DEFAULT_POOL
+        }
+    };
+    Settings { image, pool }
+}
+
+/// Starts the sandboxes: removes what a crash left, serves `Sandbox1` on
+/// `bus` when there is one (its compositor reached over the same bus), and
+/// fills the warm pool in the background.
+pub async fn start(
+    session: Arc<Session>,
+    store: Option<Arc<Store>>,
+    bus: Option<&zbus::Connection>,
+    args: &SandboxArgs,
+) -> Arc<Sandboxes> {
+    let settings = settings(args, &session);
+    tracing::info!(
+        "browser sandboxes: image {}, {} kept ready",
+        settings.image,
+        settings.pool
+    );
+    let compositor = compositor::Compositor::new(bus.cloned());
+    let sandboxes = Arc::new(Sandboxes::new(session, store, compositor, settings));
+    sandboxes.remove_leftovers().await;
+    match bus {
+        Some(bus) => {
+            if let Err(e) = dbus::serve(bus, sandboxes.clone()).await {
+                tracing::error!("{} is not offered: {e}", dbus::NAME);
+            }
+        }
+        None => tracing::warn!(
+            "no session bus: {} is not offered, and sandboxes have no compositor",
+            dbus::NAME
+        ),
+    }
+    sandboxes.clone().refill_later();
+    sandboxes
+}

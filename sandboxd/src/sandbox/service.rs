@@ -1,0 +1,647 @@
+//! The sandboxes of a session: made (ahead of time, in the warm pool, or on
+//! demand), handed out with a browser exec'd into them, watched until the
+//! browser exits, and removed with everything they wrote but their
+//! downloads, which the quarantine takes from their inbox folder.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use podman_api::conn::TtyChunk;
+use podman_api::opts::{
+    ContainerDeleteOpts, ContainerListFilter, ContainerListOpts, ExecCreateOpts, ExecStartOpts,
+};
+use tokio::sync::broadcast;
+use zion_quarantine::{Source, Store};
+
+use super::compositor::Compositor;
+use super::spec::{
+    browser_command, check_url, sandbox_spec, source_label, source_name, SandboxPaths,
+    LABEL_SANDBOX, LABEL_SANDBOX_PROFILE,
+};
+use super::state::{next_id, pool_plan, SandboxState, Step};
+use crate::Session;
+
+/// How long an emptied inbox folder is waited for after a sandbox closed:
+/// the quarantine takes its files, then the folder goes. A folder still
+/// holding something after that (a download cut short) stays.
+const INBOX_DRAIN: Duration = Duration::from_secs(300);
+
+/// What can go wrong with a sandbox; the message says what and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// No such profile in zion.toml.
+    #[error("no profile `{profile}` in zion.toml (profiles: {known})")]
+    UnknownProfile {
+        /// The name asked for.
+        profile: String,
+        /// The profiles there are.
+        known: String,
+    },
+    /// The URL is not one a browser should be given.
+    #[error("{0}")]
+    InvalidUrl(String),
+    /// No sandbox has this id.
+    #[error("no sandbox `{id}` is open (open: {open})")]
+    NoSuchSandbox {
+        /// The id asked for.
+        id: String,
+        /// The ids open.
+        open: String,
+    },
+    /// The quarantine is not running, so downloads would have nowhere safe to go.
+    #[error("the quarantine is not running, and a sandbox's downloads go only there; see the daemon's log for why it did not start")]
+    NoQuarantine,
+    /// Podman, the quarantine or the file system failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Something the sandboxes tell their listeners (the D-Bus signals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SandboxEvent {
+    /// A sandbox was handed out and its browser started.
+    Opened {
+        /// Its id.
+        id: String,
+        /// Its profile.
+        profile: String,
+    },
+    /// A sandbox ended.
+    Closed {
+        /// Its id.
+        id: String,
+        /// Why, as a user reads it.
+        reason: String,
+    },
+}
+
+/// One sandbox.
+#[derive(Debug, Clone)]
+struct Entry {
+    profile: String,
+    container: String,
+    wayland: Option<PathBuf>,
+    state: SandboxState,
+    /// Pooled and frozen: it can be handed out.
+    ready: bool,
+    /// `Opened` was signalled, so `Closed` will be.
+    opened: bool,
+}
+
+/// The sandbox service's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The browser image.
+    pub image: String,
+    /// Sandboxes kept ready.
+    pub pool: usize,
+}
+
+/// The session's sandboxes.
+pub struct Sandboxes {
+    session: Arc<Session>,
+    store: Option<Arc<Store>>,
+    compositor: Compositor,
+    settings: Settings,
+    entries: Mutex<Entries>,
+    refilling: tokio::sync::Mutex<()>,
+    events: broadcast::Sender<SandboxEvent>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    all: BTreeMap<u64, Entry>,
+    last_id: u64,
+    /// The profile the pool holds sandboxes of.
+    pool_profile: Option<String>,
+}
+
+impl Sandboxes {
+    /// Sandboxes of `session`'s profiles; downloads go to `store`'s inbox,
+    /// windows to the compositor when there is one.
+    pub fn new(
+        session: Arc<Session>,
+        store: Option<Arc<Store>>,
+        compositor: Compositor,
+        settings: Settings,
+    ) -> Sandboxes {
+        let (events, _) = broadcast::channel(64);
+        Sandboxes {
+            session,
+            store,
+            compositor,
+            settings,
+            entries: Mutex::new(Entries::default()),
+            refilling: tokio::sync::Mutex::new(()),
+            events,
+        }
+    }
+
+    /// Listens to openings and closings.
+    pub fn subscribe(&self) -> broadcast::Receiver<SandboxEvent> {
+        self.events.subscribe()
+    }
+
+    fn entries<T>(&self, f: impl FnOnce(&mut Entries) -> T) -> T {
+        f(&mut self.entries.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn podman(&self) -> &podman_api::Podman {
+        self.session.lifecycle().client().api()
+    }
+
+    /// Every sandbox handed out: (id, profile, state), by id.
+    pub fn list(&self) -> Vec<(String, String, String)> {
+        self.entries(|e| {
+            e.all
+                .iter()
+                .filter(|(_, s)| s.state != SandboxState::Pooled)
+                .map(|(id, s)| (id.to_string(), s.profile.clone(), s.state.word().to_owned()))
+                .collect()
+        })
+    }
+
+    /// Removes every sandbox container a previous run left (a crash), and
+    /// their sockets.
+    pub async fn remove_leftovers(&self) {
+        let opts = ContainerListOpts::builder()
+            .all(true)
+            .filter([ContainerListFilter::LabelKey(LABEL_SANDBOX.into())])
+            .build();
+        let list = match self.podman().containers().list(&opts).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!("looking for sandboxes a previous run left: {e}");
+                return;
+            }
+        };
+        for c in list {
+            let Some(container) = c.id.clone() else {
+                continue;
+            };
+            let labels = c.labels.unwrap_or_default();
+            let id = labels.get(LABEL_SANDBOX).cloned().unwrap_or_default();
+            let profile = labels
+                .get(LABEL_SANDBOX_PROFILE)
+                .cloned()
+                .unwrap_or_default();
+            self.delete_container(&container).await;
+            self.compositor.close_socket(&profile, &id).await;
+            tracing::info!("removed sandbox {profile}/{id}, left by a previous run");
+            if let Some(dir) = self.inbox_dir(&profile, &id) {
+                tokio::spawn(drain_then_remove(dir));
+            }
+        }
+    }
+
+    fn inbox_dir(&self, profile: &str, id: &str) -> Option<PathBuf> {
+        if profile.is_empty() || id.is_empty() {
+            return None;
+        }
+        Some(SandboxPaths::standard(&self.session.paths().data, profile, id).downloads)
+    }
+
+    /// Opens a browser on `url` in a new sandbox of `profile`; returns its id.
+    pub async fn open(self: &Arc<Self>, profile: &str, url: &str) -> Result<String, SandboxError> {
+        let started = Instant::now();
+        self.known(profile)?;
+        check_url(url).map_err(SandboxError::InvalidUrl)?;
+        let (id, pooled) = match self.take_pooled(profile).await {
+            Some(id) => (id, true),
+            None => (self.make(profile, SandboxState::Starting).await?, false),
+        };
+        let ready = started.elapsed();
+        // The pool follows the profile last used.
+        self.entries(|e| e.pool_profile = Some(profile.to_owned()));
+        let entry = self
+            .entries(|e| e.all.get(&id).cloned())
+            .ok_or_else(|| SandboxError::Failed(format!("sandbox {id} vanished while opening")))?;
+        if let Err(err) = self.launch(id, &entry, url).await {
+            self.close_entry(id, &format!("its browser could not start: {err}"))
+                .await;
+            return Err(err);
+        }
+        let running = self.step(id, Step::Started).is_some();
+        self.entries(|e| {
+            if let Some(entry) = e.all.get_mut(&id) {
+                entry.opened = true;
+            }
+        });
+        tracing::info!(
+            "sandbox {profile}/{id} opened ({}; container running after {ready:?}, browser launched after {:?}){}",
+            if pooled { "from the warm pool" } else { "made now" },
+            started.elapsed(),
+            if entry.wayland.is_some() { "" } else { ", headless: no Wayland socket" }
+        );
+        let _ = self.events.send(SandboxEvent::Opened {
+            id: id.to_string(),
+            profile: profile.to_owned(),
+        });
+        if !running {
+            // The browser ended before it was seen running: say so too.
+            let _ = self.events.send(SandboxEvent::Closed {
+                id: id.to_string(),
+                reason: "the browser exited at once".into(),
+            });
+        }
+        self.clone().refill_later();
+        Ok(id.to_string())
+    }
+
+    fn known(&self, profile: &str) -> Result<(), SandboxError> {
+        if self.session.profile(profile).is_some() {
+            return Ok(());
+        }
+        let config = self.session.config();
+        let known: Vec<String> = config.profiles.iter().map(|p| p.name.to_string()).collect();
+        Err(SandboxError::UnknownProfile {
+            profile: profile.to_owned(),
+            known: known.join(", "),
+        })
+    }
+
+    fn step(&self, id: u64, step: Step) -> Option<SandboxState> {
+        self.entries(|e| {
+            let entry = e.all.get_mut(&id)?;
+            let next = entry.state.next(step)?;
+            entry.state = next;
+            Some(next)
+        })
+    }
+
+    /// Takes a pooled sandbox of `profile` and thaws it.
+    async fn take_pooled(&self, profile: &str) -> Option<u64> {
+        loop {
+            let (id, container) = self.entries(|e| {
+                let (id, entry) = e.all.iter_mut().find(|(_, s)| {
+                    s.state == SandboxState::Pooled && s.ready && s.profile == profile
+                })?;
+                entry.state = entry.state.next(Step::Open)?;
+                Some((*id, entry.container.clone()))
+            })?;
+            match self.podman().containers().get(&container).unpause().await {
+                Ok(()) => return Some(id),
+                Err(e) => {
+                    // It died while it waited: try the next one, or make one.
+                    tracing::warn!(
+                        "pooled sandbox {profile}/{id} could not be thawed ({e}); discarding it"
+                    );
+                    self.close_entry(id, "it could not be thawed").await;
+                }
+            }
+        }
+    }
+
+    /// Makes a sandbox of `profile` in `state` (pooled, or starting when
+    /// made for an `OpenBrowser`), running its waiting process; returns its id.
+    async fn make(&self, profile: &str, state: SandboxState) -> Result<u64, SandboxError> {
+        let store = self.store.as_ref().ok_or(SandboxError::NoQuarantine)?;
+        let config = self
+            .session
+            .profile(profile)
+            .ok_or_else(|| SandboxError::UnknownProfile {
+                profile: profile.to_owned(),
+                known: String::new(),
+            })?;
+        let id = self.allocate_id(store).await?;
+        let ids = id.to_string();
+        let source = Source {
+            name: source_name(profile, &ids),
+            label: source_label(profile, &ids),
+            profile: Some(profile.to_owned()),
+        };
+        let store2 = store.clone();
+        let downloads = tokio::task::spawn_blocking(move || store2.add_source(&source))
+            .await
+            .map_err(|e| SandboxError::Failed(format!("registering the download folder: {e}")))?
+            .map_err(|e| {
+                SandboxError::Failed(format!(
+                    "registering the download folder of sandbox {profile}/{id} in the quarantine: {e}"
+                ))
+            })?;
+        let wayland = self.compositor.open_socket(profile, &ids).await;
+        let paths = SandboxPaths {
+            downloads,
+            wayland: wayland.clone(),
+        };
+        let spec = sandbox_spec(&config, &ids, &paths, &self.settings.image);
+        self.entries(|e| {
+            e.all.insert(
+                id,
+                Entry {
+                    profile: profile.to_owned(),
+                    container: spec.container.name.clone(),
+                    wayland,
+                    state,
+                    ready: false,
+                    opened: false,
+                },
+            )
+        });
+        let made = async {
+            let container = self
+                .session
+                .lifecycle()
+                .client()
+                .create_container(&spec.to_json())
+                .await
+                .map_err(|e| {
+                    SandboxError::Failed(format!(
+                        "sandbox {profile}/{id}: {e}; is the browser image {} there? (`make browser-image`)",
+                        self.settings.image
+                    ))
+                })?;
+            self.entries(|e| {
+                if let Some(entry) = e.all.get_mut(&id) {
+                    entry.container.clone_from(&container);
+                }
+            });
+            self.podman()
+                .containers()
+                .get(&container)
+                .start(None)
+                .await
+                .map_err(|e| {
+                    SandboxError::Failed(format!(
+                        "sandbox {profile}/{id}: Podman could not start its container: {e}"
+                    ))
+                })
+        };
+        if let Err(err) = made.await {
+            self.close_entry(id, "it could not be made").await;
+            return Err(err);
+        }
+        Ok(id)
+    }
+
+    async fn allocate_id(&self, store: &Arc<Store>) -> Result<u64, SandboxError> {
+        let store = store.clone();
+        let sources = tokio::task::spawn_blocking(move || store.sources())
+            .await
+            .map_err(|e| SandboxError::Failed(format!("reading the quarantine's sources: {e}")))?
+            .map_err(|e| SandboxError::Failed(format!("reading the quarantine's sources: {e}")))?;
+        Ok(self.entries(|e| {
+            let live = e
+                .all
+                .keys()
+                .next_back()
+                .copied()
+                .unwrap_or(0)
+                .max(e.last_id);
+            let id = next_id(sources.iter().map(|s| s.name.as_str()), live);
+            e.last_id = id;
+            id
+        }))
+    }
+
+    /// Starts the browser in sandbox `id` and watches it: when it exits,
+    /// the sandbox closes.
+    async fn launch(
+        self: &Arc<Self>,
+        id: u64,
+        entry: &Entry,
+        url: &str,
+    ) -> Result<(), SandboxError> {
+        let argv = browser_command(url, entry.wayland.is_some());
+        let opts = ExecCreateOpts::builder()
+            .command(&argv)
+            .attach_stdout(true)
+            .attach_stderr(true)
+            .build();
+        let failed = |what: &str, e: podman_api::Error| {
+            SandboxError::Failed(format!(
+                "sandbox {}/{id}: Podman could not {what} its browser: {e}",
+                entry.profile
+            ))
+        };
+        let exec = self
+            .podman()
+            .containers()
+            .get(&entry.container)
+            .create_exec(&opts)
+            .await
+            .map_err(|e| failed("create", e))?;
+        let (started, is_started) = tokio::sync::oneshot::channel();
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tail = Vec::new();
+            match exec.start(&ExecStartOpts::default()).await {
+                Ok(Some(mut stream)) => {
+                    let _ = started.send(Ok(()));
+                    while let Some(chunk) = stream.next().await {
+                        if let Ok(TtyChunk::StdOut(b) | TtyChunk::StdErr(b)) = chunk {
+                            tracing::debug!(
+                                "sandbox {id} browser: {}",
+                                String::from_utf8_lossy(&b).trim_end()
+                            );
+                            tail = b;
+                        }
+                    }
+                }
+                Ok(None) => {
+                    let _ = started.send(Ok(()));
+                }
+                Err(e) => {
+                    let _ = started.send(Err(e));
+                    return;
+                }
+            }
+            let code = exec
+                .inspect()
+                .await
+                .ok()
+                .and_then(|v| v["ExitCode"].as_i64());
+            let last = String::from_utf8_lossy(&tail).trim().to_owned();
+            let reason = match code {
+                Some(0) => "the browser exited".to_owned(),
+                Some(code) => format!("the browser exited with code {code}: {last}"),
+                None => "the browser ended".to_owned(),
+            };
+            me.close_entry(id, &reason).await;
+        });
+        match is_started.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(failed("start", e)),
+            Err(_) => Err(SandboxError::Failed(format!(
+                "sandbox {}/{id}: its browser did not start",
+                entry.profile
+            ))),
+        }
+    }
+
+    /// Closes sandbox `id` at the user's request.
+    pub async fn close(&self, id: &str) -> Result<(), SandboxError> {
+        let number = id.parse::<u64>().ok().filter(|n| {
+            self.entries(|e| {
+                e.all
+                    .get(n)
+                    .is_some_and(|s| s.state != SandboxState::Pooled)
+            })
+        });
+        let Some(number) = number else {
+            let open: Vec<String> = self.list().into_iter().map(|(id, _, _)| id).collect();
+            return Err(SandboxError::NoSuchSandbox {
+                id: id.to_owned(),
+                open: if open.is_empty() {
+                    "none".into()
+                } else {
+                    open.join(", ")
+                },
+            });
+        };
+        self.close_entry(number, "closed by the user").await;
+        Ok(())
+    }
+
+    /// Ends sandbox `id`: its container goes (and with it all it wrote but
+    /// its downloads), then its socket; its inbox folder goes once the
+    /// quarantine took what is in it. Closing twice does nothing.
+    async fn close_entry(&self, id: u64, reason: &str) {
+        let Some(entry) = self.entries(|e| {
+            let entry = e.all.get_mut(&id)?;
+            entry.state = entry.state.next(Step::Close)?;
+            Some(entry.clone())
+        }) else {
+            return;
+        };
+        self.delete_container(&entry.container).await;
+        let ids = id.to_string();
+        if entry.wayland.is_some() {
+            self.compositor.close_socket(&entry.profile, &ids).await;
+        }
+        self.entries(|e| e.all.remove(&id));
+        if let Some(dir) = self.inbox_dir(&entry.profile, &ids) {
+            tokio::spawn(drain_then_remove(dir));
+        }
+        if entry.opened {
+            tracing::info!("sandbox {}/{id} closed: {reason}", entry.profile);
+            let _ = self.events.send(SandboxEvent::Closed {
+                id: ids,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    /// Force-removes a container (a graceful stop takes Podman 10 s here,
+    /// and a sandbox keeps nothing worth a grace period).
+    async fn delete_container(&self, container: &str) {
+        let opts = ContainerDeleteOpts::builder()
+            .force(true)
+            .timeout(0)
+            .build();
+        if let Err(e) = self
+            .podman()
+            .containers()
+            .get(container)
+            .delete(&opts)
+            .await
+        {
+            // `remove` made Podman take it already when its process ended.
+            let text = e.to_string();
+            if !text.contains("no such container") {
+                tracing::warn!("removing sandbox container {container}: {text}");
+            }
+        }
+    }
+
+    /// Refills the warm pool in the background.
+    pub fn refill_later(self: Arc<Self>) {
+        tokio::spawn(async move { self.refill().await });
+    }
+
+    /// Makes or removes pooled sandboxes until the pool holds its size for
+    /// the profile last used (at first: the desktop shown, else the first
+    /// profile). Pooled sandboxes are frozen: they use no CPU.
+    pub async fn refill(&self) {
+        let _one_at_a_time = self.refilling.lock().await;
+        let target = match self.entries(|e| e.pool_profile.clone()) {
+            Some(p) => p,
+            None => {
+                let config = self.session.config();
+                let active = self
+                    .compositor
+                    .active_desktop()
+                    .await
+                    .filter(|d| config.profile(d).is_some());
+                let Some(first) =
+                    active.or_else(|| config.profiles.first().map(|p| p.name.to_string()))
+                else {
+                    return;
+                };
+                self.entries(|e| e.pool_profile.get_or_insert(first).clone())
+            }
+        };
+        let pooled: Vec<(String, String)> = self.entries(|e| {
+            e.all
+                .iter()
+                .filter(|(_, s)| s.state == SandboxState::Pooled)
+                .map(|(id, s)| (id.to_string(), s.profile.clone()))
+                .collect()
+        });
+        let plan = pool_plan(&pooled, &target, self.settings.pool);
+        for id in plan.discard.iter().filter_map(|id| id.parse().ok()) {
+            self.close_entry(id, "no longer wanted in the pool").await;
+        }
+        for _ in 0..plan.create {
+            let started = Instant::now();
+            let id = match self.make(&target, SandboxState::Pooled).await {
+                Ok(id) => id,
+                Err(err) => {
+                    tracing::warn!("the warm pool is not refilled: {err}");
+                    return;
+                }
+            };
+            let Some(container) = self.entries(|e| e.all.get(&id).map(|s| s.container.clone()))
+            else {
+                continue;
+            };
+            if let Err(e) = self.podman().containers().get(&container).pause().await {
+                tracing::warn!(
+                    "pooled sandbox {target}/{id} could not be frozen ({e}); discarding it"
+                );
+                self.close_entry(id, "it could not be frozen").await;
+                return;
+            }
+            self.entries(|e| {
+                if let Some(entry) = e.all.get_mut(&id) {
+                    entry.ready = true;
+                }
+            });
+            tracing::info!(
+                "sandbox {target}/{id} ready in the warm pool (made in {:?})",
+                started.elapsed()
+            );
+        }
+    }
+
+    /// Closes every sandbox, pooled ones too (the daemon is stopping).
+    pub async fn close_all(&self) {
+        let ids: Vec<u64> = self.entries(|e| e.all.keys().copied().collect());
+        let closes = ids
+            .into_iter()
+            .map(|id| self.close_entry(id, "the session is ending"));
+        futures_util::future::join_all(closes).await;
+    }
+}
+
+/// Removes a closed sandbox's inbox folder once the quarantine has taken
+/// every file from it; gives up (leaving it) after [`INBOX_DRAIN`].
+async fn drain_then_remove(dir: PathBuf) {
+    let start = Instant::now();
+    while start.elapsed() < INBOX_DRAIN {
+        // remove_dir only removes an empty folder: a file still there is
+        // never lost, whatever the timing.
+        match std::fs::remove_dir(&dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    tracing::info!(
+        "{} still holds files the quarantine did not take; it is left for the next start",
+        dir.display()
+    );
+}

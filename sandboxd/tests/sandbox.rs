@@ -1,0 +1,520 @@
+//! Disposable browsers, end to end: zion-sandboxd with the harness's private
+//! Podman and bus, the browser image built from its recipe, a real headless
+//! Chromium fetching files from an HTTP server this test runs, and the
+//! quarantine with the real scan worker and rules.
+
+mod quarantine_support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::process::{Child, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use quarantine_support::{default_rules, eventually, scan_worker, sha256, DAEMON, EICAR, ZIONCTL};
+use zion_sandboxd::quarantine::client::Quarantine1Proxy;
+use zion_sandboxd::quarantine::ItemInfo;
+use zion_sandboxd::sandbox::dbus::Sandbox1ClientProxy;
+use zion_tests::{TestEnv, TestImage};
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// `work`, allowed the network (its sandboxes reach the test's server
+/// through Podman's bridge), in the base image; the sandboxes use the
+/// browser image given to the daemon.
+fn write_config(env: &TestEnv, image: &str) {
+    let dir = env.xdg.config.join("zion");
+    std::fs::create_dir_all(&dir).expect("config folder");
+    let text = format!(
+        "[[profile]]\nname = \"work\"\ncolour = \"#3465a4\"\nimage = \"{image}\"\nnetwork = \"full\"\nmemory = \"256MiB\"\n"
+    );
+    std::fs::write(dir.join("zion.toml"), text).expect("zion.toml");
+}
+
+/// The daemon, its log collected; killed when dropped.
+struct Daemon {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    fn start(env: &TestEnv, browser: &str) -> Daemon {
+        let mut child = env
+            .command(DAEMON)
+            .env("ZION_SCAN_WORKER", scan_worker())
+            .env("ZION_RULES", default_rules())
+            .env("ZION_BROWSER_IMAGE", browser)
+            .env("ZION_SANDBOX_POOL", "1")
+            .env("RUST_LOG", "info,zion_sandboxd::sandbox=debug")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("zion-sandboxd starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+        Daemon { child, log }
+    }
+
+    fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
+    }
+
+    fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "no `{needle}` from zion-sandboxd within {timeout:?}; it said:\n{}",
+            self.log()
+        );
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A file server on `ip`: `/report.bin` (random bytes) and `/eicar.com`,
+/// both as attachments. Returns the port; the paths requested are recorded.
+fn serve_files(ip: IpAddr, report: Vec<u8>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = bind_when_up(ip);
+    let port = listener.local_addr().expect("address").port();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let report = report.clone();
+            let seen = seen.clone();
+            std::thread::spawn(move || answer(stream, &report, &seen));
+        }
+    });
+    (port, requests)
+}
+
+fn answer(mut stream: TcpStream, report: &[u8], seen: &Mutex<Vec<String>>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+    seen.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(path.clone());
+    let (status, name, body): (&str, &str, &[u8]) = match path.as_str() {
+        "/report.bin" => ("200 OK", "report.bin", report),
+        "/eicar.com" => ("200 OK", "eicar.com", EICAR),
+        _ => ("404 Not Found", "", b"not here"),
+    };
+    let disposition = if name.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Disposition: attachment; filename=\"{name}\"\r\n")
+    };
+    let reply = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\n{disposition}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(reply.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+/// Binds on the bridge's gateway once the bridge is up (Podman brings it
+/// up with the first container on it: the warm pool's).
+fn bind_when_up(ip: IpAddr) -> TcpListener {
+    let start = Instant::now();
+    loop {
+        match TcpListener::bind((ip, 0)) {
+            Ok(l) => return l,
+            Err(e) => {
+                assert!(
+                    start.elapsed() < TIMEOUT,
+                    "cannot listen on Podman's bridge gateway {ip}: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// The gateway of Podman's default network: the host as the sandboxes
+/// reach it, and only it (not the host's loopback).
+fn bridge_gateway(env: &TestEnv) -> IpAddr {
+    let out = env
+        .podman()
+        .cli()
+        .args(["network", "inspect", "podman"])
+        .output()
+        .expect("podman network inspect");
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    json[0]["subnets"][0]["gateway"]
+        .as_str()
+        .and_then(|g| g.parse().ok())
+        .unwrap_or_else(|| panic!("no gateway in {json}"))
+}
+
+/// Runs `script` with sh inside sandbox `id`'s container.
+fn in_sandbox(env: &TestEnv, id: &str, script: &str) -> Output {
+    env.podman()
+        .cli()
+        .args([
+            "exec",
+            &format!("zion-sandbox-work-{id}"),
+            "sh",
+            "-c",
+            script,
+        ])
+        .output()
+        .expect("podman exec")
+}
+
+fn sandbox_containers(env: &TestEnv, id: &str) -> String {
+    let out = env
+        .podman()
+        .cli()
+        .args([
+            "ps",
+            "--all",
+            "--format",
+            "{{.Names}} {{.State}}",
+            "--filter",
+            &format!("label=org.zionos.sandbox={id}"),
+        ])
+        .output()
+        .expect("podman ps");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Waits for the item `name` from `source` to be scanned; on timeout, fails
+/// with what `explain` says of the situation.
+async fn item(
+    proxy: &Quarantine1Proxy<'_>,
+    name: &str,
+    source: &str,
+    explain: impl Fn() -> String,
+) -> ItemInfo {
+    let start = Instant::now();
+    loop {
+        let items = proxy.list().await.unwrap_or_default();
+        let mine: Vec<ItemInfo> = items
+            .iter()
+            .filter(|i| i.name == name && i.source == source)
+            .cloned()
+            .collect();
+        assert!(mine.len() <= 1, "one download, one item: {mine:#?}");
+        if let Some(found) = mine.into_iter().find(|i| !i.verdict.is_empty()) {
+            return found;
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "{name} from {source} not scanned within {TIMEOUT:?}; the quarantine holds {items:#?}\n{}",
+            explain()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandboxed_chromium_downloads_only_into_the_quarantine_and_leaves_nothing_else() {
+    let env = TestEnv::new().expect("test env");
+    let base = env.image(TestImage::Base).expect("base image");
+    let browser = env.image(TestImage::Browser).expect("browser image");
+    write_config(&env, &base);
+    let mut daemon = Daemon::start(&env, &browser);
+    daemon.wait_for_log("session up", TIMEOUT);
+    let bus = env.dbus().connect().await.expect("bus");
+    let quarantine = eventually("the quarantine on the bus", TIMEOUT, || async {
+        let p = Quarantine1Proxy::new(&bus).await.ok()?;
+        p.list().await.ok().map(|_| p)
+    })
+    .await;
+    let sandboxes = eventually("Sandbox1 on the bus", TIMEOUT, || async {
+        let p = Sandbox1ClientProxy::new(&bus).await.ok()?;
+        p.list().await.ok().map(|_| p)
+    })
+    .await;
+    let mut opened = sandboxes.receive_opened().await.expect("Opened");
+    let mut closed = sandboxes.receive_closed().await.expect("Closed");
+    daemon.wait_for_log("ready in the warm pool", TIMEOUT);
+
+    let report: Vec<u8> = (0..300_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let gateway = bridge_gateway(&env);
+    let (port, requests) = serve_files(gateway, report.clone());
+
+    // 1. A download: one clean item from this sandbox, released on request.
+    let started = Instant::now();
+    let id = sandboxes
+        .open_browser("work", &format!("http://{gateway}:{port}/report.bin"))
+        .await
+        .expect("OpenBrowser");
+    let open_took = started.elapsed();
+    let signal = tokio::time::timeout(TIMEOUT, opened.next())
+        .await
+        .expect("Opened signal")
+        .expect("signal");
+    let args = signal.args().expect("args");
+    assert_eq!((args.id(), args.profile()), (&id, &"work".to_owned()));
+    daemon.wait_for_log("from the warm pool", TIMEOUT);
+    assert_eq!(
+        sandboxes.list().await.expect("List"),
+        vec![(id.clone(), "work".to_owned(), "running".to_owned())]
+    );
+    let got = item(
+        &quarantine,
+        "report.bin",
+        &format!("sandbox:work/{id}"),
+        || {
+            let inside = in_sandbox(
+            &env,
+            &id,
+            "ls -la ~/Downloads; for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done",
+        );
+            format!(
+                "requests: {:?}\nin the sandbox: {inside:?}\ndaemon: {}",
+                requests.lock().unwrap_or_else(|p| p.into_inner()),
+                daemon.log()
+            )
+        },
+    )
+    .await;
+    eprintln!(
+        "OpenBrowser from the warm pool took {open_took:?}; the download was scanned after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(got.verdict, "clean", "{got:#?}");
+    assert_eq!(got.sha256, sha256(&report));
+    assert_eq!(got.profile, "work");
+    assert!(requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&"/report.bin".to_owned()));
+    if got.state != "released" {
+        let released = quarantine
+            .release(got.id, "profile:work")
+            .await
+            .expect("release");
+        assert_eq!(released.state, "released", "{released:#?}");
+    }
+
+    // What it reaches from inside: no bus, no Podman, none of the host.
+    let probe = in_sandbox(
+        &env,
+        &id,
+        &format!(
+            "echo secret > /var/tmp/left-behind; echo secret > ~/left-in-home; \
+             for p in {bus} {podman} {root}; do test -e \"$p\" && echo \"reachable: $p\"; done; \
+             id -u; grep -c . /proc/self/status >/dev/null; grep CapEff /proc/self/status; \
+             grep NoNewPrivs /proc/self/status; echo done",
+            bus = env.dbus().address().trim_start_matches("unix:path="),
+            podman = env.podman().socket().display(),
+            root = env.root().display(),
+        ),
+    );
+    let said = stdout(&probe);
+    assert!(said.ends_with("done"), "{probe:?}");
+    assert!(!said.contains("reachable"), "{said}");
+    assert!(said.contains("CapEff:\t0000000000000000"), "{said}");
+    assert!(said.contains("NoNewPrivs:\t1"), "{said}");
+    let listing = in_sandbox(&env, &id, "ls -A ~/Downloads");
+    assert!(
+        !stdout(&listing).contains("report.bin"),
+        "taken by the quarantine: {listing:?}"
+    );
+
+    // 2. Close: the container goes, with all it wrote.
+    sandboxes.close(&id).await.expect("Close");
+    let signal = tokio::time::timeout(TIMEOUT, closed.next())
+        .await
+        .expect("Closed signal")
+        .expect("signal");
+    let args = signal.args().expect("args");
+    assert_eq!(args.id(), &id);
+    assert_eq!(sandbox_containers(&env, &id), "", "container removed");
+    assert!(sandboxes.list().await.expect("List").is_empty());
+    let inbox = env
+        .xdg
+        .data
+        .join(format!("zion/quarantine/inbox/sandbox-work-{id}"));
+    eventually("the emptied inbox folder removed", TIMEOUT, || async {
+        (!inbox.exists()).then_some(())
+    })
+    .await;
+
+    // 3. A second sandbox sees nothing of the first; EICAR ends infected;
+    // a file written just before Close is not lost.
+    let second = sandboxes
+        .open_browser("work", &format!("http://{gateway}:{port}/eicar.com"))
+        .await
+        .expect("second OpenBrowser");
+    assert_ne!(second, id);
+    let infected = item(
+        &quarantine,
+        "eicar.com",
+        &format!("sandbox:work/{second}"),
+        || daemon.log(),
+    )
+    .await;
+    assert_eq!(infected.state, "infected", "{infected:#?}");
+    let look = in_sandbox(
+        &env,
+        &second,
+        "ls -A /var/tmp ~ ~/Downloads; grep -l chromium /proc/[0-9]*/comm | wc -l",
+    );
+    let seen = stdout(&look);
+    assert!(look.status.success(), "{look:?}");
+    assert!(!seen.contains("left-behind"), "{seen}");
+    assert!(!seen.contains("left-in-home"), "{seen}");
+    assert!(!seen.contains("report.bin"), "{seen}");
+    let late = in_sandbox(&env, &second, "echo late > ~/Downloads/late.txt");
+    assert!(late.status.success(), "{late:?}");
+    sandboxes.close(&second).await.expect("Close");
+    let kept = item(
+        &quarantine,
+        "late.txt",
+        &format!("sandbox:work/{second}"),
+        || daemon.log(),
+    )
+    .await;
+    assert_eq!(kept.sha256, sha256(b"late\n"));
+    assert_eq!(sandbox_containers(&env, &second), "");
+
+    // 4. The sandbox ends when its browser exits.
+    let third = sandboxes
+        .open_browser("work", "about:blank")
+        .await
+        .expect("third OpenBrowser");
+    eventually("chromium running in the third sandbox", TIMEOUT, || async {
+        let out = in_sandbox(&env, &third, "grep -l chromium /proc/[0-9]*/comm");
+        out.status.success().then_some(())
+    })
+    .await;
+    let _ = in_sandbox(
+        &env,
+        &third,
+        "for f in $(grep -l chromium /proc/[0-9]*/comm); do p=${f%/comm}; kill -9 ${p#/proc/}; done",
+    );
+    let reason = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let signal = closed.next().await.expect("Closed signals");
+            let args = signal.args().expect("args");
+            if args.id() == &third {
+                return args.reason().clone();
+            }
+        }
+    })
+    .await
+    .expect("Closed for the third sandbox");
+    assert!(reason.contains("browser"), "{reason}");
+    eventually("the third container removed", TIMEOUT, || async {
+        sandbox_containers(&env, &third).is_empty().then_some(())
+    })
+    .await;
+
+    // 5. A crash leaves a sandbox; the next start removes it.
+    let fourth = sandboxes
+        .open_browser("work", "about:blank")
+        .await
+        .expect("fourth OpenBrowser");
+    daemon.kill();
+    assert_ne!(sandbox_containers(&env, &fourth), "", "left by the crash");
+    let daemon = Daemon::start(&env, &browser);
+    daemon.wait_for_log("session up", TIMEOUT);
+    assert_eq!(sandbox_containers(&env, &fourth), "", "{}", daemon.log());
+    let out = env
+        .command(ZIONCTL)
+        .args(["sandbox", "list"])
+        .output()
+        .expect("zionctl");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout(&out), "no sandbox is open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zionctl_opens_lists_and_closes_a_sandbox_and_names_what_is_wrong() {
+    let env = TestEnv::new().expect("test env");
+    let base = env.image(TestImage::Base).expect("base image");
+    let browser = env.image(TestImage::Browser).expect("browser image");
+    write_config(&env, &base);
+    let daemon = Daemon::start(&env, &browser);
+    daemon.wait_for_log("session up", TIMEOUT);
+    let zionctl = |args: &[&str]| {
+        env.command(ZIONCTL)
+            .arg("sandbox")
+            .args(args)
+            .output()
+            .expect("zionctl")
+    };
+    let out = eventually_blocking(|| {
+        let out = zionctl(&["open", "work", "about:blank"]);
+        out.status.success().then_some(out)
+    });
+    let id = stdout(&out);
+    let listed = zionctl(&["list"]);
+    assert!(
+        stdout(&listed)
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("work") && l.contains("running")),
+        "{listed:?}"
+    );
+    let wrong = zionctl(&["open", "nosuch"]);
+    assert!(!wrong.status.success());
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        said.contains("no profile `nosuch`") && said.contains("work"),
+        "{said}"
+    );
+    let bad = zionctl(&["open", "work", "--", "--disable-web-security"]);
+    assert!(!bad.status.success(), "{bad:?}");
+    let out = zionctl(&["close", &id]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(sandbox_containers(&env, &id), "");
+    let again = zionctl(&["close", &id]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains(&format!("no sandbox `{id}`")),
+        "{again:?}"
+    );
+}
+
+/// Retries `f` until it gives `Some` (the daemon may still be coming up).
+fn eventually_blocking<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < TIMEOUT, "timed out");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
