@@ -39,7 +39,7 @@ run: build profile-image
 	@bash session-files/dev/run.sh
 
 bench: deps
-	$(CARGO) build --release -p zion-bench -p zion-sandboxd -p zion-quarantine --bins
+	$(CARGO) build --release -p zion-bench -p zion-sandboxd -p zion-quarantine -p zion-compositor --bins
 	@for b in target/release/bench-*; do echo "== $$b"; $$b || exit 1; done
 
 clean:

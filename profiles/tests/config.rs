@@ -348,6 +348,17 @@ fn bad_duration() {
 }
 
 #[test]
+fn bad_hibernate_mode() {
+    fails(
+        &format!("{WORK}hibernate = \"suspend\"\n"),
+        3,
+        13,
+        "unknown hibernate mode `suspend` in profile `work`",
+        "\"freeze\"",
+    );
+}
+
+#[test]
 fn bad_capability() {
     fails(
         &format!("{WORK}capabilities = [\"CAP_SYS_NICE\", \"CAP_FLY\"]\n"),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use zion_profiles::config::{
-    Bind, Colour, Config, Device, HibernateAfter, Network, ProfileName, Restart,
+    Bind, Colour, Config, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart,
 };
 
 fn parse(text: &str) -> Config {
@@ -82,6 +82,7 @@ capabilities = ["sys_nice", "CAP_NET_RAW"]
 autostart = [["foot"], ["firefox", "--new-window", "https://example.org/?a=1&b='x'"]]
 terminal = ["foot", "-e", "bash"]
 hibernate_after = "1h30m"
+hibernate = "disk"
 hotkey = "super+w"
 
 [[profile.binds]]
@@ -149,7 +150,9 @@ fn a_full_file_reads_every_value() {
             },
         ]
     );
+    assert_eq!(work.hibernate, HibernateMode::Disk);
     let play = config.profile("play").expect("play is defined");
+    assert_eq!(play.hibernate, HibernateMode::Freeze, "freeze by default");
     assert_eq!(play.memory, Some(1_073_741_825));
     assert_eq!(play.hibernate_after, HibernateAfter::Never);
     assert!(config.profile("nobody").is_none());

@@ -4,6 +4,8 @@
 //! browser sandboxes.
 
 pub mod connect;
+pub mod criu;
+pub mod follow;
 pub mod paths;
 pub mod profiles_dbus;
 pub mod quarantine;

@@ -10,7 +10,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use zion_profiles::config::Config;
 use zion_profiles::Lifecycle;
 use zion_sandboxd::{
-    connect_podman, profiles_dbus, quarantine, reload, sandbox, PodmanCandidates, Session,
+    connect_podman, follow, profiles_dbus, quarantine, reload, sandbox, PodmanCandidates, Session,
     SessionPaths,
 };
 
@@ -96,6 +96,11 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("no profile could start ({})", failed.join(", "));
     }
     let watch = tokio::spawn(session.clone().watch());
+    session.check_disk_hibernate().await;
+    // Hibernation follows the compositor's shown desktop (on the same bus).
+    let follow = _bus
+        .as_ref()
+        .map(|bus| tokio::spawn(follow::run(session.clone(), bus.clone())));
     let reload = match reload::ConfigWatcher::new(&session.paths().config_file) {
         Ok(mut watcher) => {
             let session = session.clone();
@@ -120,6 +125,9 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("stopping the session");
     // No restart and no reload while the profiles go down.
     watch.abort();
+    if let Some(follow) = follow {
+        follow.abort();
+    }
     if let Some(reload) = reload {
         reload.abort();
     }

@@ -91,16 +91,24 @@ impl Profiles1 {
         self.session.stop(name).await.map_err(failed)
     }
 
-    /// Freezes every process of a profile.
+    /// Hibernates a profile its configured way: `hibernate = "freeze"`
+    /// freezes every process; `"disk"` checkpoints it with CRIU, or fails
+    /// with `criu check`'s reason where CRIU cannot.
     async fn hibernate(&self, name: &str) -> fdo::Result<()> {
         self.known(name)?;
-        self.session.hibernate(name).await.map_err(failed)
+        self.session
+            .hibernate(name)
+            .await
+            .map_err(|e| failed(format!("{e:#}")))
     }
 
-    /// Thaws a hibernated profile.
+    /// Thaws a hibernated profile (or restores its checkpoint).
     async fn resume(&self, name: &str) -> fdo::Result<()> {
         self.known(name)?;
-        self.session.resume(name).await.map_err(failed)
+        self.session
+            .resume(name)
+            .await
+            .map_err(|e| failed(format!("{e:#}")))
     }
 
     /// Starts `argv` in a profile's session, detached, with its environment.

@@ -101,6 +101,7 @@ fn live_fields(old: &Profile, new: &Profile) -> Vec<&'static str> {
     );
     check(old.hotkey != new.hotkey, "hotkey");
     check(old.restart != new.restart, "restart");
+    check(old.hibernate != new.hibernate, "hibernate");
     out
 }
 

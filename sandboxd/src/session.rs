@@ -18,6 +18,7 @@ use zion_profiles::{
     container_spec, ContainerState, HostDevices, Lifecycle, LifecycleError, Plan, ProfilePaths,
 };
 
+use crate::criu::{self, Criu, Method};
 use crate::reload::{self, ReloadPlan};
 use crate::SessionPaths;
 
@@ -171,6 +172,8 @@ struct Runtime {
     wanted: bool,
     /// When it was frozen, while it is.
     frozen_since: Option<SystemTime>,
+    /// It was checkpointed to disk (its container stopped on purpose).
+    checkpointed: bool,
     /// Restarts done by policy, for the limit.
     restarts: Vec<Instant>,
     /// Why it is down after a death: ("dead" | "failed", reason).
@@ -188,6 +191,7 @@ pub struct Session {
     runtime: Mutex<HashMap<String, Runtime>>,
     config_status: Mutex<String>,
     events: broadcast::Sender<Event>,
+    criu: tokio::sync::OnceCell<Criu>,
 }
 
 impl Session {
@@ -203,6 +207,7 @@ impl Session {
             runtime: Mutex::new(HashMap::new()),
             config_status: Mutex::new(String::new()),
             events,
+            criu: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -340,6 +345,7 @@ impl Session {
             rt.wanted = false;
             rt.down = None;
             rt.frozen_since = None;
+            rt.checkpointed = false;
         });
         let result = self.lifecycle.stop(name).await;
         if let Ok(state) = self.state(name).await {
@@ -348,9 +354,42 @@ impl Session {
         result
     }
 
-    /// Freezes a profile and remembers since when.
-    pub async fn hibernate(&self, name: &str) -> Result<(), LifecycleError> {
-        self.lifecycle.freeze(name).await?;
+    /// What `criu check` says on this machine (asked once).
+    pub async fn criu(&self) -> &Criu {
+        self.criu.get_or_init(criu::probe).await
+    }
+
+    /// Warns about every profile whose `hibernate = "disk"` cannot work
+    /// here; they stay running instead of hibernating.
+    pub async fn check_disk_hibernate(&self) {
+        let config = self.config();
+        for profile in &config.profiles {
+            if profile.hibernate != zion_profiles::config::HibernateMode::Disk {
+                continue;
+            }
+            if let Err(why) =
+                criu::method(profile.name.as_ref(), profile.hibernate, self.criu().await)
+            {
+                tracing::warn!("{why}");
+            }
+        }
+    }
+
+    /// Hibernates a profile its configured way (frozen, or checkpointed
+    /// where CRIU works) and remembers since when. A disk hibernate without
+    /// a working CRIU is refused with `criu check`'s reason.
+    pub async fn hibernate(&self, name: &str) -> anyhow::Result<()> {
+        let profile = self
+            .profile(name)
+            .with_context(|| format!("no profile `{name}` in zion.toml"))?;
+        let method = match profile.hibernate {
+            zion_profiles::config::HibernateMode::Freeze => Method::Freeze,
+            mode => criu::method(name, mode, self.criu().await).map_err(anyhow::Error::msg)?,
+        };
+        match method {
+            Method::Freeze => self.lifecycle.freeze(name).await?,
+            Method::Checkpoint => self.checkpoint(name).await?,
+        }
         self.with_runtime(name, |rt| {
             rt.frozen_since.get_or_insert_with(SystemTime::now);
         });
@@ -360,9 +399,61 @@ impl Session {
         Ok(())
     }
 
-    /// Thaws a profile.
-    pub async fn resume(&self, name: &str) -> Result<(), LifecycleError> {
-        self.lifecycle.thaw(name).await?;
+    /// Checkpoints a running profile to disk with CRIU; its container stops.
+    async fn checkpoint(&self, name: &str) -> anyhow::Result<()> {
+        let found = self
+            .lifecycle
+            .find(name)
+            .await?
+            .with_context(|| format!("profile `{name}` has no container"))?;
+        if found.state == ContainerState::Paused {
+            self.lifecycle.thaw(name).await?;
+        }
+        // Marked first: the watcher must not take the stop for a death.
+        self.with_runtime(name, |rt| rt.checkpointed = true);
+        let opts = podman_api::opts::ContainerCheckpointOpts::builder()
+            .keep(true)
+            .build();
+        let done = self
+            .lifecycle
+            .client()
+            .api()
+            .containers()
+            .get(&found.id)
+            .checkpoint(&opts)
+            .await;
+        if let Err(e) = done {
+            self.with_runtime(name, |rt| rt.checkpointed = false);
+            anyhow::bail!("checkpointing profile `{name}` with CRIU failed: {e}");
+        }
+        Ok(())
+    }
+
+    /// Thaws a profile (or restores it from its checkpoint).
+    pub async fn resume(&self, name: &str) -> anyhow::Result<()> {
+        if self.with_runtime(name, |rt| rt.checkpointed) {
+            let found = self
+                .lifecycle
+                .find(name)
+                .await?
+                .with_context(|| format!("profile `{name}` has no container to restore"))?;
+            let opts = podman_api::opts::ContainerRestoreOpts::builder()
+                .keep(true)
+                .build();
+            self.lifecycle
+                .client()
+                .api()
+                .containers()
+                .get(&found.id)
+                .restore(&opts)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("restoring profile `{name}` from its checkpoint failed: {e}")
+                })?;
+            self.with_runtime(name, |rt| rt.checkpointed = false);
+        } else {
+            self.lifecycle.thaw(name).await?;
+        }
         self.with_runtime(name, |rt| rt.frozen_since = None);
         if let Ok(state) = self.state(name).await {
             self.announce(name, &state);
@@ -378,7 +469,12 @@ impl Session {
     }
 
     fn state_word(&self, name: &str, state: Option<&ContainerState>) -> String {
-        let down = self.with_runtime(name, |rt| rt.down.as_ref().map(|(w, _)| *w));
+        let (down, checkpointed) = self.with_runtime(name, |rt| {
+            (rt.down.as_ref().map(|(w, _)| *w), rt.checkpointed)
+        });
+        if checkpointed && state == Some(&ContainerState::Exited) {
+            return "hibernated".to_owned();
+        }
         match (state, down) {
             (Some(ContainerState::Running | ContainerState::Paused), _) | (_, None) => {
                 state_name(state).to_owned()
@@ -411,7 +507,7 @@ impl Session {
         let Some(found) = found else {
             return Ok(status);
         };
-        if found.state == ContainerState::Paused {
+        if found.state == ContainerState::Paused || status.state == "hibernated" {
             status.frozen_since = epoch_seconds(frozen_since.unwrap_or_else(SystemTime::now));
         }
         let container = self.lifecycle.client().api().containers().get(&found.id);
@@ -567,8 +663,9 @@ impl Session {
             // created, stopping, removing: on its way somewhere.
             Some(_) => false,
         };
-        // Checked after the look: a Stop sets `wanted` before it stops.
-        if dead && self.with_runtime(name, |rt| rt.wanted) {
+        // Checked after the look: a Stop sets `wanted` before it stops, and
+        // a checkpoint marks the profile before its container stops.
+        if dead && self.with_runtime(name, |rt| rt.wanted && !rt.checkpointed) {
             let exit = match &found {
                 None => Exit {
                     removed: true,

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{
-    Colour, Config, Device, HibernateAfter, Hotkeys, Network, Profile, ProfileName, Restart,
-    DEFAULT_IMAGE, DEFAULT_PIDS,
+    Colour, Config, Device, HibernateAfter, HibernateMode, Hotkeys, Network, Profile, ProfileName,
+    Restart, DEFAULT_IMAGE, DEFAULT_PIDS,
 };
 
 /// How long an unused profile runs before it is frozen, unless it says.
@@ -33,6 +33,7 @@ pub fn profile(name: ProfileName, colour: Colour) -> Profile {
         autostart: Vec::new(),
         terminal: default_terminal(),
         hibernate_after: DEFAULT_HIBERNATE,
+        hibernate: HibernateMode::Freeze,
         hotkey: None,
         restart: Restart::OnFailure,
     }

@@ -170,6 +170,7 @@ fn form(key: &str) -> (&'static str, &'static str) {
         ),
         "terminal" => ("a list of strings", "terminal = [\"foot\"]"),
         "hibernate_after" => ("a string", "hibernate_after = \"10m\""),
+        "hibernate" => ("a string", "hibernate = \"freeze\""),
         "hotkey" => ("a string", "hotkey = \"Super+1\""),
         "restart" => ("a string", "restart = \"on-failure\""),
         "host" => ("a string", "host = \"/srv/projects\""),

@@ -21,7 +21,7 @@ pub use defaults::{palette, DEFAULT_HIBERNATE};
 pub use error::ConfigError;
 pub use model::{Bind, Config, Hotkeys, Profile};
 pub use units::{format_duration, format_size, parse_duration, parse_size};
-pub use values::{Colour, Device, HibernateAfter, Network, ProfileName, Restart};
+pub use values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 
 /// The lowest memory limit a profile may have.
 pub const MEMORY_FLOOR: u64 = 64 << 20;

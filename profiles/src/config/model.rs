@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::chord::Chord;
-use super::values::{Colour, Device, HibernateAfter, Network, ProfileName, Restart};
+use super::values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +50,8 @@ pub struct Profile {
     pub terminal: Vec<String>,
     /// When it freezes unused.
     pub hibernate_after: HibernateAfter,
+    /// How it hibernates: frozen in memory, or checkpointed to disk.
+    pub hibernate: HibernateMode,
     /// The chord that switches to it.
     pub hotkey: Option<Chord>,
     /// What happens when its container dies unasked.

@@ -16,8 +16,8 @@ use super::diagnose;
 use super::error::{closest, Source};
 use super::units::parse_size;
 use super::{
-    Bind, Colour, Config, ConfigError, Device, HibernateAfter, Hotkeys, Network, Profile,
-    ProfileName, Restart, ACTIONS, MEMORY_FLOOR, PIDS_FLOOR,
+    Bind, Colour, Config, ConfigError, Device, HibernateAfter, HibernateMode, Hotkeys, Network,
+    Profile, ProfileName, Restart, ACTIONS, MEMORY_FLOOR, PIDS_FLOOR,
 };
 
 #[derive(Deserialize)]
@@ -66,6 +66,7 @@ struct RawProfile {
     autostart: Vec<Spanned<Vec<String>>>,
     terminal: Option<Spanned<Vec<String>>>,
     hibernate_after: Option<Spanned<String>>,
+    hibernate: Option<Spanned<String>>,
     hotkey: Option<Spanned<String>>,
     restart: Option<Spanned<String>>,
 }
@@ -86,7 +87,7 @@ fn yes() -> bool {
 /// The sections of the file.
 pub(super) const CONFIG_KEYS: [&str; 3] = ["profile", "hotkeys", "quarantine"];
 /// The keys of a `[[profile]]`.
-pub(super) const PROFILE_KEYS: [&str; 16] = [
+pub(super) const PROFILE_KEYS: [&str; 17] = [
     "name",
     "label",
     "colour",
@@ -101,6 +102,7 @@ pub(super) const PROFILE_KEYS: [&str; 16] = [
     "autostart",
     "terminal",
     "hibernate_after",
+    "hibernate",
     "hotkey",
     "restart",
 ];
@@ -345,6 +347,15 @@ fn profile(
                 h.span(),
                 e,
                 "write \"never\" or a duration like \"10m\", \"90s\", \"1h\"",
+            )
+        })?;
+    }
+    if let Some(h) = raw.hibernate {
+        p.hibernate = h.get_ref().parse::<HibernateMode>().map_err(|e| {
+            here.err(
+                h.span(),
+                e,
+                "hibernate is \"freeze\" (kept in memory) or \"disk\" (a CRIU checkpoint)",
             )
         })?;
     }

@@ -194,6 +194,35 @@ impl fmt::Display for HibernateAfter {
     }
 }
 
+/// How an idle profile hibernates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HibernateMode {
+    /// The cgroup freezer: processes stay in memory and use no CPU.
+    Freeze,
+    /// A CRIU checkpoint to disk: memory is freed; needs `criu check` to pass.
+    Disk,
+}
+
+impl FromStr for HibernateMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "freeze" => Ok(HibernateMode::Freeze),
+            "disk" => Ok(HibernateMode::Disk),
+            _ => Err(format!("unknown hibernate mode `{s}`")),
+        }
+    }
+}
+
+impl fmt::Display for HibernateMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HibernateMode::Freeze => "freeze",
+            HibernateMode::Disk => "disk",
+        })
+    }
+}
+
 /// What happens when a profile's container dies without being asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Restart {
@@ -252,6 +281,7 @@ serde_as_text!(
     Network,
     Device,
     HibernateAfter,
+    HibernateMode,
     Restart
 );
 

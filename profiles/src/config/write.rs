@@ -42,6 +42,7 @@ fn profile(out: &mut String, p: &Profile) {
     let _ = writeln!(out, "autostart = [{}]", apps.join(", "));
     let _ = writeln!(out, "terminal = {}", list(&p.terminal));
     let _ = writeln!(out, "hibernate_after = \"{}\"", p.hibernate_after);
+    let _ = writeln!(out, "hibernate = \"{}\"", p.hibernate);
     if let Some(hotkey) = &p.hotkey {
         let _ = writeln!(out, "hotkey = \"{hotkey}\"");
     }
