@@ -56,6 +56,23 @@ impl PodmanClient {
         &self.api
     }
 
+    /// Whether Podman runs rootless (its own answer, `host.security.rootless`).
+    pub async fn rootless(&self) -> Result<bool, LifecycleError> {
+        let info = self
+            .api
+            .info()
+            .await
+            .map_err(|source| LifecycleError::Unreachable {
+                socket: self.socket.clone(),
+                source,
+            })?;
+        Ok(info
+            .host
+            .and_then(|h| h.security)
+            .and_then(|s| s.rootless)
+            .unwrap_or(false))
+    }
+
     /// Whether the service answers.
     pub async fn ping(&self) -> Result<(), LifecycleError> {
         self.api

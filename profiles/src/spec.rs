@@ -101,6 +101,10 @@ pub struct HostDevices {
     pub input: Vec<PathBuf>,
     /// The user's PipeWire or PulseAudio socket.
     pub sound_socket: Option<PathBuf>,
+    /// Podman runs rootless: the user's uid is mapped into the container
+    /// (`keep-id`) so that files in the profile's home keep their owner.
+    /// Set by the caller from Podman's own answer (`PodmanClient::rootless`).
+    pub rootless: bool,
 }
 
 impl HostDevices {
@@ -131,6 +135,7 @@ impl HostDevices {
             video: list("/dev", &["video"]),
             input: list("/dev/input", &["js", "event"]),
             sound_socket,
+            rootless: false,
         }
     }
 }
@@ -257,6 +262,10 @@ pub struct ContainerSpec {
     /// slirp4netns when rootless).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub netns: Option<Namespace>,
+    /// User namespace: `keep-id` under rootless Podman; absent (Podman's
+    /// default) for a rootful one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns: Option<Namespace>,
     /// Mounts, in order.
     pub mounts: Vec<Mount>,
     /// Device nodes.
@@ -403,6 +412,9 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         no_new_privileges: true,
         resource_limits,
         netns,
+        userns: host.rootless.then(|| Namespace {
+            nsmode: "keep-id".into(),
+        }),
         mounts,
         devices,
         stop_timeout: STOP_GRACE_SECONDS,

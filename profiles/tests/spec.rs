@@ -181,3 +181,26 @@ fn each_outbox_to_another_profile_is_its_own_writable_quarantine_folder() {
     }
     assert_eq!(paths.folders().len(), 6);
 }
+
+#[test]
+fn rootless_podman_maps_the_users_uid_into_the_container() {
+    let rootful = container_spec(&work(), &paths("work"), &HostDevices::default()).spec;
+    assert!(
+        rootful.to_json().get("userns").is_none(),
+        "Podman's default when rootful"
+    );
+    let host = HostDevices {
+        rootless: true,
+        ..HostDevices::default()
+    };
+    let rootless = container_spec(&work(), &paths("work"), &host).spec;
+    assert_eq!(
+        rootless.to_json()["userns"],
+        serde_json::json!({"nsmode": "keep-id"})
+    );
+    assert_ne!(
+        rootless.hash(),
+        rootful.hash(),
+        "a change of mapping recreates the container"
+    );
+}

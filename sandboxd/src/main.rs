@@ -78,7 +78,9 @@ async fn main() -> anyhow::Result<()> {
 
     let client = connect_podman(&PodmanCandidates::from_env()).await?;
     tracing::info!("Podman at {}", client.socket().display());
-    let session = Arc::new(Session::new(config, paths, Lifecycle::new(client)));
+    let mut session = Session::new(config, paths, Lifecycle::new(client));
+    session.detect_rootless().await;
+    let session = Arc::new(session);
     // The bus is optional: without one the profiles still run.
     let _bus = match std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
         Some(_) => Some(

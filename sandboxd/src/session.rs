@@ -195,6 +195,22 @@ pub struct Session {
 }
 
 impl Session {
+    /// Asks Podman whether it runs rootless; if so, profile containers map
+    /// the user's uid into the container (`keep-id`).
+    pub async fn detect_rootless(&mut self) {
+        match self.lifecycle.client().rootless().await {
+            Ok(rootless) => {
+                if rootless {
+                    tracing::info!("Podman runs rootless: the user's uid is kept inside profile containers (keep-id)");
+                }
+                self.devices.rootless = rootless;
+            }
+            Err(err) => tracing::warn!(
+                "could not ask Podman whether it runs rootless ({err}); assuming it does not"
+            ),
+        }
+    }
+
     /// A session over `config`, with its folders at `paths`, on Podman.
     pub fn new(config: Config, paths: SessionPaths, lifecycle: Lifecycle) -> Session {
         let devices = HostDevices::probe(Some(&paths.runtime));

@@ -172,6 +172,9 @@ pub fn sandbox_spec(profile: &Profile, id: &str, paths: &SandboxPaths, image: &s
             },
         },
         netns,
+        // Podman's default mapping: under rootless Podman the sandbox's root
+        // is the user, so its downloads are the user's files anyway.
+        userns: None,
         mounts,
         devices: Vec::new(),
         // Closing kills: nothing in a sandbox is worth a grace period.
