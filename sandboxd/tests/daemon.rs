@@ -1,13 +1,11 @@
 //! zion-sandboxd as a process, against the harness's private Podman.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+mod daemon_support;
+
 use std::time::{Duration, Instant};
 
+use daemon_support::{podman_states, Daemon, DAEMON};
 use zion_tests::{TestEnv, TestImage};
-
-const DAEMON: &str = env!("CARGO_BIN_EXE_zion-sandboxd");
 
 fn write_config(env: &TestEnv, image: &str) -> std::path::PathBuf {
     let dir = env.xdg.config.join("zion");
@@ -27,114 +25,16 @@ fn write_config(env: &TestEnv, image: &str) -> std::path::PathBuf {
     file
 }
 
-/// The daemon, with its log lines arriving on a channel.
-struct Daemon {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Daemon {
-    fn start(env: &TestEnv) -> Daemon {
-        let mut child = env
-            .command(DAEMON)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("zion-sandboxd starts");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Daemon { child, lines }
-    }
-
-    /// Waits for a log line containing `needle`; returns every line seen.
-    fn wait_for(&self, needle: &str, timeout: Duration) -> Vec<String> {
-        let start = Instant::now();
-        let mut seen = Vec::new();
-        while start.elapsed() < timeout {
-            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
-                let found = line.contains(needle);
-                seen.push(line);
-                if found {
-                    return seen;
-                }
-            }
-        }
-        panic!(
-            "no `{needle}` from zion-sandboxd within {timeout:?}; it said:\n{}",
-            seen.join("\n")
-        );
-    }
-
-    fn signal(&self, sig: rustix::process::Signal) {
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");
-        rustix::process::kill_process(pid, sig).expect("signal");
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn states(env: &TestEnv) -> Vec<String> {
-    let out = env
-        .podman()
-        .cli()
-        .args([
-            "ps",
-            "--all",
-            "--quiet",
-            "--filter",
-            "label=org.zionos.profile",
-        ])
-        .output()
-        .expect("podman ps");
-    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    if ids.is_empty() {
-        return Vec::new();
-    }
-    let out = env
-        .podman()
-        .cli()
-        .args(["inspect", "--format", "{{.Name}} {{.State.Status}}"])
-        .args(&ids)
-        .output()
-        .expect("podman inspect");
-    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    lines.sort();
-    lines
-}
-
 #[test]
 fn daemon_brings_profiles_up_adopts_them_after_a_crash_and_stops_them_on_sigterm() {
     let env = TestEnv::new().expect("test env");
     let image = env.image(TestImage::Base).expect("base image");
     write_config(&env, &image);
 
-    let first = Daemon::start(&env);
+    let mut first = Daemon::start(&env);
     first.wait_for("session up", Duration::from_secs(60));
     assert_eq!(
-        states(&env),
+        podman_states(&env),
         vec!["zion-personal running", "zion-work running"]
     );
     assert!(
@@ -165,14 +65,14 @@ fn daemon_brings_profiles_up_adopts_them_after_a_crash_and_stops_them_on_sigterm
     // A crash leaves the sessions running; the next start adopts them.
     first.signal(rustix::process::Signal::KILL);
     drop(first);
-    let second = Daemon::start(&env);
+    let mut second = Daemon::start(&env);
     let said = second.wait_for("session up", Duration::from_secs(60));
     assert!(
         said.iter().any(|l| l.contains("profile `work`: adopted")),
         "{said:#?}"
     );
     assert_eq!(
-        states(&env),
+        podman_states(&env),
         vec!["zion-personal running", "zion-work running"],
         "not doubled"
     );
@@ -186,11 +86,11 @@ fn daemon_brings_profiles_up_adopts_them_after_a_crash_and_stops_them_on_sigterm
     second.signal(rustix::process::Signal::TERM);
     second.wait_for("profile `work` stopped", Duration::from_secs(30));
     let start = Instant::now();
-    while states(&env) != vec!["zion-personal exited", "zion-work exited"] {
+    while podman_states(&env) != vec!["zion-personal exited", "zion-work exited"] {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "profiles stop: {:?}",
-            states(&env)
+            podman_states(&env)
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -253,7 +153,7 @@ fn profiles1_lists_hibernates_resumes_and_runs_apps_with_signals() {
     let env = TestEnv::new().expect("test env");
     let image = env.image(TestImage::Base).expect("base image");
     write_config(&env, &image);
-    let daemon = Daemon::start(&env);
+    let mut daemon = Daemon::start(&env);
     daemon.wait_for("session up", Duration::from_secs(60));
 
     let (ok, list) = zionctl(&env, &["profiles", "list"]);
@@ -487,7 +387,7 @@ fn a_killed_profile_is_reported_and_restarted_per_its_policy() {
             .expect("match");
         (notifier, bus, stream)
     });
-    let daemon = Daemon::start(&env);
+    let mut daemon = Daemon::start(&env);
     daemon.wait_for("session up", Duration::from_secs(60));
     let first_start = started_at(&env, "zion-work");
 
@@ -519,7 +419,7 @@ fn a_killed_profile_is_reported_and_restarted_per_its_policy() {
         "kill → Died in {noticed:?}, → running again in {:?}",
         killed.elapsed()
     );
-    assert!(states(&env).contains(&"zion-work running".to_owned()));
+    assert!(podman_states(&env).contains(&"zion-work running".to_owned()));
     assert_ne!(started_at(&env, "zion-work"), first_start, "a new start");
     let start = Instant::now();
     while notifications
@@ -550,7 +450,7 @@ fn a_killed_profile_is_reported_and_restarted_per_its_policy() {
     ));
     assert!(died[2].contains("stays down"), "{died:?}");
     std::thread::sleep(Duration::from_secs(3));
-    assert!(states(&env).contains(&"zion-personal exited".to_owned()));
+    assert!(podman_states(&env).contains(&"zion-personal exited".to_owned()));
     let (ok, status) = zionctl(&env, &["profiles", "status", "personal"]);
     assert!(ok, "{status}");
     assert_eq!(status.lines().next(), Some("personal: dead"), "{status}");
@@ -571,7 +471,7 @@ fn a_killed_profile_is_reported_and_restarted_per_its_policy() {
         if round < 4 {
             assert!(died[2].contains("restarting"), "round {round}: {died:?}");
             let start = Instant::now();
-            while !states(&env).contains(&"zion-work running".to_owned()) {
+            while !podman_states(&env).contains(&"zion-work running".to_owned()) {
                 assert!(start.elapsed() < Duration::from_secs(20), "round {round}");
                 std::thread::sleep(Duration::from_millis(100));
             }

@@ -2,16 +2,14 @@
 //! a broken file keeps the running set and is reported with its line, a
 //! removed profile stops. Real daemon, harness Podman and bus.
 
-use std::io::{BufRead, BufReader};
+mod daemon_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use daemon_support::{podman_states, profile, Daemon};
 use futures_util::StreamExt;
 use zion_tests::{TestEnv, TestImage};
-
-const DAEMON: &str = env!("CARGO_BIN_EXE_zion-sandboxd");
 
 #[zbus::proxy(
     interface = "org.zionos.Profiles1",
@@ -24,119 +22,11 @@ trait Profiles1 {
     fn config_status(&self) -> zbus::Result<String>;
 }
 
-/// The daemon, with its log lines arriving on a channel.
-struct Daemon {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Daemon {
-    fn start(env: &TestEnv) -> Daemon {
-        let mut child = env
-            .command(DAEMON)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("zion-sandboxd starts");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Daemon {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn wait_for(&mut self, needle: &str, timeout: Duration) {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
-                let found = line.contains(needle);
-                self.seen.push(line);
-                if found {
-                    return;
-                }
-            }
-        }
-        panic!(
-            "no `{needle}` from zion-sandboxd within {timeout:?}; it said:\n{}",
-            self.log()
-        );
-    }
-
-    fn log(&mut self) -> String {
-        self.seen.extend(self.lines.try_iter());
-        self.seen.join("\n")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn profile(name: &str, colour: &str, image: &str, key: u8) -> String {
-    format!(
-        "[[profile]]\nname = \"{name}\"\ncolour = \"{colour}\"\nimage = \"{image}\"\nnetwork = \"none\"\nmemory = \"256MiB\"\nhotkey = \"Super+{key}\"\n\n"
-    )
-}
-
 /// Replaces the file the way editors do: a new file renamed over the old.
 fn replace(file: &Path, text: &str) {
     let tmp = file.with_extension("toml.new");
     std::fs::write(&tmp, text).expect("write the new config");
     std::fs::rename(&tmp, file).expect("rename it over zion.toml");
-}
-
-/// `name status` of every profile container, sorted.
-fn podman_states(env: &TestEnv) -> Vec<String> {
-    let out = env
-        .podman()
-        .cli()
-        .args([
-            "ps",
-            "--all",
-            "--quiet",
-            "--filter",
-            "label=org.zionos.profile",
-        ])
-        .output()
-        .expect("podman ps");
-    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    if ids.is_empty() {
-        return Vec::new();
-    }
-    let out = env
-        .podman()
-        .cli()
-        .args(["inspect", "--format", "{{.Name}} {{.State.Status}}"])
-        .args(&ids)
-        .output()
-        .expect("podman inspect");
-    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    lines.sort();
-    lines
 }
 
 fn states(list: &[(String, String, String, String)]) -> Vec<(String, String)> {
