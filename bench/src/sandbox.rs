@@ -1,0 +1,418 @@
+//! bench-sandbox: a disposable browser through zion-sandboxd's
+//! `org.zionos.Sandbox1.OpenBrowser`, with the warm pool (one sandbox made
+//! and frozen ahead of time) and without it, beside `podman run -d` of the
+//! same browser image running the same headless Chromium command, against
+//! the same private Podman service, in one run. Prints medians and ratios
+//! (podman / Zion: above 1 means Zion is faster).
+//!
+//! Two moments are timed from the request:
+//! - *container running*: `OpenBrowser` has returned (the daemon answers once
+//!   the container runs and the browser is exec'd into it); `podman run -d`
+//!   has returned (it does once the container is started);
+//! - *browser running*: a process whose executable is Chromium's
+//!   (`/usr/lib/chromium/chromium`, not Debian's `/usr/bin/chromium` wrapper
+//!   script) with this sandbox's `ZION_SANDBOX` in its environment shows in
+//!   the host's `/proc` (polled every millisecond).
+//!
+//! No compositor is on the bus, so Chromium runs headless in both; the
+//! first window is not timed here (see sandboxd/tests/sandbox_window.rs).
+//!
+//! Needs zion-sandboxd and zion-scan-worker built beside it:
+//! `cargo build --release -p zion-bench -p zion-sandboxd -p zion-quarantine --bins`.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use zion_tests::{TestEnv, TestImage};
+
+const ROUNDS: usize = 9;
+const WAIT: Duration = Duration::from_secs(60);
+const URL: &str = "about:blank";
+
+#[zbus::proxy(
+    interface = "org.zionos.Sandbox1",
+    default_service = "org.zionos.Sandbox1",
+    default_path = "/org/zionos/Sandbox1"
+)]
+trait Sandbox1 {
+    fn open_browser(&self, profile: &str, url: &str) -> zbus::Result<String>;
+    fn close(&self, id: &str) -> zbus::Result<()>;
+    fn list(&self) -> zbus::Result<Vec<(String, String, String)>>;
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The headless browser command zion-sandboxd runs in a sandbox without
+/// Wayland (sandboxd/src/sandbox/spec.rs `browser_command(url, false)`),
+/// without the preferences it writes first (those only matter to
+/// downloads). Both Chromiums' arguments, as Debian's wrapper script passes
+/// them on, are compared below.
+fn browser_argv(url: &str) -> Vec<String> {
+    [
+        "chromium",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--password-store=basic",
+        "--user-data-dir=/home/zion/.config/chromium",
+        "--headless=new",
+        "--safebrowsing-disable-download-protection",
+        "--",
+        url,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The pid of a process running Chromium's own binary with
+/// `ZION_SANDBOX=<tag>` in its environment, if one runs now.
+fn chromium_of(tag: &str) -> Option<u32> {
+    let needle = format!("ZION_SANDBOX={tag}\0");
+    for entry in fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let exe = match fs::read_link(entry.path().join("exe")) {
+            Ok(exe) => exe,
+            Err(_) => continue,
+        };
+        if !exe.ends_with("chromium/chromium") {
+            continue;
+        }
+        let environ = fs::read(entry.path().join("environ")).unwrap_or_default();
+        if environ
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+        {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// Polls until Chromium runs with `ZION_SANDBOX=<tag>`; returns when, and
+/// its pid.
+fn wait_for_chromium(tag: &str, start: Instant) -> anyhow::Result<(Duration, u32)> {
+    loop {
+        if let Some(pid) = chromium_of(tag) {
+            return Ok((start.elapsed(), pid));
+        }
+        if start.elapsed() > WAIT {
+            bail!("no Chromium ran in sandbox {tag} within {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Chromium's arguments (after argv[0]) of process `pid`.
+fn args_of(pid: u32) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .skip(1)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// zion-sandboxd on the environment's bus and Podman, its log collected;
+/// killed when dropped.
+struct Daemon {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    fn start(env: &TestEnv, browser: &str, pool: usize) -> anyhow::Result<Daemon> {
+        let exe = std::env::current_exe().context("finding this program")?;
+        let daemon = exe.with_file_name("zion-sandboxd");
+        let worker = exe.with_file_name("zion-scan-worker");
+        for bin in [&daemon, &worker] {
+            if !bin.exists() {
+                bail!(
+                    "{} is missing: build it with `cargo build --release -p zion-sandboxd -p zion-quarantine --bins`",
+                    bin.display()
+                );
+            }
+        }
+        let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../session-files/rules");
+        let mut child = env
+            .command(&daemon)
+            .env("ZION_SCAN_WORKER", &worker)
+            .env("ZION_RULES", &rules)
+            .env("ZION_BROWSER_IMAGE", browser)
+            .env("ZION_SANDBOX_POOL", pool.to_string())
+            .env("RUST_LOG", "warn,zion_sandboxd=info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", daemon.display()))?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().context("the daemon's stderr")?;
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+        Ok(Daemon { child, log })
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
+    }
+
+    /// Waits until `needle` has been logged `n` times.
+    async fn wait_for(&self, needle: &str, n: usize) -> anyhow::Result<()> {
+        let start = Instant::now();
+        while self.count(needle) < n {
+            if start.elapsed() > WAIT {
+                bail!(
+                    "zion-sandboxd did not log `{needle}` {n} times within {WAIT:?}; it said:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Timings of one way of opening a browser, and its first Chromium's
+/// arguments.
+#[derive(Default)]
+struct Samples {
+    container: Vec<Duration>,
+    browser: Vec<Duration>,
+    args: Vec<String>,
+}
+
+/// `ROUNDS` sandboxes through a daemon with a warm pool of `pool`.
+async fn zion(env: &TestEnv, browser: &str, pool: usize) -> anyhow::Result<Samples> {
+    let daemon = Daemon::start(env, browser, pool)?;
+    daemon.wait_for("session up", 1).await?;
+    let bus = env
+        .dbus()
+        .connect()
+        .await
+        .context("connecting to the bus")?;
+    let start = Instant::now();
+    let proxy = loop {
+        if let Ok(p) = Sandbox1Proxy::new(&bus).await {
+            if p.list().await.is_ok() {
+                break p;
+            }
+        }
+        if start.elapsed() > WAIT {
+            bail!("no org.zionos.Sandbox1 on the bus:\n{}", daemon.log());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut samples = Samples::default();
+    for round in 0..ROUNDS {
+        if pool > 0 {
+            // The pool is refilled after each open: wait for it.
+            daemon.wait_for("ready in the warm pool", round + 1).await?;
+        }
+        let start = Instant::now();
+        let id = proxy
+            .open_browser("work", URL)
+            .await
+            .with_context(|| format!("OpenBrowser:\n{}", daemon.log()))?;
+        samples.container.push(start.elapsed());
+        let (took, pid) = wait_for_chromium(&id, start)
+            .with_context(|| format!("the daemon said:\n{}", daemon.log()))?;
+        samples.browser.push(took);
+        if round == 0 {
+            samples.args = args_of(pid);
+        }
+        proxy.close(&id).await.context("Close")?;
+    }
+    let pooled = daemon.count("from the warm pool");
+    if pool > 0 && pooled < ROUNDS {
+        eprintln!("note: only {pooled} of {ROUNDS} sandboxes came from the warm pool");
+    }
+    Ok(samples)
+}
+
+fn podman(env: &TestEnv, args: &[&str]) -> anyhow::Result<()> {
+    let out = env
+        .podman()
+        .cli()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("running podman")?;
+    if !out.status.success() {
+        bail!(
+            "podman {}: {}",
+            args.first().unwrap_or(&""),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// `ROUNDS` times `podman run -d` of the browser image with the sandbox's
+/// hardening and limits, running the same headless Chromium.
+fn podman_cli(env: &TestEnv, browser: &str) -> anyhow::Result<Samples> {
+    let mut samples = Samples::default();
+    for round in 0..ROUNDS {
+        let tag = format!("cli-{round}");
+        let name = format!("bench-sandbox-{tag}");
+        let env_tag = format!("ZION_SANDBOX={tag}");
+        let mut args: Vec<&str> = vec![
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            &name,
+            "--init",
+            "--cap-drop",
+            "all",
+            "--security-opt",
+            "no-new-privileges",
+            "--pids-limit",
+            "2048",
+            "--memory",
+            "2g",
+            "--tmpfs",
+            "/home/zion:mode=0700",
+            "--tmpfs",
+            "/tmp:mode=1777",
+            "--workdir",
+            "/home/zion",
+            "-e",
+            "HOME=/home/zion",
+            "-e",
+            "LANG=C.UTF-8",
+            "-e",
+            &env_tag,
+            browser,
+        ];
+        let argv = browser_argv(URL);
+        args.extend(argv.iter().map(String::as_str));
+        let start = Instant::now();
+        podman(env, &args)?;
+        samples.container.push(start.elapsed());
+        let (took, pid) = wait_for_chromium(&tag, start)?;
+        samples.browser.push(took);
+        if round == 0 {
+            samples.args = args_of(pid);
+        }
+        // `--rm` alone would wait for Podman's cleanup: force it out.
+        podman(env, &["rm", "--force", "--time", "0", &name])?;
+    }
+    Ok(samples)
+}
+
+fn write_config(env: &TestEnv, image: &str) -> anyhow::Result<()> {
+    let dir = env.xdg.config.join("zion");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let text = format!(
+        "[[profile]]\nname = \"work\"\ncolour = \"#3465a4\"\nimage = \"{image}\"\nnetwork = \"full\"\nmemory = \"256MiB\"\n"
+    );
+    let path = dir.join("zion.toml");
+    fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let env = TestEnv::new()?;
+    let base = env.image(TestImage::Base)?;
+    let browser = env.image(TestImage::Browser)?;
+    write_config(&env, &base)?;
+    if !Path::new("/proc/self/environ").exists() {
+        bail!("this benchmark reads /proc, which is not mounted");
+    }
+    // The CLI first: its first run also warms the image's layers into the
+    // page cache for all three.
+    let cli = podman_cli(&env, &browser)?;
+    let warm = zion(&env, &browser, 1).await?;
+    let cold = zion(&env, &browser, 0).await?;
+    for (label, samples) in [("warm pool", &warm), ("no pool", &cold)] {
+        if samples.args != cli.args {
+            eprintln!(
+                "note: Chromium's arguments differ ({label}: {:?}; podman run: {:?})",
+                samples.args, cli.args
+            );
+        }
+    }
+
+    println!(
+        "disposable browser, median of {ROUNDS} rounds (private Podman {}, headless Chromium on {URL}):",
+        env.podman().uri()
+    );
+    println!(
+        "{:<34} {:>12} {:>12} {:>8}",
+        "from request to", "zion", "podman run", "ratio"
+    );
+    let p_container = median(cli.container);
+    let p_browser = median(cli.browser);
+    for (label, samples) in [("warm pool (1)", &warm), ("no pool (0)", &cold)] {
+        let z_container = median(samples.container.clone());
+        let z_browser = median(samples.browser.clone());
+        for (what, z, p) in [
+            ("container running", z_container, p_container),
+            ("Chromium running", z_browser, p_browser),
+        ] {
+            println!(
+                "{:<34} {:>10.1}ms {:>10.1}ms {:>7.2}x",
+                format!("{what}, {label}"),
+                ms(z),
+                ms(p),
+                p.as_secs_f64() / z.as_secs_f64()
+            );
+        }
+    }
+    let warm_c = median(warm.container);
+    println!(
+        "aim: a running sandbox in under 150 ms with the pool: {:.1} ms ({})",
+        ms(warm_c),
+        if warm_c < Duration::from_millis(150) {
+            "met"
+        } else {
+            "missed"
+        }
+    );
+    Ok(())
+}
