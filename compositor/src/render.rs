@@ -166,15 +166,12 @@ where
         let window = &placed.window;
         let geometry = window.geometry();
         let render_loc = Point::from(placed.pos) - geometry.loc;
-        out.extend(window.render_elements::<DesktopElement<R>>(
-            renderer,
-            render_loc.to_physical(1),
-            scale,
-            1.0,
-        ));
+        let surfaces: Vec<DesktopElement<R>> =
+            window.render_elements(renderer, render_loc.to_physical(1), scale, 1.0);
 
         // Fullscreen hides the frame: the window is all the user sees.
         if placed.mode == layout::Mode::Fullscreen {
+            out.extend(surfaces);
             continue;
         }
         let content = content_rect(window, placed.pos);
@@ -218,6 +215,10 @@ where
                 )));
             }
         }
+        // The frame goes in front of the window's own surfaces: a client's
+        // shadow or subsurface reaching past its geometry never covers
+        // the trusted frame.
+        out.extend(surfaces);
     }
     out
 }
