@@ -147,6 +147,9 @@ pub enum Event {
     Tick(u64),
     /// Try the daemon again now.
     Retry,
+    /// Show only what came from this profile (its downloads and what it
+    /// sent), or everything.
+    Filter(Option<String>),
 }
 
 /// What must happen outside the model.
@@ -188,6 +191,8 @@ pub struct Panel {
     pub mime: HashMap<String, String>,
     /// An item to open as soon as it is listed (`zion-panel --select ID`).
     pub open_when_seen: Option<u64>,
+    /// Only items from this profile are listed (`None`: all).
+    pub from: Option<String>,
 }
 
 impl Panel {
@@ -205,15 +210,29 @@ impl Panel {
             notice: None,
             mime: HashMap::new(),
             open_when_seen: None,
+            from: None,
         }
     }
 
-    /// The items the list shows, oldest first: all but deleted ones.
+    /// The items the list shows, oldest first: all but deleted ones, from
+    /// the chosen profile only when one is chosen.
     pub fn visible(&self) -> Vec<&ItemInfo> {
         self.items
             .values()
             .filter(|i| Badge::of(i) != Badge::Deleted)
+            .filter(|i| self.from.as_ref().is_none_or(|p| &i.profile == p))
             .collect()
+    }
+
+    /// The profiles items came from, for the filter buttons.
+    pub fn sources(&self) -> Vec<String> {
+        let all: BTreeSet<String> = self
+            .items
+            .values()
+            .filter(|i| !i.profile.is_empty())
+            .map(|i| i.profile.clone())
+            .collect();
+        all.into_iter().collect()
     }
 
     /// The selected item, if it is still shown.
@@ -327,6 +346,18 @@ impl Panel {
             Event::Retry => {
                 self.status = Status::Connecting;
                 vec![Effect::Reconnect]
+            }
+            Event::Filter(from) => {
+                self.from = from;
+                // A selection the filter hides is dropped with its detail.
+                if self
+                    .selected_item()
+                    .is_some_and(|i| !self.visible().iter().any(|v| v.id == i.id))
+                {
+                    self.selected = None;
+                    self.detail = false;
+                }
+                Vec::new()
             }
         }
     }
@@ -727,5 +758,30 @@ mod tests {
         assert_eq!(p.selected, None);
         p.update(Event::Added(item(4, "b.txt", "scanning")));
         assert_eq!((p.selected, p.detail), (Some(4), true));
+    }
+
+    #[test]
+    fn the_list_can_show_only_what_one_profile_sent_or_downloaded() {
+        let mut panel = Panel::new(vec!["work".into(), "personal".into()], None, 2000);
+        let mut sent = item(2, "notes.txt", "clean");
+        sent.profile = "personal".into();
+        sent.source = "profile:personal → work".into();
+        panel.update(Event::Listed(vec![item(1, "report.pdf", "clean"), sent]));
+        assert_eq!(
+            panel.sources(),
+            vec!["personal".to_owned(), "work".to_owned()]
+        );
+        assert_eq!(panel.visible().len(), 2);
+        panel.update(Event::Select(1));
+        panel.update(Event::Filter(Some("personal".into())));
+        let shown: Vec<u64> = panel.visible().iter().map(|i| i.id).collect();
+        assert_eq!(shown, vec![2]);
+        assert_eq!(
+            panel.selected_item(),
+            None,
+            "the hidden selection is dropped"
+        );
+        panel.update(Event::Filter(None));
+        assert_eq!(panel.visible().len(), 2);
     }
 }

@@ -40,10 +40,16 @@ pub fn view(app: &App) -> Element<'_, Message> {
             }
         }
     };
-    column![header(panel), rule::horizontal(1), body, footer(app)]
-        .spacing(10)
-        .padding(16)
-        .into()
+    column![
+        header(panel),
+        filters(panel),
+        rule::horizontal(1),
+        body,
+        footer(app)
+    ]
+    .spacing(10)
+    .padding(16)
+    .into()
 }
 
 fn header(panel: &Panel) -> Element<'_, Message> {
@@ -67,6 +73,26 @@ fn header(panel: &Panel) -> Element<'_, Message> {
     ]
     .align_y(Alignment::Center)
     .into()
+}
+
+/// "All" and one button per profile items came from: transfers and
+/// downloads side by side, filtered by where they came from.
+fn filters(panel: &Panel) -> Element<'_, Message> {
+    let choice = |label: String, from: Option<String>| {
+        let chosen = panel.from == from;
+        let b = button(text(label).size(13)).padding([2, 10]);
+        let b = if chosen {
+            b.style(button::primary)
+        } else {
+            b.style(button::secondary)
+        };
+        b.on_press(Message::Panel(Event::Filter(from)))
+    };
+    let mut buttons = vec![choice("All".to_owned(), None).into()];
+    for p in panel.sources() {
+        buttons.push(choice(format!("From {p}"), Some(p)).into());
+    }
+    row(buttons).spacing(6).into()
 }
 
 fn unavailable(reason: &str, retry: u64) -> Element<'_, Message> {
