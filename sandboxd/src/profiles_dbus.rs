@@ -12,6 +12,7 @@ use zbus::object_server::SignalEmitter;
 use zbus::zvariant::Value;
 use zbus::{fdo, interface};
 
+use crate::quarantine::notify::NotificationsProxy;
 use crate::session::Event;
 pub use crate::session::{state_name, ProfileStatus};
 use crate::Session;
@@ -157,26 +158,6 @@ impl Profiles1 {
     #[zbus(signal)]
     async fn config_reloaded(emitter: &SignalEmitter<'_>, pending: Vec<String>)
         -> zbus::Result<()>;
-}
-
-#[zbus::proxy(
-    interface = "org.freedesktop.Notifications",
-    default_service = "org.freedesktop.Notifications",
-    default_path = "/org/freedesktop/Notifications"
-)]
-trait Notifications {
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        app_name: &str,
-        replaces_id: u32,
-        app_icon: &str,
-        summary: &str,
-        body: &str,
-        actions: &[&str],
-        hints: HashMap<&str, &Value<'_>>,
-        expire_timeout: i32,
-    ) -> zbus::Result<u32>;
 }
 
 /// Tells the user a profile died, best effort: a session without a

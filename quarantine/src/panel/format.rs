@@ -95,19 +95,7 @@ pub fn is_transfer(item: &ItemInfo) -> bool {
 }
 
 /// `68 B`, `1.5 KiB`, `10.0 MiB`.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+pub use crate::bus::wire::human_size as size;
 
 /// A duration as the largest one or two units: `45s`, `3m 20s`, `2h 5m`, `4d 1h`.
 pub fn duration(d: Duration) -> String {

@@ -13,7 +13,7 @@ use zion_quarantine::{Item, State};
     default_service = "org.freedesktop.Notifications",
     default_path = "/org/freedesktop/Notifications"
 )]
-trait Notifications {
+pub(crate) trait Notifications {
     #[allow(clippy::too_many_arguments)]
     fn notify(
         &self,

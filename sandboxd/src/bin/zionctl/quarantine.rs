@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use crate::bus::{self, explain};
 use futures_util::StreamExt;
-use zion_quarantine::bus::wire::utc;
+use zion_quarantine::bus::wire::{human_size, utc};
 use zion_sandboxd::quarantine::client::Quarantine1Proxy;
 use zion_sandboxd::quarantine::ItemInfo;
 
@@ -216,20 +216,6 @@ fn show(item: &ItemInfo) -> String {
         }
     }
     out
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]
