@@ -47,7 +47,7 @@ struct TitleBuffer(RefCell<Option<(String, i32, MemoryRenderBuffer)>>);
 pub fn title_of(window: &Window) -> String {
     window
         .toplevel()
-        .map(|t| {
+        .and_then(|t| {
             with_states(t.wl_surface(), |states| {
                 states
                     .data_map
@@ -55,7 +55,6 @@ pub fn title_of(window: &Window) -> String {
                     .and_then(|d| d.lock().ok().and_then(|d| d.title.clone()))
             })
         })
-        .flatten()
         .unwrap_or_default()
 }
 

@@ -16,8 +16,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use wayland_sys::client::{wl_display, wl_display_get_fd, wl_proxy, wl_proxy_get_id};
+use wayland_sys::client::{wayland_client_handle, wl_display, wl_proxy};
 use wayland_sys::common::{wl_fixed_t, wl_fixed_to_double};
+use wayland_sys::ffi_dispatch;
 use wlcs::ffi_display_server_api::{
     WlcsExtensionDescriptor, WlcsIntegrationDescriptor, WlcsServerIntegration,
 };
@@ -108,9 +109,10 @@ impl Wlcs for ZionWlcs {
     ) {
         // SAFETY: the runner passes its live client display and surface
         // proxy; both calls only read them.
-        let fd = unsafe { wl_display_get_fd(display) };
+        let fd = unsafe { ffi_dispatch!(wayland_client_handle(), wl_display_get_fd, display) };
         // SAFETY: as above.
-        let surface_id = unsafe { wl_proxy_get_id(surface) };
+        let surface_id =
+            unsafe { ffi_dispatch!(wayland_client_handle(), wl_proxy_get_id, surface) };
         if let Some(server) = &self.server {
             server.send(Request::PositionWindow {
                 fd,
