@@ -25,10 +25,10 @@ lint: deps
 test-images: deps
 	$(CARGO) run $(CARGO_FLAGS) --quiet -p zion-tests --bin zion-test-images
 
-# Every binary is built first: some tests run another crate's binary (the
+# Every binary (and the WLCS cdylib) is built first: some tests run another crate's binary (the
 # daemon runs the scan worker).
 test: lint test-images
-	$(CARGO) build $(CARGO_FLAGS) --workspace --bins
+	$(CARGO) build $(CARGO_FLAGS) --workspace --bins --lib
 	$(CARGO) test $(CARGO_FLAGS) --workspace
 
 # The default profile image, in the machine's own Podman.
