@@ -5,14 +5,16 @@
 
 mod quarantine_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
-use std::process::{Child, Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use quarantine_support::{default_rules, eventually, scan_worker, sha256, DAEMON, EICAR, ZIONCTL};
+use quarantine_support::{
+    default_rules, eventually, scan_worker, sha256, Daemon, DAEMON, EICAR, ZIONCTL,
+};
 use zion_sandboxd::quarantine::client::Quarantine1Proxy;
 use zion_sandboxd::quarantine::ItemInfo;
 use zion_sandboxd::sandbox::dbus::Sandbox1ClientProxy;
@@ -32,68 +34,17 @@ fn write_config(env: &TestEnv, image: &str) {
     std::fs::write(dir.join("zion.toml"), text).expect("zion.toml");
 }
 
-/// The daemon, its log collected; killed when dropped.
-struct Daemon {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    fn start(env: &TestEnv, browser: &str) -> Daemon {
-        let mut child = env
-            .command(DAEMON)
-            .env("ZION_SCAN_WORKER", scan_worker())
-            .env("ZION_RULES", default_rules())
-            .env("ZION_BROWSER_IMAGE", browser)
-            .env("ZION_SANDBOX_POOL", "1")
-            .env("RUST_LOG", "info,zion_sandboxd::sandbox=debug")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("zion-sandboxd starts");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
-            }
-        });
-        Daemon { child, log }
-    }
-
-    fn log(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .join("\n")
-    }
-
-    fn wait_for_log(&self, needle: &str, timeout: Duration) {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if self.log().contains(needle) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "no `{needle}` from zion-sandboxd within {timeout:?}; it said:\n{}",
-            self.log()
-        );
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// zion-sandboxd with its profiles, the real scan worker and rules, the
+/// browser image `browser` and a warm pool of one.
+fn start_daemon(env: &TestEnv, browser: &str) -> Daemon {
+    let mut command = env.command(DAEMON);
+    command
+        .env("ZION_SCAN_WORKER", scan_worker())
+        .env("ZION_RULES", default_rules())
+        .env("ZION_BROWSER_IMAGE", browser)
+        .env("ZION_SANDBOX_POOL", "1")
+        .env("RUST_LOG", "info,zion_sandboxd::sandbox=debug");
+    Daemon::from_command(command)
 }
 
 /// A file server on `ip`: `/report.bin` (random bytes) and `/eicar.com`,
@@ -251,7 +202,7 @@ async fn a_sandboxed_chromium_downloads_only_into_the_quarantine_and_leaves_noth
     let base = env.image(TestImage::Base).expect("base image");
     let browser = env.image(TestImage::Browser).expect("browser image");
     write_config(&env, &base);
-    let mut daemon = Daemon::start(&env, &browser);
+    let mut daemon = start_daemon(&env, &browser);
     daemon.wait_for_log("session up", TIMEOUT);
     let bus = env.dbus().connect().await.expect("bus");
     let quarantine = eventually("the quarantine on the bus", TIMEOUT, || async {
@@ -448,7 +399,7 @@ async fn a_sandboxed_chromium_downloads_only_into_the_quarantine_and_leaves_noth
         .expect("fourth OpenBrowser");
     daemon.kill();
     assert_ne!(sandbox_containers(&env, &fourth), "", "left by the crash");
-    let daemon = Daemon::start(&env, &browser);
+    let daemon = start_daemon(&env, &browser);
     daemon.wait_for_log("session up", TIMEOUT);
     assert_eq!(sandbox_containers(&env, &fourth), "", "{}", daemon.log());
     let out = env
@@ -466,7 +417,7 @@ async fn zionctl_opens_lists_and_closes_a_sandbox_and_names_what_is_wrong() {
     let base = env.image(TestImage::Base).expect("base image");
     let browser = env.image(TestImage::Browser).expect("browser image");
     write_config(&env, &base);
-    let daemon = Daemon::start(&env, &browser);
+    let daemon = start_daemon(&env, &browser);
     daemon.wait_for_log("session up", TIMEOUT);
     let zionctl = |args: &[&str]| {
         env.command(ZIONCTL)

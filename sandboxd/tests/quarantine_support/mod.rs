@@ -96,12 +96,18 @@ impl Daemon {
 
     /// Starts it without waiting.
     pub fn spawn(env: &TestEnv) -> Daemon {
-        let mut child = env
-            .command(DAEMON)
+        let mut command = env.command(DAEMON);
+        command
             .arg("--no-profiles")
             .env("ZION_SCAN_WORKER", scan_worker())
             .env("ZION_RULES", default_rules())
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info");
+        Daemon::from_command(command)
+    }
+
+    /// Runs `command` (a zion-sandboxd), collecting what it logs.
+    pub fn from_command(mut command: std::process::Command) -> Daemon {
+        let mut child = command
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
