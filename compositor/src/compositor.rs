@@ -2,20 +2,23 @@
 //! and the frame clock, with a small API that `main` and tests drive.
 
 use std::cell::RefCell;
+use std::io::Read;
 use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use signal_hook::consts::{SIGINT, SIGTERM};
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay::reexports::calloop::{channel, EventLoop, Interest, Mode, PostAction};
 use smithay::reexports::wayland_server::Display;
-use tracing::warn;
+use tracing::{info, warn};
 use zion_profiles::config::Config;
 
-use crate::backend::{Backend, BackendKind, Headless};
+use crate::backend::{self, Backend, BackendKind, Headless, Winit};
 use crate::dbus;
 use crate::identity::Origin;
 use crate::screenshot::Screenshot;
@@ -30,7 +33,7 @@ pub const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 pub struct Options {
     /// The backend.
     pub backend: BackendKind,
-    /// Output size for the headless backend.
+    /// Output size: the headless image, the winit window's first size.
     pub size: (i32, i32),
     /// The folder holding the sockets (normally `$XDG_RUNTIME_DIR`).
     pub runtime_dir: PathBuf,
@@ -50,17 +53,26 @@ impl Compositor {
     /// Starts a compositor for `config`: the display, the globals, the host
     /// socket and one socket per profile.
     pub fn new(config: Config, options: &Options) -> anyhow::Result<Compositor> {
+        let event_loop: EventLoop<'static, State> =
+            EventLoop::try_new().context("error creating the event loop")?;
+        let handle = event_loop.handle();
         let backend = match options.backend {
             BackendKind::Headless => {
                 Backend::Headless(Headless::new(options.size.0, options.size.1)?)
             }
-            BackendKind::Winit | BackendKind::Udev => anyhow::bail!(
-                "the {:?} backend is not built yet; run with --backend headless",
-                options.backend
-            ),
+            BackendKind::Winit => {
+                let (winit, events) = Winit::new(options.size.0, options.size.1)?;
+                handle
+                    .insert_source(events, |event, _, state| {
+                        backend::winit::handle_event(state, event)
+                    })
+                    .map_err(|e| {
+                        anyhow::anyhow!("error adding the window's events to the loop: {e}")
+                    })?;
+                Backend::Winit(winit)
+            }
+            BackendKind::Udev => backend::udev::start()?,
         };
-        let event_loop: EventLoop<'static, State> =
-            EventLoop::try_new().context("error creating the event loop")?;
         let display: Display<State> = Display::new().context("error creating the display")?;
         let display_handle = display.handle();
         let poll_fd = display
@@ -68,7 +80,6 @@ impl Compositor {
             .try_clone_to_owned()
             .context("error duplicating the display's file descriptor")?;
         let display = Rc::new(RefCell::new(display));
-        let handle = event_loop.handle();
         let dispatched = display.clone();
         handle
             .insert_source(
@@ -182,6 +193,28 @@ impl Compositor {
         self.state.backend.screenshot()
     }
 
+    /// Stops the loop (so `run` returns and the process can exit 0) on the
+    /// signals caught by [`catch_stop_signals`].
+    pub fn stop_on_signals(&mut self, reader: UnixStream) -> anyhow::Result<()> {
+        let stop = self.state.loop_signal.clone();
+        self.state
+            .loop_handle
+            .insert_source(
+                Generic::new(reader, Interest::READ, Mode::Level),
+                move |_, reader, _| {
+                    let mut buf = [0u8; 16];
+                    // Drain what the handler wrote (`&UnixStream` reads).
+                    let mut reader: &UnixStream = reader;
+                    while matches!(reader.read(&mut buf), Ok(n) if n > 0) {}
+                    info!("stopping on a signal");
+                    stop.stop();
+                    Ok(PostAction::Continue)
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("error adding the signal socket to the loop: {e}"))?;
+        Ok(())
+    }
+
     /// Runs until stopped (`State::loop_signal`) or, with `until`, until then.
     pub fn run(&mut self, until: Option<Instant>) -> anyhow::Result<()> {
         let signal = self.state.loop_signal.clone();
@@ -206,6 +239,26 @@ impl Compositor {
             })
             .context("error running the event loop")
     }
+}
+
+/// Catches SIGTERM and SIGINT (a session manager stopping the compositor,
+/// Ctrl-C) from now on, instead of dying by them; returns the socket they
+/// are written to, for [`Compositor::stop_on_signals`]. Called before the
+/// sockets exist, so no client can see a compositor that dies by a signal.
+pub fn catch_stop_signals() -> anyhow::Result<UnixStream> {
+    let (reader, writer) =
+        UnixStream::pair().context("error creating the socket pair for signals")?;
+    reader
+        .set_nonblocking(true)
+        .context("error making the signal socket non-blocking")?;
+    for signal in [SIGTERM, SIGINT] {
+        let writer = writer
+            .try_clone()
+            .context("error duplicating the signal socket")?;
+        signal_hook::low_level::pipe::register(signal, writer)
+            .with_context(|| format!("error handling signal {signal}"))?;
+    }
+    Ok(reader)
 }
 
 impl Drop for Compositor {

@@ -23,6 +23,11 @@ pub enum Action {
     CloseWindow,
     /// Toggle fullscreen on the focused window.
     ToggleFullscreen,
+    /// Copy the shown profile's clipboard into the host's transfer slot.
+    CopyToTransfer,
+    /// Move the transfer slot into the focused window's profile's clipboard
+    /// (once: the slot is empty afterwards).
+    PasteTransfer,
 }
 
 impl Action {
@@ -40,6 +45,8 @@ impl Action {
             "panel" => Action::Panel,
             "close-window" => Action::CloseWindow,
             "toggle-fullscreen" => Action::ToggleFullscreen,
+            "copy-to-transfer" => Action::CopyToTransfer,
+            "paste-transfer" => Action::PasteTransfer,
             _ => return None,
         })
     }
@@ -130,6 +137,9 @@ mod tests {
         assert_eq!(action_for(&c, SUPER, "q"), Some(Action::Panel));
         assert_eq!(action_for(&c, SUPER, "w"), Some(Action::CloseWindow));
         assert_eq!(action_for(&c, SUPER, "f"), Some(Action::ToggleFullscreen));
+        assert_eq!(action_for(&c, shift, "c"), Some(Action::CopyToTransfer));
+        assert_eq!(action_for(&c, shift, "v"), Some(Action::PasteTransfer));
+        assert_eq!(action_for(&c, SUPER, "v"), None, "Super+V alone is free");
     }
 
     #[test]

@@ -5,9 +5,11 @@
 use smithay::backend::input::{ButtonState, KeyState};
 use smithay::desktop::WindowSurfaceType;
 use smithay::input::keyboard::{xkb, FilterResult, Keycode};
-use smithay::input::pointer::{ButtonEvent, MotionEvent};
+use smithay::input::pointer::{ButtonEvent, MotionEvent, PointerHandle, RelativeMotionEvent};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::Resource;
 use smithay::utils::{Logical, Point, SERIAL_COUNTER};
+use smithay::wayland::pointer_constraints::{with_pointer_constraint, PointerConstraint};
 
 use crate::hotkeys::{self, Action, Mods};
 use crate::state::State;
@@ -89,23 +91,56 @@ impl State {
         }
     }
 
-    /// The surface under `pos` on the shown desktop, with its origin.
+    /// The surface under `pos` on the shown desktop, with its origin: a
+    /// layer surface above the windows, a window, or one below them.
     pub fn surface_under(
         &self,
         pos: Point<f64, Logical>,
     ) -> Option<(WlSurface, Point<f64, Logical>)> {
-        let (window, loc) = self.space.element_under(pos)?;
-        window
-            .surface_under(pos - loc.to_f64(), WindowSurfaceType::ALL)
-            .map(|(s, p)| (s, (p + loc).to_f64()))
+        if let Some(found) = self.layer_surface_under(pos, &crate::layers::ABOVE) {
+            return Some(found);
+        }
+        let window = self.space.element_under(pos).and_then(|(window, loc)| {
+            window
+                .surface_under(pos - loc.to_f64(), WindowSurfaceType::ALL)
+                .map(|(s, p)| (s, (p + loc).to_f64()))
+        });
+        window.or_else(|| self.layer_surface_under(pos, &crate::layers::BELOW))
     }
 
-    /// The pointer moved to (x, y) on the output.
+    /// The pointer moved to (x, y) on the output. While the surface under
+    /// it holds an active pointer lock the pointer stays put, and while it
+    /// holds a confinement the pointer does not leave the confining region;
+    /// either way the client gets the relative motion.
     pub fn pointer_motion(&mut self, x: f64, y: f64) {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
-        let location = Point::from((x, y));
+        let wanted = Point::from((x, y));
+        let delta = wanted - pointer.current_location();
+        let focus = pointer
+            .current_focus()
+            .zip(self.pointer_origin())
+            .filter(|(surface, _)| surface.is_alive());
+        if let Some((surface, origin)) = &focus {
+            let held = match active_constraint(surface, &pointer) {
+                Some(Constraint::Locked) => true,
+                Some(Constraint::Confined(region)) => {
+                    let inside = self
+                        .surface_under(wanted)
+                        .is_some_and(|(s, _)| &s == surface)
+                        && region.is_none_or(|r| r.contains((wanted - *origin).to_i32_round()));
+                    !inside
+                }
+                None => false,
+            };
+            if held {
+                self.relative_motion(&pointer, focus.clone(), delta);
+                pointer.frame(self);
+                return;
+            }
+        }
+        let location = wanted;
         let under = self.surface_under(location);
         self.seat
             .user_data()
@@ -118,8 +153,68 @@ impl State {
             serial: SERIAL_COUNTER.next_serial(),
             time: self.now_ms(),
         };
-        pointer.motion(self, under, &event);
+        pointer.motion(self, under.clone(), &event);
+        self.relative_motion(&pointer, under.clone(), delta);
         pointer.frame(self);
+        if let Some((surface, _)) = under {
+            self.activate_constraint(&surface, &pointer);
+        }
+    }
+
+    fn relative_motion(
+        &mut self,
+        pointer: &PointerHandle<State>,
+        focus: Option<(WlSurface, Point<f64, Logical>)>,
+        delta: Point<f64, Logical>,
+    ) {
+        if delta == Point::from((0.0, 0.0)) {
+            return;
+        }
+        let event = RelativeMotionEvent {
+            delta,
+            delta_unaccel: delta,
+            utime: self.clock.now().as_micros(),
+        };
+        pointer.relative_motion(self, focus, &event);
+    }
+
+    /// Activates the pointer constraint `surface` holds, if the pointer is
+    /// over that surface and inside the constraint's region.
+    pub fn activate_constraint(&mut self, surface: &WlSurface, pointer: &PointerHandle<State>) {
+        if pointer.current_focus().as_ref() != Some(surface) {
+            return;
+        }
+        let Some(origin) = self.pointer_origin() else {
+            return;
+        };
+        let at = (pointer.current_location() - origin).to_i32_round();
+        with_pointer_constraint(surface, pointer, |constraint| {
+            if let Some(constraint) = constraint {
+                let inside = constraint.region().is_none_or(|r| r.contains(at));
+                if !constraint.is_active() && inside {
+                    constraint.activate();
+                }
+            }
+        });
+    }
+
+    /// A locked pointer's client hinted where the cursor should be when the
+    /// lock ends: it is put there (within the surface) without motion events.
+    pub fn lock_position_hint(
+        &mut self,
+        surface: &WlSurface,
+        pointer: &PointerHandle<State>,
+        hint: Point<f64, Logical>,
+    ) {
+        if active_constraint(surface, pointer).is_none() {
+            return;
+        }
+        if pointer.current_focus().as_ref() != Some(surface) {
+            return;
+        }
+        if let Some(origin) = self.pointer_origin() {
+            pointer.set_location(origin + hint);
+        }
     }
 
     /// A pointer button pressed or released; a press focuses and raises the
@@ -193,6 +288,24 @@ impl State {
             .get::<PointerOrigin>()
             .and_then(|o| o.0.get())
     }
+}
+
+/// An active pointer constraint, as the motion code needs it.
+enum Constraint {
+    Locked,
+    /// Confined to the region (`None`: the whole surface).
+    Confined(Option<smithay::wayland::compositor::RegionAttributes>),
+}
+
+/// The active constraint `surface` holds on `pointer`, if any.
+fn active_constraint(surface: &WlSurface, pointer: &PointerHandle<State>) -> Option<Constraint> {
+    with_pointer_constraint(surface, pointer, |constraint| {
+        let constraint = constraint.filter(|c| c.is_active())?;
+        Some(match &*constraint {
+            PointerConstraint::Locked(_) => Constraint::Locked,
+            PointerConstraint::Confined(c) => Constraint::Confined(c.region().cloned()),
+        })
+    })
 }
 
 /// The origin of the surface the pointer last entered or moved over, kept

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod calls;
+pub mod clipboard;
 pub mod compositor;
 pub mod dbus;
 pub mod frame;
@@ -11,6 +12,7 @@ pub mod handlers;
 pub mod hotkeys;
 pub mod identity;
 pub mod input;
+pub mod layers;
 pub mod layout;
 pub mod manage;
 pub mod render;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use zion_compositor::compositor::catch_stop_signals;
 use zion_compositor::{BackendKind, Compositor, Options};
 use zion_profiles::config::Config;
 
@@ -13,10 +14,12 @@ use zion_profiles::config::Config;
 #[derive(Debug, Parser)]
 #[command(name = "zion-compositor", version)]
 struct Args {
-    /// headless, winit or udev.
-    #[arg(long, default_value = "headless")]
-    backend: BackendKind,
-    /// Output size of the headless backend, WIDTHxHEIGHT.
+    /// headless, winit or udev [default: winit when WAYLAND_DISPLAY or
+    /// DISPLAY is set, udev in a login session on a seat, else headless].
+    #[arg(long)]
+    backend: Option<BackendKind>,
+    /// Output size, WIDTHxHEIGHT: the headless image, or the winit window's
+    /// first size.
     #[arg(long, default_value = "1280x720", value_parser = parse_size)]
     size: (i32, i32),
     /// The configuration file (default: $XDG_CONFIG_HOME/zion/zion.toml if
@@ -69,11 +72,20 @@ fn main() -> anyhow::Result<()> {
         Some(path) => Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => Config::defaults(),
     };
+    let backend = match args.backend {
+        Some(backend) => backend,
+        None => {
+            let (backend, why) = BackendKind::default_for(|name| std::env::var(name).ok());
+            tracing::info!("backend {backend:?}: {why}");
+            backend
+        }
+    };
     let options = Options {
-        backend: args.backend,
+        backend,
         size: args.size,
         runtime_dir: args.runtime_dir,
     };
+    let signals = catch_stop_signals()?;
     let mut compositor = Compositor::new(config, &options)?;
     match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
         _ if args.no_dbus => {}
@@ -89,6 +101,7 @@ fn main() -> anyhow::Result<()> {
             "DBUS_SESSION_BUS_ADDRESS is not set: org.zionos.Compositor1 is not served"
         ),
     }
+    compositor.stop_on_signals(signals)?;
     let until = args
         .exit_after
         .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));

@@ -101,7 +101,7 @@ impl State {
             return;
         };
         if on {
-            let area = maximized_content(self.output_rect(), decoration_of(window));
+            let area = maximized_content(self.usable_rect(), decoration_of(window));
             let size = window.geometry().size;
             self.layout
                 .enter(window, Mode::Maximized, (area.x, area.y), (size.w, size.h));

@@ -221,3 +221,49 @@ where
     }
     out
 }
+
+/// The layer surfaces on `layers` of `output` (front to back), as elements.
+pub fn layer_elements<R>(
+    renderer: &mut R,
+    output: &smithay::output::Output,
+    layers: &[smithay::wayland::shell::wlr_layer::Layer],
+) -> Vec<DesktopElement<R>>
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Clone + Send + 'static,
+{
+    let map = smithay::desktop::layer_map_for_output(output);
+    let mut out = Vec::new();
+    for layer in layers {
+        for surface in map.layers_on(*layer).rev() {
+            let Some(geometry) = map.layer_geometry(surface) else {
+                continue;
+            };
+            out.extend(surface.render_elements::<DesktopElement<R>>(
+                renderer,
+                geometry.loc.to_physical(1),
+                Scale::from(1.0),
+                1.0,
+            ));
+        }
+    }
+    out
+}
+
+/// Everything on `output`, front to back: the overlay and top layers, the
+/// shown desktop's windows in their frames, the bottom and background layers.
+pub fn output_elements<R>(
+    renderer: &mut R,
+    output: &smithay::output::Output,
+    layout: &Layout<Window>,
+    colour: impl Fn(Option<&Origin>) -> Colour,
+) -> Vec<DesktopElement<R>>
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Clone + Send + 'static,
+{
+    let mut out = layer_elements(renderer, output, &crate::layers::ABOVE);
+    out.extend(desktop_elements(renderer, layout, colour));
+    out.extend(layer_elements(renderer, output, &crate::layers::BELOW));
+    out
+}

@@ -98,6 +98,8 @@ pub struct State {
     pub suppressed_keys: Vec<u32>,
     /// The link to `org.zionos.Compositor1`, when it is served.
     pub bus: Option<crate::dbus::Link>,
+    /// Frames drawn so far (the sequence of presentation feedback).
+    pub frames_shown: u64,
 }
 
 impl State {
@@ -119,7 +121,7 @@ impl State {
         let output_manager_state = OutputManagerState::new_with_xdg_output::<State>(dh);
         let data_device_state = DataDeviceState::new::<State>(dh);
         let primary_selection_state = PrimarySelectionState::new::<State>(dh);
-        let policy = PolicyGlobals::new(dh);
+        let policy = PolicyGlobals::new(dh, &primary_selection_state);
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
         seat.add_keyboard(XkbConfig::default(), 600, 25)
@@ -158,6 +160,7 @@ impl State {
             seat,
             suppressed_keys: Vec::new(),
             bus: None,
+            frames_shown: 0,
         })
     }
 
@@ -267,6 +270,8 @@ impl State {
             }
         }
         let target = focused.and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()));
+        // A layer surface claiming the keyboard (a lock or launcher) has it.
+        let target = self.layer_keyboard_focus().or(target);
         if let Some(keyboard) = self.seat.get_keyboard() {
             if keyboard.current_focus() != target {
                 keyboard.set_focus(self, target, SERIAL_COUNTER.next_serial());
@@ -316,6 +321,8 @@ impl State {
                 None => self.notice("no profile's desktop is shown: no browser to open".into()),
             },
             Action::Panel => self.open_panel(),
+            Action::CopyToTransfer => self.copy_to_transfer(),
+            Action::PasteTransfer => self.paste_transfer(),
         }
     }
 
@@ -369,6 +376,8 @@ impl State {
         };
         if let Err(err) = backend.render(layout, colour) {
             warn!("error drawing a frame: {err:?}");
+        } else {
+            self.send_presentation_feedback();
         }
         self.send_frames();
         self.popups.cleanup();
@@ -384,5 +393,6 @@ impl State {
                 Some(output.clone())
             });
         }
+        self.send_layer_frames(now.into());
     }
 }

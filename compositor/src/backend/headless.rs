@@ -13,7 +13,7 @@ use zion_profiles::config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;
-use crate::render::{desktop_elements, BACKGROUND};
+use crate::render::{output_elements, BACKGROUND};
 use crate::screenshot::Screenshot;
 
 /// Pixman rendering into memory.
@@ -91,7 +91,7 @@ impl Headless {
         colour: impl Fn(Option<&Origin>) -> Colour,
     ) -> anyhow::Result<()> {
         self.needs_render = false;
-        let elements = desktop_elements(&mut self.renderer, layout, colour);
+        let elements = output_elements(&mut self.renderer, &self.output, layout, colour);
         let mut target = self
             .renderer
             .bind(&mut self.buffer)
@@ -119,21 +119,6 @@ impl Headless {
             .renderer
             .map_texture(&mapping)
             .map_err(|e| anyhow::anyhow!("error reading the output image: {e}"))?;
-        let row = w as usize * 4;
-        anyhow::ensure!(
-            bytes.len() >= row * h as usize,
-            "the output image is {} bytes, short of {w}x{h}",
-            bytes.len()
-        );
-        let mut rgba = bytes[..row * h as usize].to_vec();
-        // The output is opaque whatever clients put in their alpha channel.
-        for px in rgba.chunks_exact_mut(4) {
-            px[3] = 0xff;
-        }
-        Ok(Screenshot {
-            width: w as u32,
-            height: h as u32,
-            rgba,
-        })
+        super::opaque_screenshot(w, h, bytes)
     }
 }

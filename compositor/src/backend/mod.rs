@@ -1,7 +1,11 @@
 //! Backends: where frames go and input comes from. One enum, dispatched by
-//! `match`; only the headless backend exists so far.
+//! `match`: headless (Pixman into memory) and winit (a window in another
+//! desktop). The udev (DRM/KMS) backend is not built: `udev` explains why it
+//! cannot start.
 
 pub mod headless;
+pub mod udev;
+pub mod winit;
 
 use smithay::desktop::{Space, Window};
 use smithay::output::Output;
@@ -12,16 +16,43 @@ use crate::layout::Layout;
 use crate::screenshot::Screenshot;
 
 pub use headless::Headless;
+pub use winit::Winit;
 
 /// Which backend to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
     /// Pixman into memory: tests, CI, screenshots.
     Headless,
-    /// A window inside another desktop (not built yet).
+    /// A window inside another desktop (Wayland or X11), drawn with GLES.
     Winit,
-    /// DRM/KMS on a real seat (not built yet).
+    /// DRM/KMS on a real seat (not built yet: refused with the reason).
     Udev,
+}
+
+impl BackendKind {
+    /// The backend to run when none is asked for, from the environment
+    /// (`env` reads a variable), with the reason for the log: a window
+    /// inside another desktop, udev in a login session on a seat, headless
+    /// otherwise.
+    pub fn default_for(env: impl Fn(&str) -> Option<String>) -> (BackendKind, &'static str) {
+        let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+        if set("WAYLAND_DISPLAY") || set("DISPLAY") {
+            (
+                BackendKind::Winit,
+                "WAYLAND_DISPLAY or DISPLAY is set: a window inside that desktop",
+            )
+        } else if set("XDG_SEAT") && (set("XDG_SESSION_ID") || set("XDG_SESSION_TYPE")) {
+            (
+                BackendKind::Udev,
+                "a login session on a seat (XDG_SEAT and XDG_SESSION_ID/XDG_SESSION_TYPE)",
+            )
+        } else {
+            (
+                BackendKind::Headless,
+                "no display and no login seat: headless",
+            )
+        }
+    }
 }
 
 impl std::str::FromStr for BackendKind {
@@ -39,9 +70,14 @@ impl std::str::FromStr for BackendKind {
 }
 
 /// The running backend.
+// One per process, made once and never moved on a hot path: the size of
+// the winit variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Backend {
     /// Pixman into memory.
     Headless(Headless),
+    /// A window in another desktop.
+    Winit(Winit),
 }
 
 impl Backend {
@@ -49,6 +85,7 @@ impl Backend {
     pub fn output(&self) -> &Output {
         match self {
             Backend::Headless(h) => h.output(),
+            Backend::Winit(w) => w.output(),
         }
     }
 
@@ -61,6 +98,7 @@ impl Backend {
     pub fn schedule_render(&mut self) {
         match self {
             Backend::Headless(h) => h.schedule_render(),
+            Backend::Winit(w) => w.schedule_render(),
         }
     }
 
@@ -68,6 +106,7 @@ impl Backend {
     pub fn needs_render(&self) -> bool {
         match self {
             Backend::Headless(h) => h.needs_render(),
+            Backend::Winit(w) => w.needs_render(),
         }
     }
 
@@ -79,6 +118,7 @@ impl Backend {
     ) -> anyhow::Result<()> {
         match self {
             Backend::Headless(h) => h.render(layout, colour),
+            Backend::Winit(w) => w.render(layout, colour),
         }
     }
 
@@ -86,6 +126,92 @@ impl Backend {
     pub fn screenshot(&mut self) -> anyhow::Result<Screenshot> {
         match self {
             Backend::Headless(h) => h.screenshot(),
+            Backend::Winit(w) => w.screenshot(),
         }
+    }
+}
+
+/// A screenshot from `bytes` read back from a renderer (RGBA rows, top
+/// first), opaque whatever clients put in their alpha channel.
+fn opaque_screenshot(width: i32, height: i32, bytes: &[u8]) -> anyhow::Result<Screenshot> {
+    let row = width as usize * 4;
+    anyhow::ensure!(
+        bytes.len() >= row * height as usize,
+        "the output image is {} bytes, short of {width}x{height}",
+        bytes.len()
+    );
+    let mut rgba = bytes[..row * height as usize].to_vec();
+    for px in rgba.chunks_exact_mut(4) {
+        px[3] = 0xff;
+    }
+    Ok(Screenshot {
+        width: width as u32,
+        height: height as u32,
+        rgba,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BackendKind;
+
+    fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn inside_a_wayland_or_x11_desktop_the_default_is_a_window() {
+        let wayland = [("WAYLAND_DISPLAY", "wayland-0")];
+        assert_eq!(
+            BackendKind::default_for(env_of(&wayland)).0,
+            BackendKind::Winit
+        );
+        let x11 = [("DISPLAY", ":0")];
+        assert_eq!(BackendKind::default_for(env_of(&x11)).0, BackendKind::Winit);
+        // A desktop on a seat still gets a window: the seat is taken.
+        let nested = [
+            ("DISPLAY", ":0"),
+            ("XDG_SEAT", "seat0"),
+            ("XDG_SESSION_ID", "3"),
+        ];
+        assert_eq!(
+            BackendKind::default_for(env_of(&nested)).0,
+            BackendKind::Winit
+        );
+    }
+
+    #[test]
+    fn a_login_session_on_a_seat_without_a_display_gets_udev() {
+        let tty = [("XDG_SEAT", "seat0"), ("XDG_SESSION_ID", "3")];
+        assert_eq!(BackendKind::default_for(env_of(&tty)).0, BackendKind::Udev);
+        let typed = [("XDG_SEAT", "seat0"), ("XDG_SESSION_TYPE", "tty")];
+        assert_eq!(
+            BackendKind::default_for(env_of(&typed)).0,
+            BackendKind::Udev
+        );
+    }
+
+    #[test]
+    fn without_display_or_seat_the_default_is_headless() {
+        assert_eq!(
+            BackendKind::default_for(env_of(&[])).0,
+            BackendKind::Headless
+        );
+        // A session without a seat (ssh) is not a place for DRM.
+        let ssh = [("XDG_SESSION_ID", "7"), ("XDG_SESSION_TYPE", "tty")];
+        assert_eq!(
+            BackendKind::default_for(env_of(&ssh)).0,
+            BackendKind::Headless
+        );
+        // Empty variables count as unset.
+        let empty = [("WAYLAND_DISPLAY", ""), ("DISPLAY", "")];
+        assert_eq!(
+            BackendKind::default_for(env_of(&empty)).0,
+            BackendKind::Headless
+        );
     }
 }

@@ -1,13 +1,17 @@
 //! The protocol policy: which globals a client may see. Privileged ones
-//! (layer-shell, virtual keyboard, input method, foreign-toplevel list) are
-//! created with a filter that shows them only to clients of the host
-//! socket; the harmless ones (viewporter, fractional-scale) are for everyone.
+//! (layer-shell, virtual keyboard, input method, foreign-toplevel list,
+//! data-control) are created with a filter that shows them only to clients
+//! of the host socket; the harmless ones (viewporter, fractional-scale,
+//! presentation-time, single-pixel-buffer, relative-pointer,
+//! pointer-constraints) are for everyone. Smithay 0.7 has no screencopy
+//! (wlr-screencopy or ext-image-copy-capture), so there is none.
 
 use smithay::desktop::PopupKind;
+use smithay::input::pointer::PointerHandle;
 use smithay::reexports::wayland_server::protocol::wl_output::WlOutput;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
-use smithay::utils::{Logical, Rectangle};
+use smithay::utils::{ClockSource, Logical, Monotonic, Point, Rectangle};
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::foreign_toplevel_list::{
     ForeignToplevelListHandler, ForeignToplevelListState,
@@ -16,16 +20,27 @@ use smithay::wayland::fractional_scale::{
     with_fractional_scale, FractionalScaleHandler, FractionalScaleManagerState,
 };
 use smithay::wayland::input_method::{InputMethodHandler, InputMethodManagerState, PopupSurface};
+use smithay::wayland::pointer_constraints::{PointerConstraintsHandler, PointerConstraintsState};
+use smithay::wayland::presentation::PresentationState;
+use smithay::wayland::relative_pointer::RelativePointerManagerState;
+use smithay::wayland::selection::ext_data_control::{
+    DataControlHandler as ExtDataControlHandler, DataControlState as ExtDataControlState,
+};
+use smithay::wayland::selection::primary_selection::PrimarySelectionState;
+use smithay::wayland::selection::wlr_data_control::{DataControlHandler, DataControlState};
 use smithay::wayland::shell::wlr_layer::{
     Layer, LayerSurface, WlrLayerShellHandler, WlrLayerShellState,
 };
+use smithay::wayland::single_pixel_buffer::SinglePixelBufferState;
 use smithay::wayland::viewporter::ViewporterState;
 use smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState;
 use smithay::{
-    delegate_foreign_toplevel_list, delegate_fractional_scale, delegate_input_method_manager,
-    delegate_layer_shell, delegate_viewporter, delegate_virtual_keyboard_manager,
+    delegate_data_control, delegate_ext_data_control, delegate_foreign_toplevel_list,
+    delegate_fractional_scale, delegate_input_method_manager, delegate_layer_shell,
+    delegate_pointer_constraints, delegate_presentation, delegate_relative_pointer,
+    delegate_single_pixel_buffer, delegate_viewporter, delegate_virtual_keyboard_manager,
 };
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::identity::{origin_of, Origin};
 use crate::state::State;
@@ -51,11 +66,25 @@ pub struct PolicyGlobals {
     pub viewporter: ViewporterState,
     /// wp_fractional_scale_manager_v1 (everyone).
     pub fractional_scale: FractionalScaleManagerState,
+    /// zwlr_data_control_manager_v1 (host only: clipboard managers).
+    pub wlr_data_control: DataControlState,
+    /// ext_data_control_manager_v1 (host only).
+    pub ext_data_control: ExtDataControlState,
+    /// wp_presentation (everyone): feedback sent when a frame is shown.
+    pub presentation: PresentationState,
+    /// wp_single_pixel_buffer_manager_v1 (everyone).
+    pub single_pixel_buffer: SinglePixelBufferState,
+    /// zwp_relative_pointer_manager_v1 (everyone).
+    pub relative_pointer: RelativePointerManagerState,
+    /// zwp_pointer_constraints_v1 (everyone): honoured while the
+    /// constrained surface has pointer focus.
+    pub pointer_constraints: PointerConstraintsState,
 }
 
 impl PolicyGlobals {
-    /// Creates the globals, the privileged ones filtered to host clients.
-    pub fn new(dh: &DisplayHandle) -> PolicyGlobals {
+    /// Creates the globals, the privileged ones filtered to host clients;
+    /// data-control reaches the primary selection of `primary` too.
+    pub fn new(dh: &DisplayHandle, primary: &PrimarySelectionState) -> PolicyGlobals {
         PolicyGlobals {
             layer_shell: WlrLayerShellState::new_with_filter::<State, _>(dh, is_host),
             virtual_keyboard: VirtualKeyboardManagerState::new::<State, _>(dh, is_host),
@@ -63,6 +92,12 @@ impl PolicyGlobals {
             foreign_toplevels: ForeignToplevelListState::new_with_filter::<State>(dh, is_host),
             viewporter: ViewporterState::new::<State>(dh),
             fractional_scale: FractionalScaleManagerState::new::<State>(dh),
+            wlr_data_control: DataControlState::new::<State, _>(dh, Some(primary), is_host),
+            ext_data_control: ExtDataControlState::new::<State, _>(dh, Some(primary), is_host),
+            presentation: PresentationState::new::<State>(dh, Monotonic::ID as u32),
+            single_pixel_buffer: SinglePixelBufferState::new::<State>(dh),
+            relative_pointer: RelativePointerManagerState::new::<State>(dh),
+            pointer_constraints: PointerConstraintsState::new::<State>(dh),
         }
     }
 }
@@ -79,13 +114,13 @@ impl WlrLayerShellHandler for State {
         layer: Layer,
         namespace: String,
     ) {
-        // Layer surfaces are not drawn yet; the client is told so by closing
-        // the surface rather than left waiting for a configure.
-        warn!(
-            ?layer,
-            namespace, "layer surfaces are not drawn yet: closing it"
-        );
-        surface.send_close();
+        // There is one output: whichever the client named, it goes there.
+        info!(?layer, namespace, "new layer surface");
+        self.add_layer(surface, namespace);
+    }
+
+    fn layer_destroyed(&mut self, surface: LayerSurface) {
+        self.remove_layer(&surface);
     }
 }
 delegate_layer_shell!(State);
@@ -129,3 +164,38 @@ impl FractionalScaleHandler for State {
     }
 }
 delegate_fractional_scale!(State);
+
+impl DataControlHandler for State {
+    fn data_control_state(&self) -> &DataControlState {
+        &self.policy.wlr_data_control
+    }
+}
+delegate_data_control!(State);
+
+impl ExtDataControlHandler for State {
+    fn data_control_state(&self) -> &ExtDataControlState {
+        &self.policy.ext_data_control
+    }
+}
+delegate_ext_data_control!(State);
+
+delegate_presentation!(State);
+delegate_single_pixel_buffer!(State);
+delegate_relative_pointer!(State);
+
+impl PointerConstraintsHandler for State {
+    fn new_constraint(&mut self, surface: &WlSurface, pointer: &PointerHandle<Self>) {
+        // A constraint applies at once if the pointer is already over it.
+        self.activate_constraint(surface, pointer);
+    }
+
+    fn cursor_position_hint(
+        &mut self,
+        surface: &WlSurface,
+        pointer: &PointerHandle<Self>,
+        location: Point<f64, Logical>,
+    ) {
+        self.lock_position_hint(surface, pointer, location);
+    }
+}
+delegate_pointer_constraints!(State);

@@ -1,46 +1,193 @@
-//! Clipboard and primary selection, isolated per profile. Only the client
-//! with keyboard focus may set a selection; the compositor records the
-//! origin (host or profile) of the client that set it, and offers it only to
-//! a focused client of that same origin, a profile's disposable sandboxes
-//! counting as the profile. A focused client of any other
-//! origin is given no selection focus at all, so it is offered nothing.
+//! Clipboard and primary selection, one of each per profile (and one for
+//! the host). The seat holds one selection of each kind at a time; what it
+//! holds is either a client's own (live) source, or a copy the compositor
+//! kept of a domain's last selection and offers itself.
+//!
+//! - When a client sets a selection, its source becomes the seat's, and the
+//!   compositor reads the text and image formats of it into memory (at most
+//!   16 MiB, see [`crate::clipboard`]) as its domain's selection.
+//! - When the keyboard focus moves to a client, it is offered its own
+//!   domain's selection: the live source if the seat holds its domain's,
+//!   else the kept copy (set as a compositor-owned selection, which ends the
+//!   other domain's live source: its data is kept already). A client whose
+//!   domain has nothing kept is given no selection focus, so it is offered
+//!   nothing, and the other domain's live source lives on.
+//! - Selection focus is taken away before the seat's selection is replaced,
+//!   so a new selection is never sent to a client of another domain.
+//!
 //! Drags between clients are cancelled as soon as they start.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use smithay::delegate_data_device;
 use smithay::delegate_primary_selection;
 use smithay::input::Seat;
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
+use smithay::reexports::calloop::{Interest, Mode, PostAction, RegistrationToken};
+use smithay::reexports::rustix;
+use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::reexports::wayland_server::protocol::wl_data_source::WlDataSource;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::reexports::wayland_server::Resource;
+use smithay::reexports::wayland_server::{Client, Resource};
 use smithay::utils::SERIAL_COUNTER;
 use smithay::wayland::selection::data_device::{
-    set_data_device_focus, ClientDndGrabHandler, DataDeviceHandler, DataDeviceState,
-    ServerDndGrabHandler,
+    request_data_device_client_selection, set_data_device_focus, set_data_device_selection,
+    ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, ServerDndGrabHandler,
 };
 use smithay::wayland::selection::primary_selection::{
-    set_primary_focus, PrimarySelectionHandler, PrimarySelectionState,
+    request_primary_client_selection, set_primary_focus, set_primary_selection,
+    PrimarySelectionHandler, PrimarySelectionState,
 };
 use smithay::wayland::selection::{SelectionHandler, SelectionSource, SelectionTarget};
-use tracing::debug;
+use tracing::{debug, warn};
 
+use crate::clipboard::{kept_formats, Clipboards, Domain, Kind, Reading, Snapshot, READ_TIMEOUT};
 use crate::identity::{origin_of, Origin};
 use crate::state::State;
 
-/// Who owns the seat's selections: the origin of the client that set each.
-#[derive(Debug, Default, Clone)]
+/// Bytes moved per read or write of selection data.
+const CHUNK: usize = 64 * 1024;
+
+/// The seat's selections and every domain's kept copy.
+#[derive(Debug, Default)]
 pub struct SelectionOwners {
-    /// The clipboard's owner, `None` when empty.
+    /// The origin of the clipboard the seat offers now, `None` when empty.
     pub clipboard: Option<Origin>,
-    /// The primary selection's owner, `None` when empty.
+    /// The origin of the primary selection the seat offers now.
     pub primary: Option<Origin>,
+    /// Each domain's kept selections, and the transfer slot.
+    pub clipboards: Clipboards,
+    offered: [Offered; 2],
+    /// The client of each live selection, to notice it has gone.
+    setters: [Option<ClientId>; 2],
+    readings: HashMap<u64, ActiveReading>,
+    generation: u64,
 }
 
-/// Whether a client of `client` origin may be offered a selection owned by
-/// `owner`: an empty selection may be offered to anyone (it offers nothing);
-/// otherwise both must be the host, or of the same profile (its sandboxes
-/// included).
-pub fn may_offer(owner: Option<&Origin>, client: &Origin) -> bool {
-    owner.is_none_or(|o| o.profile() == client.profile())
+impl SelectionOwners {
+    /// Whether `domain`'s `kind` selection is kept now (read completely).
+    pub fn is_kept(&self, domain: &Domain, kind: Kind) -> bool {
+        self.clipboards.get(domain, kind).is_some()
+    }
+
+    fn offered(&self, kind: Kind) -> &Offered {
+        &self.offered[index(kind)]
+    }
+
+    fn set_offered(&mut self, kind: Kind, offered: Offered) {
+        let origin = offered.domain().map(Domain::origin);
+        match kind {
+            Kind::Clipboard => self.clipboard = origin,
+            Kind::Primary => self.primary = origin,
+        }
+        self.offered[index(kind)] = offered;
+    }
+
+    /// Whether the live selection of generation `generation` is still
+    /// being read.
+    fn reading(&self, generation: u64) -> bool {
+        self.readings.contains_key(&generation)
+    }
+}
+
+/// Whether `source` was set through data-control. Smithay 0.7 keeps the
+/// provider of a [`SelectionSource`] private; its `Debug` text names it.
+fn from_data_control(source: &SelectionSource) -> bool {
+    format!("{source:?}").contains("DataControl")
+}
+
+fn index(kind: Kind) -> usize {
+    match kind {
+        Kind::Clipboard => 0,
+        Kind::Primary => 1,
+    }
+}
+
+fn kind_of(ty: SelectionTarget) -> Kind {
+    match ty {
+        SelectionTarget::Clipboard => Kind::Clipboard,
+        SelectionTarget::Primary => Kind::Primary,
+    }
+}
+
+/// What the seat holds as one kind of selection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Offered {
+    /// Nothing.
+    #[default]
+    Nothing,
+    /// A client's own source.
+    Live {
+        /// The client's domain.
+        domain: Domain,
+        /// The selection's number.
+        generation: u64,
+    },
+    /// A source set by a client the compositor cannot place: offered to
+    /// nobody until replaced.
+    Unowned,
+    /// The compositor's copy of a domain's selection.
+    Copy {
+        /// Whose it is.
+        domain: Domain,
+    },
+}
+
+impl Offered {
+    fn domain(&self) -> Option<&Domain> {
+        match self {
+            Offered::Live { domain, .. } | Offered::Copy { domain } => Some(domain),
+            Offered::Nothing | Offered::Unowned => None,
+        }
+    }
+}
+
+/// What to do with the selection focus when a client of `focused`'s domain
+/// gets the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Give nobody selection focus: the client is offered nothing.
+    Nobody,
+    /// Give the client selection focus: what the seat holds is its own.
+    Focus,
+    /// Offer the client its domain's kept copy.
+    OfferCopy,
+}
+
+/// The pure rule: a client is only ever offered its own domain's selection.
+/// `has_copy` tells whether its domain has a kept copy; `reading` whether
+/// the seat's live selection is still being read (it is not ended before
+/// its copy is complete).
+pub fn decide(
+    offered: &Offered,
+    focused: Option<&Domain>,
+    has_copy: bool,
+    reading: bool,
+) -> Decision {
+    let Some(focused) = focused else {
+        return Decision::Nobody;
+    };
+    match offered {
+        o if o.domain() == Some(focused) => Decision::Focus,
+        Offered::Live { .. } if reading => Decision::Nobody,
+        _ if has_copy => Decision::OfferCopy,
+        Offered::Nothing => Decision::Focus,
+        _ => Decision::Nobody,
+    }
+}
+
+/// A selection being read from its client into memory.
+#[derive(Debug)]
+struct ActiveReading {
+    kind: Kind,
+    reading: Reading,
+    sources: Vec<Option<RegistrationToken>>,
+    timer: Option<RegistrationToken>,
 }
 
 impl State {
@@ -54,25 +201,296 @@ impl State {
     /// As `update_selection_focus`, with the keyboard focus given (from
     /// within the keyboard's own focus change, where it cannot be asked).
     pub fn selection_focus_to(&mut self, focus: Option<&WlSurface>) {
-        let focused = focus.and_then(|s| self.display_handle.get_client(s.id()).ok());
-        let origin = focused.as_ref().and_then(|c| origin_of(c).cloned());
-        let allowed = |owner: Option<&Origin>| {
-            origin
+        let client = focus.and_then(|s| self.display_handle.get_client(s.id()).ok());
+        let domain = client.as_ref().and_then(origin_of).map(Domain::of);
+        for kind in [Kind::Clipboard, Kind::Primary] {
+            self.forget_gone_source(kind);
+            let owners = &self.selection_owners;
+            let offered = owners.offered(kind);
+            let reading = match offered {
+                Offered::Live { generation, .. } => owners.reading(*generation),
+                _ => false,
+            };
+            let copy = domain
                 .as_ref()
-                .is_some_and(|origin| may_offer(owner, origin))
-        };
-        let clipboard = focused
-            .clone()
-            .filter(|_| allowed(self.selection_owners.clipboard.as_ref()));
-        let primary = focused.filter(|_| allowed(self.selection_owners.primary.as_ref()));
+                .and_then(|d| owners.clipboards.get(d, kind))
+                .cloned();
+            match decide(offered, domain.as_ref(), copy.is_some(), reading) {
+                Decision::Nobody => self.set_selection_focus(kind, None),
+                Decision::Focus => self.set_selection_focus(kind, client.clone()),
+                Decision::OfferCopy => {
+                    if let Some(copy) = copy {
+                        self.offer_copy(kind, copy);
+                        self.set_selection_focus(kind, client.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// A live source whose client has disconnected offers nothing any more.
+    fn forget_gone_source(&mut self, kind: Kind) {
+        if let Offered::Live { .. } = self.selection_owners.offered(kind) {
+            // A data-control source's client is not known: Smithay drops
+            // it when it dies.
+            let gone = self.selection_owners.setters[index(kind)]
+                .clone()
+                .is_some_and(|id| {
+                    self.display_handle
+                        .backend_handle()
+                        .get_client_data(id)
+                        .is_err()
+                });
+            if gone {
+                self.selection_owners.set_offered(kind, Offered::Nothing);
+            }
+        }
+    }
+
+    fn set_selection_focus(&mut self, kind: Kind, client: Option<Client>) {
         let dh = self.display_handle.clone();
-        set_data_device_focus(&dh, &self.seat, clipboard);
-        set_primary_focus(&dh, &self.seat, primary);
+        match kind {
+            Kind::Clipboard => set_data_device_focus(&dh, &self.seat, client),
+            Kind::Primary => set_primary_focus(&dh, &self.seat, client),
+        }
+    }
+
+    /// Makes `copy` the seat's selection, offered by the compositor. Nobody
+    /// has selection focus while it changes, so it is sent to nobody yet.
+    fn offer_copy(&mut self, kind: Kind, copy: Arc<Snapshot>) {
+        self.set_selection_focus(kind, None);
+        let dh = self.display_handle.clone();
+        let mime_types = copy.mime_types();
+        let domain = copy.from.clone();
+        debug!(?kind, %domain, "offering the kept selection");
+        match kind {
+            Kind::Clipboard => set_data_device_selection(&dh, &self.seat, mime_types, copy),
+            Kind::Primary => set_primary_selection(&dh, &self.seat, mime_types, copy),
+        }
+        self.selection_owners
+            .set_offered(kind, Offered::Copy { domain });
+    }
+
+    /// Asks the client of the seat's live selection `generation` for each of
+    /// `formats`, reading them in the loop.
+    fn start_reading(&mut self, kind: Kind, generation: u64, domain: Domain, formats: Vec<String>) {
+        match self.selection_owners.offered(kind) {
+            Offered::Live { generation: g, .. } if *g == generation => {}
+            // Replaced before it could be read: it is gone.
+            _ => return,
+        }
+        let reading = Reading::new(domain.clone(), generation, &formats);
+        let mut active = ActiveReading {
+            kind,
+            reading,
+            sources: Vec::new(),
+            timer: None,
+        };
+        for (i, mime) in formats.iter().enumerate() {
+            match self.request_format(kind, generation, i, mime) {
+                Ok(token) => active.sources.push(Some(token)),
+                Err(err) => {
+                    warn!("error reading {domain}'s {kind:?} selection as {mime}: {err:#}; it is not kept");
+                    self.selection_owners.readings.insert(generation, active);
+                    self.abort_reading(generation);
+                    return;
+                }
+            }
+        }
+        let timer = self
+            .loop_handle
+            .insert_source(Timer::from_duration(READ_TIMEOUT), move |_, _, state| {
+                if let Some(active) = state.selection_owners.readings.get_mut(&generation) {
+                    active.timer = None;
+                    warn!(
+                        "{}'s {:?} selection was not handed over within {READ_TIMEOUT:?}; it is not kept",
+                        active.reading.from, active.kind
+                    );
+                    state.abort_reading(generation);
+                }
+                TimeoutAction::Drop
+            });
+        match timer {
+            Ok(token) => active.timer = Some(token),
+            Err(err) => warn!("error adding the selection read timer: {err}"),
+        }
+        self.selection_owners.readings.insert(generation, active);
+    }
+
+    /// Asks the seat's live selection for `mime` through a new pipe whose
+    /// read end the loop watches.
+    fn request_format(
+        &mut self,
+        kind: Kind,
+        generation: u64,
+        index: usize,
+        mime: &str,
+    ) -> anyhow::Result<RegistrationToken> {
+        let (reader, writer) = std::io::pipe()?;
+        let reader = OwnedFd::from(reader);
+        rustix::io::ioctl_fionbio(&reader, true)?;
+        let writer = OwnedFd::from(writer);
+        match kind {
+            Kind::Clipboard => {
+                request_data_device_client_selection(&self.seat, mime.to_owned(), writer)?
+            }
+            Kind::Primary => request_primary_client_selection(&self.seat, mime.to_owned(), writer)?,
+        }
+        let source = Generic::new(File::from(reader), Interest::READ, Mode::Level);
+        self.loop_handle
+            .insert_source(source, move |_, file, state| {
+                Ok(state.read_format(generation, index, file.as_ref()))
+            })
+            .map_err(|e| anyhow::anyhow!("error watching the selection pipe: {e}"))
+    }
+
+    /// Reads what is ready of one format; at its end, or on any failure,
+    /// the source is removed.
+    fn read_format(&mut self, generation: u64, index: usize, mut file: &File) -> PostAction {
+        let Some(active) = self.selection_owners.readings.get_mut(&generation) else {
+            return PostAction::Remove;
+        };
+        let mut buf = vec![0u8; CHUNK];
+        match file.read(&mut buf) {
+            Ok(0) => {
+                if let Some(token) = active.sources.get_mut(index) {
+                    *token = None;
+                }
+                if let Some(snapshot) = active.reading.finish(index) {
+                    self.complete_reading(generation, snapshot);
+                }
+                PostAction::Remove
+            }
+            Ok(n) => match active.reading.add(index, &buf[..n]) {
+                Ok(()) => PostAction::Continue,
+                Err(err) => {
+                    warn!("{err}");
+                    if let Some(token) = active.sources.get_mut(index) {
+                        *token = None;
+                    }
+                    self.abort_reading(generation);
+                    PostAction::Remove
+                }
+            },
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
+                PostAction::Continue
+            }
+            Err(err) => {
+                warn!(
+                    "error reading {}'s selection: {err}; it is not kept",
+                    active.reading.from
+                );
+                if let Some(token) = active.sources.get_mut(index) {
+                    *token = None;
+                }
+                self.abort_reading(generation);
+                PostAction::Remove
+            }
+        }
+    }
+
+    fn complete_reading(&mut self, generation: u64, snapshot: Snapshot) {
+        let Some(active) = self.selection_owners.readings.remove(&generation) else {
+            return;
+        };
+        if let Some(timer) = active.timer {
+            self.loop_handle.remove(timer);
+        }
+        debug!(kind = ?active.kind, from = %snapshot.from, bytes = snapshot.size(), "selection kept");
+        self.selection_owners
+            .clipboards
+            .keep(active.kind, Arc::new(snapshot));
+        // A focus change may have waited for this copy.
+        self.update_selection_focus();
+    }
+
+    /// Stops reading selection `generation`: nothing of it is kept.
+    fn abort_reading(&mut self, generation: u64) {
+        let Some(active) = self.selection_owners.readings.remove(&generation) else {
+            return;
+        };
+        for token in active.sources.into_iter().flatten() {
+            self.loop_handle.remove(token);
+        }
+        if let Some(timer) = active.timer {
+            self.loop_handle.remove(timer);
+        }
+        // A focus change may have waited for this reading.
+        self.loop_handle
+            .insert_idle(|state| state.update_selection_focus());
+    }
+
+    /// Stops reading any selection of `domain`'s of `kind` (it was replaced).
+    fn abort_readings_of(&mut self, domain: &Domain, kind: Kind) {
+        let stale: Vec<u64> = self
+            .selection_owners
+            .readings
+            .iter()
+            .filter(|(_, a)| a.kind == kind && &a.reading.from == domain)
+            .map(|(g, _)| *g)
+            .collect();
+        for generation in stale {
+            self.abort_reading(generation);
+        }
+    }
+
+    /// Super+Shift+C: the shown profile's clipboard into the transfer slot.
+    pub fn copy_to_transfer(&mut self) {
+        let Some(profile) = self.active_profile().map(|p| p.name.clone()) else {
+            self.notice("no profile's desktop is shown: no clipboard to copy".into());
+            return;
+        };
+        let domain = Domain::Profile(profile);
+        match self.selection_owners.clipboards.copy_to_transfer(&domain) {
+            Some(copy) => self.notice(format!(
+                "copied {domain}'s clipboard ({}) to the transfer slot; Super+Shift+V pastes it once into the focused window's profile",
+                copy.describe()
+            )),
+            None => self.notice(format!(
+                "nothing copied to the transfer slot: {domain}'s clipboard is empty (or holds no text or image, or is over {} MiB); copy something in {domain} first",
+                crate::clipboard::MAX_BYTES >> 20
+            )),
+        }
+    }
+
+    /// Super+Shift+V: the transfer slot, once, into the focused window's
+    /// profile's clipboard.
+    pub fn paste_transfer(&mut self) {
+        let focused = self
+            .layout
+            .focused()
+            .and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()));
+        let Some(origin) = focused.and_then(|s| self.origin_of_surface(&s)) else {
+            self.notice(
+                "the transfer slot was not pasted: no window is focused; click the window to paste into first".into(),
+            );
+            return;
+        };
+        let domain = Domain::of(&origin);
+        let Some(taken) = self.selection_owners.clipboards.paste_transfer(&domain) else {
+            self.notice(format!(
+                "nothing pasted into {domain}: the transfer slot is empty (Super+Shift+C copies the shown profile's clipboard into it; each copy is pasted once)"
+            ));
+            return;
+        };
+        self.abort_readings_of(&domain, Kind::Clipboard);
+        // Re-offer: the domain's clipboard is new even if the seat holds it.
+        if self.selection_owners.offered(Kind::Clipboard).domain() == Some(&domain) {
+            self.set_selection_focus(Kind::Clipboard, None);
+            self.selection_owners
+                .set_offered(Kind::Clipboard, Offered::Nothing);
+        }
+        self.notice(format!(
+            "pasted the transfer slot ({}, copied from {}) into {domain}'s clipboard; the slot is now empty",
+            taken.describe(),
+            taken.from
+        ));
+        self.update_selection_focus();
     }
 }
 
 impl SelectionHandler for State {
-    type SelectionUserData = ();
+    type SelectionUserData = Arc<Snapshot>;
 
     fn new_selection(
         &mut self,
@@ -80,24 +498,104 @@ impl SelectionHandler for State {
         source: Option<SelectionSource>,
         _seat: Seat<Self>,
     ) {
-        // Smithay lets only the keyboard-focused client set a selection, so
-        // the setter's origin is the focused client's.
-        let owner = source.and_then(|_| {
-            let surface = self.seat.get_keyboard()?.current_focus()?;
-            let client = self.display_handle.get_client(surface.id()).ok()?;
-            origin_of(&client).cloned()
-        });
-        debug!(?ty, ?owner, "new selection");
-        match ty {
-            SelectionTarget::Clipboard => self.selection_owners.clipboard = owner,
-            SelectionTarget::Primary => self.selection_owners.primary = owner,
+        let kind = kind_of(ty);
+        // A data-control source comes from a host clipboard tool (the
+        // global is host-only) that needs no focus. Through the core and
+        // primary protocols, Smithay lets only the keyboard-focused client
+        // set a selection, so the setter is the focused client.
+        let (setter, origin) = if source.as_ref().is_some_and(from_data_control) {
+            (None, Some(Origin::Host))
+        } else {
+            let setter = self
+                .seat
+                .get_keyboard()
+                .and_then(|k| k.current_focus())
+                .and_then(|s| self.display_handle.get_client(s.id()).ok());
+            let origin = setter.as_ref().and_then(origin_of).cloned();
+            (setter, origin)
+        };
+        let domain = origin.as_ref().map(Domain::of);
+        self.selection_owners.generation += 1;
+        let generation = self.selection_owners.generation;
+        debug!(?kind, ?origin, set = source.is_some(), "new selection");
+        if let Some(domain) = &domain {
+            // Whatever the domain had of this kind is replaced.
+            self.abort_readings_of(domain, kind);
+            self.selection_owners.clipboards.forget(domain, kind);
         }
+        let offered = match (&source, domain) {
+            (None, _) => Offered::Nothing,
+            (Some(source), Some(domain)) => {
+                let formats = kept_formats(&source.mime_types());
+                if formats.is_empty() {
+                    debug!(%domain, "the selection has no format that is kept");
+                } else {
+                    let d = domain.clone();
+                    // Smithay makes the source the seat's once this returns.
+                    self.loop_handle.insert_idle(move |state| {
+                        state.start_reading(kind, generation, d, formats);
+                    });
+                }
+                self.selection_owners.setters[index(kind)] = setter.map(|c| c.id());
+                Offered::Live { domain, generation }
+            }
+            (Some(_), None) => Offered::Unowned,
+        };
+        self.selection_owners.set_offered(kind, offered);
         // Smithay offers the new selection to whoever holds selection focus
         // after this returns: the setter if it already did, else nobody.
         // Moving focus now would first offer it the old owner's selection,
         // so focus moves once the new selection is in place.
         self.loop_handle
             .insert_idle(|state| state.update_selection_focus());
+    }
+
+    fn send_selection(
+        &mut self,
+        ty: SelectionTarget,
+        mime_type: String,
+        fd: OwnedFd,
+        _seat: Seat<Self>,
+        copy: &Arc<Snapshot>,
+    ) {
+        let Some(data) = copy.get(&mime_type) else {
+            return;
+        };
+        debug!(?ty, from = %copy.from, mime_type, bytes = data.len(), "serving a kept selection");
+        if let Err(err) = self.serve(fd, data) {
+            warn!("error sending a kept selection ({mime_type}) to a client: {err:#}");
+        }
+    }
+}
+
+impl State {
+    /// Writes `data` into `fd` as the reader takes it, from the loop.
+    fn serve(&mut self, fd: OwnedFd, data: Arc<[u8]>) -> anyhow::Result<()> {
+        rustix::io::ioctl_fionbio(&fd, true)?;
+        let mut offset = 0;
+        let source = Generic::new(File::from(fd), Interest::WRITE, Mode::Level);
+        self.loop_handle
+            .insert_source(source, move |_, file, _| {
+                let mut file: &File = file.as_ref();
+                while offset < data.len() {
+                    let end = data.len().min(offset + CHUNK);
+                    match file.write(&data[offset..end]) {
+                        Ok(n) => offset += n,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                            return Ok(PostAction::Continue);
+                        }
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(err) => {
+                            // The reader went away: nothing more to do.
+                            debug!("a client stopped reading a selection: {err}");
+                            return Ok(PostAction::Remove);
+                        }
+                    }
+                }
+                Ok(PostAction::Remove)
+            })
+            .map_err(|e| anyhow::anyhow!("error watching the selection pipe: {e}"))?;
+        Ok(())
     }
 }
 
@@ -139,28 +637,72 @@ delegate_primary_selection!(State);
 mod tests {
     use super::*;
 
-    fn profile(name: &str) -> Origin {
-        Origin::Profile(name.parse().expect("valid profile name"))
+    fn profile(name: &str) -> Domain {
+        Domain::Profile(name.parse().expect("valid profile name"))
     }
 
-    fn sandbox(name: &str, instance: &str) -> Origin {
-        Origin::Sandbox {
-            profile: name.parse().expect("valid profile name"),
-            instance: instance.parse().expect("valid instance name"),
-        }
+    fn copy(domain: Domain) -> Offered {
+        Offered::Copy { domain }
     }
 
     #[test]
-    fn a_sandbox_shares_its_profiles_selections_and_no_other() {
+    fn a_client_is_offered_only_its_own_domains_selection() {
         let work = profile("work");
-        let tab = sandbox("work", "tab-1");
-        assert!(may_offer(Some(&work), &tab));
-        assert!(may_offer(Some(&tab), &work));
-        assert!(may_offer(Some(&tab), &sandbox("work", "tab-2")));
-        assert!(!may_offer(Some(&tab), &profile("personal")));
-        assert!(!may_offer(Some(&tab), &Origin::Host));
-        assert!(!may_offer(Some(&Origin::Host), &tab));
-        assert!(!may_offer(Some(&sandbox("personal", "tab-1")), &tab));
-        assert!(may_offer(None, &tab));
+        let personal = profile("personal");
+        // The seat holds work's: a work client sees it, others get their
+        // own copy or nothing.
+        let held = copy(work.clone());
+        assert_eq!(decide(&held, Some(&work), true, false), Decision::Focus);
+        assert_eq!(decide(&held, Some(&work), false, false), Decision::Focus);
+        assert_eq!(
+            decide(&held, Some(&personal), true, false),
+            Decision::OfferCopy
+        );
+        assert_eq!(
+            decide(&held, Some(&personal), false, false),
+            Decision::Nobody
+        );
+        assert_eq!(
+            decide(&held, Some(&Domain::Host), false, false),
+            Decision::Nobody
+        );
+        assert_eq!(decide(&held, None, true, false), Decision::Nobody);
+    }
+
+    #[test]
+    fn an_empty_seat_may_focus_anyone_and_an_unplaced_source_nobody() {
+        let work = profile("work");
+        assert_eq!(
+            decide(&Offered::Nothing, Some(&work), false, false),
+            Decision::Focus
+        );
+        assert_eq!(
+            decide(&Offered::Nothing, Some(&work), true, false),
+            Decision::OfferCopy
+        );
+        assert_eq!(
+            decide(&Offered::Unowned, Some(&work), false, false),
+            Decision::Nobody
+        );
+    }
+
+    #[test]
+    fn a_live_selection_is_not_ended_before_it_is_kept() {
+        let work = profile("work");
+        let personal = profile("personal");
+        let live = Offered::Live {
+            domain: work.clone(),
+            generation: 3,
+        };
+        assert_eq!(decide(&live, Some(&work), false, true), Decision::Focus);
+        assert_eq!(
+            decide(&live, Some(&personal), true, true),
+            Decision::Nobody,
+            "work's copy is still being read"
+        );
+        assert_eq!(
+            decide(&live, Some(&personal), true, false),
+            Decision::OfferCopy
+        );
     }
 }

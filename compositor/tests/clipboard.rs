@@ -1,0 +1,361 @@
+//! Per-profile clipboards and the transfer hotkeys, seen by real clients:
+//! `wl-copy` and `wl-paste` (Debian's wl-clipboard) on the profile and host
+//! sockets of an in-process headless compositor, and `weston-simple-shm` as
+//! a window to paste into. (Host clients are not checked here: host
+//! clipboard tools read the seat's selection through data-control, which is
+//! theirs by design.)
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use zion_compositor::clipboard::{Domain, Kind};
+use zion_compositor::input::keys;
+use zion_compositor::{Action, BackendKind, Compositor, Options};
+use zion_profiles::config::Config;
+
+const WL_COPY: &str = "/usr/bin/wl-copy";
+const WL_PASTE: &str = "/usr/bin/wl-paste";
+const SIMPLE_SHM: &str = "/usr/bin/weston-simple-shm";
+const WAIT: Duration = Duration::from_secs(10);
+/// How long `wl-paste` may wait for a selection before it counts as
+/// offered nothing (a client that may see no selection is sent none).
+const NOTHING: Duration = Duration::from_secs(2);
+
+/// evdev KEY_C and KEY_V.
+const KEY_C: u32 = 46;
+const KEY_V: u32 = 47;
+
+fn missing(program: &str, package: &str) -> bool {
+    if Path::new(program).exists() {
+        return false;
+    }
+    eprintln!("skipped: {program} is not installed (Debian package {package})");
+    true
+}
+
+fn tools_missing() -> bool {
+    missing(WL_COPY, "wl-clipboard") || missing(WL_PASTE, "wl-clipboard")
+}
+
+fn compositor(runtime: &Path) -> Compositor {
+    let options = Options {
+        backend: BackendKind::Headless,
+        size: (640, 480),
+        runtime_dir: runtime.to_owned(),
+    };
+    Compositor::new(Config::defaults(), &options).expect("compositor starts")
+}
+
+fn socket(runtime: &Path, profile: &str) -> PathBuf {
+    if profile == "host" {
+        return runtime.join("wayland-zion");
+    }
+    runtime.join("zion").join(profile).join("wayland-0")
+}
+
+fn domain(profile: &str) -> Domain {
+    Domain::Profile(profile.parse().expect("profile name"))
+}
+
+fn show(c: &mut Compositor, profile: &str) {
+    let i = c.state.layout.index_of(profile).expect("desktop exists");
+    c.state.do_action(Action::SwitchTo(i));
+}
+
+/// A client process, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn client(socket: &Path, program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("XDG_RUNTIME_DIR", socket.parent().expect("socket folder"))
+        .env("WAYLAND_DISPLAY", socket.file_name().expect("socket name"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// `wl-copy --foreground text` on `profile`'s socket, once the compositor
+/// has kept a copy of it as that profile's selection.
+fn copy(c: &mut Compositor, runtime: &Path, profile: &str, text: &str, kind: Kind) -> Running {
+    let mut cmd = client(&socket(runtime, profile), WL_COPY);
+    cmd.arg("--foreground");
+    if kind == Kind::Primary {
+        cmd.arg("--primary");
+    }
+    let copier = Running(cmd.arg("--").arg(text).spawn().expect("wl-copy starts"));
+    let d = domain(profile);
+    let kept = c
+        .dispatch_until(WAIT, |s| {
+            s.selection_owners
+                .clipboards
+                .get(&d, kind)
+                .is_some_and(|copy| {
+                    copy.mime_types()
+                        .iter()
+                        .any(|m| copy.get(m).as_deref() == Some(text.as_bytes()))
+                })
+        })
+        .expect("event loop runs");
+    assert!(
+        kept,
+        "wl-copy {text:?} in {profile}: no {kind:?} selection kept"
+    );
+    copier
+}
+
+/// What `wl-paste` on `profile`'s socket prints, `None` when it is offered
+/// nothing.
+fn paste(c: &mut Compositor, runtime: &Path, profile: &str, kind: Kind) -> Option<String> {
+    let out = tempfile::NamedTempFile::new().expect("output file");
+    let mut cmd = client(&socket(runtime, profile), WL_PASTE);
+    cmd.arg("--no-newline");
+    if kind == Kind::Primary {
+        cmd.arg("--primary");
+    }
+    cmd.stdout(out.reopen().expect("output file reopens"));
+    let mut child = Running(cmd.spawn().expect("wl-paste starts"));
+    let end = Instant::now() + NOTHING;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wl-paste status") {
+            break status;
+        }
+        if Instant::now() > end {
+            return None;
+        }
+        c.dispatch(Duration::from_millis(10))
+            .expect("event loop runs");
+    };
+    if !status.success() {
+        return None;
+    }
+    Some(std::fs::read_to_string(out.path()).expect("output readable"))
+}
+
+fn press_super_shift(c: &mut Compositor, key: u32) {
+    let s = &mut c.state;
+    s.key(keys::LEFT_META, true);
+    s.key(keys::LEFT_SHIFT, true);
+    s.key(key, true);
+    s.key(key, false);
+    s.key(keys::LEFT_SHIFT, false);
+    s.key(keys::LEFT_META, false);
+}
+
+/// The notices added since there were `before`.
+fn notices_since(c: &Compositor, before: usize) -> String {
+    c.state.notices[before..].join("\n")
+}
+
+#[test]
+fn each_profile_pastes_its_own_clipboard_after_another_profile_copies() {
+    if tools_missing() {
+        return;
+    }
+    let runtime = tempfile::tempdir().expect("runtime folder");
+    let rt = runtime.path();
+    let mut c = compositor(rt);
+
+    let _a = copy(&mut c, rt, "work", "A", Kind::Clipboard);
+    show(&mut c, "personal");
+    let _b = copy(&mut c, rt, "personal", "B", Kind::Clipboard);
+    assert_eq!(
+        paste(&mut c, rt, "personal", Kind::Clipboard).as_deref(),
+        Some("B")
+    );
+
+    show(&mut c, "work");
+    assert_eq!(
+        paste(&mut c, rt, "work", Kind::Clipboard).as_deref(),
+        Some("A"),
+        "work's clipboard survives personal's copy"
+    );
+    show(&mut c, "personal");
+    assert_eq!(
+        paste(&mut c, rt, "personal", Kind::Clipboard).as_deref(),
+        Some("B"),
+        "personal never sees work's A"
+    );
+    show(&mut c, "gaming");
+    assert_eq!(
+        paste(&mut c, rt, "gaming", Kind::Clipboard),
+        None,
+        "gaming copied nothing and is offered nothing"
+    );
+    show(&mut c, "work");
+    assert_eq!(
+        paste(&mut c, rt, "work", Kind::Clipboard).as_deref(),
+        Some("A"),
+        "work's clipboard is still A after every other client's paste"
+    );
+}
+
+#[test]
+fn each_profile_keeps_its_own_primary_selection() {
+    if tools_missing() {
+        return;
+    }
+    let runtime = tempfile::tempdir().expect("runtime folder");
+    let rt = runtime.path();
+    let mut c = compositor(rt);
+
+    let _a = copy(&mut c, rt, "work", "selected in work", Kind::Primary);
+    show(&mut c, "personal");
+    assert_eq!(paste(&mut c, rt, "personal", Kind::Primary), None);
+    let _b = copy(
+        &mut c,
+        rt,
+        "personal",
+        "selected in personal",
+        Kind::Primary,
+    );
+    show(&mut c, "work");
+    assert_eq!(
+        paste(&mut c, rt, "work", Kind::Primary).as_deref(),
+        Some("selected in work")
+    );
+    assert_eq!(
+        paste(&mut c, rt, "work", Kind::Clipboard),
+        None,
+        "the primary selection is not the clipboard"
+    );
+    show(&mut c, "personal");
+    assert_eq!(
+        paste(&mut c, rt, "personal", Kind::Primary).as_deref(),
+        Some("selected in personal")
+    );
+}
+
+#[test]
+fn super_shift_c_then_v_moves_works_clipboard_into_personal_once() {
+    if tools_missing() || missing(SIMPLE_SHM, "weston") {
+        return;
+    }
+    let runtime = tempfile::tempdir().expect("runtime folder");
+    let rt = runtime.path();
+    let mut c = compositor(rt);
+
+    // A personal window to paste into, and personal's own clipboard "B".
+    let _window = Running(
+        client(&socket(rt, "personal"), SIMPLE_SHM)
+            .spawn()
+            .expect("weston-simple-shm starts"),
+    );
+    let _a = copy(&mut c, rt, "work", "A", Kind::Clipboard);
+    show(&mut c, "personal");
+    let _b = copy(&mut c, rt, "personal", "B", Kind::Clipboard);
+    assert_eq!(
+        paste(&mut c, rt, "personal", Kind::Clipboard).as_deref(),
+        Some("B"),
+        "no transfer yet"
+    );
+
+    // Super+Shift+C on work's desktop.
+    show(&mut c, "work");
+    let before = c.state.notices.len();
+    press_super_shift(&mut c, KEY_C);
+    let said = notices_since(&c, before);
+    assert!(
+        said.contains("copied work's clipboard") && said.contains("transfer slot"),
+        "{said}"
+    );
+
+    // Super+Shift+V with personal's window focused.
+    show(&mut c, "personal");
+    let focused = c
+        .dispatch_until(WAIT, |s| s.layout.focused().is_some())
+        .expect("event loop runs");
+    assert!(focused, "weston-simple-shm never got focus on personal");
+    let before = c.state.notices.len();
+    press_super_shift(&mut c, KEY_V);
+    let said = notices_since(&c, before);
+    assert!(
+        said.contains("pasted the transfer slot")
+            && said.contains("copied from work")
+            && said.contains("into personal's clipboard"),
+        "{said}"
+    );
+    assert_eq!(
+        paste(&mut c, rt, "personal", Kind::Clipboard).as_deref(),
+        Some("A"),
+        "personal pastes what work copied after the transfer"
+    );
+
+    // Once: the slot is empty now; a second Super+Shift+V changes nothing.
+    let _b2 = copy(&mut c, rt, "personal", "B again", Kind::Clipboard);
+    let before = c.state.notices.len();
+    press_super_shift(&mut c, KEY_V);
+    let said = notices_since(&c, before);
+    assert!(said.contains("transfer slot is empty"), "{said}");
+    assert_eq!(
+        paste(&mut c, rt, "personal", Kind::Clipboard).as_deref(),
+        Some("B again"),
+        "the second Super+Shift+V pasted the slot again"
+    );
+
+    // Work still has its own A; gaming never got anything.
+    show(&mut c, "work");
+    assert_eq!(
+        paste(&mut c, rt, "work", Kind::Clipboard).as_deref(),
+        Some("A")
+    );
+    show(&mut c, "gaming");
+    assert_eq!(paste(&mut c, rt, "gaming", Kind::Clipboard), None);
+}
+
+#[test]
+fn a_clipboard_over_16_mib_is_pasted_live_but_not_kept() {
+    if tools_missing() {
+        return;
+    }
+    let runtime = tempfile::tempdir().expect("runtime folder");
+    let rt = runtime.path();
+    let mut c = compositor(rt);
+
+    let big = "x".repeat((16 << 20) + 1);
+    let input = tempfile::NamedTempFile::new().expect("input file");
+    std::fs::write(input.path(), &big).expect("input written");
+    let _big = Running(
+        client(&socket(rt, "work"), WL_COPY)
+            .args(["--foreground", "--type", "text/plain"])
+            .stdin(input.reopen().expect("input reopens"))
+            .spawn()
+            .expect("wl-copy starts"),
+    );
+    let work = zion_compositor::Origin::Profile("work".parse().expect("profile name"));
+    let set = c
+        .dispatch_until(WAIT, |s| {
+            s.selection_owners.clipboard.as_ref() == Some(&work)
+        })
+        .expect("event loop runs");
+    assert!(set, "the large copy never became work's selection");
+    let start = Instant::now();
+    let pasted = paste(&mut c, rt, "work", Kind::Clipboard).expect("work pastes its own copy");
+    eprintln!(
+        "pasted {} bytes live in {:?}",
+        pasted.len(),
+        start.elapsed()
+    );
+    assert!(pasted == big, "work's live paste is not what it copied");
+    assert!(
+        !c.state
+            .selection_owners
+            .is_kept(&domain("work"), Kind::Clipboard),
+        "more than 16 MiB was kept"
+    );
+
+    // Once another profile's selection is offered, the uncopied one is gone.
+    show(&mut c, "personal");
+    let _b = copy(&mut c, rt, "personal", "B", Kind::Clipboard);
+    show(&mut c, "work");
+    assert_eq!(paste(&mut c, rt, "work", Kind::Clipboard), None);
+}
