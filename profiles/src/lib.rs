@@ -3,6 +3,7 @@
 
 pub mod config;
 mod error;
+pub mod image;
 pub mod lifecycle;
 pub mod podman;
 pub mod spec;

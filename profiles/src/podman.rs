@@ -112,6 +112,85 @@ impl PodmanClient {
             })
     }
 
+    /// `POST /libpod/images/import`: the tar archive at `tarball` becomes the
+    /// image `reference` (with `CMD /bin/sh`), streamed from the file;
+    /// `on_sent(sent, total)` follows the upload. Returns the image id.
+    pub async fn import_image(
+        &self,
+        tarball: &Path,
+        reference: &str,
+        mut on_sent: impl FnMut(u64, u64),
+    ) -> Result<String, LifecycleError> {
+        let io = |source| LifecycleError::Io {
+            socket: self.socket.clone(),
+            source,
+        };
+        let mut file = tokio::fs::File::open(tarball).await.map_err(io)?;
+        let total = file.metadata().await.map_err(io)?.len();
+        let path = format!(
+            "/{API_VERSION}/libpod/images/import?reference={}&changes={}",
+            query_escape(reference),
+            query_escape("CMD /bin/sh")
+        );
+        let mut stream = UnixStream::connect(&self.socket).await.map_err(io)?;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: podman\r\nContent-Type: application/x-tar\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.map_err(io)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut sent = 0u64;
+        loop {
+            let n = file.read(&mut buf).await.map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            stream.write_all(&buf[..n]).await.map_err(io)?;
+            sent += n as u64;
+            on_sent(sent, total);
+        }
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.map_err(io)?;
+        let failed = |message| LifecycleError::Podman {
+            action: "import the image",
+            message,
+        };
+        let (status, body) = parse_response(&raw).ok_or_else(|| {
+            failed(format!(
+                "malformed HTTP answer: {}",
+                String::from_utf8_lossy(&raw[..raw.len().min(200)])
+            ))
+        })?;
+        if status != 200 {
+            return Err(failed(api_message(&body)));
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| failed(format!("unreadable answer: {e}")))?;
+        value["Id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| failed(format!("answer without an id: {value}")))
+    }
+
+    /// `POST /libpod/containers/{container}/update` (`podman update
+    /// --cpu-shares`): the container's CPU weight, as cgroup v1 shares
+    /// (1024 the default; on cgroup v2 Podman turns them into `cpu.weight`).
+    pub async fn update_cpu_shares(
+        &self,
+        container: &str,
+        shares: u64,
+    ) -> Result<(), LifecycleError> {
+        let path = format!("/{API_VERSION}/libpod/containers/{container}/update");
+        let body = serde_json::json!({ "cpu": { "shares": shares } });
+        let (status, response) = self.post_json(&path, &body).await?;
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        Err(LifecycleError::Podman {
+            action: "update the CPU weight",
+            message: format!("container {container}: {}", api_message(&response)),
+        })
+    }
+
     async fn post_json(
         &self,
         path: &str,
@@ -139,6 +218,19 @@ impl PodmanClient {
             ),
         })
     }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn query_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Podman's error answers are `{"cause": …, "message": …}`.
@@ -180,6 +272,12 @@ fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_values_are_escaped() {
+        assert_eq!(query_escape("localhost/zion-x:1"), "localhost%2Fzion-x%3A1");
+        assert_eq!(query_escape("CMD /bin/sh"), "CMD%20%2Fbin%2Fsh");
+    }
 
     #[test]
     fn plain_and_chunked_answers_are_read() {

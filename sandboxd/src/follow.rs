@@ -5,7 +5,8 @@
 //! nothing is hibernated automatically.
 //!
 //! The decision is [`plan`], a function of values; [`run`] feeds it from
-//! the bus and the session's events and carries it out.
+//! the bus and the session's events and carries it out. The same changes
+//! move CPU weights to the shown profile ([`crate::focus`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use zbus::fdo::{DBusProxy, PropertiesProxy};
 use zbus::names::BusName;
 use zion_profiles::config::HibernateAfter;
 
+use crate::focus;
 use crate::session::Event;
 use crate::Session;
 
@@ -124,6 +126,8 @@ struct Follower {
     idle_since: HashMap<String, Instant>,
     states: HashMap<String, Observed>,
     wake: Option<Instant>,
+    /// The CPU weight last set on each profile's container.
+    weights: HashMap<String, u32>,
 }
 
 impl Follower {
@@ -147,6 +151,8 @@ impl Follower {
         // Started or thawed: its idle clock starts again.
         if new == Observed::Running && old != Some(Observed::Running) {
             self.idle_since.insert(profile.to_owned(), Instant::now());
+            // A new container, or one that missed updates while frozen.
+            self.weights.remove(profile);
         }
     }
 
@@ -215,6 +221,27 @@ impl Follower {
         } else {
             Some(Instant::now() + std::time::Duration::from_millis(50))
         };
+        self.weigh(&config).await;
+    }
+
+    /// Moves CPU weights to the shown profile (after thawing: a frame waits).
+    async fn weigh(&mut self, config: &zion_profiles::config::Config) {
+        let states: Vec<(&str, Observed)> = config
+            .profiles
+            .iter()
+            .map(|p| {
+                let name = p.name.as_ref();
+                let state = self.states.get(name).copied().unwrap_or(Observed::Other);
+                (name, state)
+            })
+            .collect();
+        let updates = focus::plan(
+            &config.focus,
+            self.active.as_deref(),
+            &states,
+            &self.weights,
+        );
+        focus::apply(&self.session, &updates, &mut self.weights).await;
     }
 }
 
@@ -295,6 +322,7 @@ async fn follow(session: Arc<Session>, conn: zbus::Connection) -> zbus::Result<(
         idle_since: HashMap::new(),
         states: HashMap::new(),
         wake: None,
+        weights: HashMap::new(),
     };
     follower.refresh_states().await;
     let mut changes = None;

@@ -5,6 +5,7 @@
 
 pub mod connect;
 pub mod criu;
+pub mod focus;
 pub mod follow;
 pub mod paths;
 pub mod profiles_dbus;

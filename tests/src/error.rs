@@ -21,6 +21,9 @@ pub enum HarnessError {
         status: String,
         stderr: String,
     },
+    /// A test image could not be built.
+    #[error("building a test image: {0}")]
+    Image(#[from] zion_profiles::image::ImageError),
     /// A service did not come up in time.
     #[error("{what} did not come up (waited up to {seconds} s): {log}")]
     Timeout {

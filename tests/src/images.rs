@@ -10,12 +10,11 @@ use std::process::Command;
 
 use rustix::fs::{flock, FlockOperation};
 use sha2::{Digest, Sha256};
+use zion_profiles::image;
+pub use zion_profiles::image::Recipe;
 
 use crate::process::{require_program, run};
 use crate::HarnessError;
-
-/// Bumped when the way images are built changes, to invalidate the cache.
-const BUILDER_VERSION: &str = "1";
 
 /// The images tests can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,43 +51,6 @@ impl TestImage {
     /// The full reference, tagged with the recipe's hash.
     pub fn reference(self) -> String {
         format!("{}:{}", self.name(), self.recipe().tag())
-    }
-}
-
-/// A Debian image recipe: minbase plus packages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipe {
-    /// The Debian suite.
-    pub suite: &'static str,
-    /// Extra packages.
-    pub packages: Vec<String>,
-}
-
-impl Recipe {
-    /// Reads a package list: one package a line, `#` starts a comment.
-    pub fn parse(text: &str) -> Recipe {
-        let packages = text
-            .lines()
-            .map(|l| l.split('#').next().unwrap_or("").trim())
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect();
-        Recipe {
-            suite: "bookworm",
-            packages,
-        }
-    }
-
-    /// The tag: the first 12 hex digits of the recipe's SHA-256.
-    pub fn tag(&self) -> String {
-        let mut hash = Sha256::new();
-        hash.update(BUILDER_VERSION);
-        hash.update(self.suite);
-        for p in &self.packages {
-            hash.update([0]);
-            hash.update(p);
-        }
-        hex::encode(&hash.finalize()[..6])
     }
 }
 
@@ -195,14 +157,13 @@ pub fn debian_mirror() -> String {
 
 /// Builds a root file system for `recipe` with debootstrap and imports it as
 /// `reference` into the storage at `store`. `make run` builds the profile
-/// image from the same kind of recipe (session-files/dev/build-image.sh).
+/// image from the same kind of recipe (`zionctl image build`).
 pub fn build(
     dir: &Path,
     store: &Path,
     recipe: &Recipe,
     reference: &str,
 ) -> Result<(), HarnessError> {
-    require_program("debootstrap")?;
     require_program("podman")?;
     fs::create_dir_all(dir.join("tmp")).map_err(HarnessError::io(
         "creating the image build folder",
@@ -212,57 +173,16 @@ pub fn build(
         .prefix("rootfs-")
         .tempdir_in(dir)
         .map_err(HarnessError::io("creating the image build folder", dir))?;
-    let mut debootstrap = Command::new("debootstrap");
-    debootstrap.arg("--variant=minbase");
-    if !recipe.packages.is_empty() {
-        debootstrap.arg(format!("--include={}", recipe.packages.join(",")));
-    }
-    debootstrap
-        .arg(recipe.suite)
-        .arg(rootfs.path())
-        .arg(debian_mirror());
-    run(&mut debootstrap)?;
-    // Downloaded packages are of no use inside the image.
-    if let Ok(entries) = fs::read_dir(rootfs.path().join("var/cache/apt/archives")) {
-        for entry in entries.flatten() {
-            if entry.path().extension().is_some_and(|e| e == "deb") {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
-    }
+    let log = dir.join("tmp").join("debootstrap.log");
+    image::debootstrap(recipe, rootfs.path(), &debian_mirror(), &log, |_| {})?;
     let tarball = dir
         .join("tmp")
         .join(format!("{}.tar", reference.replace(['/', ':'], "_")));
-    run(Command::new("tar")
-        .arg("-C")
-        .arg(rootfs.path())
-        .arg("-cf")
-        .arg(&tarball)
-        .arg("."))?;
+    image::pack(rootfs.path(), &tarball)?;
     let imported = run(podman_on_store(dir, store)
         .args(["import", "--change", "CMD=/bin/sh"])
         .arg(&tarball)
         .arg(reference));
     let _ = fs::remove_file(&tarball);
     imported.map(|_| ())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recipe_ignores_comments_and_blank_lines() {
-        let r = Recipe::parse("# a comment\nweston\n\n foot # the terminal\n");
-        assert_eq!(r.packages, vec!["weston", "foot"]);
-    }
-
-    #[test]
-    fn a_changed_recipe_gets_a_new_tag() {
-        let a = Recipe::parse("weston\n");
-        let b = Recipe::parse("weston\nfoot\n");
-        assert_ne!(a.tag(), b.tag());
-        assert_eq!(a.tag(), Recipe::parse("# x\nweston").tag());
-        assert_eq!(a.tag().len(), 12);
-    }
 }

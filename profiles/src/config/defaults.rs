@@ -76,12 +76,15 @@ pub fn config() -> Config {
         profiles: vec![work, gaming, personal],
         hotkeys: hotkeys(),
         quarantine: toml::Table::new(),
+        focus: super::Focus::default(),
+        sandbox: super::SandboxSettings::default(),
         source: None,
     }
 }
 
-/// Super+Tab, Super+Shift+Tab, Super+Return, Super+B, Super+Q, Super+W and
-/// Super+F (profiles carry their own Super+N).
+/// Super+Tab, Super+Shift+Tab, Super+Return, Super+B, Super+Q, Super+W,
+/// Super+F, Super+Shift+C and Super+Shift+V (profiles carry their own
+/// Super+N).
 pub fn hotkeys() -> Hotkeys {
     let mut bindings: Vec<(String, String)> = [
         ("Super+Tab", "next-profile"),
@@ -91,6 +94,8 @@ pub fn hotkeys() -> Hotkeys {
         ("Super+Q", "panel"),
         ("Super+W", "close-window"),
         ("Super+F", "toggle-fullscreen"),
+        ("Super+Shift+C", "copy-to-transfer"),
+        ("Super+Shift+V", "paste-transfer"),
     ]
     .iter()
     .map(|(c, a)| ((*c).to_owned(), (*a).to_owned()))

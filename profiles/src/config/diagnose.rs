@@ -11,7 +11,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::error::{closest, Source};
+use super::focus::FOCUS_KEYS;
 use super::parse::{BIND_KEYS, CONFIG_KEYS, PROFILE_KEYS};
+use super::sandbox::SANDBOX_KEYS;
 use super::ConfigError;
 
 /// One step of a path into the document.
@@ -32,6 +34,18 @@ enum Place {
     Bind { who: String, key: Option<String> },
     /// The binding of a chord in `[hotkeys]`.
     Hotkey(String),
+    /// Inside a small section (`[focus]`, `[sandbox]`), at `key` when known.
+    Section(&'static str, Option<String>),
+}
+
+/// The small sections whose keys are checked like a profile's.
+const SECTIONS: [&str; 2] = ["focus", "sandbox"];
+
+fn section_keys(name: &str) -> &'static [&'static str] {
+    match name {
+        "sandbox" => &SANDBOX_KEYS,
+        _ => &FOCUS_KEYS,
+    }
 }
 
 /// See the module documentation.
@@ -82,13 +96,18 @@ fn restate(raw: &str, place: &Place, in_header: bool) -> (String, String) {
                 format!("unknown key `{field}` in a bind of {who}"),
                 &BIND_KEYS,
             ),
+            Place::Section(name, _) => (
+                format!("unknown key `{field}` in [{name}]"),
+                section_keys(name),
+            ),
             _ if in_header => (format!("unknown section `{field}`"), &CONFIG_KEYS),
             _ => (format!("unknown top-level key `{field}`"), &CONFIG_KEYS),
         };
         let hint = match closest(&field, keys) {
             Some(near) => format!("did you mean `{near}`?"),
             None if top => {
-                "remove it; the sections are [[profile]], [hotkeys] and [quarantine]".to_owned()
+                "remove it; the sections are [[profile]], [hotkeys] and [quarantine], and optionally [focus] and [sandbox]"
+                    .to_owned()
             }
             None => format!("remove it; the keys here are: {}", keys.join(", ")),
         };
@@ -116,6 +135,7 @@ fn restate(raw: &str, place: &Place, in_header: bool) -> (String, String) {
                 (key.clone(), format!(" in {who}"))
             }
             Place::Hotkey(chord) => (Some(chord.clone()), " in [hotkeys]".to_owned()),
+            Place::Section(name, key) => (key.clone(), format!(" in [{name}]")),
             Place::Top(key) => (key.clone(), String::new()),
         };
         let key = key.unwrap_or_default();
@@ -136,6 +156,7 @@ fn restate(raw: &str, place: &Place, in_header: bool) -> (String, String) {
         Place::Profile { who, .. } => format!(" in {who}"),
         Place::Bind { who, .. } => format!(" in a bind of {who}"),
         Place::Hotkey(_) => " in [hotkeys]".to_owned(),
+        Place::Section(name, _) => format!(" in [{name}]"),
         Place::Top(_) => String::new(),
     };
     (
@@ -182,6 +203,12 @@ fn form(key: &str) -> (&'static str, &'static str) {
         ),
         "hotkeys" => ("a table", "[hotkeys] then \"Super+Return\" = \"terminal\""),
         "quarantine" => ("a table", "[quarantine]"),
+        "focus" => ("a table", "[focus] then cpu = true"),
+        "cpu" => ("true or false", "cpu = false"),
+        "active_weight" => ("a whole number", "active_weight = 400"),
+        "background_weight" => ("a whole number", "background_weight = 50"),
+        "sandbox" => ("a table", "[sandbox] then pool = 1"),
+        "pool" => ("a whole number", "pool = 1"),
         _ => (
             "of another type",
             "the file `zionctl config defaults` prints",
@@ -241,6 +268,14 @@ fn place(root: &DeTable, at: usize) -> Place {
             key: key(rest.first()),
         },
         [Step::Key(h), Step::Key(chord), ..] if h == "hotkeys" => Place::Hotkey(chord.clone()),
+        [Step::Key(s), rest @ ..] if !rest.is_empty() && SECTIONS.contains(&s.as_str()) => {
+            let name = SECTIONS
+                .iter()
+                .find(|n| **n == s)
+                .copied()
+                .unwrap_or("focus");
+            Place::Section(name, key(rest.first()))
+        }
         [first, ..] => Place::Top(key(Some(first))),
         [] => Place::Top(None),
     }

@@ -7,8 +7,10 @@ mod chord;
 mod defaults;
 mod diagnose;
 mod error;
+mod focus;
 mod model;
 mod parse;
+mod sandbox;
 mod units;
 mod values;
 mod write;
@@ -19,7 +21,9 @@ pub use capabilities::{parse_capability, CAPABILITIES};
 pub use chord::Chord;
 pub use defaults::{palette, DEFAULT_HIBERNATE};
 pub use error::ConfigError;
+pub use focus::{Focus, DEFAULT_WEIGHT, WEIGHT_MAX, WEIGHT_MIN};
 pub use model::{Bind, Config, Hotkeys, Profile};
+pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};
 pub use units::{format_duration, format_size, parse_duration, parse_size};
 pub use values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 
@@ -33,7 +37,7 @@ pub const DEFAULT_PIDS: u32 = 4096;
 pub const DEFAULT_IMAGE: &str = "localhost/zion-profile:latest";
 
 /// The actions a `[hotkeys]` binding can trigger.
-pub const ACTIONS: [&str; 16] = [
+pub const ACTIONS: [&str; 18] = [
     "switch-to-1",
     "switch-to-2",
     "switch-to-3",
@@ -50,6 +54,8 @@ pub const ACTIONS: [&str; 16] = [
     "panel",
     "close-window",
     "toggle-fullscreen",
+    "copy-to-transfer",
+    "paste-transfer",
 ];
 
 impl Config {

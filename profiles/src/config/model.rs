@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use super::chord::Chord;
+use super::focus::Focus;
+use super::sandbox::SandboxSettings;
 use super::values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 
 /// The whole configuration.
@@ -15,6 +17,10 @@ pub struct Config {
     pub hotkeys: Hotkeys,
     /// The raw `[quarantine]` table, read by the quarantine crate.
     pub quarantine: toml::Table,
+    /// `[focus]`: CPU weights that follow the shown desktop.
+    pub focus: Focus,
+    /// `[sandbox]`: the disposable browsers.
+    pub sandbox: SandboxSettings,
     /// The file it was loaded from (`None` for defaults and parsed text).
     pub source: Option<PathBuf>,
 }

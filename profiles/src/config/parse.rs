@@ -14,6 +14,8 @@ use super::chord::Chord;
 use super::defaults;
 use super::diagnose;
 use super::error::{closest, Source};
+use super::focus::{focus, RawFocus};
+use super::sandbox::{sandbox, RawSandbox};
 use super::units::parse_size;
 use super::{
     Bind, Colour, Config, ConfigError, Device, HibernateAfter, HibernateMode, Hotkeys, Network,
@@ -29,6 +31,8 @@ struct RawConfig {
     hotkeys: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     quarantine: toml::Table,
+    focus: Option<Spanned<RawFocus>>,
+    sandbox: Option<Spanned<RawSandbox>>,
 }
 
 #[derive(Deserialize)]
@@ -85,7 +89,7 @@ fn yes() -> bool {
 }
 
 /// The sections of the file.
-pub(super) const CONFIG_KEYS: [&str; 3] = ["profile", "hotkeys", "quarantine"];
+pub(super) const CONFIG_KEYS: [&str; 5] = ["profile", "hotkeys", "quarantine", "focus", "sandbox"];
 /// The keys of a `[[profile]]`.
 pub(super) const PROFILE_KEYS: [&str; 17] = [
     "name",
@@ -148,10 +152,14 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         profiles.push(p);
     }
     let hotkeys = hotkeys(&src, raw.hotkeys, &hotkey_owner)?;
+    let focus = focus(&src, raw.focus)?;
+    let sandbox = sandbox(&src, raw.sandbox)?;
     Ok(Config {
         profiles,
         hotkeys,
         quarantine: raw.quarantine,
+        focus,
+        sandbox,
         source: None,
     })
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::units::format_size;
-use super::{Config, Profile};
+use super::{Config, Focus, Profile, SandboxSettings};
 
 /// A TOML string literal, escaped as TOML needs.
 fn quoted(s: &str) -> String {
@@ -64,6 +64,16 @@ pub(super) fn to_toml(config: &Config) -> String {
     out.push_str("\n[hotkeys]\n");
     for (chord, action) in &config.hotkeys.bindings {
         let _ = writeln!(out, "{} = {}", quoted(chord), quoted(action));
+    }
+    if config.focus != Focus::default() {
+        let f = &config.focus;
+        let _ = writeln!(out, "\n[focus]");
+        let _ = writeln!(out, "cpu = {}", f.cpu);
+        let _ = writeln!(out, "active_weight = {}", f.active_weight);
+        let _ = writeln!(out, "background_weight = {}", f.background_weight);
+    }
+    if config.sandbox != SandboxSettings::default() {
+        let _ = writeln!(out, "\n[sandbox]\npool = {}", config.sandbox.pool);
     }
     if !config.quarantine.is_empty() {
         // Serialised under its own key so that nested tables come out as

@@ -17,6 +17,7 @@ pub mod state;
 
 use std::sync::Arc;
 
+use zion_profiles::config::MAX_POOL;
 use zion_quarantine::Store;
 
 pub use service::{SandboxError, SandboxEvent, Sandboxes, Settings};
@@ -35,29 +36,15 @@ pub struct SandboxArgs {
     pub sandbox_pool: Option<usize>,
 }
 
-/// The settings from the options and the raw configuration file (whose
-/// `[sandbox]` table the typed configuration does not know yet).
+/// The settings from the options and zion.toml's `[sandbox]`.
 pub fn settings(args: &SandboxArgs, session: &Session) -> Settings {
     let image = args
         .browser_image
         .clone()
         .unwrap_or_else(spec::default_browser_image);
-    let from_file = std::fs::read_to_string(&session.paths().config_file)
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .map(|raw| spec::pool_size(&raw))
-        .unwrap_or(Ok(spec::DEFAULT_POOL));
-    let pool = match (args.sandbox_pool, from_file) {
-        (Some(n), _) => n.min(spec::MAX_POOL),
-        (None, Ok(n)) => n,
-        (None, Err(e)) => {
-            tracing::warn!(
-                "zion.toml: {e}; keeping {} sandbox ready",
-                spec::DEFAULT_POOL
-            );
-            spec::DEFAULT_POOL
-        }
-    };
+    let pool = args
+        .sandbox_pool
+        .map_or(session.config().sandbox.pool, |n| n.min(MAX_POOL));
     Settings { image, pool }
 }
 

@@ -350,7 +350,7 @@ impl Sandboxes {
                 .await
                 .map_err(|e| {
                     SandboxError::Failed(format!(
-                        "sandbox {profile}/{id}: {e}; is the browser image {} there? (`make browser-image`)",
+                        "sandbox {profile}/{id}: {e}; is the browser image {} there? (`zionctl image build --browser`)",
                         self.settings.image
                     ))
                 })?;

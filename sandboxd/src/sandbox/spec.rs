@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use zion_profiles::config::{Network, Profile};
 use zion_profiles::spec::{ContainerSpec, MemoryLimit};
 use zion_profiles::spec::{
@@ -24,8 +23,7 @@ pub const LABEL_SANDBOX: &str = "org.zionos.sandbox";
 /// and a sandbox must never be taken for it.
 pub const LABEL_SANDBOX_PROFILE: &str = "org.zionos.sandbox.profile";
 
-/// The browser image's repository, as `make browser-image` /
-/// `session-files/dev/build-image.sh` names it.
+/// The browser image's repository.
 pub const BROWSER_IMAGE_NAME: &str = "localhost/zion-browser";
 
 /// The browser image's recipe.
@@ -42,17 +40,13 @@ pub fn container_downloads() -> String {
 }
 
 /// The default browser image: `localhost/zion-browser:<tag>`, the tag being
-/// the one `session-files/dev/build-image.sh` gives the recipe (the first 12
-/// hex digits of the SHA-256 of `bookworm <packages joined by commas>`).
+/// its recipe's, as `zionctl image build --browser` (and the test harness)
+/// builds it.
 pub fn default_browser_image() -> String {
-    let packages: Vec<&str> = BROWSER_RECIPE
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .flat_map(str::split_whitespace)
-        .collect();
-    let text = format!("bookworm {}", packages.join(","));
-    let tag = hex::encode(Sha256::digest(text.as_bytes()));
-    format!("{BROWSER_IMAGE_NAME}:{}", &tag[..12])
+    format!(
+        "{BROWSER_IMAGE_NAME}:{}",
+        zion_profiles::image::Recipe::parse(BROWSER_RECIPE).tag()
+    )
 }
 
 /// The host paths one sandbox is given.
@@ -276,29 +270,6 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `[sandbox] pool = N` from the raw configuration file: how many sandboxes
-/// are made ahead of time. Missing means 1; 0 means none.
-pub fn pool_size(raw: &toml::Table) -> Result<usize, String> {
-    let Some(section) = raw.get("sandbox") else {
-        return Ok(DEFAULT_POOL);
-    };
-    let Some(table) = section.as_table() else {
-        return Err("[sandbox] must be a table".into());
-    };
-    match table.get("pool") {
-        None => Ok(DEFAULT_POOL),
-        Some(toml::Value::Integer(n)) if (0..=MAX_POOL as i64).contains(n) => Ok(*n as usize),
-        Some(other) => Err(format!(
-            "[sandbox] pool = {other} is not a number of sandboxes from 0 to {MAX_POOL}"
-        )),
-    }
-}
-
-/// Sandboxes kept ready when the configuration says nothing.
-pub const DEFAULT_POOL: usize = 1;
-/// At most this many: each holds memory.
-pub const MAX_POOL: usize = 8;
-
 fn bind(source: &Path, destination: &str) -> Mount {
     Mount {
         destination: destination.to_owned(),
@@ -446,17 +417,6 @@ mod tests {
         assert_eq!(http_origin("http://user@evil/"), None);
         assert!(check_url("example.org").is_err());
         assert!(check_url("http://a/\nb").is_err());
-    }
-
-    #[test]
-    fn the_pool_size_is_read_from_the_sandbox_table() {
-        let raw = |t: &str| t.parse::<toml::Table>().expect("toml");
-        assert_eq!(pool_size(&raw("")), Ok(1));
-        assert_eq!(pool_size(&raw("[sandbox]\npool = 0")), Ok(0));
-        assert_eq!(pool_size(&raw("[sandbox]\npool = 3")), Ok(3));
-        assert!(pool_size(&raw("[sandbox]\npool = -1")).is_err());
-        assert!(pool_size(&raw("[sandbox]\npool = \"x\"")).is_err());
-        assert!(pool_size(&raw("sandbox = 2")).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod bus;
 mod config;
 mod docs;
+mod image;
 mod profiles;
 mod quarantine;
 mod sandbox;
@@ -26,6 +27,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: config::ConfigCommand,
+    },
+    /// Profile images: build them from their recipes.
+    Image {
+        #[command(subcommand)]
+        command: image::ImageCommand,
     },
     /// The session's profiles.
     Profiles {
@@ -57,6 +63,7 @@ enum Command {
 fn main() -> ExitCode {
     match Args::parse().command {
         Command::Config { command } => config::run(command),
+        Command::Image { command } => image::run(command),
         Command::Profiles { command } => profiles::run(command),
         Command::Quarantine { command } => quarantine::run(command),
         Command::Sandbox { command } => sandbox::run(command),

@@ -1,0 +1,447 @@
+//! Resources follow focus, end to end with every part real: the harness's
+//! private Podman and session bus, the headless `zion-compositor`, and
+//! `zion-sandboxd`. Two profiles each run CPU-bound loops that contend for
+//! this machine's cores; the CPU time each container's cgroup is charged
+//! over ten seconds shows which one the shown desktop's weight favours,
+//! before and after a switch.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use zion_sandboxd::profiles_dbus::ProfileStatus;
+use zion_tests::{TestEnv, TestImage};
+
+const DAEMON: &str = env!("CARGO_BIN_EXE_zion-sandboxd");
+const WAIT: Duration = Duration::from_secs(30);
+/// How long CPU time is counted.
+const WINDOW: Duration = Duration::from_secs(10);
+/// `[focus]` of the test's zion.toml.
+const ACTIVE_WEIGHT: u32 = 400;
+const BACKGROUND_WEIGHT: u32 = 50;
+
+#[zbus::proxy(
+    interface = "org.zionos.Compositor1",
+    default_service = "org.zionos.Compositor1",
+    default_path = "/org/zionos/Compositor1"
+)]
+trait Compositor1 {
+    #[zbus(property)]
+    fn active_desktop(&self) -> zbus::Result<String>;
+    fn switch_to(&self, name: &str) -> zbus::Result<()>;
+}
+
+#[zbus::proxy(
+    interface = "org.zionos.Profiles1",
+    default_service = "org.zionos.Profiles1",
+    default_path = "/org/zionos/Profiles1"
+)]
+trait Profiles1 {
+    fn status(&self, name: &str) -> zbus::Result<ProfileStatus>;
+}
+
+/// The compositor binary, built beside the daemon.
+fn compositor_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("ZION_COMPOSITOR") {
+        return bin.into();
+    }
+    let bin = Path::new(DAEMON).with_file_name("zion-compositor");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build -p zion-compositor` (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Where the kernel charges a container's CPU time and keeps its weight.
+#[derive(Debug)]
+enum CpuCgroup {
+    /// cgroup v1: `cpuacct.usage` (ns) and `cpu.shares`.
+    V1 { cpuacct: PathBuf, cpu: PathBuf },
+    /// cgroup v2: `cpu.stat` `usage_usec` and `cpu.weight`.
+    V2 { dir: PathBuf },
+}
+
+impl CpuCgroup {
+    /// The cgroup of process `pid`, if its CPU controllers can be read.
+    fn of(pid: &str) -> Result<CpuCgroup, String> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .map_err(|e| format!("/proc/{pid}/cgroup: {e}"))?;
+        let (mut cpuacct, mut cpu, mut unified) = (None, None, None);
+        for line in text.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let path = path.trim_start_matches('/');
+            let dir = |mount: &str| Path::new("/sys/fs/cgroup").join(mount).join(path);
+            let names: Vec<&str> = controllers.split(',').collect();
+            if names.contains(&"cpuacct") {
+                cpuacct = Some(dir(controllers));
+            }
+            if names.contains(&"cpu") {
+                cpu = Some(dir(controllers));
+            }
+            if controllers.is_empty() {
+                unified = Some(dir(""));
+            }
+        }
+        match (cpuacct, cpu, unified) {
+            (Some(cpuacct), Some(cpu), _) => {
+                if cpuacct.join("cpuacct.usage").exists() && cpu.join("cpu.shares").exists() {
+                    Ok(CpuCgroup::V1 { cpuacct, cpu })
+                } else {
+                    Err(format!(
+                        "no cpuacct.usage in {} or no cpu.shares in {}",
+                        cpuacct.display(),
+                        cpu.display()
+                    ))
+                }
+            }
+            (_, _, Some(dir)) if text.lines().count() == 1 => {
+                if dir.join("cpu.stat").exists() && dir.join("cpu.weight").exists() {
+                    Ok(CpuCgroup::V2 { dir })
+                } else {
+                    Err(format!(
+                        "the cpu controller is not enabled for {} (no cpu.weight)",
+                        dir.display()
+                    ))
+                }
+            }
+            _ => Err(format!("no cpu controller in /proc/{pid}/cgroup:\n{text}")),
+        }
+    }
+
+    fn read(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    }
+
+    /// The CPU time charged so far.
+    fn usage(&self) -> Duration {
+        match self {
+            CpuCgroup::V1 { cpuacct, .. } => {
+                let text = Self::read(&cpuacct.join("cpuacct.usage"));
+                Duration::from_nanos(text.trim().parse().expect("cpuacct.usage is a number"))
+            }
+            CpuCgroup::V2 { dir } => {
+                let text = Self::read(&dir.join("cpu.stat"));
+                let usec = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("usage_usec "))
+                    .expect("cpu.stat has usage_usec");
+                Duration::from_micros(usec.trim().parse().expect("usage_usec is a number"))
+            }
+        }
+    }
+
+    /// The weight the kernel holds (`cpu.shares` or `cpu.weight`).
+    fn weight(&self) -> u64 {
+        let path = match self {
+            CpuCgroup::V1 { cpu, .. } => cpu.join("cpu.shares"),
+            CpuCgroup::V2 { dir } => dir.join("cpu.weight"),
+        };
+        Self::read(&path).trim().parse().unwrap_or(0)
+    }
+}
+
+/// The environment, the compositor and the daemon; logs in files.
+struct Desk {
+    env: TestEnv,
+    compositor: Option<Child>,
+    daemon: Option<Child>,
+    conn: zbus::Connection,
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        for child in [self.daemon.as_mut(), self.compositor.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Desk {
+    /// Podman on this machine can set CPU weights, or why not.
+    fn podman_weighs_cpu(env: &TestEnv) -> Result<(), String> {
+        let out = env
+            .podman()
+            .cli()
+            .args([
+                "info",
+                "--format",
+                "{{.Host.CgroupsVersion}} {{.Host.CgroupControllers}}",
+            ])
+            .output()
+            .map_err(|e| format!("podman info: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !out.status.success() {
+            return Err(format!(
+                "podman info failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let controllers = text.split([' ', '[', ']']);
+        if controllers.clone().any(|c| c == "cpu") {
+            Ok(())
+        } else {
+            Err(format!(
+                "Podman reports no cpu cgroup controller (cgroups, controllers: {text})"
+            ))
+        }
+    }
+
+    /// Starts the compositor and the daemon with work and personal; `None`
+    /// (after saying why) where Podman cannot weigh CPU here.
+    async fn start() -> Option<Desk> {
+        let env = TestEnv::new().expect("test environment");
+        if let Err(why) = Desk::podman_weighs_cpu(&env) {
+            eprintln!("SKIP: CPU weights cannot be set on this machine: {why}");
+            return None;
+        }
+        let image = env.image(TestImage::Base).expect("the base test image");
+        let dir = env.xdg.config.join("zion");
+        std::fs::create_dir_all(&dir).expect("config folder");
+        let profile = |name: &str, colour: &str| {
+            format!(
+                "[[profile]]\nname = \"{name}\"\ncolour = \"{colour}\"\nimage = \"{image}\"\n\
+                 network = \"none\"\nmemory = \"256MiB\"\npids = 256\nhibernate_after = \"never\"\n\n"
+            )
+        };
+        let text = format!(
+            "{}{}[focus]\ncpu = true\nactive_weight = {ACTIVE_WEIGHT}\nbackground_weight = {BACKGROUND_WEIGHT}\n",
+            profile("work", "#3465a4"),
+            profile("personal", "#4e9a06"),
+        );
+        std::fs::write(dir.join("zion.toml"), text).expect("zion.toml");
+        let conn = env.dbus().connect().await.expect("the private bus");
+        let log = |name: &str| std::fs::File::create(env.root().join(name)).expect("log");
+        let compositor = env
+            .command(compositor_bin())
+            .args(["--backend", "headless", "--size", "640x480"])
+            .arg("--runtime-dir")
+            .arg(&env.xdg.runtime)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log("compositor.log"))
+            .spawn()
+            .expect("zion-compositor starts");
+        let daemon_log = log("daemon.log");
+        let mut desk = Desk {
+            env,
+            compositor: Some(compositor),
+            daemon: None,
+            conn,
+        };
+        desk.wait_for_name("org.zionos.Compositor1").await;
+        desk.daemon = Some(
+            desk.env
+                .command(DAEMON)
+                .env("ZION_SANDBOX_POOL", "0")
+                .env("RUST_LOG", "info,zion_sandboxd::follow=debug")
+                .env("NO_COLOR", "1")
+                .stdout(Stdio::null())
+                .stderr(daemon_log)
+                .spawn()
+                .expect("zion-sandboxd starts"),
+        );
+        desk.wait_for_name("org.zionos.Profiles1").await;
+        for profile in ["work", "personal"] {
+            desk.wait_running(profile).await;
+        }
+        Some(desk)
+    }
+
+    fn logs(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.env.root().join(f)).unwrap_or_default();
+        format!(
+            "--- zion-sandboxd:\n{}\n--- zion-compositor:\n{}",
+            read("daemon.log"),
+            read("compositor.log")
+        )
+    }
+
+    async fn wait_for_name(&self, name: &str) {
+        let dbus = zbus::fdo::DBusProxy::new(&self.conn)
+            .await
+            .expect("bus proxy");
+        let end = Instant::now() + WAIT;
+        loop {
+            let bus_name = zbus::names::BusName::try_from(name).expect("a bus name");
+            if dbus.name_has_owner(bus_name).await.unwrap_or(false) {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "{name} never appeared\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_running(&self, profile: &str) {
+        let proxy = Profiles1Proxy::new(&self.conn)
+            .await
+            .expect("profiles proxy");
+        let end = Instant::now() + WAIT;
+        loop {
+            let status = proxy
+                .status(profile)
+                .await
+                .unwrap_or_else(|e| panic!("Status({profile}): {e}\n{}", self.logs()));
+            if status.state == "running" {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "profile `{profile}` is {} ({}), not running\n{}",
+                status.state,
+                status.reason,
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn switch_to(&self, desktop: &str) {
+        let proxy = Compositor1Proxy::builder(&self.conn)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .expect("compositor proxy");
+        proxy
+            .switch_to(desktop)
+            .await
+            .unwrap_or_else(|e| panic!("SwitchTo({desktop}): {e}\n{}", self.logs()));
+        assert_eq!(
+            proxy.active_desktop().await.expect("ActiveDesktop"),
+            desktop
+        );
+    }
+
+    fn podman(&self, args: &[&str]) -> String {
+        let out = self
+            .env
+            .podman()
+            .cli()
+            .args(args)
+            .output()
+            .expect("podman runs");
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn cgroup(&self, profile: &str) -> Result<CpuCgroup, String> {
+        let pid = self.podman(&[
+            "inspect",
+            "--format",
+            "{{.State.Pid}}",
+            &format!("zion-{profile}"),
+        ]);
+        CpuCgroup::of(&pid)
+    }
+
+    /// Starts `n` endless shell loops in the profile's container.
+    fn spin(&self, profile: &str, n: usize) {
+        for _ in 0..n {
+            self.podman(&[
+                "exec",
+                "-d",
+                &format!("zion-{profile}"),
+                "sh",
+                "-c",
+                "while :; do :; done",
+            ]);
+        }
+    }
+
+    /// Waits until the kernel holds a higher weight for `front` than for
+    /// `back`, as the daemon sets on a switch.
+    async fn wait_weighed(&self, front: (&str, &CpuCgroup), back: (&str, &CpuCgroup)) {
+        let end = Instant::now() + WAIT;
+        loop {
+            let (f, b) = (front.1.weight(), back.1.weight());
+            if f > b && f >= 2 * b {
+                eprintln!("weights in the kernel: {} {f}, {} {b}", front.0, back.0);
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "the shown profile `{}` never got twice the CPU weight of `{}` in the kernel: \
+                 {f} vs {b}\n{}",
+                front.0,
+                back.0,
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The CPU time each cgroup is charged over [`WINDOW`].
+async fn measure(a: &CpuCgroup, b: &CpuCgroup) -> (Duration, Duration) {
+    let (a0, b0) = (a.usage(), b.usage());
+    tokio::time::sleep(WINDOW).await;
+    (a.usage() - a0, b.usage() - b0)
+}
+
+#[tokio::test]
+async fn the_shown_profile_gets_at_least_twice_the_cpu_of_the_other_and_a_switch_swaps_them() {
+    let Some(desk) = Desk::start().await else {
+        return;
+    };
+    let work = match desk.cgroup("work") {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!("SKIP: the containers' CPU cgroups cannot be read here: {why}");
+            return;
+        }
+    };
+    let personal = desk
+        .cgroup("personal")
+        .expect("personal's CPU cgroup, like work's");
+    // Two loops per profile: four on this machine's two cores, so that
+    // both profiles want more CPU than there is.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    desk.spin("work", cores);
+    desk.spin("personal", cores);
+
+    desk.switch_to("work").await;
+    desk.wait_weighed(("work", &work), ("personal", &personal))
+        .await;
+    let (w, p) = measure(&work, &personal).await;
+    eprintln!("work shown: work {w:?}, personal {p:?} of CPU in {WINDOW:?}");
+    assert!(
+        w >= 2 * p,
+        "with work shown, work got {w:?} of CPU and personal {p:?} over {WINDOW:?}: \
+         not twice as much\n{}",
+        desk.logs()
+    );
+    assert!(
+        w >= WINDOW / 2,
+        "work's loops hardly ran ({w:?} in {WINDOW:?}): the measurement says nothing"
+    );
+
+    desk.switch_to("personal").await;
+    desk.wait_weighed(("personal", &personal), ("work", &work))
+        .await;
+    let (w, p) = measure(&work, &personal).await;
+    eprintln!("personal shown: work {w:?}, personal {p:?} of CPU in {WINDOW:?}");
+    assert!(
+        p >= 2 * w,
+        "with personal shown, personal got {p:?} of CPU and work {w:?} over {WINDOW:?}: \
+         not twice as much\n{}",
+        desk.logs()
+    );
+}

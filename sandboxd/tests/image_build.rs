@@ -1,0 +1,199 @@
+//! `zionctl image build`: a real debootstrap build from a recipe, imported
+//! into the harness's private Podman, run as a container; a rebuild of the
+//! same recipe is skipped; bad recipes fail with the reason.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use zion_profiles::image::Recipe;
+use zion_tests::TestEnv;
+
+const ZIONCTL: &str = env!("CARGO_BIN_EXE_zionctl");
+
+fn zionctl(env: &TestEnv, args: &[&str]) -> Output {
+    env.command(ZIONCTL)
+        .args(args)
+        .output()
+        .expect("running zionctl")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(path: &Path, content: &str) -> PathBuf {
+    std::fs::write(path, content).expect("writing a test file");
+    path.to_owned()
+}
+
+#[test]
+fn a_recipe_becomes_a_runnable_image_once_and_bad_recipes_say_why() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: debootstrap needs root and this test runs as a user");
+        return;
+    }
+    let env = TestEnv::new().expect("test env");
+    let recipes = env.root().join("recipes");
+    std::fs::create_dir_all(&recipes).expect("recipes folder");
+    let recipe_text = "# minbase and GNU hello\nhello\n";
+    write(&recipes.join("tiny.packages"), recipe_text);
+    write(&recipes.join("bad.packages"), "Hello;rm\n");
+    write(&recipes.join("gone.packages"), "zion-no-such-package\n");
+    let config = write(
+        &env.root().join("zion.toml"),
+        "[[profile]]\nname = \"work\"\nimage = \"localhost/zion-tiny:latest\"\n\
+         [[profile]]\nname = \"personal\"\nimage = \"localhost/zion-tiny:latest\"\n\
+         [[profile]]\nname = \"broken\"\nimage = \"localhost/zion-bad:latest\"\n\
+         [[profile]]\nname = \"gone\"\nimage = \"localhost/zion-gone:latest\"\n\
+         [[profile]]\nname = \"pulled\"\nimage = \"docker.io/library/debian:12\"\n",
+    );
+    let config = config.to_str().expect("utf-8 path");
+    let recipes = recipes.to_str().expect("utf-8 path");
+    let tag = Recipe::parse(recipe_text).tag();
+
+    let built = zionctl(
+        &env,
+        &[
+            "image",
+            "build",
+            "work",
+            "--config",
+            config,
+            "--recipes",
+            recipes,
+        ],
+    );
+    let shown = text(&built);
+    assert!(built.status.success(), "{shown}");
+    assert!(
+        shown.contains(&format!("built localhost/zion-tiny:{tag}"))
+            && shown.contains("for work, personal"),
+        "{shown}"
+    );
+    // The bar went through debootstrap's steps to the end.
+    for step in [
+        "Downloading packages",
+        "Configuring",
+        "Importing into Podman",
+    ] {
+        assert!(shown.contains(step), "no `{step}` step:\n{shown}");
+    }
+    assert!(shown.contains("100%"), "{shown}");
+
+    // The configured tag names the new image, and it runs.
+    let ran = env
+        .podman()
+        .cli()
+        .args(["run", "--rm", "localhost/zion-tiny:latest", "hello"])
+        .output()
+        .expect("podman run");
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout).trim(),
+        "Hello, world!",
+        "{}",
+        text(&ran)
+    );
+
+    // The same recipe again: nothing is rebuilt.
+    let again = zionctl(
+        &env,
+        &[
+            "image",
+            "build",
+            "work",
+            "--config",
+            config,
+            "--recipes",
+            recipes,
+        ],
+    );
+    let shown = text(&again);
+    assert!(again.status.success(), "{shown}");
+    assert!(shown.contains("is up to date"), "{shown}");
+    assert!(!shown.contains("Downloading"), "{shown}");
+
+    // Bad input fails with the reason and builds nothing.
+    let bad = zionctl(
+        &env,
+        &[
+            "image",
+            "build",
+            "broken",
+            "--config",
+            config,
+            "--recipes",
+            recipes,
+        ],
+    );
+    let shown = text(&bad);
+    assert!(!bad.status.success(), "{shown}");
+    assert!(
+        shown.contains("`Hello;rm` is not a Debian package name"),
+        "{shown}"
+    );
+    let gone = zionctl(
+        &env,
+        &[
+            "image",
+            "build",
+            "gone",
+            "--config",
+            config,
+            "--recipes",
+            recipes,
+        ],
+    );
+    let shown = text(&gone);
+    assert!(!gone.status.success(), "{shown}");
+    assert!(
+        shown.contains("debootstrap failed") && shown.contains("zion-no-such-package"),
+        "{shown}"
+    );
+    let pulled = zionctl(
+        &env,
+        &[
+            "image",
+            "build",
+            "pulled",
+            "--config",
+            config,
+            "--recipes",
+            recipes,
+        ],
+    );
+    let shown = text(&pulled);
+    assert!(!pulled.status.success(), "{shown}");
+    assert!(shown.contains("podman pull"), "{shown}");
+    let missing = zionctl(
+        &env,
+        &[
+            "image",
+            "build",
+            "work",
+            "--config",
+            config,
+            "--recipes",
+            "/nonexistent",
+        ],
+    );
+    let shown = text(&missing);
+    assert!(!missing.status.success(), "{shown}");
+    assert!(shown.contains("no recipe tiny.packages"), "{shown}");
+
+    let images = env
+        .podman()
+        .cli()
+        .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .output()
+        .expect("podman images");
+    let listed = String::from_utf8_lossy(&images.stdout);
+    assert!(
+        !listed.contains("zion-bad") && !listed.contains("zion-gone"),
+        "{listed}"
+    );
+}
