@@ -153,6 +153,12 @@ impl Compositor {
         Ok(())
     }
 
+    /// Starts one Xwayland per profile (see [`crate::xwayland`]); logs once
+    /// and goes on if Xwayland is not installed.
+    pub fn start_xwayland(&mut self) {
+        self.state.start_xwayland_all();
+    }
+
     /// Runs one round of the loop, waiting up to `timeout` for events.
     pub fn dispatch(&mut self, timeout: Duration) -> anyhow::Result<()> {
         self.event_loop
@@ -264,6 +270,7 @@ pub fn catch_stop_signals() -> anyhow::Result<UnixStream> {
 impl Drop for Compositor {
     fn drop(&mut self) {
         self.state.remove_sandbox_folders();
+        self.state.stop_xwayland_all();
     }
 }
 

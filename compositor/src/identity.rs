@@ -116,7 +116,15 @@ impl ClientData for ClientState {
 
 /// The origin of `client`, if it was accepted by this compositor.
 pub fn origin_of(client: &Client) -> Option<&Origin> {
-    client.get_data::<ClientState>().map(ClientState::origin)
+    client
+        .get_data::<ClientState>()
+        .map(ClientState::origin)
+        // Xwayland's own connection, tagged when it is started.
+        .or_else(|| {
+            client
+                .get_data::<smithay::xwayland::XWaylandClientData>()
+                .and_then(|d| d.user_data().get::<Origin>())
+        })
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod screenshot;
 pub mod sockets;
 pub mod state;
 pub mod title;
+pub mod xwayland;
 
 pub use backend::BackendKind;
 pub use compositor::{Compositor, Options};

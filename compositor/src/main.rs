@@ -39,6 +39,9 @@ struct Args {
     /// when DBUS_SESSION_BUS_ADDRESS is set).
     #[arg(long)]
     no_dbus: bool,
+    /// Do not start an Xwayland per profile (X11 programs will not run).
+    #[arg(long)]
+    no_xwayland: bool,
 }
 
 fn parse_size(s: &str) -> Result<(i32, i32), String> {
@@ -100,6 +103,9 @@ fn main() -> anyhow::Result<()> {
         _ => tracing::info!(
             "DBUS_SESSION_BUS_ADDRESS is not set: org.zionos.Compositor1 is not served"
         ),
+    }
+    if !args.no_xwayland {
+        compositor.start_xwayland();
     }
     compositor.stop_on_signals(signals)?;
     let until = args

@@ -8,7 +8,9 @@ use smithay::backend::renderer::element::memory::{
     MemoryRenderBuffer, MemoryRenderBufferRenderElement,
 };
 use smithay::backend::renderer::element::solid::{SolidColorBuffer, SolidColorRenderElement};
-use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
+use smithay::backend::renderer::element::surface::{
+    render_elements_from_surface_tree, WaylandSurfaceRenderElement,
+};
 use smithay::backend::renderer::element::{AsRenderElements, Kind};
 use smithay::backend::renderer::{ImportAll, ImportMem, Renderer};
 use smithay::desktop::Window;
@@ -55,6 +57,7 @@ pub fn title_of(window: &Window) -> String {
                     .and_then(|d| d.lock().ok().and_then(|d| d.title.clone()))
             })
         })
+        .or_else(|| window.x11_surface().map(|x| x.title()))
         .unwrap_or_default()
 }
 
@@ -165,8 +168,18 @@ where
         let window = &placed.window;
         let geometry = window.geometry();
         let render_loc = Point::from(placed.pos) - geometry.loc;
-        let surfaces: Vec<DesktopElement<R>> =
-            window.render_elements(renderer, render_loc.to_physical(1), scale, 1.0);
+        let surfaces: Vec<DesktopElement<R>> = match crate::xwayland::legacy_surface(window) {
+            // An X11 window of an older Xwayland: Smithay cannot draw it.
+            Some(surface) => render_elements_from_surface_tree(
+                renderer,
+                &surface,
+                render_loc.to_physical(1),
+                scale,
+                1.0,
+                Kind::Unspecified,
+            ),
+            None => window.render_elements(renderer, render_loc.to_physical(1), scale, 1.0),
+        };
 
         // Fullscreen hides the frame: the window is all the user sees.
         if placed.mode == layout::Mode::Fullscreen {

@@ -14,6 +14,7 @@ use smithay::reexports::wayland_server::{DisplayHandle, Resource};
 use smithay::utils::{Clock, Monotonic, SERIAL_COUNTER};
 use smithay::wayland::compositor::CompositorState;
 use smithay::wayland::output::OutputManagerState;
+use smithay::wayland::seat::WaylandFocus;
 use smithay::wayland::selection::data_device::DataDeviceState;
 use smithay::wayland::selection::primary_selection::PrimarySelectionState;
 use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
@@ -100,6 +101,8 @@ pub struct State {
     pub bus: Option<crate::dbus::Link>,
     /// Frames drawn so far (the sequence of presentation feedback).
     pub frames_shown: u64,
+    /// One Xwayland per profile, when started.
+    pub xwayland: crate::xwayland::Xwaylands,
 }
 
 impl State {
@@ -122,6 +125,7 @@ impl State {
         let data_device_state = DataDeviceState::new::<State>(dh);
         let primary_selection_state = PrimarySelectionState::new::<State>(dh);
         let policy = PolicyGlobals::new(dh, &primary_selection_state);
+        let xwayland = crate::xwayland::Xwaylands::new(dh);
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
         seat.add_keyboard(XkbConfig::default(), 600, 25)
@@ -161,6 +165,7 @@ impl State {
             suppressed_keys: Vec::new(),
             bus: None,
             frames_shown: 0,
+            xwayland,
         })
     }
 
@@ -194,11 +199,7 @@ impl State {
         self.layout.desktops().iter().find_map(|d| {
             d.windows()
                 .iter()
-                .find(|p| {
-                    p.window
-                        .toplevel()
-                        .is_some_and(|t| t.wl_surface() == surface)
-                })
+                .find(|p| p.window.wl_surface().is_some_and(|s| *s == *surface))
                 .map(|p| p.window.clone())
         })
     }
@@ -230,6 +231,7 @@ impl State {
         self.unmapped.remove(i);
         window.on_commit();
         let desktop = window.user_data().get::<OpensOn>().map_or(0, |d| d.0);
+        info!(origin = ?self.origin_of_surface(surface), desktop, "window mapped");
         self.layout.open(desktop, window.clone());
         self.refresh_view();
         self.apply_mode_on_map(&window);
@@ -269,7 +271,11 @@ impl State {
                 }
             }
         }
-        let target = focused.and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()));
+        let target = focused.and_then(|w| {
+            w.wl_surface()
+                .map(|s| s.into_owned())
+                .or_else(|| crate::xwayland::surface_of(&w))
+        });
         // A layer surface claiming the keyboard (a lock or launcher) has it.
         let target = self.layer_keyboard_focus().or(target);
         if let Some(keyboard) = self.seat.get_keyboard() {
@@ -302,6 +308,10 @@ impl State {
             Action::CloseWindow => {
                 if let Some(t) = self.layout.focused().and_then(|w| w.toplevel()) {
                     t.send_close();
+                } else if let Some(x) = self.layout.focused().and_then(|w| w.x11_surface()) {
+                    if let Err(err) = x.close() {
+                        warn!("error closing an X11 window: {err}");
+                    }
                 }
             }
             Action::ToggleFullscreen => self.toggle_fullscreen_focused(),
@@ -392,6 +402,15 @@ impl State {
             w.send_frame(&output, now, Some(Duration::ZERO), |_, _| {
                 Some(output.clone())
             });
+            if let Some(surface) = crate::xwayland::legacy_surface(w) {
+                smithay::desktop::utils::send_frames_surface_tree(
+                    &surface,
+                    &output,
+                    now,
+                    Some(Duration::ZERO),
+                    |_, _| Some(output.clone()),
+                );
+            }
         }
         self.send_layer_frames(now.into());
     }

@@ -19,9 +19,13 @@ impl CompositorHandler for State {
     }
 
     fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
-        // Every client is inserted by `sockets::listen` with a `ClientState`.
-        match client.get_data::<ClientState>() {
-            Some(data) => &data.compositor,
+        // Every client is inserted by `sockets::listen` with a `ClientState`…
+        if let Some(data) = client.get_data::<ClientState>() {
+            return &data.compositor;
+        }
+        // Or by `XWayland::spawn`, for a profile's Xwayland.
+        match client.get_data::<smithay::xwayland::XWaylandClientData>() {
+            Some(data) => &data.compositor_state,
             None => unreachable!("a client without Zion's client data"),
         }
     }

@@ -1,0 +1,335 @@
+//! One Xwayland per profile: the compositor runs headless in this process,
+//! real X11 programs from Debian (`xeyes`, `xwininfo`) connect to a
+//! profile's X socket, and the test asserts what a user would notice: the
+//! window on that profile's desktop in that profile's frame colour, and an
+//! X11 client of another profile that cannot list it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use smithay::desktop::Window;
+use zion_compositor::frame::BORDER;
+use zion_compositor::render::content_rect;
+use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
+use zion_profiles::config::{Config, ProfileName};
+
+const XEYES: &str = "/usr/bin/xeyes";
+const XWININFO: &str = "/usr/bin/xwininfo";
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Harness {
+    compositor: Compositor,
+    runtime: tempfile::TempDir,
+    clients: Vec<Child>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        for c in &mut self.clients {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Why this machine cannot run the test, if it cannot.
+fn missing() -> Option<String> {
+    if !zion_compositor::xwayland::installed() {
+        return Some("Xwayland is not installed (Debian package xwayland)".into());
+    }
+    for (tool, package) in [(XEYES, "x11-apps"), (XWININFO, "x11-utils")] {
+        if !Path::new(tool).exists() {
+            return Some(format!(
+                "{tool} is not installed (Debian package {package})"
+            ));
+        }
+    }
+    // Run as a container would: the profile's X11 folder mounted as
+    // /tmp/.X11-unix in a mount namespace of the client's own.
+    let unshare = Command::new("unshare")
+        .args(["--mount", "--map-root-user", "true"])
+        .stderr(Stdio::null())
+        .status();
+    if !unshare.is_ok_and(|s| s.success()) {
+        return Some("cannot create a mount namespace (unshare --mount --map-root-user)".into());
+    }
+    None
+}
+
+fn profile(name: &str) -> ProfileName {
+    name.parse().expect("a valid profile name")
+}
+
+impl Harness {
+    /// A headless compositor with Xwayland started for `profiles`, each
+    /// ready (its window manager running).
+    fn new(profiles: &[&str]) -> Harness {
+        // In /tmp, as Smithay binds the X socket there first and moves it.
+        let runtime = tempfile::Builder::new()
+            .prefix("zion-test-xwayland")
+            .tempdir_in("/tmp")
+            .expect("temporary runtime folder");
+        let options = Options {
+            backend: BackendKind::Headless,
+            size: (800, 600),
+            runtime_dir: runtime.path().to_owned(),
+        };
+        let mut compositor =
+            Compositor::new(Config::defaults(), &options).expect("compositor starts");
+        for p in profiles {
+            compositor
+                .state
+                .start_xwayland(&profile(p))
+                .expect("Xwayland starts");
+        }
+        let names: Vec<String> = profiles.iter().map(|p| p.to_string()).collect();
+        let ready = compositor
+            .dispatch_until(WAIT, |s| {
+                names
+                    .iter()
+                    .all(|p| s.xwayland.of(p).is_some_and(|i| i.wm.is_some()))
+            })
+            .expect("event loop runs");
+        assert!(ready, "Xwayland of {profiles:?} did not become ready");
+        Harness {
+            compositor,
+            runtime,
+            clients: Vec::new(),
+        }
+    }
+
+    /// The X socket of `profile`'s Xwayland: in the profile's folder.
+    fn socket(&self, profile: &str) -> PathBuf {
+        let instance = self
+            .compositor
+            .state
+            .xwayland
+            .of(profile)
+            .expect("Xwayland started");
+        instance.socket.clone()
+    }
+
+    /// `program` with `args`, run as in the profile's container: in a mount
+    /// namespace where the profile's X11 folder is `/tmp/.X11-unix`, with
+    /// `DISPLAY=:N` (this machine's libxcb takes no socket paths).
+    fn x11_command(&self, profile: &str, program: &str, args: &[&str]) -> Command {
+        let instance = self
+            .compositor
+            .state
+            .xwayland
+            .of(profile)
+            .expect("Xwayland started");
+        let folder = instance.socket.parent().expect("socket has a folder");
+        let mut command = Command::new("unshare");
+        command
+            .args([
+                "--mount",
+                "--map-root-user",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+            ])
+            .arg("mount --bind \"$0\" /tmp/.X11-unix && exec \"$@\"")
+            .arg(folder)
+            .arg(program)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("DISPLAY", format!(":{}", instance.display));
+        command
+    }
+
+    fn spawn_x11(&mut self, program: &str, profile: &str) {
+        let child = self
+            .x11_command(profile, program, &[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} starts: {e}"));
+        self.clients.push(child);
+    }
+
+    fn desktop(&self, profile: &str) -> usize {
+        self.compositor
+            .state
+            .layout
+            .index_of(profile)
+            .expect("profile has a desktop")
+    }
+
+    fn wait_for_windows(&mut self, desktop: usize, count: usize) -> Vec<Window> {
+        let ok = self
+            .compositor
+            .dispatch_until(WAIT, |s| {
+                let windows = s.layout.desktops()[desktop].windows();
+                windows.len() == count
+                    && windows
+                        .iter()
+                        .all(|p| p.window.geometry().size.w > 0 && has_surface(&p.window))
+            })
+            .expect("event loop runs");
+        let seen: Vec<_> = self.compositor.state.layout.desktops()[desktop]
+            .windows()
+            .iter()
+            .map(|p| (p.window.geometry(), has_surface(&p.window)))
+            .collect();
+        assert!(
+            ok,
+            "desktop {desktop} did not get {count} drawn X11 window(s): {seen:?}"
+        );
+        for _ in 0..10 {
+            self.compositor
+                .dispatch(Duration::from_millis(20))
+                .expect("event loop runs");
+        }
+        self.compositor.state.layout.desktops()[desktop]
+            .windows()
+            .iter()
+            .map(|p| p.window.clone())
+            .collect()
+    }
+
+    /// Runs `xwininfo -root -tree` on `profile`'s display, dispatching the
+    /// compositor meanwhile (Xwayland needs it); returns its output.
+    fn xwininfo_tree(&mut self, profile: &str) -> String {
+        let child = self
+            .x11_command(profile, XWININFO, &["-root", "-tree"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("xwininfo starts");
+        let pid = child.id();
+        let handle = std::thread::spawn(move || child.wait_with_output());
+        let end = Instant::now() + WAIT;
+        while !handle.is_finished() {
+            assert!(Instant::now() < end, "xwininfo (pid {pid}) did not finish");
+            self.compositor
+                .dispatch(Duration::from_millis(10))
+                .expect("event loop runs");
+        }
+        let out = handle
+            .join()
+            .expect("xwininfo thread")
+            .expect("xwininfo output");
+        assert!(
+            out.status.success(),
+            "xwininfo failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn shot(&mut self) -> Screenshot {
+        self.compositor.screenshot().expect("screenshot")
+    }
+}
+
+/// The X11 window has its Wayland surface (it can be drawn).
+fn has_surface(window: &Window) -> bool {
+    zion_compositor::xwayland::surface_of(window).is_some()
+}
+
+#[test]
+fn x11_window_opens_on_its_profiles_desktop_in_its_frame_and_other_profiles_cannot_list_it() {
+    if let Some(why) = missing() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let mut h = Harness::new(&["work", "personal"]);
+    let work = h.socket("work");
+    assert!(
+        work.starts_with(h.runtime.path().join("zion").join("work").join("X11")),
+        "work's X socket is in work's folder: {}",
+        work.display()
+    );
+    assert_ne!(
+        h.socket("personal"),
+        work,
+        "each profile has its own X server"
+    );
+
+    // xeyes on work's Xwayland appears on the work desktop, framed in work's colour.
+    h.spawn_x11(XEYES, "work");
+    let work_desktop = h.desktop("work");
+    let windows = h.wait_for_windows(work_desktop, 1);
+    let personal_desktop = h.desktop("personal");
+    assert!(
+        h.compositor.state.layout.desktops()[personal_desktop]
+            .windows()
+            .is_empty(),
+        "nothing on the personal desktop"
+    );
+    // The work desktop is shown (it is the first).
+    assert_eq!(h.compositor.state.layout.active(), work_desktop);
+    let pos = h
+        .compositor
+        .state
+        .layout
+        .position(&windows[0])
+        .expect("placed");
+    let content = content_rect(&windows[0], pos);
+    let shot = h.shot();
+    let colour = Config::defaults()
+        .profile("work")
+        .expect("work profile")
+        .colour;
+    let work_rgb = (colour.r, colour.g, colour.b);
+    let mid_y = content.y + content.h / 2;
+    let mid_x = content.x + content.w / 2;
+    for (what, x, y) in [
+        ("left border", content.x - BORDER / 2 - 1, mid_y),
+        ("right border", content.x + content.w + BORDER / 2, mid_y),
+        ("bottom border", mid_x, content.y + content.h + BORDER / 2),
+    ] {
+        assert_eq!(shot.pixel(x, y), Some(work_rgb), "{what} at {x},{y}");
+    }
+    // xeyes draws its eyes (white and black) inside the frame.
+    let inside: Vec<_> = (content.x..content.x + content.w)
+        .step_by(2)
+        .filter_map(|x| shot.pixel(x, mid_y))
+        .collect();
+    assert!(
+        inside.contains(&(255, 255, 255)) && inside.contains(&(0, 0, 0)),
+        "xeyes drew its eyes in the window: {:?}",
+        &inside[..inside.len().min(20)]
+    );
+
+    // personal's X server lists only personal's windows: not work's xeyes.
+    let work_tree = h.xwininfo_tree("work");
+    assert!(
+        work_tree.contains("\"XEyes\""),
+        "work's X server lists xeyes:\n{work_tree}"
+    );
+    h.spawn_x11(XEYES, "personal");
+    h.wait_for_windows(personal_desktop, 1);
+    let personal_tree = h.xwininfo_tree("personal");
+    assert_eq!(
+        personal_tree.matches("\"XEyes\"").count(),
+        1,
+        "personal's X server lists its own xeyes and not work's:\n{personal_tree}"
+    );
+    assert_eq!(
+        work_tree.matches("\"XEyes\"").count(),
+        1,
+        "work's X server listed one xeyes before personal's started:\n{work_tree}"
+    );
+    let work_tree = h.xwininfo_tree("work");
+    assert_eq!(
+        work_tree.matches("\"XEyes\"").count(),
+        1,
+        "work's X server does not list personal's xeyes:\n{work_tree}"
+    );
+    assert_eq!(
+        h.compositor.state.layout.desktops()[work_desktop]
+            .windows()
+            .len(),
+        1,
+        "personal's X11 window did not land on work's desktop"
+    );
+}
