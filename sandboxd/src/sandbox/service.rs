@@ -28,6 +28,9 @@ use crate::Session;
 /// the quarantine takes its files, then the folder goes. A folder still
 /// holding something after that (a download cut short) stays.
 const INBOX_DRAIN: Duration = Duration::from_secs(300);
+/// The warm pool stops refilling after this many sandboxes in a row could
+/// not be frozen (something is wrong with Podman, not with one container).
+const MAX_UNFROZEN: u32 = 3;
 
 /// What can go wrong with a sandbox; the message says what and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -585,7 +588,8 @@ impl Sandboxes {
         for id in plan.discard.iter().filter_map(|id| id.parse().ok()) {
             self.close_entry(id, "no longer wanted in the pool").await;
         }
-        for _ in 0..plan.create {
+        let (mut made, mut unfrozen) = (0, 0);
+        while made < plan.create {
             let started = Instant::now();
             let id = match self.make(&target, SandboxState::Pooled).await {
                 Ok(id) => id,
@@ -598,13 +602,21 @@ impl Sandboxes {
             else {
                 continue;
             };
-            if let Err(e) = self.podman().containers().get(&container).pause().await {
+            if let Err(e) = self.freeze(&container).await {
                 tracing::warn!(
                     "pooled sandbox {target}/{id} could not be frozen ({e}); discarding it"
                 );
                 self.close_entry(id, "it could not be frozen").await;
-                return;
+                unfrozen += 1;
+                if unfrozen == MAX_UNFROZEN {
+                    tracing::warn!(
+                        "the warm pool is not refilled: {MAX_UNFROZEN} sandboxes in a row could not be frozen"
+                    );
+                    return;
+                }
+                continue;
             }
+            (made, unfrozen) = (made + 1, 0);
             self.entries(|e| {
                 if let Some(entry) = e.all.get_mut(&id) {
                     entry.ready = true;
@@ -614,6 +626,25 @@ impl Sandboxes {
                 "sandbox {target}/{id} ready in the warm pool (made in {:?})",
                 started.elapsed()
             );
+        }
+    }
+
+    /// Pauses a freshly started container. runc refuses now and then while
+    /// the container is still settling: it is asked again a few times.
+    async fn freeze(&self, container: &str) -> Result<(), podman_api::Error> {
+        let mut wait = Duration::from_millis(50);
+        let mut last = None;
+        for _ in 0..4 {
+            match self.podman().containers().get(container).pause().await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+        match last {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 
