@@ -4,7 +4,7 @@
 CARGO ?= cargo
 CARGO_FLAGS ?=
 
-.PHONY: all deps build lint test test-images run profile-image bench clean
+.PHONY: all deps build lint test test-images run images bench clean
 
 all: build
 
@@ -31,12 +31,19 @@ test: lint test-images
 	$(CARGO) build $(CARGO_FLAGS) --workspace --bins --lib
 	$(CARGO) test $(CARGO_FLAGS) --workspace
 
-# The default profile image, in the machine's own Podman.
-profile-image: deps
-	@bash session-files/dev/build-image.sh session-files/images/profile.packages localhost/zion-profile
+# The profile and disposable browser images, built by zionctl with
+# debootstrap (as root) into the Podman that podman.sh finds or starts; kept
+# while their recipes are unchanged.
+images: deps
+	$(CARGO) build $(CARGO_FLAGS) -p zion-sandboxd --bin zionctl
+	@bash -c 'set -euo pipefail; export XDG_RUNTIME_DIR="$${XDG_RUNTIME_DIR:-/tmp/zion-runtime-$$(id -u)}"; \
+		mkdir -p -m 0700 "$$XDG_RUNTIME_DIR"; . session-files/dev/podman.sh; zion_podman_find_or_start; trap zion_podman_stop EXIT; \
+		$(ZION_TARGET_DIR)/debug/zionctl image build --browser --recipes session-files/images --config session-files/zion.toml'
 
-run: build profile-image
-	@bash session-files/dev/run.sh
+# With a display, Zion in a window (run.sh); without one, the headless
+# walkthrough, which writes PNGs to target/zion-demo/.
+run: build images
+	@if [ -n "$${WAYLAND_DISPLAY:-}$${DISPLAY:-}" ]; then bash session-files/dev/run.sh; else bash session-files/dev/walkthrough.sh; fi
 
 bench: deps
 	$(CARGO) build --release -p zion-bench -p zion-sandboxd -p zion-quarantine -p zion-compositor --bins

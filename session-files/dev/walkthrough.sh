@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# walkthrough.sh: Zion for a machine with no display (what `make run` does
+# there). From the debug build it runs the headless compositor and
+# zion-sandboxd on a private session bus, with every XDG folder inside
+# target/zion-demo/ (wiped at start: the machine's own configuration, data
+# and runtime folder are never touched), then walks through a scenario:
+#   1. a terminal (foot) in each profile, work, gaming and personal, each
+#      desktop shown in turn and saved as a PNG;
+#   2. a disposable browser of work downloading a file from a local server,
+#      the file landing in the quarantine (scanned, clean);
+#   3. the quarantine panel (zion-panel) showing it.
+# Everything it started is stopped when it ends, however it ends.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+demo=$repo/target/zion-demo
+bin=${CARGO_TARGET_DIR:-$repo/target}/debug
+# How long a step may take (seconds); the first sandbox includes Chromium's
+# start in a fresh container.
+WAIT=${ZION_DEMO_WAIT:-120}
+
+say() { printf '\033[1mwalkthrough:\033[0m %s\n' "$*"; }
+die() {
+  printf 'walkthrough: error: %s\n' "$*" >&2
+  exit 1
+}
+
+for b in zion-compositor zion-sandboxd zionctl zion-panel zion-scan-worker; do
+  [ -x "$bin/$b" ] || die "$bin/$b is missing: build first (make build, or cargo build --workspace --bins)"
+done
+for tool in dbus-daemon dbus-send podman python3 foot; do
+  command -v "$tool" >/dev/null || die "$tool is not installed: make deps installs what Zion needs (Debian 12)"
+done
+
+# --- Private folders and bus ---------------------------------------------
+
+ZION_HOST_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/run/user/$(id -u)}
+export ZION_HOST_RUNTIME_DIR
+if [ -d "$demo" ]; then
+  # A run killed before its clean-up may have left its runtime link.
+  rm -rf "$(readlink -f "$demo/runtime" 2>/dev/null || echo /nonexistent)" 2>/dev/null || true
+  rm -rf "$demo"
+fi
+mkdir -p "$demo/config/zion" "$demo/data" "$demo/cache" "$demo/state" "$demo/logs"
+# Unix socket paths are limited to 108 bytes and a sandbox's Wayland socket
+# lies about 60 below the runtime folder: a deep checkout gets its runtime
+# folder in /tmp instead, linked from target/zion-demo/runtime.
+if [ "${#demo}" -le 40 ]; then
+  mkdir -m 0700 "$demo/runtime"
+  runtime=$demo/runtime
+else
+  runtime=$(mktemp -d /tmp/zion-demo-XXXXXX)
+  ln -s "$runtime" "$demo/runtime"
+fi
+chmod 0700 "$runtime"
+export XDG_CONFIG_HOME=$demo/config XDG_DATA_HOME=$demo/data XDG_RUNTIME_DIR=$runtime
+export XDG_CACHE_HOME=$demo/cache XDG_STATE_HOME=$demo/state
+unset WAYLAND_DISPLAY DISPLAY
+logs=$demo/logs
+
+# The demo's configuration: the shipped profiles, without devices (there
+# may be no GPU, sound card or gamepad here).
+config=$XDG_CONFIG_HOME/zion/zion.toml
+sed -E 's/^devices = \[.*\]$/devices = []/' session-files/zion.toml >"$config"
+grep -q '^name = "work"' "$config" || die "session-files/zion.toml has no work profile"
+
+# Everything started is recorded here and stopped on exit, last first.
+bus_pid="" compositor_pid="" daemon_pid="" server_pid="" panel_pid=""
+stop_pid() { # stop_pid PID NAME [SECONDS]
+  local pid=$1 name=$2 wait=${3:-10} _
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq $((wait * 10))); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  say "$name did not stop in ${wait}s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  set +e
+  [ "$rc" -eq 0 ] || say "stopping after an error; the logs are in $logs"
+  stop_pid "$panel_pid" zion-panel
+  stop_pid "$server_pid" "the file server"
+  # SIGTERM makes the daemon stop the profiles' containers first.
+  [ -n "$daemon_pid" ] && say "stopping zion-sandboxd and the profiles"
+  stop_pid "$daemon_pid" zion-sandboxd 60
+  stop_pid "$compositor_pid" zion-compositor
+  stop_pid "$bus_pid" dbus-daemon
+  [ "$runtime" = "$demo/runtime" ] || rm -rf "$runtime"
+  if [ -n "${ZION_PODMAN_PID:-}" ]; then
+    say "stopping the Podman service"
+    zion_podman_stop
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "private state in $demo"
+bus_out=$(dbus-daemon --session --fork --nopidfile --address="unix:path=$runtime/bus" \
+  --print-address=1 --print-pid=1) || die "dbus-daemon did not start"
+DBUS_SESSION_BUS_ADDRESS=$(sed -n 1p <<<"$bus_out")
+bus_pid=$(sed -n 2p <<<"$bus_out")
+export DBUS_SESSION_BUS_ADDRESS
+say "session bus at $DBUS_SESSION_BUS_ADDRESS"
+
+# --- Podman and the images -------------------------------------------------
+
+# shellcheck source=session-files/dev/podman.sh
+. session-files/dev/podman.sh
+zion_podman_find_or_start "$logs/podman.log"
+say "Podman at $CONTAINER_HOST"
+
+say "building the profile and browser images (once; kept when up to date)"
+"$bin/zionctl" image build --browser --recipes session-files/images --config "$config" 2>&1 \
+  | tee "$logs/images.log" || die "the images could not be built (debootstrap needs root: run make run as root or with sudo)"
+# The daemon takes the browser image zionctl just built or found.
+ZION_BROWSER_IMAGE=$(tr '\r' '\n' <"$logs/images.log" | grep -Eo 'localhost/zion-browser:[0-9a-f]+' | tail -n 1) \
+  || die "zionctl image build named no browser image (see $logs/images.log)"
+export ZION_BROWSER_IMAGE
+
+# --- The compositor and the daemon ----------------------------------------
+
+compositor_call() { # compositor_call METHOD [ARG...]
+  dbus-send --session --print-reply --dest=org.zionos.Compositor1 /org/zionos/Compositor1 \
+    "org.zionos.Compositor1.$1" "${@:2}"
+}
+has_owner() {
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner "string:$1" 2>/dev/null | grep -q 'boolean true'
+}
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND until it succeeds.
+wait_for() {
+  local seconds=$1 what=$2 end
+  shift 2
+  end=$((SECONDS + seconds))
+  until "$@"; do
+    [ "$SECONDS" -lt "$end" ] || die "$what did not happen in ${seconds}s; the logs are in $logs"
+    sleep 0.5
+  done
+}
+alive() { # alive PID NAME: dies when NAME has exited
+  kill -0 "$1" 2>/dev/null || die "$2 exited; its log: $logs/$2.log"
+}
+
+say "starting zion-compositor (headless, 1280x800)"
+RUST_LOG=${RUST_LOG:-info} NO_COLOR=1 "$bin/zion-compositor" --backend headless --size 1280x800 \
+  --config "$config" --runtime-dir "$runtime" >"$logs/zion-compositor.log" 2>&1 &
+compositor_pid=$!
+wait_for 30 "org.zionos.Compositor1 appearing on the bus" \
+  eval 'alive "$compositor_pid" zion-compositor && has_owner org.zionos.Compositor1'
+
+say "starting zion-sandboxd (it starts the three profiles' containers)"
+ZION_RULES=$repo/session-files/rules ZION_SANDBOX_POOL=0 RUST_LOG=${RUST_LOG:-info} NO_COLOR=1 \
+  "$bin/zion-sandboxd" --config "$config" >"$logs/zion-sandboxd.log" 2>&1 &
+daemon_pid=$!
+wait_for 30 "org.zionos.Profiles1 appearing on the bus" \
+  eval 'alive "$daemon_pid" zion-sandboxd && has_owner org.zionos.Profiles1'
+profiles=(work gaming personal)
+all_running() {
+  local list p
+  list=$("$bin/zionctl" profiles list 2>/dev/null) || return 1
+  for p in "${profiles[@]}"; do
+    grep -Eq "^$p +.* running\$" <<<"$list" || return 1
+  done
+}
+wait_for "$WAIT" "all three profiles running" eval 'alive "$daemon_pid" zion-sandboxd && all_running'
+"$bin/zionctl" profiles list
+
+# --- A window per profile --------------------------------------------------
+
+shot() { # shot NAME: the output as shown, to target/zion-demo/NAME.png
+  compositor_call Screenshot "string:$demo/$1.png" >/dev/null
+  [ -s "$demo/$1.png" ] || die "the screenshot $demo/$1.png was not written"
+  shots+=("$demo/$1.png")
+}
+toplevels() { grep -c 'new toplevel' "$logs/zion-compositor.log" || true; }
+shots=()
+for p in "${profiles[@]}"; do
+  say "$p: opening a terminal (zionctl profiles run $p -- foot) and showing its desktop"
+  before=$(toplevels)
+  "$bin/zionctl" profiles run "$p" -- foot
+  compositor_call SwitchTo "string:$p" >/dev/null
+  wait_for 30 "foot's window in $p" eval '[ "$(toplevels)" -gt "$before" ]'
+  # Its first frame: mapped, framed in the profile's colour, drawn.
+  sleep 2
+  shot "$p-desktop"
+done
+
+# --- A download into the quarantine -----------------------------------------
+
+# The disposable browser reaches the host at the gateway of Podman's bridge
+# (the profiles' containers brought it up), not at the host's loopback.
+gateway=$(podman --remote --url "$CONTAINER_HOST" network inspect podman \
+  --format '{{range .Subnets}}{{.Gateway}}{{end}}' 2>/dev/null | head -n 1)
+[ -n "$gateway" ] || die "Podman's network \`podman\` has no gateway (podman network inspect podman)"
+www=$demo/www
+mkdir -p "$www"
+printf 'Quarterly report\n\nRevenue is up; nothing in this file is harmful.\n' >"$www/report.txt"
+free_port() { python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$gateway" 2>/dev/null; }
+wait_for 30 "Podman's bridge gateway $gateway coming up" eval 'port=$(free_port)'
+# Python's file server, each file sent as an attachment: the browser saves
+# it rather than showing it.
+python3 - "$gateway" "$port" "$www" >"$logs/http.log" 2>&1 <<'PY' &
+import functools, http.server, sys
+class Attachment(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        name = self.path.rsplit("/", 1)[-1]
+        self.send_header("Content-Disposition", f'attachment; filename="{name}"')
+        super().end_headers()
+handler = functools.partial(Attachment, directory=sys.argv[3])
+http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), handler).serve_forever()
+PY
+server_pid=$!
+url="http://$gateway:$port/report.txt"
+wait_for 10 "the file server at $url answering" \
+  eval 'alive "$server_pid" http && python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$url" 2>/dev/null'
+
+say "work: a disposable browser opens $url (zionctl sandbox open work $url)"
+compositor_call SwitchTo string:work >/dev/null
+before=$(toplevels)
+sandbox=$("$bin/zionctl" sandbox open work "$url") || die "zionctl sandbox open failed; see $logs/zion-sandboxd.log"
+say "sandbox $sandbox is open; waiting for the download to reach the quarantine"
+clean_item() { "$bin/zionctl" quarantine list 2>/dev/null | grep -E '^ *[0-9]+ +clean .*report\.txt'; }
+wait_for "$WAIT" "report.txt scanned clean in the quarantine" eval 'alive "$daemon_pid" zion-sandboxd && clean_item >/dev/null'
+"$bin/zionctl" quarantine list
+wait_for 30 "the browser's window" eval '[ "$(toplevels)" -gt "$before" ]'
+sleep 3
+shot work-browser
+
+# --- The quarantine panel ----------------------------------------------------
+
+say "starting zion-panel, a host client of the compositor"
+WAYLAND_DISPLAY=wayland-zion RUST_LOG=${RUST_LOG:-warn} "$bin/zion-panel" --config "$config" \
+  >"$logs/zion-panel.log" 2>&1 &
+panel_pid=$!
+before_panel=$SECONDS
+wait_for 60 "the panel's window" eval 'alive "$panel_pid" zion-panel && [ "$(grep -c "new toplevel.*Host" "$logs/zion-compositor.log" || true)" -gt 0 ]'
+# iced lays out and draws its first frames, and reads the quarantine.
+sleep 4
+shot panel
+say "the panel took $((SECONDS - before_panel))s to show"
+
+echo
+say "done. The screenshots:"
+for s in "${shots[@]}"; do printf '  %s\n' "$s"; done
+say "logs: $logs"
