@@ -55,21 +55,26 @@ fn a_recipe_becomes_a_runnable_image_once_and_bad_recipes_say_why() {
     let config = config.to_str().expect("utf-8 path");
     let recipes = recipes.to_str().expect("utf-8 path");
     let tag = Recipe::parse(recipe_text).tag();
+    // `zionctl image build PROFILE` with the test's files: its status and all
+    // it printed.
+    let build = |profile: &str, recipes: &str| {
+        let out = zionctl(
+            &env,
+            &[
+                "image",
+                "build",
+                profile,
+                "--config",
+                config,
+                "--recipes",
+                recipes,
+            ],
+        );
+        (out.status.success(), text(&out))
+    };
 
-    let built = zionctl(
-        &env,
-        &[
-            "image",
-            "build",
-            "work",
-            "--config",
-            config,
-            "--recipes",
-            recipes,
-        ],
-    );
-    let shown = text(&built);
-    assert!(built.status.success(), "{shown}");
+    let (ok, shown) = build("work", recipes);
+    assert!(ok, "{shown}");
     assert!(
         shown.contains(&format!("built localhost/zion-tiny:{tag}"))
             && shown.contains("for work, personal"),
@@ -100,89 +105,29 @@ fn a_recipe_becomes_a_runnable_image_once_and_bad_recipes_say_why() {
     );
 
     // The same recipe again: nothing is rebuilt.
-    let again = zionctl(
-        &env,
-        &[
-            "image",
-            "build",
-            "work",
-            "--config",
-            config,
-            "--recipes",
-            recipes,
-        ],
-    );
-    let shown = text(&again);
-    assert!(again.status.success(), "{shown}");
+    let (ok, shown) = build("work", recipes);
+    assert!(ok, "{shown}");
     assert!(shown.contains("is up to date"), "{shown}");
     assert!(!shown.contains("Downloading"), "{shown}");
 
     // Bad input fails with the reason and builds nothing.
-    let bad = zionctl(
-        &env,
-        &[
-            "image",
-            "build",
-            "broken",
-            "--config",
-            config,
-            "--recipes",
-            recipes,
-        ],
-    );
-    let shown = text(&bad);
-    assert!(!bad.status.success(), "{shown}");
+    let (ok, shown) = build("broken", recipes);
+    assert!(!ok, "{shown}");
     assert!(
         shown.contains("`Hello;rm` is not a Debian package name"),
         "{shown}"
     );
-    let gone = zionctl(
-        &env,
-        &[
-            "image",
-            "build",
-            "gone",
-            "--config",
-            config,
-            "--recipes",
-            recipes,
-        ],
-    );
-    let shown = text(&gone);
-    assert!(!gone.status.success(), "{shown}");
+    let (ok, shown) = build("gone", recipes);
+    assert!(!ok, "{shown}");
     assert!(
         shown.contains("debootstrap failed") && shown.contains("zion-no-such-package"),
         "{shown}"
     );
-    let pulled = zionctl(
-        &env,
-        &[
-            "image",
-            "build",
-            "pulled",
-            "--config",
-            config,
-            "--recipes",
-            recipes,
-        ],
-    );
-    let shown = text(&pulled);
-    assert!(!pulled.status.success(), "{shown}");
+    let (ok, shown) = build("pulled", recipes);
+    assert!(!ok, "{shown}");
     assert!(shown.contains("podman pull"), "{shown}");
-    let missing = zionctl(
-        &env,
-        &[
-            "image",
-            "build",
-            "work",
-            "--config",
-            config,
-            "--recipes",
-            "/nonexistent",
-        ],
-    );
-    let shown = text(&missing);
-    assert!(!missing.status.success(), "{shown}");
+    let (ok, shown) = build("work", "/nonexistent");
+    assert!(!ok, "{shown}");
     assert!(shown.contains("no recipe tiny.packages"), "{shown}");
 
     let images = env

@@ -28,6 +28,8 @@ use crate::Session;
 /// the quarantine takes its files, then the folder goes. A folder still
 /// holding something after that (a download cut short) stays.
 const INBOX_DRAIN: Duration = Duration::from_secs(300);
+/// How long after an open the warm pool is refilled.
+const REFILL_DELAY: Duration = Duration::from_secs(2);
 /// The warm pool stops refilling after this many sandboxes in a row could
 /// not be frozen (something is wrong with Podman, not with one container).
 const MAX_UNFROZEN: u32 = 3;
@@ -250,7 +252,9 @@ impl Sandboxes {
                 reason: "the browser exited at once".into(),
             });
         }
-        self.clone().refill_later();
+        // The next pooled sandbox is made once this browser has had the CPU
+        // to its first window, so that the two do not start together.
+        self.clone().refill_after(REFILL_DELAY);
         Ok(id.to_string())
     }
 
@@ -552,7 +556,15 @@ impl Sandboxes {
 
     /// Refills the warm pool in the background.
     pub fn refill_later(self: Arc<Self>) {
-        tokio::spawn(async move { self.refill().await });
+        self.refill_after(Duration::ZERO);
+    }
+
+    /// Refills the warm pool in the background after `delay`.
+    pub fn refill_after(self: Arc<Self>, delay: Duration) {
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            self.refill().await
+        });
     }
 
     /// Makes or removes pooled sandboxes until the pool holds its size for
