@@ -530,13 +530,26 @@ async fn a_profile_sees_its_own_wayland_socket_only_no_bus_and_its_limits() {
     let check = format!("test -e '{bus}' && echo present || echo absent");
     assert_eq!(d.sh("work", &check), "absent");
 
-    // The only socket is its own Wayland socket: the same file as the
-    // compositor's socket for work, not personal's.
+    // The only sockets are its own: its Wayland socket (the same file as
+    // the compositor's socket for work, not personal's) and, when the
+    // compositor runs Xwayland, the X socket of work's own Xwayland.
     let sockets = d.sh(
         "work",
         "find / \\( -path /proc -o -path /sys \\) -prune -o -type s -print 2>/dev/null; true",
     );
-    assert_eq!(sockets, "/run/zion/wayland-0", "sockets inside work");
+    assert!(
+        sockets.lines().any(|l| l == "/run/zion/wayland-0"),
+        "no Wayland socket inside work: {sockets}"
+    );
+    for x in sockets.lines().filter(|l| *l != "/run/zion/wayland-0") {
+        let name = x.strip_prefix("/run/zion/X11/").unwrap_or_else(|| {
+            panic!("a socket that is not work's own inside work: {x} (all: {sockets})")
+        });
+        assert!(
+            d.env.xdg.runtime.join("zion/work/X11").join(name).exists(),
+            "{x} is not work's Xwayland socket (all: {sockets})"
+        );
+    }
     let inode_inside: u64 = d
         .sh("work", "stat -c %i /run/zion/wayland-0")
         .parse()
