@@ -153,7 +153,7 @@ fn rgba(c: Colour) -> [f32; 4] {
 
 /// The elements of the shown desktop, front to back; `colour` gives each
 /// window's frame colour from its origin.
-pub fn desktop_elements<R>(
+fn desktop_elements<R>(
     renderer: &mut R,
     layout: &Layout<Window>,
     colour: impl Fn(Option<&Origin>) -> Colour,

@@ -21,7 +21,7 @@ use zion_profiles::config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;
-use crate::render::{desktop_elements, DesktopElement, BACKGROUND};
+use crate::render::{output_elements, DesktopElement, BACKGROUND};
 use crate::screenshot::Screenshot;
 use crate::state::State;
 
@@ -143,7 +143,7 @@ impl Winit {
                 .backend
                 .bind()
                 .map_err(|e| anyhow::anyhow!("error binding the window: {e:?}"))?;
-            let elements = desktop_elements(renderer, layout, colour);
+            let elements = output_elements(renderer, &self.output, layout, colour);
             let result = self
                 .damage
                 .render_output(renderer, &mut target, age, &elements, BACKGROUND)
