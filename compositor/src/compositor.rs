@@ -71,7 +71,7 @@ impl Compositor {
                     })?;
                 Backend::Winit(winit)
             }
-            BackendKind::Udev => backend::udev::start()?,
+            BackendKind::Udev => backend::udev::start(&handle)?,
         };
         let display: Display<State> = Display::new().context("error creating the display")?;
         let display_handle = display.handle();

@@ -16,9 +16,11 @@ pub mod layers;
 pub mod layout;
 pub mod manage;
 pub mod render;
+pub mod screencopy;
 pub mod screenshot;
 pub mod sockets;
 pub mod state;
+pub mod tearing;
 pub mod title;
 pub mod xwayland;
 

@@ -103,6 +103,8 @@ pub struct State {
     pub frames_shown: u64,
     /// One Xwayland per profile, when started.
     pub xwayland: crate::xwayland::Xwaylands,
+    /// linux-dmabuf (its global is made by the udev backend only).
+    pub dmabuf_state: smithay::wayland::dmabuf::DmabufState,
 }
 
 impl State {
@@ -166,6 +168,7 @@ impl State {
             bus: None,
             frames_shown: 0,
             xwayland,
+            dmabuf_state: smithay::wayland::dmabuf::DmabufState::new(),
         })
     }
 
@@ -293,16 +296,19 @@ impl State {
             Action::SwitchTo(i) => {
                 if self.layout.switch_to(i) {
                     self.refresh_view();
+                    self.render_soon();
                 }
             }
             Action::NextProfile => {
                 if self.layout.switch_next() {
                     self.refresh_view();
+                    self.render_soon();
                 }
             }
             Action::PreviousProfile => {
                 if self.layout.switch_previous() {
                     self.refresh_view();
+                    self.render_soon();
                 }
             }
             Action::CloseWindow => {
@@ -364,6 +370,13 @@ impl State {
                 program.display()
             )),
         }
+    }
+
+    /// Draws a frame as soon as this round of events is handled, not at
+    /// the next tick of the frame timer: a desktop switch shows at once.
+    pub fn render_soon(&mut self) {
+        self.backend.schedule_render();
+        self.loop_handle.insert_idle(|state| state.render_frame());
     }
 
     /// Draws a frame if one is wanted, then lets the shown windows draw

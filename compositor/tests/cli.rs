@@ -36,20 +36,6 @@ fn headless_run_writes_a_png_of_the_output_and_removes_its_sockets() {
 }
 
 #[test]
-fn a_backend_not_built_yet_is_refused_with_a_clear_message() {
-    let runtime = tempfile::tempdir().expect("temporary folder");
-    let out = Command::new(BIN)
-        .args(["--backend", "udev"])
-        .arg("--runtime-dir")
-        .arg(runtime.path())
-        .output()
-        .expect("the binary runs");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not built yet"), "{err}");
-}
-
-#[test]
 fn a_broken_config_file_is_reported_with_its_place() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let config = dir.path().join("zion.toml");

@@ -31,18 +31,20 @@ const FOOT: &str = "/usr/bin/foot";
 const WAIT: Duration = Duration::from_secs(10);
 
 /// Globals every client sees, host or profile.
-const EVERYONE: [&str; 4] = [
+const EVERYONE: [&str; 5] = [
     "wp_presentation",
+    "wp_tearing_control_manager_v1",
     "wp_single_pixel_buffer_manager_v1",
     "zwp_relative_pointer_manager_v1",
     "zwp_pointer_constraints_v1",
 ];
 
 /// Globals only host clients see.
-const HOST_ONLY: [&str; 3] = [
+const HOST_ONLY: [&str; 4] = [
     "zwlr_data_control_manager_v1",
     "ext_data_control_manager_v1",
     "zwlr_layer_shell_v1",
+    "zwlr_screencopy_manager_v1",
 ];
 
 /// The panel's height and exclusive zone.

@@ -13,8 +13,9 @@ const WAYLAND_INFO: &str = "/usr/bin/wayland-info";
 const WAIT: Duration = Duration::from_secs(10);
 
 /// The globals only host clients may see.
-const HOST_ONLY: [&str; 6] = [
+const HOST_ONLY: [&str; 7] = [
     "zwlr_layer_shell_v1",
+    "zwlr_screencopy_manager_v1",
     "zwp_virtual_keyboard_manager_v1",
     "zwp_input_method_manager_v2",
     "ext_foreign_toplevel_list_v1",
@@ -23,7 +24,8 @@ const HOST_ONLY: [&str; 6] = [
 ];
 
 /// The globals every client sees.
-const EVERYONE: [&str; 13] = [
+const EVERYONE: [&str; 14] = [
+    "wp_tearing_control_manager_v1",
     "wl_compositor",
     "wl_shm",
     "wl_seat",

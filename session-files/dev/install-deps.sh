@@ -11,8 +11,10 @@ PACKAGES=(
   # run and test: containers, the session bus, Wayland clients, conformance
   podman runc conmon catatonit netavark aardvark-dns iptables uidmap debootstrap dbus
   weston foot fonts-dejavu-core xwayland wlcs desktop-file-utils wayland-utils wl-clipboard
-  # X11 programs for the per-profile Xwayland tests (xeyes; xwininfo)
-  x11-apps x11-utils
+  # X11 programs for the per-profile Xwayland tests (xeyes; xwininfo; the X11 clipboard)
+  x11-apps x11-utils xclip
+  # a screencopy client for the host-only screencopy test
+  grim
   # the winit backend's EGL (loaded at run time), Mesa's llvmpipe on machines without a GPU
   libegl1 libegl-mesa0 libwayland-egl1 libgl1-mesa-dri
   # tests and benchmarks: the corpus generator and the YARA command line

@@ -1,7 +1,7 @@
 //! Backends: where frames go and input comes from. One enum, dispatched by
-//! `match`: headless (Pixman into memory) and winit (a window in another
-//! desktop). The udev (DRM/KMS) backend is not built: `udev` explains why it
-//! cannot start.
+//! `match`: headless (Pixman into memory), winit (a window in another
+//! desktop) and udev (DRM/KMS screens, libinput and a libseat session: the
+//! compositor as the session itself; see [`udev`]).
 
 pub mod headless;
 pub mod udev;
@@ -16,6 +16,7 @@ use crate::layout::Layout;
 use crate::screenshot::Screenshot;
 
 pub use headless::Headless;
+pub use udev::Udev;
 pub use winit::Winit;
 
 /// Which backend to run.
@@ -25,7 +26,9 @@ pub enum BackendKind {
     Headless,
     /// A window inside another desktop (Wayland or X11), drawn with GLES.
     Winit,
-    /// DRM/KMS on a real seat (not built yet: refused with the reason).
+    /// DRM/KMS on a login seat (libseat), input from libinput: the
+    /// compositor runs the screens. Refused with the reason where there is
+    /// no seat or no GPU.
     Udev,
 }
 
@@ -78,20 +81,27 @@ pub enum Backend {
     Headless(Headless),
     /// A window in another desktop.
     Winit(Winit),
+    /// DRM/KMS screens on a seat.
+    Udev(Udev),
 }
 
 impl Backend {
-    /// The output frames are drawn for.
+    /// The output frames are drawn for (under udev, the first screen:
+    /// the one the layout uses).
     pub fn output(&self) -> &Output {
         match self {
             Backend::Headless(h) => h.output(),
             Backend::Winit(w) => w.output(),
+            Backend::Udev(u) => u.output(),
         }
     }
 
     /// Places the backend's outputs in `space`.
     pub fn map_outputs(&self, space: &mut Space<Window>) {
-        space.map_output(self.output(), (0, 0));
+        match self {
+            Backend::Udev(u) => u.map_outputs(space),
+            _ => space.map_output(self.output(), (0, 0)),
+        }
     }
 
     /// Asks for a frame at the next tick.
@@ -99,6 +109,7 @@ impl Backend {
         match self {
             Backend::Headless(h) => h.schedule_render(),
             Backend::Winit(w) => w.schedule_render(),
+            Backend::Udev(u) => u.schedule_render(),
         }
     }
 
@@ -107,6 +118,7 @@ impl Backend {
         match self {
             Backend::Headless(h) => h.needs_render(),
             Backend::Winit(w) => w.needs_render(),
+            Backend::Udev(u) => u.needs_render(),
         }
     }
 
@@ -119,6 +131,7 @@ impl Backend {
         match self {
             Backend::Headless(h) => h.render(layout, colour),
             Backend::Winit(w) => w.render(layout, colour),
+            Backend::Udev(u) => u.render(layout, colour),
         }
     }
 
@@ -127,6 +140,7 @@ impl Backend {
         match self {
             Backend::Headless(h) => h.screenshot(),
             Backend::Winit(w) => w.screenshot(),
+            Backend::Udev(u) => u.screenshot(),
         }
     }
 }

@@ -3,8 +3,9 @@
 //! data-control) are created with a filter that shows them only to clients
 //! of the host socket; the harmless ones (viewporter, fractional-scale,
 //! presentation-time, single-pixel-buffer, relative-pointer,
-//! pointer-constraints) are for everyone. Smithay 0.7 has no screencopy
-//! (wlr-screencopy or ext-image-copy-capture), so there is none.
+//! pointer-constraints, tearing-control) are for everyone. wlr-screencopy
+//! (Zion's own, [`crate::screencopy`]: Smithay 0.7 has none) is host only:
+//! it reads every desktop's windows.
 
 use smithay::desktop::PopupKind;
 use smithay::input::pointer::PointerHandle;
@@ -43,7 +44,9 @@ use smithay::{
 use tracing::{debug, info, warn};
 
 use crate::identity::{origin_of, Origin};
+use crate::screencopy::ScreencopyState;
 use crate::state::State;
+use crate::tearing::TearingControlState;
 
 /// Whether `client` may see a privileged global: only host-socket clients,
 /// never a profile's or a disposable sandbox's.
@@ -79,6 +82,10 @@ pub struct PolicyGlobals {
     /// zwp_pointer_constraints_v1 (everyone): honoured while the
     /// constrained surface has pointer focus.
     pub pointer_constraints: PointerConstraintsState,
+    /// zwlr_screencopy_manager_v1 (host only: grim, screen recorders).
+    pub screencopy: ScreencopyState,
+    /// wp_tearing_control_manager_v1 (everyone: games).
+    pub tearing_control: TearingControlState,
 }
 
 impl PolicyGlobals {
@@ -98,6 +105,8 @@ impl PolicyGlobals {
             single_pixel_buffer: SinglePixelBufferState::new::<State>(dh),
             relative_pointer: RelativePointerManagerState::new::<State>(dh),
             pointer_constraints: PointerConstraintsState::new::<State>(dh),
+            screencopy: ScreencopyState::new(dh, is_host),
+            tearing_control: TearingControlState::new(dh),
         }
     }
 }
