@@ -153,10 +153,11 @@ impl Compositor {
         Ok(())
     }
 
-    /// Starts one Xwayland per profile (see [`crate::xwayland`]); logs once
-    /// and goes on if Xwayland is not installed.
-    pub fn start_xwayland(&mut self) {
-        self.state.start_xwayland_all();
+    /// Opens one X11 socket per profile; each profile's Xwayland starts on
+    /// its first client (see [`crate::xwayland`]). Logs once and goes on if
+    /// Xwayland is not installed.
+    pub fn open_x11_sockets(&mut self) {
+        self.state.open_x11_sockets_all();
     }
 
     /// Runs one round of the loop, waiting up to `timeout` for events.

@@ -209,6 +209,22 @@ impl<W: Clone + PartialEq> Layout<W> {
         Some(pos)
     }
 
+    /// Opens `w` on desktop `desktop` on top at `pos`, leaving focus where
+    /// it was: for windows that place themselves (X11 menus and tooltips).
+    /// Returns whether it opened.
+    pub fn open_at(&mut self, desktop: usize, w: W, pos: (i32, i32)) -> bool {
+        if desktop >= self.desktops.len() || self.desktop_of(&w).is_some() {
+            return false;
+        }
+        self.desktops[desktop].windows.push(Placed {
+            window: w,
+            pos,
+            mode: Mode::Normal,
+            restore: None,
+        });
+        true
+    }
+
     /// Closes `w`; its desktop's focus falls to the topmost window left.
     /// Returns whether it was open.
     pub fn close(&mut self, w: &W) -> bool {

@@ -23,6 +23,7 @@ pub mod state;
 pub mod tearing;
 pub mod title;
 pub mod xwayland;
+pub mod xwayland_selection;
 
 pub use backend::BackendKind;
 pub use compositor::{Compositor, Options};

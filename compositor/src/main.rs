@@ -39,9 +39,13 @@ struct Args {
     /// when DBUS_SESSION_BUS_ADDRESS is set).
     #[arg(long)]
     no_dbus: bool,
-    /// Do not start an Xwayland per profile (X11 programs will not run).
+    /// Do not open an X11 socket per profile (X11 programs will not run).
     #[arg(long)]
     no_xwayland: bool,
+    /// Stop a profile's Xwayland after it has had no X11 window for this
+    /// many seconds (0: never); the next X11 program starts it again.
+    #[arg(long, default_value_t = 60.0)]
+    xwayland_idle: f64,
 }
 
 fn parse_size(s: &str) -> Result<(i32, i32), String> {
@@ -105,7 +109,9 @@ fn main() -> anyhow::Result<()> {
         ),
     }
     if !args.no_xwayland {
-        compositor.start_xwayland();
+        compositor.state.xwayland.idle_after = (args.xwayland_idle > 0.0)
+            .then(|| Duration::from_secs_f64(args.xwayland_idle.min(1e9)));
+        compositor.open_x11_sockets();
     }
     compositor.stop_on_signals(signals)?;
     let until = args

@@ -122,6 +122,13 @@ where
 
 /// The frame a window gets: server-side unless it negotiated client-side.
 pub fn decoration_of(window: &Window) -> Decoration {
+    // X11 menus and tooltips: the profile's border, no title bar.
+    if window
+        .x11_surface()
+        .is_some_and(|x| x.is_override_redirect())
+    {
+        return Decoration::BorderOnly;
+    }
     match window
         .toplevel()
         .and_then(|t| t.current_state().decoration_mode)

@@ -1,21 +1,34 @@
 //! One Xwayland per profile. X11 lets every client see and read every other
 //! client's windows, so each profile gets its own X server: its Wayland
 //! connection is tagged with the profile's [`Origin`] (its windows open on
-//! that profile's desktop, in its frame, with its clipboard), its X11 socket
-//! lives in the profile's folder `$XDG_RUNTIME_DIR/zion/<profile>/X11/` (to
-//! be bind-mounted as `/tmp/.X11-unix` in the profile's container), and it
-//! has its own X11 window manager.
+//! that profile's desktop, in its frame, with its clipboard), and it has its
+//! own X11 window manager.
 //!
-//! Smithay 0.7 binds the X11 socket itself, in `/tmp/.X11-unix`, before it
-//! starts Xwayland, so the server cannot be started lazily on a client's
-//! first connection; it is started with the compositor instead, and its
-//! socket is moved into the profile's folder at once (a bound Unix socket
-//! keeps working under its new name). Where that folder is on another file
-//! system than `/tmp` the move fails, the socket stays in `/tmp/.X11-unix`,
-//! and a warning says so.
+//! **Socket.** The compositor binds the profile's X11 socket itself, as
+//! `X0` in the profile's folder `$XDG_RUNTIME_DIR/zion/<profile>/X11/`: that
+//! folder is bind-mounted as `/tmp/.X11-unix` in the profile's container,
+//! where `DISPLAY=:0`. The name is the same for every profile, so the
+//! container needs nothing from the compositor but the folder, and the
+//! folder outlives a compositor restart. The container has its own network
+//! namespace, so the host's abstract X sockets are out of its reach.
+//!
+//! **On demand.** No server runs until a client connects: the socket's
+//! first waiting connection starts Xwayland, which is handed the socket
+//! (`-listenfd`) and accepts that connection itself. Smithay 0.7 starts
+//! Xwayland only with sockets it binds itself (in `/tmp/.X11-unix`), so the
+//! program it runs is a small script in `$XDG_RUNTIME_DIR/zion/.xwayland/`
+//! named `Xwayland` that adds the profile's socket to the real server's
+//! arguments; Smithay's own socket file is removed at once, leaving the
+//! profile's folder the only way in.
+//!
+//! **Idle stop.** When a server has had no X11 window (managed or not) for
+//! [`Xwaylands::idle_after`], it is stopped; the socket stays and the next
+//! client starts a new one. A server that exits by itself is noticed the
+//! same way (its window manager's connection closes).
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -24,9 +37,11 @@ use anyhow::Context;
 use smithay::delegate_xwayland_shell;
 use smithay::desktop::Window;
 use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay::reexports::calloop::{
     EventLoop, Interest, LoopHandle, Mode, PostAction, RegistrationToken,
 };
+use smithay::reexports::rustix;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use smithay::utils::{Logical, Rectangle};
@@ -42,50 +57,81 @@ use crate::state::{OpensOn, State};
 /// The folder, in a profile's socket folder, holding its X11 socket.
 pub const X11_FOLDER: &str = "X11";
 
-/// Where the X11 socket of `profile`'s Xwayland on display `display` goes.
-pub fn socket_path(runtime_dir: &Path, profile: &str, display: u32) -> PathBuf {
+/// The display number clients of a profile use (`DISPLAY=:0` in its
+/// container): the socket is named after it.
+pub const DISPLAY_NUMBER: u32 = 0;
+
+/// How long a server with no X11 window is kept before it is stopped.
+pub const DEFAULT_IDLE_AFTER: Duration = Duration::from_secs(60);
+
+/// Where the X11 socket of `profile` goes.
+pub fn socket_path(runtime_dir: &Path, profile: &str) -> PathBuf {
     runtime_dir
         .join("zion")
         .join(profile)
         .join(X11_FOLDER)
-        .join(format!("X{display}"))
+        .join(format!("X{DISPLAY_NUMBER}"))
+}
+
+/// The `Xwayland` executable on `PATH`, if any.
+pub fn executable() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("Xwayland"))
+        .find(|file| {
+            std::fs::metadata(file)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Whether an `Xwayland` executable is on `PATH`.
 pub fn installed() -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            std::fs::metadata(dir.join("Xwayland"))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-    })
+    executable().is_some()
 }
 
 /// The Xwayland servers and their shared state.
 pub struct Xwaylands {
     /// `xwayland_shell_v1`, seen only by Xwayland's own connections.
     pub shell: XWaylandShellState,
-    /// One per profile started.
+    /// One per profile whose X11 socket is open.
     pub instances: Vec<Instance>,
+    /// How long a server with no X11 window runs on; `None`: until the
+    /// compositor stops.
+    pub idle_after: Option<Duration>,
+    /// Window managers of servers that were stopped, kept until their
+    /// connection reports closed: Smithay may still hand them events.
+    retired: Vec<X11Wm>,
+    /// The real `Xwayland` and the folder of the script that runs it with
+    /// a profile's socket, once written.
+    launcher: Option<(PathBuf, PathBuf)>,
     /// The loop the window managers run in (see [`State::wm_loop`]), and
     /// its source in the compositor's loop.
     wm_loop: Option<(LoopHandle<'static, State>, RegistrationToken)>,
 }
 
 impl Xwaylands {
-    /// The shell global; no server yet.
+    /// The shell global; no socket yet.
     pub fn new(dh: &DisplayHandle) -> Xwaylands {
         Xwaylands {
             shell: XWaylandShellState::new::<State>(dh),
             instances: Vec::new(),
+            idle_after: Some(DEFAULT_IDLE_AFTER),
+            retired: Vec::new(),
+            launcher: None,
             wm_loop: None,
         }
     }
 
-    /// The instance of `profile`, if started.
+    /// The instance of `profile`, if its socket is open.
     pub fn of(&self, profile: &str) -> Option<&Instance> {
         self.instances
             .iter()
+            .find(|i| i.profile.as_ref() == profile)
+    }
+
+    fn of_mut(&mut self, profile: &str) -> Option<&mut Instance> {
+        self.instances
+            .iter_mut()
             .find(|i| i.profile.as_ref() == profile)
     }
 
@@ -96,20 +142,47 @@ impl Xwaylands {
     }
 }
 
-/// One profile's Xwayland.
+/// One profile's X11 socket and, while it runs, its Xwayland.
 pub struct Instance {
     /// Whose it is.
     pub profile: ProfileName,
-    /// Its display number (`DISPLAY=:N` where its folder is `/tmp/.X11-unix`).
-    pub display: u32,
-    /// Its X11 socket.
+    /// Its X11 socket, `X0` in the profile's folder.
     pub socket: PathBuf,
-    /// Its Wayland connection.
-    pub client: Client,
+    /// The socket, listening (handed to each server started).
+    listener: UnixListener,
+    /// The source waiting for a first connection (disabled while a server
+    /// runs).
+    waiting: RegistrationToken,
+    /// The running server, if any.
+    pub server: Option<Server>,
     /// Its window manager, once the server is ready.
     pub wm: Option<X11Wm>,
+}
+
+impl Instance {
+    /// Whether a server runs and its window manager is ready.
+    pub fn ready(&self) -> bool {
+        self.server.is_some() && self.wm.is_some()
+    }
+}
+
+/// A running Xwayland.
+pub struct Server {
+    /// The display number Smithay gave it (its lock in `/tmp`); clients do
+    /// not use it: they come through the profile's socket.
+    pub display: u32,
+    /// Its Wayland connection.
+    pub client: Client,
+    /// The X11 windows it has (managed and override-redirect).
+    pub windows: usize,
+    /// How many servers this profile has started, this one included.
+    pub generation: u64,
+    /// Its process, found among the compositor's children.
+    pub pid: Option<i32>,
     /// The server's event source (dropping it stops the server).
     token: RegistrationToken,
+    /// The idle stop armed while it has no window.
+    idle: Option<RegistrationToken>,
 }
 
 /// How to find the surface of an X11 window that an Xwayland older than
@@ -146,82 +219,64 @@ pub fn legacy_surface(window: &Window) -> Option<WlSurface> {
         .and_then(|_| surface_of(window))
 }
 
+/// The script Smithay runs as `Xwayland`: the real server with the
+/// profile's socket added to the ones Smithay passes.
+const LAUNCHER: &str = "#!/bin/sh\n\
+# Written by zion-compositor: runs Xwayland with the profile's X11 socket\n\
+# (bound by the compositor) besides the sockets Smithay passes.\n\
+fd=\"$ZION_X11_LISTENFD\"\n\
+exe=\"$ZION_XWAYLAND\"\n\
+unset ZION_X11_LISTENFD ZION_XWAYLAND\n\
+exec \"$exe\" \"$@\" -listenfd \"$fd\"\n";
+
 impl State {
-    /// Starts Xwayland for `profile`. Returns the path of its X11 socket
-    /// (clients can connect at once; they are served once it is ready).
-    pub fn start_xwayland(&mut self, profile: &ProfileName) -> anyhow::Result<PathBuf> {
+    /// Opens `profile`'s X11 socket; the first client to connect starts its
+    /// Xwayland. Returns the socket's path.
+    pub fn open_x11_socket(&mut self, profile: &ProfileName) -> anyhow::Result<PathBuf> {
         anyhow::ensure!(
             self.xwayland.of(profile.as_ref()).is_none(),
-            "Xwayland of profile {profile} is running already"
+            "the X11 socket of profile {profile} is open already"
         );
-        ensure_x11_unix()?;
-        let tag = Origin::Profile(profile.clone());
-        let (xwayland, client) = XWayland::spawn(
-            &self.display_handle,
-            None,
-            std::iter::empty::<(String, String)>(),
-            false,
-            Stdio::null(),
-            Stdio::null(),
-            move |data| {
-                data.insert_if_missing_threadsafe(|| tag);
-            },
-        )
-        .with_context(|| {
-            format!("error starting Xwayland for profile {profile} (is Xwayland installed?)")
-        })?;
-        let number = xwayland.display_number();
-        let socket = move_socket(&self.runtime_dir, profile.as_ref(), number);
+        let socket = socket_path(&self.runtime_dir, profile.as_ref());
+        let listener = bind_socket(&socket)?;
+        listener
+            .set_nonblocking(true)
+            .context("error making the X11 socket non-blocking")?;
+        let watched = listener
+            .as_fd()
+            .try_clone_to_owned()
+            .context("error duplicating the X11 socket")?;
         let name = profile.clone();
-        let wm_client = client.clone();
-        let token = self
+        let waiting = self
             .loop_handle
-            .insert_source(xwayland, move |event, _, state| match event {
-                XWaylandEvent::Ready { x11_socket, .. } => {
-                    let started = state.wm_loop().and_then(|handle| {
-                        X11Wm::start_wm(handle, x11_socket, wm_client.clone())
-                            .map_err(|e| anyhow::anyhow!("{e}"))
-                    });
-                    match started {
-                        Ok(wm) => {
-                            info!(profile = %name, display = number, "Xwayland ready");
-                            if let Some(i) = state
-                                .xwayland
-                                .instances
-                                .iter_mut()
-                                .find(|i| i.profile == name)
-                            {
-                                i.wm = Some(wm);
-                            }
-                        }
-                        Err(err) => warn!(
-                            profile = %name,
-                            "error starting the X11 window manager: {err:#}; X11 windows of \
-                             this profile will not be shown"
-                        ),
+            .insert_source(
+                Generic::new(watched, Interest::READ, Mode::Level),
+                move |_, _, state| {
+                    // Someone connects: start the server, which accepts.
+                    if let Err(err) = state.start_xwayland(&name) {
+                        warn!("{err:#}; X11 programs of profile {name} cannot start");
+                        state.refuse_waiting_x11_clients(&name);
+                        return Ok(PostAction::Continue);
                     }
-                }
-                XWaylandEvent::Error => warn!(
-                    profile = %name,
-                    "Xwayland exited while starting; run `Xwayland -version` to check it"
-                ),
-            })
-            .map_err(|e| anyhow::anyhow!("error adding Xwayland of {profile} to the loop: {e}"))?;
-        info!(profile = %profile, display = number, socket = %socket.display(), "Xwayland started");
+                    Ok(PostAction::Disable)
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("error adding the X11 socket of {profile}: {e}"))?;
+        info!(profile = %profile, socket = %socket.display(), "X11 socket open; Xwayland starts on the first client");
         self.xwayland.instances.push(Instance {
             profile: profile.clone(),
-            display: number,
             socket: socket.clone(),
-            client,
+            listener,
+            waiting,
+            server: None,
             wm: None,
-            token,
         });
         Ok(socket)
     }
 
-    /// Starts Xwayland for every profile; logs once and goes on if
+    /// Opens the X11 socket of every profile; logs once and goes on if
     /// `Xwayland` is not installed.
-    pub fn start_xwayland_all(&mut self) {
+    pub fn open_x11_sockets_all(&mut self) {
         if !installed() {
             info!("Xwayland is not installed (Debian package xwayland): X11 programs will not run");
             return;
@@ -233,8 +288,313 @@ impl State {
             .map(|p| p.name.clone())
             .collect();
         for profile in profiles {
-            if let Err(err) = self.start_xwayland(&profile) {
+            if let Err(err) = self.open_x11_socket(&profile) {
                 warn!("{err:#}");
+            }
+        }
+    }
+
+    /// Starts `profile`'s Xwayland on its socket.
+    fn start_xwayland(&mut self, profile: &ProfileName) -> anyhow::Result<()> {
+        let (real, launcher_dir) = self.launcher()?;
+        let dh = self.display_handle.clone();
+        let instance = self
+            .xwayland
+            .of_mut(profile.as_ref())
+            .context("no X11 socket for this profile")?;
+        anyhow::ensure!(
+            instance.server.is_none(),
+            "Xwayland of {profile} runs already"
+        );
+        ensure_x11_unix()?;
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut search = vec![launcher_dir];
+        search.extend(std::env::split_paths(&path));
+        let search = std::env::join_paths(search).context("PATH holds a folder with a colon")?;
+        let fd = instance.listener.as_raw_fd();
+        let tag = Origin::Profile(profile.clone());
+        // The socket must survive into Xwayland, and only there: its
+        // close-on-exec flag is lifted for the spawn alone (the compositor
+        // starts processes from this thread only).
+        set_inherited(&instance.listener, true)?;
+        let spawned = XWayland::spawn(
+            &dh,
+            None,
+            [
+                ("PATH".to_owned(), search.to_string_lossy().into_owned()),
+                ("ZION_XWAYLAND".to_owned(), real.display().to_string()),
+                ("ZION_X11_LISTENFD".to_owned(), fd.to_string()),
+            ],
+            false,
+            Stdio::null(),
+            Stdio::null(),
+            move |data| {
+                data.insert_if_missing_threadsafe(|| tag);
+            },
+        );
+        set_inherited(&instance.listener, false)?;
+        let (xwayland, client) = spawned.with_context(|| {
+            format!(
+                "error starting Xwayland for profile {profile} ({})",
+                real.display()
+            )
+        })?;
+        let number = xwayland.display_number();
+        // Smithay's own socket would be a second way into this profile's
+        // server, open to anyone on the host: only the profile's stays.
+        let smithay_socket = Path::new(X11_UNIX).join(format!("X{number}"));
+        if let Err(err) = std::fs::remove_file(&smithay_socket) {
+            debug!("error removing {}: {err}", smithay_socket.display());
+        }
+        let name = profile.clone();
+        let wm_client = client.clone();
+        let token = self
+            .loop_handle
+            .insert_source(xwayland, move |event, _, state| match event {
+                XWaylandEvent::Ready { x11_socket, .. } => {
+                    state.xwayland_ready(&name, x11_socket, wm_client.clone())
+                }
+                XWaylandEvent::Error => {
+                    warn!(
+                        profile = %name,
+                        "Xwayland exited while starting; run `Xwayland -version` to check it"
+                    );
+                    state.stop_xwayland(&name);
+                    state.refuse_waiting_x11_clients(&name);
+                }
+            })
+            .map_err(|e| anyhow::anyhow!("error adding Xwayland of {profile} to the loop: {e}"))?;
+        let instance = self
+            .xwayland
+            .of_mut(profile.as_ref())
+            .context("no X11 socket for this profile")?;
+        let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        instance.server = Some(Server {
+            display: number,
+            client,
+            windows: 0,
+            generation,
+            pid: child_serving(number),
+            token,
+            idle: None,
+        });
+        info!(profile = %profile, display = number, "Xwayland started for a waiting X11 client");
+        Ok(())
+    }
+
+    /// `profile`'s server is up: its window manager starts, and the idle
+    /// stop is armed until a window appears.
+    fn xwayland_ready(&mut self, profile: &ProfileName, x11_socket: UnixStream, client: Client) {
+        let started = self.wm_loop().and_then(|handle| {
+            X11Wm::start_wm(handle, x11_socket, client).map_err(|e| anyhow::anyhow!("{e}"))
+        });
+        match started {
+            Ok(wm) => {
+                info!(profile = %profile, "Xwayland ready");
+                if let Some(instance) = self.xwayland.of_mut(profile.as_ref()) {
+                    instance.wm = Some(wm);
+                }
+                // What the profile copied before its server ran.
+                self.x11_selection_ready(profile);
+                self.arm_idle_stop(profile);
+            }
+            Err(err) => {
+                warn!(
+                    profile = %profile,
+                    "error starting the X11 window manager: {err:#}; Xwayland of this profile \
+                     is stopped"
+                );
+                self.stop_xwayland(profile);
+            }
+        }
+    }
+
+    /// The real `Xwayland` and the folder of the script that runs it with
+    /// a profile's socket; the script is written once.
+    fn launcher(&mut self) -> anyhow::Result<(PathBuf, PathBuf)> {
+        if let Some(launcher) = &self.xwayland.launcher {
+            return Ok(launcher.clone());
+        }
+        let real = executable().context("Xwayland is not installed (Debian package xwayland)")?;
+        let dir = self.runtime_dir.join("zion").join(".xwayland");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("error creating {}", dir.display()))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("error setting the mode of {}", dir.display()))?;
+        let script = dir.join("Xwayland");
+        let partial = dir.join(".Xwayland.new");
+        std::fs::write(&partial, LAUNCHER)
+            .with_context(|| format!("error writing {}", partial.display()))?;
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("error setting the mode of {}", partial.display()))?;
+        std::fs::rename(&partial, &script)
+            .with_context(|| format!("error writing {}", script.display()))?;
+        self.xwayland.launcher = Some((real, dir));
+        Ok(self.xwayland.launcher.clone().unwrap_or_default())
+    }
+
+    /// Stops `profile`'s server, if one runs; its socket stays open and
+    /// the next client starts another.
+    pub fn stop_xwayland(&mut self, profile: &ProfileName) {
+        let Some(instance) = self.xwayland.of_mut(profile.as_ref()) else {
+            return;
+        };
+        let wm = instance.wm.take();
+        let server = instance.server.take();
+        let waiting = instance.waiting;
+        let mut pid_gone = None;
+        if let Some(wm) = wm {
+            self.xwayland.retired.push(wm);
+        }
+        if let Some(server) = server {
+            if let Some(idle) = server.idle {
+                self.loop_handle.remove(idle);
+            }
+            // Dropping the source disconnects the server's Wayland
+            // connection: Xwayland exits. It is killed as well, and the
+            // socket is watched again only once it is gone: a dying server
+            // still holds the socket and would accept, then drop, a client
+            // connecting meanwhile.
+            self.loop_handle.remove(server.token);
+            if let Some(pid) = server.pid.and_then(rustix::process::Pid::from_raw) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            info!(profile = %profile, display = server.display, "Xwayland stopped");
+            pid_gone = server.pid;
+        }
+        let gone: Vec<Window> = self
+            .layout
+            .desktops()
+            .iter()
+            .flat_map(|d| d.windows())
+            .filter(|p| {
+                p.window.x11_surface().is_some()
+                    && crate::render::origin_of_window(&p.window)
+                        .is_some_and(|o| o.profile() == Some(profile.as_ref()))
+            })
+            .map(|p| p.window.clone())
+            .collect();
+        for window in &gone {
+            self.layout.close(window);
+        }
+        if !gone.is_empty() {
+            self.refresh_view();
+        }
+        self.watch_x11_socket_when_gone(profile, waiting, pid_gone);
+    }
+
+    /// Watches `profile`'s socket again once process `pid` (its last
+    /// server) has exited, checking every few milliseconds for up to two
+    /// seconds; at once if there is no process to wait for.
+    fn watch_x11_socket_when_gone(
+        &mut self,
+        profile: &ProfileName,
+        waiting: RegistrationToken,
+        pid: Option<i32>,
+    ) {
+        let name = profile.clone();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let watch = move |state: &mut State| {
+            if let Err(err) = state.loop_handle.enable(&waiting) {
+                warn!("error watching the X11 socket of {name} again: {err}");
+            }
+        };
+        let Some(pid) = pid.filter(|&pid| process_alive(pid)) else {
+            watch(self);
+            return;
+        };
+        let timer = self.loop_handle.insert_source(
+            Timer::from_duration(Duration::from_millis(2)),
+            move |_, _, state| {
+                if process_alive(pid) && std::time::Instant::now() < deadline {
+                    return TimeoutAction::ToDuration(Duration::from_millis(5));
+                }
+                watch(state);
+                TimeoutAction::Drop
+            },
+        );
+        if let Err(err) = timer {
+            warn!("error waiting for Xwayland of {profile} to exit: {err}");
+        }
+    }
+
+    /// Turns away the clients waiting on `profile`'s socket when no server
+    /// can start for them (they see the connection closed, not a hang).
+    fn refuse_waiting_x11_clients(&mut self, profile: &ProfileName) {
+        if let Some(instance) = self.xwayland.of(profile.as_ref()) {
+            while let Ok((stream, _)) = instance.listener.accept() {
+                drop(stream);
+            }
+        }
+    }
+
+    /// Stops `profile`'s server after [`Xwaylands::idle_after`] unless a
+    /// window appears meanwhile.
+    fn arm_idle_stop(&mut self, profile: &ProfileName) {
+        let Some(after) = self.xwayland.idle_after else {
+            return;
+        };
+        let Some(server) = self
+            .xwayland
+            .of(profile.as_ref())
+            .and_then(|i| i.server.as_ref())
+        else {
+            return;
+        };
+        if server.windows > 0 || server.idle.is_some() {
+            return;
+        }
+        let generation = server.generation;
+        let name = profile.clone();
+        let timer =
+            self.loop_handle
+                .insert_source(Timer::from_duration(after), move |_, _, state| {
+                    let idle = state
+                        .xwayland
+                        .of_mut(name.as_ref())
+                        .and_then(|i| i.server.as_mut())
+                        .filter(|s| s.generation == generation);
+                    if let Some(server) = idle {
+                        server.idle = None;
+                        if server.windows == 0 {
+                            info!(profile = %name, "Xwayland idle (no X11 window): stopping it");
+                            state.stop_xwayland(&name);
+                        }
+                    }
+                    TimeoutAction::Drop
+                });
+        match timer {
+            Ok(token) => {
+                if let Some(server) = self
+                    .xwayland
+                    .of_mut(profile.as_ref())
+                    .and_then(|i| i.server.as_mut())
+                {
+                    server.idle = Some(token);
+                }
+            }
+            Err(err) => warn!("error arming the idle stop of Xwayland: {err}"),
+        }
+    }
+
+    /// Counts an X11 window of the server `xwm`; `created` false: one gone.
+    fn count_x11_window(&mut self, xwm: XwmId, created: bool) {
+        let Some(instance) = self.xwayland.by_wm(xwm) else {
+            return;
+        };
+        let profile = instance.profile.clone();
+        let Some(server) = instance.server.as_mut() else {
+            return;
+        };
+        if created {
+            server.windows += 1;
+            if let Some(idle) = server.idle.take() {
+                self.loop_handle.remove(idle);
+            }
+        } else {
+            server.windows = server.windows.saturating_sub(1);
+            if server.windows == 0 {
+                self.arm_idle_stop(&profile);
             }
         }
     }
@@ -272,14 +632,24 @@ impl State {
         Ok(handle)
     }
 
-    /// Stops every Xwayland and removes its socket.
+    /// Stops every Xwayland and closes and removes every X11 socket (their
+    /// folders stay: they are mounted in the profiles' containers).
     pub fn stop_xwayland_all(&mut self) {
+        let profiles: Vec<ProfileName> = self
+            .xwayland
+            .instances
+            .iter()
+            .map(|i| i.profile.clone())
+            .collect();
+        for profile in &profiles {
+            self.stop_xwayland(profile);
+        }
         if let Some((_, token)) = self.xwayland.wm_loop.take() {
             self.loop_handle.remove(token);
         }
-        for mut instance in std::mem::take(&mut self.xwayland.instances) {
-            instance.wm = None;
-            self.loop_handle.remove(instance.token);
+        self.xwayland.retired.clear();
+        for instance in std::mem::take(&mut self.xwayland.instances) {
+            self.loop_handle.remove(instance.waiting);
             if let Err(err) = std::fs::remove_file(&instance.socket) {
                 if err.kind() != std::io::ErrorKind::NotFound {
                     warn!(
@@ -287,10 +657,6 @@ impl State {
                         instance.socket.display()
                     );
                 }
-            }
-            if let Some(folder) = instance.socket.parent().filter(|f| f.ends_with(X11_FOLDER)) {
-                // Empty now, unless something else was put there: then kept.
-                let _ = std::fs::remove_dir(folder);
             }
         }
     }
@@ -316,8 +682,87 @@ impl State {
     }
 }
 
+/// Numbers the servers started, so a timer of a stopped one does nothing.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Binds the X11 socket at `socket`, in a folder only its owner enters. A
+/// socket left there by a compositor that did not stop cleanly is replaced;
+/// one that answers belongs to a running compositor and is an error.
+fn bind_socket(socket: &Path) -> anyhow::Result<UnixListener> {
+    let dir = socket.parent().context("the X11 socket has no folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("error creating {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("error setting the mode of {}", dir.display()))?;
+    if socket.exists() {
+        anyhow::ensure!(
+            UnixStream::connect(socket).is_err(),
+            "{} is in use by a running X server (is another zion-compositor running?)",
+            socket.display()
+        );
+        std::fs::remove_file(socket)
+            .with_context(|| format!("error removing the stale {}", socket.display()))?;
+    }
+    // Bound under a name of its own and then renamed: an X server unlinks
+    // the name its listening socket was bound to when it exits, which
+    // would take the profile's socket away with each server stopped. The
+    // name it unlinks is this one, gone by then.
+    let bound = dir.join(format!(".X{DISPLAY_NUMBER}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&bound);
+    let listener =
+        UnixListener::bind(&bound).with_context(|| format!("error binding {}", bound.display()))?;
+    std::fs::rename(&bound, socket)
+        .with_context(|| format!("error moving {} to {}", bound.display(), socket.display()))?;
+    Ok(listener)
+}
+
+/// The compositor's child process serving X display `display` (Smithay
+/// gives Xwayland its display number as its first argument, `:N`).
+fn child_serving(display: u32) -> Option<i32> {
+    let me = std::process::id().to_string();
+    let wanted = format!(":{display}");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // pid (comm) state ppid ...: comm may hold spaces, so after the ')'.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            if ppid != me {
+                return None;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let serves = cmdline
+                .split(|b| *b == 0)
+                .any(|arg| arg == wanted.as_bytes());
+            serves.then_some(pid)
+        })
+}
+
+/// Whether process `pid` still runs (not gone, not a zombie).
+fn process_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+/// Lifts (`true`) or sets (`false`) the close-on-exec flag of `listener`.
+fn set_inherited(listener: &UnixListener, inherited: bool) -> anyhow::Result<()> {
+    let flags = if inherited {
+        rustix::io::FdFlags::empty()
+    } else {
+        rustix::io::FdFlags::CLOEXEC
+    };
+    rustix::io::fcntl_setfd(listener, flags)
+        .context("error setting the close-on-exec flag of the X11 socket")
+}
+
 /// Creates `/tmp/.X11-unix` (sticky, world-writable, as X servers make it)
-/// if it is missing: Smithay binds the socket there and does not create it.
+/// if it is missing: Smithay binds its socket there and does not create it.
 fn ensure_x11_unix() -> anyhow::Result<()> {
     let dir = Path::new(X11_UNIX);
     match std::fs::create_dir(dir) {
@@ -330,33 +775,6 @@ fn ensure_x11_unix() -> anyhow::Result<()> {
 
 /// Where Smithay binds X11 sockets.
 const X11_UNIX: &str = "/tmp/.X11-unix";
-
-/// Moves the socket Smithay bound in `/tmp/.X11-unix` into the profile's
-/// folder; returns where the socket is.
-fn move_socket(runtime_dir: &Path, profile: &str, display: u32) -> PathBuf {
-    let bound = Path::new(X11_UNIX).join(format!("X{display}"));
-    let target = socket_path(runtime_dir, profile, display);
-    let moved = (|| -> anyhow::Result<()> {
-        let dir = target.parent().context("the X11 socket has no folder")?;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("error creating {}", dir.display()))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("error setting the mode of {}", dir.display()))?;
-        std::fs::rename(&bound, &target)
-            .with_context(|| format!("error moving {} to {}", bound.display(), target.display()))
-    })();
-    match moved {
-        Ok(()) => target,
-        Err(err) => {
-            warn!(
-                "{err:#}; the X11 socket of profile {profile} stays at {} (put \
-                 $XDG_RUNTIME_DIR on the same file system as /tmp)",
-                bound.display()
-            );
-            bound
-        }
-    }
-}
 
 impl XWaylandShellHandler for State {
     fn xwayland_shell_state(&mut self) -> &mut XWaylandShellState {
@@ -375,16 +793,30 @@ delegate_xwayland_shell!(State);
 
 impl XwmHandler for State {
     fn xwm_state(&mut self, xwm: XwmId) -> &mut X11Wm {
-        match self.xwayland.by_wm(xwm).and_then(|i| i.wm.as_mut()) {
+        let xw = &mut self.xwayland;
+        let running = xw
+            .instances
+            .iter()
+            .position(|i| i.wm.as_ref().is_some_and(|w| w.id() == xwm));
+        let wm = match running {
+            Some(i) => xw.instances[i].wm.as_mut(),
+            None => xw.retired.iter_mut().find(|w| w.id() == xwm),
+        };
+        match wm {
             Some(wm) => wm,
-            // Events only come from a window manager that is stored.
+            // Events only come from a window manager that is stored: a
+            // stopped server's is kept until its connection closes.
             None => unreachable!("an event from an X11 window manager that is gone"),
         }
     }
 
-    fn new_window(&mut self, _xwm: XwmId, _window: X11Surface) {}
+    fn new_window(&mut self, xwm: XwmId, _window: X11Surface) {
+        self.count_x11_window(xwm, true);
+    }
 
-    fn new_override_redirect_window(&mut self, _xwm: XwmId, _window: X11Surface) {}
+    fn new_override_redirect_window(&mut self, xwm: XwmId, _window: X11Surface) {
+        self.count_x11_window(xwm, true);
+    }
 
     fn map_window_request(&mut self, xwm: XwmId, surface: X11Surface) {
         let Some(profile) = self.profile_of_wm(xwm) else {
@@ -403,7 +835,12 @@ impl XwmHandler for State {
             return;
         }
         let window = Window::new_x11_window(surface.clone());
-        if let Some(client) = self.xwayland.by_wm(xwm).map(|i| i.client.clone()) {
+        if let Some(client) = self
+            .xwayland
+            .by_wm(xwm)
+            .and_then(|i| i.server.as_ref())
+            .map(|s| s.client.clone())
+        {
             let dh = self.display_handle.clone();
             window
                 .user_data()
@@ -422,8 +859,37 @@ impl XwmHandler for State {
         self.refresh_view();
     }
 
-    fn mapped_override_redirect_window(&mut self, _xwm: XwmId, _window: X11Surface) {
-        // Menus and tooltips place themselves; they are not shown yet.
+    fn mapped_override_redirect_window(&mut self, xwm: XwmId, surface: X11Surface) {
+        // Menus and tooltips place themselves, over their program's
+        // windows, on their profile's desktop; they get the profile's
+        // border like every window (an unframed X11 window could pass for
+        // another profile's), no title bar, and take no focus.
+        let Some(profile) = self.profile_of_wm(xwm) else {
+            return;
+        };
+        let origin = Origin::Profile(profile);
+        let Some(desktop) = self.desktop_for(&origin) else {
+            return;
+        };
+        let window = Window::new_x11_window(surface.clone());
+        if let Some(client) = self
+            .xwayland
+            .by_wm(xwm)
+            .and_then(|i| i.server.as_ref())
+            .map(|s| s.client.clone())
+        {
+            let dh = self.display_handle.clone();
+            window
+                .user_data()
+                .insert_if_missing(|| SurfaceLookup { dh, client });
+        }
+        window.user_data().insert_if_missing(|| origin.clone());
+        window.user_data().insert_if_missing(|| OpensOn(desktop));
+        let loc = surface.geometry().loc;
+        if self.layout.open_at(desktop, window, (loc.x, loc.y)) {
+            debug!(?origin, desktop, "X11 override-redirect window mapped");
+            self.refresh_view();
+        }
     }
 
     fn unmapped_window(&mut self, _xwm: XwmId, surface: X11Surface) {
@@ -435,8 +901,9 @@ impl XwmHandler for State {
         }
     }
 
-    fn destroyed_window(&mut self, _xwm: XwmId, surface: X11Surface) {
+    fn destroyed_window(&mut self, xwm: XwmId, surface: X11Surface) {
         self.remove_x11_window(&surface);
+        self.count_x11_window(xwm, false);
     }
 
     fn configure_request(
@@ -471,10 +938,18 @@ impl XwmHandler for State {
     fn configure_notify(
         &mut self,
         _xwm: XwmId,
-        _surface: X11Surface,
-        _geometry: Rectangle<i32, Logical>,
+        surface: X11Surface,
+        geometry: Rectangle<i32, Logical>,
         _above: Option<u32>,
     ) {
+        // A menu or tooltip moves itself; managed windows are placed here.
+        if surface.is_override_redirect() {
+            if let Some(window) = self.x11_window(&surface) {
+                self.layout
+                    .move_to(&window, (geometry.loc.x, geometry.loc.y));
+                self.refresh_view();
+            }
+        }
         self.backend.schedule_render();
     }
 
@@ -490,9 +965,51 @@ impl XwmHandler for State {
     fn move_request(&mut self, _xwm: XwmId, _window: X11Surface, _button: u32) {}
 
     fn disconnected(&mut self, xwm: XwmId) {
-        if let Some(instance) = self.xwayland.by_wm(xwm) {
-            warn!(profile = %instance.profile, "lost the connection to Xwayland");
-            instance.wm = None;
-        }
+        // A stopped server's window manager: nothing more will come.
+        self.xwayland.retired.retain(|w| w.id() != xwm);
+        let Some(profile) = self.profile_of_wm(xwm) else {
+            return;
+        };
+        // The server went away by itself (it crashed or was killed): the
+        // socket waits for the next client, which starts a new one.
+        warn!(profile = %profile, "Xwayland exited; the next X11 client starts it again");
+        self.stop_xwayland(&profile);
+        self.xwayland.retired.retain(|w| w.id() != xwm);
+    }
+
+    fn allow_selection_access(
+        &mut self,
+        xwm: XwmId,
+        selection: smithay::wayland::selection::SelectionTarget,
+    ) -> bool {
+        self.x11_allow_selection_access(xwm, selection)
+    }
+
+    fn new_selection(
+        &mut self,
+        xwm: XwmId,
+        selection: smithay::wayland::selection::SelectionTarget,
+        mime_types: Vec<String>,
+    ) {
+        let wm_loop = self.wm_loop().ok();
+        self.x11_new_selection(xwm, selection, mime_types, wm_loop);
+    }
+
+    fn cleared_selection(
+        &mut self,
+        xwm: XwmId,
+        selection: smithay::wayland::selection::SelectionTarget,
+    ) {
+        self.x11_cleared_selection(xwm, selection);
+    }
+
+    fn send_selection(
+        &mut self,
+        xwm: XwmId,
+        selection: smithay::wayland::selection::SelectionTarget,
+        mime_type: String,
+        fd: std::os::fd::OwnedFd,
+    ) {
+        self.x11_send_selection(xwm, selection, mime_type, fd);
     }
 }

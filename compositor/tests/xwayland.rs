@@ -48,11 +48,14 @@ fn missing() -> Option<String> {
     // Run as a container would: the profile's X11 folder mounted as
     // /tmp/.X11-unix in a mount namespace of the client's own.
     let unshare = Command::new("unshare")
-        .args(["--mount", "--map-root-user", "true"])
+        .args(["--mount", "--net", "--map-root-user", "true"])
         .stderr(Stdio::null())
         .status();
     if !unshare.is_ok_and(|s| s.success()) {
-        return Some("cannot create a mount namespace (unshare --mount --map-root-user)".into());
+        return Some(
+            "cannot create mount and network namespaces (unshare --mount --net --map-root-user)"
+                .into(),
+        );
     }
     None
 }
@@ -62,13 +65,12 @@ fn profile(name: &str) -> ProfileName {
 }
 
 impl Harness {
-    /// A headless compositor with Xwayland started for `profiles`, each
-    /// ready (its window manager running).
+    /// A headless compositor with the X11 sockets of `profiles` open (their
+    /// servers start on their first client).
     fn new(profiles: &[&str]) -> Harness {
-        // In /tmp, as Smithay binds the X socket there first and moves it.
         let runtime = tempfile::Builder::new()
             .prefix("zion-test-xwayland")
-            .tempdir_in("/tmp")
+            .tempdir()
             .expect("temporary runtime folder");
         let options = Options {
             backend: BackendKind::Headless,
@@ -80,18 +82,9 @@ impl Harness {
         for p in profiles {
             compositor
                 .state
-                .start_xwayland(&profile(p))
-                .expect("Xwayland starts");
+                .open_x11_socket(&profile(p))
+                .expect("X11 socket opens");
         }
-        let names: Vec<String> = profiles.iter().map(|p| p.to_string()).collect();
-        let ready = compositor
-            .dispatch_until(WAIT, |s| {
-                names
-                    .iter()
-                    .all(|p| s.xwayland.of(p).is_some_and(|i| i.wm.is_some()))
-            })
-            .expect("event loop runs");
-        assert!(ready, "Xwayland of {profiles:?} did not become ready");
         Harness {
             compositor,
             runtime,
@@ -99,32 +92,38 @@ impl Harness {
         }
     }
 
-    /// The X socket of `profile`'s Xwayland: in the profile's folder.
+    /// The X socket of `profile`: in the profile's folder.
     fn socket(&self, profile: &str) -> PathBuf {
         let instance = self
             .compositor
             .state
             .xwayland
             .of(profile)
-            .expect("Xwayland started");
+            .expect("X11 socket open");
         instance.socket.clone()
     }
 
-    /// `program` with `args`, run as in the profile's container: in a mount
-    /// namespace where the profile's X11 folder is `/tmp/.X11-unix`, with
-    /// `DISPLAY=:N` (this machine's libxcb takes no socket paths).
-    fn x11_command(&self, profile: &str, program: &str, args: &[&str]) -> Command {
-        let instance = self
-            .compositor
+    /// Whether `profile`'s Xwayland runs.
+    fn running(&self, profile: &str) -> bool {
+        self.compositor
             .state
             .xwayland
             .of(profile)
-            .expect("Xwayland started");
-        let folder = instance.socket.parent().expect("socket has a folder");
+            .is_some_and(|i| i.server.is_some())
+    }
+
+    /// `program` with `args`, run as in the profile's container: in mount
+    /// and network namespaces of its own (no abstract X sockets of the
+    /// host), where the profile's X11 folder is `/tmp/.X11-unix`, with
+    /// `DISPLAY=:0`.
+    fn x11_command(&self, profile: &str, program: &str, args: &[&str]) -> Command {
+        let socket = self.socket(profile);
+        let folder = socket.parent().expect("socket has a folder");
         let mut command = Command::new("unshare");
         command
             .args([
                 "--mount",
+                "--net",
                 "--map-root-user",
                 "--propagation",
                 "private",
@@ -137,7 +136,7 @@ impl Harness {
             .args(args)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
-            .env("DISPLAY", format!(":{}", instance.display));
+            .env("DISPLAY", ":0");
         command
     }
 
@@ -242,6 +241,10 @@ fn x11_window_opens_on_its_profiles_desktop_in_its_frame_and_other_profiles_cann
         .with_test_writer()
         .try_init();
     let mut h = Harness::new(&["work", "personal"]);
+    assert!(
+        !h.running("work") && !h.running("personal"),
+        "no Xwayland runs before an X11 client connects"
+    );
     let work = h.socket("work");
     assert!(
         work.starts_with(h.runtime.path().join("zion").join("work").join("X11")),
@@ -332,4 +335,96 @@ fn x11_window_opens_on_its_profiles_desktop_in_its_frame_and_other_profiles_cann
         1,
         "personal's X11 window did not land on work's desktop"
     );
+}
+
+#[test]
+fn xwayland_starts_on_the_first_client_stops_when_idle_and_starts_again() {
+    if let Some(why) = missing() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let mut h = Harness::new(&["work"]);
+    h.compositor.state.xwayland.idle_after = Some(Duration::from_millis(500));
+    let socket = h.socket("work");
+    assert_eq!(
+        socket,
+        h.runtime.path().join("zion/work/X11/X0"),
+        "the socket is X0 in the profile's X11 folder (DISPLAY=:0 in its container)"
+    );
+    assert!(!h.running("work"), "nothing runs before a client");
+
+    // The first client starts the server and is served by it.
+    h.spawn_x11(XEYES, "work");
+    let desktop = h.desktop("work");
+    h.wait_for_windows(desktop, 1);
+    let (first, pid) = h
+        .compositor
+        .state
+        .xwayland
+        .of("work")
+        .and_then(|i| i.server.as_ref())
+        .map(|s| (s.generation, s.pid))
+        .expect("Xwayland runs");
+    let pid = pid.expect("the Xwayland process is known");
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).expect("Xwayland's process");
+    assert!(exe.ends_with("Xwayland"), "{pid} is {}", exe.display());
+
+    // A window keeps it running past the idle delay.
+    let stopped = h
+        .compositor
+        .dispatch_until(Duration::from_millis(1500), |s| {
+            s.xwayland.of("work").is_some_and(|i| i.server.is_none())
+        })
+        .expect("event loop runs");
+    assert!(!stopped, "Xwayland stopped while it had a window");
+
+    // Its last window gone, it stops; the socket stays.
+    for mut c in h.clients.drain(..) {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let stopped = h
+        .compositor
+        .dispatch_until(WAIT, |s| {
+            s.xwayland.of("work").is_some_and(|i| i.server.is_none())
+        })
+        .expect("event loop runs");
+    assert!(
+        stopped,
+        "Xwayland did not stop after its last window closed"
+    );
+    assert!(
+        h.compositor.state.layout.desktops()[desktop]
+            .windows()
+            .is_empty(),
+        "no X11 window is left on the desktop"
+    );
+    assert!(socket.exists(), "the socket stays for the next client");
+    let end = Instant::now() + WAIT;
+    while std::fs::read_link(format!("/proc/{pid}/exe")).is_ok() {
+        assert!(
+            Instant::now() < end,
+            "the stopped Xwayland ({pid}) still runs"
+        );
+        h.compositor
+            .dispatch(Duration::from_millis(10))
+            .expect("event loop runs");
+    }
+
+    // The next client starts a new server.
+    h.spawn_x11(XEYES, "work");
+    h.wait_for_windows(desktop, 1);
+    let second = h
+        .compositor
+        .state
+        .xwayland
+        .of("work")
+        .and_then(|i| i.server.as_ref())
+        .map(|s| s.generation)
+        .expect("Xwayland runs again");
+    assert_ne!(first, second, "a new server serves the second client");
 }

@@ -23,6 +23,9 @@ pub const LABEL_SPEC: &str = "org.zionos.spec";
 pub const CONTAINER_HOME: &str = "/home/zion";
 /// The profile's runtime folder (Wayland socket) inside its container.
 pub const CONTAINER_RUNTIME: &str = "/run/zion";
+/// Where the profile's X11 folder (its Xwayland's socket, `X0`) is mounted
+/// inside its container: X11 programs find it from `DISPLAY=:0`.
+pub const CONTAINER_X11: &str = "/tmp/.X11-unix";
 
 /// The host paths a profile container is given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +40,9 @@ pub struct ProfilePaths {
     pub outboxes_to: Vec<(String, PathBuf)>,
     /// The profile's runtime folder: its Wayland socket lives there.
     pub runtime: PathBuf,
+    /// The profile's X11 folder, `<runtime>/X11`: the compositor puts the
+    /// socket of the profile's own Xwayland there.
+    pub x11: PathBuf,
 }
 
 impl ProfilePaths {
@@ -52,6 +58,7 @@ impl ProfilePaths {
                 .join(format!("profile-{profile}")),
             outboxes_to: Vec::new(),
             runtime: runtime.join("zion").join(profile),
+            x11: runtime.join("zion").join(profile).join("X11"),
         }
     }
 
@@ -84,7 +91,13 @@ impl ProfilePaths {
 
     /// Every folder, for creating them before the container starts.
     pub fn folders(&self) -> Vec<&Path> {
-        let mut out: Vec<&Path> = vec![&self.home, &self.shared, &self.outbox, &self.runtime];
+        let mut out: Vec<&Path> = vec![
+            &self.home,
+            &self.shared,
+            &self.outbox,
+            &self.runtime,
+            &self.x11,
+        ];
         out.extend(self.outboxes_to.iter().map(|(_, dir)| dir.as_path()));
         out
     }
@@ -325,6 +338,7 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         Mount::bind(&paths.outbox, &format!("{home}/Outbox"), false),
         Mount::bind(&paths.runtime, CONTAINER_RUNTIME, false),
         Mount::tmpfs("/tmp"),
+        Mount::bind(&paths.x11, CONTAINER_X11, false),
     ];
     // Each `~/Outbox/<to>` is its own inbox folder mounted over the outbox,
     // so the profile cannot swap it for a link to somewhere else.
@@ -343,6 +357,7 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         ("HOME".to_owned(), home.to_owned()),
         ("XDG_RUNTIME_DIR".to_owned(), CONTAINER_RUNTIME.to_owned()),
         ("WAYLAND_DISPLAY".to_owned(), "wayland-0".to_owned()),
+        ("DISPLAY".to_owned(), ":0".to_owned()),
         ("ZION_PROFILE".to_owned(), name.to_owned()),
         ("LANG".to_owned(), "C.UTF-8".to_owned()),
     ]);

@@ -76,6 +76,24 @@ fn only_the_profiles_own_folders_are_mounted() {
 }
 
 #[test]
+fn x11_programs_find_the_profiles_own_xwayland_at_display_0() {
+    let spec = container_spec(&work(), &paths("work"), &HostDevices::default()).spec;
+    let x11 = spec
+        .mounts
+        .iter()
+        .find(|m| m.destination == "/tmp/.X11-unix")
+        .expect("an X11 socket folder");
+    assert_eq!(x11.source, "/run/user/1000/zion/work/X11");
+    assert_eq!(spec.env["DISPLAY"], ":0");
+    assert!(
+        paths("work")
+            .folders()
+            .contains(&Path::new("/run/user/1000/zion/work/X11")),
+        "the folder is made before the container starts"
+    );
+}
+
+#[test]
 fn limits_and_network_follow_the_profile() {
     let mut p = work();
     p.memory = Some(2 << 30);
@@ -179,7 +197,7 @@ fn each_outbox_to_another_profile_is_its_own_writable_quarantine_folder() {
         assert!(!m.source.contains("profiles/personal"), "{m:?}");
         assert!(!m.source.contains("profiles/gaming"), "{m:?}");
     }
-    assert_eq!(paths.folders().len(), 6);
+    assert_eq!(paths.folders().len(), 7);
 }
 
 #[test]

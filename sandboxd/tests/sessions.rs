@@ -232,10 +232,15 @@ impl Desk {
 
     /// `zionctl profiles run <profile> -- weston-simple-shm`.
     fn run_simple_shm(&self, profile: &str) {
-        let out = self.zionctl(&["profiles", "run", profile, "--", "weston-simple-shm"]);
+        self.run(profile, "weston-simple-shm");
+    }
+
+    /// `zionctl profiles run <profile> -- <program>`.
+    fn run(&self, profile: &str, program: &str) {
+        let out = self.zionctl(&["profiles", "run", profile, "--", program]);
         assert!(
             out.status.success(),
-            "zionctl profiles run {profile}: {}\n{}",
+            "zionctl profiles run {profile} -- {program}: {}\n{}",
             String::from_utf8_lossy(&out.stderr),
             self.logs()
         );
@@ -487,6 +492,56 @@ async fn windows_land_on_their_profiles_desktops_and_the_left_profile_hibernates
 }
 
 #[tokio::test]
+async fn an_x11_program_in_a_profile_opens_on_its_desktop_through_its_own_xwayland_only() {
+    let mut d = Desk::start(true, "").await;
+    // Inside the container: DISPLAY=:0, and /tmp/.X11-unix/X0 is work's
+    // own X socket (the compositor's, in work's folder).
+    assert_eq!(d.sh("work", "echo $DISPLAY"), ":0");
+    let inode_inside: u64 = d
+        .sh("work", "stat -c %i /tmp/.X11-unix/X0")
+        .parse()
+        .expect("an inode number");
+    let own =
+        std::fs::metadata(d.env.xdg.runtime.join("zion/work/X11/X0")).expect("work's X socket");
+    assert_eq!(inode_inside, own.ino(), "the X socket is work's");
+
+    // xeyes in work starts work's Xwayland and shows on work's desktop,
+    // framed in work's colour, with its eyes (black and white) inside.
+    d.run("work", "xeyes");
+    let shot = d
+        .shot_until("xeyes framed in work's colour on work", |s| {
+            s.framed_in(WORK, PERSONAL) && s.count((0, 0, 0)) > 50 && s.count((255, 255, 255)) > 50
+        })
+        .await;
+    let (x0, y0, x1, y1) = shot.bounds(WORK).expect("work's frame");
+    assert!(x1 - x0 > 50 && y1 - y0 > 50, "a window-sized frame");
+
+    // xeyes in personal: on personal's desktop, not work's; and each
+    // profile's X server lists its own xeyes only.
+    d.switch_to("personal").await;
+    d.wait_state("personal", "running", Duration::from_secs(5))
+        .await;
+    d.run("personal", "xeyes");
+    d.shot_until("xeyes framed in personal's colour on personal", |s| {
+        s.framed_in(PERSONAL, WORK)
+    })
+    .await;
+    for profile in ["work", "personal"] {
+        let tree = d.sh(profile, "xwininfo -root -tree");
+        assert_eq!(
+            tree.matches("\"XEyes\"").count(),
+            1,
+            "{profile}'s X server lists exactly its own xeyes:\n{tree}"
+        );
+    }
+    d.switch_to("work").await;
+    d.shot_until("work's xeyes alone on work", |s| {
+        s.framed_in(WORK, PERSONAL)
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_profile_sees_its_own_wayland_socket_only_no_bus_and_its_limits() {
     let d = Desk::start(true, "").await;
     // Started the way a user starts apps: through Profiles1.Run.
@@ -542,9 +597,12 @@ async fn a_profile_sees_its_own_wayland_socket_only_no_bus_and_its_limits() {
         "no Wayland socket inside work: {sockets}"
     );
     for x in sockets.lines().filter(|l| *l != "/run/zion/wayland-0") {
-        let name = x.strip_prefix("/run/zion/X11/").unwrap_or_else(|| {
-            panic!("a socket that is not work's own inside work: {x} (all: {sockets})")
-        });
+        let name = x
+            .strip_prefix("/run/zion/X11/")
+            .or_else(|| x.strip_prefix("/tmp/.X11-unix/"))
+            .unwrap_or_else(|| {
+                panic!("a socket that is not work's own inside work: {x} (all: {sockets})")
+            });
         assert!(
             d.env.xdg.runtime.join("zion/work/X11").join(name).exists(),
             "{x} is not work's Xwayland socket (all: {sockets})"

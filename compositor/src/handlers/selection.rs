@@ -36,12 +36,13 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, Resource};
 use smithay::utils::SERIAL_COUNTER;
 use smithay::wayland::selection::data_device::{
-    request_data_device_client_selection, set_data_device_focus, set_data_device_selection,
-    ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, ServerDndGrabHandler,
+    clear_data_device_selection, request_data_device_client_selection, set_data_device_focus,
+    set_data_device_selection, ClientDndGrabHandler, DataDeviceHandler, DataDeviceState,
+    ServerDndGrabHandler,
 };
 use smithay::wayland::selection::primary_selection::{
-    request_primary_client_selection, set_primary_focus, set_primary_selection,
-    PrimarySelectionHandler, PrimarySelectionState,
+    clear_primary_selection, request_primary_client_selection, set_primary_focus,
+    set_primary_selection, PrimarySelectionHandler, PrimarySelectionState,
 };
 use smithay::wayland::selection::{SelectionHandler, SelectionSource, SelectionTarget};
 use tracing::{debug, warn};
@@ -49,6 +50,7 @@ use tracing::{debug, warn};
 use crate::clipboard::{kept_formats, Clipboards, Domain, Kind, Reading, Snapshot, READ_TIMEOUT};
 use crate::identity::{origin_of, Origin};
 use crate::state::State;
+use crate::xwayland_selection::{ReadFrom, X11Selections};
 
 /// Bytes moved per read or write of selection data.
 const CHUNK: usize = 64 * 1024;
@@ -67,6 +69,8 @@ pub struct SelectionOwners {
     setters: [Option<ClientId>; 2],
     readings: HashMap<u64, ActiveReading>,
     generation: u64,
+    /// Which profiles' selections an X11 client of theirs owns now.
+    pub(crate) x11: X11Selections,
 }
 
 impl SelectionOwners {
@@ -75,7 +79,7 @@ impl SelectionOwners {
         self.clipboards.get(domain, kind).is_some()
     }
 
-    fn offered(&self, kind: Kind) -> &Offered {
+    pub(crate) fn offered(&self, kind: Kind) -> &Offered {
         &self.offered[index(kind)]
     }
 
@@ -86,6 +90,12 @@ impl SelectionOwners {
             Kind::Primary => self.primary = origin,
         }
         self.offered[index(kind)] = offered;
+    }
+
+    /// A new selection's number.
+    pub(crate) fn next_generation(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
     }
 
     /// Whether the live selection of generation `generation` is still
@@ -101,14 +111,14 @@ fn from_data_control(source: &SelectionSource) -> bool {
     format!("{source:?}").contains("DataControl")
 }
 
-fn index(kind: Kind) -> usize {
+pub(crate) fn index(kind: Kind) -> usize {
     match kind {
         Kind::Clipboard => 0,
         Kind::Primary => 1,
     }
 }
 
-fn kind_of(ty: SelectionTarget) -> Kind {
+pub(crate) fn kind_of(ty: SelectionTarget) -> Kind {
     match ty {
         SelectionTarget::Clipboard => Kind::Clipboard,
         SelectionTarget::Primary => Kind::Primary,
@@ -139,7 +149,7 @@ pub enum Offered {
 }
 
 impl Offered {
-    fn domain(&self) -> Option<&Domain> {
+    pub(crate) fn domain(&self) -> Option<&Domain> {
         match self {
             Offered::Live { domain, .. } | Offered::Copy { domain } => Some(domain),
             Offered::Nothing | Offered::Unowned => None,
@@ -185,6 +195,7 @@ pub fn decide(
 #[derive(Debug)]
 struct ActiveReading {
     kind: Kind,
+    from: ReadFrom,
     reading: Reading,
     sources: Vec<Option<RegistrationToken>>,
     timer: Option<RegistrationToken>,
@@ -247,6 +258,24 @@ impl State {
         }
     }
 
+    /// `domain` has a new `kind` selection not set through the seat (an
+    /// X11 client's): whatever it had is forgotten, and the seat, if it
+    /// holds the domain's old one, holds nothing (so that no client is
+    /// offered it any more).
+    pub(crate) fn replace_selection_of(&mut self, domain: &Domain, kind: Kind) {
+        self.abort_readings_of(domain, kind);
+        self.selection_owners.clipboards.forget(domain, kind);
+        if self.selection_owners.offered(kind).domain() == Some(domain) {
+            self.set_selection_focus(kind, None);
+            let dh = self.display_handle.clone();
+            match kind {
+                Kind::Clipboard => clear_data_device_selection(&dh, &self.seat),
+                Kind::Primary => clear_primary_selection(&dh, &self.seat),
+            }
+            self.selection_owners.set_offered(kind, Offered::Nothing);
+        }
+    }
+
     fn set_selection_focus(&mut self, kind: Kind, client: Option<Client>) {
         let dh = self.display_handle.clone();
         match kind {
@@ -271,32 +300,60 @@ impl State {
             .set_offered(kind, Offered::Copy { domain });
     }
 
-    /// Asks the client of the seat's live selection `generation` for each of
-    /// `formats`, reading them in the loop.
-    fn start_reading(&mut self, kind: Kind, generation: u64, domain: Domain, formats: Vec<String>) {
-        match self.selection_owners.offered(kind) {
-            Offered::Live { generation: g, .. } if *g == generation => {}
-            // Replaced before it could be read: it is gone.
-            _ => return,
+    /// Asks the owner of selection `generation` (the client of the seat's
+    /// live selection, or an X11 client) for each of `formats`, reading
+    /// them in the loop.
+    pub(crate) fn start_reading(
+        &mut self,
+        kind: Kind,
+        generation: u64,
+        domain: Domain,
+        formats: Vec<String>,
+        from: ReadFrom,
+    ) {
+        if from == ReadFrom::Seat {
+            match self.selection_owners.offered(kind) {
+                Offered::Live { generation: g, .. } if *g == generation => {}
+                // Replaced before it could be read: it is gone.
+                _ => return,
+            }
         }
-        let reading = Reading::new(domain.clone(), generation, &formats);
-        let mut active = ActiveReading {
-            kind,
-            reading,
-            sources: Vec::new(),
-            timer: None,
-        };
-        for (i, mime) in formats.iter().enumerate() {
-            match self.request_format(kind, generation, i, mime) {
-                Ok(token) => active.sources.push(Some(token)),
+        let mut requested = Vec::new();
+        let mut sources = Vec::new();
+        for mime in &formats {
+            match self.request_format(kind, generation, requested.len(), mime, from) {
+                Ok(token) => {
+                    requested.push(mime.clone());
+                    sources.push(Some(token));
+                }
+                // An X11 selection may offer a format Xwayland's window
+                // manager cannot ask for: the others are kept.
+                Err(err) if from != ReadFrom::Seat => {
+                    debug!("{domain}'s X11 {kind:?} selection cannot be read as {mime}: {err:#}");
+                }
                 Err(err) => {
                     warn!("error reading {domain}'s {kind:?} selection as {mime}: {err:#}; it is not kept");
-                    self.selection_owners.readings.insert(generation, active);
-                    self.abort_reading(generation);
+                    for token in sources.into_iter().flatten() {
+                        self.loop_handle.remove(token);
+                    }
+                    self.loop_handle
+                        .insert_idle(|state| state.update_selection_focus());
                     return;
                 }
             }
         }
+        if requested.is_empty() {
+            debug!(%domain, ?kind, "no format of the selection could be read; it is not kept");
+            return;
+        }
+        let reading = Reading::new(domain.clone(), generation, &requested);
+        let mut active = ActiveReading {
+            kind,
+            from,
+            reading,
+            sources,
+            timer: None,
+        };
         let timer = self
             .loop_handle
             .insert_source(Timer::from_duration(READ_TIMEOUT), move |_, _, state| {
@@ -325,16 +382,20 @@ impl State {
         generation: u64,
         index: usize,
         mime: &str,
+        from: ReadFrom,
     ) -> anyhow::Result<RegistrationToken> {
         let (reader, writer) = std::io::pipe()?;
         let reader = OwnedFd::from(reader);
         rustix::io::ioctl_fionbio(&reader, true)?;
         let writer = OwnedFd::from(writer);
-        match kind {
-            Kind::Clipboard => {
+        match (from, kind) {
+            (ReadFrom::X11(xwm), _) => self.request_x11_format(xwm, kind, mime, writer)?,
+            (ReadFrom::Seat, Kind::Clipboard) => {
                 request_data_device_client_selection(&self.seat, mime.to_owned(), writer)?
             }
-            Kind::Primary => request_primary_client_selection(&self.seat, mime.to_owned(), writer)?,
+            (ReadFrom::Seat, Kind::Primary) => {
+                request_primary_client_selection(&self.seat, mime.to_owned(), writer)?
+            }
         }
         let source = Generic::new(File::from(reader), Interest::READ, Mode::Level);
         self.loop_handle
@@ -396,10 +457,18 @@ impl State {
         if let Some(timer) = active.timer {
             self.loop_handle.remove(timer);
         }
+        let snapshot = match active.from {
+            ReadFrom::X11(_) => crate::xwayland_selection::with_text_aliases(snapshot),
+            ReadFrom::Seat => snapshot,
+        };
         debug!(kind = ?active.kind, from = %snapshot.from, bytes = snapshot.size(), "selection kept");
+        let domain = snapshot.from.clone();
         self.selection_owners
             .clipboards
             .keep(active.kind, Arc::new(snapshot));
+        if let ReadFrom::X11(_) = active.from {
+            self.x11_selection_kept(&domain, active.kind, generation);
+        }
         // A focus change may have waited for this copy.
         self.update_selection_focus();
     }
@@ -421,7 +490,7 @@ impl State {
     }
 
     /// Stops reading any selection of `domain`'s of `kind` (it was replaced).
-    fn abort_readings_of(&mut self, domain: &Domain, kind: Kind) {
+    pub(crate) fn abort_readings_of(&mut self, domain: &Domain, kind: Kind) {
         let stale: Vec<u64> = self
             .selection_owners
             .readings
@@ -456,11 +525,18 @@ impl State {
     /// Super+Shift+V: the transfer slot, once, into the focused window's
     /// profile's clipboard.
     pub fn paste_transfer(&mut self) {
-        let focused = self
-            .layout
-            .focused()
-            .and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()));
-        let Some(origin) = focused.and_then(|s| self.origin_of_surface(&s)) else {
+        let focused = self.layout.focused();
+        // An X11 window carries its profile; a Wayland one is its client's.
+        let x11_origin = focused
+            .as_ref()
+            .filter(|w| w.x11_surface().is_some())
+            .and_then(|w| w.user_data().get::<Origin>().cloned());
+        let origin = x11_origin.or_else(|| {
+            focused
+                .and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()))
+                .and_then(|s| self.origin_of_surface(&s))
+        });
+        let Some(origin) = origin else {
             self.notice(
                 "the transfer slot was not pasted: no window is focused; click the window to paste into first".into(),
             );
@@ -479,6 +555,10 @@ impl State {
             self.set_selection_focus(Kind::Clipboard, None);
             self.selection_owners
                 .set_offered(Kind::Clipboard, Offered::Nothing);
+        }
+        if let Domain::Profile(profile) = &domain {
+            // The profile's X11 clients paste it too.
+            self.x11_offer(profile, Kind::Clipboard, Some(taken.mime_types()));
         }
         self.notice(format!(
             "pasted the transfer slot ({}, copied from {}) into {domain}'s clipboard; the slot is now empty",
@@ -515,13 +595,17 @@ impl SelectionHandler for State {
             (setter, origin)
         };
         let domain = origin.as_ref().map(Domain::of);
-        self.selection_owners.generation += 1;
-        let generation = self.selection_owners.generation;
+        let generation = self.selection_owners.next_generation();
+        let mime_types = source.as_ref().map(|s| s.mime_types());
         debug!(?kind, ?origin, set = source.is_some(), "new selection");
         if let Some(domain) = &domain {
             // Whatever the domain had of this kind is replaced.
             self.abort_readings_of(domain, kind);
             self.selection_owners.clipboards.forget(domain, kind);
+        }
+        if let Some(Domain::Profile(profile)) = &domain {
+            // The profile's X11 clients paste it too (and only theirs).
+            self.x11_offer(profile, kind, mime_types);
         }
         let offered = match (&source, domain) {
             (None, _) => Offered::Nothing,
@@ -533,7 +617,7 @@ impl SelectionHandler for State {
                     let d = domain.clone();
                     // Smithay makes the source the seat's once this returns.
                     self.loop_handle.insert_idle(move |state| {
-                        state.start_reading(kind, generation, d, formats);
+                        state.start_reading(kind, generation, d, formats, ReadFrom::Seat);
                     });
                 }
                 self.selection_owners.setters[index(kind)] = setter.map(|c| c.id());
@@ -570,7 +654,7 @@ impl SelectionHandler for State {
 
 impl State {
     /// Writes `data` into `fd` as the reader takes it, from the loop.
-    fn serve(&mut self, fd: OwnedFd, data: Arc<[u8]>) -> anyhow::Result<()> {
+    pub(crate) fn serve(&mut self, fd: OwnedFd, data: Arc<[u8]>) -> anyhow::Result<()> {
         rustix::io::ioctl_fionbio(&fd, true)?;
         let mut offset = 0;
         let source = Generic::new(File::from(fd), Interest::WRITE, Mode::Level);
