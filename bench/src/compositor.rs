@@ -23,8 +23,8 @@
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -34,6 +34,7 @@ use wayland_client::protocol::{
 };
 use wayland_client::{delegate_noop, Connection, Dispatch, EventQueue, QueueHandle};
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
+use zion_bench::{median, ms, sibling, wait_socket, Children};
 
 const FIRST_FRAME_ROUNDS: usize = 30;
 const FRAME_WARMUP: usize = 10;
@@ -59,28 +60,6 @@ trait Compositor1 {
 /// (a fixed pause would always land at the same point of its period).
 fn pause(base: Duration, round: usize, rounds: usize) -> Duration {
     base + Duration::from_micros(16_667 * (round % rounds) as u64 / rounds as u64)
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-/// A release binary beside this one.
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("finding bench-compositor itself")?;
-    let bin = exe.with_file_name(name);
-    if !bin.exists() {
-        bail!(
-            "{} is missing: build it with `cargo build --release -p zion-bench -p zion-compositor --bins`",
-            bin.display()
-        );
-    }
-    Ok(bin)
 }
 
 /// What a probe client learnt from the compositor.
@@ -325,57 +304,6 @@ impl Window {
     }
 }
 
-/// Processes stopped (TERM, then KILL) when dropped.
-struct Children(Vec<Child>);
-
-impl Children {
-    fn stop(&mut self) {
-        for mut child in self.0.drain(..).rev() {
-            let _ = rustix::process::kill_process(
-                rustix::process::Pid::from_child(&child),
-                rustix::process::Signal::TERM,
-            );
-            let end = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < end && matches!(child.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Fails if one of them has exited.
-    fn check(&mut self, what: &str) -> anyhow::Result<()> {
-        for child in &mut self.0 {
-            if let Some(status) = child.try_wait().context("checking a child")? {
-                bail!("{what} (pid {}) exited early: {status}", child.id());
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn wait_socket(path: &Path, server: &mut Children, log: &Path) -> anyhow::Result<()> {
-    let end = Instant::now() + WAIT;
-    while UnixStream::connect(path).is_err() {
-        if server.check("the compositor").is_err() || Instant::now() > end {
-            bail!(
-                "no Wayland socket at {} within {WAIT:?}; see {}",
-                path.display(),
-                log.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
-}
-
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
@@ -502,7 +430,7 @@ fn switch_latency(
             .context("starting zion-compositor")?,
     );
     let work_socket = runtime.join("zion/work/wayland-0");
-    wait_socket(&work_socket, &mut server, &log)?;
+    wait_socket(&work_socket, &mut server, &log, WAIT)?;
     let rt = tokio::runtime::Runtime::new().context("starting tokio")?;
     let proxy = rt.block_on(async {
         let conn = bus.connect().await?;
@@ -592,7 +520,7 @@ fn main() -> anyhow::Result<()> {
             .context("starting zion-compositor")?,
     );
     let socket = runtime.join("zion/work/wayland-0");
-    wait_socket(&socket, &mut server, &log)?;
+    wait_socket(&socket, &mut server, &log, WAIT)?;
     let zion = measure(&mut server, &socket, "zion")?;
     server.check("zion-compositor")?;
     server.stop();
@@ -627,7 +555,7 @@ fn main() -> anyhow::Result<()> {
             .context("starting weston")?,
     );
     let socket = runtime.join("wayland-bench");
-    wait_socket(&socket, &mut server, &log)?;
+    wait_socket(&socket, &mut server, &log, WAIT)?;
     let weston = measure(&mut server, &socket, "weston")?;
     server.check("weston")?;
     server.stop();
