@@ -70,6 +70,22 @@ pub fn outer(content: Rect, decoration: Decoration) -> Rect {
     )
 }
 
+/// The content rectangle whose frame fills `outer` exactly: the inverse of
+/// [`outer`]. A fullscreen window's frame, shown while Super is held, is
+/// drawn this way, inside the screen and over the window.
+pub fn inner(outer: Rect, decoration: Decoration) -> Rect {
+    let top = match decoration {
+        Decoration::Full => TITLE_HEIGHT + BORDER,
+        Decoration::BorderOnly => BORDER,
+    };
+    Rect::new(
+        outer.x + BORDER,
+        outer.y + top,
+        (outer.w - 2 * BORDER).max(0),
+        (outer.h - top - BORDER).max(0),
+    )
+}
+
 /// The dashes of a disposable window's frame: a band `BAND` wide right
 /// around `content`, `DASH` on and `DASH` off, starting at each edge's
 /// start (top and bottom from the band's left corner, the sides from the
@@ -245,5 +261,16 @@ mod tests {
         assert_eq!(label("work", false, "Mail"), "[work] Mail");
         assert_eq!(label("work", true, "Mail"), "[work · disposable] Mail");
         assert_eq!(label("work", true, ""), "[work · disposable]");
+    }
+
+    #[test]
+    fn inner_is_the_inverse_of_outer() {
+        let content = Rect::new(40, 60, 300, 200);
+        for d in [Decoration::Full, Decoration::BorderOnly] {
+            assert_eq!(inner(outer(content, d), d), content);
+        }
+        let screen = Rect::new(0, 0, 1280, 720);
+        let framed = outer(inner(screen, Decoration::Full), Decoration::Full);
+        assert_eq!(framed, screen, "the frame fills the screen exactly");
     }
 }

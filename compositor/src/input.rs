@@ -89,6 +89,12 @@ impl State {
         if let Some(Some(action)) = action {
             self.do_action(action);
         }
+        // Holding Super shows the frames of fullscreen windows.
+        let logo = keyboard.modifier_state().logo;
+        if logo != self.layout.reveal_frames {
+            self.layout.reveal_frames = logo;
+            self.render_soon();
+        }
     }
 
     /// The surface under `pos` on the shown desktop, with its origin: a

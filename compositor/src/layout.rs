@@ -108,6 +108,10 @@ pub struct Layout<W> {
     active: usize,
     /// Where cascading starts and how far each new window steps.
     cascade_origin: (i32, i32),
+    /// While set (the user holds Super), fullscreen windows show their
+    /// frame too: a game covering the screen cannot hide which profile it
+    /// belongs to.
+    pub reveal_frames: bool,
 }
 
 /// How far each new window is offset from the previous one on its desktop.
@@ -136,6 +140,7 @@ impl<W: Clone + PartialEq> Layout<W> {
             desktops,
             active: 0,
             cascade_origin: (48, 64),
+            reveal_frames: false,
         }
     }
 

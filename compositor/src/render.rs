@@ -188,12 +188,17 @@ where
             None => window.render_elements(renderer, render_loc.to_physical(1), scale, 1.0),
         };
 
-        // Fullscreen hides the frame: the window is all the user sees.
+        let mut content = content_rect(window, placed.pos);
         if placed.mode == layout::Mode::Fullscreen {
-            out.extend(surfaces);
-            continue;
+            // Fullscreen hides the frame: the window is all the user sees,
+            // until Super is held; then the frame is drawn inside the
+            // screen, over the window, with its label.
+            if !layout.reveal_frames {
+                out.extend(surfaces);
+                continue;
+            }
+            content = frame::inner(content, decoration_of(window));
         }
-        let content = content_rect(window, placed.pos);
         let origin = origin_of_window(window);
         let base = colour(origin);
         // A disposable sandbox's dashes go in front of the frame they mark.

@@ -538,6 +538,18 @@ fn a_client_asking_for_fullscreen_covers_the_output_and_super_f_brings_its_frame
         );
     }
 
+    // Holding Super shows whose it is: the frame, inside the screen.
+    h.compositor.state.key(keys::LEFT_META, true);
+    h.settle();
+    let shot = h.shot();
+    let inside = zion_compositor::frame::inner(out, Decoration::Full);
+    assert_framed(&shot, inside, work);
+    assert_eq!(shot.pixel(0, 0), Some(work), "the frame reaches the corner");
+    h.compositor.state.key(keys::LEFT_META, false);
+    h.settle();
+    let shot = h.shot();
+    assert_ne!(shot.pixel(1, out.h / 2), Some(work), "Super released: no frame");
+
     h.super_key(keys::F);
     let restored = h
         .compositor
