@@ -674,6 +674,33 @@ impl State {
         self.xwayland.by_wm(id).map(|i| i.profile.clone())
     }
 
+    /// A window for X11 surface `surface` of server `xwm`, marked with its
+    /// origin and desktop, and with what finds its surface on an Xwayland
+    /// before 23.1.
+    fn new_x11_window(
+        &mut self,
+        xwm: XwmId,
+        surface: &X11Surface,
+        origin: &Origin,
+        desktop: usize,
+    ) -> Window {
+        let window = Window::new_x11_window(surface.clone());
+        if let Some(client) = self
+            .xwayland
+            .by_wm(xwm)
+            .and_then(|i| i.server.as_ref())
+            .map(|s| s.client.clone())
+        {
+            let dh = self.display_handle.clone();
+            window
+                .user_data()
+                .insert_if_missing(|| SurfaceLookup { dh, client });
+        }
+        window.user_data().insert_if_missing(|| origin.clone());
+        window.user_data().insert_if_missing(|| OpensOn(desktop));
+        window
+    }
+
     fn remove_x11_window(&mut self, surface: &X11Surface) {
         if let Some(window) = self.x11_window(surface) {
             self.layout.close(&window);
@@ -834,20 +861,7 @@ impl XwmHandler for State {
             warn!("error mapping an X11 window: {err}");
             return;
         }
-        let window = Window::new_x11_window(surface.clone());
-        if let Some(client) = self
-            .xwayland
-            .by_wm(xwm)
-            .and_then(|i| i.server.as_ref())
-            .map(|s| s.client.clone())
-        {
-            let dh = self.display_handle.clone();
-            window
-                .user_data()
-                .insert_if_missing(|| SurfaceLookup { dh, client });
-        }
-        window.user_data().insert_if_missing(|| origin.clone());
-        window.user_data().insert_if_missing(|| OpensOn(desktop));
+        let window = self.new_x11_window(xwm, &surface, &origin, desktop);
         let Some(pos) = self.layout.open(desktop, window) else {
             return;
         };
@@ -871,20 +885,7 @@ impl XwmHandler for State {
         let Some(desktop) = self.desktop_for(&origin) else {
             return;
         };
-        let window = Window::new_x11_window(surface.clone());
-        if let Some(client) = self
-            .xwayland
-            .by_wm(xwm)
-            .and_then(|i| i.server.as_ref())
-            .map(|s| s.client.clone())
-        {
-            let dh = self.display_handle.clone();
-            window
-                .user_data()
-                .insert_if_missing(|| SurfaceLookup { dh, client });
-        }
-        window.user_data().insert_if_missing(|| origin.clone());
-        window.user_data().insert_if_missing(|| OpensOn(desktop));
+        let window = self.new_x11_window(xwm, &surface, &origin, desktop);
         let loc = surface.geometry().loc;
         if self.layout.open_at(desktop, window, (loc.x, loc.y)) {
             debug!(?origin, desktop, "X11 override-redirect window mapped");

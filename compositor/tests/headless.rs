@@ -548,7 +548,11 @@ fn a_client_asking_for_fullscreen_covers_the_output_and_super_f_brings_its_frame
     h.compositor.state.key(keys::LEFT_META, false);
     h.settle();
     let shot = h.shot();
-    assert_ne!(shot.pixel(1, out.h / 2), Some(work), "Super released: no frame");
+    assert_ne!(
+        shot.pixel(1, out.h / 2),
+        Some(work),
+        "Super released: no frame"
+    );
 
     h.super_key(keys::F);
     let restored = h

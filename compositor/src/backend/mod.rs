@@ -7,12 +7,19 @@ pub mod headless;
 pub mod udev;
 pub mod winit;
 
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::renderer::damage::OutputDamageTracker;
+use smithay::backend::renderer::element::RenderElement;
+use smithay::backend::renderer::gles::{GlesRenderbuffer, GlesRenderer};
+use smithay::backend::renderer::{Bind, ExportMem, Offscreen};
 use smithay::desktop::{Space, Window};
 use smithay::output::Output;
+use smithay::utils::{Buffer, Physical, Rectangle, Size, Transform};
 use zion_profiles::config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;
+use crate::render::BACKGROUND;
 use crate::screenshot::Screenshot;
 
 pub use headless::Headless;
@@ -165,17 +172,20 @@ fn opaque_screenshot(width: i32, height: i32, bytes: &[u8]) -> anyhow::Result<Sc
     })
 }
 
+/// A variable lookup over `vars`: for tests of what is chosen from the
+/// environment.
+#[cfg(test)]
+pub(crate) fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::BackendKind;
-
-    fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use super::{env_of, BackendKind};
 
     #[test]
     fn inside_a_wayland_or_x11_desktop_the_default_is_a_window() {
@@ -228,4 +238,35 @@ mod tests {
             BackendKind::Headless
         );
     }
+}
+
+/// `elements` (a frame's, kept by a GLES backend) drawn again offscreen at
+/// `size` and read back: the screenshot of a GPU-drawn output.
+pub fn gles_screenshot<E>(
+    renderer: &mut GlesRenderer,
+    size: Size<i32, Physical>,
+    elements: &[E],
+) -> anyhow::Result<Screenshot>
+where
+    E: RenderElement<GlesRenderer>,
+{
+    let (w, h) = (size.w, size.h);
+    let mut buffer: GlesRenderbuffer = renderer
+        .create_buffer(Fourcc::Abgr8888, Size::<i32, Buffer>::from((w, h)))
+        .map_err(|e| anyhow::anyhow!("error creating a {w}x{h} offscreen buffer: {e}"))?;
+    let mut target = renderer
+        .bind(&mut buffer)
+        .map_err(|e| anyhow::anyhow!("error binding the offscreen buffer: {e}"))?;
+    let mut damage = OutputDamageTracker::new(size, 1.0, Transform::Normal);
+    damage
+        .render_output(renderer, &mut target, 0, elements, BACKGROUND)
+        .map_err(|e| anyhow::anyhow!("error rendering the screenshot: {e:?}"))?;
+    let region = Rectangle::from_size(Size::<i32, Buffer>::from((w, h)));
+    let mapping = renderer
+        .copy_framebuffer(&target, region, Fourcc::Abgr8888)
+        .map_err(|e| anyhow::anyhow!("error copying the offscreen buffer: {e}"))?;
+    let bytes = renderer
+        .map_texture(&mapping)
+        .map_err(|e| anyhow::anyhow!("error reading the offscreen buffer: {e}"))?;
+    opaque_screenshot(w, h, bytes)
 }

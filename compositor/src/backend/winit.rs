@@ -2,20 +2,18 @@
 //! or X11), drawn with OpenGL ES. Resizing the window resizes the output;
 //! closing it stops the compositor.
 
-use smithay::backend::allocator::Fourcc;
 use smithay::backend::input::{
     AbsolutePositionEvent, ButtonState, InputEvent, KeyState, KeyboardKeyEvent, PointerButtonEvent,
 };
 use smithay::backend::renderer::damage::OutputDamageTracker;
-use smithay::backend::renderer::gles::{GlesRenderbuffer, GlesRenderer};
-use smithay::backend::renderer::{Bind, ExportMem, Offscreen};
+use smithay::backend::renderer::gles::GlesRenderer;
 use smithay::backend::winit::{self, WinitEvent, WinitEventLoop, WinitGraphicsBackend, WinitInput};
 use smithay::desktop::Window;
 use smithay::output::{Mode, Output, PhysicalProperties, Subpixel};
 use smithay::reexports::calloop::{EventSource, Poll, PostAction, Readiness, Token, TokenFactory};
 use smithay::reexports::winit::dpi::LogicalSize;
 use smithay::reexports::winit::window::Window as WinitWindow;
-use smithay::utils::{Buffer, Physical, Rectangle, Size, Transform};
+use smithay::utils::{Physical, Size, Transform};
 use tracing::{info, warn};
 use zion_profiles::config::Colour;
 
@@ -163,26 +161,7 @@ impl Winit {
     /// The last frame, drawn again offscreen and read back as RGBA.
     pub fn screenshot(&mut self) -> anyhow::Result<Screenshot> {
         let size = self.size();
-        let (w, h) = (size.w, size.h);
-        let renderer = self.backend.renderer();
-        let mut buffer: GlesRenderbuffer = renderer
-            .create_buffer(Fourcc::Abgr8888, Size::<i32, Buffer>::from((w, h)))
-            .map_err(|e| anyhow::anyhow!("error creating a {w}x{h} offscreen buffer: {e}"))?;
-        let mut target = renderer
-            .bind(&mut buffer)
-            .map_err(|e| anyhow::anyhow!("error binding the offscreen buffer: {e}"))?;
-        let mut damage = OutputDamageTracker::new(size, 1.0, Transform::Normal);
-        damage
-            .render_output(renderer, &mut target, 0, &self.last, BACKGROUND)
-            .map_err(|e| anyhow::anyhow!("error rendering the screenshot: {e:?}"))?;
-        let region = Rectangle::from_size(Size::<i32, Buffer>::from((w, h)));
-        let mapping = renderer
-            .copy_framebuffer(&target, region, Fourcc::Abgr8888)
-            .map_err(|e| anyhow::anyhow!("error copying the offscreen buffer: {e}"))?;
-        let bytes = renderer
-            .map_texture(&mapping)
-            .map_err(|e| anyhow::anyhow!("error reading the offscreen buffer: {e}"))?;
-        super::opaque_screenshot(w, h, bytes)
+        super::gles_screenshot(self.backend.renderer(), size, &self.last)
     }
 }
 

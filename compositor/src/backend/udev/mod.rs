@@ -44,14 +44,13 @@ use smithay::backend::drm::exporter::gbm::GbmFramebufferExporter;
 use smithay::backend::drm::{DrmDevice, DrmDeviceFd, DrmEvent, DrmNode, NodeType};
 use smithay::backend::egl::{EGLContext, EGLDisplay};
 use smithay::backend::libinput::{LibinputInputBackend, LibinputSessionInterface};
-use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::element::memory::{
     MemoryRenderBuffer, MemoryRenderBufferRenderElement,
 };
 use smithay::backend::renderer::element::utils::{Relocate, RelocateRenderElement};
 use smithay::backend::renderer::element::Kind;
-use smithay::backend::renderer::gles::{GlesRenderbuffer, GlesRenderer};
-use smithay::backend::renderer::{Bind, ExportMem, ImportDma, ImportMemWl, Offscreen};
+use smithay::backend::renderer::gles::GlesRenderer;
+use smithay::backend::renderer::{ImportDma, ImportMemWl};
 use smithay::backend::session::libseat::{LibSeatSession, LibSeatSessionNotifier};
 use smithay::backend::session::{Event as SessionEvent, Session};
 use smithay::backend::udev::{all_gpus, primary_gpu, UdevBackend, UdevEvent};
@@ -61,7 +60,7 @@ use smithay::reexports::calloop::{LoopHandle, RegistrationToken};
 use smithay::reexports::drm::control::{connector, crtc, Device as _, ModeTypeFlags};
 use smithay::reexports::input::Libinput;
 use smithay::reexports::rustix::fs::{Dev, OFlags};
-use smithay::utils::{Buffer, DeviceFd, Logical, Point, Rectangle, Size, Transform};
+use smithay::utils::{DeviceFd, Logical, Point, Transform};
 use smithay::wayland::dmabuf::{DmabufFeedbackBuilder, DmabufGlobal};
 use tracing::{error, info, warn};
 use zion_profiles::config::Colour;
@@ -442,26 +441,7 @@ impl Udev {
             .current_mode()
             .map(|m| m.size)
             .context("the first screen has no mode")?;
-        let (w, h) = (size.w, size.h);
-        let renderer = &mut gpu.renderer;
-        let mut buffer: GlesRenderbuffer = renderer
-            .create_buffer(Fourcc::Abgr8888, Size::<i32, Buffer>::from((w, h)))
-            .map_err(|e| anyhow::anyhow!("error creating a {w}x{h} offscreen buffer: {e}"))?;
-        let mut target = renderer
-            .bind(&mut buffer)
-            .map_err(|e| anyhow::anyhow!("error binding the offscreen buffer: {e}"))?;
-        let mut damage = OutputDamageTracker::new(size, 1.0, Transform::Normal);
-        damage
-            .render_output(renderer, &mut target, 0, &self.last, BACKGROUND)
-            .map_err(|e| anyhow::anyhow!("error rendering the screenshot: {e:?}"))?;
-        let region = Rectangle::from_size(Size::<i32, Buffer>::from((w, h)));
-        let mapping = renderer
-            .copy_framebuffer(&target, region, Fourcc::Abgr8888)
-            .map_err(|e| anyhow::anyhow!("error copying the offscreen buffer: {e}"))?;
-        let bytes = renderer
-            .map_texture(&mapping)
-            .map_err(|e| anyhow::anyhow!("error reading the offscreen buffer: {e}"))?;
-        super::opaque_screenshot(w, h, bytes)
+        super::gles_screenshot(&mut gpu.renderer, size, &self.last)
     }
 
     /// Imports a client's dmabuf into the renderer; whether it worked.
@@ -740,14 +720,7 @@ fn announce_globals(state: &mut State) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env_of<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use crate::backend::env_of;
 
     #[test]
     fn without_seat_or_gpu_both_reasons_are_given() {
