@@ -3,7 +3,8 @@
 //! through the same functions) feed events here.
 
 use smithay::backend::input::{ButtonState, KeyState};
-use smithay::desktop::WindowSurfaceType;
+use smithay::desktop::utils::under_from_surface_tree;
+use smithay::desktop::{Window, WindowSurfaceType};
 use smithay::input::keyboard::{xkb, FilterResult, Keycode};
 use smithay::input::pointer::{ButtonEvent, MotionEvent, PointerHandle, RelativeMotionEvent};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
@@ -106,12 +107,33 @@ impl State {
         if let Some(found) = self.layer_surface_under(pos, &crate::layers::ABOVE) {
             return Some(found);
         }
-        let window = self.space.element_under(pos).and_then(|(window, loc)| {
-            window
-                .surface_under(pos - loc.to_f64(), WindowSurfaceType::ALL)
-                .map(|(s, p)| (s, (p + loc).to_f64()))
-        });
+        let window = self
+            .window_under(pos)
+            .map(|(_, surface, origin)| (surface, origin));
         window.or_else(|| self.layer_surface_under(pos, &crate::layers::BELOW))
+    }
+
+    /// The topmost window of the shown desktop with a surface under `pos`:
+    /// the window, that surface and its origin. Smithay's own lookup
+    /// (`Space::element_under`) misses the X11 windows whose surface
+    /// Xwayland before 23.1 named by id (it does not know that surface):
+    /// for those the surface found by [`crate::xwayland::surface_of`] is
+    /// searched here.
+    pub fn window_under(
+        &self,
+        pos: Point<f64, Logical>,
+    ) -> Option<(Window, WlSurface, Point<f64, Logical>)> {
+        self.space.elements().rev().find_map(|window| {
+            let loc = self.space.element_location(window)? - window.geometry().loc;
+            let local = pos - loc.to_f64();
+            let (surface, at) = match crate::xwayland::legacy_surface(window) {
+                Some(surface) => {
+                    under_from_surface_tree(&surface, local, (0, 0), WindowSurfaceType::ALL)
+                }
+                None => window.surface_under(local, WindowSurfaceType::ALL),
+            }?;
+            Some((window.clone(), surface, (at + loc).to_f64()))
+        })
     }
 
     /// The pointer moved to (x, y) on the output. While the surface under
@@ -159,8 +181,14 @@ impl State {
             serial: SERIAL_COUNTER.next_serial(),
             time: self.now_ms(),
         };
+        // A surface the pointer enters learns its place from the enter;
+        // a relative motion in the same frame would be taken as motion
+        // beyond that place (Xwayland 22.1 moves its pointer by it again).
+        let entered = under.as_ref().map(|(s, _)| s) != pointer.current_focus().as_ref();
         pointer.motion(self, under.clone(), &event);
-        self.relative_motion(&pointer, under.clone(), delta);
+        if !entered {
+            self.relative_motion(&pointer, under.clone(), delta);
+        }
         pointer.frame(self);
         if let Some((surface, _)) = under {
             self.activate_constraint(&surface, &pointer);
@@ -236,9 +264,10 @@ impl State {
         }
         if pressed && !pointer.is_grabbed() {
             let under = self
-                .space
-                .element_under(pointer.current_location())
-                .map(|(w, _)| w.clone());
+                .window_under(pointer.current_location())
+                .map(|(w, _, _)| w)
+                // X11 menus and tooltips take no focus.
+                .filter(|w| !w.x11_surface().is_some_and(|x| x.is_override_redirect()));
             if let Some(window) = under {
                 if self.layout.focus(&window) {
                     self.refresh_view();
@@ -268,6 +297,11 @@ impl State {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
+        // An X11 window's surface may have become known since it was
+        // focused (see there); a keyboard grab keeps the focus it chose.
+        if self.seat.get_keyboard().is_some_and(|k| !k.is_grabbed()) {
+            self.refresh_keyboard_focus();
+        }
         if pointer.is_grabbed() {
             return;
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::desktop::{PopupManager, Space, Window};
-use smithay::input::keyboard::XkbConfig;
+use smithay::input::keyboard::{KeyboardTarget, XkbConfig};
 use smithay::input::{Seat, SeatState};
 use smithay::reexports::calloop::{LoopHandle, LoopSignal};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
@@ -274,19 +274,71 @@ impl State {
                 }
             }
         }
-        let target = focused.and_then(|w| {
+        self.refresh_keyboard_focus();
+        self.backend.schedule_render();
+    }
+
+    /// Gives the keyboard to the shown desktop's focused window, or to a
+    /// layer surface claiming it (a lock or launcher). An X11 window's
+    /// keyboard is its surface's; its X server is also told which window
+    /// has the focus (X delivers keys to that window only), and the window
+    /// is raised among the server's windows. Xwayland before 23.1 names a
+    /// window's surface after mapping it, with no event: the pointer's
+    /// refresh calls this, so the focus follows once the surface is known.
+    pub fn refresh_keyboard_focus(&mut self) {
+        let focused = self.layout.focused().cloned();
+        let target = focused.as_ref().and_then(|w| {
             w.wl_surface()
                 .map(|s| s.into_owned())
-                .or_else(|| crate::xwayland::surface_of(&w))
+                .or_else(|| crate::xwayland::surface_of(w))
         });
-        // A layer surface claiming the keyboard (a lock or launcher) has it.
         let target = self.layer_keyboard_focus().or(target);
-        if let Some(keyboard) = self.seat.get_keyboard() {
-            if keyboard.current_focus() != target {
-                keyboard.set_focus(self, target, SERIAL_COUNTER.next_serial());
+        let Some(keyboard) = self.seat.get_keyboard() else {
+            return;
+        };
+        let current = keyboard.current_focus();
+        if current == target {
+            return;
+        }
+        let serial = SERIAL_COUNTER.next_serial();
+        let seat = self.seat.clone();
+        // X focus is set directly only for a window whose surface Smithay
+        // does not know: for the others its X11Surface would also send the
+        // Wayland enter and leave, which the keyboard sends below.
+        let old = current.as_ref().and_then(|surface| {
+            self.layout.desktops().iter().find_map(|d| {
+                d.windows().iter().find_map(|p| {
+                    crate::xwayland::legacy_surface(&p.window)
+                        .filter(|s| s == surface)
+                        .and(p.window.x11_surface().cloned())
+                })
+            })
+        });
+        if let Some(old) = old {
+            KeyboardTarget::<State>::leave(&old, &seat, self, serial);
+        }
+        keyboard.set_focus(self, target.clone(), serial);
+        // The focused window has the keyboard (no layer surface took it).
+        let Some(x11) = focused
+            .filter(|w| target.is_some() && target == crate::xwayland::surface_of(w))
+            .and_then(|w| w.x11_surface().cloned())
+        else {
+            return;
+        };
+        if x11.wl_surface().is_none() {
+            KeyboardTarget::<State>::enter(&x11, &seat, self, Vec::new(), serial);
+        }
+        let wm = x11.xwm_id().and_then(|id| {
+            self.xwayland
+                .instances
+                .iter_mut()
+                .find_map(|i| i.wm.as_mut().filter(|wm| wm.id() == id))
+        });
+        if let Some(wm) = wm {
+            if let Err(err) = wm.raise_window(&x11) {
+                warn!("error raising an X11 window: {err}");
             }
         }
-        self.backend.schedule_render();
     }
 
     /// Performs `action` (the one place hotkeys take effect).

@@ -172,6 +172,37 @@ fn opaque_screenshot(width: i32, height: i32, bytes: &[u8]) -> anyhow::Result<Sc
     })
 }
 
+/// `elements` (a frame's, kept by a GLES backend) drawn again offscreen at
+/// `size` and read back: the screenshot of a GPU-drawn output.
+pub fn gles_screenshot<E>(
+    renderer: &mut GlesRenderer,
+    size: Size<i32, Physical>,
+    elements: &[E],
+) -> anyhow::Result<Screenshot>
+where
+    E: RenderElement<GlesRenderer>,
+{
+    let (w, h) = (size.w, size.h);
+    let mut buffer: GlesRenderbuffer = renderer
+        .create_buffer(Fourcc::Abgr8888, Size::<i32, Buffer>::from((w, h)))
+        .map_err(|e| anyhow::anyhow!("error creating a {w}x{h} offscreen buffer: {e}"))?;
+    let mut target = renderer
+        .bind(&mut buffer)
+        .map_err(|e| anyhow::anyhow!("error binding the offscreen buffer: {e}"))?;
+    let mut damage = OutputDamageTracker::new(size, 1.0, Transform::Normal);
+    damage
+        .render_output(renderer, &mut target, 0, elements, BACKGROUND)
+        .map_err(|e| anyhow::anyhow!("error rendering the screenshot: {e:?}"))?;
+    let region = Rectangle::from_size(Size::<i32, Buffer>::from((w, h)));
+    let mapping = renderer
+        .copy_framebuffer(&target, region, Fourcc::Abgr8888)
+        .map_err(|e| anyhow::anyhow!("error copying the offscreen buffer: {e}"))?;
+    let bytes = renderer
+        .map_texture(&mapping)
+        .map_err(|e| anyhow::anyhow!("error reading the offscreen buffer: {e}"))?;
+    opaque_screenshot(w, h, bytes)
+}
+
 /// A variable lookup over `vars`: for tests of what is chosen from the
 /// environment.
 #[cfg(test)]
@@ -238,35 +269,4 @@ mod tests {
             BackendKind::Headless
         );
     }
-}
-
-/// `elements` (a frame's, kept by a GLES backend) drawn again offscreen at
-/// `size` and read back: the screenshot of a GPU-drawn output.
-pub fn gles_screenshot<E>(
-    renderer: &mut GlesRenderer,
-    size: Size<i32, Physical>,
-    elements: &[E],
-) -> anyhow::Result<Screenshot>
-where
-    E: RenderElement<GlesRenderer>,
-{
-    let (w, h) = (size.w, size.h);
-    let mut buffer: GlesRenderbuffer = renderer
-        .create_buffer(Fourcc::Abgr8888, Size::<i32, Buffer>::from((w, h)))
-        .map_err(|e| anyhow::anyhow!("error creating a {w}x{h} offscreen buffer: {e}"))?;
-    let mut target = renderer
-        .bind(&mut buffer)
-        .map_err(|e| anyhow::anyhow!("error binding the offscreen buffer: {e}"))?;
-    let mut damage = OutputDamageTracker::new(size, 1.0, Transform::Normal);
-    damage
-        .render_output(renderer, &mut target, 0, elements, BACKGROUND)
-        .map_err(|e| anyhow::anyhow!("error rendering the screenshot: {e:?}"))?;
-    let region = Rectangle::from_size(Size::<i32, Buffer>::from((w, h)));
-    let mapping = renderer
-        .copy_framebuffer(&target, region, Fourcc::Abgr8888)
-        .map_err(|e| anyhow::anyhow!("error copying the offscreen buffer: {e}"))?;
-    let bytes = renderer
-        .map_texture(&mapping)
-        .map_err(|e| anyhow::anyhow!("error reading the offscreen buffer: {e}"))?;
-    opaque_screenshot(w, h, bytes)
 }
