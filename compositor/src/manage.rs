@@ -181,9 +181,9 @@ impl State {
     fn window_under_pointer(&self) -> Option<(Window, Point<f64, Logical>)> {
         let pointer = self.seat.get_pointer()?;
         let location = pointer.current_location();
-        self.space
-            .element_under(location)
-            .map(|(w, _)| (w.clone(), location))
+        // Through `window_under`: it finds X11 windows of an older
+        // Xwayland too, which `Space::element_under` misses.
+        self.window_under(location).map(|(w, _, _)| (w, location))
     }
 
     /// Super + left button moves, Super + right button resizes the window
