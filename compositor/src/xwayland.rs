@@ -456,11 +456,12 @@ impl State {
             // still holds the socket and would accept, then drop, a client
             // connecting meanwhile.
             self.loop_handle.remove(server.token);
-            if let Some(pid) = server.pid.and_then(rustix::process::Pid::from_raw) {
+            let ours = server.pid.filter(|&pid| serves(pid, server.display));
+            if let Some(pid) = ours.and_then(rustix::process::Pid::from_raw) {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
             info!(profile = %profile, display = server.display, "Xwayland stopped");
-            pid_gone = server.pid;
+            pid_gone = ours;
         }
         let gone: Vec<Window> = self
             .layout
@@ -745,25 +746,36 @@ fn bind_socket(socket: &Path) -> anyhow::Result<UnixListener> {
 /// The compositor's child process serving X display `display` (Smithay
 /// gives Xwayland its display number as its first argument, `:N`).
 fn child_serving(display: u32) -> Option<i32> {
-    let me = std::process::id().to_string();
-    let wanted = format!(":{display}");
     std::fs::read_dir("/proc")
         .ok()?
         .flatten()
         .find_map(|entry| {
             let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            // pid (comm) state ppid ...: comm may hold spaces, so after the ')'.
-            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
-            if ppid != me {
-                return None;
-            }
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let serves = cmdline
-                .split(|b| *b == 0)
-                .any(|arg| arg == wanted.as_bytes());
-            serves.then_some(pid)
+            serves(pid, display).then_some(pid)
         })
+}
+
+/// Whether process `pid` is a child of the compositor serving X display
+/// `display`: checked again before a signal, as a server that exited by
+/// itself has been reaped and its number may be another process's now.
+fn serves(pid: i32, display: u32) -> bool {
+    let me = std::process::id().to_string();
+    let wanted = format!(":{display}");
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // pid (comm) state ppid ...: comm may hold spaces, so after the ')'.
+    let ppid = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_owned));
+    if ppid.as_deref() != Some(me.as_str()) {
+        return false;
+    }
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+        cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == wanted.as_bytes())
+    })
 }
 
 /// Whether process `pid` still runs (not gone, not a zombie).
