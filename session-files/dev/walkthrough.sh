@@ -4,8 +4,9 @@
 # zion-sandboxd on a private session bus, with every XDG folder inside
 # target/zion-demo/ (wiped at start: the machine's own configuration, data
 # and runtime folder are never touched), then walks through a scenario:
-#   1. a terminal (foot) in each profile, work, gaming and personal, each
-#      desktop shown in turn and saved as a PNG;
+#   1. a terminal (foot) in each profile, work, gaming and personal, and an
+#      X11 program (xeyes) in gaming through its own Xwayland, each desktop
+#      shown in turn and saved as a PNG;
 #   2. a disposable browser of work downloading a file from a local server,
 #      the file landing in the quarantine (scanned, clean);
 #   3. the quarantine panel (zion-panel) showing it.
@@ -182,6 +183,14 @@ for p in "${profiles[@]}"; do
   "$bin/zionctl" profiles run "$p" -- foot
   compositor_call SwitchTo "string:$p" >/dev/null
   wait_for 30 "foot's window in $p" eval '[ "$(toplevels)" -gt "$before" ]'
+  if [ "$p" = gaming ]; then
+    # An X11 program too: gaming's own Xwayland starts for it, on demand.
+    say "gaming: an X11 program (zionctl profiles run gaming -- xeyes) through gaming's own Xwayland"
+    x11_before=$(grep -c 'X11 window mapped' "$logs/zion-compositor.log" || true)
+    "$bin/zionctl" profiles run gaming -- xeyes -geometry 300x200
+    wait_for 30 "xeyes' window in gaming" \
+      eval '[ "$(grep -c "X11 window mapped" "$logs/zion-compositor.log" || true)" -gt "$x11_before" ]'
+  fi
   # Its first frame: mapped, framed in the profile's colour, drawn.
   sleep 2
   shot "$p-desktop"
