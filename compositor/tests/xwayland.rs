@@ -4,7 +4,7 @@
 //! window on that profile's desktop in that profile's frame colour, and an
 //! X11 client of another profile that cannot list it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,8 @@ use zion_compositor::frame::BORDER;
 use zion_compositor::render::content_rect;
 use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
 use zion_profiles::config::{Config, ProfileName};
+
+mod common;
 
 const XEYES: &str = "/usr/bin/xeyes";
 const XWININFO: &str = "/usr/bin/xwininfo";
@@ -35,29 +37,7 @@ impl Drop for Harness {
 
 /// Why this machine cannot run the test, if it cannot.
 fn missing() -> Option<String> {
-    if !zion_compositor::xwayland::installed() {
-        return Some("Xwayland is not installed (Debian package xwayland)".into());
-    }
-    for (tool, package) in [(XEYES, "x11-apps"), (XWININFO, "x11-utils")] {
-        if !Path::new(tool).exists() {
-            return Some(format!(
-                "{tool} is not installed (Debian package {package})"
-            ));
-        }
-    }
-    // Run as a container would: the profile's X11 folder mounted as
-    // /tmp/.X11-unix in a mount namespace of the client's own.
-    let unshare = Command::new("unshare")
-        .args(["--mount", "--net", "--map-root-user", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if !unshare.is_ok_and(|s| s.success()) {
-        return Some(
-            "cannot create mount and network namespaces (unshare --mount --net --map-root-user)"
-                .into(),
-        );
-    }
-    None
+    common::x11_missing(&[(XEYES, "x11-apps"), (XWININFO, "x11-utils")])
 }
 
 fn profile(name: &str) -> ProfileName {
@@ -112,32 +92,9 @@ impl Harness {
             .is_some_and(|i| i.server.is_some())
     }
 
-    /// `program` with `args`, run as in the profile's container: in mount
-    /// and network namespaces of its own (no abstract X sockets of the
-    /// host), where the profile's X11 folder is `/tmp/.X11-unix`, with
-    /// `DISPLAY=:0`.
+    /// `program` with `args`, run as in the profile's container.
     fn x11_command(&self, profile: &str, program: &str, args: &[&str]) -> Command {
-        let socket = self.socket(profile);
-        let folder = socket.parent().expect("socket has a folder");
-        let mut command = Command::new("unshare");
-        command
-            .args([
-                "--mount",
-                "--net",
-                "--map-root-user",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-            ])
-            .arg("mount --bind \"$0\" /tmp/.X11-unix && exec \"$@\"")
-            .arg(folder)
-            .arg(program)
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("DISPLAY", ":0");
-        command
+        common::x11_command(&self.socket(profile), program, args)
     }
 
     fn spawn_x11(&mut self, program: &str, profile: &str) {

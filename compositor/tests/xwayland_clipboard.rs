@@ -14,6 +14,8 @@ use zion_compositor::input::keys;
 use zion_compositor::{Action, BackendKind, Compositor, Options};
 use zion_profiles::config::Config;
 
+mod common;
+
 const XCLIP: &str = "/usr/bin/xclip";
 const XEYES: &str = "/usr/bin/xeyes";
 const WL_COPY: &str = "/usr/bin/wl-copy";
@@ -25,28 +27,11 @@ const NOTHING: Duration = Duration::from_secs(2);
 
 /// Why this machine cannot run the test, if it cannot.
 fn missing() -> Option<String> {
-    if !zion_compositor::xwayland::installed() {
-        return Some("Xwayland is not installed (Debian package xwayland)".into());
-    }
-    for (tool, package) in [
+    common::x11_missing(&[
         (XCLIP, "xclip"),
         (WL_COPY, "wl-clipboard"),
         (WL_PASTE, "wl-clipboard"),
-    ] {
-        if !Path::new(tool).exists() {
-            return Some(format!(
-                "{tool} is not installed (Debian package {package})"
-            ));
-        }
-    }
-    let unshare = Command::new("unshare")
-        .args(["--mount", "--map-root-user", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if !unshare.is_ok_and(|s| s.success()) {
-        return Some("cannot create a mount namespace (unshare --mount --map-root-user)".into());
-    }
-    None
+    ])
 }
 
 /// A process killed when dropped.
@@ -121,36 +106,10 @@ impl Harness {
         self.x11(profile, XCLIP, args)
     }
 
-    /// `program args`, run as in `profile`'s container: in a mount
-    /// namespace where its X11 folder is `/tmp/.X11-unix`, with
-    /// `DISPLAY=:N`.
+    /// `program args`, run as in `profile`'s container.
     fn x11(&mut self, profile: &str, program: &str, args: &[&str]) -> Command {
         let socket = self.x11_socket(profile);
-        let folder = socket.parent().expect("socket has a folder").to_owned();
-        let display = socket
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix('X'))
-            .expect("socket named X<n>")
-            .to_owned();
-        let mut command = Command::new("unshare");
-        command
-            .args([
-                "--mount",
-                "--map-root-user",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-            ])
-            .arg("mount --bind \"$0\" /tmp/.X11-unix && exec \"$@\"")
-            .arg(folder)
-            .arg(program)
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("DISPLAY", format!(":{display}"));
-        command
+        common::x11_command(&socket, program, args)
     }
 
     /// Runs `command` to its end, dispatching the compositor meanwhile

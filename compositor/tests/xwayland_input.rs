@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ use zion_compositor::input::BTN_LEFT;
 use zion_compositor::render::content_rect;
 use zion_compositor::{BackendKind, Compositor, Options};
 use zion_profiles::config::{Config, ProfileName};
+
+mod common;
 
 const XEV: &str = "/usr/bin/xev";
 const WAIT: Duration = Duration::from_secs(15);
@@ -26,23 +28,7 @@ const KEY_B: u32 = 48;
 
 /// Why this machine cannot run the test, if it cannot.
 fn missing() -> Option<String> {
-    if !zion_compositor::xwayland::installed() {
-        return Some("Xwayland is not installed (Debian package xwayland)".into());
-    }
-    if !Path::new(XEV).exists() {
-        return Some(format!("{XEV} is not installed (Debian package x11-utils)"));
-    }
-    let unshare = Command::new("unshare")
-        .args(["--mount", "--net", "--map-root-user", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if !unshare.is_ok_and(|s| s.success()) {
-        return Some(
-            "cannot create mount and network namespaces (unshare --mount --net --map-root-user)"
-                .into(),
-        );
-    }
-    None
+    common::x11_missing(&[(XEV, "x11-utils")])
 }
 
 /// A program on a profile's X display, its stdout collected as it comes.
@@ -70,24 +56,7 @@ impl X11Client {
             .expect("X11 socket open")
             .socket
             .clone();
-        let folder = socket.parent().expect("socket has a folder");
-        let mut child = Command::new("unshare")
-            .args([
-                "--mount",
-                "--net",
-                "--map-root-user",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-            ])
-            .arg("mount --bind \"$0\" /tmp/.X11-unix && exec \"$@\"")
-            .arg(folder)
-            .arg(program)
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("DISPLAY", ":0")
+        let mut child = common::x11_command(&socket, program, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
