@@ -262,7 +262,8 @@ impl State {
         if pressed && !pointer.is_grabbed() {
             self.begin_compositor_grab(button, serial);
         }
-        if pressed && !pointer.is_grabbed() {
+        // A click on a panel or launcher is not one on the window below it.
+        if pressed && !pointer.is_grabbed() && !self.layer_clicked(pointer.current_location()) {
             let under = self
                 .window_under(pointer.current_location())
                 .map(|(w, _, _)| w)

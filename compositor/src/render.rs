@@ -257,16 +257,12 @@ where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Clone + Send + 'static,
 {
-    let map = smithay::desktop::layer_map_for_output(output);
     let mut out = Vec::new();
     for layer in layers {
-        for surface in map.layers_on(*layer).rev() {
-            let Some(geometry) = map.layer_geometry(surface) else {
-                continue;
-            };
+        for (surface, loc) in crate::layers::placed_on(output, *layer) {
             out.extend(surface.render_elements::<DesktopElement<R>>(
                 renderer,
-                geometry.loc.to_physical(1),
+                loc.to_physical(1),
                 Scale::from(1.0),
                 1.0,
             ));
