@@ -97,14 +97,20 @@ impl State {
 
     /// Maximizes `window` (its frame fills the output) or brings it back.
     pub fn set_maximized(&mut self, window: &Window, on: bool) {
+        let size = window.geometry().size;
+        self.set_maximized_restoring(window, on, (size.w, size.h));
+    }
+
+    /// [`Self::set_maximized`], `restore` being the size the window gets
+    /// back when it leaves (0×0: its own choice).
+    fn set_maximized_restoring(&mut self, window: &Window, on: bool, restore: (i32, i32)) {
         let Some(toplevel) = window.toplevel().cloned() else {
             return;
         };
         if on {
             let area = maximized_content(self.usable_rect(), decoration_of(window));
-            let size = window.geometry().size;
             self.layout
-                .enter(window, Mode::Maximized, (area.x, area.y), (size.w, size.h));
+                .enter(window, Mode::Maximized, (area.x, area.y), restore);
             toplevel.with_pending_state(|s| {
                 s.states.unset(ToplevelState::Fullscreen);
                 s.states.set(ToplevelState::Maximized);
@@ -123,14 +129,20 @@ impl State {
     /// Makes `window` cover the whole output, frame hidden, on top and
     /// focused; or brings it back.
     pub fn set_fullscreen(&mut self, window: &Window, on: bool) {
+        let size = window.geometry().size;
+        self.set_fullscreen_restoring(window, on, (size.w, size.h));
+    }
+
+    /// [`Self::set_fullscreen`], `restore` being the size the window gets
+    /// back when it leaves (0×0: its own choice).
+    fn set_fullscreen_restoring(&mut self, window: &Window, on: bool, restore: (i32, i32)) {
         let Some(toplevel) = window.toplevel().cloned() else {
             return;
         };
         if on {
             let out = self.output_rect();
-            let size = window.geometry().size;
             self.layout
-                .enter(window, Mode::Fullscreen, (out.x, out.y), (size.w, size.h));
+                .enter(window, Mode::Fullscreen, (out.x, out.y), restore);
             self.layout.focus(window);
             toplevel.with_pending_state(|s| {
                 s.states.unset(ToplevelState::Maximized);
@@ -169,11 +181,12 @@ impl State {
         let Some(toplevel) = window.toplevel() else {
             return;
         };
+        // It has had no size of its own yet: leaving, it chooses one.
         let states = toplevel.with_pending_state(|s| s.states.clone());
         if states.contains(ToplevelState::Fullscreen) {
-            self.set_fullscreen(window, true);
+            self.set_fullscreen_restoring(window, true, (0, 0));
         } else if states.contains(ToplevelState::Maximized) {
-            self.set_maximized(window, true);
+            self.set_maximized_restoring(window, true, (0, 0));
         }
     }
 

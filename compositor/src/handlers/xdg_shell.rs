@@ -2,17 +2,19 @@
 
 use smithay::delegate_xdg_shell;
 use smithay::desktop::{PopupKind, Window};
+use smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode as DecorationMode;
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{
     ResizeEdge, State as ToplevelState,
 };
 use smithay::reexports::wayland_server::protocol::wl_output::WlOutput;
 use smithay::reexports::wayland_server::protocol::wl_seat::WlSeat;
-use smithay::utils::Serial;
+use smithay::utils::{Serial, Size};
 use smithay::wayland::shell::xdg::{
     PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
 };
 use tracing::{info, warn};
 
+use crate::frame::{maximized_content, Decoration};
 use crate::state::{OpensOn, State};
 
 impl XdgShellHandler for State {
@@ -89,9 +91,18 @@ impl XdgShellHandler for State {
     fn maximize_request(&mut self, surface: ToplevelSurface) {
         match self.window_for_surface(surface.wl_surface()) {
             Some(window) => self.set_maximized(&window, true),
-            // Not drawn yet: it opens maximized (see `apply_mode_on_map`).
+            // Not drawn yet: it opens maximized (see `apply_mode_on_map`),
+            // and is told the size it will have from its first configure.
             None => {
-                surface.with_pending_state(|s| s.states.set(ToplevelState::Maximized));
+                let decoration = match surface.with_pending_state(|s| s.decoration_mode) {
+                    Some(DecorationMode::ClientSide) => Decoration::BorderOnly,
+                    _ => Decoration::Full,
+                };
+                let area = maximized_content(self.usable_rect(), decoration);
+                surface.with_pending_state(|s| {
+                    s.states.set(ToplevelState::Maximized);
+                    s.size = Some(Size::from((area.w, area.h)));
+                });
                 if surface.is_initial_configure_sent() {
                     surface.send_configure();
                 }
@@ -103,7 +114,10 @@ impl XdgShellHandler for State {
         match self.window_for_surface(surface.wl_surface()) {
             Some(window) => self.set_maximized(&window, false),
             None => {
-                surface.with_pending_state(|s| s.states.unset(ToplevelState::Maximized));
+                surface.with_pending_state(|s| {
+                    s.states.unset(ToplevelState::Maximized);
+                    s.size = None;
+                });
                 if surface.is_initial_configure_sent() {
                     surface.send_configure();
                 }
@@ -115,7 +129,11 @@ impl XdgShellHandler for State {
         match self.window_for_surface(surface.wl_surface()) {
             Some(window) => self.set_fullscreen(&window, true),
             None => {
-                surface.with_pending_state(|s| s.states.set(ToplevelState::Fullscreen));
+                let out = self.output_rect();
+                surface.with_pending_state(|s| {
+                    s.states.set(ToplevelState::Fullscreen);
+                    s.size = Some(Size::from((out.w, out.h)));
+                });
                 if surface.is_initial_configure_sent() {
                     surface.send_configure();
                 }
@@ -127,7 +145,10 @@ impl XdgShellHandler for State {
         match self.window_for_surface(surface.wl_surface()) {
             Some(window) => self.set_fullscreen(&window, false),
             None => {
-                surface.with_pending_state(|s| s.states.unset(ToplevelState::Fullscreen));
+                surface.with_pending_state(|s| {
+                    s.states.unset(ToplevelState::Fullscreen);
+                    s.size = None;
+                });
                 if surface.is_initial_configure_sent() {
                     surface.send_configure();
                 }
