@@ -116,6 +116,10 @@ impl Session {
         std::fs::create_dir(&runtime).expect("runtime folder");
         std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
             .expect("runtime folder mode");
+        // Connected before the compositor starts: a failure here leaves no
+        // compositor behind (the session's drop stops it only once made).
+        let conn = bus.connect().await.expect("connected to the private bus");
+        let proxy = uncached(&conn).await;
         let log = std::fs::File::create(dir.path().join("compositor.log")).expect("log file");
         let compositor = Command::new(BIN)
             .args(["--backend", "headless", "--size", "800x600"])
@@ -128,8 +132,6 @@ impl Session {
             .stderr(log)
             .spawn()
             .expect("zion-compositor starts");
-        let conn = bus.connect().await.expect("connected to the private bus");
-        let proxy = uncached(&conn).await;
         let mut s = Session {
             dir,
             bus,
