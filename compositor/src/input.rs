@@ -3,13 +3,15 @@
 //! through the same functions) feed events here.
 
 use smithay::backend::input::{ButtonState, KeyState};
+use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::desktop::utils::under_from_surface_tree;
 use smithay::desktop::{Window, WindowSurfaceType};
 use smithay::input::keyboard::{xkb, FilterResult, Keycode};
 use smithay::input::pointer::{ButtonEvent, MotionEvent, PointerHandle, RelativeMotionEvent};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::Resource;
-use smithay::utils::{Logical, Point, SERIAL_COUNTER};
+use smithay::utils::{Logical, Point, Rectangle, SERIAL_COUNTER};
+use smithay::wayland::compositor::{get_parent, RectangleKind, RegionAttributes};
 use smithay::wayland::pointer_constraints::{with_pointer_constraint, PointerConstraint};
 
 use crate::hotkeys::{self, Action, Mods};
@@ -136,39 +138,88 @@ impl State {
         })
     }
 
-    /// The pointer moved to (x, y) on the output. While the surface under
-    /// it holds an active pointer lock the pointer stays put, and while it
-    /// holds a confinement the pointer does not leave the confining region;
-    /// either way the client gets the relative motion.
+    /// A relative device (mouse, touchpad) moved the pointer to (x, y) on
+    /// the output. While the surface under it holds an active pointer lock
+    /// the pointer stays put, and while it holds a confinement the pointer
+    /// stops at the edge of the confining region; either way the client
+    /// gets the relative motion.
     pub fn pointer_motion(&mut self, x: f64, y: f64) {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
-        let wanted = Point::from((x, y));
-        let delta = wanted - pointer.current_location();
+        let delta = Point::from((x, y)) - pointer.current_location();
+        self.move_pointer(Point::from((x, y)), Some((delta, delta)));
+    }
+
+    /// A mouse moved by `delta` (`delta_unaccel` before the pointer
+    /// acceleration) and the pointer is to go to (x, y), held to the
+    /// screens: games reading relative motion get the device's own deltas,
+    /// not the clamped difference (a locked pointer near an edge would cut
+    /// them short).
+    pub fn pointer_moved_by(
+        &mut self,
+        x: f64,
+        y: f64,
+        delta: Point<f64, Logical>,
+        delta_unaccel: Point<f64, Logical>,
+    ) {
+        self.move_pointer(Point::from((x, y)), Some((delta, delta_unaccel)));
+    }
+
+    /// An absolute device (tablet, touchscreen in pointer mode, a virtual
+    /// machine's pointer) put the pointer at (x, y) on the output: the same
+    /// as [`State::pointer_motion`] but without relative motion events, as
+    /// such a device reports places, not movements.
+    pub fn pointer_motion_absolute(&mut self, x: f64, y: f64) {
+        self.move_pointer(Point::from((x, y)), None);
+    }
+
+    /// Moves the pointer towards `wanted`, within the constraint of the
+    /// surface under it; `motion` (delta, unaccelerated delta) goes to
+    /// relative-pointer clients.
+    fn move_pointer(
+        &mut self,
+        wanted: Point<f64, Logical>,
+        motion: Option<(Point<f64, Logical>, Point<f64, Logical>)>,
+    ) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        // A still pointer (windows changed under it) has no motion to
+        // hold back: it goes to whatever surface is now under it.
         let focus = pointer
             .current_focus()
             .zip(self.pointer_origin())
-            .filter(|(surface, _)| surface.is_alive());
+            .filter(|(surface, _)| surface.is_alive())
+            .filter(|_| wanted != pointer.current_location());
+        let mut location = wanted;
         if let Some((surface, origin)) = &focus {
-            let held = match active_constraint(surface, &pointer) {
-                Some(Constraint::Locked) => true,
+            let stop = match active_constraint(surface, &pointer) {
+                Some(Constraint::Locked) => Some(pointer.current_location()),
                 Some(Constraint::Confined(region)) => {
-                    let inside = self
-                        .surface_under(wanted)
-                        .is_some_and(|(s, _)| &s == surface)
-                        && region.is_none_or(|r| r.contains((wanted - *origin).to_i32_round()));
-                    !inside
+                    if self.confines(surface, *origin, region.as_ref(), wanted) {
+                        None
+                    } else {
+                        // Stopped at the edge, or held if no place of the
+                        // region is nearer (covered by another window).
+                        Some(
+                            self.confined_place(surface, *origin, region.as_ref(), wanted)
+                                .unwrap_or_else(|| pointer.current_location()),
+                        )
+                    }
                 }
-                None => false,
+                None => None,
             };
-            if held {
-                self.relative_motion(&pointer, focus.clone(), delta);
-                pointer.frame(self);
-                return;
+            match stop {
+                Some(stop) if stop == pointer.current_location() => {
+                    self.relative_motion(&pointer, focus.clone(), motion);
+                    pointer.frame(self);
+                    return;
+                }
+                Some(stop) => location = stop,
+                None => {}
             }
         }
-        let location = wanted;
         let under = self.surface_under(location);
         self.seat
             .user_data()
@@ -187,7 +238,7 @@ impl State {
         let entered = under.as_ref().map(|(s, _)| s) != pointer.current_focus().as_ref();
         pointer.motion(self, under.clone(), &event);
         if !entered {
-            self.relative_motion(&pointer, under.clone(), delta);
+            self.relative_motion(&pointer, under.clone(), motion);
         }
         pointer.frame(self);
         if let Some((surface, _)) = under {
@@ -195,33 +246,93 @@ impl State {
         }
     }
 
+    /// Whether the pointer at `at` is on `surface` (whose origin is
+    /// `origin`: not covered, in its input region) and in `region`.
+    fn confines(
+        &self,
+        surface: &WlSurface,
+        origin: Point<f64, Logical>,
+        region: Option<&RegionAttributes>,
+        at: Point<f64, Logical>,
+    ) -> bool {
+        self.surface_under(at).is_some_and(|(s, _)| &s == surface)
+            && region.is_none_or(|r| r.contains((at - origin).to_i32_floor()))
+    }
+
+    /// The place of the confining region nearest to `wanted`: `wanted`
+    /// moved into each rectangle of the region (the whole surface without
+    /// one), keeping those on the surface and in the region.
+    fn confined_place(
+        &self,
+        surface: &WlSurface,
+        origin: Point<f64, Logical>,
+        region: Option<&RegionAttributes>,
+        wanted: Point<f64, Logical>,
+    ) -> Option<Point<f64, Logical>> {
+        let size = with_renderer_surface_state(surface, |s| s.surface_size()).flatten()?;
+        let whole = Rectangle::from_size(size);
+        let rects: Vec<Rectangle<i32, Logical>> = match region {
+            Some(region) => region
+                .rects
+                .iter()
+                .filter(|(kind, _)| matches!(kind, RectangleKind::Add))
+                .filter_map(|(_, r)| r.intersection(whole))
+                .collect(),
+            None => vec![whole],
+        };
+        let local = wanted - origin;
+        rects
+            .iter()
+            .filter(|r| r.size.w > 0 && r.size.h > 0)
+            .map(|r| {
+                let x = local
+                    .x
+                    .clamp(f64::from(r.loc.x), f64::from(r.loc.x + r.size.w - 1));
+                let y = local
+                    .y
+                    .clamp(f64::from(r.loc.y), f64::from(r.loc.y + r.size.h - 1));
+                origin + Point::from((x, y))
+            })
+            .filter(|at| self.confines(surface, origin, region, *at))
+            .min_by(|a, b| {
+                let da = (*a - wanted).x.powi(2) + (*a - wanted).y.powi(2);
+                let db = (*b - wanted).x.powi(2) + (*b - wanted).y.powi(2);
+                da.total_cmp(&db)
+            })
+    }
+
     fn relative_motion(
         &mut self,
         pointer: &PointerHandle<State>,
         focus: Option<(WlSurface, Point<f64, Logical>)>,
-        delta: Point<f64, Logical>,
+        motion: Option<(Point<f64, Logical>, Point<f64, Logical>)>,
     ) {
-        if delta == Point::from((0.0, 0.0)) {
+        let Some((delta, delta_unaccel)) = motion else {
+            return;
+        };
+        if delta == Point::from((0.0, 0.0)) && delta_unaccel == Point::from((0.0, 0.0)) {
             return;
         }
         let event = RelativeMotionEvent {
             delta,
-            delta_unaccel: delta,
+            delta_unaccel,
             utime: self.clock.now().as_micros(),
         };
         pointer.relative_motion(self, focus, &event);
     }
 
     /// Activates the pointer constraint `surface` holds, if the pointer is
-    /// over that surface and inside the constraint's region.
+    /// over that surface and inside the constraint's region, and the
+    /// surface's window has keyboard focus (a game in the background does
+    /// not catch the pointer passing over it).
     pub fn activate_constraint(&mut self, surface: &WlSurface, pointer: &PointerHandle<State>) {
-        if pointer.current_focus().as_ref() != Some(surface) {
+        if pointer.current_focus().as_ref() != Some(surface) || !self.has_keyboard_focus(surface) {
             return;
         }
         let Some(origin) = self.pointer_origin() else {
             return;
         };
-        let at = (pointer.current_location() - origin).to_i32_round();
+        let at = (pointer.current_location() - origin).to_i32_floor();
         with_pointer_constraint(surface, pointer, |constraint| {
             if let Some(constraint) = constraint {
                 let inside = constraint.region().is_none_or(|r| r.contains(at));
@@ -230,6 +341,46 @@ impl State {
                 }
             }
         });
+    }
+
+    /// The keyboard focus changed: the constraint of the surface under the
+    /// pointer applies if that surface's window got the focus, and ends
+    /// (unlocked/unconfined) if it lost it, so switching away from a game
+    /// frees the pointer.
+    pub fn constraints_follow_keyboard_focus(&mut self) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        let Some(surface) = pointer.current_focus() else {
+            return;
+        };
+        if self.has_keyboard_focus(&surface) {
+            self.activate_constraint(&surface, &pointer);
+        } else {
+            with_pointer_constraint(&surface, &pointer, |constraint| {
+                if let Some(constraint) = constraint.filter(|c| c.is_active()) {
+                    constraint.deactivate();
+                }
+            });
+        }
+    }
+
+    /// Whether `surface`, or the surface it is a subsurface of, has the
+    /// keyboard focus.
+    fn has_keyboard_focus(&self, surface: &WlSurface) -> bool {
+        let Some(focus) = self.seat.get_keyboard().and_then(|k| k.current_focus()) else {
+            return false;
+        };
+        let mut surface = surface.clone();
+        loop {
+            if surface == focus {
+                return true;
+            }
+            match get_parent(&surface) {
+                Some(parent) => surface = parent,
+                None => return false,
+            }
+        }
     }
 
     /// A locked pointer's client hinted where the cursor should be when the
@@ -319,7 +470,7 @@ impl State {
         if unchanged {
             return;
         }
-        self.pointer_motion(location.x, location.y);
+        self.pointer_motion_absolute(location.x, location.y);
     }
 
     /// Where the pointer's focused surface sat when the pointer last moved.
@@ -335,7 +486,7 @@ impl State {
 enum Constraint {
     Locked,
     /// Confined to the region (`None`: the whole surface).
-    Confined(Option<smithay::wayland::compositor::RegionAttributes>),
+    Confined(Option<RegionAttributes>),
 }
 
 /// The active constraint `surface` holds on `pointer`, if any.

@@ -261,8 +261,9 @@ fn handle_input(state: &mut State, event: InputEvent<WinitInput>) {
                 warn!("pointer motion without an output mode");
                 return;
             };
+            // The host's pointer: places, not movements.
             let pos = event.position_transformed((size.w, size.h).into());
-            state.pointer_motion(pos.x, pos.y);
+            state.pointer_motion_absolute(pos.x, pos.y);
         }
         InputEvent::PointerButton { event } => {
             state.pointer_button(event.button_code(), event.state() == ButtonState::Pressed);

@@ -31,6 +31,9 @@ impl SeatHandler for State {
 
     fn focus_changed(&mut self, _seat: &Seat<Self>, focused: Option<&WlSurface>) {
         self.selection_focus_to(focused);
+        // Later: the keyboard is locked while it reports the change.
+        self.loop_handle
+            .insert_idle(|state| state.constraints_follow_keyboard_focus());
     }
 }
 delegate_seat!(State);

@@ -49,6 +49,9 @@ impl XdgShellHandler for State {
         if let Some(window) = self.window_for_surface(surface.wl_surface()) {
             self.layout.close(&window);
             self.refresh_view();
+            // The pointer leaves the surface while the client still knows
+            // it, before the reply to the roundtrip that destroyed it.
+            self.refresh_pointer_focus();
         }
     }
 
@@ -73,6 +76,13 @@ impl XdgShellHandler for State {
     }
 
     fn grab(&mut self, _surface: PopupSurface, _seat: WlSeat, _serial: Serial) {}
+
+    fn popup_destroyed(&mut self, _surface: PopupSurface) {
+        // As for a toplevel: the pointer leaves the popup while the client
+        // still knows its surface (the popup role is gone, the surface not).
+        self.popups.cleanup();
+        self.refresh_pointer_focus();
+    }
 
     fn move_request(&mut self, surface: ToplevelSurface, _seat: WlSeat, serial: Serial) {
         self.move_request(surface.wl_surface(), serial);

@@ -268,7 +268,7 @@ fn handle(runner: &mut Runner, state: &mut State, request: Request) {
                 runner.pending.push((client, surface_id, (x, y)));
             }
         }
-        Request::PointerTo { x, y } => state.pointer_motion(x, y),
+        Request::PointerTo { x, y } => state.pointer_motion_absolute(x, y),
         Request::PointerBy { dx, dy } => {
             let at = state
                 .seat

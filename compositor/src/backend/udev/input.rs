@@ -32,7 +32,7 @@ pub fn handle(state: &mut State, event: InputEvent<LibinputInputBackend>) {
             };
             let to = pointer.current_location() + event.delta();
             let (x, y) = logic::clamp_to_screens((to.x, to.y), &screens(state));
-            state.pointer_motion(x, y);
+            state.pointer_moved_by(x, y, event.delta(), event.delta_unaccel());
         }
         InputEvent::PointerMotionAbsolute { event } => {
             // Tablets and touchscreens in absolute mode: onto the first screen.
@@ -41,7 +41,7 @@ pub fn handle(state: &mut State, event: InputEvent<LibinputInputBackend>) {
                 return;
             };
             let pos = event.position_transformed((size.w, size.h).into());
-            state.pointer_motion(pos.x, pos.y);
+            state.pointer_motion_absolute(pos.x, pos.y);
         }
         InputEvent::PointerButton { event } => {
             state.pointer_button(event.button_code(), event.state() == ButtonState::Pressed);
