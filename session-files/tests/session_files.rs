@@ -688,13 +688,13 @@ fn a_missing_compositor_is_named_with_the_path_searched() {
     fs::copy(SESSION, &launcher).expect("copying zion-session");
     let runtime = tmp.path().join("runtime");
     fs::create_dir_all(&runtime).expect("creating a folder");
-    let out = Command::new(&launcher)
-        .args(["--mode", "direct", "--backend", "headless"])
-        .env("PATH", &empty)
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
-        .output()
-        .expect("running zion-session");
+    let out = output_of_fresh_copy(
+        Command::new(&launcher)
+            .args(["--mode", "direct", "--backend", "headless"])
+            .env("PATH", &empty)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent"),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),
@@ -706,4 +706,22 @@ fn a_missing_compositor_is_named_with_the_path_searched() {
         "{stderr}"
     );
     assert!(stderr.contains(&own.display().to_string()), "{stderr}");
+}
+
+/// Runs `command`, whose program was just copied: another test of this
+/// process forking at that moment holds the copy's write descriptor until
+/// its child execs, and the kernel refuses to run a file open for writing
+/// ("Text file busy"), so that error is retried for a while.
+fn output_of_fresh_copy(command: &mut Command) -> std::process::Output {
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        match command.output() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy && Instant::now() < end =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result.expect("running the copied program"),
+        }
+    }
 }
