@@ -393,6 +393,12 @@ impl State {
                 info!(profile = %profile, "Xwayland ready");
                 if let Some(instance) = self.xwayland.of_mut(profile.as_ref()) {
                     instance.wm = Some(wm);
+                    // Not found at the spawn if it was caught between the
+                    // launcher and Xwayland (its command line is empty while
+                    // it execs); ready, it is Xwayland for good.
+                    if let Some(server) = instance.server.as_mut().filter(|s| s.pid.is_none()) {
+                        server.pid = child_serving(server.display);
+                    }
                 }
                 // What the profile copied before its server ran.
                 self.x11_selection_ready(profile);
