@@ -34,7 +34,7 @@ use wayland_client::protocol::{
 };
 use wayland_client::{delegate_noop, Connection, Dispatch, EventQueue, QueueHandle};
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
-use zion_bench::{median, ms, sibling, wait_socket, Children};
+use zion_bench::{median, ms, sibling, spawn_weston, wait_socket, Children, WESTON_SOCKET};
 
 const FIRST_FRAME_ROUNDS: usize = 30;
 const FRAME_WARMUP: usize = 10;
@@ -527,34 +527,16 @@ fn main() -> anyhow::Result<()> {
 
     // Weston, in its own runtime folder.
     let runtime = tmp.path().join("weston-runtime");
-    std::fs::create_dir_all(&runtime).context("creating a runtime folder")?;
-    std::fs::set_permissions(
-        &runtime,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .context("setting the runtime folder's mode")?;
     let log = tmp.path().join("weston.log");
     let mut server = Children(Vec::new());
-    server.0.push(
-        Command::new(weston_bin)
-            .args([
-                "--backend=headless-backend.so",
-                "--use-pixman",
-                "--width=1280",
-                "--height=720",
-                "--socket=wayland-bench",
-                "--idle-time=0",
-                "--no-config",
-            ])
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env_remove("WAYLAND_DISPLAY")
-            .env_remove("DISPLAY")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).context("creating the weston log")?)
-            .spawn()
-            .context("starting weston")?,
-    );
-    let socket = runtime.join("wayland-bench");
+    server.0.push(spawn_weston(
+        weston_bin,
+        &runtime,
+        &log,
+        ("1280", "720"),
+        &[],
+    )?);
+    let socket = runtime.join(WESTON_SOCKET);
     wait_socket(&socket, &mut server, &log, WAIT)?;
     let weston = measure(&mut server, &socket, "weston")?;
     server.check("weston")?;

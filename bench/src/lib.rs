@@ -2,7 +2,7 @@
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -89,4 +89,40 @@ pub fn wait_socket(
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())
+}
+
+/// The socket name weston is given in the benchmarks.
+pub const WESTON_SOCKET: &str = "wayland-bench";
+
+/// Starts weston (`program`) headless with Pixman, `width`×`height`, on
+/// socket [`WESTON_SOCKET`] in `runtime` (made, mode 0700), logging to
+/// `log`, with `extra` arguments (e.g. `--xwayland`); does not wait for it.
+pub fn spawn_weston(
+    program: &Path,
+    runtime: &Path,
+    log: &Path,
+    (width, height): (&str, &str),
+    extra: &[&str],
+) -> anyhow::Result<Child> {
+    std::fs::create_dir_all(runtime).context("creating a runtime folder")?;
+    std::fs::set_permissions(runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .context("setting the runtime folder's mode")?;
+    Command::new(program)
+        .args([
+            "--backend=headless-backend.so",
+            "--use-pixman",
+            &format!("--width={width}"),
+            &format!("--height={height}"),
+            &format!("--socket={WESTON_SOCKET}"),
+            "--idle-time=0",
+            "--no-config",
+        ])
+        .args(extra)
+        .env("XDG_RUNTIME_DIR", runtime)
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).context("creating the weston log")?)
+        .spawn()
+        .context("starting weston")
 }

@@ -30,7 +30,7 @@ use x11rb::protocol::xproto::{
 use x11rb::protocol::Event;
 use x11rb::rust_connection::{DefaultStream, RustConnection};
 use x11rb::wrapper::ConnectionExt as _;
-use zion_bench::{median, ms, sibling, wait_socket, Children};
+use zion_bench::{median, ms, sibling, spawn_weston, wait_socket, Children, WESTON_SOCKET};
 
 const DEFAULT_RUNS: usize = 10;
 const WAIT: Duration = Duration::from_secs(10);
@@ -316,37 +316,18 @@ fn zion_run(
 /// running at t0.
 fn weston_run(dir: &Path) -> anyhow::Result<(Sample, bool)> {
     let runtime = dir.join("weston-runtime");
-    std::fs::create_dir_all(&runtime).context("creating a runtime folder")?;
-    std::fs::set_permissions(
-        &runtime,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .context("setting the runtime folder's mode")?;
     let log = dir.join("weston.log");
-    let (width, height) = SIZE.split_once('x').unwrap_or(("1280", "720"));
+    let size = SIZE.split_once('x').unwrap_or(("1280", "720"));
     let mut server = Children(Vec::new());
     let launch = Instant::now();
-    server.0.push(
-        Command::new(WESTON)
-            .args([
-                "--backend=headless-backend.so",
-                "--use-pixman",
-                "--xwayland",
-                &format!("--width={width}"),
-                &format!("--height={height}"),
-                "--socket=wayland-bench",
-                "--idle-time=0",
-                "--no-config",
-            ])
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env_remove("WAYLAND_DISPLAY")
-            .env_remove("DISPLAY")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).context("creating the weston log")?)
-            .spawn()
-            .context("starting weston")?,
-    );
-    wait_socket(&runtime.join("wayland-bench"), &mut server, &log, WAIT)?;
+    server.0.push(spawn_weston(
+        Path::new(WESTON),
+        &runtime,
+        &log,
+        size,
+        &["--xwayland"],
+    )?);
+    wait_socket(&runtime.join(WESTON_SOCKET), &mut server, &log, WAIT)?;
     let display = poll("weston's `xserver listening on display`", || {
         weston_display(&std::fs::read_to_string(&log).ok()?)
     })

@@ -435,8 +435,8 @@ impl State {
             .with_context(|| format!("error setting the mode of {}", partial.display()))?;
         std::fs::rename(&partial, &script)
             .with_context(|| format!("error writing {}", script.display()))?;
-        self.xwayland.launcher = Some((real, dir));
-        Ok(self.xwayland.launcher.clone().unwrap_or_default())
+        self.xwayland.launcher = Some((real.clone(), dir.clone()));
+        Ok((real, dir))
     }
 
     /// Stops `profile`'s server, if one runs; its socket stays open and
