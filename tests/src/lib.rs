@@ -8,6 +8,11 @@
 //!   every test and every run.
 //! - [`cleanup`]: unmounting, killing and removing what a test (or a test
 //!   process that was killed) left behind.
+//! - [`skip`]: honest skips: a missing tool fails under `ZION_REQUIRE_ALL=1`,
+//!   a capability the machine lacks is a printed skip.
+//! - [`private_tmp`]: a test thread's own empty `/tmp`, so nothing the code
+//!   under test puts there stays on the machine.
+//! - [`shared_data`]: the project's shared rule sets and corpus generator.
 
 pub mod cleanup;
 mod dbus;
@@ -15,7 +20,9 @@ mod env;
 mod error;
 pub mod images;
 mod podman;
+pub mod private_tmp;
 mod process;
+pub mod skip;
 
 pub use dbus::DbusBus;
 pub use env::{TestEnv, XdgDirs};
@@ -24,23 +31,12 @@ pub use images::TestImage;
 pub use podman::PodmanService;
 
 /// The project's shared data (YARA rule sets, the corpus generator):
-/// `$ZION_SHARED_DATA`, else `shared/data` beside the checkout.
+/// `$ZION_SHARED_DATA`, else `shared/data` beside the checkout (CI clones
+/// the repository with a copy of `shared/` beside it).
 pub fn shared_data() -> std::path::PathBuf {
     std::env::var_os("ZION_SHARED_DATA")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
         })
-}
-
-/// Skips the current test with a reason when `cond` is false: prints the
-/// reason and returns from the test. Only for capabilities the machine lacks.
-#[macro_export]
-macro_rules! require {
-    ($cond:expr, $($reason:tt)+) => {
-        if !$cond {
-            eprintln!("SKIPPED: {}", format!($($reason)+));
-            return;
-        }
-    };
 }
