@@ -35,9 +35,10 @@ impl Drop for Harness {
     }
 }
 
-/// Why this machine cannot run the test, if it cannot.
-fn missing() -> Option<String> {
-    common::x11_missing(&[(XEYES, "x11-apps"), (XWININFO, "x11-utils")])
+/// Readies the test thread (a private `/tmp`), or reports why this machine
+/// cannot run the test.
+fn ready() -> bool {
+    common::x11_ready(&[(XEYES, "x11-apps"), (XWININFO, "x11-utils")])
 }
 
 fn profile(name: &str) -> ProfileName {
@@ -189,8 +190,7 @@ fn has_surface(window: &Window) -> bool {
 
 #[test]
 fn x11_window_opens_on_its_profiles_desktop_in_its_frame_and_other_profiles_cannot_list_it() {
-    if let Some(why) = missing() {
-        eprintln!("skipped: {why}");
+    if !ready() {
         return;
     }
     let _ = tracing_subscriber::fmt()
@@ -296,8 +296,7 @@ fn x11_window_opens_on_its_profiles_desktop_in_its_frame_and_other_profiles_cann
 
 #[test]
 fn xwayland_starts_on_the_first_client_stops_when_idle_and_starts_again() {
-    if let Some(why) = missing() {
-        eprintln!("skipped: {why}");
+    if !ready() {
         return;
     }
     let _ = tracing_subscriber::fmt()

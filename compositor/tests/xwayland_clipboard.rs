@@ -5,7 +5,7 @@
 //! in-process headless compositor.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,9 +25,10 @@ const WAIT: Duration = Duration::from_secs(20);
 /// How long `wl-paste` may wait before it counts as offered nothing.
 const NOTHING: Duration = Duration::from_secs(2);
 
-/// Why this machine cannot run the test, if it cannot.
-fn missing() -> Option<String> {
-    common::x11_missing(&[
+/// Readies the test thread (a private `/tmp`), or reports why this machine
+/// cannot run the test.
+fn ready() -> bool {
+    common::x11_ready(&[
         (XCLIP, "xclip"),
         (WL_COPY, "wl-clipboard"),
         (WL_PASTE, "wl-clipboard"),
@@ -333,8 +334,7 @@ fn unique() -> String {
 }
 
 fn start_test() -> Option<Harness> {
-    if let Some(why) = missing() {
-        eprintln!("skipped: {why}");
+    if !ready() {
         return None;
     }
     let _ = tracing_subscriber::fmt()
@@ -465,13 +465,10 @@ fn x11_primary_selection_is_its_profiles_primary_selection() {
 /// and Wayland clients paste it.
 #[test]
 fn transfer_slot_moves_an_x11_copy_into_an_x11_window_of_another_profile() {
+    zion_tests::require_program!(XEYES, "x11-apps");
     let Some(mut h) = start_test() else {
         return;
     };
-    if !Path::new(XEYES).exists() {
-        eprintln!("skipped: {XEYES} is not installed (Debian package x11-apps)");
-        return;
-    }
     let text = format!("work-x11-transfer-{}", unique());
     h.wait_for_x11_server("work");
     h.show("work");

@@ -26,9 +26,10 @@ const KEY_A: u32 = 30;
 /// evdev KEY_B.
 const KEY_B: u32 = 48;
 
-/// Why this machine cannot run the test, if it cannot.
-fn missing() -> Option<String> {
-    common::x11_missing(&[(XEV, "x11-utils")])
+/// Readies the test thread (a private `/tmp`), or reports why this machine
+/// cannot run the test.
+fn ready() -> bool {
+    common::x11_ready(&[(XEV, "x11-utils")])
 }
 
 /// A program on a profile's X display, its stdout collected as it comes.
@@ -188,8 +189,7 @@ fn origin(compositor: &Compositor, window: &Window) -> (i32, i32) {
 
 #[test]
 fn keys_pointer_motion_and_clicks_reach_an_x11_window() {
-    if let Some(why) = missing() {
-        eprintln!("skipped: {why}");
+    if !ready() {
         return;
     }
     let runtime = tempfile::Builder::new()
@@ -267,8 +267,7 @@ fn keys_pointer_motion_and_clicks_reach_an_x11_window() {
 
 #[test]
 fn clicking_another_x11_window_moves_the_keys_to_it() {
-    if let Some(why) = missing() {
-        eprintln!("skipped: {why}");
+    if !ready() {
         return;
     }
     let runtime = tempfile::Builder::new()

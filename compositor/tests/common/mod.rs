@@ -1,39 +1,65 @@
 //! What the compositor's Xwayland tests share: whether this machine can run
-//! them, and running an X11 program as a profile's container would.
+//! them, a private `/tmp` for the test, and running an X11 program as a
+//! profile's container would.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Why this machine cannot run an Xwayland test needing `tools` (path,
-/// Debian package), if it cannot.
-pub fn x11_missing(tools: &[(&str, &str)]) -> Option<String> {
+/// Readies this test thread for an Xwayland test needing `tools` (path,
+/// Debian package): false (the skip reported) when it cannot run here.
+///
+/// The thread gets a private, empty `/tmp` ([`zion_tests::private_tmp`]):
+/// Smithay binds its X11 sockets in `/tmp/.X11-unix` (the compositor creates
+/// it when missing) with lock files `/tmp/.X<n>-lock`, none of which may stay
+/// on the machine, and the test must not lean on an X server that ran here
+/// before. Create the test's temporary folders after this call.
+pub fn x11_ready(tools: &[(&str, &str)]) -> bool {
     if !zion_compositor::xwayland::installed() {
-        return Some("Xwayland is not installed (Debian package xwayland)".into());
+        zion_tests::skip::not_installed("Xwayland is not installed (Debian package xwayland)");
+        return false;
     }
     for (tool, package) in tools {
-        if !Path::new(tool).exists() {
-            return Some(format!(
-                "{tool} is not installed (Debian package {package})"
-            ));
+        if let Some(why) = zion_tests::skip::program_missing(tool, package) {
+            zion_tests::skip::not_installed(&why);
+            return false;
         }
+    }
+    if let Some(why) = zion_tests::skip::program_missing("unshare", "util-linux") {
+        zion_tests::skip::not_installed(&why);
+        return false;
     }
     let unshare = Command::new("unshare")
         .args(["--mount", "--net", "--map-root-user", "true"])
         .stderr(Stdio::null())
         .status();
     if !unshare.is_ok_and(|s| s.success()) {
-        return Some(
-            "cannot create mount and network namespaces (unshare --mount --net --map-root-user)"
-                .into(),
+        zion_tests::skip::lacking(
+            "cannot create mount and network namespaces (unshare --mount --net --map-root-user)",
         );
+        return false;
     }
-    None
+    if let Err(err) = zion_tests::private_tmp::enter() {
+        // Without root there is no private /tmp; a machine where an X server
+        // made /tmp/.X11-unix already loses nothing (Smithay removes its own
+        // socket and lock), one where none did would keep the folder.
+        if !Path::new("/tmp/.X11-unix").is_dir() {
+            zion_tests::skip::lacking(&format!(
+                "no private /tmp for the compositor's /tmp/.X11-unix ({err}; needs root)"
+            ));
+            return false;
+        }
+    }
+    true
 }
 
 /// `program` with `args`, run as in a profile's container: in mount and
 /// network namespaces of its own (no abstract X sockets of the host), where
-/// the folder of the profile's X socket `socket` (`X0`) is `/tmp/.X11-unix`,
-/// with `DISPLAY=:0`.
+/// `/tmp` is empty but for the folder of the profile's X socket `socket`
+/// (`X0`) as `/tmp/.X11-unix`, with `DISPLAY=:0`.
+///
+/// `/tmp/.X11-unix` need not exist on the machine: a fresh tmpfs goes on
+/// `/tmp` first (the shell has entered the socket folder, which that tmpfs
+/// hides, and binds it from its working folder, unresolved).
 pub fn x11_command(socket: &Path, program: &str, args: &[&str]) -> Command {
     let folder = socket.parent().expect("the X socket has a folder");
     let mut command = Command::new("unshare");
@@ -47,7 +73,10 @@ pub fn x11_command(socket: &Path, program: &str, args: &[&str]) -> Command {
             "sh",
             "-c",
         ])
-        .arg("mount --bind \"$0\" /tmp/.X11-unix && exec \"$@\"")
+        .arg(
+            "cd \"$0\" && mount -t tmpfs -o mode=1777 tmpfs /tmp && mkdir /tmp/.X11-unix \
+             && mount --no-canonicalize --bind . /tmp/.X11-unix && cd / && exec \"$@\"",
+        )
         .arg(folder)
         .arg(program)
         .args(args)
