@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn long_titles_are_cut_to_fit_and_short_ones_kept() {
         let Some(font) = font() else {
-            eprintln!("skipped: no title font installed (fonts-dejavu-core)");
+            zion_tests::skip::not_installed("no title font installed (fonts-dejavu-core)");
             return;
         };
         let text = "[work] a very long title that will never fit in a small window";
@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn text_is_drawn_inside_the_buffer() {
         let Some(font) = font() else {
-            eprintln!("skipped: no title font installed (fonts-dejavu-core)");
+            zion_tests::skip::not_installed("no title font installed (fonts-dejavu-core)");
             return;
         };
         let (w, h) = (200, 24);

@@ -131,10 +131,7 @@ fn the_window(outer: &Compositor) -> Option<Window> {
 
 #[test]
 fn winit_window_inside_zion_shows_a_profile_client_follows_resizes_and_stops_when_closed() {
-    if !Path::new(SIMPLE_SHM).exists() {
-        eprintln!("skipped: {SIMPLE_SHM} is not installed (Debian package weston)");
-        return;
-    }
+    zion_tests::require_program!(SIMPLE_SHM, "weston");
     let dir = tempfile::Builder::new()
         .prefix("zion-test-backends-")
         .tempdir()
@@ -195,7 +192,9 @@ fn winit_window_inside_zion_shows_a_profile_client_follows_resizes_and_stops_whe
     if let Some(status) = exited {
         let log = log_of(&nested_log);
         if log.contains("error opening a window for the winit backend") {
-            eprintln!("skipped: EGL/winit cannot open a window on this machine ({status}):\n{log}");
+            zion_tests::skip::lacking(&format!(
+                "EGL/winit cannot open a window on this machine ({status}):\n{log}"
+            ));
             return;
         }
         panic!("the winit compositor exited ({status}):\n{log}");

@@ -27,11 +27,7 @@ const KEY_C: u32 = 46;
 const KEY_V: u32 = 47;
 
 fn missing(program: &str, package: &str) -> bool {
-    if Path::new(program).exists() {
-        return false;
-    }
-    eprintln!("skipped: {program} is not installed (Debian package {package})");
-    true
+    !zion_tests::skip::installed(program, package)
 }
 
 fn tools_missing() -> bool {

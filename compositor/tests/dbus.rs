@@ -51,11 +51,12 @@ async fn uncached(conn: &zbus::Connection) -> Compositor1Proxy<'static> {
 }
 
 fn missing(program: &str) -> bool {
-    if Path::new(program).exists() {
-        return false;
-    }
-    eprintln!("skipped: {program} is not installed");
-    true
+    let package = match program {
+        SIMPLE_SHM => "weston",
+        WAYLAND_INFO => "wayland-utils",
+        _ => "dbus",
+    };
+    !zion_tests::skip::installed(program, package)
 }
 
 fn colour(profile: &str) -> Colour {

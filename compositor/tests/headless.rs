@@ -46,11 +46,7 @@ impl Drop for Harness {
 }
 
 fn simple_shm_missing() -> bool {
-    if Path::new(SIMPLE_SHM).exists() {
-        return false;
-    }
-    eprintln!("skipped: {SIMPLE_SHM} is not installed (Debian package weston)");
-    true
+    !zion_tests::skip::installed(SIMPLE_SHM, "weston")
 }
 
 impl Harness {
@@ -397,8 +393,7 @@ impl Harness {
 
 #[test]
 fn client_refusing_server_side_decorations_still_gets_the_coloured_border() {
-    if !Path::new(FOOT).exists() {
-        eprintln!("skipped: {FOOT} is not installed (Debian package foot)");
+    if foot_missing() {
         return;
     }
     let mut h = Harness::new();
@@ -426,8 +421,7 @@ fn client_refusing_server_side_decorations_still_gets_the_coloured_border() {
 
 #[test]
 fn client_accepting_server_side_decorations_gets_the_title_bar() {
-    if !Path::new(FOOT).exists() {
-        eprintln!("skipped: {FOOT} is not installed (Debian package foot)");
+    if foot_missing() {
         return;
     }
     let mut h = Harness::new();
@@ -483,11 +477,7 @@ fn clicking_a_lower_window_focuses_and_raises_it() {
 }
 
 fn foot_missing() -> bool {
-    if Path::new(FOOT).exists() {
-        return false;
-    }
-    eprintln!("skipped: {FOOT} is not installed (Debian package foot)");
-    true
+    !zion_tests::skip::installed(FOOT, "foot")
 }
 
 impl Harness {
@@ -657,7 +647,7 @@ fn the_title_bar_carries_the_profiles_label_drawn_by_the_compositor() {
         return;
     }
     let Some(font) = zion_compositor::title::font() else {
-        eprintln!("skipped: no title font installed (Debian package fonts-dejavu-core)");
+        zion_tests::skip::not_installed("no title font installed (Debian package fonts-dejavu-core)");
         return;
     };
     let mut h = Harness::new();

@@ -53,11 +53,7 @@ const PANEL_HEIGHT: u32 = 40;
 const PANEL_RGB: (u8, u8, u8) = (0xc8, 0x50, 0x20);
 
 fn missing(program: &str, package: &str) -> bool {
-    if Path::new(program).exists() {
-        return false;
-    }
-    eprintln!("skipped: {program} is not installed (Debian package {package})");
-    true
+    !zion_tests::skip::installed(program, package)
 }
 
 fn compositor(runtime: &Path) -> Compositor {

@@ -42,11 +42,7 @@ const EVERYONE: [&str; 14] = [
 ];
 
 fn missing(program: &str, package: &str) -> bool {
-    if Path::new(program).exists() {
-        return false;
-    }
-    eprintln!("skipped: {program} is not installed (Debian package {package})");
-    true
+    !zion_tests::skip::installed(program, package)
 }
 
 fn compositor(runtime: &Path) -> Compositor {

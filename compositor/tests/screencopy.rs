@@ -38,11 +38,7 @@ const WAIT: Duration = Duration::from_secs(10);
 const SIZE: (i32, i32) = (800, 600);
 
 fn missing(program: &str, package: &str) -> bool {
-    if Path::new(program).exists() {
-        return false;
-    }
-    eprintln!("skipped: {program} is not installed (Debian package {package})");
-    true
+    !zion_tests::skip::installed(program, package)
 }
 
 /// A headless compositor in a temporary runtime folder, and the clients

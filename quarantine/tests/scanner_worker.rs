@@ -32,7 +32,7 @@ fn confined_worker_cannot_open_a_file_it_was_not_given() {
         serde_json::from_slice(&output.stdout).expect("self-test report is JSON");
     let landlock = report["confinement"]["landlock"].as_str().unwrap_or("");
     if landlock == "not_enforced" {
-        eprintln!("SKIP: this kernel does not enforce Landlock ({report})");
+        zion_tests::skip::lacking(&format!("this kernel does not enforce Landlock ({report})"));
         return;
     }
     assert_eq!(report["errno"].as_i64(), Some(EACCES), "{report}");
@@ -60,7 +60,7 @@ fn scanner_reports_the_confinement_the_kernel_enforces() {
     assert_eq!(confinement.limits.cpu_seconds_per_scan, 10);
     assert_eq!(confinement.limits.address_space, 1 << 30);
     if confinement.landlock == LandlockEnforcement::NotEnforced {
-        eprintln!("SKIP: Landlock not enforced on this kernel");
+        zion_tests::skip::lacking("Landlock not enforced on this kernel");
         return;
     }
     assert!(confinement.landlock_abi.is_some_and(|abi| abi >= 1));

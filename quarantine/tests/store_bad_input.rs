@@ -83,7 +83,9 @@ fn a_device_node_is_refused_and_never_opened() {
         rustix::fs::Mode::from_raw_mode(0o600),
         rustix::fs::makedev(1, 5),
     ) {
-        eprintln!("SKIP: cannot create a device node here ({e}); this test needs root");
+        zion_tests::skip::lacking(&format!(
+            "cannot create a device node here ({e}); this test needs root"
+        ));
         return;
     }
 

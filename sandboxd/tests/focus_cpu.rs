@@ -202,7 +202,9 @@ impl Desk {
     async fn start() -> Option<Desk> {
         let env = TestEnv::new().expect("test environment");
         if let Err(why) = Desk::podman_weighs_cpu(&env) {
-            eprintln!("SKIP: CPU weights cannot be set on this machine: {why}");
+            zion_tests::skip::lacking(&format!(
+                "CPU weights cannot be set on this machine: {why}"
+            ));
             return None;
         }
         let image = env.image(TestImage::Base).expect("the base test image");
@@ -404,7 +406,9 @@ async fn the_shown_profile_gets_at_least_twice_the_cpu_of_the_other_and_a_switch
     let work = match desk.cgroup("work") {
         Ok(c) => c,
         Err(why) => {
-            eprintln!("SKIP: the containers' CPU cgroups cannot be read here: {why}");
+            zion_tests::skip::lacking(&format!(
+                "the containers' CPU cgroups cannot be read here: {why}"
+            ));
             return;
         }
     };

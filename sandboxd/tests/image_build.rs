@@ -34,7 +34,7 @@ fn write(path: &Path, content: &str) -> PathBuf {
 #[test]
 fn a_recipe_becomes_a_runnable_image_once_and_bad_recipes_say_why() {
     if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: debootstrap needs root and this test runs as a user");
+        zion_tests::skip::lacking("debootstrap needs root and this test runs as a user");
         return;
     }
     let env = TestEnv::new().expect("test env");

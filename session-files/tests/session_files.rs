@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process, Pid, Signal};
-use zion_tests::{require, DbusBus};
+use zion_tests::{require_installed, DbusBus};
 
 const SESSION: &str = env!("CARGO_BIN_EXE_zion-session");
 
@@ -188,7 +188,7 @@ fn validate_session_entry(entry: &Path, scratch: &Path) {
 
 #[test]
 fn the_desktop_entry_passes_desktop_file_validate() {
-    require!(
+    require_installed!(
         on_path("desktop-file-validate"),
         "desktop-file-validate is missing: run session-files/dev/install-deps.sh (desktop-file-utils)"
     );
@@ -208,7 +208,7 @@ fn the_desktop_entry_passes_desktop_file_validate() {
 
 #[test]
 fn make_install_puts_every_file_where_display_managers_systemd_and_dbus_look() {
-    require!(on_path("make"), "make is not installed");
+    require_installed!(on_path("make"), "make is not installed");
     let tmp = temp_dir("install");
     let prefix = tmp.path().join("prefix");
     make_install(&prefix, None);
@@ -255,7 +255,7 @@ fn make_install_puts_every_file_where_display_managers_systemd_and_dbus_look() {
 
 #[test]
 fn make_install_with_destdir_stages_files_that_name_the_final_prefix() {
-    require!(on_path("make"), "make is not installed");
+    require_installed!(on_path("make"), "make is not installed");
     let tmp = temp_dir("destdir");
     let dest = tmp.path().join("stage");
     make_install(Path::new("/usr"), Some(&dest));
@@ -299,11 +299,11 @@ fn systemd_verify(unit_dir: &Path, units: &[PathBuf], runtime: &Path) -> Output 
 
 #[test]
 fn installed_units_pass_systemd_analyze_verify() {
-    require!(
+    require_installed!(
         on_path("systemd-analyze"),
         "systemd-analyze is not installed (systemd)"
     );
-    require!(on_path("make"), "make is not installed");
+    require_installed!(on_path("make"), "make is not installed");
     let tmp = temp_dir("units");
     let prefix = tmp.path().join("prefix");
     make_install(&prefix, None);
@@ -559,7 +559,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn direct_session_starts_compositor_and_daemon_and_sigterm_stops_both() {
-    require!(on_path("dbus-daemon"), "dbus-daemon is not installed");
+    require_installed!(on_path("dbus-daemon"), "dbus-daemon is not installed");
     require_built(&["zion-compositor", "zion-sandboxd", "zion-scan-worker"]);
     let tmp = temp_dir("session");
     let bus = DbusBus::start(&tmp.path().join("dbus")).expect("starting a private bus");
@@ -592,7 +592,7 @@ fn direct_session_starts_compositor_and_daemon_and_sigterm_stops_both() {
 
 #[test]
 fn the_session_ends_with_the_compositor_and_takes_the_daemon_with_it() {
-    require!(on_path("dbus-daemon"), "dbus-daemon is not installed");
+    require_installed!(on_path("dbus-daemon"), "dbus-daemon is not installed");
     require_built(&["zion-compositor", "zion-sandboxd", "zion-scan-worker"]);
     let tmp = temp_dir("session-end");
     let bus = DbusBus::start(&tmp.path().join("dbus")).expect("starting a private bus");
@@ -626,7 +626,7 @@ fn the_session_ends_with_the_compositor_and_takes_the_daemon_with_it() {
 
 #[test]
 fn without_a_session_bus_the_session_brings_its_own_and_stops_it() {
-    require!(on_path("dbus-daemon"), "dbus-daemon is not installed");
+    require_installed!(on_path("dbus-daemon"), "dbus-daemon is not installed");
     require_built(&["zion-compositor", "zion-sandboxd", "zion-scan-worker"]);
     let tmp = temp_dir("session-nobus");
     let rt = runtime();

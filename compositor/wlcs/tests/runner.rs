@@ -2,7 +2,7 @@
 //! tests pass through it: the cdylib's exported symbol, the compositor
 //! thread, client sockets, window placement and the pointer all work.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -27,10 +27,7 @@ fn library() -> Option<PathBuf> {
 
 #[test]
 fn wlcs_runner_loads_zion_and_core_tests_pass() {
-    if !Path::new(RUNNER).exists() {
-        eprintln!("skipped: {RUNNER} is not installed (Debian package wlcs)");
-        return;
-    }
+    zion_tests::require_program!(RUNNER, "wlcs");
     let library = library().expect("the test binary has a target folder");
     assert!(
         library.exists(),

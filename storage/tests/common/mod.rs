@@ -26,10 +26,10 @@ impl Tmpfs {
                 path: path.to_owned(),
             }),
             Err(e) => {
-                eprintln!(
-                    "SKIP: cannot mount a tmpfs at {} ({e}); this test needs root",
+                zion_tests::skip::lacking(&format!(
+                    "cannot mount a tmpfs at {} ({e}); this test needs root",
                     path.display()
-                );
+                ));
                 None
             }
         }
