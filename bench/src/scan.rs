@@ -21,7 +21,6 @@ use zion_quarantine::scanner::{
 };
 use zion_quarantine::Verdict;
 
-const SHARED: &str = "/work/shared/data";
 const YARA: &str = "/usr/bin/yara";
 const YARAC: &str = "/usr/bin/yarac";
 const LATENCY_SAMPLES: usize = 21;
@@ -155,6 +154,9 @@ fn main() -> Result<()> {
             args.worker.display()
         );
     }
+    // The corpus generator and the shared rule sets: shared/ beside the
+    // checkout, or $ZION_SHARED_DATA, as the tests find them.
+    let shared = zion_tests::shared_data();
     let tmp = tempfile::tempdir()?;
     let corpus = match &args.corpus {
         Some(dir) if dir.is_dir() => dir.clone(),
@@ -169,7 +171,7 @@ fn main() -> Result<()> {
                 dir.display()
             );
             let status = Command::new("bash")
-                .arg(format!("{SHARED}/make-corpus.sh"))
+                .arg(shared.join("make-corpus.sh"))
                 .arg("--synthetic-only")
                 .arg(&dir)
                 .arg(args.size_mb.to_string())
@@ -187,8 +189,8 @@ fn main() -> Result<()> {
 
     // The same rules for both: Zion's defaults and the two shared sets.
     let default_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../session-files/rules");
-    let rl = PathBuf::from(format!("{SHARED}/yara-rules/reversinglabs"));
-    let sb = PathBuf::from(format!("{SHARED}/yara-rules/signature-base"));
+    let rl = shared.join("yara-rules/reversinglabs");
+    let sb = shared.join("yara-rules/signature-base");
     let sources = RuleSources::new(&default_dir)
         .with_user_dir(&rl)
         .with_user_dir(&sb);

@@ -128,10 +128,11 @@ fn shared_rule_sets_compile_as_user_folders_and_scan() {
     let rl = shared_rules_dir().join("reversinglabs");
     let sb = shared_rules_dir().join("signature-base");
     if !rl.is_dir() || !sb.is_dir() {
-        eprintln!(
-            "SKIP: shared rule sets not found under {}",
+        zion_tests::skip::not_installed(&format!(
+            "shared rule sets not found under {}: shared/ belongs beside the checkout \
+             (or set ZION_SHARED_DATA)",
             shared_rules_dir().display()
-        );
+        ));
         return;
     }
     let env = RulesEnv::new();

@@ -28,9 +28,14 @@ pub fn default_rules_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../session-files/rules")
 }
 
-/// The shared rule sets (`shared/data/yara-rules`).
+/// The shared rule sets (`shared/data/yara-rules`, found by the harness).
 pub fn shared_rules_dir() -> PathBuf {
-    PathBuf::from("/work/shared/data/yara-rules")
+    zion_tests::shared_data().join("yara-rules")
+}
+
+/// The corpus generator (`shared/data/make-corpus.sh`, found by the harness).
+pub fn corpus_script() -> PathBuf {
+    zion_tests::shared_data().join("make-corpus.sh")
 }
 
 /// The corpus, generated once for this test binary (5 MB, synthetic only).
@@ -55,8 +60,15 @@ pub fn corpus() -> &'static Corpus {
     CORPUS.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("corpus");
+        let script = corpus_script();
+        assert!(
+            script.is_file(),
+            "the corpus generator {} is missing: shared/ belongs beside the checkout \
+             (or set ZION_SHARED_DATA)",
+            script.display()
+        );
         let status = std::process::Command::new("bash")
-            .arg("/work/shared/data/make-corpus.sh")
+            .arg(&script)
             .arg("--synthetic-only")
             .arg(&root)
             .arg("5")

@@ -14,13 +14,9 @@ use zion_storage::{release, Destination, Method};
 /// Paths longer than this are beyond what path-based calls can open.
 const PATH_LIMIT: usize = 4000;
 
+/// The corpus generator of the project's shared data (found by the harness).
 fn corpus_script() -> PathBuf {
-    std::env::var_os("ZION_CORPUS_SCRIPT")
-        .map(PathBuf::from)
-        // The project's shared/ folder sits beside the checkout.
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/make-corpus.sh")
-        })
+    zion_tests::shared_data().join("make-corpus.sh")
 }
 
 /// Regular files under `dir`, skipping symlinks and paths beyond [`PATH_LIMIT`].
@@ -50,13 +46,12 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>, skipped: &mut usize) {
 #[test]
 fn every_tricky_corpus_file_keeps_its_bytes_and_gets_a_safe_name() {
     let script = corpus_script();
-    if !script.exists() {
-        eprintln!(
-            "SKIP: corpus generator {} not found (set ZION_CORPUS_SCRIPT)",
-            script.display()
-        );
-        return;
-    }
+    zion_tests::require_installed!(
+        script.exists(),
+        "the corpus generator {} is missing: shared/ belongs beside the checkout \
+         (or set ZION_SHARED_DATA)",
+        script.display()
+    );
     let fx = Fixture::new();
     let corpus = fx.dir.path().join("corpus");
     let status = Command::new(&script)
