@@ -2,6 +2,11 @@
 //! `/tmp` (Smithay's `/tmp/.X11-unix` and `/tmp/.X<n>-lock`, say) must not
 //! stay behind on the machine, nor may the test lean on what an earlier run
 //! left there.
+//!
+//! A private network namespace comes with it: X servers also listen on the
+//! abstract socket `@/tmp/.X11-unix/X<n>`, which lives in the network
+//! namespace, and every private `/tmp` offers display 0. Pathname sockets
+//! (Wayland, D-Bus, Podman) work across network namespaces.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -18,7 +23,7 @@ use rustix::thread::UnshareFlags;
 use crate::HarnessError;
 
 /// Gives the calling thread a mount namespace of its own with an empty
-/// tmpfs on `/tmp`. The thread, and every process it starts from now on,
+/// tmpfs on `/tmp`, and a network namespace of its own. The thread, and every process it starts from now on,
 /// sees that `/tmp`; the rest of the process and the machine do not. The
 /// namespace goes when the thread and those processes have ended (libtest
 /// runs each test on a thread of its own), so nothing the test put in
@@ -38,8 +43,8 @@ pub fn enter() -> Result<(), HarnessError> {
     // SAFETY: only the mount namespace (and with it the thread's root and
     // working folder) is unshared, not the file descriptor table, so every
     // thread keeps seeing every descriptor.
-    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }
-        .map_err(err("unsharing the mount namespace for a private /tmp"))?;
+    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS | UnshareFlags::NEWNET) }
+        .map_err(err("unsharing the mount and network namespaces for a private /tmp"))?;
     // Mounts made here must not propagate back to the machine's namespace.
     mount_change(
         "/",
@@ -57,8 +62,8 @@ pub fn enter() -> Result<(), HarnessError> {
     Ok(())
 }
 
-/// Makes `cmd` run in a mount namespace of its own whose `/tmp` is an empty
-/// tmpfs holding only `keep` (a folder under `/tmp`, a test environment's
+/// Makes `cmd` run in a network namespace of its own and a mount namespace
+/// of its own whose `/tmp` is an empty tmpfs holding only `keep` (a folder under `/tmp`, a test environment's
 /// say), bound at its own path: the program finds its folders where the test
 /// put them, and whatever else it creates in `/tmp` goes with its namespace.
 /// For a program the test starts as a process (the compositor binary, whose
@@ -99,7 +104,7 @@ pub fn keeping(cmd: &mut Command, keep: &Path) -> Result<(), HarnessError> {
     // as the time between fork and exec requires.
     unsafe {
         cmd.pre_exec(move || {
-            rustix::thread::unshare_unsafe(UnshareFlags::NEWNS)?;
+            rustix::thread::unshare_unsafe(UnshareFlags::NEWNS | UnshareFlags::NEWNET)?;
             mount_change(
                 c"/",
                 MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,

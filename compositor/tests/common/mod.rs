@@ -4,6 +4,14 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// X display numbers each test thread may use (a test runs two Xwaylands at
+/// most); Smithay tries displays 0 to 32.
+const DISPLAYS_PER_TEST: u32 = 4;
+
+/// The next test thread's block of display numbers.
+static NEXT_BLOCK: AtomicU32 = AtomicU32::new(0);
 
 /// Readies this test thread for an Xwayland test needing `tools` (path,
 /// Debian package): false (the skip reported) when it cannot run here.
@@ -38,18 +46,38 @@ pub fn x11_ready(tools: &[(&str, &str)]) -> bool {
         );
         return false;
     }
-    if let Err(err) = zion_tests::private_tmp::enter() {
+    match zion_tests::private_tmp::enter() {
+        Ok(()) => reserve_displays(),
         // Without root there is no private /tmp; a machine where an X server
         // made /tmp/.X11-unix already loses nothing (Smithay removes its own
         // socket and lock), one where none did would keep the folder.
-        if !Path::new("/tmp/.X11-unix").is_dir() {
+        Err(err) if !Path::new("/tmp/.X11-unix").is_dir() => {
             zion_tests::skip::lacking(&format!(
                 "no private /tmp for the compositor's /tmp/.X11-unix ({err}; needs root)"
             ));
             return false;
         }
+        Err(_) => {}
     }
     true
+}
+
+/// Gives this test thread display numbers no other test of this process
+/// uses. Each thread's private `/tmp` would offer display 0 to all of them,
+/// but the compositor tells its own Xwayland among its process's children by
+/// display number (one compositor per process outside tests), so the
+/// numbers below this thread's block are taken with lock files Smithay
+/// cannot claim (empty: no pid to find dead).
+fn reserve_displays() {
+    let base = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed) * DISPLAYS_PER_TEST;
+    assert!(
+        base + DISPLAYS_PER_TEST <= 33,
+        "too many Xwayland tests in one test binary for Smithay's 33 displays"
+    );
+    for n in 0..base {
+        let lock = format!("/tmp/.X{n}-lock");
+        std::fs::write(&lock, b"").unwrap_or_else(|e| panic!("reserving {lock}: {e}"));
+    }
 }
 
 /// `program` with `args`, run as in a profile's container: in mount and
