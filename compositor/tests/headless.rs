@@ -647,7 +647,9 @@ fn the_title_bar_carries_the_profiles_label_drawn_by_the_compositor() {
         return;
     }
     let Some(font) = zion_compositor::title::font() else {
-        zion_tests::skip::not_installed("no title font installed (Debian package fonts-dejavu-core)");
+        zion_tests::skip::not_installed(
+            "no title font installed (Debian package fonts-dejavu-core)",
+        );
         return;
     };
     let mut h = Harness::new();

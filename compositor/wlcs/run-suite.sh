@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole WLCS suite against Zion's integration and writes the counts.
 #
-#   run-suite.sh LIBZION_WLCS.so RESULTS.txt [LOG_DIR]
+#   run-suite.sh LIBZION_WLCS.so RESULTS.txt [LOG_DIR [PASSING.txt]]
+#
+# PASSING.txt is the regression gate: the committed list of tests that pass.
+# The run fails, naming them, when a listed test no longer passes; tests
+# that pass and are not listed are counted (add them with WLCS_UPDATE=1,
+# which rewrites the list from this run instead of checking it).
 #
 # The tests are dealt round-robin into $WLCS_JOBS lists, each run by its own
 # runner process with an explicit gtest filter. A test that fails by timing
@@ -14,9 +19,11 @@
 # LOG_DIR/results.tsv, the runner's output to LOG_DIR/*.log.
 set -u
 
-so=${1:?usage: run-suite.sh LIBZION_WLCS.so RESULTS.txt [LOG_DIR]}
-out=${2:?usage: run-suite.sh LIBZION_WLCS.so RESULTS.txt [LOG_DIR]}
+usage="usage: run-suite.sh LIBZION_WLCS.so RESULTS.txt [LOG_DIR [PASSING.txt]]"
+so=${1:?$usage}
+out=${2:?$usage}
 logs=${3:-$(dirname "$so")/wlcs-logs}
+passing=${4:-}
 runner=${WLCS_RUNNER:-/usr/lib/x86_64-linux-gnu/wlcs/wlcs}
 process_timeout=${WLCS_PROCESS_TIMEOUT:-1200}
 jobs=${WLCS_JOBS:-12}
@@ -130,3 +137,33 @@ elapsed=$(($(date +%s) - start))
     fi
 } >"$out"
 echo "wlcs: $passed passed, $((failed + crashed + hung)) failed ($crashed crashed, $hung hung), $skipped skipped of $total in ${elapsed}s; see $out and $logs/results.tsv"
+
+# The regression gate.
+[ -n "$passing" ] || exit 0
+awk -F'\t' '$2 == "passed" { print $1 }' "$logs/results.tsv" | LC_ALL=C sort >"$logs/passed.txt"
+if [ "${WLCS_UPDATE:-}" = 1 ]; then
+    cp "$logs/passed.txt" "$passing"
+    echo "wlcs: wrote the $(wc -l <"$passing") passing tests to $passing"
+    exit 0
+fi
+if [ ! -f "$passing" ]; then
+    echo "wlcs: $passing is missing: write it with WLCS_UPDATE=1 (make wlcs-update)" >&2
+    exit 1
+fi
+# Listed tests without a pass, with what they did instead.
+LC_ALL=C sort -u "$passing" | grep -v '^$' | awk -F'\t' '
+    NR == FNR { result[$1] = $2; next }
+    !($1 in result) || result[$1] != "passed" {
+        print "  " $1 " (" ($1 in result ? result[$1] : "not run") ")"
+    }
+' "$logs/results.tsv" - >"$logs/regressed.txt"
+new=$(LC_ALL=C comm -13 <(LC_ALL=C sort -u "$passing") "$logs/passed.txt" | wc -l)
+if [ "$new" -gt 0 ]; then
+    echo "wlcs: $new test(s) pass that $passing does not list; add them with make wlcs-update"
+fi
+if [ -s "$logs/regressed.txt" ]; then
+    echo "wlcs: $(wc -l <"$logs/regressed.txt") test(s) listed in $passing no longer pass:" >&2
+    cat "$logs/regressed.txt" >&2
+    exit 1
+fi
+echo "wlcs: all $(grep -cv '^$' "$passing") listed tests pass"

@@ -202,9 +202,7 @@ impl Desk {
     async fn start() -> Option<Desk> {
         let env = TestEnv::new().expect("test environment");
         if let Err(why) = Desk::podman_weighs_cpu(&env) {
-            zion_tests::skip::lacking(&format!(
-                "CPU weights cannot be set on this machine: {why}"
-            ));
+            zion_tests::skip::lacking(&format!("CPU weights cannot be set on this machine: {why}"));
             return None;
         }
         let image = env.image(TestImage::Base).expect("the base test image");

@@ -392,9 +392,7 @@ mod tests {
         if let Err(e) =
             rustix::mount::mount("tmpfs", &root, "tmpfs", MountFlags::empty(), c"size=64k")
         {
-            zion_tests::skip::lacking(&format!(
-                "cannot mount a tmpfs ({e}); this test needs root"
-            ));
+            zion_tests::skip::lacking(&format!("cannot mount a tmpfs ({e}); this test needs root"));
             return;
         }
         let _unmount = Unmount(root.clone());

@@ -43,8 +43,9 @@ pub fn enter() -> Result<(), HarnessError> {
     // SAFETY: only the mount namespace (and with it the thread's root and
     // working folder) is unshared, not the file descriptor table, so every
     // thread keeps seeing every descriptor.
-    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS | UnshareFlags::NEWNET) }
-        .map_err(err("unsharing the mount and network namespaces for a private /tmp"))?;
+    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS | UnshareFlags::NEWNET) }.map_err(
+        err("unsharing the mount and network namespaces for a private /tmp"),
+    )?;
     // Mounts made here must not propagate back to the machine's namespace.
     mount_change(
         "/",
@@ -79,8 +80,10 @@ pub fn keeping(cmd: &mut Command, keep: &Path) -> Result<(), HarnessError> {
         source: std::io::ErrorKind::InvalidInput.into(),
     })?;
     let scratch = keep.join(".private-tmp");
-    std::fs::create_dir_all(&scratch)
-        .map_err(HarnessError::io("creating a private /tmp's mount point", &scratch))?;
+    std::fs::create_dir_all(&scratch).map_err(HarnessError::io(
+        "creating a private /tmp's mount point",
+        &scratch,
+    ))?;
     let cstr = |p: &Path| {
         CString::new(p.as_os_str().as_bytes()).map_err(|_| HarnessError::Io {
             what: "a path for a private /tmp",

@@ -44,14 +44,22 @@ pub fn not_installed(reason: &str) {
             test_name()
         );
     }
-    eprintln!("SKIPPED {}: {reason}", test_name());
+    report(reason);
+}
+
+/// Prints the skip past libtest's capture of `eprintln!` (which hides the
+/// output of tests that pass): a skip is seen in every run's output.
+fn report(reason: &str) {
+    use std::io::Write;
+    let line = format!("SKIPPED {}: {reason}\n", test_name());
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// A capability this machine lacks (GPU, DRM, CRIU, cgroup v2, uinput,
 /// root): prints `SKIPPED <test>: <reason>`, whatever `ZION_REQUIRE_ALL`
 /// says. The caller returns from the test afterwards.
 pub fn lacking(reason: &str) {
-    eprintln!("SKIPPED {}: {reason}", test_name());
+    report(reason);
 }
 
 /// Why `program` (an absolute path, or a name looked up on `PATH`) cannot
@@ -60,9 +68,8 @@ pub fn program_missing(program: &str, package: &str) -> Option<String> {
     let found = if program.contains('/') {
         Path::new(program).is_file()
     } else {
-        std::env::var_os("PATH").is_some_and(|path| {
-            std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
-        })
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
     };
     (!found).then(|| format!("{program} is not installed (Debian package {package})"))
 }
@@ -145,15 +152,20 @@ mod tests {
     fn a_missing_tool_skips_outside_ci_and_fails_under_require_all() {
         let run = |require_all: bool| {
             let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
-            cmd.args(["--ignored", "--exact", "--nocapture"])
+            cmd.args(["--ignored", "--exact"])
                 .arg("skip::tests::child_needing_a_missing_tool")
                 .env_remove(REQUIRE_ALL);
             if require_all {
                 cmd.env(REQUIRE_ALL, "1");
             }
             let out = cmd.output().expect("the test binary runs");
-            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            (out.status.success(), stderr)
+            // libtest reports a failed test's panic on stdout.
+            let output = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.success(), output)
         };
         let (passed, stderr) = run(false);
         assert!(passed, "outside CI a missing tool is a skip: {stderr}");
@@ -162,7 +174,10 @@ mod tests {
             "{stderr}"
         );
         let (passed, stderr) = run(true);
-        assert!(!passed, "under ZION_REQUIRE_ALL=1 a missing tool fails: {stderr}");
+        assert!(
+            !passed,
+            "under ZION_REQUIRE_ALL=1 a missing tool fails: {stderr}"
+        );
         assert!(
             stderr.contains("/nonexistent/zion-tool is not installed (Debian package zion-pkg)")
                 && stderr.contains("ZION_REQUIRE_ALL=1"),
