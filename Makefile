@@ -85,9 +85,16 @@ install:
 # WLCS conformance: builds Zion's integration (compositor/wlcs, a cdylib) and
 # runs Debian's WLCS runner over the whole suite, a crash costing one test,
 # not the run. Counts go to compositor/wlcs-results.txt, per-test results to
-# target/wlcs-logs/results.tsv. Not part of `make test`.
+# target/wlcs-logs/results.tsv. A regression gate: it fails, naming them,
+# when a test listed in compositor/wlcs/passing.txt no longer passes;
+# `make wlcs-update` rewrites that list from a run. Not part of `make test`.
 WLCS_LIB ?= $(ZION_TARGET_DIR)/debug/libzion_wlcs.so
-.PHONY: wlcs
+WLCS_PASSING := compositor/wlcs/passing.txt
+.PHONY: wlcs wlcs-update
 wlcs: deps
 	$(CARGO) build -p zion-wlcs
-	@bash compositor/wlcs/run-suite.sh $(WLCS_LIB) compositor/wlcs-results.txt $(ZION_TARGET_DIR)/wlcs-logs
+	@bash compositor/wlcs/run-suite.sh $(WLCS_LIB) compositor/wlcs-results.txt $(ZION_TARGET_DIR)/wlcs-logs $(WLCS_PASSING)
+
+wlcs-update: deps
+	$(CARGO) build -p zion-wlcs
+	@WLCS_UPDATE=1 bash compositor/wlcs/run-suite.sh $(WLCS_LIB) compositor/wlcs-results.txt $(ZION_TARGET_DIR)/wlcs-logs $(WLCS_PASSING)
