@@ -11,6 +11,8 @@ mod client;
 pub mod confine;
 mod protocol;
 mod rules;
+#[doc(hidden)] // test-only behaviour of the worker
+pub mod selftest;
 mod watch;
 #[doc(hidden)] // for the zion-scan-worker binary only
 pub mod worker;
