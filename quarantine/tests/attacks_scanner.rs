@@ -99,9 +99,9 @@ fn compromised_worker_cannot_reach_sockets_files_or_programs() {
             None => breaches.push(format!("{name}: not reported (the worker ended before it)")),
             Some(Attempt { ok: true, .. }) => breaches.push(format!("{name}: succeeded")),
             // The seccomp filter answers EPERM before any other layer looks.
-            Some(Attempt { errno, .. }) if *errno != EPERM => {
-                breaches.push(format!("{name}: failed with errno {errno}, not seccomp's EPERM"))
-            }
+            Some(Attempt { errno, .. }) if *errno != EPERM => breaches.push(format!(
+                "{name}: failed with errno {errno}, not seccomp's EPERM"
+            )),
             Some(_) => {}
         }
     }

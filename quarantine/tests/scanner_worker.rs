@@ -297,7 +297,12 @@ fn each_source_gets_its_own_worker() {
             .count()
     };
     assert_eq!(started(), 1, "the first worker, not yet given to a source");
-    for source in ["profile:work", "profile:games", "profile:work", "profile:games"] {
+    for source in [
+        "profile:work",
+        "profile:games",
+        "profile:work",
+        "profile:games",
+    ] {
         let verdict = scanner.scan_for(source, &sample);
         assert!(matches!(verdict, Verdict::Infected { .. }), "{verdict:?}");
     }

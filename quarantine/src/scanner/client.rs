@@ -378,9 +378,9 @@ impl Scanner {
                 tracing::debug!("scan worker {} ready", worker.pid());
                 Ok(worker)
             }
-            Ok(Reply::Failed { reason }) => Err(SpawnFailure::Other(
-                worker.finish(Failure::Refused(reason)),
-            )),
+            Ok(Reply::Failed { reason }) => {
+                Err(SpawnFailure::Other(worker.finish(Failure::Refused(reason))))
+            }
             Ok(other) => Err(SpawnFailure::Other(
                 worker.finish(Failure::Unexpected(format!("{other:?}"))),
             )),

@@ -288,7 +288,10 @@ mod tests {
     #[test]
     fn each_missing_layer_is_named() {
         let cases: [(fn(&mut Confinement), &str); 6] = [
-            (|c| c.landlock = LandlockEnforcement::NotEnforced, "Landlock"),
+            (
+                |c| c.landlock = LandlockEnforcement::NotEnforced,
+                "Landlock",
+            ),
             (|c| c.no_new_privs = false, "no_new_privs"),
             (|c| c.capabilities_dropped = false, "capabilities"),
             (|c| c.seccomp = false, "seccomp"),
@@ -311,6 +314,9 @@ mod tests {
             "cpu_seconds_lifetime":16,"address_space":1,"open_files":16}}"#;
         let c: Confinement = serde_json::from_str(old).expect("old report parses");
         let missing = c.shortfalls().join("; ");
-        assert!(missing.contains("seccomp") && missing.contains("namespace"), "{missing}");
+        assert!(
+            missing.contains("seccomp") && missing.contains("namespace"),
+            "{missing}"
+        );
     }
 }

@@ -100,7 +100,12 @@ const PROT_EXEC: u64 = libc::PROT_EXEC as u64;
 #[cfg(target_arch = "x86_64")]
 /// A condition on argument `arg` (all conditions of a rule must hold).
 fn condition(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, SeccompError> {
-    Ok(SeccompCondition::new(arg, SeccompCmpArgLen::Qword, op, value)?)
+    Ok(SeccompCondition::new(
+        arg,
+        SeccompCmpArgLen::Qword,
+        op,
+        value,
+    )?)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -135,11 +140,7 @@ fn allow_list(arch: TargetArch) -> Result<SeccompFilter, SeccompError> {
     // Rust's standard library checks a descriptor it takes over (F_GETFD).
     rules.insert(
         libc::SYS_fcntl,
-        rule(vec![condition(
-            1,
-            SeccompCmpOp::Eq,
-            libc::F_GETFD as u64,
-        )?])?,
+        rule(vec![condition(1, SeccompCmpOp::Eq, libc::F_GETFD as u64)?])?,
     );
     // The worker moves its own soft CPU limit before each scan.
     rules.insert(
@@ -147,7 +148,12 @@ fn allow_list(arch: TargetArch) -> Result<SeccompFilter, SeccompError> {
         rule(vec![condition(0, SeccompCmpOp::Eq, 0)?])?,
     );
     // Signals only to itself (abort() raises SIGABRT with tgkill).
-    let pid = u64::from(rustix::process::getpid().as_raw_nonzero().get().unsigned_abs());
+    let pid = u64::from(
+        rustix::process::getpid()
+            .as_raw_nonzero()
+            .get()
+            .unsigned_abs(),
+    );
     rules.insert(
         libc::SYS_tgkill,
         rule(vec![condition(0, SeccompCmpOp::Eq, pid)?])?,

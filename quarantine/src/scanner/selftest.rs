@@ -100,9 +100,8 @@ fn attack(confinement: &Confinement, targets: &Targets) {
     }
 
     // Last: if it works, this process becomes /bin/true.
-    let error = std::os::unix::process::CommandExt::exec(&mut std::process::Command::new(
-        "/bin/true",
-    ));
+    let error =
+        std::os::unix::process::CommandExt::exec(&mut std::process::Command::new("/bin/true"));
     let errno = error
         .raw_os_error()
         .map_or(rustix::io::Errno::IO, rustix::io::Errno::from_raw_os_error);
