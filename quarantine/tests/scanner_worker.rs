@@ -280,7 +280,7 @@ sleep 30"#;
 #[test]
 fn each_source_gets_its_own_worker() {
     let env = RulesEnv::new();
-    let pids = env.dir.path().join("worker-pids");
+    let pids = env.dir.path().join("spawned.txt");
     let script = format!(
         "echo $$ >> '{pids}'\nexec '{WORKER}' \"$@\"",
         pids = pids.display()
