@@ -1,4 +1,5 @@
-//! The confined worker: Landlock denies what it was not given, and a worker
+//! The confined worker: it opens nothing it was not given, is refused when
+//! any layer of its confinement is missing, serves one source only, and a worker
 //! that is killed, hangs, burns CPU or talks garbage gives an error, never
 //! clean; the next scan gets a fresh worker.
 
@@ -12,13 +13,14 @@ use scanner_support::{eicar, RulesEnv, WORKER};
 use zion_quarantine::scanner::{LandlockEnforcement, Scanner};
 use zion_quarantine::Verdict;
 
-const EACCES: i64 = 13;
+const EPERM: i64 = 1;
 
 #[test]
 fn confined_worker_cannot_open_a_file_it_was_not_given() {
     let env = RulesEnv::new();
     let target = env.sample("secret.txt", b"not for the worker\n");
-    // Readable without the confinement: the denial below is Landlock's.
+    // Readable without the confinement: the denial below is the worker's
+    // (seccomp answers EPERM before Landlock or the empty mount namespace).
     std::fs::read(&target).expect("the test can read the file");
     let output = Command::new(WORKER)
         .arg("--rules")
@@ -35,7 +37,7 @@ fn confined_worker_cannot_open_a_file_it_was_not_given() {
         zion_tests::skip::lacking(&format!("this kernel does not enforce Landlock ({report})"));
         return;
     }
-    assert_eq!(report["errno"].as_i64(), Some(EACCES), "{report}");
+    assert_eq!(report["errno"].as_i64(), Some(EPERM), "{report}");
     assert_eq!(report["confinement"]["no_new_privs"], true, "{report}");
 
     // /etc is just as closed.
@@ -47,7 +49,7 @@ fn confined_worker_cannot_open_a_file_it_was_not_given() {
         .output()
         .expect("run worker");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(report["errno"].as_i64(), Some(EACCES), "{report}");
+    assert_eq!(report["errno"].as_i64(), Some(EPERM), "{report}");
 }
 
 #[test]
@@ -64,6 +66,10 @@ fn scanner_reports_the_confinement_the_kernel_enforces() {
         return;
     }
     assert!(confinement.landlock_abi.is_some_and(|abi| abi >= 1));
+    assert!(confinement.seccomp, "{confinement:?}");
+    assert!(confinement.namespaces.network, "{confinement:?}");
+    assert!(confinement.namespaces.mount, "{confinement:?}");
+    assert_eq!(confinement.shortfalls(), Vec::<String>::new());
     // A confined worker still scans what it is handed.
     assert!(matches!(
         scanner.scan(&env.sample("eicar.com", &eicar())),
@@ -246,4 +252,60 @@ fn idle_worker_that_died_is_replaced_without_an_error() {
     std::thread::sleep(Duration::from_millis(100));
     let verdict = scanner.scan(&env.sample("eicar.com", &eicar()));
     assert!(matches!(verdict, Verdict::Infected { .. }), "{verdict:?}");
+}
+
+#[test]
+fn worker_that_is_not_fully_confined_is_given_no_object_and_the_scan_says_why() {
+    let env = RulesEnv::new();
+    // What a worker binary from before the seccomp filter reported: Landlock
+    // and no_new_privs, but no filter and no namespaces.
+    let script = r#"printf '%s\n' '{"ready":{"confinement":{"landlock":"partially_enforced","landlock_abi":7,"no_new_privs":true,"capabilities_dropped":true,"limits":{"cpu_seconds_per_scan":10,"cpu_seconds_lifetime":160,"address_space":1073741824,"open_files":16}},"rules":1}}' >&0
+sleep 30"#;
+    let mut config = env.config();
+    config.worker_exe = env.wrapper("worker-unconfined", script);
+    let scanner = Scanner::new(config).expect("an unconfined worker does not stop the scanner");
+    let started = Instant::now();
+    let Verdict::Error { reason } = scanner.scan(&env.sample("eicar.com", &eicar())) else {
+        panic!("an unconfined worker must not give a verdict");
+    };
+    assert!(
+        reason.contains("not fully confined")
+            && reason.contains("seccomp")
+            && reason.contains("network namespace"),
+        "{reason}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn each_source_gets_its_own_worker() {
+    let env = RulesEnv::new();
+    let pids = env.dir.path().join("spawned.txt");
+    let script = format!(
+        "echo $$ >> '{pids}'\nexec '{WORKER}' \"$@\"",
+        pids = pids.display()
+    );
+    let mut config = env.config();
+    config.worker_exe = env.wrapper("worker-pids", &script);
+    config.max_idle_workers = 4;
+    let scanner = Scanner::new(config).expect("scanner");
+    let sample = env.sample("eicar.com", &eicar());
+    let started = || {
+        std::fs::read_to_string(&pids)
+            .expect("pid file")
+            .lines()
+            .count()
+    };
+    assert_eq!(started(), 1, "the first worker, not yet given to a source");
+    for source in [
+        "profile:work",
+        "profile:games",
+        "profile:work",
+        "profile:games",
+    ] {
+        let verdict = scanner.scan_for(source, &sample);
+        assert!(matches!(verdict, Verdict::Infected { .. }), "{verdict:?}");
+    }
+    // work took the first worker, games got a new one; each kept its own.
+    assert_eq!(started(), 2);
 }

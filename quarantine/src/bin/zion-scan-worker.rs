@@ -1,5 +1,6 @@
-//! `zion-scan-worker`: scans objects for the quarantine inside a Landlock and
-//! rlimit confinement. Started by the quarantine's `Scanner`; its stdin is the
+//! `zion-scan-worker`: scans objects for the quarantine inside its own empty
+//! network and mount namespaces, rlimits, Landlock and a seccomp allow-list.
+//! Started by the quarantine's `Scanner`, one set per source; its stdin is the
 //! channel to the parent (a socket). Not meant to be run by hand.
 
 use std::os::fd::OwnedFd;

@@ -1,7 +1,13 @@
-//! The parent's side: a pool of confined `zion-scan-worker` processes and
-//! `Scanner::scan`, which turns anything short of a proper answer (crash,
-//! kill, timeout, garbage) into `Verdict::Error`, never `Clean`.
+//! The parent's side: pools of confined `zion-scan-worker` processes, one per
+//! source, and `Scanner::scan_for`, which turns anything short of a proper
+//! answer (crash, kill, timeout, garbage, a worker not fully confined) into
+//! `Verdict::Error`, never `Clean`.
+//!
+//! A worker serves one source for its whole life: a file from one profile
+//! that exploited libyara must not see, or decide the verdict of, another
+//! profile's files.
 
+use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -12,7 +18,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{fstat, open, FileType, Mode, OFlags};
 use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
 
-use super::confine::{Confinement, LandlockEnforcement, Limits};
+use super::confine::{Confinement, Limits};
 use super::protocol::{Channel, Outcome, ReadError, Reply, Request};
 use crate::verdict::Verdict;
 
@@ -33,7 +39,8 @@ pub struct ScannerConfig {
     /// Address space of a worker, in bytes; must exceed the largest object
     /// (objects are mapped whole) plus the rules (~100 MB for large sets).
     pub mem_limit: u64,
-    /// Workers kept alive between scans (the parallelism the caller uses).
+    /// Workers kept alive between scans, over all sources (the parallelism
+    /// the caller uses).
     pub max_idle_workers: usize,
 }
 
@@ -84,34 +91,78 @@ pub enum ScannerError {
     },
 }
 
+/// The source of objects scanned through [`Scanner::scan`] and
+/// [`Scanner::scan_file`] (tools and tests that have a single source).
+pub const UNATTRIBUTED: &str = "";
+
 /// Scans objects in confined worker processes.
 pub struct Scanner {
     config: ScannerConfig,
-    idle: Mutex<Vec<Worker>>,
+    idle: Mutex<Idle>,
     /// Bumped by [`Scanner::reload`]; workers of an older generation retire.
     generation: AtomicU64,
     next_id: AtomicU64,
     confinement: Mutex<Option<Confinement>>,
 }
 
+/// Idle workers: each source's own, and one fresh worker that has scanned
+/// nothing yet and goes to whichever source asks first.
+#[derive(Default)]
+struct Idle {
+    by_source: HashMap<String, Vec<Worker>>,
+    fresh: Option<Worker>,
+}
+
+impl Idle {
+    fn count(&self) -> usize {
+        self.by_source.values().map(Vec::len).sum::<usize>() + usize::from(self.fresh.is_some())
+    }
+
+    /// Ends one idle worker of a source other than `source`, to make room.
+    fn evict_other_than(&mut self, source: &str) -> bool {
+        if self.fresh.take().is_some() {
+            return true;
+        }
+        let other = self
+            .by_source
+            .iter_mut()
+            .find(|(s, workers)| s.as_str() != source && !workers.is_empty());
+        match other {
+            Some((_, workers)) => {
+                workers.pop();
+                self.by_source.retain(|_, workers| !workers.is_empty());
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 impl Scanner {
-    /// Starts one worker to check that the binary, the rules and the
-    /// confinement work, and keeps it for the first scan.
+    /// Starts one worker to check that the binary and the rules work, and
+    /// keeps it for the first scan. A worker that is not fully confined does
+    /// not stop the scanner: it is logged, and every scan then gives an error
+    /// that says what is missing.
     pub fn new(config: ScannerConfig) -> Result<Self, ScannerError> {
         let scanner = Scanner {
             config,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(Idle::default()),
             generation: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
             confinement: Mutex::new(None),
         };
-        let worker = scanner
-            .spawn_worker()
-            .map_err(|reason| ScannerError::WorkerStart {
-                exe: scanner.config.worker_exe.clone(),
-                reason,
-            })?;
-        lock(&scanner.idle).push(worker);
+        match scanner.spawn_worker() {
+            Ok(worker) => lock(&scanner.idle).fresh = Some(worker),
+            Err(SpawnFailure::Unconfined(reason)) => {
+                tracing::error!("{reason}: the quarantine will scan nothing until this is fixed");
+            }
+            Err(SpawnFailure::Other(reason)) => {
+                return Err(ScannerError::WorkerStart {
+                    exe: scanner.config.worker_exe.clone(),
+                    reason,
+                })
+            }
+        }
         Ok(scanner)
     }
 
@@ -129,23 +180,34 @@ impl Scanner {
     /// anew: call after the rules were recompiled and saved.
     pub fn reload(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        lock(&self.idle).clear();
+        *lock(&self.idle) = Idle::default();
+    }
+
+    /// Scans the file at `path` as an object of [`UNATTRIBUTED`].
+    pub fn scan(&self, path: &Path) -> Verdict {
+        self.scan_for(UNATTRIBUTED, path)
+    }
+
+    /// Scans an open file as an object of [`UNATTRIBUTED`].
+    pub fn scan_file(&self, file: &impl AsFd) -> Verdict {
+        self.scan_file_for(UNATTRIBUTED, file)
     }
 
     /// Scans the file at `path` (opened without following a symlink; only a
-    /// regular file is scanned).
-    pub fn scan(&self, path: &Path) -> Verdict {
+    /// regular file is scanned) in a worker that serves only `source`.
+    pub fn scan_for(&self, source: &str, path: &Path) -> Verdict {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
         match open(path, flags | OFlags::CLOEXEC, Mode::empty()) {
-            Ok(fd) => self.scan_file(&fd),
+            Ok(fd) => self.scan_file_for(source, &fd),
             Err(e) => Verdict::Error {
                 reason: format!("cannot open {}: {e}", path.display()),
             },
         }
     }
 
-    /// Scans an open file (for objects reached through a directory fd).
-    pub fn scan_file(&self, file: &impl AsFd) -> Verdict {
+    /// Scans an open file (for objects reached through a directory fd) in a
+    /// worker that serves only `source`.
+    pub fn scan_file_for(&self, source: &str, file: &impl AsFd) -> Verdict {
         let fd = file.as_fd();
         match fstat(fd) {
             Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {}
@@ -163,15 +225,19 @@ impl Scanner {
         // An idle worker may have died while waiting (OOM killer, an admin):
         // the object never reached it, so one fresh worker is tried.
         for attempt in 0..2 {
-            let mut worker = match self.take_worker() {
+            let mut worker = match self.take_worker(source) {
                 Ok(worker) => worker,
-                Err(reason) => return Verdict::Error { reason },
+                Err(failure) => {
+                    return Verdict::Error {
+                        reason: failure.to_string(),
+                    }
+                }
             };
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             match worker.scan(id, fd, self.config.timeout) {
                 Ok((outcome, retire)) => {
                     if !retire {
-                        self.give_back(worker);
+                        self.give_back(source, worker);
                     }
                     return match outcome {
                         Outcome::Matches(matches) if matches.is_empty() => Verdict::Clean,
@@ -195,10 +261,18 @@ impl Scanner {
         }
     }
 
-    fn take_worker(&self) -> Result<Worker, String> {
+    /// An idle worker of `source`, else the fresh one, else a new one.
+    fn take_worker(&self, source: &str) -> Result<Worker, SpawnFailure> {
         let generation = self.generation.load(Ordering::SeqCst);
         let mut idle = lock(&self.idle);
-        while let Some(worker) = idle.pop() {
+        if let Some(workers) = idle.by_source.get_mut(source) {
+            while let Some(worker) = workers.pop() {
+                if worker.generation == generation {
+                    return Ok(worker);
+                }
+            }
+        }
+        if let Some(worker) = idle.fresh.take() {
             if worker.generation == generation {
                 return Ok(worker);
             }
@@ -207,16 +281,26 @@ impl Scanner {
         self.spawn_worker()
     }
 
-    fn give_back(&self, worker: Worker) {
+    /// Keeps `worker` for `source`'s next scan, making room by ending another
+    /// source's idle worker if need be.
+    fn give_back(&self, source: &str, worker: Worker) {
         let mut idle = lock(&self.idle);
-        if worker.generation == self.generation.load(Ordering::SeqCst)
-            && idle.len() < self.config.max_idle_workers
-        {
-            idle.push(worker);
+        if worker.generation != self.generation.load(Ordering::SeqCst) {
+            return;
+        }
+        let max = self.config.max_idle_workers;
+        if idle.count() >= max && !idle.evict_other_than(source) {
+            return;
+        }
+        if idle.count() < max {
+            idle.by_source
+                .entry(source.to_string())
+                .or_default()
+                .push(worker);
         }
     }
 
-    fn spawn_worker(&self) -> Result<Worker, String> {
+    fn spawn_worker(&self) -> Result<Worker, SpawnFailure> {
         let generation = self.generation.load(Ordering::SeqCst);
         let (ours, theirs) = socketpair(
             AddressFamily::UNIX,
@@ -224,7 +308,7 @@ impl Scanner {
             SocketFlags::CLOEXEC,
             None,
         )
-        .map_err(|e| format!("socketpair: {e}"))?;
+        .map_err(|e| SpawnFailure::Other(format!("socketpair: {e}")))?;
         let limits = self.config.limits();
         let mut command = Command::new(&self.config.worker_exe);
         command
@@ -247,9 +331,12 @@ impl Scanner {
         if let Some(filter) = std::env::var_os("RUST_LOG") {
             command.env("RUST_LOG", filter);
         }
-        let child = command
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", self.config.worker_exe.display()))?;
+        let child = command.spawn().map_err(|e| {
+            SpawnFailure::Other(format!(
+                "cannot run {}: {e}",
+                self.config.worker_exe.display()
+            ))
+        })?;
         let mut worker = Worker {
             child: Some(child),
             channel: Channel::new(ours),
@@ -263,33 +350,58 @@ impl Scanner {
             .and_then(|line| serde_json::from_slice::<Reply>(&line).map_err(Failure::Garbage));
         match ready {
             Ok(Reply::Ready { confinement, rules }) => {
+                let shortfalls = confinement.shortfalls();
                 let mut last = lock(&self.confinement);
-                if last.as_ref() != Some(&confinement) {
+                if last.as_ref() != Some(&confinement) && shortfalls.is_empty() {
                     // Said once per scanner (and whenever it changes).
-                    if confinement.landlock == LandlockEnforcement::NotEnforced {
-                        tracing::warn!(
-                            "scan worker runs WITHOUT Landlock (the kernel enforces none): {confinement:?}"
-                        );
-                    } else {
-                        tracing::info!(
-                            "scan worker confined with {rules} rules: Landlock {:?} at ABI {:?}, \
-                             no_new_privs {}, capabilities dropped {}, limits {:?}",
-                            confinement.landlock,
-                            confinement.landlock_abi,
-                            confinement.no_new_privs,
-                            confinement.capabilities_dropped,
-                            confinement.limits
-                        );
-                    }
+                    tracing::info!(
+                        "scan worker confined with {rules} rules: Landlock {:?} at ABI {:?}, \
+                         seccomp, namespaces {:?}, no_new_privs, capabilities dropped, limits {:?}",
+                        confinement.landlock,
+                        confinement.landlock_abi,
+                        confinement.namespaces,
+                        confinement.limits
+                    );
                 }
-                tracing::debug!("scan worker {} ready", worker.pid());
                 *last = Some(confinement);
                 drop(last);
+                if !shortfalls.is_empty() {
+                    // No object goes to a worker that could reach what it
+                    // should not; the item's error says why.
+                    let refusal = format!(
+                        "refusing to scan: the scan worker is not fully confined: {}",
+                        shortfalls.join("; ")
+                    );
+                    worker.reap(Duration::ZERO);
+                    return Err(SpawnFailure::Unconfined(refusal));
+                }
+                tracing::debug!("scan worker {} ready", worker.pid());
                 Ok(worker)
             }
-            Ok(Reply::Failed { reason }) => Err(worker.finish(Failure::Refused(reason))),
-            Ok(other) => Err(worker.finish(Failure::Unexpected(format!("{other:?}")))),
-            Err(failure) => Err(worker.finish(failure)),
+            Ok(Reply::Failed { reason }) => {
+                Err(SpawnFailure::Other(worker.finish(Failure::Refused(reason))))
+            }
+            Ok(other) => Err(SpawnFailure::Other(
+                worker.finish(Failure::Unexpected(format!("{other:?}"))),
+            )),
+            Err(failure) => Err(SpawnFailure::Other(worker.finish(failure))),
+        }
+    }
+}
+
+/// Why no worker could be had for a scan.
+#[derive(Debug)]
+enum SpawnFailure {
+    /// A worker started but is not fully confined: it was ended unused.
+    Unconfined(String),
+    /// No worker started.
+    Other(String),
+}
+
+impl std::fmt::Display for SpawnFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnFailure::Unconfined(reason) | SpawnFailure::Other(reason) => f.write_str(reason),
         }
     }
 }
@@ -401,6 +513,9 @@ fn describe(status: ExitStatus) -> String {
         (None, Some(24)) => "killed by SIGXCPU: CPU time limit".into(),
         (None, Some(11)) => "killed by SIGSEGV".into(),
         (None, Some(6)) => "killed by SIGABRT".into(),
+        (None, Some(31)) => {
+            "killed by SIGSYS: a system call outside the worker's seccomp allow-list".into()
+        }
         (None, Some(signal)) => format!("killed by signal {signal}"),
         (None, None) => status.to_string(),
     }

@@ -1,13 +1,24 @@
 //! How the scan worker confines itself once its rules are loaded and before it
-//! touches any object: rlimits, no capabilities, no new privileges, and a
-//! Landlock domain that grants no filesystem access at all (objects arrive as
-//! already-open descriptors), no network and no signals outside itself.
+//! touches any object, in this order: its own empty network and mount
+//! namespaces, rlimits, no capabilities, no new privileges, a Landlock domain
+//! that grants no filesystem access at all (objects arrive as already-open
+//! descriptors), no network and no signals outside itself, and last a seccomp
+//! allow-list with no `socket`, `connect`, `open` or `execve`.
+//!
+//! Landlock alone is not enough: on current kernels it governs neither
+//! `connect()` to a pathname Unix socket nor UDP, so a file that exploited
+//! libyara could reach the session bus. The parent checks the report
+//! ([`Confinement::shortfalls`]) and scans nothing with a worker that is not
+//! fully confined.
 
 use landlock::{
     Access, AccessFs, AccessNet, LandlockStatus, Ruleset, RulesetAttr, RulesetStatus, Scope, ABI,
 };
 use rustix::process::{setrlimit, Resource, Rlimit};
 use serde::{Deserialize, Serialize};
+
+pub use super::namespace::Namespaces;
+use super::{namespace, seccomp};
 
 /// The newest Landlock ABI asked for; older kernels get what they support.
 const LANDLOCK_ABI: ABI = ABI::V10;
@@ -52,6 +63,54 @@ pub struct Confinement {
     pub capabilities_dropped: bool,
     /// The resource limits in force (core dumps are always off).
     pub limits: Limits,
+    /// Whether the seccomp allow-list is installed. (A worker that predates
+    /// it reports nothing, read as false.)
+    #[serde(default)]
+    pub seccomp: bool,
+    /// The namespaces the worker runs in.
+    #[serde(default)]
+    pub namespaces: Namespaces,
+    /// Why the namespaces could not be made, if they could not.
+    #[serde(default)]
+    pub namespaces_error: Option<String>,
+}
+
+impl Confinement {
+    /// What is not in force, each in words a user can act on; empty when the
+    /// worker is fully confined and may be given objects. Landlock counts as
+    /// in force when the kernel enforces every right it knows (an older ABI
+    /// than Zion asks for); the seccomp filter and the namespaces close what
+    /// an older Landlock leaves open.
+    pub fn shortfalls(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        if self.landlock == LandlockEnforcement::NotEnforced {
+            missing.push(
+                "Landlock is not enforced (the kernel has none, or it is not in the `lsm=` boot list)"
+                    .to_string(),
+            );
+        }
+        if !self.no_new_privs {
+            missing.push("no_new_privs is not set".to_string());
+        }
+        if !self.capabilities_dropped {
+            missing.push("its capabilities could not be dropped".to_string());
+        }
+        if !self.seccomp {
+            missing.push("no seccomp filter is installed".to_string());
+        }
+        let why = self
+            .namespaces_error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        if !self.namespaces.network {
+            missing.push(format!("it is not in an empty network namespace{why}"));
+        }
+        if !self.namespaces.mount {
+            missing.push(format!("it is not in an empty mount namespace{why}"));
+        }
+        missing
+    }
 }
 
 /// Why the worker could not confine itself (it then refuses to scan).
@@ -68,10 +127,24 @@ pub enum ConfineError {
     /// Landlock refused the ruleset.
     #[error("cannot enforce Landlock: {0}")]
     Landlock(#[from] landlock::RulesetError),
+    /// The seccomp filter could not be built or installed.
+    #[error("{0}")]
+    Seccomp(#[from] seccomp::SeccompError),
 }
 
-/// Applies every restriction to the calling (single-threaded) process.
+/// Applies every restriction to the calling (single-threaded) process. A
+/// namespace the kernel will not make is reported, not fatal: the parent
+/// refuses such a worker and says why.
 pub fn confine(limits: &Limits) -> Result<Confinement, ConfineError> {
+    // First, while the process still has its capabilities (in its new user
+    // namespace, or as root).
+    let (namespaces, namespaces_error) = match namespace::enter() {
+        Ok(namespaces) => (namespaces, None),
+        Err(e) => {
+            tracing::error!("scan worker: {e}");
+            (Namespaces::default(), Some(e.to_string()))
+        }
+    };
     set_limit(Resource::Core, "RLIMIT_CORE", Some(0), Some(0))?;
     set_limit(
         Resource::Cpu,
@@ -111,12 +184,17 @@ pub fn confine(limits: &Limits) -> Result<Confinement, ConfineError> {
         LandlockStatus::Available { effective_abi, .. } => Some(effective_abi as u32),
         _ => None,
     };
+    // Last: from here on the worker makes only the calls a scan needs.
+    seccomp::install()?;
     Ok(Confinement {
         landlock,
         landlock_abi,
         no_new_privs: status.no_new_privs,
         capabilities_dropped,
         limits: *limits,
+        seccomp: true,
+        namespaces,
+        namespaces_error,
     })
 }
 
@@ -173,5 +251,72 @@ fn drop_capabilities() -> bool {
             tracing::warn!("scan worker could not drop its capabilities: {e}");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> Confinement {
+        Confinement {
+            landlock: LandlockEnforcement::PartiallyEnforced,
+            landlock_abi: Some(7),
+            no_new_privs: true,
+            capabilities_dropped: true,
+            limits: Limits {
+                cpu_seconds_per_scan: 1,
+                cpu_seconds_lifetime: 16,
+                address_space: 1 << 30,
+                open_files: 16,
+            },
+            seccomp: true,
+            namespaces: Namespaces {
+                user: false,
+                network: true,
+                mount: true,
+            },
+            namespaces_error: None,
+        }
+    }
+
+    #[test]
+    fn every_layer_in_force_leaves_no_shortfall() {
+        assert!(full().shortfalls().is_empty());
+    }
+
+    #[test]
+    fn each_missing_layer_is_named() {
+        let cases: [(fn(&mut Confinement), &str); 6] = [
+            (
+                |c| c.landlock = LandlockEnforcement::NotEnforced,
+                "Landlock",
+            ),
+            (|c| c.no_new_privs = false, "no_new_privs"),
+            (|c| c.capabilities_dropped = false, "capabilities"),
+            (|c| c.seccomp = false, "seccomp"),
+            (|c| c.namespaces.network = false, "network namespace"),
+            (|c| c.namespaces.mount = false, "mount namespace"),
+        ];
+        for (weaken, word) in cases {
+            let mut c = full();
+            weaken(&mut c);
+            let missing = c.shortfalls();
+            assert_eq!(missing.len(), 1, "{missing:?}");
+            assert!(missing[0].contains(word), "{missing:?}");
+        }
+    }
+
+    #[test]
+    fn a_worker_that_predates_seccomp_reads_as_unconfined() {
+        let old = r#"{"landlock":"fully_enforced","landlock_abi":7,"no_new_privs":true,
+            "capabilities_dropped":true,"limits":{"cpu_seconds_per_scan":1,
+            "cpu_seconds_lifetime":16,"address_space":1,"open_files":16}}"#;
+        let c: Confinement = serde_json::from_str(old).expect("old report parses");
+        let missing = c.shortfalls().join("; ");
+        assert!(
+            missing.contains("seccomp") && missing.contains("namespace"),
+            "{missing}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The scanner: YARA rules compiled once (and again when a rule file
-//! changes), and objects scanned in `zion-scan-worker` processes that
-//! Landlock and rlimits confine. A worker that crashes, hangs or talks
+//! changes), and objects scanned in `zion-scan-worker` processes confined by
+//! namespaces, rlimits, Landlock and a seccomp allow-list, one set of workers
+//! per source (a worker never scans two sources' objects). A worker that crashes, hangs or talks
 //! nonsense gives `Verdict::Error`, never `Clean`.
 //!
 //! Wiring: compile with [`CompiledRules::compile`] and [`CompiledRules::save`],
@@ -9,14 +10,20 @@
 
 mod client;
 pub mod confine;
+mod namespace;
 mod protocol;
 mod rules;
+mod seccomp;
+#[doc(hidden)] // test-only behaviour of the worker
+pub mod selftest;
 mod watch;
 #[doc(hidden)] // for the zion-scan-worker binary only
 pub mod worker;
 
-pub use client::{default_worker_exe, Scanner, ScannerConfig, ScannerError, WORKER_NAME};
-pub use confine::{Confinement, LandlockEnforcement, Limits};
+pub use client::{
+    default_worker_exe, Scanner, ScannerConfig, ScannerError, UNATTRIBUTED, WORKER_NAME,
+};
+pub use confine::{Confinement, LandlockEnforcement, Limits, Namespaces};
 pub use rules::{
     is_rule_file, load_compiled, rule_files, CompiledRules, RuleDiagnostic, RuleFolder,
     RuleSources, RulesError, DEFAULT_NAMESPACE,

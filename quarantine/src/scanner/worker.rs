@@ -84,6 +84,9 @@ pub fn serve(options: &WorkerOptions, channel: OwnedFd) -> Result<(), WorkerErro
         println!("{report}");
         return Ok(());
     }
+    if super::selftest::run_if_asked(&confinement) {
+        return Ok(());
+    }
     let rule_count = rules.get_rules().len();
     channel.send_json(&Reply::Ready {
         confinement,

@@ -88,7 +88,9 @@ pub fn start(
             None
         }
     };
-    let scan: ScanFn = Arc::new(move |path: &Path| scanner.scan(path));
+    // Each source gets its own workers: a file that exploited libyara sees
+    // no other source's files and decides no other source's verdicts.
+    let scan: ScanFn = Arc::new(move |source: &str, path: &Path| scanner.scan_for(source, path));
     Ok(Scanning { scan, watcher })
 }
 

@@ -17,9 +17,9 @@ use zion_quarantine::{
 
 use super::notify::Notifier;
 
-/// Scans one object and says what it is. Must never return `Clean` for a scan
-/// that did not finish.
-pub type ScanFn = Arc<dyn Fn(&Path) -> Verdict + Send + Sync>;
+/// Scans one object of a source (the item's `source`) and says what it is.
+/// Must never return `Clean` for a scan that did not finish.
+pub type ScanFn = Arc<dyn Fn(&str, &Path) -> Verdict + Send + Sync>;
 
 /// Forwards a std channel (the store's and the watcher's) into the runtime.
 pub fn bridge<T: Send + 'static>(rx: std::sync::mpsc::Receiver<T>) -> UnboundedReceiver<T> {
@@ -231,10 +231,11 @@ async fn run_blocking<T: Send + 'static>(
 async fn scan(p: &Pipeline, id: ItemId) {
     let scan_fn = p.scan.clone();
     let finished = run_blocking(p.store.clone(), move |s| {
-        let previous = s.get(id)?.verdict;
+        let item = s.get(id)?;
         let path = s.begin_scan(id)?;
         let started = std::time::Instant::now();
-        let verdict = scan_fn(&path);
+        let verdict = scan_fn(&item.source, &path);
+        let previous = item.verdict;
         tracing::info!(
             item = %id,
             "scanned in {:.0?}: {}",
