@@ -456,8 +456,9 @@ impl Store {
     /// `reserve` free; `Err(free)` when there is not room (free bytes, less
     /// the copies in progress). The claim is given back when dropped.
     fn claim_space(&self, need: u64, reserve: u64) -> Result<Result<Claim<'_>, u64>, StoreError> {
-        let vfs = rustix::fs::fstatvfs(&self.objects_dir)
-            .map_err(|e| StoreError::errno("measuring the free space of", &self.paths.objects, e))?;
+        let vfs = rustix::fs::fstatvfs(&self.objects_dir).map_err(|e| {
+            StoreError::errno("measuring the free space of", &self.paths.objects, e)
+        })?;
         let mut claimed = lock(&self.claimed);
         let free = vfs
             .f_bavail

@@ -36,8 +36,8 @@ pub use scanner::{
     ScannerError,
 };
 
-pub use error::StoreError;
 pub use audit::{AuditBreak, AuditReport, AuditStatus};
+pub use error::StoreError;
 pub use ingest::{IngestLimits, IngestOutcome, Refusal, RefuseReason};
 pub use item::{Item, ItemId, Source};
 pub use policy::{due, release_at, Action, AutoRelease, ByteSize, Policy};

@@ -4,8 +4,8 @@
 //! [`crate::recovery`].
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard};
 
 use rustix::fd::OwnedFd;

@@ -491,7 +491,10 @@ impl Worker {
         }
         let (store, tx, job) = (self.store.clone(), self.tx.clone(), key.clone());
         let spawned = std::thread::Builder::new()
-            .name(format!("zion-inbox-{}", source.chars().take(4).collect::<String>()))
+            .name(format!(
+                "zion-inbox-{}",
+                source.chars().take(4).collect::<String>()
+            ))
             .spawn(move || {
                 let result = store.ingest(&job.0, &job.1);
                 let _ = tx.send(Msg::Done(job, result));

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use store_support::*;
 use zion_quarantine::{
-    IngestLimits, IngestOutcome, InboxWatcher, RefuseReason, Source, WatchEvent, WatcherConfig,
+    InboxWatcher, IngestLimits, IngestOutcome, RefuseReason, Source, WatchEvent, WatcherConfig,
 };
 
 /// Bytes really allocated (st_blocks) by the files in `dir`.
@@ -65,21 +65,34 @@ fn a_sparse_terabyte_is_refused_before_anything_is_copied() {
     let store = env.open();
     let start = Instant::now();
     let outcome = store.ingest(SOURCE, os(b"huge.iso")).expect("ingest");
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     let IngestOutcome::Refused(refusal) = outcome else {
         panic!("a terabyte must be refused, got {outcome:?}");
     };
-    let RefuseReason::OverQuota { size, quota, owner, .. } = &refusal.reason else {
+    let RefuseReason::OverQuota {
+        size, quota, owner, ..
+    } = &refusal.reason
+    else {
         panic!("refused for the quota, not {:?}", refusal.reason);
     };
-    assert_eq!((*size, *quota, owner.as_str()), (TIB, IngestLimits::default().quota, "profile work"));
+    assert_eq!(
+        (*size, *quota, owner.as_str()),
+        (TIB, IngestLimits::default().quota, "profile work")
+    );
     let text = refusal.to_string();
     assert!(
         text.contains("huge.iso") && text.contains("quota") && text.contains("1.0 TiB"),
         "{text}"
     );
     assert!(refusal.reason.is_transient());
-    assert_eq!(std::fs::metadata(&path).expect("left in the inbox").len(), TIB);
+    assert_eq!(
+        std::fs::metadata(&path).expect("left in the inbox").len(),
+        TIB
+    );
     assert!(allocated(&env.paths.objects) < MIB);
     assert!(store.list().expect("list").is_empty(), "no item for it");
 }
@@ -91,12 +104,15 @@ fn a_sparse_file_within_the_quota_is_stored_sparse_with_its_true_hash() {
     let path = env.inbox().join("disk.img");
     let expected = sparse(&path, len, &[0, 100 * MIB, len - 4096]);
     let store = env.open();
-    let IngestOutcome::Stored(item) = store.ingest(SOURCE, os(b"disk.img")).expect("ingest")
-    else {
+    let IngestOutcome::Stored(item) = store.ingest(SOURCE, os(b"disk.img")).expect("ingest") else {
         panic!("stored");
     };
     assert_eq!(item.size, len);
-    assert_eq!(item.sha256, Some(expected), "the hash covers the holes as zeros");
+    assert_eq!(
+        item.sha256,
+        Some(expected),
+        "the hash covers the holes as zeros"
+    );
     let object = store.object_path(&expected);
     let meta = std::fs::metadata(&object).expect("object");
     assert_eq!(meta.len(), len);
@@ -140,7 +156,10 @@ fn a_file_that_would_cut_into_the_reserve_waits_in_the_inbox() {
         "{refusal:?}"
     );
     assert!(refusal.to_string().contains("reserve"), "{refusal}");
-    assert_eq!(std::fs::read(env.inbox().join("data.bin")).expect("kept"), bytes);
+    assert_eq!(
+        std::fs::read(env.inbox().join("data.bin")).expect("kept"),
+        bytes
+    );
     store.set_limits(IngestLimits::default());
     assert!(matches!(
         store.ingest(SOURCE, os(b"data.bin")).expect("ingest"),
@@ -174,8 +193,11 @@ fn a_quota_counts_what_the_owner_holds_until_it_is_deleted() {
             profile: Some("personal".into()),
         })
         .expect("source");
-    std::fs::write(env.paths.inbox.join("sb2/three.bin"), content(3, 2 * MIB as usize))
-        .expect("write");
+    std::fs::write(
+        env.paths.inbox.join("sb2/three.bin"),
+        content(3, 2 * MIB as usize),
+    )
+    .expect("write");
     assert!(matches!(
         store.ingest("sb2", os(b"three.bin")).expect("ingest"),
         IngestOutcome::Stored(_)

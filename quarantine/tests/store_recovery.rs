@@ -327,7 +327,12 @@ fn three_releases(env: &Env) {
     for i in 0..3 {
         let item = clean(env, &store, &format!("r{i}.bin"), &content(100 + i, 300));
         store
-            .release(item.id, &zion_storage::Destination::Shared, DecidedBy::User, false)
+            .release(
+                item.id,
+                &zion_storage::Destination::Shared,
+                DecidedBy::User,
+                false,
+            )
             .expect("release");
     }
     let status = store.audit_status().expect("status");
@@ -367,7 +372,10 @@ fn an_audit_log_cut_while_the_store_was_closed_is_found_on_open_and_stays_record
     assert_eq!(store.audit_status().expect("status").breaks.len(), 1);
     let report =
         zion_quarantine::audit::verify(&env.paths.journal, &env.audit_path).expect("verify");
-    assert!(report.check.problem.is_none() && !report.is_intact(), "{report:?}");
+    assert!(
+        report.check.problem.is_none() && !report.is_intact(),
+        "{report:?}"
+    );
 }
 
 #[test]

@@ -190,7 +190,9 @@ pub enum AuditProblem {
     },
     /// The entry the anchor names is not the one there (edited with its hash
     /// recomputed, or the tail replaced).
-    #[error("audit log {path}: entry {entry} was edited or replaced (its hash is not the one recorded)")]
+    #[error(
+        "audit log {path}: entry {entry} was edited or replaced (its hash is not the one recorded)"
+    )]
     Replaced {
         /// The log.
         path: PathBuf,
@@ -399,8 +401,12 @@ impl AuditLog {
         };
         let recorded = anchor.load().map_err(io_err)?;
         let mut check = check_log(&self.path, recorded.as_ref())?;
-        if let (true, Some(AuditProblem::Truncated { found: 0, expected, .. })) =
-            (created, &check.problem)
+        if let (
+            true,
+            Some(AuditProblem::Truncated {
+                found: 0, expected, ..
+            }),
+        ) = (created, &check.problem)
         {
             // Open created it afresh: the log was deleted, not emptied.
             check.problem = Some(AuditProblem::Missing {

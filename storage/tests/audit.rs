@@ -225,7 +225,10 @@ fn anchored_log(n: usize) -> (tempfile::TempDir, PathBuf, Memory) {
     let path = dir.path().join("audit.jsonl");
     let memory = Memory::default();
     let log = AuditLog::open(&path).expect("open");
-    assert_eq!(log.set_anchor(Box::new(memory.clone())).expect("anchor"), None);
+    assert_eq!(
+        log.set_anchor(Box::new(memory.clone())).expect("anchor"),
+        None
+    );
     for i in 0..n {
         log.append(entry(i)).expect("append");
     }
@@ -251,25 +254,41 @@ fn a_cut_tail_an_emptied_log_and_a_deleted_one_are_named() {
     let head = memory.load().expect("load");
     let problem = check_log(&path, head.as_ref()).expect("check").problem;
     assert!(
-        matches!(problem, Some(AuditProblem::Truncated { found: 4, expected: 5, .. })),
+        matches!(
+            problem,
+            Some(AuditProblem::Truncated {
+                found: 4,
+                expected: 5,
+                ..
+            })
+        ),
         "{problem:?}"
     );
     let problem = reopen(&path, &memory).expect("a cut tail shows on open");
-    assert!(problem.to_string().contains("truncated at entry 5"), "{problem}");
+    assert!(
+        problem.to_string().contains("truncated at entry 5"),
+        "{problem}"
+    );
     assert_eq!(memory.breaks.lock().expect("lock").len(), 1);
     // Anchored again to what is there: reported once, not at every start.
     assert_eq!(reopen(&path, &memory), None);
 
     std::fs::write(&path, b"").expect("zero");
     let problem = reopen(&path, &memory).expect("an emptied log shows");
-    assert!(problem.to_string().contains("truncated at entry 1"), "{problem}");
+    assert!(
+        problem.to_string().contains("truncated at entry 1"),
+        "{problem}"
+    );
 
     let (_dir, path, memory) = anchored_log(2);
     std::fs::remove_file(&path).expect("delete");
     let problem = check_log(&path, memory.load().expect("load").as_ref())
         .expect("check")
         .problem;
-    assert!(matches!(problem, Some(AuditProblem::Missing { expected: 2, .. })), "{problem:?}");
+    assert!(
+        matches!(problem, Some(AuditProblem::Missing { expected: 2, .. })),
+        "{problem:?}"
+    );
     let problem = reopen(&path, &memory).expect("a deleted log shows");
     assert!(problem.to_string().contains("is missing"), "{problem}");
 }
@@ -277,7 +296,10 @@ fn a_cut_tail_an_emptied_log_and_a_deleted_one_are_named() {
 #[test]
 fn a_rewritten_last_entry_with_its_hash_recomputed_is_named() {
     let (_dir, path, memory) = anchored_log(3);
-    let mut entries = AuditLog::open(&path).expect("open").entries().expect("entries");
+    let mut entries = AuditLog::open(&path)
+        .expect("open")
+        .entries()
+        .expect("entries");
     let last = entries.last_mut().expect("last");
     last.verdict = "infected (forged), released by override".into();
     last.hash = last.compute_hash(&last.prev_hash);
@@ -296,7 +318,10 @@ fn a_rewritten_last_entry_with_its_hash_recomputed_is_named() {
 fn a_log_one_entry_ahead_of_its_anchor_after_a_crash_is_adopted() {
     let (_dir, path, memory) = anchored_log(3);
     // The crash: the entry is written and synced, its anchor never was.
-    AuditLog::open(&path).expect("open").append(entry(3)).expect("append");
+    AuditLog::open(&path)
+        .expect("open")
+        .append(entry(3))
+        .expect("append");
     assert_eq!(memory.load().expect("load").expect("head").entries, 3);
     assert_eq!(reopen(&path, &memory), None, "no tampering reported");
     assert_eq!(memory.load().expect("load").expect("head").entries, 4);
@@ -318,7 +343,14 @@ fn a_cut_made_while_the_log_is_open_is_found_before_the_next_append() {
     log.append(entry(9)).expect("the append still happens");
     let breaks = memory.breaks.lock().expect("lock").clone();
     assert!(
-        matches!(breaks.as_slice(), [AuditProblem::Truncated { found: 2, expected: 3, .. }]),
+        matches!(
+            breaks.as_slice(),
+            [AuditProblem::Truncated {
+                found: 2,
+                expected: 3,
+                ..
+            }]
+        ),
         "{breaks:?}"
     );
     assert_eq!(log.verify().expect("chain"), 3);
@@ -329,5 +361,8 @@ fn a_cut_made_while_the_log_is_open_is_found_before_the_next_append() {
     log.append(entry(10)).expect("append");
     assert_eq!(lines(&path).len(), 1);
     let breaks = memory.breaks.lock().expect("lock").clone();
-    assert!(matches!(breaks.last(), Some(AuditProblem::Missing { .. })), "{breaks:?}");
+    assert!(
+        matches!(breaks.last(), Some(AuditProblem::Missing { .. })),
+        "{breaks:?}"
+    );
 }
