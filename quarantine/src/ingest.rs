@@ -2,11 +2,15 @@
 //! is in exactly one of the two: journal `ingesting`, copy while hashing,
 //! fsync, check the source did not change, rename to `objects/<sha256>`,
 //! journal `stored`, then remove the inbox file.
+//!
+//! A profile can make a file that costs it nothing (`truncate -s 1T`): before
+//! anything is copied, its size is held against its owner's quota and the
+//! bytes the copy will really write against the disk's free-space reserve,
+//! and the copy keeps holes holes (`SEEK_DATA`/`SEEK_HOLE`, and blocks of
+//! zeros are never written), so the store pays what the sender paid.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::fs::File;
-use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -17,8 +21,27 @@ use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 use crate::item::{Item, Source};
-use crate::journal::{InboxIdentity, NewItem};
+use crate::journal::{InboxIdentity, NewItem, Owner};
 use crate::store::{lock, open_dir, sync_dir, Store, StoreEvent};
+
+/// How much the quarantine takes in: per owner, and from the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// Bytes (apparent size) the items of one profile — or of one inbox
+    /// folder that belongs to none — may hold in the quarantine together.
+    pub quota: u64,
+    /// Free space on the store's filesystem that ingest never uses.
+    pub reserve: u64,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        IngestLimits {
+            quota: 16 << 30,
+            reserve: 2 << 30,
+        }
+    }
+}
 
 /// Prefix of the copies being made in `objects/` (removed by recovery).
 pub(crate) const TEMP_PREFIX: &str = ".ingest-";
@@ -74,6 +97,52 @@ pub enum RefuseReason {
         /// Its link count.
         links: u64,
     },
+    /// Taking it would put its owner over the quota (it is tried again later).
+    OverQuota {
+        /// Its size (apparent: holes count).
+        size: u64,
+        /// What the owner holds already.
+        held: u64,
+        /// The quota.
+        quota: u64,
+        /// Whose quota: `profile work` or `inbox sb1`.
+        owner: String,
+    },
+    /// Copying it would cut into the disk's free-space reserve (tried again later).
+    LowSpace {
+        /// Bytes the copy would write (its data, holes excluded).
+        need: u64,
+        /// Free bytes on the store's filesystem, less copies in progress.
+        free: u64,
+        /// The reserve.
+        reserve: u64,
+    },
+}
+
+impl RefuseReason {
+    /// Whether the file may be taken later as it is (room may be made).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            RefuseReason::OverQuota { .. } | RefuseReason::LowSpace { .. }
+        )
+    }
+}
+
+/// Bytes, said for a person: `1.5 GiB`.
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 impl fmt::Display for RefuseReason {
@@ -95,15 +164,45 @@ impl fmt::Display for RefuseReason {
                 f,
                 "it is a hard link ({links} names share its data), which could expose a file that is not the sender's"
             ),
+            RefuseReason::OverQuota {
+                size,
+                held,
+                quota,
+                owner,
+            } => write!(
+                f,
+                "it is {} and {owner} already holds {} in the quarantine, over its quota of {} \
+                 (release or delete items, or raise `quota` under [quarantine] in zion.toml)",
+                human(*size),
+                human(*held),
+                human(*quota)
+            ),
+            RefuseReason::LowSpace {
+                need,
+                free,
+                reserve,
+            } => write!(
+                f,
+                "copying it needs {} and only {} is free on the quarantine's disk, which keeps {} in reserve \
+                 (free some space, or lower `reserve` under [quarantine] in zion.toml)",
+                human(*need),
+                human(*free),
+                human(*reserve)
+            ),
         }
     }
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let then = if self.reason.is_transient() {
+            "it stays where it is and is taken once there is room"
+        } else {
+            "the quarantine takes only regular files and left it where it is"
+        };
         write!(
             f,
-            "refused {}: {}; the quarantine takes only regular files and left it where it is",
+            "refused {}: {}; {then}",
             self.path.display(),
             self.reason
         )
@@ -216,6 +315,47 @@ impl Store {
             return gone();
         }
 
+        // Sizes first: nothing is copied that the owner may not hold, or
+        // that the disk cannot spare.
+        let limits = *lock(&self.limits);
+        let owner = match &src.profile {
+            Some(profile) => Owner::Profile(profile),
+            None => Owner::Inbox(source),
+        };
+        let held = lock(&self.journal).bytes_held(&owner)?;
+        if held.saturating_add(first.size) > limits.quota {
+            return Ok(IngestOutcome::Refused(Refusal {
+                path,
+                reason: RefuseReason::OverQuota {
+                    size: first.size,
+                    held,
+                    quota: limits.quota,
+                    owner: match owner {
+                        Owner::Profile(p) => format!("profile {p}"),
+                        Owner::Inbox(i) => format!("inbox {i}"),
+                    },
+                },
+            }));
+        }
+        // What the sparse copy writes: the sender's allocated blocks at most.
+        let need = u64::try_from(st.st_blocks)
+            .unwrap_or(0)
+            .saturating_mul(512)
+            .min(first.size);
+        let _claim = match self.claim_space(need, limits.reserve)? {
+            Ok(claim) => claim,
+            Err(free) => {
+                return Ok(IngestOutcome::Refused(Refusal {
+                    path,
+                    reason: RefuseReason::LowSpace {
+                        need,
+                        free,
+                        reserve: limits.reserve,
+                    },
+                }))
+            }
+        };
+
         let safe_name = zion_storage::sanitize_name(name);
         let id = lock(&self.journal).insert_ingesting(&NewItem {
             original_name: name,
@@ -230,7 +370,10 @@ impl Store {
             lock(&self.journal).delete_row(id)
         };
 
-        let copied = match self.copy_in(&fd, &temp, first.size) {
+        // A hole filled during the copy writes more than was claimed: slack
+        // for filesystems that count blocks differently, then it is "changing".
+        let budget = need.saturating_add((need / 16).max(CHUNK as u64));
+        let copied = match self.copy_in(&fd, &temp, first.size, budget) {
             Ok(copied) => copied,
             Err(e) => {
                 rollback("the copy failed")?;
@@ -238,7 +381,7 @@ impl Store {
             }
         };
         let Some((sha, size)) = copied else {
-            rollback("the file grew during the copy")?;
+            rollback("the file grew or filled its holes during the copy")?;
             return Ok(IngestOutcome::Changing { path });
         };
         let after =
@@ -309,13 +452,36 @@ impl Store {
         Ok(IngestOutcome::Stored(Box::new(item)))
     }
 
-    /// Copies `fd` into `objects/<temp>` while hashing, and fsyncs it.
-    /// `None` when there was more than `expected` to read (still growing).
+    /// Reserves `need` bytes of the store's filesystem for a copy, keeping
+    /// `reserve` free; `Err(free)` when there is not room (free bytes, less
+    /// the copies in progress). The claim is given back when dropped.
+    fn claim_space(&self, need: u64, reserve: u64) -> Result<Result<Claim<'_>, u64>, StoreError> {
+        let vfs = rustix::fs::fstatvfs(&self.objects_dir).map_err(|e| {
+            StoreError::errno("measuring the free space of", &self.paths.objects, e)
+        })?;
+        let mut claimed = lock(&self.claimed);
+        let free = vfs
+            .f_bavail
+            .saturating_mul(vfs.f_frsize)
+            .saturating_sub(*claimed);
+        if free < need.saturating_add(reserve) {
+            return Ok(Err(free));
+        }
+        *claimed += need;
+        Ok(Ok(Claim { store: self, need }))
+    }
+
+    /// Copies `fd` (`expected` bytes long) into `objects/<temp>` while
+    /// hashing, and fsyncs it. Holes stay holes: only the data the kernel
+    /// reports (`SEEK_DATA`/`SEEK_HOLE`) is read, and blocks of zeros in it are
+    /// skipped, not written. `None` when the file grew, shrank, or more than
+    /// `budget` bytes of data turned up (holes filled during the copy).
     fn copy_in(
         &self,
         fd: &OwnedFd,
         temp: &OsStr,
         expected: u64,
+        budget: u64,
     ) -> Result<Option<([u8; 32], u64)>, StoreError> {
         let temp_path = self.paths.objects.join(temp);
         let out = rustix::fs::openat(
@@ -325,32 +491,113 @@ impl Store {
             Mode::from_raw_mode(0o600),
         )
         .map_err(|e| StoreError::errno("creating", &temp_path, e))?;
-        let mut out = File::from(out);
-        let dup = rustix::io::dup(fd).map_err(|e| StoreError::errno("reading", &temp_path, e))?;
-        let mut input = File::from(dup);
+        let read_err = |e: Errno| StoreError::errno("reading the inbox file for", &temp_path, e);
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; CHUNK];
-        let mut total: u64 = 0;
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(StoreError::io("reading the inbox file for", &temp_path, e)),
-            };
-            total += n as u64;
-            if total > expected {
-                return Ok(None);
+        let zeros = vec![0u8; CHUNK];
+        let hash_zeros = |hasher: &mut Sha256, mut len: u64| {
+            while len > 0 {
+                let n = len.min(CHUNK as u64) as usize;
+                hasher.update(&zeros[..n]);
+                len -= n as u64;
             }
-            let chunk = &buf[..n];
-            hasher.update(chunk);
-            out.write_all(chunk)
-                .map_err(|e| StoreError::io("writing", &temp_path, e))?;
+        };
+        let mut written: u64 = 0;
+        let mut pos: u64 = 0;
+        while pos < expected {
+            let data = match rustix::fs::seek(fd, rustix::fs::SeekFrom::Data(pos)) {
+                Ok(at) => at.min(expected),
+                // No data after `pos`: a hole to the end.
+                Err(Errno::NXIO) => expected,
+                // A filesystem without hole reporting: all of it is data.
+                Err(Errno::INVAL) | Err(Errno::OPNOTSUPP) => pos,
+                Err(e) => return Err(read_err(e)),
+            }
+            .max(pos);
+            hash_zeros(&mut hasher, data - pos);
+            pos = data;
+            if pos >= expected {
+                break;
+            }
+            let hole = match rustix::fs::seek(fd, rustix::fs::SeekFrom::Hole(pos)) {
+                Ok(at) => at.min(expected),
+                Err(Errno::NXIO) => return Ok(None),
+                Err(Errno::INVAL) | Err(Errno::OPNOTSUPP) => expected,
+                Err(e) => return Err(read_err(e)),
+            };
+            // Changed between the two looks: read at least a chunk.
+            let hole = if hole <= pos {
+                (pos + CHUNK as u64).min(expected)
+            } else {
+                hole
+            };
+            while pos < hole {
+                let want = (hole - pos).min(CHUNK as u64) as usize;
+                let n = match rustix::io::pread(fd, &mut buf[..want], pos) {
+                    Ok(0) => return Ok(None),
+                    Ok(n) => n,
+                    Err(Errno::INTR) => continue,
+                    Err(e) => return Err(read_err(e)),
+                };
+                let chunk = &buf[..n];
+                hasher.update(chunk);
+                if chunk != &zeros[..n] {
+                    written += n as u64;
+                    if written > budget {
+                        return Ok(None);
+                    }
+                    write_all_at(&out, chunk, pos)
+                        .map_err(|e| StoreError::errno("writing", &temp_path, e))?;
+                }
+                pos += n as u64;
+            }
         }
-        out.sync_all()
-            .map_err(|e| StoreError::io("syncing", &temp_path, e))?;
-        Ok(Some((hasher.finalize().into(), total)))
+        // Still growing: there is more than `expected`.
+        let mut one = [0u8; 1];
+        match rustix::io::pread(fd, &mut one[..], expected) {
+            Ok(0) => {}
+            Ok(_) => return Ok(None),
+            Err(e) => return Err(read_err(e)),
+        }
+        // The length, holes to the end included.
+        rustix::fs::ftruncate(&out, expected)
+            .map_err(|e| StoreError::errno("writing", &temp_path, e))?;
+        rustix::fs::fsync(&out).map_err(|e| StoreError::errno("syncing", &temp_path, e))?;
+        tracing::debug!(
+            "copied {} bytes of data of {expected} into {}",
+            written,
+            temp_path.display()
+        );
+        Ok(Some((hasher.finalize().into(), expected)))
     }
+}
+
+/// Space claimed for a copy in progress; given back when dropped.
+struct Claim<'a> {
+    store: &'a Store,
+    need: u64,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut claimed = lock(&self.store.claimed);
+        *claimed = claimed.saturating_sub(self.need);
+    }
+}
+
+fn write_all_at(out: &OwnedFd, mut bytes: &[u8], mut at: u64) -> Result<(), Errno> {
+    while !bytes.is_empty() {
+        match rustix::io::pwrite(out, bytes, at) {
+            Ok(0) => return Err(Errno::NOSPC),
+            Ok(n) => {
+                bytes = &bytes[n..];
+                at += n as u64;
+            }
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn libc_enoent() -> i32 {

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use zion_storage::AuditHead;
+
 use crate::error::StoreError;
 use crate::item::{Item, ItemId, Source};
 use crate::state::{State, StateKind};
@@ -46,6 +48,18 @@ CREATE TABLE IF NOT EXISTS sources (
     name TEXT PRIMARY KEY,
     label TEXT NOT NULL,
     profile TEXT
+);
+-- The audit log's head as last appended (issue 18): a log cut short shows.
+CREATE TABLE IF NOT EXISTS audit_anchor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    entries INTEGER NOT NULL,
+    head TEXT NOT NULL
+);
+-- Every break of the audit chain found, kept after the log is anchored again.
+CREATE TABLE IF NOT EXISTS audit_breaks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ms INTEGER NOT NULL,
+    problem TEXT NOT NULL
 );
 PRAGMA user_version = 1;
 ";
@@ -86,6 +100,16 @@ pub(crate) struct NewItem<'a> {
     pub safe_name: &'a str,
     pub source: &'a Source,
     pub size: u64,
+}
+
+/// Whose bytes a quota counts: a profile's (all its outboxes and
+/// sandboxes together), or an inbox folder's when it belongs to none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner<'a> {
+    /// Every item whose source belongs to this profile.
+    Profile(&'a str),
+    /// Every item from this inbox folder.
+    Inbox(&'a str),
 }
 
 /// The journal database.
@@ -129,6 +153,101 @@ impl Journal {
             conn,
             path: path.to_owned(),
         })
+    }
+
+    /// Opens an existing journal read-only, changing nothing (`zionctl audit verify`).
+    pub fn open_read_only(path: &Path) -> Result<Journal, StoreError> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|source| StoreError::Journal {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Journal {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The audit log's anchored head, if one was ever recorded.
+    pub fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT entries, head FROM audit_anchor WHERE id = 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional();
+        match row {
+            Ok(row) => Ok(row.map(|(entries, hash)| AuditHead {
+                entries: u64::try_from(entries).unwrap_or(0),
+                hash,
+            })),
+            // A journal from before the anchor (read-only: not upgraded).
+            Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.contains("no such table") => {
+                Ok(None)
+            }
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// Records the audit log's head. Durable when this returns.
+    pub fn set_audit_head(&self, head: &AuditHead) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO audit_anchor (id, entries, head) VALUES (1, ?1, ?2) \
+                 ON CONFLICT(id) DO UPDATE SET entries = excluded.entries, head = excluded.head",
+                params![i64::try_from(head.entries).unwrap_or(i64::MAX), head.hash],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Records a break of the audit chain.
+    pub fn record_audit_break(&self, problem: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO audit_breaks (time_ms, problem) VALUES (?1, ?2)",
+                params![now_ms(), problem],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every recorded break of the audit chain, oldest first.
+    pub fn audit_breaks(&self) -> Result<Vec<(SystemTime, String)>, StoreError> {
+        let stmt = self
+            .conn
+            .prepare("SELECT time_ms, problem FROM audit_breaks ORDER BY id");
+        let mut stmt = match stmt {
+            Ok(stmt) => stmt,
+            Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.contains("no such table") => {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(self.err(e)),
+        };
+        let rows = stmt
+            .query_map([], |r| Ok((time_of(r.get(0)?), r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Bytes the quarantine holds for `owner` (a profile, else an inbox
+    /// folder): every item that still needs its object, or is being taken in.
+    pub fn bytes_held(&self, owner: &Owner<'_>) -> Result<u64, StoreError> {
+        let states = "('ingesting', 'stored', 'scanning', 'clean', 'infected', 'error', 'too_large', 'releasing')";
+        let (column, value) = match owner {
+            Owner::Profile(p) => ("profile", *p),
+            Owner::Inbox(i) => ("inbox", *i),
+        };
+        let sql = format!(
+            "SELECT COALESCE(SUM(size), 0) FROM items WHERE {column} = ?1 AND state IN {states}"
+        );
+        let n: i64 = self
+            .conn
+            .query_row(&sql, params![value], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {

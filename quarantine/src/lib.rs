@@ -8,6 +8,7 @@ pub mod verdict;
 pub mod scanner;
 
 // The store and its journal, ingest, recovery, watcher and policy.
+pub mod audit;
 pub mod error;
 pub mod ingest;
 pub mod item;
@@ -35,8 +36,9 @@ pub use scanner::{
     ScannerError,
 };
 
+pub use audit::{AuditBreak, AuditReport, AuditStatus};
 pub use error::StoreError;
-pub use ingest::{IngestOutcome, Refusal, RefuseReason};
+pub use ingest::{IngestLimits, IngestOutcome, Refusal, RefuseReason};
 pub use item::{Item, ItemId, Source};
 pub use policy::{due, release_at, Action, AutoRelease, ByteSize, Policy};
 pub use recovery::RecoveryReport;

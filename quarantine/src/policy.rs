@@ -27,6 +27,21 @@ pub struct Policy {
     pub transfer_hold: Hold,
     /// The rule for each pair of profiles (and Shared).
     pub transfers: Transfers,
+    /// What one profile's items (or one inbox folder's) may hold in the
+    /// quarantine together, e.g. `"16GiB"`; a file that would go over waits in its inbox.
+    pub quota: ByteSize,
+    /// Free space ingest always leaves on the quarantine's disk, e.g. `"2GiB"`.
+    pub reserve: ByteSize,
+}
+
+impl Policy {
+    /// The ingest limits the store enforces.
+    pub fn limits(&self) -> crate::ingest::IngestLimits {
+        crate::ingest::IngestLimits {
+            quota: self.quota.0,
+            reserve: self.reserve.0,
+        }
+    }
 }
 
 impl Default for Policy {
@@ -37,6 +52,8 @@ impl Default for Policy {
             default_destination: Destination::Shared,
             transfer_hold: Hold(Duration::ZERO),
             transfers: Transfers::default(),
+            quota: ByteSize(crate::ingest::IngestLimits::default().quota),
+            reserve: ByteSize(crate::ingest::IngestLimits::default().reserve),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard};
 
 use rustix::fd::OwnedFd;
@@ -12,7 +13,9 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 use zion_storage::{AuditLog, Destination, Layout, ReleaseRequest, StorageError};
 
+use crate::audit::{AuditStatus, JournalAnchor};
 use crate::error::StoreError;
+use crate::ingest::IngestLimits;
 use crate::item::{Item, ItemId, Source};
 use crate::journal::Journal;
 use crate::recovery::RecoveryReport;
@@ -67,6 +70,8 @@ pub enum StoreEvent {
     ItemAdded(Item),
     /// An item changed state (or hold).
     ItemChanged(Item),
+    /// The audit log does not extend its anchored head: what is wrong.
+    AuditBroken(String),
 }
 
 /// The quarantine store. Share it between threads with an `Arc`.
@@ -80,8 +85,14 @@ pub struct Store {
     /// removed or moved away while another item comes to need it.
     pub(crate) objects_lock: Mutex<()>,
     pub(crate) objects_dir: OwnedFd,
-    subscribers: Mutex<Vec<Sender<StoreEvent>>>,
+    subscribers: Arc<Mutex<Vec<Sender<StoreEvent>>>>,
     recovery: RecoveryReport,
+    /// Ingest limits (quota per source, free-space reserve).
+    pub(crate) limits: Mutex<IngestLimits>,
+    /// Bytes being copied in right now, counted against the free space.
+    pub(crate) claimed: Mutex<u64>,
+    /// What was wrong with the audit log when the store was opened.
+    audit_problem: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -132,6 +143,13 @@ impl Store {
         }
         let journal = Journal::open(&paths.journal)?;
         let objects_dir = open_dir(&paths.objects)?;
+        let subscribers = Arc::new(Mutex::new(Vec::new()));
+        // Before recovery, which may append the entries of interrupted releases.
+        let anchor = JournalAnchor {
+            journal: Mutex::new(Journal::open(&paths.journal)?),
+            subscribers: subscribers.clone(),
+        };
+        let audit_problem = audit.set_anchor(Box::new(anchor))?.map(|p| p.to_string());
         let mut store = Store {
             paths,
             layout,
@@ -139,8 +157,11 @@ impl Store {
             journal: Mutex::new(journal),
             objects_lock: Mutex::new(()),
             objects_dir,
-            subscribers: Mutex::new(Vec::new()),
+            subscribers,
             recovery: RecoveryReport::default(),
+            limits: Mutex::new(IngestLimits::default()),
+            claimed: Mutex::new(0),
+            audit_problem,
         };
         store.recovery = store.recover()?;
         if !store.recovery.is_empty() {
@@ -157,6 +178,26 @@ impl Store {
     /// The storage layout releases go into.
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// The audit log's anchored head and every break of its chain found so far.
+    pub fn audit_status(&self) -> Result<AuditStatus, StoreError> {
+        let journal = lock(&self.journal);
+        Ok(AuditStatus {
+            head: journal.audit_head()?,
+            breaks: crate::audit::breaks(&journal)?,
+        })
+    }
+
+    /// What was wrong with the audit log when the store was opened, if
+    /// anything (breaks found later arrive as [`StoreEvent::AuditBroken`]).
+    pub fn audit_problem_at_open(&self) -> Option<&str> {
+        self.audit_problem.as_deref()
+    }
+
+    /// Sets how much each source may hold and how much disk ingest leaves free.
+    pub fn set_limits(&self, limits: IngestLimits) {
+        *lock(&self.limits) = limits;
     }
 
     /// What recovery did when the store was opened.

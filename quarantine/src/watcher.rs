@@ -2,8 +2,11 @@
 //! takes each file once it is complete (closed after writing, or renamed
 //! into place), sweeps every folder on start and when the kernel's event
 //! queue overflowed, and retries files that are still being written.
+//! Each source's files are taken on a thread of their own, one at a time per
+//! source, so that a large or stalled file from one source never delays
+//! another source's.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -164,6 +167,8 @@ enum Msg {
     Fs(notify::Result<notify::Event>),
     Rescan,
     Stop,
+    /// An ingest on a source's thread finished.
+    Done(Key, Result<IngestOutcome, StoreError>),
 }
 
 /// The running watcher; stops (and joins its thread) when dropped.
@@ -200,6 +205,9 @@ impl InboxWatcher {
             })?;
         let (out_tx, out_rx) = mpsc::channel();
         let mut worker = Worker {
+            tx: tx.clone(),
+            busy: HashMap::new(),
+            waiting: HashMap::new(),
             store,
             config,
             inbox,
@@ -245,6 +253,12 @@ impl Drop for InboxWatcher {
 type Key = (String, OsString);
 
 struct Worker {
+    /// Where the ingest threads report.
+    tx: Sender<Msg>,
+    /// Sources with an ingest running, and its thread.
+    busy: HashMap<String, JoinHandle<()>>,
+    /// Files due while their source was busy, offered as soon as it is not.
+    waiting: HashMap<String, BTreeSet<OsString>>,
     store: Arc<Store>,
     config: WatcherConfig,
     inbox: PathBuf,
@@ -276,11 +290,33 @@ impl Worker {
             }
             self.offer_due(&rx);
         }
+        // Let the ingests in progress finish their file.
+        for (_, thread) in self.busy.drain() {
+            if thread.join().is_err() {
+                tracing::error!("an inbox ingest thread panicked");
+            }
+        }
     }
 
     fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Stop => self.stop = true,
+            Msg::Done(key, result) => {
+                if let Some(thread) = self.busy.remove(&key.0) {
+                    if thread.join().is_err() {
+                        tracing::error!("the inbox ingest thread of {} panicked", key.0);
+                    }
+                }
+                let source = key.0.clone();
+                self.finish(key, result);
+                let next = self.waiting.get_mut(&source).and_then(BTreeSet::pop_first);
+                if self.waiting.get(&source).is_some_and(BTreeSet::is_empty) {
+                    self.waiting.remove(&source);
+                }
+                if let Some(name) = next {
+                    self.schedule((source, name), Instant::now());
+                }
+            }
             Msg::Rescan => self.sweep_all(),
             Msg::Fs(Err(e)) => {
                 tracing::warn!("inbox watch error, sweeping: {e:?}");
@@ -319,6 +355,9 @@ impl Worker {
                 }
             }
             Trigger::Removed { source, name } => {
+                if let Some(names) = self.waiting.get_mut(&source) {
+                    names.remove(&name);
+                }
                 let key = (source, name);
                 self.pending.remove(&key);
                 self.reported.remove(&key);
@@ -443,7 +482,39 @@ impl Worker {
                 return;
             }
         }
-        match self.store.ingest(source, name) {
+        if self.busy.contains_key(source) {
+            self.waiting
+                .entry(source.clone())
+                .or_default()
+                .insert(name.clone());
+            return;
+        }
+        let (store, tx, job) = (self.store.clone(), self.tx.clone(), key.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!(
+                "zion-inbox-{}",
+                source.chars().take(4).collect::<String>()
+            ))
+            .spawn(move || {
+                let result = store.ingest(&job.0, &job.1);
+                let _ = tx.send(Msg::Done(job, result));
+            });
+        match spawned {
+            Ok(thread) => {
+                self.busy.insert(source.clone(), thread);
+            }
+            Err(e) => {
+                tracing::warn!("could not start an inbox ingest thread: {e}");
+                self.schedule(key, Instant::now() + self.config.retry);
+            }
+        }
+    }
+
+    /// Acts on what became of an offered file.
+    fn finish(&mut self, key: Key, result: Result<IngestOutcome, StoreError>) {
+        let (source, name) = &key;
+        let dir = self.inbox.join(source);
+        match result {
             Ok(IngestOutcome::Stored(item)) => {
                 self.failed.remove(&key);
                 let _ = self.out.send(WatchEvent::Ingested(item.id));
@@ -454,6 +525,15 @@ impl Worker {
             {
                 // `~/Outbox/<to>`: another inbox folder mounted over this one.
                 self.reported.insert(key);
+            }
+            Ok(IngestOutcome::Refused(refusal)) if refusal.reason.is_transient() => {
+                // Room may be made (items released or deleted, space freed):
+                // look again now and then, and say it once.
+                if self.reported.insert(key.clone()) {
+                    tracing::warn!("{refusal}");
+                    let _ = self.out.send(WatchEvent::Refused(refusal));
+                }
+                self.schedule(key, Instant::now() + self.config.retry * 20);
             }
             Ok(IngestOutcome::Refused(refusal)) => {
                 if self.reported.insert(key) {

@@ -320,3 +320,75 @@ fn a_second_open_after_recovery_has_nothing_to_do() {
     exactly_at(&env, &bytes, &inbox_file);
     let _: PathBuf = inbox_file;
 }
+
+/// Three releases recorded in the audit log; the store closed.
+fn three_releases(env: &Env) {
+    let store = env.open();
+    for i in 0..3 {
+        let item = clean(env, &store, &format!("r{i}.bin"), &content(100 + i, 300));
+        store
+            .release(
+                item.id,
+                &zion_storage::Destination::Shared,
+                DecidedBy::User,
+                false,
+            )
+            .expect("release");
+    }
+    let status = store.audit_status().expect("status");
+    assert!(status.is_intact());
+    assert_eq!(status.head.expect("anchored").entries, 3);
+}
+
+#[test]
+fn an_audit_log_cut_while_the_store_was_closed_is_found_on_open_and_stays_recorded() {
+    let env = Env::new();
+    three_releases(&env);
+    let text = std::fs::read_to_string(&env.audit_path).expect("log");
+    let kept: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(&env.audit_path, kept.join("\n") + "\n").expect("cut");
+    let report =
+        zion_quarantine::audit::verify(&env.paths.journal, &env.audit_path).expect("verify");
+    assert!(!report.is_intact());
+    assert!(
+        report
+            .check
+            .problem
+            .as_ref()
+            .is_some_and(|p| p.to_string().contains("truncated at entry 3")),
+        "{report:?}"
+    );
+
+    let store = env.open();
+    let problem = store.audit_problem_at_open().expect("found on open");
+    assert!(problem.contains("truncated at entry 3"), "{problem}");
+    let status = store.audit_status().expect("status");
+    assert!(!status.is_intact());
+    assert!(status.breaks[0].problem.contains("truncated at entry 3"));
+    drop(store);
+    // Reported once on open, recorded for good.
+    let store = env.open();
+    assert_eq!(store.audit_problem_at_open(), None);
+    assert_eq!(store.audit_status().expect("status").breaks.len(), 1);
+    let report =
+        zion_quarantine::audit::verify(&env.paths.journal, &env.audit_path).expect("verify");
+    assert!(
+        report.check.problem.is_none() && !report.is_intact(),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn an_audit_entry_written_but_not_anchored_before_a_crash_is_adopted() {
+    let env = Env::new();
+    three_releases(&env);
+    // The crash between the log's fsync and the journal's commit.
+    let mut entry = env.audit().entries().expect("entries")[2].clone();
+    entry.item_id = "99".into();
+    env.audit().append(entry).expect("append");
+    let store = env.open();
+    assert_eq!(store.audit_problem_at_open(), None);
+    let status = store.audit_status().expect("status");
+    assert!(status.is_intact(), "{status:?}");
+    assert_eq!(status.head.expect("head").entries, 4);
+}

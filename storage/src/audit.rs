@@ -1,11 +1,19 @@
 //! The release audit log: one JSON line per release, each chained to the one
 //! before by a SHA-256 hash so that an edited, removed or reordered entry shows.
+//!
+//! The chain alone cannot show entries cut from its end (nor a log emptied or
+//! deleted): its head — how many entries, and the last one's hash — is
+//! anchored elsewhere through an [`AuditAnchor`] (the quarantine keeps it in its
+//! SQLite journal). Each append writes and fsyncs the entry first and anchors
+//! it after, so a crash between the two leaves the log exactly one entry
+//! ahead of its anchor, chained onto it: that entry is adopted, never
+//! mistaken for tampering; a log behind its anchor, or off it, is reported.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use rustix::fs::FlockOperation;
 use serde::{Deserialize, Serialize};
@@ -136,11 +144,192 @@ pub enum AuditError {
     },
 }
 
+/// The head of the chain: how many entries, and the last one's hash
+/// ([`GENESIS`] when there are none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditHead {
+    /// Complete entries in the log.
+    pub entries: u64,
+    /// The last entry's `hash`.
+    pub hash: String,
+}
+
+impl AuditHead {
+    /// The head of an empty log.
+    pub fn empty() -> AuditHead {
+        AuditHead {
+            entries: 0,
+            hash: GENESIS.to_owned(),
+        }
+    }
+}
+
+/// What is wrong with an audit log, measured against its anchored head.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditProblem {
+    /// The log is gone although entries were recorded.
+    #[error("audit log {path} is missing: {expected} entries were recorded in it")]
+    Missing {
+        /// The log.
+        path: PathBuf,
+        /// Entries the anchor knows of.
+        expected: u64,
+    },
+    /// Entries were cut from its end.
+    #[error(
+        "audit log {path} was truncated at entry {}: it has {found} entries, {expected} were recorded",
+        found + 1
+    )]
+    Truncated {
+        /// The log.
+        path: PathBuf,
+        /// Entries left.
+        found: u64,
+        /// Entries the anchor knows of.
+        expected: u64,
+    },
+    /// The entry the anchor names is not the one there (edited with its hash
+    /// recomputed, or the tail replaced).
+    #[error(
+        "audit log {path}: entry {entry} was edited or replaced (its hash is not the one recorded)"
+    )]
+    Replaced {
+        /// The log.
+        path: PathBuf,
+        /// 1-based entry number.
+        entry: u64,
+    },
+    /// The chain itself does not verify (see [`AuditError`]).
+    #[error("{0}")]
+    Chain(String),
+}
+
+/// A log measured against its anchor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheck {
+    /// What the log holds now: complete entries and the last one's hash.
+    pub found: AuditHead,
+    /// What is wrong, if anything.
+    pub problem: Option<AuditProblem>,
+}
+
+/// Keeps the chain's head outside the log, durably.
+pub trait AuditAnchor: Send + Sync + std::fmt::Debug {
+    /// The head recorded last; `None` when none ever was.
+    fn load(&self) -> Result<Option<AuditHead>, String>;
+    /// Records `head`; durable when this returns.
+    fn store(&self, head: &AuditHead) -> Result<(), String>;
+    /// The log does not extend the recorded head: record and report it. The
+    /// log then anchors what it holds now, so each break is reported once.
+    fn broken(&self, problem: &AuditProblem);
+}
+
+/// Measures the log at `path` against `recorded` without changing anything
+/// (`zionctl audit verify` uses this, as does every anchored append). An
+/// incomplete last line is an append a crash interrupted and is not counted.
+pub fn check_log(path: &Path, recorded: Option<&AuditHead>) -> Result<AuditCheck, AuditError> {
+    let expected = recorded.map_or(0, |h| h.entries);
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let problem = (expected > 0).then(|| AuditProblem::Missing {
+                path: path.to_owned(),
+                expected,
+            });
+            return Ok(AuditCheck {
+                found: AuditHead::empty(),
+                problem,
+            });
+        }
+        Err(source) => {
+            return Err(AuditError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let text = String::from_utf8_lossy(&bytes[..complete]);
+    let mut hashes = Vec::new();
+    let mut problem = None;
+    let mut prev = GENESIS.to_owned();
+    for (i, line) in lines(&text) {
+        match parse_line(path, i, line) {
+            Ok(entry) => {
+                if problem.is_none() {
+                    if let Err(e) = check_link(path, i, &prev, &entry) {
+                        problem = Some(AuditProblem::Chain(e.to_string()));
+                    }
+                }
+                prev = entry.hash.clone();
+                hashes.push(entry.hash);
+            }
+            Err(e) => {
+                problem.get_or_insert(AuditProblem::Chain(e.to_string()));
+                hashes.push(String::new());
+            }
+        }
+    }
+    let found = AuditHead {
+        entries: hashes.len() as u64,
+        hash: hashes.last().cloned().unwrap_or_else(|| GENESIS.to_owned()),
+    };
+    if let Some(recorded) = recorded {
+        if found.entries < recorded.entries {
+            // Cutting the tail is what the anchor is for: it outranks whatever
+            // else is wrong with the lines that are left.
+            problem = Some(AuditProblem::Truncated {
+                path: path.to_owned(),
+                found: found.entries,
+                expected: recorded.entries,
+            });
+        } else if recorded.entries > 0
+            && hashes.get(recorded.entries as usize - 1) != Some(&recorded.hash)
+            && problem.is_none()
+        {
+            problem = Some(AuditProblem::Replaced {
+                path: path.to_owned(),
+                entry: recorded.entries,
+            });
+        }
+    }
+    Ok(AuditCheck { found, problem })
+}
+
+/// Whether `entry` (line `line`) follows `prev` and matches its own hash.
+fn check_link(path: &Path, line: usize, prev: &str, entry: &AuditEntry) -> Result<(), AuditError> {
+    if entry.prev_hash != prev {
+        let reason = if line == 1 {
+            "the first entry does not start the chain (entries before it were removed)".to_owned()
+        } else {
+            format!(
+                "its prev does not match the hash of line {} (an entry was removed, inserted or reordered)",
+                line - 1
+            )
+        };
+        return Err(AuditError::ChainBroken {
+            path: path.to_owned(),
+            line,
+            reason,
+        });
+    }
+    if entry.compute_hash(prev) != entry.hash {
+        return Err(AuditError::Edited {
+            path: path.to_owned(),
+            line,
+        });
+    }
+    Ok(())
+}
+
 /// An append-only, hash-chained, fsync'd log of releases (JSON lines).
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
     tail: Mutex<Tail>,
+    anchor: OnceLock<Box<dyn AuditAnchor>>,
+    /// The log did not exist when it was opened (it was created empty).
+    created: bool,
 }
 
 /// What the next append needs: the open file, how long it was last seen, and its last hash.
@@ -160,13 +349,8 @@ impl AuditLog {
             path: path.clone(),
             source,
         };
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err)?;
+        let created = !path.exists();
+        let file = open_file(&path).map_err(io_err)?;
         let mut tail = Tail {
             file,
             len: 0,
@@ -176,7 +360,75 @@ impl AuditLog {
         Ok(AuditLog {
             path,
             tail: Mutex::new(tail),
+            anchor: OnceLock::new(),
+            created,
         })
+    }
+
+    /// Anchors the chain's head in `anchor` (once; later calls are refused)
+    /// and measures the log against what it recorded: a log a crash left one
+    /// entry ahead is adopted; anything else that does not extend the
+    /// recorded head is reported through [`AuditAnchor::broken`] and returned.
+    pub fn set_anchor(
+        &self,
+        anchor: Box<dyn AuditAnchor>,
+    ) -> Result<Option<AuditProblem>, StorageError> {
+        if self.anchor.set(anchor).is_err() {
+            return Err(StorageError::from(AuditError::Io {
+                path: self.path.clone(),
+                source: io::Error::other("the audit log already has an anchor"),
+            }));
+        }
+        let mut tail = self
+            .tail
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let created = self.created;
+        with_lock(&mut tail, &self.path, |_| self.reconcile(created))
+            .map(|(_, problem)| problem)
+            .map_err(StorageError::from)
+    }
+
+    /// Measures the log against its anchor (when it has one), reports a
+    /// break, and anchors what the log holds now. Log lock held.
+    fn reconcile(&self, created: bool) -> Result<(AuditHead, Option<AuditProblem>), AuditError> {
+        let Some(anchor) = self.anchor.get() else {
+            return Ok((AuditHead::empty(), None));
+        };
+        let io_err = |why: String| AuditError::Io {
+            path: self.path.clone(),
+            source: io::Error::other(why),
+        };
+        let recorded = anchor.load().map_err(io_err)?;
+        let mut check = check_log(&self.path, recorded.as_ref())?;
+        if let (
+            true,
+            Some(AuditProblem::Truncated {
+                found: 0, expected, ..
+            }),
+        ) = (created, &check.problem)
+        {
+            // Open created it afresh: the log was deleted, not emptied.
+            check.problem = Some(AuditProblem::Missing {
+                path: self.path.clone(),
+                expected: *expected,
+            });
+        }
+        if let Some(problem) = &check.problem {
+            anchor.broken(problem);
+        } else if let Some(recorded) = &recorded {
+            if check.found.entries > recorded.entries {
+                tracing::info!(
+                    "audit log {}: {} entries beyond the recorded head (an append the anchor missed, e.g. a crash between the two): adopted",
+                    self.path.display(),
+                    check.found.entries - recorded.entries
+                );
+            }
+        }
+        if recorded.as_ref() != Some(&check.found) {
+            anchor.store(&check.found).map_err(io_err)?;
+        }
+        Ok((check.found, check.problem))
     }
 
     /// Where the log is.
@@ -197,11 +449,28 @@ impl AuditLog {
                 path: path.clone(),
                 source,
             };
+            // The log deleted or replaced under us: appending to the old
+            // inode would write where no one will ever read.
+            let ours = tail.file.metadata().map_err(io_err)?;
+            let same = std::fs::symlink_metadata(path)
+                .is_ok_and(|now| now.dev() == ours.dev() && now.ino() == ours.ino());
+            if !same {
+                tracing::warn!(
+                    "audit log {} was removed or replaced while open: reopening it",
+                    path.display()
+                );
+                tail.file = open_file(path).map_err(io_err)?;
+                rustix::fs::flock(&tail.file, FlockOperation::LockExclusive)
+                    .map_err(|e| io_err(e.into()))?;
+                reload_tail(path, tail)?;
+            }
             // Another process may have appended since we last looked.
             let len = tail.file.metadata().map_err(io_err)?.len();
             if len != tail.len {
                 reload_tail(path, tail)?;
             }
+            // Verify against the anchor before extending the chain.
+            let (head, _) = self.reconcile(!same)?;
             entry.prev_hash = tail.last_hash.clone();
             entry.hash = entry.compute_hash(&entry.prev_hash);
             let mut line = serde_json::to_string(&entry)
@@ -223,6 +492,20 @@ impl AuditLog {
             }
             tail.len += line.len() as u64;
             tail.last_hash = entry.hash.clone();
+            if let Some(anchor) = self.anchor.get() {
+                let next = AuditHead {
+                    entries: head.entries + 1,
+                    hash: entry.hash.clone(),
+                };
+                // The entry is durable: if the anchor is not, the next check
+                // finds the log one entry ahead and adopts it.
+                if let Err(e) = anchor.store(&next) {
+                    tracing::warn!(
+                        "audit log {}: entry written but its head not anchored: {e}",
+                        path.display()
+                    );
+                }
+            }
             Ok(())
         })
         .map_err(StorageError::from)
@@ -240,35 +523,14 @@ impl AuditLog {
 
     /// Recomputes the whole chain; returns how many entries were checked, or
     /// the first bad line and why. An entry removed from the very end cannot
-    /// be seen this way: compare [`AuditLog::head`] with a copy kept elsewhere.
+    /// be seen this way: [`check_log`] measures the log against its anchor.
     pub fn verify(&self) -> Result<usize, AuditError> {
         let text = read_all(&self.path)?;
         let mut prev = GENESIS.to_owned();
         let mut count = 0;
         for (i, line) in lines(&text) {
             let entry = parse_line(&self.path, i, line)?;
-            if entry.prev_hash != prev {
-                let reason = if i == 1 {
-                    "the first entry does not start the chain (entries before it were removed)"
-                        .to_owned()
-                } else {
-                    format!(
-                        "its prev does not match the hash of line {} (an entry was removed, inserted or reordered)",
-                        i - 1
-                    )
-                };
-                return Err(AuditError::ChainBroken {
-                    path: self.path.clone(),
-                    line: i,
-                    reason,
-                });
-            }
-            if entry.compute_hash(&prev) != entry.hash {
-                return Err(AuditError::Edited {
-                    path: self.path.clone(),
-                    line: i,
-                });
-            }
+            check_link(&self.path, i, &prev, &entry)?;
             prev = entry.hash;
             count += 1;
         }
@@ -288,6 +550,15 @@ impl AuditLog {
             .last()
             .map_or_else(|| GENESIS.to_owned(), |e| e.hash.clone()))
     }
+}
+
+fn open_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Runs `f` holding an exclusive `flock` on the log, so that processes sharing

@@ -16,7 +16,9 @@ pub mod name;
 mod place;
 pub mod release;
 
-pub use audit::{AuditEntry, AuditError, AuditLog};
+pub use audit::{
+    check_log, AuditAnchor, AuditCheck, AuditEntry, AuditError, AuditHead, AuditLog, AuditProblem,
+};
 pub use error::StorageError;
 pub use layout::{is_safe_segment, Destination, Layout};
 pub use name::{sanitize_name, SafeName};

@@ -2,8 +2,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use zion_storage::{AuditEntry, AuditError, AuditLog};
+use zion_storage::{
+    check_log, AuditAnchor, AuditEntry, AuditError, AuditHead, AuditLog, AuditProblem,
+};
 
 fn entry(i: usize) -> AuditEntry {
     AuditEntry {
@@ -194,4 +197,172 @@ fn concurrent_appends_keep_one_chain() {
     });
     assert_eq!(log.verify().expect("verify"), 100);
     assert_eq!(log.head().expect("head"), other.head().expect("head"));
+}
+
+/// An anchor kept in memory (the quarantine keeps the real one in SQLite).
+#[derive(Debug, Default, Clone)]
+struct Memory {
+    head: Arc<Mutex<Option<AuditHead>>>,
+    breaks: Arc<Mutex<Vec<AuditProblem>>>,
+}
+
+impl AuditAnchor for Memory {
+    fn load(&self) -> Result<Option<AuditHead>, String> {
+        Ok(self.head.lock().expect("lock").clone())
+    }
+    fn store(&self, head: &AuditHead) -> Result<(), String> {
+        *self.head.lock().expect("lock") = Some(head.clone());
+        Ok(())
+    }
+    fn broken(&self, problem: &AuditProblem) {
+        self.breaks.lock().expect("lock").push(problem.clone());
+    }
+}
+
+/// A log of `n` entries appended through an anchor.
+fn anchored_log(n: usize) -> (tempfile::TempDir, PathBuf, Memory) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    let memory = Memory::default();
+    let log = AuditLog::open(&path).expect("open");
+    assert_eq!(
+        log.set_anchor(Box::new(memory.clone())).expect("anchor"),
+        None
+    );
+    for i in 0..n {
+        log.append(entry(i)).expect("append");
+    }
+    let head = memory.load().expect("load").expect("anchored");
+    assert_eq!(head.entries, n as u64);
+    (dir, path, memory)
+}
+
+fn reopen(path: &Path, memory: &Memory) -> Option<AuditProblem> {
+    let log = AuditLog::open(path).expect("open");
+    log.set_anchor(Box::new(memory.clone())).expect("anchor")
+}
+
+#[test]
+fn a_cut_tail_an_emptied_log_and_a_deleted_one_are_named() {
+    let (_dir, path, memory) = anchored_log(5);
+    let mut l = lines(&path);
+    l.pop();
+    write_lines(&path, &l);
+    // The chain alone cannot tell...
+    assert_eq!(verify(&path).expect("the chain is whole"), 4);
+    // ...its anchor can.
+    let head = memory.load().expect("load");
+    let problem = check_log(&path, head.as_ref()).expect("check").problem;
+    assert!(
+        matches!(
+            problem,
+            Some(AuditProblem::Truncated {
+                found: 4,
+                expected: 5,
+                ..
+            })
+        ),
+        "{problem:?}"
+    );
+    let problem = reopen(&path, &memory).expect("a cut tail shows on open");
+    assert!(
+        problem.to_string().contains("truncated at entry 5"),
+        "{problem}"
+    );
+    assert_eq!(memory.breaks.lock().expect("lock").len(), 1);
+    // Anchored again to what is there: reported once, not at every start.
+    assert_eq!(reopen(&path, &memory), None);
+
+    std::fs::write(&path, b"").expect("zero");
+    let problem = reopen(&path, &memory).expect("an emptied log shows");
+    assert!(
+        problem.to_string().contains("truncated at entry 1"),
+        "{problem}"
+    );
+
+    let (_dir, path, memory) = anchored_log(2);
+    std::fs::remove_file(&path).expect("delete");
+    let problem = check_log(&path, memory.load().expect("load").as_ref())
+        .expect("check")
+        .problem;
+    assert!(
+        matches!(problem, Some(AuditProblem::Missing { expected: 2, .. })),
+        "{problem:?}"
+    );
+    let problem = reopen(&path, &memory).expect("a deleted log shows");
+    assert!(problem.to_string().contains("is missing"), "{problem}");
+}
+
+#[test]
+fn a_rewritten_last_entry_with_its_hash_recomputed_is_named() {
+    let (_dir, path, memory) = anchored_log(3);
+    let mut entries = AuditLog::open(&path)
+        .expect("open")
+        .entries()
+        .expect("entries");
+    let last = entries.last_mut().expect("last");
+    last.verdict = "infected (forged), released by override".into();
+    last.hash = last.compute_hash(&last.prev_hash);
+    let mut l = lines(&path);
+    l[2] = serde_json::to_string(last).expect("json");
+    write_lines(&path, &l);
+    assert_eq!(verify(&path).expect("the chain alone is fooled"), 3);
+    let problem = reopen(&path, &memory).expect("the anchor is not");
+    assert!(
+        matches!(problem, AuditProblem::Replaced { entry: 3, .. }),
+        "{problem:?}"
+    );
+}
+
+#[test]
+fn a_log_one_entry_ahead_of_its_anchor_after_a_crash_is_adopted() {
+    let (_dir, path, memory) = anchored_log(3);
+    // The crash: the entry is written and synced, its anchor never was.
+    AuditLog::open(&path)
+        .expect("open")
+        .append(entry(3))
+        .expect("append");
+    assert_eq!(memory.load().expect("load").expect("head").entries, 3);
+    assert_eq!(reopen(&path, &memory), None, "no tampering reported");
+    assert_eq!(memory.load().expect("load").expect("head").entries, 4);
+    assert!(memory.breaks.lock().expect("lock").is_empty());
+}
+
+#[test]
+fn a_cut_made_while_the_log_is_open_is_found_before_the_next_append() {
+    let (_dir, path, memory) = anchored_log(0);
+    let log = AuditLog::open(&path).expect("open");
+    let memory2 = memory.clone();
+    log.set_anchor(Box::new(memory2)).expect("anchor");
+    for i in 0..3 {
+        log.append(entry(i)).expect("append");
+    }
+    let mut l = lines(&path);
+    l.pop();
+    write_lines(&path, &l);
+    log.append(entry(9)).expect("the append still happens");
+    let breaks = memory.breaks.lock().expect("lock").clone();
+    assert!(
+        matches!(
+            breaks.as_slice(),
+            [AuditProblem::Truncated {
+                found: 2,
+                expected: 3,
+                ..
+            }]
+        ),
+        "{breaks:?}"
+    );
+    assert_eq!(log.verify().expect("chain"), 3);
+    assert_eq!(memory.load().expect("load").expect("head").entries, 3);
+
+    // Deleted while open: the next entry goes into a new log, not the void.
+    std::fs::remove_file(&path).expect("delete");
+    log.append(entry(10)).expect("append");
+    assert_eq!(lines(&path).len(), 1);
+    let breaks = memory.breaks.lock().expect("lock").clone();
+    assert!(
+        matches!(breaks.last(), Some(AuditProblem::Missing { .. })),
+        "{breaks:?}"
+    );
 }

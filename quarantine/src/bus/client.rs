@@ -23,6 +23,11 @@ pub trait Quarantine1 {
     fn rescan(&self, id: u64) -> zbus::Result<()>;
     /// Holds an item or lets it go.
     fn hold(&self, id: u64, held: bool) -> zbus::Result<()>;
+    /// The audit log: chain intact, entries, breaks found ("TIME: what").
+    fn audit_status(&self) -> zbus::Result<(bool, u64, Vec<String>)>;
+    /// The audit log's chain was found broken.
+    #[zbus(signal)]
+    fn audit_broken(&self, problem: String) -> zbus::Result<()>;
     /// A new item.
     #[zbus(signal)]
     fn item_added(&self, item: ItemInfo) -> zbus::Result<()>;

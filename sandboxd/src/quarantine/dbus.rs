@@ -224,6 +224,32 @@ impl Quarantine1 {
         Ok(())
     }
 
+    /// The release audit log: whether its chain is intact (no break ever
+    /// found), how many entries it holds, and each break found ("TIME: what").
+    async fn audit_status(&self) -> Result<(bool, u64, Vec<String>), QuarantineError> {
+        let status = self.blocking(|s| s.audit_status()).await?;
+        let breaks = status
+            .breaks
+            .iter()
+            .map(|b| {
+                let secs = b
+                    .time
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                format!("{secs}: {}", b.problem)
+            })
+            .collect();
+        Ok((
+            status.is_intact(),
+            status.head.map_or(0, |h| h.entries),
+            breaks,
+        ))
+    }
+
+    /// The release audit log's chain was found broken: what is wrong.
+    #[zbus(signal)]
+    pub async fn audit_broken(emitter: &SignalEmitter<'_>, problem: &str) -> zbus::Result<()>;
+
     /// A new item is in the quarantine.
     #[zbus(signal)]
     pub async fn item_added(emitter: &SignalEmitter<'_>, item: ItemInfo) -> zbus::Result<()>;
@@ -261,6 +287,9 @@ pub async fn serve(
                 StoreEvent::ItemChanged(item) => {
                     Quarantine1::item_changed(emitter, ItemInfo::with_transfers(item, &transfers))
                         .await
+                }
+                StoreEvent::AuditBroken(problem) => {
+                    Quarantine1::audit_broken(emitter, problem).await
                 }
             };
             if let Err(e) = sent {

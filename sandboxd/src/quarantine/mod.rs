@@ -80,6 +80,7 @@ pub async fn start(
 
     let data = paths.data.clone();
     let names = profiles.clone();
+    let limits = policy.limits();
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
         let layout = Layout::new(&data);
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -89,6 +90,7 @@ pub async fn start(
         let audit = AuditLog::open(data.join("audit.log")).context("opening the audit log")?;
         let store = Store::open(StorePaths::under(data.join("quarantine")), layout, audit)
             .context("opening the quarantine store")?;
+        store.set_limits(limits);
         for from in &names {
             // The profile's `~/Outbox` and `~/Outbox/<to>` for every other
             // profile (see `zion_profiles::ProfilePaths`).

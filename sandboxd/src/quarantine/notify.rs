@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use zbus::zvariant::Value;
-use zion_quarantine::{Item, State};
+use zion_quarantine::{Item, Refusal, State};
 
 #[zbus::proxy(
     interface = "org.freedesktop.Notifications",
@@ -100,6 +100,39 @@ pub fn message(item: &Item) -> Option<Message> {
     })
 }
 
+/// What to tell the user about a file left in an inbox; `None` for the
+/// refusals that need no word (only lack of room does). Pure.
+pub fn refusal_message(refusal: &Refusal) -> Option<Message> {
+    if !refusal.reason.is_transient() {
+        return None;
+    }
+    let name = refusal
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Some(Message {
+        summary: format!("{name} waits outside the quarantine"),
+        body: format!(
+            "{}: {}. It stays where it is and is taken once there is room.",
+            refusal.path.display(),
+            refusal.reason
+        ),
+        urgency: 1,
+    })
+}
+
+/// What to tell the user when the audit log's chain is broken. Pure.
+pub fn audit_message(problem: &str) -> Message {
+    Message {
+        summary: "The release audit log was tampered with".into(),
+        body: format!(
+            "{problem}. Releases go on being recorded; `zionctl audit verify` shows what is wrong."
+        ),
+        urgency: 2,
+    }
+}
+
 /// Sends notifications on one bus connection.
 #[derive(Clone)]
 pub struct Notifier {
@@ -115,11 +148,16 @@ impl Notifier {
     /// Tells the user about `item`'s verdict; logs instead when that fails.
     pub async fn verdict(&self, item: &Item) {
         let Some(msg) = message(item) else { return };
+        self.send(&msg).await;
+    }
+
+    /// Sends `msg`; logs instead when that fails.
+    pub async fn send(&self, msg: &Message) {
         let Some(bus) = &self.bus else {
             tracing::info!("no session bus for notifications: {}", msg.summary);
             return;
         };
-        match tokio::time::timeout(TIMEOUT, send(bus, &msg)).await {
+        match tokio::time::timeout(TIMEOUT, send(bus, msg)).await {
             Ok(Ok(id)) => tracing::debug!("notification {id}: {}", msg.summary),
             Ok(Err(e)) => tracing::info!(
                 "no desktop notification ({}): {}",

@@ -15,7 +15,7 @@ use zion_quarantine::{
     Verdict, WatchEvent,
 };
 
-use super::notify::Notifier;
+use super::notify::{self, Notifier};
 
 /// Scans one object of a source (the item's `source`) and says what it is.
 /// Must never return `Clean` for a scan that did not finish.
@@ -80,6 +80,9 @@ impl Pipeline {
             timers: BTreeMap::new(),
             done: done_tx,
         };
+        if let Some(problem) = r.p.store.audit_problem_at_open() {
+            r.p.notifier.send(&notify::audit_message(problem)).await;
+        }
         match r.blocking(|s| s.list()).await {
             Ok(items) => items.iter().for_each(|i| r.consider(i)),
             Err(e) => tracing::error!("cannot list the quarantine: {e}"),
@@ -90,10 +93,21 @@ impl Pipeline {
             tokio::select! {
                 event = events.recv() => match event {
                     Some(StoreEvent::ItemAdded(item) | StoreEvent::ItemChanged(item)) => r.consider(&item),
+                    // Logged as an error where it was found.
+                    Some(StoreEvent::AuditBroken(problem)) => {
+                        r.p.notifier.send(&notify::audit_message(&problem)).await
+                    }
                     None => break,
                 },
                 w = watch.recv(), if watch_open => match w {
-                    Some(w) => log_watch(&w),
+                    Some(w) => {
+                        log_watch(&w);
+                        if let WatchEvent::Refused(refusal) = &w {
+                            if let Some(msg) = notify::refusal_message(refusal) {
+                                r.p.notifier.send(&msg).await;
+                            }
+                        }
+                    }
                     None => watch_open = false,
                 },
                 Some(Done(id)) = done_rx.recv() => {

@@ -1,5 +1,6 @@
 //! zionctl: Zion from the command line.
 
+mod audit;
 mod bus;
 mod config;
 mod docs;
@@ -23,6 +24,11 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The release audit log: verify its chain and anchored head.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// The configuration file.
     Config {
         #[command(subcommand)]
@@ -62,6 +68,7 @@ enum Command {
 
 fn main() -> ExitCode {
     match Args::parse().command {
+        Command::Audit { command } => audit::run(command),
         Command::Config { command } => config::run(command),
         Command::Image { command } => image::run(command),
         Command::Profiles { command } => profiles::run(command),
