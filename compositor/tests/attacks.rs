@@ -129,7 +129,10 @@ fn copy(c: &mut Compositor, socket: &Path, domain: &Domain, text: &str, kind: Ki
                 })
         })
         .expect("event loop runs");
-    assert!(kept, "wl-copy {text:?}: no {kind:?} selection kept for {domain}");
+    assert!(
+        kept,
+        "wl-copy {text:?}: no {kind:?} selection kept for {domain}"
+    );
     copier
 }
 
@@ -197,13 +200,20 @@ fn content(c: &Compositor, window: &Window) -> Rect {
     content_rect(window, pos)
 }
 
-/// Keeps `shot` as `$CARGO_TARGET_TMPDIR/attacks/NAME.png`, for the record.
+/// Keeps `shot` as `$CARGO_TARGET_TMPDIR/attacks/NAME.png`, for the record;
+/// with `ZION_UPDATE_SCREENSHOTS=1` also as `compositor/screenshots/NAME.png`
+/// for the README.
 fn keep(shot: &Screenshot, name: &str) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("attacks");
     std::fs::create_dir_all(&dir).expect("screenshot folder");
     let path = dir.join(format!("{name}.png"));
     shot.write_png(&path).expect("screenshot written");
     eprintln!("screenshot: {}", path.display());
+    if std::env::var_os("ZION_UPDATE_SCREENSHOTS").is_some() {
+        let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+        shot.write_png(&readme.join(format!("{name}.png")))
+            .expect("screenshot written");
+    }
 }
 
 /// `foot` on `socket` running `sleep 30`, with `-o` `options`, preferring
@@ -250,10 +260,7 @@ fn a_sandbox_cannot_read_what_its_profile_copied() {
         "the sandbox read work's clipboard: a page sees what the user copied in work"
     );
     let stolen = paste(&mut c, &page_socket, Kind::Primary);
-    assert_eq!(
-        stolen, None,
-        "the sandbox read work's primary selection"
-    );
+    assert_eq!(stolen, None, "the sandbox read work's primary selection");
     assert_ne!(
         Domain::of(&page),
         work_domain,
