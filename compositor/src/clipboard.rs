@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use zion_profiles::config::ProfileName;
 
-use crate::identity::Origin;
+use crate::identity::{InstanceName, Origin};
 
 /// The most bytes kept of one selection (all its formats together); a
 /// larger selection is not kept and is lost once another profile's
@@ -38,14 +38,23 @@ pub enum Kind {
     Primary,
 }
 
-/// Whose clipboard: the host's, or a profile's (its disposable sandboxes
-/// sharing it).
+/// Whose clipboard: the host's, a profile's, or one disposable sandbox's.
+/// A sandbox is a domain of its own, not its profile's: a page that owns
+/// the browser's renderer must neither read what the user copied in the
+/// profile nor replace it. Only the transfer hotkeys cross between them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Domain {
     /// Trusted host clients.
     Host,
     /// A profile.
     Profile(ProfileName),
+    /// One disposable browser sandbox of a profile.
+    Sandbox {
+        /// The profile it belongs to (for its desktop and colour only).
+        profile: ProfileName,
+        /// The sandbox instance.
+        instance: InstanceName,
+    },
 }
 
 impl Domain {
@@ -53,15 +62,24 @@ impl Domain {
     pub fn of(origin: &Origin) -> Domain {
         match origin {
             Origin::Host => Domain::Host,
-            Origin::Profile(p) | Origin::Sandbox { profile: p, .. } => Domain::Profile(p.clone()),
+            Origin::Profile(p) => Domain::Profile(p.clone()),
+            Origin::Sandbox { profile, instance } => Domain::Sandbox {
+                profile: profile.clone(),
+                instance: instance.clone(),
+            },
         }
     }
 
-    /// The origin standing for this domain (a profile's main socket).
+    /// The origin standing for this domain (a profile's main socket, a
+    /// sandbox's socket).
     pub fn origin(&self) -> Origin {
         match self {
             Domain::Host => Origin::Host,
             Domain::Profile(p) => Origin::Profile(p.clone()),
+            Domain::Sandbox { profile, instance } => Origin::Sandbox {
+                profile: profile.clone(),
+                instance: instance.clone(),
+            },
         }
     }
 }
@@ -71,6 +89,9 @@ impl std::fmt::Display for Domain {
         match self {
             Domain::Host => f.write_str("host"),
             Domain::Profile(p) => f.write_str(p.as_ref()),
+            Domain::Sandbox { profile, instance } => {
+                write!(f, "{profile} · disposable {instance}")
+            }
         }
     }
 }
@@ -253,6 +274,12 @@ impl Clipboards {
         self.held.remove(&(domain.clone(), kind));
     }
 
+    /// Forgets every selection of `domain` (a sandbox that closed: a later
+    /// sandbox of the same name must not paste what this one copied).
+    pub fn forget_domain(&mut self, domain: &Domain) {
+        self.held.retain(|(d, _), _| d != domain);
+    }
+
     /// Super+Shift+C: puts `domain`'s clipboard in the slot, returning it;
     /// `None` (the slot unchanged) when it has none.
     pub fn copy_to_transfer(&mut self, domain: &Domain) -> Option<Arc<Snapshot>> {
@@ -356,6 +383,40 @@ mod tests {
         assert_eq!(get(&c, &Domain::Host, Kind::Clipboard), None);
         c.forget(&profile("work"), Kind::Clipboard);
         assert_eq!(get(&c, &profile("work"), Kind::Clipboard), None);
+    }
+
+    #[test]
+    fn a_sandbox_has_its_own_clipboard_not_its_profiles() {
+        let work: ProfileName = "work".parse().expect("valid");
+        let tab = Origin::Sandbox {
+            profile: work.clone(),
+            instance: "tab-1".parse().expect("valid"),
+        };
+        let page = Domain::of(&tab);
+        assert_ne!(page, Domain::of(&Origin::Profile(work)));
+        assert_eq!(page.origin(), tab);
+        assert_eq!(page.to_string(), "work · disposable tab-1");
+        let mut c = Clipboards::default();
+        c.keep(Kind::Clipboard, text(profile("work"), "secret"));
+        assert_eq!(c.get(&page, Kind::Clipboard), None);
+        c.keep(Kind::Clipboard, text(page.clone(), "page"));
+        c.keep(Kind::Primary, text(page.clone(), "page"));
+        let work_copy = c.get(&profile("work"), Kind::Clipboard).cloned();
+        assert_eq!(
+            work_copy.and_then(|s| s.get("text/plain")).as_deref(),
+            Some(&b"secret"[..])
+        );
+        // Only the transfer slot crosses, and a closed sandbox is forgotten.
+        c.copy_to_transfer(&page).expect("the page copied");
+        c.paste_transfer(&profile("work")).expect("slot full");
+        c.forget_domain(&page);
+        assert_eq!(c.get(&page, Kind::Clipboard), None);
+        assert_eq!(c.get(&page, Kind::Primary), None);
+        let pasted = c.get(&profile("work"), Kind::Clipboard).cloned();
+        assert_eq!(
+            pasted.and_then(|s| s.get("text/plain")).as_deref(),
+            Some(&b"page"[..])
+        );
     }
 
     #[test]

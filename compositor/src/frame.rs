@@ -1,6 +1,9 @@
 //! The trusted frame around each window, as rectangles: a title bar and a
 //! border drawn by the compositor in the profile's colour, and for a
 //! disposable sandbox's window a dashed inner band in a contrasting colour.
+//! Every toplevel carries the compositor's label: a window that draws its
+//! own title bar gets a thinner label band above it, and a fullscreen
+//! window a label strip along the top edge of the screen.
 //! Pure geometry; `render` turns the rectangles into solid-colour elements.
 
 use zion_profiles::config::Colour;
@@ -11,6 +14,9 @@ use crate::layout::Rect;
 pub const BORDER: i32 = 4;
 /// Title bar height in logical pixels.
 pub const TITLE_HEIGHT: i32 = 24;
+/// Height of the label band above a window that draws its own title bar,
+/// and of the strip above a fullscreen window, in logical pixels.
+pub const LABEL_HEIGHT: i32 = 18;
 
 /// Width of the dashed band inside a disposable window's frame.
 pub const BAND: i32 = 2;
@@ -22,9 +28,25 @@ pub const DASH: i32 = 8;
 pub enum Decoration {
     /// Title bar and border (server-side decorations, the default).
     Full,
-    /// Border only: the client draws its own title bar, but the coloured
-    /// border still says whose window it is.
+    /// The client draws its own title bar (it refused server-side
+    /// decorations, as Chromium does); the compositor's border and a
+    /// thinner label band above the window still say whose it is, since
+    /// whatever the client draws could claim anything.
+    Labelled,
+    /// Border only, no label: X11 menus and tooltips, which are not
+    /// toplevels and sit over their own (labelled) window.
     BorderOnly,
+}
+
+impl Decoration {
+    /// How far the frame reaches above the content.
+    pub fn top(self) -> i32 {
+        match self {
+            Decoration::Full => TITLE_HEIGHT + BORDER,
+            Decoration::Labelled => LABEL_HEIGHT + BORDER,
+            Decoration::BorderOnly => BORDER,
+        }
+    }
 }
 
 /// The frame's pieces around `content` (the window's own area), title bar
@@ -35,16 +57,8 @@ pub fn pieces(content: Rect, decoration: Decoration) -> Vec<Rect> {
     }
     let outer = outer(content, decoration);
     let mut out = Vec::with_capacity(5);
-    let top_of_content = match decoration {
-        Decoration::Full => {
-            out.push(Rect::new(outer.x, outer.y, outer.w, TITLE_HEIGHT + BORDER));
-            content.y
-        }
-        Decoration::BorderOnly => {
-            out.push(Rect::new(outer.x, outer.y, outer.w, BORDER));
-            content.y
-        }
-    };
+    let top_of_content = content.y;
+    out.push(Rect::new(outer.x, outer.y, outer.w, decoration.top()));
     out.push(Rect::new(outer.x, content.y + content.h, outer.w, BORDER));
     out.push(Rect::new(outer.x, top_of_content, BORDER, content.h));
     out.push(Rect::new(
@@ -58,10 +72,7 @@ pub fn pieces(content: Rect, decoration: Decoration) -> Vec<Rect> {
 
 /// The rectangle the framed window covers.
 pub fn outer(content: Rect, decoration: Decoration) -> Rect {
-    let top = match decoration {
-        Decoration::Full => TITLE_HEIGHT + BORDER,
-        Decoration::BorderOnly => BORDER,
-    };
+    let top = decoration.top();
     Rect::new(
         content.x - BORDER,
         content.y - top,
@@ -74,10 +85,7 @@ pub fn outer(content: Rect, decoration: Decoration) -> Rect {
 /// [`outer`]. A fullscreen window's frame, shown while Super is held, is
 /// drawn this way, inside the screen and over the window.
 pub fn inner(outer: Rect, decoration: Decoration) -> Rect {
-    let top = match decoration {
-        Decoration::Full => TITLE_HEIGHT + BORDER,
-        Decoration::BorderOnly => BORDER,
-    };
+    let top = decoration.top();
     Rect::new(
         outer.x + BORDER,
         outer.y + top,
@@ -143,13 +151,55 @@ pub fn label(profile: &str, disposable: bool, title: &str) -> String {
     }
 }
 
+/// Where the label of a window framed with `decoration` around `content`
+/// is written: the title bar, or the label band; `None` without a label.
+pub fn label_bar(content: Rect, decoration: Decoration) -> Option<Rect> {
+    if content.w <= 0 || content.h <= 0 || decoration == Decoration::BorderOnly {
+        return None;
+    }
+    let o = outer(content, decoration);
+    Some(Rect::new(o.x, o.y, o.w, decoration.top()))
+}
+
+/// The content rectangle of a fullscreen window on `output`: all of it but
+/// the label strip along its top edge.
+///
+/// Fullscreen hides the frame, so a window could paint itself as another
+/// profile's window or as a host prompt. The strip keeps the owner's
+/// colour and label on screen at all times. The window is sized to leave
+/// the strip free (nothing of the client is hidden under it), and the strip
+/// is also drawn in front of every window (see `render`), so a client that
+/// ignores the size it was given, or a subsurface reaching up, still cannot
+/// cover it.
+pub fn fullscreen_content(output: Rect) -> Rect {
+    Rect::new(
+        output.x,
+        output.y + LABEL_HEIGHT,
+        output.w,
+        (output.h - LABEL_HEIGHT).max(1),
+    )
+}
+
+/// The label strip above a fullscreen window's `content`.
+pub fn fullscreen_strip(content: Rect) -> Rect {
+    Rect::new(content.x, content.y - LABEL_HEIGHT, content.w, LABEL_HEIGHT)
+}
+
+/// The screen a fullscreen window's `content` and its strip fill together:
+/// the inverse of [`fullscreen_content`].
+pub fn fullscreen_screen(content: Rect) -> Rect {
+    Rect::new(
+        content.x,
+        content.y - LABEL_HEIGHT,
+        content.w,
+        content.h + LABEL_HEIGHT,
+    )
+}
+
 /// The content rectangle of a window maximized on `output`: its frame
 /// fills the output exactly.
 pub fn maximized_content(output: Rect, decoration: Decoration) -> Rect {
-    let top = match decoration {
-        Decoration::Full => TITLE_HEIGHT + BORDER,
-        Decoration::BorderOnly => BORDER,
-    };
+    let top = decoration.top();
     Rect::new(
         output.x + BORDER,
         output.y + top,
@@ -162,13 +212,19 @@ pub fn maximized_content(output: Rect, decoration: Decoration) -> Rect {
 mod tests {
     use super::*;
 
+    const ALL: [Decoration; 3] = [
+        Decoration::Full,
+        Decoration::Labelled,
+        Decoration::BorderOnly,
+    ];
+
     fn covered(pieces: &[Rect], x: i32, y: i32) -> usize {
         pieces.iter().filter(|r| r.contains(x, y)).count()
     }
 
     #[test]
     fn frame_surrounds_content_without_covering_it() {
-        for deco in [Decoration::Full, Decoration::BorderOnly] {
+        for deco in ALL {
             let content = Rect::new(100, 80, 250, 250);
             let p = pieces(content, deco);
             let o = outer(content, deco);
@@ -193,7 +249,7 @@ mod tests {
     #[test]
     fn a_maximized_windows_frame_fills_the_output() {
         let output = Rect::new(0, 0, 800, 600);
-        for deco in [Decoration::Full, Decoration::BorderOnly] {
+        for deco in ALL {
             assert_eq!(
                 outer(maximized_content(output, deco), deco),
                 output,
@@ -212,7 +268,7 @@ mod tests {
         let content = Rect::new(100, 80, 250, 101);
         let dashes = disposable_dashes(content);
         assert!(!dashes.is_empty());
-        for deco in [Decoration::Full, Decoration::BorderOnly] {
+        for deco in ALL {
             let frame = pieces(content, deco);
             let o = outer(content, deco);
             for d in &dashes {
@@ -266,11 +322,40 @@ mod tests {
     #[test]
     fn inner_is_the_inverse_of_outer() {
         let content = Rect::new(40, 60, 300, 200);
-        for d in [Decoration::Full, Decoration::BorderOnly] {
+        for d in ALL {
             assert_eq!(inner(outer(content, d), d), content);
         }
         let screen = Rect::new(0, 0, 1280, 720);
         let framed = outer(inner(screen, Decoration::Full), Decoration::Full);
         assert_eq!(framed, screen, "the frame fills the screen exactly");
+    }
+
+    #[test]
+    fn every_toplevel_frame_has_a_label_above_its_content() {
+        let content = Rect::new(100, 80, 250, 250);
+        for deco in [Decoration::Full, Decoration::Labelled] {
+            let bar = label_bar(content, deco).expect("a label");
+            let o = outer(content, deco);
+            assert_eq!((bar.x, bar.y, bar.w), (o.x, o.y, o.w), "{deco:?}");
+            assert_eq!(bar.y + bar.h, content.y, "{deco:?}");
+            assert!(bar.h >= LABEL_HEIGHT, "{deco:?}");
+        }
+        assert_eq!(label_bar(content, Decoration::BorderOnly), None);
+        assert_eq!(label_bar(Rect::new(0, 0, 0, 0), Decoration::Full), None);
+    }
+
+    #[test]
+    fn a_fullscreen_window_leaves_the_strip_free_along_the_top_edge() {
+        let screen = Rect::new(0, 0, 1280, 720);
+        let content = fullscreen_content(screen);
+        let strip = fullscreen_strip(content);
+        assert_eq!(strip, Rect::new(0, 0, 1280, LABEL_HEIGHT));
+        assert_eq!(fullscreen_screen(content), screen);
+        for x in [0, 640, 1279] {
+            for y in 0..LABEL_HEIGHT {
+                assert!(strip.contains(x, y) && !content.contains(x, y));
+            }
+            assert!(content.contains(x, LABEL_HEIGHT) && content.contains(x, 719));
+        }
     }
 }

@@ -14,8 +14,8 @@ pub enum Origin {
     /// A profile's socket.
     Profile(ProfileName),
     /// A disposable browser sandbox's socket, opened over D-Bus for one
-    /// instance within a profile: on the profile's desktop, with the
-    /// profile's clipboard, in a frame marked as disposable.
+    /// instance within a profile: on the profile's desktop, in a frame
+    /// marked as disposable, with a clipboard of its own.
     Sandbox {
         /// The profile the sandbox belongs to.
         profile: ProfileName,

@@ -126,8 +126,8 @@ impl State {
         self.configure_and_refresh(&toplevel);
     }
 
-    /// Makes `window` cover the whole output, frame hidden, on top and
-    /// focused; or brings it back.
+    /// Makes `window` cover the output but for the label strip along its
+    /// top edge, frame hidden, on top and focused; or brings it back.
     pub fn set_fullscreen(&mut self, window: &Window, on: bool) {
         let size = window.geometry().size;
         self.set_fullscreen_restoring(window, on, (size.w, size.h));
@@ -140,14 +140,15 @@ impl State {
             return;
         };
         if on {
-            let out = self.output_rect();
+            // All the output but the owner's label strip along its top.
+            let area = crate::frame::fullscreen_content(self.output_rect());
             self.layout
-                .enter(window, Mode::Fullscreen, (out.x, out.y), restore);
+                .enter(window, Mode::Fullscreen, (area.x, area.y), restore);
             self.layout.focus(window);
             toplevel.with_pending_state(|s| {
                 s.states.unset(ToplevelState::Maximized);
                 s.states.set(ToplevelState::Fullscreen);
-                s.size = Some(Size::from((out.w, out.h)));
+                s.size = Some(Size::from((area.w, area.h)));
             });
         } else {
             let restore = self.layout.leave(window);

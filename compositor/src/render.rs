@@ -41,9 +41,9 @@ smithay::backend::renderer::element::render_elements! {
 #[derive(Default)]
 struct FrameBuffers(RefCell<Vec<SolidColorBuffer>>);
 
-/// The title text drawn last for a window: (label, width, buffer).
+/// The title text drawn last for a window: (label, width, height, buffer).
 #[derive(Default)]
-struct TitleBuffer(RefCell<Option<(String, i32, MemoryRenderBuffer)>>);
+struct TitleBuffer(RefCell<Option<(String, i32, i32, MemoryRenderBuffer)>>);
 
 /// The title the client set, if any.
 pub fn title_of(window: &Window) -> String {
@@ -94,7 +94,7 @@ where
     let mut cache = cache.0.borrow_mut();
     let stale = cache
         .as_ref()
-        .is_none_or(|(t, w, _)| *t != text || *w != bar.w);
+        .is_none_or(|(t, w, h, _)| *t != text || *w != bar.w || *h != bar.h);
     if stale {
         let pixels = title::rasterize(font, &text, colour, bar.w, bar.h);
         let buffer = MemoryRenderBuffer::from_slice(
@@ -105,9 +105,9 @@ where
             Transform::Normal,
             None,
         );
-        *cache = Some((text, bar.w, buffer));
+        *cache = Some((text, bar.w, bar.h, buffer));
     }
-    let (_, _, buffer) = cache.as_ref()?;
+    let (_, _, _, buffer) = cache.as_ref()?;
     MemoryRenderBufferRenderElement::from_buffer(
         renderer,
         (f64::from(bar.x), f64::from(bar.y)),
@@ -120,7 +120,8 @@ where
     .ok()
 }
 
-/// The frame a window gets: server-side unless it negotiated client-side.
+/// The frame a window gets: a title bar unless it negotiated client-side
+/// decorations, then a label band over its own title bar.
 pub fn decoration_of(window: &Window) -> Decoration {
     // X11 menus and tooltips: the profile's border, no title bar.
     if window
@@ -129,11 +130,17 @@ pub fn decoration_of(window: &Window) -> Decoration {
     {
         return Decoration::BorderOnly;
     }
-    match window
-        .toplevel()
-        .and_then(|t| t.current_state().decoration_mode)
-    {
-        Some(Mode::ClientSide) => Decoration::BorderOnly,
+    decoration_for(
+        window
+            .toplevel()
+            .and_then(|t| t.current_state().decoration_mode),
+    )
+}
+
+/// The frame of a toplevel that negotiated `mode` (`None`: nothing).
+pub fn decoration_for(mode: Option<Mode>) -> Decoration {
+    match mode {
+        Some(Mode::ClientSide) => Decoration::Labelled,
         _ => Decoration::Full,
     }
 }
@@ -171,6 +178,8 @@ where
 {
     let scale = Scale::from(1.0);
     let mut out = Vec::new();
+    // Fullscreen windows' strips, in front of every window of the desktop.
+    let mut front = Vec::new();
     for placed in layout.visible().iter().rev() {
         let window = &placed.window;
         let geometry = window.geometry();
@@ -188,49 +197,64 @@ where
             None => window.render_elements(renderer, render_loc.to_physical(1), scale, 1.0),
         };
 
+        let decoration = decoration_of(window);
         let mut content = content_rect(window, placed.pos);
-        if placed.mode == layout::Mode::Fullscreen {
-            // Fullscreen hides the frame: the window is all the user sees,
-            // until Super is held; then the frame is drawn inside the
-            // screen, over the window, with its label.
-            if !layout.reveal_frames {
-                out.extend(surfaces);
-                continue;
-            }
-            content = frame::inner(content, decoration_of(window));
-        }
         let origin = origin_of_window(window);
         let base = colour(origin);
-        // A disposable sandbox's dashes go in front of the frame they mark.
+        let ink = frame::contrast(base);
+        // Rectangles to paint, with their colour, front to back.
         let mut paint: Vec<(Rect, [f32; 4])> = Vec::new();
-        if origin.is_some_and(Origin::is_disposable) {
-            let dash = rgba(frame::contrast(base));
-            paint.extend(
-                frame::disposable_dashes(content)
-                    .into_iter()
-                    .map(|r| (r, dash)),
-            );
-        }
-        if decoration_of(window) == Decoration::Full {
-            let bar = frame::outer(content, Decoration::Full);
-            let bar = Rect::new(bar.x, bar.y, bar.w, frame::TITLE_HEIGHT + frame::BORDER);
-            if let Some(text) = title_element(renderer, window, bar, frame::contrast(base)) {
-                out.push(DesktopElement::Title(text));
+        let mut label: Option<Rect> = None;
+        // Where this window's frame goes: with its window, or (a
+        // fullscreen window's strip) in front of every window.
+        let mut in_front = false;
+        if placed.mode == layout::Mode::Fullscreen {
+            let screen = frame::fullscreen_screen(content);
+            if layout.reveal_frames {
+                // Super held: the whole frame, inside the screen, over the
+                // window.
+                content = frame::inner(screen, decoration);
+            } else {
+                // Fullscreen hides the frame but not the strip along the
+                // top edge: the owner's colour and label, which no client
+                // can paint over (see `frame::fullscreen_content`).
+                let strip = frame::fullscreen_strip(content);
+                label = Some(strip);
+                paint.push((strip, rgba(base)));
+                in_front = true;
             }
         }
-        let base = rgba(base);
-        paint.extend(
-            frame::pieces(content, decoration_of(window))
-                .into_iter()
-                .map(|r| (r, base)),
-        );
+        if !in_front {
+            // A disposable sandbox's dashes go in front of the frame they mark.
+            if origin.is_some_and(Origin::is_disposable) {
+                let dash = rgba(ink);
+                paint.extend(
+                    frame::disposable_dashes(content)
+                        .into_iter()
+                        .map(|r| (r, dash)),
+                );
+            }
+            label = frame::label_bar(content, decoration);
+            let base = rgba(base);
+            paint.extend(
+                frame::pieces(content, decoration)
+                    .into_iter()
+                    .map(|r| (r, base)),
+            );
+        }
+        let target = if in_front { &mut front } else { &mut out };
+        if let Some(bar) = label {
+            if let Some(text) = title_element(renderer, window, bar, ink) {
+                target.push(DesktopElement::Title(text));
+            }
+        }
         window.user_data().insert_if_missing(FrameBuffers::default);
         if let Some(buffers) = window.user_data().get::<FrameBuffers>() {
             let mut buffers = buffers.0.borrow_mut();
             buffers.resize_with(paint.len(), SolidColorBuffer::default);
             for (buffer, (rect, colour)) in buffers.iter_mut().zip(&paint) {
                 buffer.update((rect.w, rect.h), *colour);
-                out.push(DesktopElement::Frame(SolidColorRenderElement::from_buffer(
+                target.push(DesktopElement::Frame(SolidColorRenderElement::from_buffer(
                     buffer,
                     (rect.x, rect.y),
                     scale,
@@ -244,7 +268,8 @@ where
         // the trusted frame.
         out.extend(surfaces);
     }
-    out
+    front.extend(out);
+    front
 }
 
 /// The layer surfaces on `layers` of `output` (front to back), as elements.

@@ -155,6 +155,8 @@ impl State {
         // Dropping the source drops the socket, which unlinks it.
         self.loop_handle.remove(listener.token);
         disconnect(&self.display_handle, &listener.clients);
+        // A later sandbox of the same name starts with an empty clipboard.
+        self.forget_clipboards_of(&crate::clipboard::Domain::of(origin));
         remove_sandbox_folder(&listener.path)?;
         info!(path = %listener.path.display(), ?origin, "closed");
         Ok(Some(listener.clients))

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use zion_compositor::clipboard::{Domain, Kind};
 use zion_compositor::input::keys;
-use zion_compositor::{Action, BackendKind, Compositor, Options};
+use zion_compositor::render::origin_of_window;
+use zion_compositor::{Action, BackendKind, Compositor, Options, Origin};
 use zion_profiles::config::Config;
 
 const WL_COPY: &str = "/usr/bin/wl-copy";
@@ -83,18 +84,23 @@ fn client(socket: &Path, program: &str) -> Command {
 /// `wl-copy --foreground text` on `profile`'s socket, once the compositor
 /// has kept a copy of it as that profile's selection.
 fn copy(c: &mut Compositor, runtime: &Path, profile: &str, text: &str, kind: Kind) -> Running {
-    let mut cmd = client(&socket(runtime, profile), WL_COPY);
+    copy_on(c, &socket(runtime, profile), &domain(profile), text, kind)
+}
+
+/// `wl-copy --foreground text` on `socket`, once the compositor has kept
+/// a copy of it as the selection of `d`.
+fn copy_on(c: &mut Compositor, socket: &Path, d: &Domain, text: &str, kind: Kind) -> Running {
+    let mut cmd = client(socket, WL_COPY);
     cmd.arg("--foreground");
     if kind == Kind::Primary {
         cmd.arg("--primary");
     }
     let copier = Running(cmd.arg("--").arg(text).spawn().expect("wl-copy starts"));
-    let d = domain(profile);
     let kept = c
         .dispatch_until(WAIT, |s| {
             s.selection_owners
                 .clipboards
-                .get(&d, kind)
+                .get(d, kind)
                 .is_some_and(|copy| {
                     copy.mime_types()
                         .iter()
@@ -102,18 +108,20 @@ fn copy(c: &mut Compositor, runtime: &Path, profile: &str, text: &str, kind: Kin
                 })
         })
         .expect("event loop runs");
-    assert!(
-        kept,
-        "wl-copy {text:?} in {profile}: no {kind:?} selection kept"
-    );
+    assert!(kept, "wl-copy {text:?} in {d}: no {kind:?} selection kept");
     copier
 }
 
 /// What `wl-paste` on `profile`'s socket prints, `None` when it is offered
 /// nothing.
 fn paste(c: &mut Compositor, runtime: &Path, profile: &str, kind: Kind) -> Option<String> {
+    paste_on(c, &socket(runtime, profile), kind)
+}
+
+/// What `wl-paste` on `socket` prints, `None` when it is offered nothing.
+fn paste_on(c: &mut Compositor, socket: &Path, kind: Kind) -> Option<String> {
     let out = tempfile::NamedTempFile::new().expect("output file");
-    let mut cmd = client(&socket(runtime, profile), WL_PASTE);
+    let mut cmd = client(socket, WL_PASTE);
     cmd.arg("--no-newline");
     if kind == Kind::Primary {
         cmd.arg("--primary");
@@ -354,4 +362,114 @@ fn a_clipboard_over_16_mib_is_pasted_live_but_not_kept() {
     let _b = copy(&mut c, rt, "personal", "B", Kind::Clipboard);
     show(&mut c, "work");
     assert_eq!(paste(&mut c, rt, "work", Kind::Clipboard), None);
+}
+
+/// Focuses the window of `origin` on the shown desktop.
+fn focus_window_of(c: &mut Compositor, origin: &Origin) {
+    let window = c
+        .state
+        .layout
+        .visible()
+        .iter()
+        .map(|p| p.window.clone())
+        .find(|w| origin_of_window(w) == Some(origin))
+        .expect("a window of that origin is shown");
+    c.state.layout.focus(&window);
+    c.state.refresh_view();
+    let focused = c
+        .dispatch_until(WAIT, |s| s.layout.focused() == Some(&window))
+        .expect("event loop runs");
+    assert!(focused, "{origin:?}'s window did not get the focus");
+}
+
+#[test]
+fn a_sandboxs_clipboard_crosses_to_its_profile_only_through_the_transfer_hotkeys() {
+    if tools_missing() || missing(SIMPLE_SHM, "weston") {
+        return;
+    }
+    let runtime = tempfile::tempdir().expect("runtime folder");
+    let rt = runtime.path();
+    let mut c = compositor(rt);
+    let page = Origin::Sandbox {
+        profile: "work".parse().expect("profile name"),
+        instance: "tab-1".parse().expect("instance name"),
+    };
+    let page_socket = c
+        .state
+        .open_sandbox_socket(page.clone())
+        .expect("sandbox socket opens");
+    let work = Origin::Profile("work".parse().expect("profile name"));
+    let _page_window = Running(
+        client(&page_socket, SIMPLE_SHM)
+            .spawn()
+            .expect("weston-simple-shm starts"),
+    );
+    let _work_window = Running(
+        client(&socket(rt, "work"), SIMPLE_SHM)
+            .spawn()
+            .expect("weston-simple-shm starts"),
+    );
+    let both = c
+        .dispatch_until(WAIT, |s| s.layout.desktops()[0].windows().len() == 2)
+        .expect("event loop runs");
+    assert!(both, "the two windows did not open on work");
+
+    // Sandbox to work: the page's text, copied on purpose.
+    let _p = copy_on(
+        &mut c,
+        &page_socket,
+        &Domain::of(&page),
+        "from the page",
+        Kind::Clipboard,
+    );
+    let _w = copy(&mut c, rt, "work", "work's own", Kind::Clipboard);
+    focus_window_of(&mut c, &page);
+    let before = c.state.notices.len();
+    press_super_shift(&mut c, KEY_C);
+    let said = notices_since(&c, before);
+    assert!(
+        said.contains("copied work · disposable tab-1's clipboard"),
+        "{said}"
+    );
+    focus_window_of(&mut c, &work);
+    let before = c.state.notices.len();
+    press_super_shift(&mut c, KEY_V);
+    let said = notices_since(&c, before);
+    assert!(said.contains("into work's clipboard"), "{said}");
+    assert_eq!(
+        paste(&mut c, rt, "work", Kind::Clipboard).as_deref(),
+        Some("from the page")
+    );
+
+    // Work to the sandbox: work's clipboard, pasted into the page.
+    let _w2 = copy(&mut c, rt, "work", "for the page", Kind::Clipboard);
+    focus_window_of(&mut c, &work);
+    press_super_shift(&mut c, KEY_C);
+    focus_window_of(&mut c, &page);
+    let before = c.state.notices.len();
+    press_super_shift(&mut c, KEY_V);
+    let said = notices_since(&c, before);
+    assert!(
+        said.contains("into work · disposable tab-1's clipboard"),
+        "{said}"
+    );
+    assert_eq!(
+        paste_on(&mut c, &page_socket, Kind::Clipboard).as_deref(),
+        Some("for the page")
+    );
+
+    // Closing the sandbox forgets what it held: a new one of the same name
+    // pastes nothing.
+    c.state
+        .close_sandbox_socket(&page)
+        .expect("sandbox socket closes");
+    assert!(!c
+        .state
+        .selection_owners
+        .is_kept(&Domain::of(&page), Kind::Clipboard));
+    let again = c
+        .state
+        .open_sandbox_socket(page.clone())
+        .expect("sandbox socket opens again");
+    assert_eq!(paste_on(&mut c, &again, Kind::Clipboard), None);
 }

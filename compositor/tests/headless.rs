@@ -8,7 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use smithay::desktop::Window;
-use zion_compositor::frame::{maximized_content, Decoration, BORDER, TITLE_HEIGHT};
+use zion_compositor::frame::{
+    fullscreen_content, maximized_content, Decoration, BORDER, LABEL_HEIGHT, TITLE_HEIGHT,
+};
 use zion_compositor::input::{keys, BTN_LEFT, BTN_RIGHT};
 use zion_compositor::layout::{Mode, Rect};
 use zion_compositor::render::content_rect;
@@ -392,7 +394,7 @@ impl Harness {
 }
 
 #[test]
-fn client_refusing_server_side_decorations_still_gets_the_coloured_border() {
+fn client_refusing_server_side_decorations_still_gets_the_coloured_border_and_the_label() {
     if foot_missing() {
         return;
     }
@@ -401,7 +403,7 @@ fn client_refusing_server_side_decorations_still_gets_the_coloured_border() {
     let windows = h.wait_for_windows(0, 1);
     assert_eq!(
         zion_compositor::render::decoration_of(&windows[0]),
-        zion_compositor::frame::Decoration::BorderOnly
+        zion_compositor::frame::Decoration::Labelled
     );
     let shot = h.shot();
     let c = h.content(&windows[0]);
@@ -412,10 +414,16 @@ fn client_refusing_server_side_decorations_still_gets_the_coloured_border() {
     assert_eq!(shot.pixel(c.x - 1, mid_y), Some(work), "left border");
     assert_eq!(shot.pixel(c.x + c.w, mid_y), Some(work), "right border");
     assert_eq!(shot.pixel(mid_x, c.y + c.h), Some(work), "bottom border");
+    // Its own title bar is not the compositor's: a label band above it is.
     assert_eq!(
-        shot.pixel(mid_x, c.y - BORDER - TITLE_HEIGHT / 2),
+        shot.pixel(c.x + c.w + BORDER - 3, c.y - BORDER - LABEL_HEIGHT / 2),
+        Some(work),
+        "the label band's right end"
+    );
+    assert_eq!(
+        shot.pixel(mid_x, c.y - Decoration::Labelled.top() - 1),
         Some(background(&shot)),
-        "no compositor title bar over a client-decorated window"
+        "the band is thinner than a title bar"
     );
 }
 
@@ -501,7 +509,8 @@ impl Harness {
 }
 
 #[test]
-fn a_client_asking_for_fullscreen_covers_the_output_and_super_f_brings_its_frame_back() {
+fn a_client_asking_for_fullscreen_covers_the_output_but_the_strip_and_super_f_brings_its_frame_back(
+) {
     if foot_missing() {
         return;
     }
@@ -509,23 +518,27 @@ fn a_client_asking_for_fullscreen_covers_the_output_and_super_f_brings_its_frame
     h.spawn_foot_with("work", "server", &["--fullscreen"]);
     let windows = h.wait_for_windows(0, 1);
     let out = h.output();
-    h.wait_for_size(&windows[0], (out.w, out.h));
+    let area = fullscreen_content(out);
+    h.wait_for_size(&windows[0], (area.w, area.h));
     let layout = &h.compositor.state.layout;
     assert_eq!(layout.mode(&windows[0]), Some(Mode::Fullscreen));
-    assert_eq!(layout.position(&windows[0]), Some((out.x, out.y)));
+    assert_eq!(layout.position(&windows[0]), Some((area.x, area.y)));
     let work = rgb(Config::defaults().profiles[0].colour);
     let shot = h.shot();
     for (x, y) in [
-        (0, 0),
-        (out.w / 2, 2),
         (out.w - 1, out.h - 1),
         (1, out.h / 2),
+        (out.w - 2, out.h / 2),
     ] {
         assert_ne!(
             shot.pixel(x, y),
             Some(work),
             "no frame at {x},{y} in fullscreen"
         );
+    }
+    // Only the strip along the top edge says whose window it is.
+    for (x, y) in [(out.w - 3, 0), (out.w - 3, LABEL_HEIGHT - 1)] {
+        assert_eq!(shot.pixel(x, y), Some(work), "the strip at {x},{y}");
     }
 
     // Holding Super shows whose it is: the frame, inside the screen.
@@ -549,7 +562,7 @@ fn a_client_asking_for_fullscreen_covers_the_output_and_super_f_brings_its_frame
         .compositor
         .dispatch_until(WAIT, |s| {
             let g = windows[0].geometry().size;
-            s.layout.mode(&windows[0]) == Some(Mode::Normal) && (g.w, g.h) != (out.w, out.h)
+            s.layout.mode(&windows[0]) == Some(Mode::Normal) && (g.w, g.h) != (area.w, area.h)
         })
         .expect("event loop runs");
     assert!(restored, "Super+F did not bring the window back");

@@ -1,5 +1,6 @@
-//! Clipboard and primary selection, one of each per profile (and one for
-//! the host). The seat holds one selection of each kind at a time; what it
+//! Clipboard and primary selection, one of each per profile, one per
+//! disposable sandbox (not shared with its profile: see
+//! [`crate::clipboard::Domain`]) and one for the host. The seat holds one selection of each kind at a time; what it
 //! holds is either a client's own (live) source, or a copy the compositor
 //! kept of a domain's last selection and offers itself.
 //!
@@ -489,6 +490,15 @@ impl State {
             .insert_idle(|state| state.update_selection_focus());
     }
 
+    /// Forgets everything `domain` copied (a sandbox whose socket closed),
+    /// and ends the seat's selection if it is the domain's.
+    pub fn forget_clipboards_of(&mut self, domain: &Domain) {
+        for kind in [Kind::Clipboard, Kind::Primary] {
+            self.replace_selection_of(domain, kind);
+        }
+        self.selection_owners.clipboards.forget_domain(domain);
+    }
+
     /// Stops reading any selection of `domain`'s of `kind` (it was replaced).
     pub(crate) fn abort_readings_of(&mut self, domain: &Domain, kind: Kind) {
         let stale: Vec<u64> = self
@@ -503,13 +513,24 @@ impl State {
         }
     }
 
-    /// Super+Shift+C: the shown profile's clipboard into the transfer slot.
+    /// Super+Shift+C: the shown profile's clipboard into the transfer slot;
+    /// when the focused window is one of its disposable sandboxes, that
+    /// sandbox's clipboard (a sandbox's own domain is left only this way).
     pub fn copy_to_transfer(&mut self) {
         let Some(profile) = self.active_profile().map(|p| p.name.clone()) else {
             self.notice("no profile's desktop is shown: no clipboard to copy".into());
             return;
         };
-        let domain = Domain::Profile(profile);
+        let domain = match self.focused_origin() {
+            Some(Origin::Sandbox {
+                profile: p,
+                instance,
+            }) if p == profile => Domain::Sandbox {
+                profile: p,
+                instance,
+            },
+            _ => Domain::Profile(profile),
+        };
         match self.selection_owners.clipboards.copy_to_transfer(&domain) {
             Some(copy) => self.notice(format!(
                 "copied {domain}'s clipboard ({}) to the transfer slot; Super+Shift+V pastes it once into the focused window's profile",
@@ -522,21 +543,25 @@ impl State {
         }
     }
 
-    /// Super+Shift+V: the transfer slot, once, into the focused window's
-    /// profile's clipboard.
-    pub fn paste_transfer(&mut self) {
+    /// The origin of the shown desktop's focused window.
+    fn focused_origin(&self) -> Option<Origin> {
         let focused = self.layout.focused();
         // An X11 window carries its profile; a Wayland one is its client's.
         let x11_origin = focused
             .as_ref()
             .filter(|w| w.x11_surface().is_some())
             .and_then(|w| w.user_data().get::<Origin>().cloned());
-        let origin = x11_origin.or_else(|| {
+        x11_origin.or_else(|| {
             focused
                 .and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()))
                 .and_then(|s| self.origin_of_surface(&s))
-        });
-        let Some(origin) = origin else {
+        })
+    }
+
+    /// Super+Shift+V: the transfer slot, once, into the focused window's
+    /// clipboard domain (its profile's, or its sandbox's own).
+    pub fn paste_transfer(&mut self) {
+        let Some(origin) = self.focused_origin() else {
             self.notice(
                 "the transfer slot was not pasted: no window is focused; click the window to paste into first".into(),
             );

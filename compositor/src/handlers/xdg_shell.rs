@@ -2,7 +2,6 @@
 
 use smithay::delegate_xdg_shell;
 use smithay::desktop::{PopupKind, Window};
-use smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode as DecorationMode;
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{
     ResizeEdge, State as ToplevelState,
 };
@@ -14,7 +13,7 @@ use smithay::wayland::shell::xdg::{
 };
 use tracing::{info, warn};
 
-use crate::frame::{maximized_content, Decoration};
+use crate::frame::maximized_content;
 use crate::state::{OpensOn, State};
 
 impl XdgShellHandler for State {
@@ -104,10 +103,9 @@ impl XdgShellHandler for State {
             // Not drawn yet: it opens maximized (see `apply_mode_on_map`),
             // and is told the size it will have from its first configure.
             None => {
-                let decoration = match surface.with_pending_state(|s| s.decoration_mode) {
-                    Some(DecorationMode::ClientSide) => Decoration::BorderOnly,
-                    _ => Decoration::Full,
-                };
+                let decoration = crate::render::decoration_for(
+                    surface.with_pending_state(|s| s.decoration_mode),
+                );
                 let area = maximized_content(self.usable_rect(), decoration);
                 surface.with_pending_state(|s| {
                     s.states.set(ToplevelState::Maximized);
@@ -139,10 +137,10 @@ impl XdgShellHandler for State {
         match self.window_for_surface(surface.wl_surface()) {
             Some(window) => self.set_fullscreen(&window, true),
             None => {
-                let out = self.output_rect();
+                let area = crate::frame::fullscreen_content(self.output_rect());
                 surface.with_pending_state(|s| {
                     s.states.set(ToplevelState::Fullscreen);
-                    s.size = Some(Size::from((out.w, out.h)));
+                    s.size = Some(Size::from((area.w, area.h)));
                 });
                 if surface.is_initial_configure_sent() {
                     surface.send_configure();
