@@ -2,9 +2,12 @@
 //! gives (a pure function), and the profile lifecycle through Podman.
 
 pub mod config;
+pub mod devices;
 mod error;
 pub mod image;
 pub mod lifecycle;
+pub mod network;
+pub mod sound;
 pub mod podman;
 pub mod spec;
 
