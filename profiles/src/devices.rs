@@ -266,7 +266,9 @@ pub fn probe_input(roots: &DeviceRoots) -> Vec<PathBuf> {
             }
             let dir = class.join(&name);
             let udev = read_trimmed(&dir.join("dev"))
-                .and_then(|dev| std::fs::read_to_string(roots.udev_data.join(format!("c{dev}"))).ok())
+                .and_then(|dev| {
+                    std::fs::read_to_string(roots.udev_data.join(format!("c{dev}"))).ok()
+                })
                 .map(|text| parse_udev_db(&text));
             let caps = read_capabilities(&dir.join("device"));
             is_gamepad(udev.as_ref(), caps.as_ref()).then_some(node)

@@ -7,8 +7,8 @@ mod error;
 pub mod image;
 pub mod lifecycle;
 pub mod network;
-pub mod sound;
 pub mod podman;
+pub mod sound;
 pub mod spec;
 
 pub use config::{Config, ConfigError, Profile, ProfileName};

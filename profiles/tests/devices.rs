@@ -83,7 +83,9 @@ fn gamepad() -> Capabilities {
     caps(
         &[EV_SYN, EV_KEY, EV_ABS],
         &[BTN_SOUTH, BTN_EAST, BTN_START],
-        &[ABS_X, ABS_Y, ABS_Z, ABS_RX, ABS_RY, ABS_RZ, ABS_HAT0X, ABS_HAT0Y],
+        &[
+            ABS_X, ABS_Y, ABS_Z, ABS_RX, ABS_RY, ABS_RZ, ABS_HAT0X, ABS_HAT0Y,
+        ],
     )
 }
 
@@ -124,13 +126,19 @@ fn only_joysticks_pass_by_their_capabilities() {
     assert!(is_gamepad(None, Some(&joystick())));
     for (what, c) in [
         ("keyboard", keyboard()),
-        ("keyboard with joystick buttons", keyboard_with_joystick_buttons()),
+        (
+            "keyboard with joystick buttons",
+            keyboard_with_joystick_buttons(),
+        ),
         ("mouse", mouse()),
         ("touchpad", touchpad()),
     ] {
         assert!(!is_gamepad(None, Some(&c)), "{what} passed");
     }
-    assert!(!is_gamepad(None, None), "a device nothing is known of passed");
+    assert!(
+        !is_gamepad(None, None),
+        "a device nothing is known of passed"
+    );
 }
 
 #[test]
@@ -145,7 +153,10 @@ fn udev_and_capabilities_must_both_agree() {
     assert!(is_gamepad(Some(&joy), None));
     assert!(is_gamepad(Some(&joy), Some(&gamepad())));
     assert!(!is_gamepad(Some(&kbd), None));
-    assert!(!is_gamepad(Some(&both), None), "a joystick that types passed");
+    assert!(
+        !is_gamepad(Some(&both), None),
+        "a joystick that types passed"
+    );
     // A rule that calls a keyboard a joystick does not make it one.
     assert!(!is_gamepad(Some(&joy), Some(&keyboard())));
     // udev knowing better than the bits: a pad udev calls a mouse.
@@ -206,8 +217,14 @@ fn tree(root: &Path, devices: &[Fake]) -> DeviceRoots {
         write(&class.join("dev"), &format!("13:{minor}\n"));
         write(&class.join("device/name"), &format!("{}\n", d.name));
         write(&class.join("device/capabilities/ev"), &d.caps.ev.to_sysfs());
-        write(&class.join("device/capabilities/key"), &d.caps.key.to_sysfs());
-        write(&class.join("device/capabilities/abs"), &d.caps.abs.to_sysfs());
+        write(
+            &class.join("device/capabilities/key"),
+            &d.caps.key.to_sysfs(),
+        );
+        write(
+            &class.join("device/capabilities/abs"),
+            &d.caps.abs.to_sysfs(),
+        );
         if let Some(udev) = d.udev {
             let mut text = String::from("I:1\n");
             for (k, v) in udev {

@@ -238,7 +238,11 @@ fn sources(spec: &zion_profiles::ContainerSpec) -> Vec<&str> {
 
 #[test]
 fn sound_gives_the_profiles_own_server_never_the_users_nor_anothers() {
-    let outcome = container_spec(&with_devices(&[Device::Sound]), &paths("work"), &sound_host());
+    let outcome = container_spec(
+        &with_devices(&[Device::Sound]),
+        &paths("work"),
+        &sound_host(),
+    );
     assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
     let spec = outcome.spec;
     let all = sources(&spec);
@@ -313,7 +317,9 @@ fn each_profile_has_its_own_network_and_none_is_podmans_default() {
         .cloned()
         .expect("personal");
     b.network = Network::Full;
-    let ja = container_spec(&a, &paths("work"), &HostDevices::default()).spec.to_json();
+    let ja = container_spec(&a, &paths("work"), &HostDevices::default())
+        .spec
+        .to_json();
     let jb = container_spec(&b, &paths("personal"), &HostDevices::default())
         .spec
         .to_json();
@@ -347,13 +353,21 @@ fn zion_networks_are_isolated_on_bridges_the_firewall_matches() {
     // A profile named like another's sandboxes cannot exist: `.` is no
     // profile-name character.
     assert_eq!(sandbox_network("work"), "zion-work.sandboxes");
-    assert!("work.sandboxes".parse::<zion_profiles::ProfileName>().is_err());
+    assert!("work.sandboxes"
+        .parse::<zion_profiles::ProfileName>()
+        .is_err());
 
     let chains = firewall();
-    let input = chains.iter().find(|c| c.hook == "INPUT").expect("input chain");
+    let input = chains
+        .iter()
+        .find(|c| c.hook == "INPUT")
+        .expect("input chain");
     let last = input.rules.last().expect("rules").join(" ");
     assert_eq!(last, format!("-i {BRIDGE_PREFIX}+ -j DROP"));
-    let forward = chains.iter().find(|c| c.hook == "FORWARD").expect("forward chain");
+    let forward = chains
+        .iter()
+        .find(|c| c.hook == "FORWARD")
+        .expect("forward chain");
     assert!(forward
         .rules
         .iter()
