@@ -38,8 +38,8 @@ impl Internet {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pid = std::process::id();
         let name = format!("zion-inet-{pid}-{n}");
-        let host_link = format!("zi{:x}h{n}", pid % 0xffff_ff);
-        let inner_link = format!("zi{:x}n{n}", pid % 0xffff_ff);
+        let host_link = format!("zi{:x}h{n}", pid % 0x00ff_ffff);
+        let inner_link = format!("zi{:x}n{n}", pid % 0x00ff_ffff);
         // A /30 chosen from the pid and counter: parallel test binaries do
         // not collide in practice.
         let slot = (pid.wrapping_mul(7).wrapping_add(n)) % (512 * 64);
