@@ -2,10 +2,13 @@
 //! gives (a pure function), and the profile lifecycle through Podman.
 
 pub mod config;
+pub mod devices;
 mod error;
 pub mod image;
 pub mod lifecycle;
+pub mod network;
 pub mod podman;
+pub mod sound;
 pub mod spec;
 
 pub use config::{Config, ConfigError, Profile, ProfileName};

@@ -13,6 +13,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Device, Network, Profile};
+use crate::devices::{probe_input, DeviceRoots};
+use crate::network::profile_network;
 
 /// Label that marks a container as a Zion profile, valued with its name.
 pub const LABEL_PROFILE: &str = "org.zionos.profile";
@@ -23,6 +25,9 @@ pub const LABEL_SPEC: &str = "org.zionos.spec";
 pub const CONTAINER_HOME: &str = "/home/zion";
 /// The profile's runtime folder (Wayland socket) inside its container.
 pub const CONTAINER_RUNTIME: &str = "/run/zion";
+/// Where a profile's own sound server's folder is mounted (read-only); its
+/// PulseAudio socket is `native` there (`PULSE_SERVER`).
+pub const CONTAINER_SOUND: &str = "/run/zion-sound";
 /// Where the profile's X11 folder (its Xwayland's socket, `X0`) is mounted
 /// inside its container: X11 programs find it from `DISPLAY=:0`.
 pub const CONTAINER_X11: &str = "/tmp/.X11-unix";
@@ -110,10 +115,20 @@ pub struct HostDevices {
     pub dri: Vec<PathBuf>,
     /// `/dev/video*` nodes.
     pub video: Vec<PathBuf>,
-    /// `/dev/input/js*` and `/dev/input/event*` nodes.
+    /// Joystick and gamepad nodes (`/dev/input/event*`, `js*`) only: never
+    /// a keyboard or a mouse (see [`crate::devices::is_gamepad`]).
     pub input: Vec<PathBuf>,
-    /// The user's PipeWire or PulseAudio socket.
+    /// The user's own PulseAudio-protocol socket. Never handed to a
+    /// container: a client of it hears every stream and every source, and
+    /// can load modules into the user's sound server that listen on the
+    /// network or connect to host sockets. A profile's own sound server
+    /// plays through it.
     pub sound_socket: Option<PathBuf>,
+    /// The folder of each profile's own sound server (its PulseAudio socket
+    /// is `native` there; see [`crate::sound`]), when one runs: it sees only
+    /// that profile's streams, plays, and records only for a profile
+    /// granted `microphone`. What `sound` hands over.
+    pub profile_sound: BTreeMap<String, PathBuf>,
     /// Podman runs rootless: the user's uid is mapped into the container
     /// (`keep-id`) so that files in the profile's home keep their owner.
     /// Set by the caller from Podman's own answer (`PodmanClient::rootless`).
@@ -121,9 +136,16 @@ pub struct HostDevices {
 }
 
 impl HostDevices {
-    /// Looks at `/dev` and the user's runtime folder.
+    /// Looks at `/dev`, `/sys`, udev's database and the user's runtime
+    /// folder.
     pub fn probe(user_runtime: Option<&Path>) -> HostDevices {
-        let list = |dir: &str, prefixes: &[&str]| -> Vec<PathBuf> {
+        HostDevices::probe_in(&DeviceRoots::system(), user_runtime)
+    }
+
+    /// Looks under `roots` (a test's stand-ins for `/dev`, `/sys` and
+    /// `/run/udev/data`) and the user's runtime folder.
+    pub fn probe_in(roots: &DeviceRoots, user_runtime: Option<&Path>) -> HostDevices {
+        let list = |dir: &Path, prefixes: &[&str]| -> Vec<PathBuf> {
             let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
                 .into_iter()
                 .flatten()
@@ -138,16 +160,17 @@ impl HostDevices {
             found.sort();
             found
         };
-        let sound_socket = user_runtime.and_then(|rt| {
-            [rt.join("pipewire-0"), rt.join("pulse/native")]
-                .into_iter()
-                .find(|p| p.exists())
-        });
+        // PulseAudio's protocol (pipewire-pulse, or PulseAudio itself): the
+        // tunnel of a profile's own server speaks it.
+        let sound_socket = user_runtime
+            .map(|rt| rt.join("pulse/native"))
+            .filter(|p| p.exists());
         HostDevices {
-            dri: list("/dev/dri", &["card", "renderD"]),
-            video: list("/dev", &["video"]),
-            input: list("/dev/input", &["js", "event"]),
+            dri: list(&roots.dev.join("dri"), &["card", "renderD"]),
+            video: list(&roots.dev, &["video"]),
+            input: probe_input(roots),
             sound_socket,
+            profile_sound: BTreeMap::new(),
             rootless: false,
         }
     }
@@ -205,6 +228,33 @@ pub struct DeviceNode {
 pub struct Namespace {
     /// `none`, `private`, `bridge`, `slirp4netns`, …
     pub nsmode: String,
+}
+
+/// Per-network options of a container (none set: Podman assigns the
+/// address).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NetworkOptions {}
+
+/// The network settings of a container of `network` policy on the network
+/// called `name`: no network at all, or a bridge on that network alone.
+pub fn network_of(
+    network: Network,
+    name: &str,
+) -> (Option<Namespace>, BTreeMap<String, NetworkOptions>) {
+    match network {
+        Network::None => (
+            Some(Namespace {
+                nsmode: "none".into(),
+            }),
+            BTreeMap::new(),
+        ),
+        Network::Full => (
+            Some(Namespace {
+                nsmode: "bridge".into(),
+            }),
+            BTreeMap::from([(name.to_owned(), NetworkOptions::default())]),
+        ),
+    }
 }
 
 /// cgroup limits.
@@ -271,10 +321,15 @@ pub struct ContainerSpec {
     pub no_new_privileges: bool,
     /// cgroup limits.
     pub resource_limits: Resources,
-    /// Network namespace; absent means Podman's default (bridge, or
-    /// slirp4netns when rootless).
+    /// Network namespace: `none`, or `bridge` on the [`networks`] named.
+    ///
+    /// [`networks`]: ContainerSpec::networks
     #[serde(skip_serializing_if = "Option::is_none")]
     pub netns: Option<Namespace>,
+    /// The networks joined (Podman's `Networks`): the profile's own, never
+    /// Podman's default one that every container shares.
+    #[serde(rename = "Networks", skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<String, NetworkOptions>,
     /// User namespace: `keep-id` under rootless Podman; absent (Podman's
     /// default) for a rootful one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -311,6 +366,18 @@ pub struct SpecOutcome {
     /// Warnings for the user: devices the profile asks for that this machine
     /// lacks. Not errors: a profile still starts without its webcam.
     pub warnings: Vec<String>,
+}
+
+/// Mounts the folder of a profile's own sound server read-only (connecting
+/// needs no write access) at [`CONTAINER_SOUND`], and points PulseAudio
+/// clients at its socket. The folder, not the socket, so that a server
+/// restarted by the daemon is reached by a container that kept running.
+fn sound_socket(folder: &Path, mounts: &mut Vec<Mount>, env: &mut BTreeMap<String, String>) {
+    env.insert(
+        "PULSE_SERVER".into(),
+        format!("unix:{CONTAINER_SOUND}/{}", crate::sound::SOCKET),
+    );
+    mounts.push(Mount::bind(folder, CONTAINER_SOUND, true));
 }
 
 /// The container name of a profile.
@@ -367,19 +434,15 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         let (nodes, what): (&[PathBuf], &str) = match device {
             Device::Gpu => (&host.dri, "gpu (/dev/dri)"),
             Device::Webcam => (&host.video, "webcam (/dev/video*)"),
-            Device::Gamepad => (&host.input, "gamepad (/dev/input/js*, event*)"),
-            Device::Sound => {
-                match &host.sound_socket {
-                    Some(socket) => {
-                        let file = socket.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                        let inside = format!("{CONTAINER_RUNTIME}/{file}");
-                        if file == "native" {
-                            env.insert("PULSE_SERVER".into(), format!("unix:{inside}"));
-                        }
-                        mounts.push(Mount::bind(socket, &inside, false));
-                    }
+            Device::Gamepad => (&host.input, "gamepad (a joystick or gamepad)"),
+            // `microphone` is a property of the profile's own server (it
+            // records only when granted); its socket is mounted once.
+            Device::Microphone if profile.devices.contains(&Device::Sound) => continue,
+            Device::Sound | Device::Microphone => {
+                match host.profile_sound.get(name) {
+                    Some(socket) => sound_socket(socket, &mut mounts, &mut env),
                     None => warnings.push(format!(
-                        "profile `{name}` asks for sound, but this machine has no PipeWire or PulseAudio socket; it starts without sound"
+                        "profile `{name}` asks for {device}, but no sound server of its own runs; it starts without sound (the user's own server is never handed to a profile: it would hear every stream and the microphone)"
                     )),
                 }
                 continue;
@@ -406,12 +469,7 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         },
     };
 
-    let netns = match profile.network {
-        Network::None => Some(Namespace {
-            nsmode: "none".into(),
-        }),
-        Network::Full => None,
-    };
+    let (netns, networks) = network_of(profile.network, &profile_network(name));
 
     let mut spec = ContainerSpec {
         name: container_name(name),
@@ -427,6 +485,7 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         no_new_privileges: true,
         resource_limits,
         netns,
+        networks,
         userns: host.rootless.then(|| Namespace {
             nsmode: "keep-id".into(),
         }),

@@ -113,9 +113,11 @@ fn limits_and_network_follow_the_profile() {
     let json = container_spec(&p, &paths("work"), &HostDevices::default())
         .spec
         .to_json();
-    assert!(
-        json.get("netns").is_none(),
-        "full network takes Podman's default"
+    assert_eq!(json["netns"]["nsmode"], "bridge");
+    assert_eq!(
+        json["Networks"],
+        serde_json::json!({"zion-work": {}}),
+        "full network is the profile's own, not Podman's default"
     );
 }
 
@@ -138,21 +140,6 @@ fn a_device_the_machine_lacks_is_a_warning_not_a_failure() {
     assert_eq!(outcome.warnings.len(), 2, "{:?}", outcome.warnings);
     assert!(outcome.warnings.iter().any(|w| w.contains("webcam")));
     assert!(outcome.warnings.iter().any(|w| w.contains("sound")));
-}
-
-#[test]
-fn sound_binds_the_users_audio_socket() {
-    let mut p = work();
-    p.devices = vec![Device::Sound];
-    let host = HostDevices {
-        sound_socket: Some(PathBuf::from("/run/user/1000/pipewire-0")),
-        ..HostDevices::default()
-    };
-    let outcome = container_spec(&p, &paths("work"), &host);
-    assert!(outcome.warnings.is_empty());
-    assert!(outcome.spec.mounts.iter().any(
-        |m| m.source == "/run/user/1000/pipewire-0" && m.destination == "/run/zion/pipewire-0"
-    ));
 }
 
 #[test]
@@ -221,4 +208,188 @@ fn rootless_podman_maps_the_users_uid_into_the_container() {
         rootful.hash(),
         "a change of mapping recreates the container"
     );
+}
+
+// ---- Devices, sound and network (issue 18, findings 4, 5 and 10) ----
+
+fn with_devices(devices: &[Device]) -> Profile {
+    let mut p = work();
+    p.devices = devices.to_vec();
+    p
+}
+
+fn sound_host() -> HostDevices {
+    HostDevices {
+        sound_socket: Some(PathBuf::from("/run/user/1000/pulse/native")),
+        profile_sound: [
+            ("work", "/run/user/1000/zion-sound/work/run/public"),
+            ("personal", "/run/user/1000/zion-sound/personal/run/public"),
+        ]
+        .into_iter()
+        .map(|(p, s)| (p.to_owned(), PathBuf::from(s)))
+        .collect(),
+        ..HostDevices::default()
+    }
+}
+
+fn sources(spec: &zion_profiles::ContainerSpec) -> Vec<&str> {
+    spec.mounts.iter().map(|m| m.source.as_str()).collect()
+}
+
+#[test]
+fn sound_gives_the_profiles_own_server_never_the_users_nor_anothers() {
+    let outcome = container_spec(
+        &with_devices(&[Device::Sound]),
+        &paths("work"),
+        &sound_host(),
+    );
+    assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
+    let spec = outcome.spec;
+    let all = sources(&spec);
+    assert!(!all.contains(&"/run/user/1000/pulse/native"));
+    assert!(!all.contains(&"/run/user/1000/zion-sound/personal/run/public"));
+    let mount = spec
+        .mounts
+        .iter()
+        .find(|m| m.source == "/run/user/1000/zion-sound/work/run/public")
+        .expect("the profile's own server is mounted");
+    assert_eq!(mount.destination, "/run/zion-sound");
+    assert!(mount.options.contains(&"ro".to_owned()));
+    assert_eq!(spec.env["PULSE_SERVER"], "unix:/run/zion-sound/native");
+}
+
+#[test]
+fn sound_without_a_server_of_its_own_is_no_sound_rather_than_the_users() {
+    let host = HostDevices {
+        sound_socket: Some(PathBuf::from("/run/user/1000/pipewire-0")),
+        ..HostDevices::default()
+    };
+    for devices in [&[Device::Sound][..], &[Device::Microphone][..]] {
+        let outcome = container_spec(&with_devices(devices), &paths("work"), &host);
+        assert!(!sources(&outcome.spec).contains(&"/run/user/1000/pipewire-0"));
+        assert!(!outcome.spec.env.contains_key("PULSE_SERVER"));
+        assert_eq!(outcome.warnings.len(), 1, "{:?}", outcome.warnings);
+        assert!(outcome.warnings[0].contains("without sound"));
+    }
+}
+
+#[test]
+fn microphone_mounts_the_profiles_server_once() {
+    for devices in [
+        &[Device::Microphone][..],
+        &[Device::Sound, Device::Microphone][..],
+        &[Device::Microphone, Device::Sound][..],
+    ] {
+        let outcome = container_spec(&with_devices(devices), &paths("work"), &sound_host());
+        assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
+        let spec = outcome.spec;
+        let sound: Vec<&str> = sources(&spec)
+            .into_iter()
+            .filter(|s| s.contains("sound"))
+            .collect();
+        assert_eq!(
+            sound,
+            vec!["/run/user/1000/zion-sound/work/run/public"],
+            "{devices:?}"
+        );
+    }
+}
+
+#[test]
+fn microphone_is_a_grant_of_its_own_in_the_config() {
+    let text = "[[profile]]\nname = \"calls\"\ndevices = [\"sound\", \"microphone\"]\n";
+    let config = Config::parse(text, Path::new("zion.toml")).expect("config");
+    assert_eq!(
+        config.profiles[0].devices,
+        vec![Device::Sound, Device::Microphone]
+    );
+    let bad = "[[profile]]\nname = \"calls\"\ndevices = [\"mic\"]\n";
+    let err = Config::parse(bad, Path::new("zion.toml")).expect_err("unknown device");
+    assert!(err.to_string().contains("\"microphone\""), "{err}");
+}
+
+#[test]
+fn each_profile_has_its_own_network_and_none_is_podmans_default() {
+    let mut a = work();
+    a.network = Network::Full;
+    let mut b = Config::defaults()
+        .profile("personal")
+        .cloned()
+        .expect("personal");
+    b.network = Network::Full;
+    let ja = container_spec(&a, &paths("work"), &HostDevices::default())
+        .spec
+        .to_json();
+    let jb = container_spec(&b, &paths("personal"), &HostDevices::default())
+        .spec
+        .to_json();
+    assert_eq!(ja["Networks"], serde_json::json!({"zion-work": {}}));
+    assert_eq!(jb["Networks"], serde_json::json!({"zion-personal": {}}));
+    for j in [&ja, &jb] {
+        assert!(j["Networks"].get("podman").is_none());
+    }
+}
+
+#[test]
+fn zion_networks_are_isolated_on_bridges_the_firewall_matches() {
+    use zion_profiles::network::{
+        bridge_interface, firewall, network_spec, profile_network, sandbox_network, BRIDGE_PREFIX,
+    };
+    let names = [
+        profile_network("work"),
+        sandbox_network("work"),
+        profile_network("a-very-long-profile-name-of-32ch"),
+    ];
+    let mut interfaces: Vec<String> = names.iter().map(|n| bridge_interface(n)).collect();
+    for (name, interface) in names.iter().zip(&interfaces) {
+        assert!(interface.starts_with(BRIDGE_PREFIX), "{interface}");
+        assert!(interface.len() <= 15, "{interface} is too long for Linux");
+        let spec = network_spec(name);
+        assert_eq!(spec.options["isolate"], "true");
+        assert_eq!(&spec.interface, interface);
+    }
+    interfaces.dedup();
+    assert_eq!(interfaces.len(), names.len());
+    // A profile named like another's sandboxes cannot exist: `.` is no
+    // profile-name character.
+    assert_eq!(sandbox_network("work"), "zion-work.sandboxes");
+    assert!("work.sandboxes"
+        .parse::<zion_profiles::ProfileName>()
+        .is_err());
+
+    let chains = firewall();
+    let input = chains
+        .iter()
+        .find(|c| c.hook == "INPUT")
+        .expect("input chain");
+    let last = input.rules.last().expect("rules").join(" ");
+    assert_eq!(last, format!("-i {BRIDGE_PREFIX}+ -j DROP"));
+    let forward = chains
+        .iter()
+        .find(|c| c.hook == "FORWARD")
+        .expect("forward chain");
+    assert!(forward
+        .rules
+        .iter()
+        .any(|r| r.join(" ") == format!("-i {BRIDGE_PREFIX}+ -o {BRIDGE_PREFIX}+ -j DROP")));
+}
+
+#[test]
+fn an_existing_network_is_adopted_only_when_isolated_on_its_bridge() {
+    use zion_profiles::network::{adoptable, network_spec};
+    let spec = network_spec("zion-work");
+    let good = serde_json::json!({
+        "name": "zion-work",
+        "network_interface": spec.interface,
+        "options": {"isolate": "true"},
+    });
+    assert!(adoptable(&spec, &good));
+    let open = serde_json::json!({"name": "zion-work", "network_interface": spec.interface});
+    assert!(!adoptable(&spec, &open));
+    let elsewhere = serde_json::json!({
+        "name": "zion-work",
+        "network_interface": "podman0",
+        "options": {"isolate": "true"},
+    });
+    assert!(!adoptable(&spec, &elsewhere));
 }

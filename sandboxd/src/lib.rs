@@ -5,6 +5,7 @@
 
 pub mod connect;
 pub mod criu;
+pub mod firewall;
 pub mod focus;
 pub mod follow;
 pub mod paths;
@@ -13,6 +14,7 @@ pub mod quarantine;
 pub mod reload;
 pub mod sandbox;
 pub mod session;
+pub mod sound;
 
 pub use connect::{connect_podman, PodmanCandidates};
 pub use paths::SessionPaths;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,13 +14,16 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use zbus::zvariant::Type;
-use zion_profiles::config::{Config, ConfigError, Profile, Restart};
+use zion_profiles::config::{Config, ConfigError, Device, Network, Profile, Restart};
+use zion_profiles::network::{adoptable, network_spec, profile_network};
 use zion_profiles::{
     container_spec, ContainerState, HostDevices, Lifecycle, LifecycleError, Plan, ProfilePaths,
 };
 
 use crate::criu::{self, Criu, Method};
+use crate::firewall;
 use crate::reload::{self, ReloadPlan};
+use crate::sound::SoundServers;
 use crate::SessionPaths;
 
 /// How often the profiles' containers are looked at for deaths (polling:
@@ -192,6 +196,12 @@ pub struct Session {
     config_status: Mutex<String>,
     events: broadcast::Sender<Event>,
     criu: tokio::sync::OnceCell<Criu>,
+    /// The profiles' own sound servers.
+    sound: Arc<SoundServers>,
+    /// Held while the firewall is installed.
+    firewall: tokio::sync::Mutex<()>,
+    /// The firewall was installed by this run.
+    firewall_in_force: AtomicBool,
 }
 
 impl Session {
@@ -214,6 +224,7 @@ impl Session {
     /// A session over `config`, with its folders at `paths`, on Podman.
     pub fn new(config: Config, paths: SessionPaths, lifecycle: Lifecycle) -> Session {
         let devices = HostDevices::probe(Some(&paths.runtime));
+        let sound = Arc::new(SoundServers::new(&paths.runtime));
         let (events, _) = broadcast::channel(256);
         Session {
             config: RwLock::new(Arc::new(config)),
@@ -224,6 +235,9 @@ impl Session {
             config_status: Mutex::new(String::new()),
             events,
             criu: tokio::sync::OnceCell::new(),
+            sound,
+            firewall: tokio::sync::Mutex::new(()),
+            firewall_in_force: AtomicBool::new(false),
         }
     }
 
@@ -305,7 +319,11 @@ impl Session {
             create_private_dir(dir)
                 .with_context(|| format!("creating {} for profile `{name}`", dir.display()))?;
         }
-        let outcome = container_spec(profile, &paths, &self.devices);
+        if profile.network == Network::Full {
+            self.ensure_network(&profile_network(name)).await?;
+        }
+        let devices = self.devices_for(profile).await;
+        let outcome = container_spec(profile, &paths, &devices);
         for warning in &outcome.warnings {
             tracing::warn!("{warning}");
         }
@@ -345,6 +363,100 @@ impl Session {
             self.announce(name, &state);
         }
         Ok(up.plan)
+    }
+
+    /// The host's devices as `profile` gets them: with the folder of its own
+    /// sound server, started (or kept running) here when it asks for sound
+    /// and the user has a sound server to play through.
+    async fn devices_for(&self, profile: &Profile) -> HostDevices {
+        let mut devices = self.devices.clone();
+        let wants = profile
+            .devices
+            .iter()
+            .any(|d| matches!(d, Device::Sound | Device::Microphone));
+        let Some(host) = devices.sound_socket.clone().filter(|_| wants) else {
+            return devices;
+        };
+        let microphone = profile.devices.contains(&Device::Microphone);
+        let name = profile.name.to_string();
+        let sound = self.sound.clone();
+        let started =
+            tokio::task::spawn_blocking(move || sound.ensure(&name, microphone, &host)).await;
+        match started {
+            Ok(Ok(folder)) => {
+                devices
+                    .profile_sound
+                    .insert(profile.name.to_string(), folder);
+            }
+            Ok(Err(err)) => tracing::warn!("profile `{}`: {err}", profile.name),
+            Err(err) => tracing::warn!("profile `{}`: its sound server: {err}", profile.name),
+        }
+        devices
+    }
+
+    /// Makes sure Podman has the network `name` as Zion wants it (isolated,
+    /// on its own bridge; see [`zion_profiles::network`]), creating it or
+    /// adopting the one an earlier run made, and that the firewall keeps
+    /// its bridge off the host. A network of that name that is not isolated
+    /// is refused rather than joined.
+    pub async fn ensure_network(&self, name: &str) -> anyhow::Result<()> {
+        self.ensure_firewall().await;
+        let spec = network_spec(name);
+        let podman = self.lifecycle.client().api();
+        let network = podman.networks().get(name);
+        if network.exists().await.unwrap_or(false) {
+            let inspect = network
+                .inspect()
+                .await
+                .with_context(|| format!("inspecting Podman network `{name}`"))?;
+            let inspect = serde_json::to_value(&inspect).unwrap_or_default();
+            anyhow::ensure!(
+                adoptable(&spec, &inspect),
+                "Podman network `{name}` exists but is not the isolated network Zion made (isolate = true on bridge {}); remove it with `podman network rm {name}`",
+                spec.interface
+            );
+            return Ok(());
+        }
+        let opts = podman_api::opts::NetworkCreateOpts::builder()
+            .name(&spec.name)
+            .driver("bridge")
+            .network_interface(&spec.interface)
+            .dns_enabled(false)
+            .internal(false)
+            .options(spec.options.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .labels(spec.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .build();
+        match podman.networks().create(&opts).await {
+            Ok(_) => {
+                tracing::info!(
+                    "created Podman network `{name}` (bridge {})",
+                    spec.interface
+                );
+                Ok(())
+            }
+            // Made meanwhile by a sandbox of the same profile.
+            Err(_) if network.exists().await.unwrap_or(false) => Ok(()),
+            Err(err) => Err(err).with_context(|| format!("creating Podman network `{name}`")),
+        }
+    }
+
+    /// Puts the firewall in place (once per daemon run, then on each call
+    /// again only if an earlier attempt failed); a failure is logged loudly
+    /// and the network is still made: isolation between profiles holds
+    /// without it, keeping off the host does not.
+    async fn ensure_firewall(&self) {
+        let _one_at_a_time = self.firewall.lock().await;
+        if self.firewall_in_force.load(Ordering::Relaxed) {
+            return;
+        }
+        match tokio::task::spawn_blocking(firewall::install).await {
+            Ok(Ok(())) => {
+                self.firewall_in_force.store(true, Ordering::Relaxed);
+                tracing::info!("firewall in force: containers on Zion's networks cannot reach the host or other containers");
+            }
+            Ok(Err(err)) => tracing::error!("{err}"),
+            Err(err) => tracing::error!("installing the firewall: {err}"),
+        }
     }
 
     /// Starts the profile called `name` (or adopts its running container).

@@ -3,15 +3,17 @@
 //! Chromium fetching files from an HTTP server this test runs, and the
 //! quarantine with the real scan worker and rules.
 
+mod internet_support;
 mod quarantine_support;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use internet_support::Internet;
 use quarantine_support::{
     default_rules, eventually, scan_worker, sha256, Daemon, DAEMON, EICAR, ZIONCTL,
 };
@@ -49,8 +51,8 @@ fn start_daemon(env: &TestEnv, browser: &str) -> Daemon {
 
 /// A file server on `ip`: `/report.bin` (random bytes) and `/eicar.com`,
 /// both as attachments. Returns the port; the paths requested are recorded.
-fn serve_files(ip: IpAddr, report: Vec<u8>) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = bind_when_up(ip);
+fn serve_files(internet: &Internet, report: Vec<u8>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = internet.listen();
     let port = listener.local_addr().expect("address").port();
     let requests = Arc::new(Mutex::new(Vec::new()));
     let seen = requests.clone();
@@ -94,41 +96,6 @@ fn answer(mut stream: TcpStream, report: &[u8], seen: &Mutex<Vec<String>>) {
     );
     let _ = stream.write_all(reply.as_bytes());
     let _ = stream.write_all(body);
-}
-
-/// Binds on the bridge's gateway once the bridge is up (Podman brings it
-/// up with the first container on it: the warm pool's).
-fn bind_when_up(ip: IpAddr) -> TcpListener {
-    let start = Instant::now();
-    loop {
-        match TcpListener::bind((ip, 0)) {
-            Ok(l) => return l,
-            Err(e) => {
-                assert!(
-                    start.elapsed() < TIMEOUT,
-                    "cannot listen on Podman's bridge gateway {ip}: {e}"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-/// The gateway of Podman's default network: the host as the sandboxes
-/// reach it, and only it (not the host's loopback).
-fn bridge_gateway(env: &TestEnv) -> IpAddr {
-    let out = env
-        .podman()
-        .cli()
-        .args(["network", "inspect", "podman"])
-        .output()
-        .expect("podman network inspect");
-    assert!(out.status.success(), "{out:?}");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    json[0]["subnets"][0]["gateway"]
-        .as_str()
-        .and_then(|g| g.parse().ok())
-        .unwrap_or_else(|| panic!("no gateway in {json}"))
 }
 
 /// Runs `script` with sh inside sandbox `id`'s container.
@@ -220,8 +187,10 @@ async fn a_sandboxed_chromium_downloads_only_into_the_quarantine_and_leaves_noth
     daemon.wait_for_log("ready in the warm pool", TIMEOUT);
 
     let report: Vec<u8> = (0..300_000u32).map(|i| (i * 7919 % 251) as u8).collect();
-    let gateway = bridge_gateway(&env);
-    let (port, requests) = serve_files(gateway, report.clone());
+    // The server stands for the internet: the host itself is out of reach.
+    let internet = Internet::new();
+    let gateway = internet.ip;
+    let (port, requests) = serve_files(&internet, report.clone());
 
     // 1. A download: one clean item from this sandbox, released on request.
     let started = Instant::now();

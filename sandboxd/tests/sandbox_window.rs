@@ -5,10 +5,13 @@
 //! from an HTTP server this test runs. The test looks only at the
 //! compositor's screenshots, as a user would look at the screen.
 
+mod internet_support;
 mod quarantine_support;
 
+use internet_support::Internet;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -227,22 +230,10 @@ impl Drop for Logged {
     }
 }
 
-/// Serves `PAGE_HTML` on `ip` once Podman's bridge is up there; returns
+/// Serves `PAGE_HTML` in the test's stand-in for the internet; returns
 /// the port and the paths requested.
-fn serve_page(ip: IpAddr) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let start = Instant::now();
-    let listener = loop {
-        match TcpListener::bind((ip, 0)) {
-            Ok(l) => break l,
-            Err(e) => {
-                assert!(
-                    start.elapsed() < TIMEOUT,
-                    "cannot listen on Podman's bridge gateway {ip}: {e}"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    };
+fn serve_page(internet: &Internet) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = internet.listen();
     let port = listener.local_addr().expect("address").port();
     let requests = Arc::new(Mutex::new(Vec::new()));
     let seen = requests.clone();
@@ -279,21 +270,6 @@ fn answer(mut stream: TcpStream, seen: &Mutex<Vec<String>>) {
         body.len()
     );
     let _ = stream.write_all(reply.as_bytes());
-}
-
-fn bridge_gateway(env: &TestEnv) -> IpAddr {
-    let out = env
-        .podman()
-        .cli()
-        .args(["network", "inspect", "podman"])
-        .output()
-        .expect("podman network inspect");
-    assert!(out.status.success(), "{out:?}");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    json[0]["subnets"][0]["gateway"]
-        .as_str()
-        .and_then(|g| g.parse().ok())
-        .unwrap_or_else(|| panic!("no gateway in {json}"))
 }
 
 /// The compositor built beside the daemon (`cargo build --bins`).
@@ -359,8 +335,10 @@ async fn a_sandboxed_chromium_draws_its_page_in_a_disposable_work_window() {
             .then_some(())
     })
     .await;
-    let gateway = bridge_gateway(&env);
-    let (port, requests) = serve_page(gateway);
+    // The server stands for the internet: the host itself is out of reach.
+    let internet = Internet::new();
+    let gateway = internet.ip;
+    let (port, requests) = serve_page(&internet);
 
     // Shown: personal. The sandbox window must open on work nonetheless.
     screen

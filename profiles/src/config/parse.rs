@@ -302,7 +302,7 @@ fn profile(
             here.err(
                 d.span(),
                 e,
-                "the devices are \"gpu\", \"webcam\", \"sound\" and \"gamepad\"",
+                "the devices are \"gpu\", \"webcam\", \"sound\", \"microphone\" and \"gamepad\"",
             )
         })?;
         if !p.devices.contains(&device) {

@@ -136,9 +136,13 @@ pub enum Device {
     Gpu,
     /// `/dev/video*`.
     Webcam,
-    /// The user's PipeWire / PulseAudio socket.
+    /// Playback through the profile's own sound server; no recording.
     Sound,
-    /// `/dev/input/js*` and event nodes.
+    /// Recording (the microphone and other sources) besides playback.
+    /// Granted apart from `sound` because it lets a profile listen in.
+    Microphone,
+    /// Joysticks and gamepads only (udev's `ID_INPUT_JOYSTICK`); never a
+    /// keyboard or a mouse.
     Gamepad,
 }
 
@@ -149,6 +153,7 @@ impl FromStr for Device {
             "gpu" => Ok(Device::Gpu),
             "webcam" => Ok(Device::Webcam),
             "sound" => Ok(Device::Sound),
+            "microphone" => Ok(Device::Microphone),
             "gamepad" => Ok(Device::Gamepad),
             _ => Err(format!("unknown device `{s}`")),
         }
@@ -161,6 +166,7 @@ impl fmt::Display for Device {
             Device::Gpu => "gpu",
             Device::Webcam => "webcam",
             Device::Sound => "sound",
+            Device::Microphone => "microphone",
             Device::Gamepad => "gamepad",
         })
     }

@@ -14,6 +14,8 @@ use podman_api::opts::{
     ContainerDeleteOpts, ContainerListFilter, ContainerListOpts, ExecCreateOpts, ExecStartOpts,
 };
 use tokio::sync::broadcast;
+use zion_profiles::config::Network;
+use zion_profiles::network::sandbox_network;
 use zion_quarantine::{Source, Store};
 
 use super::compositor::Compositor;
@@ -313,6 +315,15 @@ impl Sandboxes {
                 profile: profile.to_owned(),
                 known: String::new(),
             })?;
+        // Its profile's sandboxes' own network, made before anything else
+        // of the sandbox so that a failure leaves nothing behind.
+        if config.network == Network::Full {
+            let network = sandbox_network(profile);
+            self.session
+                .ensure_network(&network)
+                .await
+                .map_err(|e| SandboxError::Failed(format!("a sandbox of `{profile}`: {e:#}")))?;
+        }
         let id = self.allocate_id(store).await?;
         let ids = id.to_string();
         let source = Source {

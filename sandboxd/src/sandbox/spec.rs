@@ -10,11 +10,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use zion_profiles::config::{Network, Profile};
-use zion_profiles::spec::{ContainerSpec, MemoryLimit};
-use zion_profiles::spec::{
-    Mount, Namespace, PidsLimit, Resources, CONTAINER_HOME, CONTAINER_RUNTIME,
-};
+use zion_profiles::config::Profile;
+use zion_profiles::network::sandbox_network;
+use zion_profiles::spec::{network_of, ContainerSpec, MemoryLimit};
+use zion_profiles::spec::{Mount, PidsLimit, Resources, CONTAINER_HOME, CONTAINER_RUNTIME};
 
 /// Label holding the sandbox's id; every sandbox container has it.
 pub const LABEL_SANDBOX: &str = "org.zionos.sandbox";
@@ -133,14 +132,10 @@ pub fn sandbox_spec(profile: &Profile, id: &str, paths: &SandboxPaths, image: &s
         env.insert("XDG_RUNTIME_DIR".into(), CONTAINER_RUNTIME.into());
         env.insert("WAYLAND_DISPLAY".into(), "wayland-0".into());
     }
-    let netns = match profile.network {
-        Network::None => Some(Namespace {
-            nsmode: "none".into(),
-        }),
-        // Podman's default: a bridge (rootful) or slirp4netns without host
-        // loopback (rootless); the host's 127.0.0.1 is never the sandbox's.
-        Network::Full => None,
-    };
+    // The profile's sandboxes' own isolated network, never the profile's
+    // (a page must not reach the profile's container) nor Podman's default
+    // one; the daemon's firewall keeps it off the host.
+    let (netns, networks) = network_of(profile.network, &sandbox_network(name));
     let container = ContainerSpec {
         name: container_name(name, id),
         image: image.to_owned(),
@@ -166,6 +161,7 @@ pub fn sandbox_spec(profile: &Profile, id: &str, paths: &SandboxPaths, image: &s
             },
         },
         netns,
+        networks,
         // Podman's default mapping: under rootless Podman the sandbox's root
         // is the user, so its downloads are the user's files anyway.
         userns: None,
@@ -379,8 +375,14 @@ mod tests {
     fn the_profiles_network_policy_applies() {
         let none = sandbox_spec(&work("none"), "7", &paths(false), "img");
         assert_eq!(none.to_json()["netns"]["nsmode"], "none");
+        assert!(none.to_json().get("Networks").is_none());
         let full = sandbox_spec(&work("full"), "7", &paths(false), "img");
-        assert!(full.to_json().get("netns").is_none());
+        assert_eq!(full.to_json()["netns"]["nsmode"], "bridge");
+        // Its own network: neither the profile's nor Podman's default.
+        assert_eq!(
+            full.to_json()["Networks"],
+            serde_json::json!({"zion-work.sandboxes": {}})
+        );
     }
 
     #[test]
