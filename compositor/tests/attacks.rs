@@ -35,13 +35,9 @@ const NOTHING: Duration = Duration::from_secs(2);
 
 /// Why a tool these attacks need is missing, printed, if it is.
 fn missing(tools: &[(&str, &str)]) -> bool {
-    for (program, package) in tools {
-        if !Path::new(program).exists() {
-            eprintln!("skipped: {program} is not installed (Debian package {package})");
-            return true;
-        }
-    }
-    false
+    !tools
+        .iter()
+        .all(|(program, package)| zion_tests::skip::installed(program, package))
 }
 
 fn compositor(runtime: &Path) -> Compositor {
