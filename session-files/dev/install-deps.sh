@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential pkg-config clang libclang-dev libssl-dev libdbus-1-dev
   libwayland-dev libxkbcommon-dev libinput-dev libgbm-dev libseat-dev
   libudev-dev libdrm-dev libegl-dev libpixman-1-dev
+  # POSIX ACLs on the sockets and folders a container id may use (exacl links libacl)
+  libacl1-dev acl
   # run and test: containers, the session bus, Wayland clients, conformance
   podman runc conmon catatonit netavark aardvark-dns iptables uidmap debootstrap dbus
   weston foot fonts-dejavu-core xwayland wlcs desktop-file-utils wayland-utils wl-clipboard
