@@ -33,7 +33,9 @@ impl Gate {
     pub fn new() -> Gate {
         let host = process::host();
         if let Err(e) = &host {
-            error!("cannot read this process's own identity, so every D-Bus call will be refused: {e}");
+            error!(
+                "cannot read this process's own identity, so every D-Bus call will be refused: {e}"
+            );
         }
         Gate { host }
     }

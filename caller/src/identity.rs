@@ -408,9 +408,6 @@ mod tests {
     fn a_process_that_exited_while_read_is_refused() {
         let mut p = shell();
         p.alive = false;
-        assert_eq!(
-            judge(&host(), &seen(p)),
-            Err(Refusal::Exited { pid: 4242 })
-        );
+        assert_eq!(judge(&host(), &seen(p)), Err(Refusal::Exited { pid: 4242 }));
     }
 }

@@ -181,7 +181,10 @@ mod tests {
     fn a_pid_that_names_no_process_is_unreadable() {
         // Above the largest pid_max the kernel allows (2^22).
         match inspect(Some(5_000_000), None) {
-            Seen::Unreadable { pid: 5_000_000, why } => {
+            Seen::Unreadable {
+                pid: 5_000_000,
+                why,
+            } => {
                 assert!(why.contains("no process"), "{why}")
             }
             other => panic!("{other:?}"),

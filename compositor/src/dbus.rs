@@ -331,7 +331,6 @@ struct Compositor1 {
     gate: Gate,
 }
 
-
 impl Compositor1 {
     async fn ask<T>(
         &self,

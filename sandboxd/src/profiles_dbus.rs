@@ -66,7 +66,8 @@ impl Profiles1 {
     async fn list(
         &self,
         #[zbus(header)] header: Header<'_>,
-        #[zbus(connection)] bus: &zbus::Connection) -> fdo::Result<Vec<(String, String, String, String)>> {
+        #[zbus(connection)] bus: &zbus::Connection,
+    ) -> fdo::Result<Vec<(String, String, String, String)>> {
         self.gate.check(bus, &header).await?;
         let mut out = Vec::new();
         for p in &self.session.config().profiles {
@@ -89,7 +90,9 @@ impl Profiles1 {
     async fn status(
         &self,
         #[zbus(header)] header: Header<'_>,
-        #[zbus(connection)] bus: &zbus::Connection, name: &str) -> fdo::Result<ProfileStatus> {
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<ProfileStatus> {
         self.gate.check(bus, &header).await?;
         self.known(name)?;
         self.session.status(name).await.map_err(failed)
@@ -99,7 +102,9 @@ impl Profiles1 {
     async fn start(
         &self,
         #[zbus(header)] header: Header<'_>,
-        #[zbus(connection)] bus: &zbus::Connection, name: &str) -> fdo::Result<()> {
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<()> {
         self.gate.check(bus, &header).await?;
         self.known(name)?;
         self.session
@@ -112,7 +117,9 @@ impl Profiles1 {
     async fn stop(
         &self,
         #[zbus(header)] header: Header<'_>,
-        #[zbus(connection)] bus: &zbus::Connection, name: &str) -> fdo::Result<()> {
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<()> {
         self.gate.check(bus, &header).await?;
         self.known(name)?;
         self.session.stop(name).await.map_err(failed)
@@ -124,7 +131,9 @@ impl Profiles1 {
     async fn hibernate(
         &self,
         #[zbus(header)] header: Header<'_>,
-        #[zbus(connection)] bus: &zbus::Connection, name: &str) -> fdo::Result<()> {
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<()> {
         self.gate.check(bus, &header).await?;
         self.known(name)?;
         self.session
@@ -137,7 +146,9 @@ impl Profiles1 {
     async fn resume(
         &self,
         #[zbus(header)] header: Header<'_>,
-        #[zbus(connection)] bus: &zbus::Connection, name: &str) -> fdo::Result<()> {
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<()> {
         self.gate.check(bus, &header).await?;
         self.known(name)?;
         self.session
@@ -150,7 +161,10 @@ impl Profiles1 {
     async fn run(
         &self,
         #[zbus(header)] header: Header<'_>,
-        #[zbus(connection)] bus: &zbus::Connection, name: &str, argv: Vec<String>) -> fdo::Result<()> {
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+        argv: Vec<String>,
+    ) -> fdo::Result<()> {
         self.gate.check(bus, &header).await?;
         self.known(name)?;
         if argv.first().is_none_or(|a| a.trim().is_empty()) {

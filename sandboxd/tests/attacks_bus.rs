@@ -255,7 +255,9 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
     }
 
     // A clean file from work waits in the quarantine for the user.
-    let quarantine = Quarantine1Proxy::new(&conn).await.expect("quarantine proxy");
+    let quarantine = Quarantine1Proxy::new(&conn)
+        .await
+        .expect("quarantine proxy");
     drop_file(&outbox(&env), "notes.txt", b"the plan for Monday\n");
     let item = eventually("notes.txt scanned", WAIT, || async {
         let items = quarantine.list().await.ok()?;
@@ -283,7 +285,10 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
         .arg("-v")
         .arg(format!("{}:/run/zion-bus", socket.display()))
         .arg("-v")
-        .arg(format!("{}:/usr/local/bin/zion-bus-call:ro", client().display()))
+        .arg(format!(
+            "{}:/usr/local/bin/zion-bus-call:ro",
+            client().display()
+        ))
         .args(["-e", "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/zion-bus"])
         .arg(&image)
         .args(["sleep", "infinity"])
@@ -316,19 +321,29 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
     let attack = Attack::new("org.zionos.Profiles1", "Stop", &["s:work"]);
     findings.refused(&attack, &in_container(&attack), namespace);
     let now = state("work").await;
-    findings.check(now == "running", format!("work is {now} after {}", attack.name()));
+    findings.check(
+        now == "running",
+        format!("work is {now} after {}", attack.name()),
+    );
 
     let attack = Attack::new("org.zionos.Profiles1", "Hibernate", &["s:personal"]);
     findings.refused(&attack, &in_container(&attack), namespace);
     let now = state("personal").await;
-    findings.check(now == "running", format!("personal is {now} after {}", attack.name()));
+    findings.check(
+        now == "running",
+        format!("personal is {now} after {}", attack.name()),
+    );
 
     let attack = Attack::new("org.zionos.Profiles1", "List", &[]);
     findings.refused(&attack, &in_container(&attack), namespace);
 
     let attack = Attack::new("org.zionos.Quarantine1", "Release", &[&id, "s:shared"]);
     findings.refused(&attack, &in_container(&attack), namespace);
-    let attack = Attack::new("org.zionos.Quarantine1", "ReleaseOverride", &[&id, "s:profile:personal"]);
+    let attack = Attack::new(
+        "org.zionos.Quarantine1",
+        "ReleaseOverride",
+        &[&id, "s:profile:personal"],
+    );
     findings.refused(&attack, &in_container(&attack), namespace);
     let now = quarantine.get(item.id).await.map(|i| i.state);
     findings.check(
@@ -339,22 +354,48 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
     let attack = Attack::new("org.zionos.Quarantine1", "List", &[]);
     findings.refused(&attack, &in_container(&attack), namespace);
 
-    let attack = Attack::new("org.zionos.Sandbox1", "OpenBrowser", &["s:work", "s:https://example.org/"]);
+    let attack = Attack::new(
+        "org.zionos.Sandbox1",
+        "OpenBrowser",
+        &["s:work", "s:https://example.org/"],
+    );
     findings.refused(&attack, &in_container(&attack), namespace);
-    let sandboxes = Sandbox1ClientProxy::new(&conn).await.expect("sandbox proxy");
+    let sandboxes = Sandbox1ClientProxy::new(&conn)
+        .await
+        .expect("sandbox proxy");
     let open = sandboxes.list().await.expect("Sandbox1.List from the host");
-    findings.check(open.is_empty(), format!("sandboxes open after the attack: {open:?}"));
+    findings.check(
+        open.is_empty(),
+        format!("sandboxes open after the attack: {open:?}"),
+    );
 
-    let attack = Attack::new("org.zionos.Compositor1", "SwitchTo", &[&format!("s:{other}")]);
+    let attack = Attack::new(
+        "org.zionos.Compositor1",
+        "SwitchTo",
+        &[&format!("s:{other}")],
+    );
     findings.refused(&attack, &in_container(&attack), namespace);
     let now = shown.active_desktop().await.expect("ActiveDesktop");
-    findings.check(now == active, format!("the desktop shown is {now}, not {active}, after {}", attack.name()));
+    findings.check(
+        now == active,
+        format!(
+            "the desktop shown is {now}, not {active}, after {}",
+            attack.name()
+        ),
+    );
 
     let attack = Attack::new("org.zionos.Compositor1", "Screenshot", &[&shot_arg]);
     findings.refused(&attack, &in_container(&attack), namespace);
-    findings.check(!shot.exists(), format!("the compositor wrote {}", shot.display()));
+    findings.check(
+        !shot.exists(),
+        format!("the compositor wrote {}", shot.display()),
+    );
 
-    let attack = Attack::new("org.zionos.Compositor1", "OpenSocket", &["s:work", "s:attack"]);
+    let attack = Attack::new(
+        "org.zionos.Compositor1",
+        "OpenSocket",
+        &["s:work", "s:attack"],
+    );
     findings.refused(&attack, &in_container(&attack), namespace);
     findings.check(
         !sandbox_socket.exists(),
@@ -362,7 +403,10 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
     );
 
     // Every refusal is logged by the service that refused it.
-    let (daemon_log, compositor_log) = (read_log(&env, "daemon.log"), read_log(&env, "compositor.log"));
+    let (daemon_log, compositor_log) = (
+        read_log(&env, "daemon.log"),
+        read_log(&env, "compositor.log"),
+    );
     for (log, call) in [
         (&daemon_log, "org.zionos.Profiles1.Stop"),
         (&daemon_log, "org.zionos.Quarantine1.Release"),
@@ -390,10 +434,18 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
             .output()
             .expect("zion-bus-call runs")
     };
-    let switch = host(&Attack::new("org.zionos.Compositor1", "SwitchTo", &[&format!("s:{other}")]));
+    let switch = host(&Attack::new(
+        "org.zionos.Compositor1",
+        "SwitchTo",
+        &[&format!("s:{other}")],
+    ));
     assert!(switch.status.success(), "{}\n{}", text(&switch), logs());
     assert_eq!(shown.active_desktop().await.expect("ActiveDesktop"), other);
-    let release = host(&Attack::new("org.zionos.Quarantine1", "Release", &[&id, "s:shared"]));
+    let release = host(&Attack::new(
+        "org.zionos.Quarantine1",
+        "Release",
+        &[&id, "s:shared"],
+    ));
     assert!(release.status.success(), "{}\n{}", text(&release), logs());
     let released = quarantine.get(item.id).await.expect("Get");
     assert_eq!(released.state, "released", "{released:?}");
@@ -453,12 +505,19 @@ async fn another_user_on_a_bus_open_to_every_user_is_refused() {
     let reason = "runs as uid 65534, not as the session user";
     for attack in [
         Attack::new("org.zionos.Compositor1", "SwitchTo", &["s:work"]),
-        Attack::new("org.zionos.Compositor1", "Screenshot", &[&format!("s:{}", shot.display())]),
+        Attack::new(
+            "org.zionos.Compositor1",
+            "Screenshot",
+            &[&format!("s:{}", shot.display())],
+        ),
         Attack::new("org.zionos.Quarantine1", "List", &[]),
     ] {
         findings.refused(&attack, &nobody(&attack), reason);
     }
-    findings.check(!shot.exists(), format!("the compositor wrote {}", shot.display()));
+    findings.check(
+        !shot.exists(),
+        format!("the compositor wrote {}", shot.display()),
+    );
     findings.check(
         read_log(&env, "compositor.log").contains("refused org.zionos.Compositor1.SwitchTo from"),
         "no log line for the refused SwitchTo".into(),

@@ -74,7 +74,6 @@ pub struct Quarantine1 {
     gate: Gate,
 }
 
-
 impl Quarantine1 {
     /// Serves `store`; `profiles` are the names `profile:NAME` may use, and
     /// `transfers` the rules for files crossing between them.
@@ -185,10 +184,7 @@ impl Quarantine1 {
         #[zbus(connection)] bus: &zbus::Connection,
     ) -> Result<Vec<ItemInfo>, Guarded<QuarantineError>> {
         self.gate.check(bus, &header).await?;
-        let items = self
-            .blocking(|s| s.list())
-            .await
-            .map_err(Guarded::Failed)?;
+        let items = self.blocking(|s| s.list()).await.map_err(Guarded::Failed)?;
         Ok(items
             .iter()
             .filter(|i| i.state.kind() != StateKind::Ingesting)

@@ -52,7 +52,6 @@ pub struct Sandbox1 {
     gate: Gate,
 }
 
-
 fn failed(e: SandboxError) -> Guarded<Sandbox1Error> {
     Guarded::Failed(e.into())
 }

@@ -18,14 +18,8 @@ enum Arg {
 fn parse(arg: &str) -> Result<Arg, String> {
     match arg.split_once(':') {
         Some(("s", text)) => Ok(Arg::S(text.to_owned())),
-        Some(("t", n)) => n
-            .parse()
-            .map(Arg::T)
-            .map_err(|e| format!("`{arg}`: {e}")),
-        Some(("b", b)) => b
-            .parse()
-            .map(Arg::B)
-            .map_err(|e| format!("`{arg}`: {e}")),
+        Some(("t", n)) => n.parse().map(Arg::T).map_err(|e| format!("`{arg}`: {e}")),
+        Some(("b", b)) => b.parse().map(Arg::B).map_err(|e| format!("`{arg}`: {e}")),
         _ => Err(format!("`{arg}` is not s:TEXT, t:NUMBER or b:BOOL")),
     }
 }
@@ -80,10 +74,9 @@ async fn call(words: &[String]) -> Result<String, (u8, String)> {
     };
     match reply {
         Ok(reply) => Ok(format!("ok {}", reply.body().signature())),
-        Err(zbus::Error::MethodError(name, detail, _)) => Err((
-            1,
-            format!("error {name}: {}", detail.unwrap_or_default()),
-        )),
+        Err(zbus::Error::MethodError(name, detail, _)) => {
+            Err((1, format!("error {name}: {}", detail.unwrap_or_default())))
+        }
         Err(e) => Err((2, format!("the call failed: {e}"))),
     }
 }
