@@ -46,6 +46,7 @@ impl Gate {
         let Some(sender) = header.sender() else {
             return Err(refuse(&call, "(no sender)", Refusal::NoUser));
         };
+        let sender = sender.as_str();
         let host = match &self.host {
             Ok(host) => host,
             Err(e) => return Err(refuse(&call, sender, Refusal::HostUnknown(e.clone()))),
