@@ -6,6 +6,12 @@
 //! small current-thread tokio runtime). Each method call becomes a
 //! [`Request`] sent into the event loop over a calloop channel, answered
 //! over a oneshot; the decisions are the pure functions below.
+//!
+//! Only the session user's own processes on the host may call a method
+//! (zionctl, zion-sandboxd, the panel); a container that reached the bus is
+//! refused with `AccessDenied` before its call reaches the event loop (see
+//! [`zion_caller::Gate`]). `ActiveDesktop` stays readable by any peer: its
+//! changes are broadcast as signals anyway.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,6 +23,8 @@ use smithay::reexports::wayland_server::backend::ClientId;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 use zbus::interface;
+use zbus::message::Header;
+use zion_caller::{Gate, Guarded};
 use zion_profiles::config::Config;
 
 use crate::calls::{self, Call};
@@ -320,6 +328,7 @@ struct Compositor1 {
     desktops: Vec<(String, String)>,
     active: Arc<Mutex<String>>,
     requests: channel::Sender<Request>,
+    gate: Gate,
 }
 
 impl Compositor1 {
@@ -340,8 +349,13 @@ impl Compositor1 {
 #[interface(name = "org.zionos.Compositor1")]
 impl Compositor1 {
     /// The desktops in config order: (profile name, frame colour `#rrggbb`).
-    fn list_desktops(&self) -> Vec<(String, String)> {
-        self.desktops.clone()
+    async fn list_desktops(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+    ) -> Result<Vec<(String, String)>, Guarded<CompositorError>> {
+        self.gate.check(bus, &header).await?;
+        Ok(self.desktops.clone())
     }
 
     /// The desktop shown.
@@ -354,51 +368,83 @@ impl Compositor1 {
     }
 
     /// Shows the desktop called `name`.
-    async fn switch_to(&self, name: String) -> Result<(), CompositorError> {
-        self.ask(|reply| Request::SwitchTo { name, reply }).await
+    async fn switch_to(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: String,
+    ) -> Result<(), Guarded<CompositorError>> {
+        self.gate.check(bus, &header).await?;
+        self.ask(|reply| Request::SwitchTo { name, reply })
+            .await
+            .map_err(Guarded::Failed)
     }
 
     /// Opens a Wayland socket for a disposable browser sandbox of `profile`
     /// and returns its path, `$XDG_RUNTIME_DIR/zion/sandboxes/<profile>/<instance>/wayland-0`.
     async fn open_socket(
         &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
         profile: String,
         instance: String,
-    ) -> Result<String, CompositorError> {
+    ) -> Result<String, Guarded<CompositorError>> {
+        self.gate.check(bus, &header).await?;
         let path = self
             .ask(|reply| Request::OpenSocket {
                 profile,
                 instance,
                 reply,
             })
-            .await?;
+            .await
+            .map_err(Guarded::Failed)?;
         path.into_os_string().into_string().map_err(|p| {
-            CompositorError::Failed(format!(
+            Guarded::Failed(CompositorError::Failed(format!(
                 "the socket path {} is not UTF-8: set XDG_RUNTIME_DIR to a UTF-8 path",
                 Path::new(&p).display()
-            ))
+            )))
         })
     }
 
     /// Closes a sandbox socket: removes it and its folder, and disconnects
     /// its clients.
-    async fn close_socket(&self, profile: String, instance: String) -> Result<(), CompositorError> {
+    async fn close_socket(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        profile: String,
+        instance: String,
+    ) -> Result<(), Guarded<CompositorError>> {
+        self.gate.check(bus, &header).await?;
         self.ask(|reply| Request::CloseSocket {
             profile,
             instance,
             reply,
         })
         .await
+        .map_err(Guarded::Failed)
     }
 
-    /// Writes a PNG of the output as shown to `path` (absolute).
-    async fn screenshot(&self, path: String) -> Result<(), CompositorError> {
-        let path = screenshot_path(&path)?;
-        let shot = self.ask(|reply| Request::Screenshot { reply }).await?;
+    /// Writes a PNG of the output as shown to `path` (absolute). The
+    /// compositor writes it with its own rights: that is why only the
+    /// session user's own processes may ask.
+    async fn screenshot(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        path: String,
+    ) -> Result<(), Guarded<CompositorError>> {
+        self.gate.check(bus, &header).await?;
+        let path = screenshot_path(&path).map_err(Guarded::Failed)?;
+        let shot = self
+            .ask(|reply| Request::Screenshot { reply })
+            .await
+            .map_err(Guarded::Failed)?;
         tokio::task::spawn_blocking(move || shot.write_png(&path))
             .await
-            .map_err(|e| CompositorError::Failed(format!("the screenshot task failed: {e}")))?
-            .map_err(|e| CompositorError::Failed(format!("{e:#}")))
+            .map_err(|e| CompositorError::Failed(format!("the screenshot task failed: {e}")))
+            .and_then(|written| written.map_err(|e| CompositorError::Failed(format!("{e:#}"))))
+            .map_err(Guarded::Failed)
     }
 }
 
@@ -419,6 +465,7 @@ pub fn serve(
         desktops,
         active: active.clone(),
         requests,
+        gate: Gate::new(),
     };
     let (ready, started) = std::sync::mpsc::channel::<anyhow::Result<()>>();
     let address = address.to_owned();

@@ -3,14 +3,20 @@
 //! (thaw) and run an app in one; a signal on every state change, on every
 //! death and on every refused configuration; a desktop notification when a
 //! profile dies.
+//!
+//! Every method is for the session user's own processes on the host (the
+//! compositor, zionctl, the panel) and is refused to anyone else, a
+//! container on the bus included: see [`zion_caller::Gate`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::Value;
 use zbus::{fdo, interface};
+use zion_caller::Gate;
 
 use crate::quarantine::notify::NotificationsProxy;
 use crate::session::Event;
@@ -25,12 +31,16 @@ pub const PATH: &str = "/org/zionos/Profiles1";
 /// The interface, over the session's profiles.
 pub struct Profiles1 {
     session: Arc<Session>,
+    gate: Gate,
 }
 
 impl Profiles1 {
-    /// Serves `session`.
+    /// Serves `session` to the callers its [`Gate`] lets through.
     pub fn new(session: Arc<Session>) -> Profiles1 {
-        Profiles1 { session }
+        Profiles1 {
+            session,
+            gate: Gate::new(),
+        }
     }
 
     fn known(&self, name: &str) -> fdo::Result<()> {
@@ -53,7 +63,12 @@ fn failed(err: impl std::fmt::Display) -> fdo::Error {
 #[interface(name = "org.zionos.Profiles1")]
 impl Profiles1 {
     /// Every profile in desktop order: (name, label, colour, state).
-    async fn list(&self) -> fdo::Result<Vec<(String, String, String, String)>> {
+    async fn list(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+    ) -> fdo::Result<Vec<(String, String, String, String)>> {
+        self.gate.check(bus, &header).await?;
         let mut out = Vec::new();
         for p in &self.session.config().profiles {
             let state = self.session.state(p.name.as_ref()).await.map_err(failed)?;
@@ -72,13 +87,25 @@ impl Profiles1 {
     /// of absent, created, running, hibernated, stopped, dead, failed; the
     /// reason says why it is dead or failed; times are seconds since the
     /// epoch, 0 when not applicable.
-    async fn status(&self, name: &str) -> fdo::Result<ProfileStatus> {
+    async fn status(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<ProfileStatus> {
+        self.gate.check(bus, &header).await?;
         self.known(name)?;
         self.session.status(name).await.map_err(failed)
     }
 
     /// Starts a profile (or adopts its running container).
-    async fn start(&self, name: &str) -> fdo::Result<()> {
+    async fn start(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<()> {
+        self.gate.check(bus, &header).await?;
         self.known(name)?;
         self.session
             .start(name)
@@ -87,7 +114,13 @@ impl Profiles1 {
     }
 
     /// Stops a profile: apps get SIGTERM, then SIGKILL after the grace period.
-    async fn stop(&self, name: &str) -> fdo::Result<()> {
+    async fn stop(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<()> {
+        self.gate.check(bus, &header).await?;
         self.known(name)?;
         self.session.stop(name).await.map_err(failed)
     }
@@ -95,7 +128,13 @@ impl Profiles1 {
     /// Hibernates a profile its configured way: `hibernate = "freeze"`
     /// freezes every process; `"disk"` checkpoints it with CRIU, or fails
     /// with `criu check`'s reason where CRIU cannot.
-    async fn hibernate(&self, name: &str) -> fdo::Result<()> {
+    async fn hibernate(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<()> {
+        self.gate.check(bus, &header).await?;
         self.known(name)?;
         self.session
             .hibernate(name)
@@ -104,7 +143,13 @@ impl Profiles1 {
     }
 
     /// Thaws a hibernated profile (or restores its checkpoint).
-    async fn resume(&self, name: &str) -> fdo::Result<()> {
+    async fn resume(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<()> {
+        self.gate.check(bus, &header).await?;
         self.known(name)?;
         self.session
             .resume(name)
@@ -113,7 +158,14 @@ impl Profiles1 {
     }
 
     /// Starts `argv` in a profile's session, detached, with its environment.
-    async fn run(&self, name: &str, argv: Vec<String>) -> fdo::Result<()> {
+    async fn run(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+        argv: Vec<String>,
+    ) -> fdo::Result<()> {
+        self.gate.check(bus, &header).await?;
         self.known(name)?;
         if argv.first().is_none_or(|a| a.trim().is_empty()) {
             return Err(fdo::Error::InvalidArgs("the command is empty".into()));
@@ -126,7 +178,9 @@ impl Profiles1 {
     }
 
     /// The error of the last edit of zion.toml that was refused (file:line:
-    /// column, what, hint), or "" when the file in use is fine.
+    /// column, what, hint), or "" when the file in use is fine. Not behind
+    /// the gate: the `ConfigError` signal broadcasts the same text to every
+    /// peer on the bus.
     #[zbus(property)]
     async fn config_status(&self) -> String {
         self.session.config_status()

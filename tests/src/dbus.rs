@@ -2,6 +2,7 @@
 //! configuration and service folder (for activation tests).
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -19,13 +20,30 @@ pub struct DbusBus {
 impl DbusBus {
     /// Starts a bus whose socket, configuration and log live under `dir`.
     pub fn start(dir: &Path) -> Result<DbusBus, HarnessError> {
+        DbusBus::start_with(dir, "")
+    }
+
+    /// Starts a bus under `dir` that every local user may connect to (its
+    /// policy allows any uid; its folder and socket are open to all), for
+    /// tests of callers running as another user.
+    pub fn start_open_to_all_users(dir: &Path) -> Result<DbusBus, HarnessError> {
+        let bus = DbusBus::start_with(dir, "    <allow user=\"*\"/>\n")?;
+        let socket = dir.join("bus");
+        for (path, mode) in [(dir, 0o755), (socket.as_path(), 0o666)] {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))
+                .map_err(HarnessError::io("opening the bus to every user", path))?;
+        }
+        Ok(bus)
+    }
+
+    fn start_with(dir: &Path, policy: &str) -> Result<DbusBus, HarnessError> {
         require_program("dbus-daemon")?;
         let services = dir.join("services");
         fs::create_dir_all(&services)
             .map_err(HarnessError::io("creating D-Bus service folder", &services))?;
         let socket = dir.join("bus");
         let config = dir.join("session.conf");
-        fs::write(&config, session_config(&socket, &services))
+        fs::write(&config, session_config(&socket, &services, policy))
             .map_err(HarnessError::io("writing D-Bus configuration", &config))?;
         let mut cmd = Command::new("dbus-daemon");
         cmd.arg(format!("--config-file={}", config.display()))
@@ -70,7 +88,7 @@ impl Drop for DbusBus {
     }
 }
 
-fn session_config(socket: &Path, services: &Path) -> String {
+fn session_config(socket: &Path, services: &Path, policy: &str) -> String {
     format!(
         r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -84,10 +102,11 @@ fn session_config(socket: &Path, services: &Path) -> String {
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
     <allow own="*"/>
-  </policy>
+{}  </policy>
 </busconfig>
 "#,
         socket.display(),
-        services.display()
+        services.display(),
+        policy
     )
 }

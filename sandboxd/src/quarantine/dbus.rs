@@ -1,11 +1,15 @@
 //! `org.zionos.Quarantine1` at `/org/zionos/Quarantine1`: list the quarantine,
 //! look at one item, release, delete, rescan or hold it; a signal when an
-//! item arrives and whenever one changes.
+//! item arrives and whenever one changes. Only the session user's own
+//! processes on the host may call it (see [`zion_caller::Gate`]): the list
+//! alone names every profile's downloads.
 
 use std::sync::Arc;
 
 use zbus::interface;
+use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
+use zion_caller::{Gate, Guarded};
 use zion_quarantine::{
     DecidedBy, Item, ItemId, StateKind, Store, StoreError, StoreEvent, Target, Transfer, Transfers,
     TransitionError,
@@ -67,6 +71,7 @@ pub struct Quarantine1 {
     store: Arc<Store>,
     profiles: Vec<String>,
     transfers: Transfers,
+    gate: Gate,
 }
 
 impl Quarantine1 {
@@ -77,6 +82,7 @@ impl Quarantine1 {
             store,
             profiles,
             transfers,
+            gate: Gate::new(),
         }
     }
 
@@ -172,8 +178,13 @@ fn item_id(id: u64) -> Result<ItemId, QuarantineError> {
 #[interface(name = "org.zionos.Quarantine1")]
 impl Quarantine1 {
     /// Every item, oldest first, released and deleted ones included.
-    async fn list(&self) -> Result<Vec<ItemInfo>, QuarantineError> {
-        let items = self.blocking(|s| s.list()).await?;
+    async fn list(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+    ) -> Result<Vec<ItemInfo>, Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        let items = self.blocking(|s| s.list()).await.map_err(Guarded::Failed)?;
         Ok(items
             .iter()
             .filter(|i| i.state.kind() != StateKind::Ingesting)
@@ -182,45 +193,93 @@ impl Quarantine1 {
     }
 
     /// One item.
-    async fn get(&self, id: u64) -> Result<ItemInfo, QuarantineError> {
-        let id = item_id(id)?;
-        let item = self.blocking(move |s| s.get(id)).await?;
+    async fn get(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        id: u64,
+    ) -> Result<ItemInfo, Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        let id = item_id(id).map_err(Guarded::Failed)?;
+        let item = self
+            .blocking(move |s| s.get(id))
+            .await
+            .map_err(Guarded::Failed)?;
         Ok(self.info(&item))
     }
 
     /// Releases a clean (or too large) item to `shared` or `profile:NAME`;
     /// returns it released, its `detail` being where the file now is.
-    async fn release(&self, id: u64, destination: &str) -> Result<ItemInfo, QuarantineError> {
-        self.do_release(id, destination, false).await
+    async fn release(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        id: u64,
+        destination: &str,
+    ) -> Result<ItemInfo, Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        self.do_release(id, destination, false)
+            .await
+            .map_err(Guarded::Failed)
     }
 
     /// Releases an item whatever its verdict: the user's explicit override.
     async fn release_override(
         &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
         id: u64,
         destination: &str,
-    ) -> Result<ItemInfo, QuarantineError> {
-        self.do_release(id, destination, true).await
+    ) -> Result<ItemInfo, Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        self.do_release(id, destination, true)
+            .await
+            .map_err(Guarded::Failed)
     }
 
     /// Deletes an item and, once no other item needs it, its file.
-    async fn delete(&self, id: u64) -> Result<(), QuarantineError> {
-        let id = item_id(id)?;
-        self.blocking(move |s| s.delete(id)).await?;
+    async fn delete(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        id: u64,
+    ) -> Result<(), Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        let id = item_id(id).map_err(Guarded::Failed)?;
+        self.blocking(move |s| s.delete(id))
+            .await
+            .map_err(Guarded::Failed)?;
         Ok(())
     }
 
     /// Scans an item again (with the rules as they are now).
-    async fn rescan(&self, id: u64) -> Result<(), QuarantineError> {
-        let id = item_id(id)?;
-        self.blocking(move |s| s.rescan(id)).await?;
+    async fn rescan(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        id: u64,
+    ) -> Result<(), Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        let id = item_id(id).map_err(Guarded::Failed)?;
+        self.blocking(move |s| s.rescan(id))
+            .await
+            .map_err(Guarded::Failed)?;
         Ok(())
     }
 
     /// Holds an item (no automatic release) or lets it go.
-    async fn hold(&self, id: u64, held: bool) -> Result<(), QuarantineError> {
-        let id = item_id(id)?;
-        self.blocking(move |s| s.hold(id, held)).await?;
+    async fn hold(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        id: u64,
+        held: bool,
+    ) -> Result<(), Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        let id = item_id(id).map_err(Guarded::Failed)?;
+        self.blocking(move |s| s.hold(id, held))
+            .await
+            .map_err(Guarded::Failed)?;
         Ok(())
     }
 

@@ -1,11 +1,14 @@
 //! `org.zionos.Sandbox1` at `/org/zionos/Sandbox1`: open a browser in a
 //! disposable sandbox, list the sandboxes, close one; a signal when one
-//! opens and when one ends.
+//! opens and when one ends. Only the session user's own processes on the
+//! host may call it (see [`zion_caller::Gate`]).
 
 use std::sync::Arc;
 
 use zbus::interface;
+use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
+use zion_caller::{Gate, Guarded};
 
 use super::service::{SandboxError, SandboxEvent, Sandboxes};
 
@@ -46,26 +49,49 @@ impl From<SandboxError> for Sandbox1Error {
 /// The interface over the session's sandboxes.
 pub struct Sandbox1 {
     sandboxes: Arc<Sandboxes>,
+    gate: Gate,
+}
+
+fn failed(e: SandboxError) -> Guarded<Sandbox1Error> {
+    Guarded::Failed(e.into())
 }
 
 #[interface(name = "org.zionos.Sandbox1")]
 impl Sandbox1 {
     /// Opens `url` (or the start page, when empty) in a browser in a new
     /// disposable sandbox of `profile`; returns the sandbox's id.
-    async fn open_browser(&self, profile: &str, url: &str) -> Result<String, Sandbox1Error> {
-        Ok(self.sandboxes.open(profile, url).await?)
+    async fn open_browser(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        profile: &str,
+        url: &str,
+    ) -> Result<String, Guarded<Sandbox1Error>> {
+        self.gate.check(bus, &header).await?;
+        self.sandboxes.open(profile, url).await.map_err(failed)
     }
 
     /// The open sandboxes: (id, profile, state), state one of starting,
     /// running, closing.
-    fn list(&self) -> Vec<(String, String, String)> {
-        self.sandboxes.list()
+    async fn list(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+    ) -> Result<Vec<(String, String, String)>, Guarded<Sandbox1Error>> {
+        self.gate.check(bus, &header).await?;
+        Ok(self.sandboxes.list())
     }
 
     /// Closes a sandbox: its browser ends and all it wrote is gone, but for
     /// its downloads, which the quarantine takes.
-    async fn close(&self, id: &str) -> Result<(), Sandbox1Error> {
-        Ok(self.sandboxes.close(id).await?)
+    async fn close(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        id: &str,
+    ) -> Result<(), Guarded<Sandbox1Error>> {
+        self.gate.check(bus, &header).await?;
+        self.sandboxes.close(id).await.map_err(failed)
     }
 
     /// A sandbox opened.
@@ -81,7 +107,11 @@ impl Sandbox1 {
 /// turns the sandboxes' events into signals.
 pub async fn serve(bus: &zbus::Connection, sandboxes: Arc<Sandboxes>) -> zbus::Result<()> {
     let mut events = sandboxes.subscribe();
-    bus.object_server().at(PATH, Sandbox1 { sandboxes }).await?;
+    let iface = Sandbox1 {
+        sandboxes,
+        gate: Gate::new(),
+    };
+    bus.object_server().at(PATH, iface).await?;
     bus.request_name(NAME).await?;
     let iface = bus.object_server().interface::<_, Sandbox1>(PATH).await?;
     tokio::spawn(async move {
