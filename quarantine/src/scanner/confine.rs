@@ -285,9 +285,12 @@ mod tests {
         assert!(full().shortfalls().is_empty());
     }
 
+    /// Takes one layer of confinement away.
+    type Weaken = fn(&mut Confinement);
+
     #[test]
     fn each_missing_layer_is_named() {
-        let cases: [(fn(&mut Confinement), &str); 6] = [
+        let cases: [(Weaken, &str); 6] = [
             (
                 |c| c.landlock = LandlockEnforcement::NotEnforced,
                 "Landlock",
