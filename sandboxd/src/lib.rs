@@ -7,6 +7,7 @@ pub mod connect;
 pub mod criu;
 pub mod focus;
 pub mod follow;
+pub mod ids;
 pub mod paths;
 pub mod profiles_dbus;
 pub mod quarantine;
