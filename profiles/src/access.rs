@@ -117,12 +117,14 @@ pub fn remove_links_in(dir: &Path, names: &[&str]) -> io::Result<()> {
 }
 
 /// Lets each host uid of `uids` use what the compositor serves in the
-/// socket folder `dir`: search (`--x`) on it and on its `X11` folder, and
+/// socket folder `dir`: list and search (`r-x`) on it and on its `X11` folder, and
 /// read-write (what `connect()` needs) on every socket in either. Other
 /// ACL entries are kept. The entries on `dir` itself are also the record
 /// of who may use its sockets: see [`share_sockets`].
 pub fn grant_sockets(dir: &Path, uids: &[u32]) -> io::Result<()> {
-    let search = exacl::Perm::EXECUTE;
+    // Listing too: the names in a socket folder are no secret from the
+    // container it serves, and tools find sockets by listing.
+    let search = exacl::Perm::READ | exacl::Perm::EXECUTE;
     let use_socket = exacl::Perm::READ | exacl::Perm::WRITE;
     grant(dir, uids, search)?;
     for folder in [dir.to_path_buf(), dir.join(X11)] {
