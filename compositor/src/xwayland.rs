@@ -219,15 +219,30 @@ pub fn legacy_surface(window: &Window) -> Option<WlSurface> {
         .and_then(|_| surface_of(window))
 }
 
-/// The script Smithay runs as `Xwayland`: the real server with the
-/// profile's socket added to the ones Smithay passes.
+/// The script Smithay runs as `Xwayland`: the real server listening on the
+/// profile's socket only. Smithay's own sockets (`-listenfd` arguments) are
+/// left out, so nothing on the host reaches the server but through the
+/// profile's socket, whose ACL lets in exactly the container's ids; and so
+/// X's own access control is off (`-ac`): Xwayland lets in only its own
+/// uid otherwise, and a container in a user namespace connects as another
+/// (0x70000000 + slot * 65536 outside), which X refuses ("Authorization
+/// required"). The file's access is the X server's access, as for the
+/// Wayland socket.
 const LAUNCHER: &str = "#!/bin/sh\n\
-# Written by zion-compositor: runs Xwayland with the profile's X11 socket\n\
-# (bound by the compositor) besides the sockets Smithay passes.\n\
+# Written by zion-compositor: runs Xwayland on the profile's X11 socket\n\
+# (bound by the compositor) only, without the sockets Smithay passes.\n\
 fd=\"$ZION_X11_LISTENFD\"\n\
 exe=\"$ZION_XWAYLAND\"\n\
 unset ZION_X11_LISTENFD ZION_XWAYLAND\n\
-exec \"$exe\" \"$@\" -listenfd \"$fd\"\n";
+n=$#\n\
+while [ \"$n\" -gt 0 ]; do\n\
+  a=\"$1\"; shift; n=$((n - 1))\n\
+  if [ \"$a\" = -listenfd ] && [ \"$n\" -gt 0 ]; then\n\
+    shift; n=$((n - 1)); continue\n\
+  fi\n\
+  set -- \"$@\" \"$a\"\n\
+done\n\
+exec \"$exe\" \"$@\" -ac -listenfd \"$fd\"\n";
 
 impl State {
     /// Opens `profile`'s X11 socket; the first client to connect starts its
