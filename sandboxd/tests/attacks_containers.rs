@@ -422,7 +422,7 @@ fn connect_all(d: &Desk, profile: &str, paths: &[String]) -> Vec<(String, String
             let (path, verdict) = l
                 .rsplit_once(" CONNECTED")
                 .map(|(p, _)| (p, "CONNECTED"))
-                .or_else(|| l.split_once(" REFUSED ").map(|(p, why)| (p, why)))?;
+                .or_else(|| l.split_once(" REFUSED "))?;
             Some((path.to_owned(), verdict.to_owned()))
         })
         .collect()
