@@ -5,7 +5,6 @@
 //! source, and each accepted client is tagged with the origin of the socket
 //! that accepted it.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,6 +14,7 @@ use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction, Regist
 use smithay::reexports::wayland_server::backend::{ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::{DisplayHandle, ListeningSocket};
 use tracing::{info, warn};
+use zion_profiles::access;
 
 use crate::identity::{ClientState, Origin};
 use crate::state::State;
@@ -61,21 +61,36 @@ pub fn listen(
 ) -> anyhow::Result<Listener> {
     let path = socket_path(runtime_dir, &origin);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
+        // The folder is bind-mounted (read-only) into the profile's
+        // container or the sandbox; only its owner may enter it, nor the
+        // folders above a sandbox's, which hold other sandboxes. Walked
+        // without following links: a link planted where a folder belongs
+        // (by a container of an older layout, or anyone) is replaced.
+        let rel = dir.strip_prefix(runtime_dir).unwrap_or(Path::new(""));
+        access::ensure_dir(runtime_dir, rel, 0o700)
             .with_context(|| format!("error creating socket folder {}", dir.display()))?;
-        // The folder is bind-mounted into the profile's container (or the
-        // sandbox); only its owner may enter it, nor the folders above a
-        // sandbox's, which hold other sandboxes.
-        for folder in dir.ancestors().take_while(|d| *d != runtime_dir) {
-            if folder == runtime_dir.join("zion") {
-                break;
-            }
-            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("error setting the mode of {}", folder.display()))?;
-        }
+        // A link where the lock file or the socket goes would be followed
+        // by the bind below (the lock is opened with O_CREAT|O_TRUNC).
+        let names: Vec<String> = [path.file_name(), path.with_extension("lock").file_name()]
+            .into_iter()
+            .flatten()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        access::remove_links_in(dir, &names)
+            .with_context(|| format!("error checking socket folder {}", dir.display()))?;
     }
     let socket = ListeningSocket::bind_absolute(path.clone())
         .with_context(|| format!("error binding Wayland socket {}", path.display()))?;
+    if origin != Origin::Host {
+        // The ids the daemon let into the folder (a container's, under
+        // rootful Podman) may use the socket made anew, and only they.
+        if let Some(dir) = path.parent() {
+            if let Err(err) = access::share_sockets(dir) {
+                warn!("error sharing {} with its container: {err}", path.display());
+            }
+        }
+    }
     let tag = origin.clone();
     let token = handle
         .insert_source(

@@ -219,15 +219,30 @@ pub fn legacy_surface(window: &Window) -> Option<WlSurface> {
         .and_then(|_| surface_of(window))
 }
 
-/// The script Smithay runs as `Xwayland`: the real server with the
-/// profile's socket added to the ones Smithay passes.
+/// The script Smithay runs as `Xwayland`: the real server listening on the
+/// profile's socket only. Smithay's own sockets (`-listenfd` arguments) are
+/// left out, so nothing on the host reaches the server but through the
+/// profile's socket, whose ACL lets in exactly the container's ids; and so
+/// X's own access control is off (`-ac`): Xwayland lets in only its own
+/// uid otherwise, and a container in a user namespace connects as another
+/// (0x70000000 + slot * 65536 outside), which X refuses ("Authorization
+/// required"). The file's access is the X server's access, as for the
+/// Wayland socket.
 const LAUNCHER: &str = "#!/bin/sh\n\
-# Written by zion-compositor: runs Xwayland with the profile's X11 socket\n\
-# (bound by the compositor) besides the sockets Smithay passes.\n\
+# Written by zion-compositor: runs Xwayland on the profile's X11 socket\n\
+# (bound by the compositor) only, without the sockets Smithay passes.\n\
 fd=\"$ZION_X11_LISTENFD\"\n\
 exe=\"$ZION_XWAYLAND\"\n\
 unset ZION_X11_LISTENFD ZION_XWAYLAND\n\
-exec \"$exe\" \"$@\" -listenfd \"$fd\"\n";
+n=$#\n\
+while [ \"$n\" -gt 0 ]; do\n\
+  a=\"$1\"; shift; n=$((n - 1))\n\
+  if [ \"$a\" = -listenfd ] && [ \"$n\" -gt 0 ]; then\n\
+    shift; n=$((n - 1)); continue\n\
+  fi\n\
+  set -- \"$@\" \"$a\"\n\
+done\n\
+exec \"$exe\" \"$@\" -ac -listenfd \"$fd\"\n";
 
 impl State {
     /// Opens `profile`'s X11 socket; the first client to connect starts its
@@ -238,7 +253,7 @@ impl State {
             "the X11 socket of profile {profile} is open already"
         );
         let socket = socket_path(&self.runtime_dir, profile.as_ref());
-        let listener = bind_socket(&socket)?;
+        let listener = bind_socket(&self.runtime_dir, &socket)?;
         listener
             .set_nonblocking(true)
             .context("error making the X11 socket non-blocking")?;
@@ -719,14 +734,25 @@ impl State {
 /// Numbers the servers started, so a timer of a stopped one does nothing.
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Binds the X11 socket at `socket`, in a folder only its owner enters. A
-/// socket left there by a compositor that did not stop cleanly is replaced;
-/// one that answers belongs to a running compositor and is an error.
-fn bind_socket(socket: &Path) -> anyhow::Result<UnixListener> {
+/// Binds the X11 socket at `socket` (under `runtime_dir`), in a folder only
+/// its owner enters, made without following links (a link where the folder
+/// belongs is replaced: the folder is a mount source of the profile's
+/// container). A socket left there by a compositor that did not stop
+/// cleanly is replaced; one that answers belongs to a running compositor
+/// and is an error.
+fn bind_socket(runtime_dir: &Path, socket: &Path) -> anyhow::Result<UnixListener> {
     let dir = socket.parent().context("the X11 socket has no folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("error creating {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("error setting the mode of {}", dir.display()))?;
+    let rel = dir
+        .strip_prefix(runtime_dir)
+        .context("the X11 socket is outside the runtime folder")?;
+    zion_profiles::access::ensure_dir(runtime_dir, rel, 0o700)
+        .with_context(|| format!("error creating {}", dir.display()))?;
+    let name = socket
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    zion_profiles::access::remove_links_in(dir, &[&name])
+        .with_context(|| format!("error checking {}", dir.display()))?;
     if socket.exists() {
         anyhow::ensure!(
             UnixStream::connect(socket).is_err(),
@@ -746,6 +772,15 @@ fn bind_socket(socket: &Path) -> anyhow::Result<UnixListener> {
         UnixListener::bind(&bound).with_context(|| format!("error binding {}", bound.display()))?;
     std::fs::rename(&bound, socket)
         .with_context(|| format!("error moving {} to {}", bound.display(), socket.display()))?;
+    // The ids the daemon let into the profile's folder may use it.
+    if let Some(profile_dir) = dir.parent() {
+        if let Err(err) = zion_profiles::access::share_sockets(profile_dir) {
+            warn!(
+                "error sharing {} with its container: {err}",
+                socket.display()
+            );
+        }
+    }
     Ok(listener)
 }
 

@@ -1,6 +1,7 @@
 //! Zion's profiles: the configuration model, the Podman container a profile
 //! gives (a pure function), and the profile lifecycle through Podman.
 
+pub mod access;
 pub mod config;
 pub mod devices;
 mod error;

@@ -23,11 +23,18 @@ pub const LABEL_SPEC: &str = "org.zionos.spec";
 
 /// Where the profile's home is mounted inside its container.
 pub const CONTAINER_HOME: &str = "/home/zion";
-/// The profile's runtime folder (Wayland socket) inside its container.
+/// The container's own `XDG_RUNTIME_DIR`: a private tmpfs, so that nothing
+/// the container writes there is ever a path the host uses.
 pub const CONTAINER_RUNTIME: &str = "/run/zion";
 /// Where a profile's own sound server's folder is mounted (read-only); its
 /// PulseAudio socket is `native` there (`PULSE_SERVER`).
 pub const CONTAINER_SOUND: &str = "/run/zion-sound";
+/// Where the host's socket folder of the profile (its Wayland socket, lock
+/// and X11 folder) is mounted read-only inside the container: `connect()`
+/// works on a read-only mount, and nothing in it can be replaced.
+pub const CONTAINER_WAYLAND: &str = "/run/zion/wayland";
+/// The Wayland socket's name in the host's socket folder.
+pub const WAYLAND_SOCKET: &str = "wayland-0";
 /// Where the profile's X11 folder (its Xwayland's socket, `X0`) is mounted
 /// inside its container: X11 programs find it from `DISPLAY=:0`.
 pub const CONTAINER_X11: &str = "/tmp/.X11-unix";
@@ -43,11 +50,18 @@ pub struct ProfilePaths {
     pub outbox: PathBuf,
     /// Its outbox to each other profile, `~/Outbox/<to>`: (to, inbox folder).
     pub outboxes_to: Vec<(String, PathBuf)>,
-    /// The profile's runtime folder: its Wayland socket lives there.
+    /// The profile's socket folder on the host: its Wayland socket lives
+    /// there. Only the compositor writes in it; the container sees it
+    /// read-only at [`CONTAINER_WAYLAND`].
     pub runtime: PathBuf,
     /// The profile's X11 folder, `<runtime>/X11`: the compositor puts the
-    /// socket of the profile's own Xwayland there.
+    /// socket of the profile's own Xwayland there. Read-only inside.
     pub x11: PathBuf,
+    /// The host ids its user namespace maps under rootful Podman; `None`
+    /// leaves Podman's default (no user namespace when rootful), which only
+    /// callers without an allocation (benchmarks) use: the daemon always
+    /// gives one.
+    pub ids: Option<IdRange>,
 }
 
 impl ProfilePaths {
@@ -64,6 +78,7 @@ impl ProfilePaths {
             outboxes_to: Vec::new(),
             runtime: runtime.join("zion").join(profile),
             x11: runtime.join("zion").join(profile).join("X11"),
+            ids: None,
         }
     }
 
@@ -105,6 +120,105 @@ impl ProfilePaths {
         ];
         out.extend(self.outboxes_to.iter().map(|(_, dir)| dir.as_path()));
         out
+    }
+}
+
+/// The host ids a container's user namespace maps (rootful Podman): ids
+/// `0..size` inside are `base..base + size` outside, uids and gids alike.
+/// A profile keeps its range for good (the daemon persists the slot), so
+/// that files in its home keep their owner across container re-creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdRange {
+    /// The host id of uid/gid 0 inside.
+    pub base: u32,
+    /// How many ids are mapped.
+    pub size: u32,
+}
+
+impl IdRange {
+    /// Zion's ids start here: above systemd's container range
+    /// (0x80000–0x6FFFFFFF) and `useradd`'s subordinate ids, below the
+    /// range Podman's `userns=auto` conventionally takes (from 2^31).
+    pub const FIRST: u32 = 0x7000_0000;
+    /// Ids per container: a whole 16-bit range, as distributions assume.
+    pub const SIZE: u32 = 0x1_0000;
+    /// How many ranges fit below 2^31 - 1.
+    pub const SLOTS: u32 = 4095;
+
+    /// The range of slot `n` (`None` past [`IdRange::SLOTS`]).
+    pub fn slot(n: u32) -> Option<IdRange> {
+        (n < Self::SLOTS).then(|| IdRange {
+            base: Self::FIRST + n * Self::SIZE,
+            size: Self::SIZE,
+        })
+    }
+
+    /// The host id of id `inside` (clamped to the range).
+    pub fn host(&self, inside: u32) -> u32 {
+        self.base + inside.min(self.size - 1)
+    }
+}
+
+/// Podman's `idmappings` (containers/storage's `IDMappingOptions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdMappings {
+    /// uid map.
+    #[serde(rename = "UIDMap")]
+    pub uid_map: Vec<IdMap>,
+    /// gid map.
+    #[serde(rename = "GIDMap")]
+    pub gid_map: Vec<IdMap>,
+}
+
+/// One line of a uid or gid map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdMap {
+    /// First id inside.
+    pub container_id: u32,
+    /// First id outside.
+    pub host_id: u32,
+    /// How many.
+    pub size: u32,
+}
+
+impl IdMappings {
+    /// The maps of `range`, uids and gids alike.
+    pub fn of(range: IdRange) -> IdMappings {
+        let map = vec![IdMap {
+            container_id: 0,
+            host_id: range.base,
+            size: range.size,
+        }];
+        IdMappings {
+            uid_map: map.clone(),
+            gid_map: map,
+        }
+    }
+}
+
+/// The user namespace of a container: `keep-id` under rootless Podman (the
+/// user's uid inside, so that files keep their owner); an explicit range
+/// under rootful Podman, so that uid 0 inside is never uid 0 outside. Pure.
+pub fn user_namespace(
+    rootless: bool,
+    ids: Option<IdRange>,
+) -> (Option<Namespace>, Option<IdMappings>) {
+    if rootless {
+        return (
+            Some(Namespace {
+                nsmode: "keep-id".into(),
+            }),
+            None,
+        );
+    }
+    match ids {
+        Some(range) => (
+            Some(Namespace {
+                nsmode: "private".into(),
+            }),
+            Some(IdMappings::of(range)),
+        ),
+        None => (None, None),
     }
 }
 
@@ -202,6 +316,11 @@ impl Mount {
     }
 
     fn tmpfs(destination: &str) -> Mount {
+        Mount::tmpfs_mode(destination, "mode=1777")
+    }
+
+    /// A tmpfs with `mode` (`mode=0700`, …).
+    pub fn tmpfs_mode(destination: &str, mode: &str) -> Mount {
         Mount {
             destination: destination.to_owned(),
             kind: "tmpfs".into(),
@@ -210,7 +329,24 @@ impl Mount {
                 "rw".into(),
                 "nosuid".into(),
                 "nodev".into(),
-                "mode=1777".into(),
+                mode.to_owned(),
+            ],
+        }
+    }
+
+    /// A read-only bind mount of a host folder holding sockets: a
+    /// container can connect to them and change nothing.
+    pub fn sockets(source: &Path, destination: &str) -> Mount {
+        Mount {
+            destination: destination.to_owned(),
+            kind: "bind".into(),
+            source: source.display().to_string(),
+            options: vec![
+                "rbind".into(),
+                "ro".into(),
+                "nosuid".into(),
+                "nodev".into(),
+                "noexec".into(),
             ],
         }
     }
@@ -313,6 +449,10 @@ pub struct ContainerSpec {
     pub env: BTreeMap<String, String>,
     /// Working folder.
     pub work_dir: String,
+    /// The user the container's processes run as (`uid:gid` inside);
+    /// absent: the image's (root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// Capabilities dropped (all).
     pub cap_drop: Vec<String>,
     /// Capabilities the profile asks for.
@@ -330,10 +470,13 @@ pub struct ContainerSpec {
     /// Podman's default one that every container shares.
     #[serde(rename = "Networks", skip_serializing_if = "BTreeMap::is_empty")]
     pub networks: BTreeMap<String, NetworkOptions>,
-    /// User namespace: `keep-id` under rootless Podman; absent (Podman's
-    /// default) for a rootful one.
+    /// User namespace: `keep-id` under rootless Podman, `private` with
+    /// [`ContainerSpec::idmappings`] under a rootful one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub userns: Option<Namespace>,
+    /// The ids a private user namespace maps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idmappings: Option<IdMappings>,
     /// Mounts, in order.
     pub mounts: Vec<Mount>,
     /// Device nodes.
@@ -403,9 +546,23 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         Mount::bind(&paths.home, home, false),
         Mount::bind(&paths.shared, &format!("{home}/Shared"), true),
         Mount::bind(&paths.outbox, &format!("{home}/Outbox"), false),
-        Mount::bind(&paths.runtime, CONTAINER_RUNTIME, false),
+        // The container's own runtime folder, private and writable; the
+        // host's sockets only ever read-only, inside it and at
+        // /tmp/.X11-unix (issue 18, finding 1: a writable mount source
+        // could be swapped for a link that the next start would mount).
+        // Under rootless Podman the session runs as the user (keep-id), not
+        // as the tmpfs's owner, so it is sticky and open as /tmp is.
+        Mount::tmpfs_mode(
+            CONTAINER_RUNTIME,
+            if host.rootless {
+                "mode=1777"
+            } else {
+                "mode=0700"
+            },
+        ),
+        Mount::sockets(&paths.runtime, CONTAINER_WAYLAND),
         Mount::tmpfs("/tmp"),
-        Mount::bind(&paths.x11, CONTAINER_X11, false),
+        Mount::sockets(&paths.x11, CONTAINER_X11),
     ];
     // Each `~/Outbox/<to>` is its own inbox folder mounted over the outbox,
     // so the profile cannot swap it for a link to somewhere else.
@@ -423,7 +580,10 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
     let mut env = BTreeMap::from([
         ("HOME".to_owned(), home.to_owned()),
         ("XDG_RUNTIME_DIR".to_owned(), CONTAINER_RUNTIME.to_owned()),
-        ("WAYLAND_DISPLAY".to_owned(), "wayland-0".to_owned()),
+        (
+            "WAYLAND_DISPLAY".to_owned(),
+            format!("{CONTAINER_WAYLAND}/{WAYLAND_SOCKET}"),
+        ),
         ("DISPLAY".to_owned(), ":0".to_owned()),
         ("ZION_PROFILE".to_owned(), name.to_owned()),
         ("LANG".to_owned(), "C.UTF-8".to_owned()),
@@ -471,6 +631,7 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
 
     let (netns, networks) = network_of(profile.network, &profile_network(name));
 
+    let (userns, idmappings) = user_namespace(host.rootless, paths.ids);
     let mut spec = ContainerSpec {
         name: container_name(name),
         image: profile.image.clone(),
@@ -480,15 +641,15 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         labels: BTreeMap::from([(LABEL_PROFILE.to_owned(), name.to_owned())]),
         env,
         work_dir: home.to_owned(),
+        user: None,
         cap_drop: vec!["ALL".into()],
         cap_add: profile.capabilities.clone(),
         no_new_privileges: true,
         resource_limits,
         netns,
         networks,
-        userns: host.rootless.then(|| Namespace {
-            nsmode: "keep-id".into(),
-        }),
+        userns,
+        idmappings,
         mounts,
         devices,
         stop_timeout: STOP_GRACE_SECONDS,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use zion_profiles::config::{Config, Device, Network, Profile};
-use zion_profiles::spec::{LABEL_PROFILE, LABEL_SPEC};
+use zion_profiles::spec::{IdRange, LABEL_PROFILE, LABEL_SPEC};
 use zion_profiles::{container_spec, HostDevices, ProfilePaths};
 
 fn work() -> Profile {
@@ -188,11 +188,31 @@ fn each_outbox_to_another_profile_is_its_own_writable_quarantine_folder() {
 }
 
 #[test]
+fn rootful_podman_maps_the_profiles_own_range_so_root_inside_is_never_root_outside() {
+    let mut p = paths("work");
+    p.ids = IdRange::slot(2);
+    let json = container_spec(&work(), &p, &HostDevices::default())
+        .spec
+        .to_json();
+    assert_eq!(json["userns"], serde_json::json!({"nsmode": "private"}));
+    let base = 0x7000_0000u32 + 2 * 65536;
+    let map = serde_json::json!([{"container_id": 0, "host_id": base, "size": 65536}]);
+    assert_eq!(json["idmappings"]["UIDMap"], map);
+    assert_eq!(json["idmappings"]["GIDMap"], map);
+    // The same slot gives the same spec: a re-created container keeps it.
+    let again = container_spec(&work(), &p, &HostDevices::default()).spec;
+    assert_eq!(again.to_json()["idmappings"], json["idmappings"]);
+    assert_eq!(IdRange::slot(IdRange::SLOTS), None);
+    let last = IdRange::slot(IdRange::SLOTS - 1).expect("last slot");
+    assert!(u64::from(last.base) + u64::from(last.size) <= i32::MAX as u64);
+}
+
+#[test]
 fn rootless_podman_maps_the_users_uid_into_the_container() {
     let rootful = container_spec(&work(), &paths("work"), &HostDevices::default()).spec;
     assert!(
         rootful.to_json().get("userns").is_none(),
-        "Podman's default when rootful"
+        "Podman's default without a range"
     );
     let host = HostDevices {
         rootless: true,
@@ -392,4 +412,35 @@ fn an_existing_network_is_adopted_only_when_isolated_on_its_bridge() {
         "options": {"isolate": "true"},
     });
     assert!(!adoptable(&spec, &elsewhere));
+}
+
+#[test]
+fn host_socket_folders_are_read_only_and_the_runtime_folder_is_a_private_tmpfs() {
+    let spec = container_spec(&work(), &paths("work"), &HostDevices::default()).spec;
+    let at = |dest: &str| {
+        spec.mounts
+            .iter()
+            .find(|m| m.destination == dest)
+            .unwrap_or_else(|| panic!("no mount at {dest}: {:?}", spec.mounts))
+    };
+    let runtime = at("/run/zion");
+    assert_eq!(runtime.kind, "tmpfs");
+    assert!(runtime.options.contains(&"mode=0700".to_owned()));
+    for (dest, source) in [
+        ("/run/zion/wayland", "/run/user/1000/zion/work"),
+        ("/tmp/.X11-unix", "/run/user/1000/zion/work/X11"),
+    ] {
+        let m = at(dest);
+        assert_eq!((m.kind.as_str(), m.source.as_str()), ("bind", source));
+        assert!(m.options.contains(&"ro".to_owned()), "{m:?}");
+        assert!(!m.options.contains(&"rw".to_owned()), "{m:?}");
+    }
+    // No writable host mount is ever a folder the compositor writes in.
+    for m in spec.mounts.iter().filter(|m| m.kind == "bind") {
+        if m.source.starts_with("/run/user/1000") {
+            assert!(m.options.contains(&"ro".to_owned()), "{m:?}");
+        }
+    }
+    assert_eq!(spec.env["XDG_RUNTIME_DIR"], "/run/zion");
+    assert_eq!(spec.env["WAYLAND_DISPLAY"], "/run/zion/wayland/wayland-0");
 }

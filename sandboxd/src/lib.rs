@@ -8,6 +8,7 @@ pub mod criu;
 pub mod firewall;
 pub mod focus;
 pub mod follow;
+pub mod ids;
 pub mod paths;
 pub mod profiles_dbus;
 pub mod quarantine;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -16,12 +16,14 @@ use tokio::sync::broadcast;
 use zbus::zvariant::Type;
 use zion_profiles::config::{Config, ConfigError, Device, Network, Profile, Restart};
 use zion_profiles::network::{adoptable, network_spec, profile_network};
+use zion_profiles::spec::IdRange;
 use zion_profiles::{
     container_spec, ContainerState, HostDevices, Lifecycle, LifecycleError, Plan, ProfilePaths,
 };
 
 use crate::criu::{self, Criu, Method};
 use crate::firewall;
+use crate::ids;
 use crate::reload::{self, ReloadPlan};
 use crate::sound::SoundServers;
 use crate::SessionPaths;
@@ -202,6 +204,8 @@ pub struct Session {
     firewall: tokio::sync::Mutex<()>,
     /// The firewall was installed by this run.
     firewall_in_force: AtomicBool,
+    /// Serialises the assignment of user-namespace ranges.
+    id_slots: Mutex<()>,
 }
 
 impl Session {
@@ -238,6 +242,7 @@ impl Session {
             sound,
             firewall: tokio::sync::Mutex::new(()),
             firewall_in_force: AtomicBool::new(false),
+            id_slots: Mutex::new(()),
         }
     }
 
@@ -302,6 +307,24 @@ impl Session {
         }
     }
 
+    /// Whether Podman runs rootless (as [`Session::detect_rootless`] found).
+    pub fn rootless(&self) -> bool {
+        self.devices.rootless
+    }
+
+    /// The host ids `profile`'s user namespace maps under rootful Podman
+    /// (assigned once, kept for good); `None` under rootless Podman, where
+    /// `keep-id` maps the user.
+    pub fn id_range(&self, profile: &str) -> anyhow::Result<Option<IdRange>> {
+        if self.devices.rootless {
+            return Ok(None);
+        }
+        let _one = self.id_slots.lock().unwrap_or_else(PoisonError::into_inner);
+        ids::profile_range(&self.paths.data, profile)
+            .map(Some)
+            .with_context(|| format!("assigning the user-namespace range of profile `{profile}`"))
+    }
+
     /// The host folders of `profile`.
     pub fn profile_paths(&self, profile: &Profile) -> ProfilePaths {
         // `~/Outbox/<other>` for every other profile (issue 8: transfers).
@@ -314,10 +337,16 @@ impl Session {
     /// left running by an earlier run).
     pub async fn up(&self, profile: &Profile) -> anyhow::Result<Plan> {
         let name = profile.name.as_ref();
-        let paths = self.profile_paths(profile);
+        let mut paths = self.profile_paths(profile);
+        paths.ids = self.id_range(name)?;
         for dir in paths.folders() {
-            create_private_dir(dir)
+            create_private_dir(dir, &[&self.paths.data, &self.paths.runtime])
                 .with_context(|| format!("creating {} for profile `{name}`", dir.display()))?;
+        }
+        if let Some(ids) = paths.ids {
+            open_to_container(&paths, ids).with_context(|| {
+                format!("opening the folders of profile `{name}` to its container's ids")
+            })?;
         }
         if profile.network == Network::Full {
             self.ensure_network(&profile_network(name)).await?;
@@ -909,7 +938,47 @@ fn epoch_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+/// Makes a profile's folders usable by its container's root, host id
+/// `ids.base` (rootful Podman, issue 18 finding 3): its home is its own (so
+/// that what it writes there keeps one owner across re-creation), its
+/// outboxes writable, Shared readable, its sockets usable; nothing wider
+/// than that id. The compositor's sockets made later are shared alike
+/// (`access::share_sockets`).
+fn open_to_container(paths: &ProfilePaths, ids: IdRange) -> std::io::Result<()> {
+    use zion_profiles::access;
+    let root = ids.base;
+    let home = fs::symlink_metadata(&paths.home)?;
+    if home.uid() != root || home.gid() != root {
+        std::os::unix::fs::lchown(&paths.home, Some(root), Some(root))?;
+    }
+    let rwx = access::Perm::READ | access::Perm::WRITE | access::Perm::EXECUTE;
+    for outbox in std::iter::once(&paths.outbox).chain(paths.outboxes_to.iter().map(|(_, d)| d)) {
+        access::grant(outbox, &[root], rwx)?;
+    }
+    access::grant(
+        &paths.shared,
+        &[root],
+        access::Perm::READ | access::Perm::EXECUTE,
+    )?;
+    access::grant_sockets(&paths.runtime, &[root])
+}
+
+/// Makes `dir` (mode 0700 when new). Under one of the session's own
+/// folders `bases` it is walked from that folder without following a link
+/// (issue 18, finding 1): every such folder is a mount source or holds one,
+/// and a link planted in its place must never be what Podman mounts.
+fn create_private_dir(dir: &Path, bases: &[&Path]) -> std::io::Result<()> {
+    for base in bases {
+        if let Ok(rel) = dir.strip_prefix(base) {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(base)?;
+            zion_profiles::access::ensure_dir_keeping_modes(base, rel, 0o700)?;
+            return Ok(());
+        }
+    }
+    // A folder the user placed elsewhere (not one of Zion's).
     if dir.is_dir() {
         return Ok(());
     }

@@ -264,8 +264,51 @@ async fn a_sandboxed_chromium_downloads_only_into_the_quarantine_and_leaves_noth
     let said = stdout(&probe);
     assert!(said.ends_with("done"), "{probe:?}");
     assert!(!said.contains("reachable"), "{said}");
-    assert!(said.contains("CapEff:\t0000000000000000"), "{said}");
+    // No capability but SYS_CHROOT (bit 18), which Chromium's own sandbox
+    // needs under Podman's seccomp profile (issue 18, finding 13).
+    let cap_eff = said
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).expect("a hex CapEff"))
+        .unwrap_or_else(|| panic!("no CapEff: {said}"));
+    const CAP_SYS_CHROOT: u64 = 1 << 18;
+    assert_eq!(cap_eff & !CAP_SYS_CHROOT, 0, "{said}");
     assert!(said.contains("NoNewPrivs:\t1"), "{said}");
+    // Chromium's own sandbox is on (issue 18, finding 13): no process has
+    // --no-sandbox, the browser is not root, and its renderers run under
+    // seccomp (mode 2) in a user namespace of their own.
+    let tree = stdout(&in_sandbox(
+        &env,
+        &id,
+        "for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null);            case \"$c\" in *chromium*) echo \"PROC ${p#/proc/} $(grep -E '^(Uid|Seccomp):' $p/status | tr '\\n\\t' '  ')              NS $(readlink $p/ns/user 2>/dev/null || echo hidden) CMD $c\";; esac; done;          echo SELF $(readlink /proc/self/ns/user)",
+    ));
+    assert!(!tree.contains("--no-sandbox"), "{tree}");
+    let own_ns = tree
+        .lines()
+        .find_map(|l| l.strip_prefix("SELF "))
+        .unwrap_or_else(|| panic!("{tree}"))
+        .to_owned();
+    let browser_process = tree
+        .lines()
+        // (the probe's own shell names chromium too: not that one)
+        .find(|l| l.starts_with("PROC") && !l.contains("--type=") && !l.contains("readlink"))
+        .unwrap_or_else(|| panic!("no browser process: {tree}"));
+    assert!(
+        browser_process.contains("Uid: 1000"),
+        "the browser runs as root: {browser_process}"
+    );
+    let renderers: Vec<&str> = tree
+        .lines()
+        .filter(|l| l.contains("--type=renderer"))
+        .collect();
+    assert!(!renderers.is_empty(), "no renderer: {tree}");
+    for r in &renderers {
+        assert!(r.contains("Seccomp: 2"), "a renderer without seccomp: {r}");
+        assert!(
+            !r.contains(&own_ns),
+            "a renderer in the container's own user namespace: {r}"
+        );
+    }
     let listing = in_sandbox(&env, &id, "ls -A ~/Downloads");
     assert!(
         !stdout(&listing).contains("report.bin"),

@@ -570,7 +570,10 @@ async fn a_profile_sees_its_own_wayland_socket_only_no_bus_and_its_limits() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(env.contains("WAYLAND_DISPLAY=wayland-0"), "{env}");
+    assert!(
+        env.contains("WAYLAND_DISPLAY=/run/zion/wayland/wayland-0"),
+        "{env}"
+    );
     assert!(
         !env.contains("DBUS_SESSION_BUS_ADDRESS"),
         "the app got a bus: {env}"
@@ -596,12 +599,15 @@ async fn a_profile_sees_its_own_wayland_socket_only_no_bus_and_its_limits() {
         "find / \\( -path /proc -o -path /sys \\) -prune -o -type s -print 2>/dev/null; true",
     );
     assert!(
-        sockets.lines().any(|l| l == "/run/zion/wayland-0"),
+        sockets.lines().any(|l| l == "/run/zion/wayland/wayland-0"),
         "no Wayland socket inside work: {sockets}"
     );
-    for x in sockets.lines().filter(|l| *l != "/run/zion/wayland-0") {
+    for x in sockets
+        .lines()
+        .filter(|l| *l != "/run/zion/wayland/wayland-0")
+    {
         let name = x
-            .strip_prefix("/run/zion/X11/")
+            .strip_prefix("/run/zion/wayland/X11/")
             .or_else(|| x.strip_prefix("/tmp/.X11-unix/"))
             .unwrap_or_else(|| {
                 panic!("a socket that is not work's own inside work: {x} (all: {sockets})")
@@ -612,7 +618,7 @@ async fn a_profile_sees_its_own_wayland_socket_only_no_bus_and_its_limits() {
         );
     }
     let inode_inside: u64 = d
-        .sh("work", "stat -c %i /run/zion/wayland-0")
+        .sh("work", "stat -c %i /run/zion/wayland/wayland-0")
         .parse()
         .expect("an inode number");
     let runtime = &d.env.xdg.runtime;
@@ -621,9 +627,9 @@ async fn a_profile_sees_its_own_wayland_socket_only_no_bus_and_its_limits() {
         std::fs::metadata(runtime.join("zion/personal/wayland-0")).expect("personal's socket");
     assert_eq!(inode_inside, own.ino(), "work's socket is work's");
     assert_ne!(inode_inside, other.ino());
-    // The folder holds work's socket and its lock (and work's X11 folder),
-    // nothing of personal's.
-    let listed = d.sh("work", "ls -A /run/zion");
+    // The host's folder (read-only inside) holds work's socket and its
+    // lock (and work's X11 folder), nothing of personal's.
+    let listed = d.sh("work", "ls -A /run/zion/wayland");
     let listed: Vec<&str> = listed.lines().filter(|l| *l != "X11").collect();
     assert_eq!(listed, ["wayland-0", "wayland-0.lock"]);
     let personal_inside = d.sh("work", "find /run -name '*personal*' 2>/dev/null; true");

@@ -43,6 +43,24 @@ pub(crate) fn open_dir(
     open_dir_creating_from(root, root_fd, components, create.map(|m| (0, m)))
 }
 
+/// Gives a folder just made in `parent` the owner of `parent`: a folder
+/// made in a profile's home (`~/Incoming/<from>`) belongs to the profile's
+/// container user (its home's owner under rootful Podman's user namespace,
+/// issue 18), not to the daemon. Best effort: without the right to chown,
+/// the daemon owns both already.
+fn inherit_owner(parent: &OwnedFd, name: &str) {
+    let Ok(st) = rustix::fs::fstat(parent) else {
+        return;
+    };
+    if let Ok(fd) = open_component(parent, name) {
+        let _ = rustix::fs::fchown(
+            &fd,
+            Some(rustix::fs::Uid::from_raw(st.st_uid)),
+            Some(rustix::fs::Gid::from_raw(st.st_gid)),
+        );
+    }
+}
+
 /// Like [`open_dir`], creating only components from index `from` on.
 pub(crate) fn open_dir_creating_from(
     root: &Path,
@@ -59,7 +77,8 @@ pub(crate) fn open_dir_creating_from(
         let fd = match (open_component(parent, component), may_create) {
             (Err(Errno::NOENT), Some(mode)) => {
                 match rustix::fs::mkdirat(parent, *component, mode) {
-                    Ok(()) | Err(Errno::EXIST) => {}
+                    Ok(()) => inherit_owner(parent, component),
+                    Err(Errno::EXIST) => {}
                     Err(e) => return Err(StorageError::io("creating directory", path, e.into())),
                 }
                 // The new entry must survive a crash before anything is put in it.

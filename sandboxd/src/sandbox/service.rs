@@ -20,11 +20,12 @@ use zion_quarantine::{Source, Store};
 
 use super::compositor::Compositor;
 use super::spec::{
-    browser_command, check_url, sandbox_spec, source_label, source_name, SandboxPaths,
-    LABEL_SANDBOX, LABEL_SANDBOX_PROFILE,
+    browser_command, check_url, container_name, sandbox_spec, source_label, source_name,
+    SandboxPaths, BROWSER_UID, LABEL_SANDBOX, LABEL_SANDBOX_PROFILE,
 };
 use super::state::{next_id, pool_plan, SandboxState, Step};
 use crate::Session;
+use zion_profiles::spec::IdRange;
 
 /// How long an emptied inbox folder is waited for after a sandbox closed:
 /// the quarantine takes its files, then the folder goes. A folder still
@@ -96,6 +97,9 @@ struct Entry {
     ready: bool,
     /// `Opened` was signalled, so `Closed` will be.
     opened: bool,
+    /// Its user-namespace slot (rootful Podman), apart from every other
+    /// live sandbox's and every profile's.
+    slot: Option<u32>,
 }
 
 /// The sandbox service's settings.
@@ -341,24 +345,51 @@ impl Sandboxes {
                 ))
             })?;
         let wayland = self.compositor.open_socket(profile, &ids).await;
-        let paths = SandboxPaths {
-            downloads,
-            wayland: wayland.clone(),
-        };
-        let spec = sandbox_spec(&config, &ids, &paths, &self.settings.image);
-        self.entries(|e| {
+        let rootless = self.session.rootless();
+        let slot = self.entries(|e| {
+            let slot = if rootless {
+                None
+            } else {
+                let used: Vec<u32> = e.all.values().filter_map(|x| x.slot).collect();
+                crate::ids::sandbox_slot(&used)
+            };
             e.all.insert(
                 id,
                 Entry {
                     profile: profile.to_owned(),
-                    container: spec.container.name.clone(),
-                    wayland,
+                    container: container_name(profile, &ids),
+                    wayland: wayland.clone(),
                     state,
                     ready: false,
                     opened: false,
+                    slot,
                 },
-            )
+            );
+            slot
         });
+        let range = slot.and_then(IdRange::slot);
+        if !rootless && range.is_none() {
+            self.close_entry(id, "no user-namespace range was free")
+                .await;
+            return Err(SandboxError::Failed(format!(
+                "sandbox {profile}/{id}: every user-namespace range for sandboxes is in use; close one"
+            )));
+        }
+        if let Some(range) = range {
+            if let Err(e) = open_to_browser(&downloads, wayland.as_deref(), range) {
+                self.close_entry(id, "its folders could not be opened to it")
+                    .await;
+                return Err(SandboxError::Failed(format!(
+                    "sandbox {profile}/{id}: opening its folders to its browser's user: {e}"
+                )));
+            }
+        }
+        let paths = SandboxPaths {
+            downloads,
+            wayland,
+            ids: range,
+        };
+        let spec = sandbox_spec(&config, &ids, &paths, &self.settings.image);
         let made = async {
             let container = self
                 .session
@@ -679,6 +710,26 @@ impl Sandboxes {
             .map(|id| self.close_entry(id, "the session is ending"));
         futures_util::future::join_all(closes).await;
     }
+}
+
+/// Lets the browser's user (its host id in `range`) write its downloads
+/// folder and use its Wayland socket: exactly that id, by ACL.
+fn open_to_browser(
+    downloads: &std::path::Path,
+    wayland: Option<&std::path::Path>,
+    range: IdRange,
+) -> std::io::Result<()> {
+    use zion_profiles::access::{self, Perm};
+    let browser = range.host(BROWSER_UID);
+    access::grant(
+        downloads,
+        &[browser],
+        Perm::READ | Perm::WRITE | Perm::EXECUTE,
+    )?;
+    if let Some(dir) = wayland {
+        access::grant_sockets(dir, &[browser])?;
+    }
+    Ok(())
 }
 
 /// Removes a closed sandbox's inbox folder once the quarantine has taken

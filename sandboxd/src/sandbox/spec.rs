@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 
 use zion_profiles::config::Profile;
 use zion_profiles::network::sandbox_network;
-use zion_profiles::spec::{network_of, ContainerSpec, MemoryLimit};
-use zion_profiles::spec::{Mount, PidsLimit, Resources, CONTAINER_HOME, CONTAINER_RUNTIME};
+use zion_profiles::spec::{network_of, user_namespace, ContainerSpec, IdRange, MemoryLimit};
+use zion_profiles::spec::{
+    Mount, PidsLimit, Resources, CONTAINER_HOME, CONTAINER_RUNTIME, CONTAINER_WAYLAND,
+    WAYLAND_SOCKET,
+};
 
 /// Label holding the sandbox's id; every sandbox container has it.
 pub const LABEL_SANDBOX: &str = "org.zionos.sandbox";
@@ -32,6 +35,10 @@ const BROWSER_RECIPE: &str = include_str!("../../../session-files/images/browser
 pub const SANDBOX_MEMORY: u64 = 2 << 30;
 /// Tasks a sandbox may run: Chromium's processes and threads.
 pub const SANDBOX_PIDS: i64 = 2048;
+
+/// The uid and gid the browser runs as inside the sandbox: not root, so
+/// that Chromium turns its own sandbox on (issue 18, finding 13).
+pub const BROWSER_UID: u32 = 1000;
 
 /// `~/Downloads` inside the sandbox.
 pub fn container_downloads() -> String {
@@ -56,6 +63,10 @@ pub struct SandboxPaths {
     /// The folder holding its own Wayland socket (`wayland-0`), when the
     /// compositor gave one.
     pub wayland: Option<PathBuf>,
+    /// The host ids its user namespace maps under rootful Podman (a range
+    /// of its own, apart from every profile's); `None` under rootless
+    /// Podman, whose default already maps root inside to the user.
+    pub ids: Option<IdRange>,
 }
 
 impl SandboxPaths {
@@ -67,6 +78,7 @@ impl SandboxPaths {
                 .join("inbox")
                 .join(source_name(profile, id)),
             wayland: None,
+            ids: None,
         }
     }
 }
@@ -116,8 +128,10 @@ impl SandboxSpec {
 /// containers can be made ahead of time, before the URL is known.
 pub fn sandbox_spec(profile: &Profile, id: &str, paths: &SandboxPaths, image: &str) -> SandboxSpec {
     let name = profile.name.as_ref();
+    // The browser's own folders belong to the browser's user.
+    let own = format!("mode=0700,uid={BROWSER_UID},gid={BROWSER_UID}");
     let mut mounts = vec![
-        tmpfs(CONTAINER_HOME, "mode=0700"),
+        tmpfs(CONTAINER_HOME, &own),
         tmpfs("/tmp", "mode=1777"),
         bind(&paths.downloads, &container_downloads()),
     ];
@@ -127,15 +141,29 @@ pub fn sandbox_spec(profile: &Profile, id: &str, paths: &SandboxPaths, image: &s
         ("ZION_SANDBOX".to_owned(), id.to_owned()),
         ("LANG".to_owned(), "C.UTF-8".to_owned()),
     ]);
+    // Its own runtime folder is a private tmpfs; the compositor's socket
+    // folder only ever read-only inside it, so that nothing the sandbox
+    // writes is a path the compositor later uses (issue 18, finding 1).
+    mounts.push(tmpfs(CONTAINER_RUNTIME, &own));
+    env.insert("XDG_RUNTIME_DIR".into(), CONTAINER_RUNTIME.into());
     if let Some(wayland) = &paths.wayland {
-        mounts.push(bind(wayland, CONTAINER_RUNTIME));
-        env.insert("XDG_RUNTIME_DIR".into(), CONTAINER_RUNTIME.into());
-        env.insert("WAYLAND_DISPLAY".into(), "wayland-0".into());
+        mounts.push(Mount::sockets(wayland, CONTAINER_WAYLAND));
+        env.insert(
+            "WAYLAND_DISPLAY".into(),
+            format!("{CONTAINER_WAYLAND}/{WAYLAND_SOCKET}"),
+        );
     }
     // The profile's sandboxes' own isolated network, never the profile's
     // (a page must not reach the profile's container) nor Podman's default
     // one; the daemon's firewall keeps it off the host.
     let (netns, networks) = network_of(profile.network, &sandbox_network(name));
+    // Rootful: a range of its own, so that nothing in the sandbox is root
+    // outside (issue 18, finding 3). Rootless (no range given): Podman's
+    // default, where the sandbox's root is the user.
+    let (userns, idmappings) = match paths.ids {
+        Some(_) => user_namespace(false, paths.ids),
+        None => (None, None),
+    };
     let container = ContainerSpec {
         name: container_name(name, id),
         image: image.to_owned(),
@@ -148,8 +176,14 @@ pub fn sandbox_spec(profile: &Profile, id: &str, paths: &SandboxPaths, image: &s
         ]),
         env,
         work_dir: CONTAINER_HOME.to_owned(),
+        // Not root: as root Chromium refuses its own sandbox.
+        user: Some(format!("{BROWSER_UID}:{BROWSER_UID}")),
         cap_drop: vec!["ALL".into()],
-        cap_add: Vec::new(),
+        // Chromium's sandbox chroots its renderers into an empty folder;
+        // Podman's seccomp profile allows chroot only with this capability.
+        // It is not in the browser's effective set (it runs as a non-root
+        // user), only what its user namespace sandbox gets.
+        cap_add: vec!["SYS_CHROOT".into()],
         no_new_privileges: true,
         resource_limits: Resources {
             memory: Some(MemoryLimit {
@@ -162,9 +196,8 @@ pub fn sandbox_spec(profile: &Profile, id: &str, paths: &SandboxPaths, image: &s
         },
         netns,
         networks,
-        // Podman's default mapping: under rootless Podman the sandbox's root
-        // is the user, so its downloads are the user's files anyway.
-        userns: None,
+        userns,
+        idmappings,
         mounts,
         devices: Vec::new(),
         // Closing kills: nothing in a sandbox is worth a grace period.
@@ -190,12 +223,12 @@ pub fn browser_command(url: &str, wayland: bool) -> Vec<String> {
         },
         "savefile": { "default_directory": downloads },
     });
-    // `--no-sandbox`: the container is the sandbox. Chromium's own needs
-    // user namespaces or a setuid helper, and every capability is dropped
-    // with no-new-privileges, so it cannot set itself up here.
+    // Chromium's own sandbox stays on (no `--no-sandbox`): it runs as a
+    // non-root user and builds its renderers' sandbox from user namespaces
+    // and seccomp inside the container, a second wall behind the container
+    // (issue 18, finding 13).
     let mut argv = vec![
         "chromium".to_owned(),
-        "--no-sandbox".into(),
         "--disable-gpu".into(),
         "--disable-dev-shm-usage".into(),
         "--no-first-run".into(),
@@ -336,7 +369,7 @@ mod tests {
             .filter(|m| m.kind == "tmpfs")
             .map(|m| m.destination.as_str())
             .collect();
-        assert_eq!(tmpfs, vec!["/home/zion", "/tmp"]);
+        assert_eq!(tmpfs, vec!["/home/zion", "/tmp", "/run/zion"]);
         assert!(spec.devices.is_empty());
         assert!(!spec.env.contains_key("WAYLAND_DISPLAY"));
     }
@@ -344,13 +377,20 @@ mod tests {
     #[test]
     fn the_wayland_folder_is_bound_when_the_compositor_gave_one() {
         let spec = sandbox_spec(&work("full"), "7", &paths(true), "img").container;
+        let sockets = spec
+            .mounts
+            .iter()
+            .find(|m| m.destination == CONTAINER_WAYLAND)
+            .expect("socket folder mount");
+        assert_eq!(sockets.source, "/run/user/1/zion/sandboxes/work/7");
+        assert!(sockets.options.contains(&"ro".to_owned()), "{sockets:?}");
         let runtime = spec
             .mounts
             .iter()
             .find(|m| m.destination == CONTAINER_RUNTIME)
             .expect("runtime mount");
-        assert_eq!(runtime.source, "/run/user/1/zion/sandboxes/work/7");
-        assert_eq!(spec.env["WAYLAND_DISPLAY"], "wayland-0");
+        assert_eq!(runtime.kind, "tmpfs");
+        assert_eq!(spec.env["WAYLAND_DISPLAY"], "/run/zion/wayland/wayland-0");
         assert_eq!(spec.env["XDG_RUNTIME_DIR"], CONTAINER_RUNTIME);
     }
 
@@ -359,7 +399,8 @@ mod tests {
         let spec = sandbox_spec(&work("full"), "7", &paths(false), "img");
         let json = spec.to_json();
         assert_eq!(json["cap_drop"], serde_json::json!(["ALL"]));
-        assert_eq!(json["cap_add"], serde_json::json!([]));
+        assert_eq!(json["cap_add"], serde_json::json!(["SYS_CHROOT"]));
+        assert_eq!(json["user"], "1000:1000");
         assert_eq!(json["no_new_privileges"], true);
         assert_eq!(json["remove"], true);
         assert_eq!(json["resource_limits"]["pids"]["limit"], SANDBOX_PIDS);
@@ -369,6 +410,19 @@ mod tests {
         assert!(json["labels"].get("org.zionos.profile").is_none());
         assert_eq!(json["name"], "zion-sandbox-work-7");
         assert_eq!(json["image"], "img");
+    }
+
+    #[test]
+    fn a_rootful_sandbox_maps_a_range_of_its_own() {
+        let mut p = paths(true);
+        p.ids = IdRange::slot(2048);
+        let json = sandbox_spec(&work("full"), "7", &p, "img").to_json();
+        assert_eq!(json["userns"]["nsmode"], "private");
+        let base = IdRange::slot(2048).expect("slot").base;
+        assert_eq!(json["idmappings"]["UIDMap"][0]["host_id"], base);
+        assert_eq!(json["idmappings"]["GIDMap"][0]["container_id"], 0);
+        let rootless = sandbox_spec(&work("full"), "7", &paths(true), "img").to_json();
+        assert!(rootless.get("userns").is_none());
     }
 
     #[test]
@@ -388,11 +442,12 @@ mod tests {
     #[test]
     fn the_browser_runs_headless_without_a_socket_and_on_wayland_with_one() {
         let headless = browser_command("http://h/x", false);
+        let shown = browser_command("http://h/x", true);
         assert!(headless.contains(&"--headless=new".to_owned()));
-        assert!(headless.contains(&"--no-sandbox".to_owned()));
+        assert!(!headless.iter().any(|a| a.contains("no-sandbox")));
+        assert!(!shown.iter().any(|a| a.contains("no-sandbox")));
         assert_eq!(headless.last().map(String::as_str), Some("http://h/x"));
         assert_eq!(headless[headless.len() - 2], "--");
-        let shown = browser_command("http://h/x", true);
         assert!(shown.contains(&"--ozone-platform=wayland".to_owned()));
         assert!(!shown.contains(&"--headless=new".to_owned()));
         let prefs = headless
