@@ -43,9 +43,19 @@ impl Namespaces {
         }
     }
 
-    /// The first kind in which `self` and `other` differ.
+    /// The kinds a caller must share with the service. Every container
+    /// Zion makes has a pid namespace of its own (no spec shares the
+    /// host's) and a user namespace of its own; the mount and network
+    /// namespaces are not compared, since host services legitimately run
+    /// with private ones (systemd's `PrivateTmp=`/`PrivateNetwork=`, a
+    /// compositor with a private `/tmp` for Xwayland's sockets) and a
+    /// container cannot have the host's pid and user namespaces without
+    /// also showing in a container's cgroup.
+    pub const COMPARED: [&'static str; 2] = ["user", "pid"];
+
+    /// The first compared kind in which `self` and `other` differ.
     pub fn first_difference(&self, other: &Namespaces) -> Option<&'static str> {
-        Namespaces::KINDS
+        Namespaces::COMPARED
             .into_iter()
             .find(|kind| self.get(kind) != other.get(kind))
     }
@@ -364,13 +374,11 @@ mod tests {
             judge(&host(), &seen(p)),
             Err(Refusal::OtherNamespace { kind: "user", .. })
         ));
-        for kind in Namespaces::KINDS {
+        for kind in Namespaces::COMPARED {
             let mut p = shell();
             match kind {
                 "user" => p.namespaces.user.dev = 5,
-                "pid" => p.namespaces.pid.dev = 5,
-                "mnt" => p.namespaces.mnt.dev = 5,
-                _ => p.namespaces.net.dev = 5,
+                _ => p.namespaces.pid.dev = 5,
             }
             assert_eq!(
                 judge(&host(), &seen(p)),
@@ -378,6 +386,16 @@ mod tests {
                 "{kind}"
             );
         }
+    }
+
+    #[test]
+    fn a_host_process_with_a_private_tmp_or_network_is_the_session_users() {
+        // A host service with PrivateTmp= / PrivateNetwork=, or the
+        // compositor's caller seen from a compositor with a private /tmp.
+        let mut p = shell();
+        p.namespaces.mnt.ino = 901;
+        p.namespaces.net.ino = 903;
+        assert!(judge(&host(), &seen(p)).is_ok());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! compositor and the session daemon.
 //!
 //! The rule: the caller is a process of the session user (the uid the
-//! service runs as) in the service's own user, pid, mount and network
-//! namespaces, outside any container's cgroup. A profile container, a
+//! service runs as) in the service's own user and pid namespaces, outside
+//! any container's cgroup. A profile container, a
 //! disposable browser or another user that reaches the bus is refused with
 //! `org.freedesktop.DBus.Error.AccessDenied`, and the refusal is logged.
 //! Read-only methods (lists, status) are held to the same rule: their only
@@ -12,8 +12,9 @@
 //!
 //! The uid alone proves little: with rootless Podman's `keep-id`, or rootful
 //! Podman without a user namespace, a container's processes have the session
-//! user's uid on the host. The namespaces do: Podman always gives a
-//! container a mount namespace of its own.
+//! user's uid on the host. The namespaces do: every container Zion makes
+//! has pid and user namespaces of its own. Mount and network namespaces are
+//! not compared: host services may run with private ones.
 //!
 //! What this does not cover, and why the bus socket must never be given to
 //! a container in the first place:

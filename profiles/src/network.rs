@@ -34,10 +34,17 @@ pub fn sandbox_network(profile: &str) -> String {
 }
 
 /// The host interface of a Zion network's bridge: [`BRIDGE_PREFIX`] and a
-/// hash of the network's name (interface names have at most 15 bytes,
-/// profile names up to 32).
-pub fn bridge_interface(network: &str) -> String {
-    let digest = Sha256::digest(network.as_bytes());
+/// hash of the network's name and `scope` (interface names have at most 15
+/// bytes, profile names up to 32). The scope (the session's data folder)
+/// keeps two sessions on one machine, each with its own Podman and a
+/// `zion-work`, off each other's bridge: one removing its network would
+/// otherwise take the other's bridge with it.
+pub fn bridge_interface(network: &str, scope: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(scope.as_bytes());
+    hasher.update([0]);
+    hasher.update(network.as_bytes());
+    let digest = hasher.finalize();
     format!("{BRIDGE_PREFIX}{}", &hex::encode(digest)[..10])
 }
 
@@ -58,11 +65,12 @@ pub struct NetworkSpec {
 /// The network called `name`: a bridge named by [`bridge_interface`],
 /// isolated from every other isolated bridge, no DNS server of Podman's
 /// (aardvark would listen on the host's side of the bridge; containers use
-/// the host's resolvers instead), routed to the outside.
-pub fn network_spec(name: &str) -> NetworkSpec {
+/// the host's resolvers instead), routed to the outside. `scope` as for
+/// [`bridge_interface`].
+pub fn network_spec(name: &str, scope: &str) -> NetworkSpec {
     NetworkSpec {
         name: name.to_owned(),
-        interface: bridge_interface(name),
+        interface: bridge_interface(name, scope),
         options: BTreeMap::from([("isolate".to_owned(), "true".to_owned())]),
         labels: BTreeMap::from([(LABEL_NETWORK.to_owned(), name.to_owned())]),
     }

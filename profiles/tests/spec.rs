@@ -360,16 +360,21 @@ fn zion_networks_are_isolated_on_bridges_the_firewall_matches() {
         sandbox_network("work"),
         profile_network("a-very-long-profile-name-of-32ch"),
     ];
-    let mut interfaces: Vec<String> = names.iter().map(|n| bridge_interface(n)).collect();
+    let mut interfaces: Vec<String> = names.iter().map(|n| bridge_interface(n, "/d")).collect();
     for (name, interface) in names.iter().zip(&interfaces) {
         assert!(interface.starts_with(BRIDGE_PREFIX), "{interface}");
         assert!(interface.len() <= 15, "{interface} is too long for Linux");
-        let spec = network_spec(name);
+        let spec = network_spec(name, "/d");
         assert_eq!(spec.options["isolate"], "true");
         assert_eq!(&spec.interface, interface);
     }
     interfaces.dedup();
     assert_eq!(interfaces.len(), names.len());
+    // Two sessions (each with its own Podman) never share a bridge.
+    assert_ne!(
+        bridge_interface("zion-work", "/home/a/.local/share/zion"),
+        bridge_interface("zion-work", "/home/b/.local/share/zion")
+    );
     // A profile named like another's sandboxes cannot exist: `.` is no
     // profile-name character.
     assert_eq!(sandbox_network("work"), "zion-work.sandboxes");
@@ -397,7 +402,7 @@ fn zion_networks_are_isolated_on_bridges_the_firewall_matches() {
 #[test]
 fn an_existing_network_is_adopted_only_when_isolated_on_its_bridge() {
     use zion_profiles::network::{adoptable, network_spec};
-    let spec = network_spec("zion-work");
+    let spec = network_spec("zion-work", "/d");
     let good = serde_json::json!({
         "name": "zion-work",
         "network_interface": spec.interface,

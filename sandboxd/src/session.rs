@@ -430,7 +430,7 @@ impl Session {
     /// is refused rather than joined.
     pub async fn ensure_network(&self, name: &str) -> anyhow::Result<()> {
         self.ensure_firewall().await;
-        let spec = network_spec(name);
+        let spec = network_spec(name, &self.paths.data.to_string_lossy());
         let podman = self.lifecycle.client().api();
         let network = podman.networks().get(name);
         if network.exists().await.unwrap_or(false) {

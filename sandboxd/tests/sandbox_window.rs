@@ -32,6 +32,8 @@ const PAGE_HTML: &str = "<!doctype html><html><head><title>zion</title></head>\
 // bar, and the disposable band of dashes inside it.
 const BORDER: i32 = 4;
 const TITLE_HEIGHT: i32 = 24;
+/// The label band above a window that draws its own title bar (Chromium).
+const LABEL_HEIGHT: i32 = 18;
 const BAND: i32 = 2;
 const DASH: i32 = 8;
 /// The dashes' colour on work's dark blue (frame.rs `contrast`).
@@ -167,28 +169,31 @@ fn disposable_window(shot: &Shot) -> Option<Rect> {
     let outer = shot.bounds(WORK)?;
     let right_cut = outer.x + outer.w >= shot.width as i32;
     let bottom_cut = outer.y + outer.h >= shot.height as i32;
-    [TITLE_HEIGHT + BORDER, BORDER].into_iter().find_map(|top| {
-        let content = Rect {
-            x: outer.x + BORDER,
-            y: outer.y + top,
-            w: outer.w - if right_cut { BORDER } else { 2 * BORDER },
-            h: outer.h - top - if bottom_cut { 0 } else { BORDER },
-        };
-        if content.w <= 2 * DASH || content.h <= 2 * DASH {
-            return None;
-        }
-        let shown: Vec<Rect> = dashes(content)
-            .into_iter()
-            .filter(|r| r.x + r.w <= shot.width as i32 && r.y + r.h <= shot.height as i32)
-            .collect();
-        let drawn = shown.len() > 4
-            && shown.iter().all(|r| {
-                (r.y..r.y + r.h).all(|y| {
-                    (r.x..r.x + r.w).all(|x| shot.pixel(x, y).is_some_and(|p| like(p, DASH_COLOUR)))
-                })
-            });
-        drawn.then_some(content)
-    })
+    [TITLE_HEIGHT + BORDER, LABEL_HEIGHT + BORDER, BORDER]
+        .into_iter()
+        .find_map(|top| {
+            let content = Rect {
+                x: outer.x + BORDER,
+                y: outer.y + top,
+                w: outer.w - if right_cut { BORDER } else { 2 * BORDER },
+                h: outer.h - top - if bottom_cut { 0 } else { BORDER },
+            };
+            if content.w <= 2 * DASH || content.h <= 2 * DASH {
+                return None;
+            }
+            let shown: Vec<Rect> = dashes(content)
+                .into_iter()
+                .filter(|r| r.x + r.w <= shot.width as i32 && r.y + r.h <= shot.height as i32)
+                .collect();
+            let drawn = shown.len() > 4
+                && shown.iter().all(|r| {
+                    (r.y..r.y + r.h).all(|y| {
+                        (r.x..r.x + r.w)
+                            .all(|x| shot.pixel(x, y).is_some_and(|p| like(p, DASH_COLOUR)))
+                    })
+                });
+            drawn.then_some(content)
+        })
 }
 
 /// A process with its stderr collected; killed when dropped.
