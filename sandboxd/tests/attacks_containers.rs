@@ -46,12 +46,20 @@ fn compositor_bin() -> PathBuf {
     bin
 }
 
+/// One desk at a time: a compositor started in a private mount namespace
+/// copies every mount of the moment, a running container's `shm` among them,
+/// and holds it until it exits; a parallel test removing that container would
+/// then get `EBUSY` from Podman.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The compositor, the daemon and two profiles, work and personal, running.
 struct Desk {
     env: TestEnv,
     compositor: Option<Child>,
     daemon: Option<Child>,
     conn: zbus::Connection,
+    /// Held for the desk's life (see [`SERIAL`]); dropped last.
+    _serial: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Drop for Desk {
@@ -68,6 +76,7 @@ impl Drop for Desk {
 
 impl Desk {
     async fn start() -> Desk {
+        let serial = SERIAL.lock().await;
         let env = TestEnv::new().expect("test environment");
         let image = env
             .image(TestImage::Wayland)
@@ -87,6 +96,7 @@ impl Desk {
             compositor: None,
             daemon: None,
             conn,
+            _serial: serial,
         };
         desk.start_compositor().await;
         let log = std::fs::File::create(desk.env.root().join("daemon.log")).expect("log");
