@@ -35,3 +35,46 @@ pub trait Quarantine1 {
     #[zbus(signal)]
     fn item_changed(&self, item: ItemInfo) -> zbus::Result<()>;
 }
+
+/// What an item signal said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemEvent {
+    /// `ItemAdded`.
+    Added(ItemInfo),
+    /// `ItemChanged`.
+    Changed(ItemInfo),
+}
+
+/// `ItemAdded` and `ItemChanged` in the order the daemon sent them.
+///
+/// Two signal streams merged afterwards may deliver an item's first change
+/// before its addition; one subscription to the whole interface keeps the
+/// bus's own order. Subscribe before listing, so that nothing is missed.
+pub async fn item_events(
+    proxy: &Quarantine1Proxy<'_>,
+) -> zbus::Result<impl futures_util::Stream<Item = zbus::Result<ItemEvent>> + Unpin + use<>> {
+    use futures_util::StreamExt;
+    let rule = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .interface(proxy.inner().interface().clone())?
+        .path(proxy.inner().path().clone())?
+        .build();
+    let stream =
+        zbus::MessageStream::for_match_rule(rule, proxy.inner().connection(), None).await?;
+    Ok(stream.filter_map(|message| std::future::ready(item_event(message))))
+}
+
+/// The item event a message carries, if it is one.
+fn item_event(message: zbus::Result<zbus::Message>) -> Option<zbus::Result<ItemEvent>> {
+    let message = match message {
+        Ok(message) => message,
+        Err(e) => return Some(Err(e)),
+    };
+    let header = message.header();
+    let item = || message.body().deserialize::<ItemInfo>();
+    match header.member()?.as_str() {
+        "ItemAdded" => Some(item().map(ItemEvent::Added)),
+        "ItemChanged" => Some(item().map(ItemEvent::Changed)),
+        _ => None,
+    }
+}

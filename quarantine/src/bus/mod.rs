@@ -12,5 +12,5 @@ pub const NAME: &str = "org.zionos.Quarantine1";
 /// The object path.
 pub const PATH: &str = "/org/zionos/Quarantine1";
 
-pub use client::Quarantine1Proxy;
+pub use client::{item_events, ItemEvent, Quarantine1Proxy};
 pub use wire::{verdict_word, ItemInfo, MatchInfo};

@@ -9,7 +9,7 @@ use iced::futures::channel::mpsc;
 use iced::futures::SinkExt;
 use iced::futures::StreamExt;
 
-use crate::bus::{ItemInfo, Quarantine1Proxy};
+use crate::bus::{item_events, ItemEvent, ItemInfo, Quarantine1Proxy};
 
 use super::mime;
 use super::model::{Event, Outcome, Request};
@@ -88,8 +88,7 @@ async fn run(address: Option<&str>, out: &mut mpsc::Sender<Update>) -> Result<()
     let connection = connect(address).await?;
     let proxy = Quarantine1Proxy::new(&connection).await.map_err(explain)?;
     // Subscribe before listing, so that nothing that happens in between is missed.
-    let added = proxy.receive_item_added().await.map_err(explain)?;
-    let changed = proxy.receive_item_changed().await.map_err(explain)?;
+    let items_changed = item_events(&proxy).await.map_err(explain)?;
     let owner = proxy
         .inner()
         .receive_owner_changed()
@@ -105,20 +104,17 @@ async fn run(address: Option<&str>, out: &mut mpsc::Sender<Update>) -> Result<()
     }
 
     enum Signal {
-        Added(zbus::Result<ItemInfo>),
-        Changed(zbus::Result<ItemInfo>),
+        Item(zbus::Result<ItemEvent>),
         Owner(bool),
     }
-    let added = added.map(|s| Signal::Added(s.args().map(|a| a.item)));
-    let changed = changed.map(|s| Signal::Changed(s.args().map(|a| a.item)));
+    let items_changed = items_changed.map(Signal::Item);
     let owner = owner.map(|o| Signal::Owner(o.is_some()));
-    let mut all =
-        iced::futures::stream::select(iced::futures::stream::select(added, changed), owner);
+    let mut all = iced::futures::stream::select(items_changed, owner);
     while let Some(signal) = all.next().await {
         let event = match signal {
-            Signal::Added(Ok(item)) => Event::Added(item),
-            Signal::Changed(Ok(item)) => Event::Changed(item),
-            Signal::Added(Err(e)) | Signal::Changed(Err(e)) => {
+            Signal::Item(Ok(ItemEvent::Added(item))) => Event::Added(item),
+            Signal::Item(Ok(ItemEvent::Changed(item))) => Event::Changed(item),
+            Signal::Item(Err(e)) => {
                 tracing::warn!("a malformed Quarantine1 signal: {e}");
                 continue;
             }

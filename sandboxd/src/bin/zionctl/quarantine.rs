@@ -7,7 +7,7 @@ use clap::Subcommand;
 use crate::bus::{self, explain};
 use futures_util::StreamExt;
 use zion_quarantine::bus::wire::{human_size, utc};
-use zion_sandboxd::quarantine::client::Quarantine1Proxy;
+use zion_sandboxd::quarantine::client::{item_events, ItemEvent, Quarantine1Proxy};
 use zion_sandboxd::quarantine::ItemInfo;
 
 /// What `zionctl quarantine` does.
@@ -123,17 +123,18 @@ async fn call(command: QuarantineCommand) -> Result<(), String> {
 }
 
 async fn watch(proxy: &Quarantine1Proxy<'_>, count: Option<usize>) -> Result<(), String> {
-    let added = proxy.receive_item_added().await.map_err(explain)?;
-    let changed = proxy.receive_item_changed().await.map_err(explain)?;
-    let added = added.map(|s| s.args().map(|a| ("added", a.item)));
-    let changed = changed.map(|s| s.args().map(|a| ("changed", a.item)));
-    let mut all = futures_util::stream::select(added, changed);
+    let mut events = item_events(proxy).await.map_err(explain)?;
     // Say so once the subscription is in place: a script may now drop files.
     println!("watching the quarantine (Ctrl+C stops)");
     let mut seen = 0;
     while count.is_none_or(|n| seen < n) {
-        let Some(event) = all.next().await else { break };
-        let (what, item) = event.map_err(|e| format!("a malformed signal: {e}"))?;
+        let Some(event) = events.next().await else {
+            break;
+        };
+        let (what, item) = match event.map_err(|e| format!("a malformed signal: {e}"))? {
+            ItemEvent::Added(item) => ("added", item),
+            ItemEvent::Changed(item) => ("changed", item),
+        };
         println!("{what:<8} {}", list_line(&item));
         seen += 1;
     }
