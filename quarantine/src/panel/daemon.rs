@@ -104,20 +104,22 @@ async fn run(address: Option<&str>, out: &mut mpsc::Sender<Update>) -> Result<()
     }
 
     enum Signal {
-        Item(zbus::Result<ItemEvent>),
+        Item(Box<zbus::Result<ItemEvent>>),
         Owner(bool),
     }
-    let items_changed = items_changed.map(Signal::Item);
+    let items_changed = items_changed.map(|event| Signal::Item(Box::new(event)));
     let owner = owner.map(|o| Signal::Owner(o.is_some()));
     let mut all = iced::futures::stream::select(items_changed, owner);
     while let Some(signal) = all.next().await {
         let event = match signal {
-            Signal::Item(Ok(ItemEvent::Added(item))) => Event::Added(item),
-            Signal::Item(Ok(ItemEvent::Changed(item))) => Event::Changed(item),
-            Signal::Item(Err(e)) => {
-                tracing::warn!("a malformed Quarantine1 signal: {e}");
-                continue;
-            }
+            Signal::Item(event) => match *event {
+                Ok(ItemEvent::Added(item)) => Event::Added(item),
+                Ok(ItemEvent::Changed(item)) => Event::Changed(item),
+                Err(e) => {
+                    tracing::warn!("a malformed Quarantine1 signal: {e}");
+                    continue;
+                }
+            },
             Signal::Owner(false) => return Ok(()),
             // A new daemon took the name: its items replace what we had.
             Signal::Owner(true) => Event::Listed(proxy.list().await.map_err(explain)?),
