@@ -26,6 +26,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use zion_bus::Compositor1Proxy;
 
 use anyhow::{bail, Context};
 use wayland_client::protocol::{
@@ -45,15 +46,6 @@ const WAIT: Duration = Duration::from_secs(10);
 const SIZE: (i32, i32) = (250, 250);
 const SIMPLE_SHM: &str = "/usr/bin/weston-simple-shm";
 const ONE_FRAME: Duration = Duration::from_millis(16);
-
-#[zbus::proxy(
-    interface = "org.zionos.Compositor1",
-    default_service = "org.zionos.Compositor1",
-    default_path = "/org/zionos/Compositor1"
-)]
-trait Compositor1 {
-    fn switch_to(&self, name: &str) -> zbus::Result<()>;
-}
 
 /// A pause of `base` plus a share of one 60 Hz period that differs from
 /// round to round, so rounds do not lock onto the compositor's frame clock

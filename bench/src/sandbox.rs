@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use zion_bus::Sandbox1Proxy;
 
 use anyhow::{bail, Context};
 use zion_tests::{TestEnv, TestImage};
@@ -38,17 +39,6 @@ use zion_tests::{TestEnv, TestImage};
 const ROUNDS: usize = 9;
 const WAIT: Duration = Duration::from_secs(60);
 const URL: &str = "about:blank";
-
-#[zbus::proxy(
-    interface = "org.zionos.Sandbox1",
-    default_service = "org.zionos.Sandbox1",
-    default_path = "/org/zionos/Sandbox1"
-)]
-trait Sandbox1 {
-    fn open_browser(&self, profile: &str, url: &str) -> zbus::Result<String>;
-    fn close(&self, id: &str) -> zbus::Result<()>;
-    fn list(&self) -> zbus::Result<Vec<(String, String, String)>>;
-}
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();

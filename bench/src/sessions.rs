@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use zion_bus::{Compositor1Proxy, Profiles1Proxy};
 
 use anyhow::{bail, Context};
 use futures_util::StreamExt;
@@ -28,31 +29,6 @@ const WAIT: Duration = Duration::from_secs(30);
 const WORK: (u8, u8, u8) = (0x34, 0x65, 0xa4);
 const GAMING: (u8, u8, u8) = (0xcc, 0x00, 0x00);
 const FRAME_PIXELS: usize = 300;
-
-#[zbus::proxy(
-    interface = "org.zionos.Compositor1",
-    default_service = "org.zionos.Compositor1",
-    default_path = "/org/zionos/Compositor1"
-)]
-trait Compositor1 {
-    fn switch_to(&self, name: &str) -> zbus::Result<()>;
-    fn screenshot(&self, path: &str) -> zbus::Result<()>;
-}
-
-#[zbus::proxy(
-    interface = "org.zionos.Profiles1",
-    default_service = "org.zionos.Profiles1",
-    default_path = "/org/zionos/Profiles1"
-)]
-trait Profiles1 {
-    fn list(&self) -> zbus::Result<Vec<(String, String, String, String)>>;
-    fn start(&self, name: &str) -> zbus::Result<()>;
-    fn stop(&self, name: &str) -> zbus::Result<()>;
-    fn hibernate(&self, name: &str) -> zbus::Result<()>;
-    fn resume(&self, name: &str) -> zbus::Result<()>;
-    #[zbus(signal)]
-    fn state_changed(&self, name: &str, state: &str) -> zbus::Result<()>;
-}
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();

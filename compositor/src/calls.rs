@@ -4,7 +4,7 @@
 //! go out from the bus thread; a failure comes back as a notice that says
 //! what to do, most often that zion-sandboxd is not running.
 
-use zbus::names::BusName;
+use zion_bus::{Profiles1Proxy, Sandbox1Proxy};
 
 /// A call to the session daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,21 +24,11 @@ pub enum Call {
 }
 
 impl Call {
-    /// (bus name, object path, interface, method).
-    fn target(&self) -> (&'static str, &'static str, &'static str, &'static str) {
+    /// The bus name of the service that answers the call.
+    fn service(&self) -> &'static str {
         match self {
-            Call::Run { .. } => (
-                "org.zionos.Profiles1",
-                "/org/zionos/Profiles1",
-                "org.zionos.Profiles1",
-                "Run",
-            ),
-            Call::OpenBrowser { .. } => (
-                "org.zionos.Sandbox1",
-                "/org/zionos/Sandbox1",
-                "org.zionos.Sandbox1",
-                "OpenBrowser",
-            ),
+            Call::Run { .. } => zion_bus::profiles::NAME,
+            Call::OpenBrowser { .. } => zion_bus::sandbox::NAME,
         }
     }
 
@@ -56,34 +46,26 @@ impl Call {
 
 /// Makes `call` on `bus`; the error is a sentence for the user.
 pub async fn perform(bus: &zbus::Connection, call: &Call) -> Result<(), String> {
-    let (name, path, iface, method) = call.target();
-    let dest = BusName::try_from(name).map_err(|e| e.to_string())?;
     let sent = match call {
-        Call::Run { profile, argv } => {
-            bus.call_method(Some(dest), path, Some(iface), method, &(profile, argv))
-                .await
-        }
-        Call::OpenBrowser { profile } => {
-            bus.call_method(Some(dest), path, Some(iface), method, &(profile, ""))
-                .await
-        }
+        Call::Run { profile, argv } => match Profiles1Proxy::new(bus).await {
+            Ok(proxy) => proxy.run(profile, argv.clone()).await,
+            Err(e) => Err(e),
+        },
+        Call::OpenBrowser { profile } => match Sandbox1Proxy::new(bus).await {
+            Ok(proxy) => proxy.open_browser(profile, "").await.map(|_| ()),
+            Err(e) => Err(e),
+        },
     };
-    sent.map(|_| ()).map_err(|e| explain(call, name, &e))
+    sent.map_err(|e| explain(call, call.service(), &e))
 }
 
 /// The user's sentence for a failed call.
 pub fn explain(call: &Call, name: &str, err: &zbus::Error) -> String {
     let what = call.describe();
     match err {
-        zbus::Error::MethodError(error, detail, _)
-            if error.as_str() == "org.freedesktop.DBus.Error.ServiceUnknown"
-                || error.as_str() == "org.freedesktop.DBus.Error.NameHasNoOwner" =>
-        {
-            let _ = detail;
-            format!(
-                "{what} failed: zion-sandboxd is not running (nothing owns {name} on the session bus); start it (zion-session does) and try again"
-            )
-        }
+        _ if zion_bus::is_not_running(err) => format!(
+            "{what} failed: zion-sandboxd is not running (nothing owns {name} on the session bus); start it (zion-session does) and try again"
+        ),
         zbus::Error::MethodError(error, detail, _) => format!(
             "{what} failed: {} ({error})",
             detail.as_deref().unwrap_or("no reason given")
@@ -110,7 +92,7 @@ mod tests {
             browser.describe(),
             "opening a disposable browser in personal"
         );
-        assert_eq!(browser.target().3, "OpenBrowser");
-        assert_eq!(run.target().0, "org.zionos.Profiles1");
+        assert_eq!(browser.service(), "org.zionos.Sandbox1");
+        assert_eq!(run.service(), "org.zionos.Profiles1");
     }
 }

@@ -35,9 +35,9 @@ use crate::sockets::SANDBOXES;
 use crate::state::{State, HOST_COLOUR};
 
 /// The bus name.
-pub const NAME: &str = "org.zionos.Compositor1";
+pub const NAME: &str = zion_bus::compositor::NAME;
 /// The object path.
-pub const PATH: &str = "/org/zionos/Compositor1";
+pub const PATH: &str = zion_bus::compositor::PATH;
 
 /// How long the compositor waits for the bus at start before going on
 /// without it.

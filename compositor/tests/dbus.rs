@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use zion_bus::Compositor1Proxy;
 
 use futures_util::StreamExt;
 use zbus::fdo::{DBusProxy, PropertiesProxy};
@@ -25,21 +26,6 @@ const WAYLAND_INFO: &str = "/usr/bin/wayland-info";
 const NAME: &str = "org.zionos.Compositor1";
 const PATH: &str = "/org/zionos/Compositor1";
 const WAIT: Duration = Duration::from_secs(10);
-
-#[zbus::proxy(
-    interface = "org.zionos.Compositor1",
-    default_service = "org.zionos.Compositor1",
-    default_path = "/org/zionos/Compositor1"
-)]
-trait Compositor1 {
-    fn list_desktops(&self) -> zbus::Result<Vec<(String, String)>>;
-    #[zbus(property)]
-    fn active_desktop(&self) -> zbus::Result<String>;
-    fn switch_to(&self, name: &str) -> zbus::Result<()>;
-    fn open_socket(&self, profile: &str, instance: &str) -> zbus::Result<String>;
-    fn close_socket(&self, profile: &str, instance: &str) -> zbus::Result<()>;
-    fn screenshot(&self, path: &str) -> zbus::Result<()>;
-}
 
 /// A proxy that asks the compositor every time (no property cache).
 async fn uncached(conn: &zbus::Connection) -> Compositor1Proxy<'static> {

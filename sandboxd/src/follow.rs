@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
 use zbus::fdo::{DBusProxy, PropertiesProxy};
 use zbus::names::BusName;
+use zion_bus::Compositor1Proxy;
 use zion_profiles::config::HibernateAfter;
 
 use crate::focus;
@@ -23,21 +24,10 @@ use crate::session::Event;
 use crate::Session;
 
 /// The compositor's bus name.
-pub const COMPOSITOR: &str = "org.zionos.Compositor1";
+pub const COMPOSITOR: &str = zion_bus::compositor::NAME;
 /// The compositor's object path.
-pub const COMPOSITOR_PATH: &str = "/org/zionos/Compositor1";
+pub const COMPOSITOR_PATH: &str = zion_bus::compositor::PATH;
 const PROPERTY: &str = "ActiveDesktop";
-
-#[zbus::proxy(
-    interface = "org.zionos.Compositor1",
-    default_service = "org.zionos.Compositor1",
-    default_path = "/org/zionos/Compositor1"
-)]
-trait Compositor1 {
-    /// The desktop shown.
-    #[zbus(property)]
-    fn active_desktop(&self) -> zbus::Result<String>;
-}
 
 /// A profile's state as far as hibernation cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,9 +24,9 @@ pub use crate::session::{state_name, ProfileStatus};
 use crate::Session;
 
 /// The bus name and object path.
-pub const NAME: &str = "org.zionos.Profiles1";
+pub const NAME: &str = zion_bus::profiles::NAME;
 /// The object path.
-pub const PATH: &str = "/org/zionos/Profiles1";
+pub const PATH: &str = zion_bus::profiles::PATH;
 
 /// The interface, over the session's profiles.
 pub struct Profiles1 {

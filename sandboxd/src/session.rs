@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-use zbus::zvariant::Type;
 use zion_profiles::config::{Config, ConfigError, Device, Network, Profile, Restart};
 use zion_profiles::network::{adoptable, network_spec, profile_network};
 use zion_profiles::spec::IdRange;
@@ -146,30 +144,7 @@ fn signal_name(n: i32) -> String {
     name.to_owned()
 }
 
-/// One profile's status: `(name, state, reason, cpu_percent, cpu_time_ns,
-/// memory_bytes, memory_limit, frozen_since, started_at)`; times in seconds
-/// since the epoch, 0 when not applicable.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
-pub struct ProfileStatus {
-    /// The profile.
-    pub name: String,
-    /// absent, created, running, hibernated, stopped, dead or failed.
-    pub state: String,
-    /// Why it is dead or failed; "" otherwise.
-    pub reason: String,
-    /// CPU use in percent of one CPU, as Podman measures it.
-    pub cpu_percent: f64,
-    /// CPU time used since start, in nanoseconds.
-    pub cpu_time_ns: u64,
-    /// Memory in use, in bytes.
-    pub memory_bytes: u64,
-    /// The memory limit Podman reports, in bytes (0 when unknown).
-    pub memory_limit: u64,
-    /// When it was frozen, or 0.
-    pub frozen_since: u64,
-    /// When its container last started, or 0.
-    pub started_at: u64,
-}
+pub use zion_bus::ProfileStatus;
 
 /// What the session knows of a profile beyond Podman's view.
 #[derive(Debug, Default)]

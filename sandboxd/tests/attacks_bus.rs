@@ -21,34 +21,15 @@ mod quarantine_support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use zion_bus::{Compositor1Proxy, Profiles1Proxy};
 
 use quarantine_support::{default_rules, drop_file, eventually, outbox, scan_worker, DAEMON};
-use zion_sandboxd::profiles_dbus::ProfileStatus;
 use zion_sandboxd::quarantine::client::Quarantine1Proxy;
-use zion_sandboxd::sandbox::dbus::Sandbox1ClientProxy;
+use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
 use zion_tests::{require, DbusBus, TestEnv, TestImage};
 
 const WAIT: Duration = Duration::from_secs(60);
 const DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
-
-#[zbus::proxy(
-    interface = "org.zionos.Compositor1",
-    default_service = "org.zionos.Compositor1",
-    default_path = "/org/zionos/Compositor1"
-)]
-trait Compositor1 {
-    #[zbus(property)]
-    fn active_desktop(&self) -> zbus::Result<String>;
-}
-
-#[zbus::proxy(
-    interface = "org.zionos.Profiles1",
-    default_service = "org.zionos.Profiles1",
-    default_path = "/org/zionos/Profiles1"
-)]
-trait Profiles1 {
-    fn status(&self, name: &str) -> zbus::Result<ProfileStatus>;
-}
 
 /// A binary built beside the daemon (`make test` builds every binary first).
 fn sibling(name: &str, package: &str) -> PathBuf {
@@ -360,9 +341,7 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
         &["s:work", "s:https://example.org/"],
     );
     findings.refused(&attack, &in_container(&attack), namespace);
-    let sandboxes = Sandbox1ClientProxy::new(&conn)
-        .await
-        .expect("sandbox proxy");
+    let sandboxes = Sandbox1Proxy::new(&conn).await.expect("sandbox proxy");
     let open = sandboxes.list().await.expect("Sandbox1.List from the host");
     findings.check(
         open.is_empty(),

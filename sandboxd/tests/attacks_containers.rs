@@ -8,6 +8,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+use zion_bus::Profiles1Proxy;
 
 use zion_sandboxd::profiles_dbus::ProfileStatus;
 use zion_tests::{TestEnv, TestImage};
@@ -20,17 +21,6 @@ fn daemon_bin() -> PathBuf {
     std::env::var_os("ZION_SANDBOXD").map_or_else(|| PathBuf::from(DAEMON), PathBuf::from)
 }
 const WAIT: Duration = Duration::from_secs(40);
-
-#[zbus::proxy(
-    interface = "org.zionos.Profiles1",
-    default_service = "org.zionos.Profiles1",
-    default_path = "/org/zionos/Profiles1"
-)]
-trait Profiles1 {
-    fn status(&self, name: &str) -> zbus::Result<ProfileStatus>;
-    fn start(&self, name: &str) -> zbus::Result<()>;
-    fn stop(&self, name: &str) -> zbus::Result<()>;
-}
 
 /// The compositor binary, built beside the daemon.
 fn compositor_bin() -> PathBuf {

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+use zion_bus::{Compositor1Proxy, Profiles1Proxy};
 
-use zion_sandboxd::profiles_dbus::ProfileStatus;
 use zion_tests::{TestEnv, TestImage};
 
 const DAEMON: &str = env!("CARGO_BIN_EXE_zion-sandboxd");
@@ -19,26 +19,6 @@ const WINDOW: Duration = Duration::from_secs(10);
 /// `[focus]` of the test's zion.toml.
 const ACTIVE_WEIGHT: u32 = 400;
 const BACKGROUND_WEIGHT: u32 = 50;
-
-#[zbus::proxy(
-    interface = "org.zionos.Compositor1",
-    default_service = "org.zionos.Compositor1",
-    default_path = "/org/zionos/Compositor1"
-)]
-trait Compositor1 {
-    #[zbus(property)]
-    fn active_desktop(&self) -> zbus::Result<String>;
-    fn switch_to(&self, name: &str) -> zbus::Result<()>;
-}
-
-#[zbus::proxy(
-    interface = "org.zionos.Profiles1",
-    default_service = "org.zionos.Profiles1",
-    default_path = "/org/zionos/Profiles1"
-)]
-trait Profiles1 {
-    fn status(&self, name: &str) -> zbus::Result<ProfileStatus>;
-}
 
 /// The compositor binary, built beside the daemon.
 fn compositor_bin() -> PathBuf {

@@ -6,21 +6,11 @@ mod daemon_support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use zion_bus::Profiles1Proxy;
 
 use daemon_support::{podman_states, profile, Daemon};
 use futures_util::StreamExt;
 use zion_tests::{TestEnv, TestImage};
-
-#[zbus::proxy(
-    interface = "org.zionos.Profiles1",
-    default_service = "org.zionos.Profiles1",
-    default_path = "/org/zionos/Profiles1"
-)]
-trait Profiles1 {
-    fn list(&self) -> zbus::Result<Vec<(String, String, String, String)>>;
-    #[zbus(property)]
-    fn config_status(&self) -> zbus::Result<String>;
-}
 
 /// Replaces the file the way editors do: a new file renamed over the old.
 fn replace(file: &Path, text: &str) {

@@ -19,7 +19,7 @@ use quarantine_support::{
 };
 use zion_sandboxd::quarantine::client::Quarantine1Proxy;
 use zion_sandboxd::quarantine::ItemInfo;
-use zion_sandboxd::sandbox::dbus::Sandbox1ClientProxy;
+use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
 use zion_tests::{TestEnv, TestImage};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -178,7 +178,7 @@ async fn a_sandboxed_chromium_downloads_only_into_the_quarantine_and_leaves_noth
     })
     .await;
     let sandboxes = eventually("Sandbox1 on the bus", TIMEOUT, || async {
-        let p = Sandbox1ClientProxy::new(&bus).await.ok()?;
+        let p = Sandbox1Proxy::new(&bus).await.ok()?;
         p.list().await.ok().map(|_| p)
     })
     .await;

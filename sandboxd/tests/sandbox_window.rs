@@ -9,6 +9,7 @@ mod internet_support;
 mod quarantine_support;
 
 use internet_support::Internet;
+use zion_bus::Compositor1Proxy;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use quarantine_support::{default_rules, eventually, scan_worker, DAEMON};
-use zion_sandboxd::sandbox::dbus::Sandbox1ClientProxy;
+use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
 use zion_tests::{TestEnv, TestImage};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -38,17 +39,6 @@ const BAND: i32 = 2;
 const DASH: i32 = 8;
 /// The dashes' colour on work's dark blue (frame.rs `contrast`).
 const DASH_COLOUR: (u8, u8, u8) = (0xf5, 0xf5, 0xf5);
-
-#[zbus::proxy(
-    interface = "org.zionos.Compositor1",
-    default_service = "org.zionos.Compositor1",
-    default_path = "/org/zionos/Compositor1"
-)]
-trait Compositor1 {
-    fn list_desktops(&self) -> zbus::Result<Vec<(String, String)>>;
-    fn switch_to(&self, name: &str) -> zbus::Result<()>;
-    fn screenshot(&self, path: &str) -> zbus::Result<()>;
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Rect {
@@ -329,7 +319,7 @@ async fn a_sandboxed_chromium_draws_its_page_in_a_disposable_work_window() {
         .env("NO_COLOR", "1");
     let daemon = Logged::spawn(command, "zion-sandboxd");
     let sandboxes = eventually("Sandbox1 on the bus", TIMEOUT, || async {
-        let p = Sandbox1ClientProxy::new(&bus).await.ok()?;
+        let p = Sandbox1Proxy::new(&bus).await.ok()?;
         p.list().await.ok().map(|_| p)
     })
     .await;

@@ -10,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use zion_bus::{Compositor1Proxy, Profiles1Proxy};
 
 use zion_sandboxd::profiles_dbus::ProfileStatus;
 use zion_tests::{TestEnv, TestImage};
@@ -21,29 +22,6 @@ const WORK: (u8, u8, u8) = (0x34, 0x65, 0xa4);
 const PERSONAL: (u8, u8, u8) = (0x4e, 0x9a, 0x06);
 /// A frame is a border around a window: hundreds of pixels at the least.
 const FRAME_PIXELS: usize = 300;
-
-#[zbus::proxy(
-    interface = "org.zionos.Compositor1",
-    default_service = "org.zionos.Compositor1",
-    default_path = "/org/zionos/Compositor1"
-)]
-trait Compositor1 {
-    #[zbus(property)]
-    fn active_desktop(&self) -> zbus::Result<String>;
-    fn switch_to(&self, name: &str) -> zbus::Result<()>;
-    fn screenshot(&self, path: &str) -> zbus::Result<()>;
-}
-
-#[zbus::proxy(
-    interface = "org.zionos.Profiles1",
-    default_service = "org.zionos.Profiles1",
-    default_path = "/org/zionos/Profiles1"
-)]
-trait Profiles1 {
-    fn status(&self, name: &str) -> zbus::Result<ProfileStatus>;
-    fn hibernate(&self, name: &str) -> zbus::Result<()>;
-    fn resume(&self, name: &str) -> zbus::Result<()>;
-}
 
 /// The compositor binary, built beside the daemon.
 fn compositor_bin() -> PathBuf {

@@ -5,10 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The compositor's bus name and interface.
-pub const NAME: &str = "org.zionos.Compositor1";
-/// Its object path.
-pub const PATH: &str = "/org/zionos/Compositor1";
+use zion_bus::compositor::NAME;
+use zion_bus::Compositor1Proxy;
 
 /// How long the compositor gets to answer: a sandbox does not wait longer
 /// for its window.
@@ -29,11 +27,10 @@ impl Compositor {
     /// Opens the socket of sandbox `id` of `profile`; returns the folder
     /// holding it, or `None` (logged) when no compositor gives one.
     pub async fn open_socket(&self, profile: &str, id: &str) -> Option<PathBuf> {
-        let bus = self.bus.as_ref()?;
-        let body = (profile, id);
-        let call = bus.call_method(Some(NAME), PATH, Some(NAME), "OpenSocket", &body);
-        let answer = match tokio::time::timeout(ANSWER_WITHIN, call).await {
-            Ok(Ok(reply)) => reply,
+        let proxy = self.proxy().await?;
+        let call = proxy.open_socket(profile, id);
+        let socket = match tokio::time::timeout(ANSWER_WITHIN, call).await {
+            Ok(Ok(socket)) => socket,
             Ok(Err(e)) => {
                 tracing::info!(
                     "sandbox {profile}/{id} runs without Wayland (headless): no socket from {NAME}: {e}"
@@ -42,13 +39,6 @@ impl Compositor {
             }
             Err(_) => {
                 tracing::warn!("sandbox {profile}/{id} runs without Wayland (headless): {NAME} did not answer within {ANSWER_WITHIN:?}");
-                return None;
-            }
-        };
-        let socket: String = match answer.body().deserialize() {
-            Ok(path) => path,
-            Err(e) => {
-                tracing::warn!("sandbox {profile}/{id} runs without Wayland: {NAME}.OpenSocket answered oddly: {e}");
                 return None;
             }
         };
@@ -61,9 +51,10 @@ impl Compositor {
 
     /// Closes the socket of sandbox `id` of `profile`, best effort.
     pub async fn close_socket(&self, profile: &str, id: &str) {
-        let Some(bus) = &self.bus else { return };
-        let body = (profile, id);
-        let call = bus.call_method(Some(NAME), PATH, Some(NAME), "CloseSocket", &body);
+        let Some(proxy) = self.proxy().await else {
+            return;
+        };
+        let call = proxy.close_socket(profile, id);
         match tokio::time::timeout(ANSWER_WITHIN, call).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::debug!("closing the socket of sandbox {profile}/{id}: {e}"),
@@ -75,20 +66,26 @@ impl Compositor {
 
     /// The desktop shown, if a compositor says.
     pub async fn active_desktop(&self) -> Option<String> {
+        let proxy = self.proxy().await?;
+        tokio::time::timeout(ANSWER_WITHIN, proxy.active_desktop())
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// A proxy that reads properties afresh (the compositor changes them).
+    async fn proxy(&self) -> Option<Compositor1Proxy<'static>> {
         let bus = self.bus.as_ref()?;
-        let proxy = zbus::fdo::PropertiesProxy::builder(bus)
-            .destination(NAME)
-            .ok()?
-            .path(PATH)
-            .ok()?
+        let built = Compositor1Proxy::builder(bus)
+            .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
-            .await
-            .ok()?;
-        let iface = zbus::names::InterfaceName::try_from(NAME).ok()?;
-        let value = tokio::time::timeout(ANSWER_WITHIN, proxy.get(iface, "ActiveDesktop"))
-            .await
-            .ok()?
-            .ok()?;
-        String::try_from(value).ok()
+            .await;
+        match built {
+            Ok(proxy) => Some(proxy),
+            Err(e) => {
+                tracing::warn!("no proxy for {NAME}: {e}");
+                None
+            }
+        }
     }
 }

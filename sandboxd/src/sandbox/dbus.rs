@@ -13,9 +13,9 @@ use zion_caller::{Gate, Guarded};
 use super::service::{SandboxError, SandboxEvent, Sandboxes};
 
 /// The bus name.
-pub const NAME: &str = "org.zionos.Sandbox1";
+pub const NAME: &str = zion_bus::sandbox::NAME;
 /// The object path.
-pub const PATH: &str = "/org/zionos/Sandbox1";
+pub const PATH: &str = zion_bus::sandbox::PATH;
 
 /// The errors the interface returns, named `org.zionos.Sandbox1.Error.*`.
 #[derive(Debug, zbus::DBusError)]
@@ -140,22 +140,4 @@ pub async fn serve(bus: &zbus::Connection, sandboxes: Arc<Sandboxes>) -> zbus::R
 }
 
 /// The client side, for zionctl and tests.
-#[zbus::proxy(
-    interface = "org.zionos.Sandbox1",
-    default_service = "org.zionos.Sandbox1",
-    default_path = "/org/zionos/Sandbox1"
-)]
-pub trait Sandbox1Client {
-    /// Opens a browser in a new sandbox; returns its id.
-    fn open_browser(&self, profile: &str, url: &str) -> zbus::Result<String>;
-    /// The open sandboxes: (id, profile, state).
-    fn list(&self) -> zbus::Result<Vec<(String, String, String)>>;
-    /// Closes a sandbox.
-    fn close(&self, id: &str) -> zbus::Result<()>;
-    /// A sandbox opened.
-    #[zbus(signal)]
-    fn opened(&self, id: String, profile: String) -> zbus::Result<()>;
-    /// A sandbox ended.
-    #[zbus(signal)]
-    fn closed(&self, id: String, reason: String) -> zbus::Result<()>;
-}
+pub use zion_bus::sandbox::Sandbox1Proxy;

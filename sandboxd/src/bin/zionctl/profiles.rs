@@ -4,24 +4,9 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use zion_sandboxd::profiles_dbus::ProfileStatus;
+use zion_bus::{ProfileStatus, Profiles1Proxy};
 
 use crate::bus::{self, explain};
-
-#[zbus::proxy(
-    interface = "org.zionos.Profiles1",
-    default_service = "org.zionos.Profiles1",
-    default_path = "/org/zionos/Profiles1"
-)]
-trait Profiles1 {
-    fn list(&self) -> zbus::Result<Vec<(String, String, String, String)>>;
-    fn status(&self, name: &str) -> zbus::Result<ProfileStatus>;
-    fn start(&self, name: &str) -> zbus::Result<()>;
-    fn stop(&self, name: &str) -> zbus::Result<()>;
-    fn hibernate(&self, name: &str) -> zbus::Result<()>;
-    fn resume(&self, name: &str) -> zbus::Result<()>;
-    fn run(&self, name: &str, argv: Vec<String>) -> zbus::Result<()>;
-}
 
 /// What `zionctl profiles` does.
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use zion_sandboxd::sandbox::dbus::Sandbox1ClientProxy;
+use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
 
 use crate::bus::{self, explain};
 
@@ -39,9 +39,7 @@ pub fn run(command: SandboxCommand) -> ExitCode {
 
 async fn call(command: SandboxCommand) -> Result<(), String> {
     let bus = bus::session().await?;
-    let proxy = Sandbox1ClientProxy::new(&bus)
-        .await
-        .map_err(|e| e.to_string())?;
+    let proxy = Sandbox1Proxy::new(&bus).await.map_err(|e| e.to_string())?;
     match command {
         SandboxCommand::Open { profile, url } => {
             let id = proxy

@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use crate::bus;
+use zion_bus::compositor::NAME;
+use zion_bus::Compositor1Proxy;
 
-const NAME: &str = "org.zionos.Compositor1";
-const PATH: &str = "/org/zionos/Compositor1";
+use crate::bus;
 
 /// Runs `zionctl switch PROFILE`.
 pub fn run(profile: &str) -> ExitCode {
@@ -15,24 +15,19 @@ pub fn run(profile: &str) -> ExitCode {
 
 async fn call(profile: &str) -> Result<(), String> {
     let bus = bus::session().await?;
-    bus.call_method(Some(NAME), PATH, Some(NAME), "SwitchTo", &(profile,))
-        .await
-        .map_err(explain)?;
+    let proxy = Compositor1Proxy::new(&bus).await.map_err(explain)?;
+    proxy.switch_to(profile).await.map_err(explain)?;
     Ok(())
 }
 
 /// Like `bus::explain`, but a missing service is the compositor.
 fn explain(e: zbus::Error) -> String {
-    match &e {
-        zbus::Error::MethodError(name, _, _)
-            if name.as_str() == "org.freedesktop.DBus.Error.ServiceUnknown"
-                || name.as_str() == "org.freedesktop.DBus.Error.NameHasNoOwner" =>
-        {
-            format!(
-                "no compositor is on this session bus ({NAME} has no owner): \
-                 start zion-compositor in this session, or check DBUS_SESSION_BUS_ADDRESS"
-            )
-        }
-        _ => bus::explain(e),
+    if zion_bus::is_not_running(&e) {
+        format!(
+            "no compositor is on this session bus ({NAME} has no owner): \
+             start zion-compositor in this session, or check DBUS_SESSION_BUS_ADDRESS"
+        )
+    } else {
+        bus::explain(e)
     }
 }

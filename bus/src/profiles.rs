@@ -1,0 +1,73 @@
+//! `org.zionos.Profiles1`, served by `zion-sandboxd`: the profiles' sessions.
+
+use serde::{Deserialize, Serialize};
+use zbus::zvariant::Type;
+
+/// The bus name, which is also the interface's name.
+pub const NAME: &str = "org.zionos.Profiles1";
+/// The object path.
+pub const PATH: &str = "/org/zionos/Profiles1";
+
+/// One profile's status: `(name, state, reason, cpu_percent, cpu_time_ns,
+/// memory_bytes, memory_limit, frozen_since, started_at)`; times in seconds
+/// since the epoch, 0 when not applicable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+pub struct ProfileStatus {
+    /// The profile.
+    pub name: String,
+    /// absent, created, running, hibernated, stopped, dead or failed.
+    pub state: String,
+    /// Why it is dead or failed; "" otherwise.
+    pub reason: String,
+    /// CPU use in percent of one CPU, as Podman measures it.
+    pub cpu_percent: f64,
+    /// CPU time used since start, in nanoseconds.
+    pub cpu_time_ns: u64,
+    /// Memory in use, in bytes.
+    pub memory_bytes: u64,
+    /// The memory limit Podman reports, in bytes (0 when unknown).
+    pub memory_limit: u64,
+    /// When it was frozen, or 0.
+    pub frozen_since: u64,
+    /// When its container last started, or 0.
+    pub started_at: u64,
+}
+
+/// The profiles of the session.
+#[zbus::proxy(
+    interface = "org.zionos.Profiles1",
+    default_service = "org.zionos.Profiles1",
+    default_path = "/org/zionos/Profiles1"
+)]
+pub trait Profiles1 {
+    /// Every profile in desktop order: (name, label, colour, state).
+    fn list(&self) -> zbus::Result<Vec<(String, String, String, String)>>;
+    /// One profile's status.
+    fn status(&self, name: &str) -> zbus::Result<ProfileStatus>;
+    /// Starts a profile (or adopts its running container).
+    fn start(&self, name: &str) -> zbus::Result<()>;
+    /// Stops a profile.
+    fn stop(&self, name: &str) -> zbus::Result<()>;
+    /// Hibernates a profile its configured way.
+    fn hibernate(&self, name: &str) -> zbus::Result<()>;
+    /// Thaws a hibernated profile (or restores its checkpoint).
+    fn resume(&self, name: &str) -> zbus::Result<()>;
+    /// Starts `argv` in a profile's session, detached.
+    fn run(&self, name: &str, argv: Vec<String>) -> zbus::Result<()>;
+    /// The error of the last refused edit of zion.toml, or "".
+    #[zbus(property)]
+    fn config_status(&self) -> zbus::Result<String>;
+    /// A profile's state changed.
+    #[zbus(signal)]
+    fn state_changed(&self, name: String, state: String) -> zbus::Result<()>;
+    /// A profile's container died unasked: why, and what was done about it.
+    #[zbus(signal)]
+    fn died(&self, name: String, reason: String, outcome: String) -> zbus::Result<()>;
+    /// An edit of zion.toml was refused; the running profiles are unchanged.
+    #[zbus(signal)]
+    fn config_error(&self, message: String) -> zbus::Result<()>;
+    /// An edit of zion.toml was applied; `pending` lists what waits for a
+    /// restart.
+    #[zbus(signal)]
+    fn config_reloaded(&self, pending: Vec<String>) -> zbus::Result<()>;
+}
