@@ -88,7 +88,10 @@ impl SoundBox {
 
 /// The box's PipeWire daemon: the graph and the session manager's modules,
 /// no device factories' monitors, no portal, no real-time broker (no bus
-/// in the box).
+/// in the box). `module-access` is what gives a connecting client its
+/// permissions: without it every client (WirePlumber, `pipewire-pulse`,
+/// the tunnel) sees no object at all and waits forever. In the box every
+/// object is the profile's own, so its clients get them all.
 const DAEMON_CONF: &str = r#"# Written by zion-sandboxd: a profile's private PipeWire graph.
 context.properties = {
     core.daemon = true
@@ -102,6 +105,7 @@ context.spa-libs = {
 }
 context.modules = [
     { name = libpipewire-module-protocol-native }
+    { name = libpipewire-module-access }
     { name = libpipewire-module-profiler }
     { name = libpipewire-module-metadata }
     { name = libpipewire-module-spa-node-factory }
