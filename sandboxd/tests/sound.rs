@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use zion_profiles::sound::SoundBox;
 use zion_sandboxd::sound::SoundServers;
 
 /// Whether the sound programs (the product's dependencies, installed by
@@ -274,7 +275,36 @@ fn hears(socket: &Path, device: &str, within: Duration) -> Recording {
         if heard.nonzero > 1000 || Instant::now() >= end {
             return heard;
         }
+        std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A port free on the host's loopback (nothing else answers there).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Asks the server at `socket` to load a PulseAudio TCP server on the
+/// loopback's `port`: whether it loaded.
+fn load_tcp(socket: &Path, port: u16) -> Output {
+    client(
+        socket,
+        "pactl",
+        &[
+            "load-module",
+            "module-native-protocol-tcp",
+            &format!("port={port}"),
+            "listen=127.0.0.1",
+        ],
+    )
+}
+
+/// Whether something listens on the host's loopback `port`.
+fn listening(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).is_ok()
 }
 
 /// What `pactl list` shows a client of `socket`.
@@ -301,6 +331,11 @@ fn a_profile_plays_but_hears_nothing_of_the_user_without_microphone() {
     let before = hears(&user.pulse(), "@DEFAULT_SOURCE@", Duration::from_secs(10));
     assert!(before.nonzero > 1000, "{before:?}");
     assert!(listed(&user.pulse(), "sink-inputs").contains("the-users-call"));
+    // And a module it loads listens on the host.
+    let port = free_port();
+    let tcp = load_tcp(&user.pulse(), port);
+    assert!(tcp.status.success(), "{tcp:?}");
+    assert!(listening(port), "the user's server loaded no TCP listener");
 
     let runtime = tempfile::tempdir().expect("tempdir");
     let servers = SoundServers::new(runtime.path());
@@ -382,19 +417,19 @@ fn a_profile_plays_but_hears_nothing_of_the_user_without_microphone() {
         !tunnel.status.success(),
         "a tunnel to the user's server loaded: {tunnel:?}"
     );
-    // A TCP server loads, but in the box's empty network.
-    let port = 47000 + (std::process::id() % 1000) as u16;
-    let _ = client(
-        &socket,
-        "pactl",
-        &[
-            "load-module",
-            "module-native-protocol-tcp",
-            &format!("port={port}"),
-        ],
-    );
+    // Why: the tunnel module, running in the box, could not connect.
+    let log = SoundBox::of(runtime.path(), "game").run().join("pulse.log");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).is_err(),
+        log.contains("mod.pulse-tunnel") && log.contains("failed to connect"),
+        "the tunnel failed for another reason: {tunnel:?}\n{log}"
+    );
+    // A TCP server loads, but in the box's empty network.
+    let port = free_port();
+    let tcp = load_tcp(&socket, port);
+    assert!(tcp.status.success(), "the TCP module did not load: {tcp:?}");
+    assert!(
+        !listening(port),
         "a module loaded by the profile listens on the host's network"
     );
 }
