@@ -179,7 +179,7 @@ fn start(b: &SoundBox, microphone: bool, host_pulse: &Path) -> Result<Running, S
     // The container's uid must reach the socket through this folder.
     std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o755))
         .map_err(folder_err(&public))?;
-    for (name, text) in b.files() {
+    for (name, text) in b.files(microphone) {
         let path = run.join(name);
         if let Some(parent) = path.parent() {
             private(parent)?;
