@@ -120,6 +120,18 @@ impl UserSound {
         }
         user.pactl(&["set-default-sink", "speaker"]);
         user.pactl(&["set-default-source", "micfeed.monitor"]);
+        // The session manager takes the new defaults a moment later: a
+        // stream made before then (the tunnel's) follows the old ones.
+        while !user
+            .pactl(&["info"])
+            .contains("Default Source: micfeed.monitor")
+        {
+            assert!(
+                Instant::now() < end,
+                "the test's default source was never taken"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         // The "microphone" hears noise for the whole test.
         let noise = user
             .command("pacat")
@@ -434,6 +446,12 @@ fn with_microphone_the_profile_records_the_users_default_source() {
         return;
     }
     let user = UserSound::start();
+    // The user's default source is heard through the user's socket.
+    let mic = hears(&user.pulse(), "@DEFAULT_SOURCE@", Duration::from_secs(10));
+    assert!(
+        mic.nonzero > 1000,
+        "the test's microphone is silent: the test could not fail ({mic:?})"
+    );
     let runtime = tempfile::tempdir().expect("tempdir");
     let servers = SoundServers::new(runtime.path());
     let folder = servers
@@ -451,4 +469,29 @@ fn with_microphone_the_profile_records_the_users_default_source() {
         let seen = listed(&socket, what);
         assert!(!seen.contains("the-users-call"), "{what}:\n{seen}");
     }
+}
+
+#[test]
+fn without_a_user_sound_server_the_profile_gets_an_error_not_a_hang() {
+    if !programs_installed() {
+        return;
+    }
+    let runtime = tempfile::tempdir().expect("tempdir");
+    let servers = SoundServers::new(runtime.path());
+    let started = Instant::now();
+    let err = servers
+        .ensure("game", false, &runtime.path().join("no-such/pulse/native"))
+        .expect_err("a sound server without the user's to play into");
+    assert!(
+        matches!(
+            err,
+            zion_sandboxd::sound::SoundError::Exited { what: "tunnel", .. }
+        ),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it took {:?}",
+        started.elapsed()
+    );
 }
