@@ -33,6 +33,7 @@ use zion_sandboxd::sound::SoundServers;
 fn programs_installed() -> bool {
     [
         ("pipewire", "pipewire-bin"),
+        ("pw-cli", "pipewire-bin"),
         ("wireplumber", "wireplumber"),
         ("pipewire-pulse", "pipewire-pulse"),
         ("pactl", "pulseaudio-utils"),
