@@ -33,6 +33,21 @@ pub const PUBLIC: &str = "public";
 /// The name of the PulseAudio socket in [`PUBLIC`].
 pub const SOCKET: &str = "native";
 
+/// The tunnel's playback sink in the box: the profile's speakers.
+pub const PLAYBACK_NODE: &str = "zion-playback";
+
+/// The tunnel's record source in the box, with `microphone` only.
+pub const MICROPHONE_NODE: &str = "zion-microphone";
+
+/// The nodes the tunnel adds to the box's graph.
+pub fn tunnel_nodes(microphone: bool) -> &'static [&'static str] {
+    if microphone {
+        &[PLAYBACK_NODE, MICROPHONE_NODE]
+    } else {
+        &[PLAYBACK_NODE]
+    }
+}
+
 /// Where a profile's sound server lives on the host: `<dir>` holds `root`
 /// (the box's root mount point), `run` (its run folder; the tunnel
 /// connects to the box's daemon there), `public` (the socket) and the
@@ -68,10 +83,12 @@ impl SoundBox {
         self.dir.join(PUBLIC)
     }
 
-    /// The files the box needs, relative to its run folder, and their text.
-    pub fn files(&self) -> Vec<(&'static str, String)> {
+    /// The files the box needs, relative to its run folder, and their
+    /// text, for a server that records only when `microphone`.
+    pub fn files(&self, microphone: bool) -> Vec<(&'static str, String)> {
         vec![
             ("daemon.conf", DAEMON_CONF.to_owned()),
+            ("nodes", tunnel_nodes(microphone).join("\n") + "\n"),
             ("pulse.conf", pulse_conf()),
             ("start.sh", START_SH.to_owned()),
             (
@@ -88,7 +105,10 @@ impl SoundBox {
 
 /// The box's PipeWire daemon: the graph and the session manager's modules,
 /// no device factories' monitors, no portal, no real-time broker (no bus
-/// in the box).
+/// in the box). `module-access` is what gives a connecting client its
+/// permissions: without it every client (WirePlumber, `pipewire-pulse`,
+/// the tunnel) sees no object at all and waits forever. In the box every
+/// object is the profile's own, so its clients get them all.
 const DAEMON_CONF: &str = r#"# Written by zion-sandboxd: a profile's private PipeWire graph.
 context.properties = {
     core.daemon = true
@@ -102,6 +122,7 @@ context.spa-libs = {
 }
 context.modules = [
     { name = libpipewire-module-protocol-native }
+    { name = libpipewire-module-access }
     { name = libpipewire-module-profiler }
     { name = libpipewire-module-metadata }
     { name = libpipewire-module-spa-node-factory }
@@ -161,6 +182,12 @@ unset DBUS_SESSION_BUS_ADDRESS PULSE_SERVER PIPEWIRE_REMOTE
 pipewire -c /run/zion-sound/daemon.conf > /run/zion-sound/daemon.log 2>&1 &
 while [ ! -S /run/zion-sound/pipewire-0 ]; do sleep 0.05; done
 wireplumber > /run/zion-sound/wireplumber.log 2>&1 &
+# The PulseAudio socket opens once the tunnel's nodes are in the graph: a
+# client that connected earlier would find no sink, and a stream it made
+# then is never linked to the one that comes.
+for node in $(cat /run/zion-sound/nodes); do
+    until timeout 5 pw-cli ls Node 2>/dev/null | grep -q "node.name = \"$node\""; do sleep 0.05; done
+done
 pipewire -c /run/zion-sound/pulse.conf > /run/zion-sound/pulse.log 2>&1 &
 wait
 "#;
@@ -214,7 +241,7 @@ pub fn tunnel_conf(host_pulse: &Path, microphone: bool) -> String {
       args = {{
           tunnel.mode = sink
           pulse.server.address = "unix:{server}"
-          stream.props = {{ node.name = zion-playback node.description = "Speakers" }}
+          stream.props = {{ node.name = {PLAYBACK_NODE} node.description = "Speakers" }}
       }} }}
 "#
     );
@@ -224,7 +251,7 @@ pub fn tunnel_conf(host_pulse: &Path, microphone: bool) -> String {
       args = {{
           tunnel.mode = source
           pulse.server.address = "unix:{server}"
-          stream.props = {{ node.name = zion-microphone node.description = "Microphone" }}
+          stream.props = {{ node.name = {MICROPHONE_NODE} node.description = "Microphone" }}
       }} }}
 "#
         ));
@@ -243,4 +270,44 @@ context.modules = [
 {modules}]
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(b: &SoundBox, microphone: bool, name: &str) -> String {
+        b.files(microphone)
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| text)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_box_waits_for_exactly_the_nodes_its_tunnel_makes() {
+        let b = SoundBox::of(Path::new("/run/user/1000"), "work");
+        for microphone in [false, true] {
+            let conf = tunnel_conf(Path::new("/run/user/1000/pulse/native"), microphone);
+            let nodes = file(&b, microphone, "nodes");
+            assert_eq!(
+                nodes.lines().collect::<Vec<_>>(),
+                tunnel_nodes(microphone).to_vec()
+            );
+            for node in nodes.lines() {
+                assert!(conf.contains(&format!("node.name = {node} ")), "{conf}");
+            }
+            assert_eq!(conf.contains("tunnel.mode = source"), microphone, "{conf}");
+            assert!(conf.contains("tunnel.mode = sink"), "{conf}");
+        }
+    }
+
+    #[test]
+    fn every_client_of_the_box_gets_its_permissions() {
+        // Without module-access no client sees an object and each waits
+        // forever (seen: every pactl to the profile's server hung).
+        let b = SoundBox::of(Path::new("/run/user/1000"), "work");
+        assert!(file(&b, false, "daemon.conf").contains("libpipewire-module-access"));
+        assert!(file(&b, false, "start.sh").contains("/run/zion-sound/nodes"));
+    }
 }

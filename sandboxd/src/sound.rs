@@ -34,6 +34,15 @@ pub enum SoundError {
         /// Why.
         source: std::io::Error,
     },
+    /// A part of it exited while it was coming up (the tunnel does when
+    /// the user's server cannot be reached).
+    #[error("the sound server's {what} exited while starting; its logs are in {dir}")]
+    Exited {
+        /// Which part: the box or the tunnel.
+        what: &'static str,
+        /// Its folder.
+        dir: PathBuf,
+    },
     /// It did not come up.
     #[error("the sound server did not open {what} within {timeout:?}; its logs are in {dir}")]
     NotReady {
@@ -179,7 +188,7 @@ fn start(b: &SoundBox, microphone: bool, host_pulse: &Path) -> Result<Running, S
     // The container's uid must reach the socket through this folder.
     std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o755))
         .map_err(folder_err(&public))?;
-    for (name, text) in b.files() {
+    for (name, text) in b.files(microphone) {
         let path = run.join(name);
         if let Some(parent) = path.parent() {
             private(parent)?;
@@ -216,7 +225,7 @@ fn start(b: &SoundBox, microphone: bool, host_pulse: &Path) -> Result<Running, S
             program: "unshare",
             source,
         })?;
-    if let Err(err) = wait_for(&run.join("pipewire-0"), &mut boxed, b) {
+    if let Err(err) = wait_for(&run.join("pipewire-0"), &mut [("box", &mut boxed)], b) {
         let _ = boxed.kill();
         let _ = boxed.wait();
         return Err(err);
@@ -248,7 +257,13 @@ fn start(b: &SoundBox, microphone: bool, host_pulse: &Path) -> Result<Running, S
             });
         }
     };
-    if let Err(err) = wait_for(&public.join(SOCKET), &mut running.boxed, b) {
+    // The box opens it once the tunnel's nodes are in its graph.
+    let ready = wait_for(
+        &public.join(SOCKET),
+        &mut [("box", &mut running.boxed), ("tunnel", &mut running.tunnel)],
+        b,
+    );
+    if let Err(err) = ready {
         running.kill();
         return Err(err);
     }
@@ -259,15 +274,25 @@ fn log_file(path: &Path) -> Result<std::fs::File, SoundError> {
     std::fs::File::create(path).map_err(folder_err(path))
 }
 
-/// Waits until `socket` exists, or the box has died, or the time is up.
-fn wait_for(socket: &Path, boxed: &mut Child, b: &SoundBox) -> Result<(), SoundError> {
+/// Waits until `socket` exists, or one of `parts` has exited, or the time
+/// is up.
+fn wait_for(
+    socket: &Path,
+    parts: &mut [(&'static str, &mut Child)],
+    b: &SoundBox,
+) -> Result<(), SoundError> {
     let end = Instant::now() + START_TIMEOUT;
     while Instant::now() < end {
         if socket.exists() {
             return Ok(());
         }
-        if !matches!(boxed.try_wait(), Ok(None)) {
-            break;
+        for (what, child) in parts.iter_mut() {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return Err(SoundError::Exited {
+                    what,
+                    dir: b.dir.clone(),
+                });
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
