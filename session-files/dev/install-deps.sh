@@ -20,7 +20,7 @@ PACKAGES=(
   # the winit backend's EGL (loaded at run time), Mesa's llvmpipe on machines without a GPU
   libegl1 libegl-mesa0 libwayland-egl1 libgl1-mesa-dri
   # each profile's own sound server (and its tests' PulseAudio clients)
-  pipewire pipewire-pulse wireplumber pulseaudio-utils util-linux
+  pipewire pipewire-bin pipewire-pulse wireplumber pulseaudio-utils util-linux
   # tests and benchmarks: the corpus generator and the YARA command line
   openssl xxd zip unzip xz-utils gzip tar yara
 )
