@@ -448,16 +448,16 @@ impl Lifecycle {
 fn podman(action: &'static str, profile: &str) -> impl Fn(podman_api::Error) -> LifecycleError {
     let profile = profile.to_owned();
     move |err| match err {
-        podman_api::Error::Error(podman_api::conn::Error::Any(inner)) => match inner
-            .downcast::<LifecycleError>()
-        {
-            Ok(zion) => *zion,
-            Err(other) => LifecycleError::Profile {
-                profile: profile.clone(),
-                action,
-                message: other.to_string(),
-            },
-        },
+        podman_api::Error::Error(podman_api::conn::Error::Any(inner)) => {
+            match inner.downcast::<LifecycleError>() {
+                Ok(zion) => *zion,
+                Err(other) => LifecycleError::Profile {
+                    profile: profile.clone(),
+                    action,
+                    message: other.to_string(),
+                },
+            }
+        }
         err => LifecycleError::Profile {
             profile: profile.clone(),
             action,

@@ -257,7 +257,10 @@ impl PodmanClient {
                 chunk.truncate(n);
                 let done = done + n as u64;
                 let _ = progress.send(done);
-                Ok(Some((Frame::data(Bytes::from(chunk)), (file, progress, done))))
+                Ok(Some((
+                    Frame::data(Bytes::from(chunk)),
+                    (file, progress, done),
+                )))
             },
         );
         let request = Request::post(&path)

@@ -209,7 +209,10 @@ async fn an_import_into_a_hung_podman_times_out_under_the_long_limit() {
     )
     .await;
     assert_timeout(result, took, "POST /libpod/images/import", long);
-    assert!(took >= long, "gave up after {took:?}, before the long limit");
+    assert!(
+        took >= long,
+        "gave up after {took:?}, before the long limit"
+    );
 }
 
 #[tokio::test]
