@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// What can go wrong driving profile containers.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,36 @@ pub enum LifecycleError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// Podman's socket took no connection within the connect limit.
+    #[error("Podman at {socket} took no connection within {limit:?} (connect limit)")]
+    ConnectTimeout {
+        /// Its socket.
+        socket: PathBuf,
+        /// The limit that ran out.
+        limit: Duration,
+    },
+    /// Podman did not answer a request within its limit: it is hung or
+    /// overloaded, and the caller goes on instead of waiting for ever.
+    #[error("Podman at {socket} did not answer `{endpoint}` within {limit:?}")]
+    Timeout {
+        /// Its socket.
+        socket: PathBuf,
+        /// The request, as `METHOD /path`.
+        endpoint: String,
+        /// The limit that ran out.
+        limit: Duration,
+    },
+    /// Podman's answer broke HTTP/1.1.
+    #[error("talking HTTP to Podman at {socket} (`{endpoint}`): {source}")]
+    Http {
+        /// Its socket.
+        socket: PathBuf,
+        /// The request, as `METHOD /path`.
+        endpoint: String,
+        /// Why.
+        #[source]
+        source: hyper::Error,
     },
     /// Podman refused or failed a request.
     #[error("Podman could not {action}: {message}")]

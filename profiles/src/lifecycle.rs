@@ -144,9 +144,10 @@ impl Lifecycle {
             .build();
         let list = self
             .client
-            .api()
-            .containers()
-            .list(&opts)
+            .timed(
+                "GET /libpod/containers/json",
+                self.client.api().containers().list(&opts),
+            )
             .await
             .map_err(podman("find", profile))?;
         Ok(list.into_iter().find_map(|c| {
@@ -219,11 +220,12 @@ impl Lifecycle {
     }
 
     async fn start_id(&self, profile: &str, id: &str) -> Result<(), LifecycleError> {
+        let container = self.client.api().containers().get(id);
         self.client
-            .api()
-            .containers()
-            .get(id)
-            .start(None)
+            .timed(
+                &format!("POST /libpod/containers/{id}/start"),
+                container.start(None),
+            )
             .await
             .map_err(podman("start", profile))
     }
@@ -233,11 +235,12 @@ impl Lifecycle {
             .force(true)
             .timeout(0)
             .build();
+        let container = self.client.api().containers().get(id);
         self.client
-            .api()
-            .containers()
-            .get(id)
-            .delete(&opts)
+            .timed(
+                &format!("DELETE /libpod/containers/{id}"),
+                container.delete(&opts),
+            )
             .await
             .map_err(podman("remove", profile))
     }
@@ -263,15 +266,22 @@ impl Lifecycle {
         argv: &[String],
     ) -> Result<(), LifecycleError> {
         let found = self.require_running(profile).await?;
+        let container = self.client.api().containers().get(&found.id);
+        let opts = ExecCreateOpts::builder().command(argv).build();
         let exec = self
             .client
-            .api()
-            .containers()
-            .get(&found.id)
-            .create_exec(&ExecCreateOpts::builder().command(argv).build())
+            .timed(
+                &format!("POST /libpod/containers/{}/exec", found.id),
+                container.create_exec(&opts),
+            )
             .await
             .map_err(podman("exec", profile))?;
-        exec.start(&ExecStartOpts::builder().detach(true).build())
+        let start = ExecStartOpts::builder().detach(true).build();
+        self.client
+            .timed(
+                &format!("POST /libpod/exec/{}/start", exec.id()),
+                exec.start(&start),
+            )
             .await
             .map(|_| ())
             .map_err(podman("exec", profile))
@@ -290,30 +300,49 @@ impl Lifecycle {
             .attach_stdout(true)
             .attach_stderr(true)
             .build();
+        let container = self.client.api().containers().get(&found.id);
         let exec = self
             .client
-            .api()
-            .containers()
-            .get(&found.id)
-            .create_exec(&opts)
+            .timed(
+                &format!("POST /libpod/containers/{}/exec", found.id),
+                container.create_exec(&opts),
+            )
             .await
             .map_err(podman("exec", profile))?;
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
-        if let Some(mut stream) = exec
-            .start(&ExecStartOpts::default())
+        let start = ExecStartOpts::default();
+        // Starting is under the request limit; the output then streams for
+        // as long as the app runs (no limit: a caller that needs one puts it
+        // around this call).
+        if let Some(mut stream) = self
+            .client
+            .timed(
+                &format!("POST /libpod/exec/{}/start", exec.id()),
+                exec.start(&start),
+            )
             .await
             .map_err(podman("exec", profile))?
         {
             while let Some(chunk) = stream.next().await {
-                match chunk.map_err(podman("exec", profile))? {
+                match chunk
+                    .map_err(podman_api::Error::from)
+                    .map_err(podman("exec", profile))?
+                {
                     TtyChunk::StdOut(bytes) => stdout.extend(bytes),
                     TtyChunk::StdErr(bytes) => stderr.extend(bytes),
                     TtyChunk::StdIn(_) => {}
                 }
             }
         }
-        let inspect = exec.inspect().await.map_err(podman("exec", profile))?;
+        let inspect = self
+            .client
+            .timed(
+                &format!("GET /libpod/exec/{}/json", exec.id()),
+                exec.inspect(),
+            )
+            .await
+            .map_err(podman("exec", profile))?;
         let exit_code = inspect["ExitCode"]
             .as_i64()
             .ok_or_else(|| LifecycleError::Profile {
@@ -348,11 +377,12 @@ impl Lifecycle {
         if found.state == ContainerState::Paused {
             return Ok(());
         }
+        let container = self.client.api().containers().get(&found.id);
         self.client
-            .api()
-            .containers()
-            .get(&found.id)
-            .pause()
+            .timed(
+                &format!("POST /libpod/containers/{}/pause", found.id),
+                container.pause(),
+            )
             .await
             .map_err(podman("freeze", profile))
     }
@@ -363,11 +393,12 @@ impl Lifecycle {
         if found.state != ContainerState::Paused {
             return Ok(());
         }
+        let container = self.client.api().containers().get(&found.id);
         self.client
-            .api()
-            .containers()
-            .get(&found.id)
-            .unpause()
+            .timed(
+                &format!("POST /libpod/containers/{}/unpause", found.id),
+                container.unpause(),
+            )
             .await
             .map_err(podman("thaw", profile))
     }
@@ -382,11 +413,22 @@ impl Lifecycle {
         match found.state {
             ContainerState::Exited | ContainerState::Created => return Ok(()),
             // A frozen container cannot handle SIGTERM: thaw it first.
-            ContainerState::Paused => container.unpause().await.map_err(podman("thaw", profile))?,
+            ContainerState::Paused => self
+                .client
+                .timed(
+                    &format!("POST /libpod/containers/{}/unpause", found.id),
+                    container.unpause(),
+                )
+                .await
+                .map_err(podman("thaw", profile))?,
             _ => {}
         }
-        container
-            .stop(&ContainerStopOpts::default())
+        let opts = ContainerStopOpts::default();
+        self.client
+            .timed(
+                &format!("POST /libpod/containers/{}/stop", found.id),
+                container.stop(&opts),
+            )
             .await
             .map_err(podman("stop", profile))
     }
@@ -401,15 +443,26 @@ impl Lifecycle {
     }
 }
 
-fn podman<E: std::fmt::Display>(
-    action: &'static str,
-    profile: &str,
-) -> impl Fn(E) -> LifecycleError {
+/// Maps a failed podman-api call to an error about `profile`; a call that ran
+/// out of time stays a [`LifecycleError::Timeout`].
+fn podman(action: &'static str, profile: &str) -> impl Fn(podman_api::Error) -> LifecycleError {
     let profile = profile.to_owned();
-    move |err| LifecycleError::Profile {
-        profile: profile.clone(),
-        action,
-        message: err.to_string(),
+    move |err| match err {
+        podman_api::Error::Error(podman_api::conn::Error::Any(inner)) => {
+            match inner.downcast::<LifecycleError>() {
+                Ok(zion) => *zion,
+                Err(other) => LifecycleError::Profile {
+                    profile: profile.clone(),
+                    action,
+                    message: other.to_string(),
+                },
+            }
+        }
+        err => LifecycleError::Profile {
+            profile: profile.clone(),
+            action,
+            message: err.to_string(),
+        },
     }
 }
 

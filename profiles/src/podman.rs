@@ -1,28 +1,72 @@
 //! The connection to Podman: `podman-api` for everything it does right, and
-//! one plain HTTP request for container creation, whose body Zion builds
-//! itself (see [`crate::spec`]).
+//! plain HTTP/1.1 requests (through hyper, [`wire`]) for container creation,
+//! whose body Zion builds itself (see [`crate::spec`]), image import and the
+//! CPU weight.
+//!
+//! Every call has a limit ([`Timeouts`]): a hung Podman makes a call fail
+//! with [`LifecycleError::Timeout`] (or [`LifecycleError::ConnectTimeout`])
+//! instead of hanging the daemon. podman-api has no limits of its own, so its
+//! calls go through [`PodmanClient::timed`].
 
+mod wire;
+
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
+use bytes::Bytes;
+use http_body_util::{Full, StreamBody};
+use hyper::body::Frame;
+use hyper::{header, Method, Request, StatusCode};
+use tokio::io::AsyncReadExt;
 
 use crate::LifecycleError;
 
 /// The API version Podman 4.3 serves and podman-api 0.11 speaks.
 const API_VERSION: &str = "v4.3.1";
 
+/// How much of the tarball goes in one write of an import.
+const IMPORT_CHUNK: usize = 1 << 20;
+
+/// How long Zion waits for Podman. A limit that runs out is an error naming
+/// the request and the limit; nothing waits for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Connecting to the socket (default 5 s).
+    pub connect: Duration,
+    /// One ordinary request, connection to the end of the answer (default
+    /// 60 s). A stop waits for the container's grace period (10 s) before
+    /// Podman answers; a create or start under load takes seconds.
+    pub request: Duration,
+    /// Requests whose length grows with the data: image import (upload and
+    /// commit of a tarball of up to a gigabyte), checkpoint and restore
+    /// (default 30 min). `None`: no limit.
+    pub long: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(60),
+            long: Some(Duration::from_secs(30 * 60)),
+        }
+    }
+}
+
 /// A Podman API service reached over its unix socket.
 #[derive(Clone)]
 pub struct PodmanClient {
     socket: PathBuf,
     api: podman_api::Podman,
+    timeouts: Timeouts,
 }
 
 impl std::fmt::Debug for PodmanClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PodmanClient")
             .field("socket", &self.socket)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
@@ -43,7 +87,22 @@ impl PodmanClient {
     pub fn unix(socket: impl Into<PathBuf>) -> PodmanClient {
         let socket = socket.into();
         let api = podman_api::Podman::unix(&socket);
-        PodmanClient { socket, api }
+        PodmanClient {
+            socket,
+            api,
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// The same client with other limits.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> PodmanClient {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Its limits.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 
     /// The service's socket.
@@ -51,16 +110,68 @@ impl PodmanClient {
         &self.socket
     }
 
-    /// The podman-api client.
+    /// The podman-api client. It has no limits of its own: put each call
+    /// under [`PodmanClient::timed`] (or [`PodmanClient::timed_long`]).
     pub fn api(&self) -> &podman_api::Podman {
         &self.api
+    }
+
+    /// Runs one podman-api `call` under the request limit. When the limit
+    /// runs out the call is dropped (its connection closed) and the error is
+    /// a [`LifecycleError::Timeout`] inside `podman_api::conn::Error::Any`, so
+    /// callers keep their error types ([`timeout_of`] finds it again).
+    /// `endpoint` names the request in the error (`POST
+    /// /libpod/containers/{id}/pause`).
+    pub async fn timed<T>(
+        &self,
+        endpoint: &str,
+        call: impl Future<Output = Result<T, podman_api::Error>>,
+    ) -> Result<T, podman_api::Error> {
+        self.limited(endpoint, Some(self.timeouts.request), call)
+            .await
+    }
+
+    /// [`PodmanClient::timed`] under the long limit (checkpoint, restore).
+    pub async fn timed_long<T>(
+        &self,
+        endpoint: &str,
+        call: impl Future<Output = Result<T, podman_api::Error>>,
+    ) -> Result<T, podman_api::Error> {
+        self.limited(endpoint, self.timeouts.long, call).await
+    }
+
+    async fn limited<T>(
+        &self,
+        endpoint: &str,
+        limit: Option<Duration>,
+        call: impl Future<Output = Result<T, podman_api::Error>>,
+    ) -> Result<T, podman_api::Error> {
+        let Some(limit) = limit else {
+            return call.await;
+        };
+        match tokio::time::timeout(limit, call).await {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::warn!("Podman did not answer `{endpoint}` within {limit:?}");
+                Err(podman_api::Error::Error(podman_api::conn::Error::Any(
+                    Box::new(self.timeout(endpoint, limit)),
+                )))
+            }
+        }
+    }
+
+    fn timeout(&self, endpoint: &str, limit: Duration) -> LifecycleError {
+        LifecycleError::Timeout {
+            socket: self.socket.clone(),
+            endpoint: endpoint.to_owned(),
+            limit,
+        }
     }
 
     /// Whether Podman runs rootless (its own answer, `host.security.rootless`).
     pub async fn rootless(&self) -> Result<bool, LifecycleError> {
         let info = self
-            .api
-            .info()
+            .timed("GET /libpod/info", self.api.info())
             .await
             .map_err(|source| LifecycleError::Unreachable {
                 socket: self.socket.clone(),
@@ -75,8 +186,7 @@ impl PodmanClient {
 
     /// Whether the service answers.
     pub async fn ping(&self) -> Result<(), LifecycleError> {
-        self.api
-            .ping()
+        self.timed("GET /libpod/_ping", self.api.ping())
             .await
             .map(|_| ())
             .map_err(|source| LifecycleError::Unreachable {
@@ -92,7 +202,7 @@ impl PodmanClient {
     ) -> Result<String, LifecycleError> {
         let path = format!("/{API_VERSION}/libpod/containers/create");
         let (status, response) = self.post_json(&path, body).await?;
-        if status != 201 && status != 200 {
+        if status != StatusCode::CREATED && status != StatusCode::OK {
             return Err(LifecycleError::Podman {
                 action: "create",
                 message: api_message(&response),
@@ -114,7 +224,8 @@ impl PodmanClient {
 
     /// `POST /libpod/images/import`: the tar archive at `tarball` becomes the
     /// image `reference` (with `CMD /bin/sh`), streamed from the file;
-    /// `on_sent(sent, total)` follows the upload. Returns the image id.
+    /// `on_sent(sent, total)` follows the upload. Returns the image id. The
+    /// whole import is under the long limit ([`Timeouts::long`]).
     pub async fn import_image(
         &self,
         tarball: &Path,
@@ -125,42 +236,59 @@ impl PodmanClient {
             socket: self.socket.clone(),
             source,
         };
-        let mut file = tokio::fs::File::open(tarball).await.map_err(io)?;
+        let file = tokio::fs::File::open(tarball).await.map_err(io)?;
         let total = file.metadata().await.map_err(io)?.len();
         let path = format!(
             "/{API_VERSION}/libpod/images/import?reference={}&changes={}",
-            query_escape(reference),
-            query_escape("CMD /bin/sh")
+            wire::escape(reference),
+            wire::escape("CMD /bin/sh")
         );
-        let mut stream = UnixStream::connect(&self.socket).await.map_err(io)?;
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: podman\r\nContent-Type: application/x-tar\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+        // hyper sends the body from its connection, which cannot borrow
+        // `on_sent`: the body reports progress over a channel instead.
+        let (progress, mut sent) = tokio::sync::mpsc::unbounded_channel();
+        let chunks = futures_util::stream::try_unfold(
+            (file, progress, 0u64),
+            |(mut file, progress, done)| async move {
+                let mut chunk = vec![0u8; IMPORT_CHUNK];
+                let n = file.read(&mut chunk).await?;
+                if n == 0 {
+                    return Ok::<_, std::io::Error>(None);
+                }
+                chunk.truncate(n);
+                let done = done + n as u64;
+                let _ = progress.send(done);
+                Ok(Some((
+                    Frame::data(Bytes::from(chunk)),
+                    (file, progress, done),
+                )))
+            },
         );
-        stream.write_all(head.as_bytes()).await.map_err(io)?;
-        let mut buf = vec![0u8; 1 << 20];
-        let mut sent = 0u64;
-        loop {
-            let n = file.read(&mut buf).await.map_err(io)?;
-            if n == 0 {
-                break;
+        let request = Request::post(&path)
+            .header(header::HOST, "podman")
+            .header(header::CONTENT_TYPE, "application/x-tar")
+            .header(header::CONTENT_LENGTH, total)
+            .body(StreamBody::new(chunks))
+            .map_err(|e| LifecycleError::Podman {
+                action: "import the image",
+                message: e.to_string(),
+            })?;
+        let exchange = self.exchange(request, self.timeouts.long);
+        tokio::pin!(exchange);
+        let answer = loop {
+            tokio::select! {
+                answer = &mut exchange => break answer,
+                Some(n) = sent.recv() => on_sent(n, total),
             }
-            stream.write_all(&buf[..n]).await.map_err(io)?;
-            sent += n as u64;
-            on_sent(sent, total);
+        };
+        while let Ok(n) = sent.try_recv() {
+            on_sent(n, total);
         }
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.map_err(io)?;
+        let (status, body) = answer?;
         let failed = |message| LifecycleError::Podman {
             action: "import the image",
             message,
         };
-        let (status, body) = parse_response(&raw).ok_or_else(|| {
-            failed(format!(
-                "malformed HTTP answer: {}",
-                String::from_utf8_lossy(&raw[..raw.len().min(200)])
-            ))
-        })?;
-        if status != 200 {
+        if status != StatusCode::OK {
             return Err(failed(api_message(&body)));
         }
         let value: serde_json::Value =
@@ -179,10 +307,13 @@ impl PodmanClient {
         container: &str,
         shares: u64,
     ) -> Result<(), LifecycleError> {
-        let path = format!("/{API_VERSION}/libpod/containers/{container}/update");
+        let path = format!(
+            "/{API_VERSION}/libpod/containers/{}/update",
+            wire::escape(container)
+        );
         let body = serde_json::json!({ "cpu": { "shares": shares } });
         let (status, response) = self.post_json(&path, &body).await?;
-        if (200..300).contains(&status) {
+        if status.is_success() {
             return Ok(());
         }
         Err(LifecycleError::Podman {
@@ -195,42 +326,77 @@ impl PodmanClient {
         &self,
         path: &str,
         body: &serde_json::Value,
-    ) -> Result<(u16, Vec<u8>), LifecycleError> {
-        let io = |source| LifecycleError::Io {
-            socket: self.socket.clone(),
-            source,
-        };
+    ) -> Result<(StatusCode, Bytes), LifecycleError> {
         let body = serde_json::to_vec(body).unwrap_or_default();
-        let mut stream = UnixStream::connect(&self.socket).await.map_err(io)?;
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: podman\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).await.map_err(io)?;
-        stream.write_all(&body).await.map_err(io)?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.map_err(io)?;
-        parse_response(&raw).ok_or_else(|| LifecycleError::Podman {
-            action: "create",
-            message: format!(
-                "malformed HTTP answer: {}",
-                String::from_utf8_lossy(&raw[..raw.len().min(200)])
-            ),
+        let request = Request::post(path)
+            .header(header::HOST, "podman")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| LifecycleError::Podman {
+                action: "send a request",
+                message: e.to_string(),
+            })?;
+        self.exchange(request, Some(self.timeouts.request)).await
+    }
+
+    /// One request of Zion's own, under `limit` (`None`: none) and the
+    /// connect limit.
+    async fn exchange<B>(
+        &self,
+        request: Request<B>,
+        limit: Option<Duration>,
+    ) -> Result<(StatusCode, Bytes), LifecycleError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let endpoint = endpoint(request.method(), request.uri().path());
+        let call = wire::exchange(&self.socket, self.timeouts.connect, request);
+        let done = match limit {
+            Some(limit) => match tokio::time::timeout(limit, call).await {
+                Ok(done) => done,
+                Err(_) => {
+                    tracing::warn!("Podman did not answer `{endpoint}` within {limit:?}");
+                    return Err(self.timeout(&endpoint, limit));
+                }
+            },
+            None => call.await,
+        };
+        done.map_err(|failure| match failure {
+            wire::Failure::ConnectTimeout => LifecycleError::ConnectTimeout {
+                socket: self.socket.clone(),
+                limit: self.timeouts.connect,
+            },
+            wire::Failure::Io(source) => LifecycleError::Io {
+                socket: self.socket.clone(),
+                source,
+            },
+            wire::Failure::Http(source) => LifecycleError::Http {
+                socket: self.socket.clone(),
+                endpoint,
+                source,
+            },
         })
     }
 }
 
-/// Percent-encodes a query value (everything but unreserved characters).
-fn query_escape(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// `METHOD /path` without the API version, as errors name a request.
+fn endpoint(method: &Method, path: &str) -> String {
+    let path = path
+        .strip_prefix(&format!("/{API_VERSION}"))
+        .unwrap_or(path);
+    format!("{method} {path}")
+}
+
+/// The [`LifecycleError::Timeout`] (or other Zion error) inside an error of
+/// a call made through [`PodmanClient::timed`], if that is what it is.
+pub fn timeout_of(error: &podman_api::Error) -> Option<&LifecycleError> {
+    match error {
+        podman_api::Error::Error(podman_api::conn::Error::Any(inner)) => {
+            inner.downcast_ref::<LifecycleError>()
+        }
+        _ => None,
+    }
 }
 
 /// Podman's error answers are `{"cause": …, "message": …}`.
@@ -241,61 +407,29 @@ fn api_message(body: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
 }
 
-/// Splits an HTTP/1.1 answer into status and body, undoing chunked encoding.
-fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..split]).ok()?;
-    let body = &raw[split + 4..];
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
-    });
-    if !chunked {
-        return Some((status, body.to_vec()));
-    }
-    let mut out = Vec::new();
-    let mut rest = body;
-    loop {
-        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return Some((status, out));
-        }
-        out.extend_from_slice(rest.get(..size)?);
-        rest = rest.get(size + 2..)?;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn query_values_are_escaped() {
-        assert_eq!(query_escape("localhost/zion-x:1"), "localhost%2Fzion-x%3A1");
-        assert_eq!(query_escape("CMD /bin/sh"), "CMD%20%2Fbin%2Fsh");
+    fn endpoints_are_named_without_the_api_version() {
+        assert_eq!(
+            endpoint(&Method::POST, "/v4.3.1/libpod/containers/create"),
+            "POST /libpod/containers/create"
+        );
+        assert_eq!(endpoint(&Method::GET, "/other"), "GET /other");
     }
 
     #[test]
-    fn plain_and_chunked_answers_are_read() {
-        let plain = b"HTTP/1.1 201 Created\r\nContent-Length: 11\r\n\r\n{\"Id\":\"ab\"}";
-        assert_eq!(
-            parse_response(plain),
-            Some((201, b"{\"Id\":\"ab\"}".to_vec()))
-        );
-        let chunked = b"HTTP/1.1 500 Internal\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n";
-        assert_eq!(parse_response(chunked), Some((500, b"abcdef".to_vec())));
-    }
-
-    #[test]
-    fn a_truncated_answer_is_not_taken_for_a_good_one() {
-        assert_eq!(parse_response(b"HTTP/1.1 201 Created\r\n"), None);
-        assert_eq!(
-            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc"),
-            None
-        );
+    fn a_timeout_is_found_inside_a_podman_api_error() {
+        let client = PodmanClient::unix("/nonexistent.sock");
+        let err = podman_api::Error::Error(podman_api::conn::Error::Any(Box::new(
+            client.timeout("GET /x", Duration::from_secs(1)),
+        )));
+        assert!(matches!(
+            timeout_of(&err),
+            Some(LifecycleError::Timeout { endpoint, .. }) if endpoint == "GET /x"
+        ));
+        assert!(err.to_string().contains("within 1s"), "{err}");
     }
 }

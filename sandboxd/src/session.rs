@@ -406,11 +406,20 @@ impl Session {
     pub async fn ensure_network(&self, name: &str) -> anyhow::Result<()> {
         self.ensure_firewall().await;
         let spec = network_spec(name, &self.paths.data.to_string_lossy());
-        let podman = self.lifecycle.client().api();
+        let client = self.lifecycle.client();
+        let podman = client.api();
         let network = podman.networks().get(name);
-        if network.exists().await.unwrap_or(false) {
-            let inspect = network
-                .inspect()
+        let exists = format!("GET /libpod/networks/{name}/exists");
+        if client
+            .timed(&exists, network.exists())
+            .await
+            .unwrap_or(false)
+        {
+            let inspect = client
+                .timed(
+                    &format!("GET /libpod/networks/{name}/json"),
+                    network.inspect(),
+                )
                 .await
                 .with_context(|| format!("inspecting Podman network `{name}`"))?;
             let inspect = serde_json::to_value(&inspect).unwrap_or_default();
@@ -430,7 +439,13 @@ impl Session {
             .options(spec.options.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .labels(spec.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .build();
-        match podman.networks().create(&opts).await {
+        match client
+            .timed(
+                "POST /libpod/networks/create",
+                podman.networks().create(&opts),
+            )
+            .await
+        {
             Ok(_) => {
                 tracing::info!(
                     "created Podman network `{name}` (bridge {})",
@@ -439,7 +454,14 @@ impl Session {
                 Ok(())
             }
             // Made meanwhile by a sandbox of the same profile.
-            Err(_) if network.exists().await.unwrap_or(false) => Ok(()),
+            Err(_)
+                if client
+                    .timed(&exists, network.exists())
+                    .await
+                    .unwrap_or(false) =>
+            {
+                Ok(())
+            }
             Err(err) => Err(err).with_context(|| format!("creating Podman network `{name}`")),
         }
     }
@@ -546,13 +568,14 @@ impl Session {
         let opts = podman_api::opts::ContainerCheckpointOpts::builder()
             .keep(true)
             .build();
-        let done = self
-            .lifecycle
-            .client()
-            .api()
-            .containers()
-            .get(&found.id)
-            .checkpoint(&opts)
+        // CRIU writes the container's memory to disk: the long limit.
+        let client = self.lifecycle.client();
+        let container = client.api().containers().get(&found.id);
+        let done = client
+            .timed_long(
+                &format!("POST /libpod/containers/{}/checkpoint", found.id),
+                container.checkpoint(&opts),
+            )
             .await;
         if let Err(e) = done {
             self.with_runtime(name, |rt| rt.checkpointed = false);
@@ -572,12 +595,13 @@ impl Session {
             let opts = podman_api::opts::ContainerRestoreOpts::builder()
                 .keep(true)
                 .build();
-            self.lifecycle
-                .client()
-                .api()
-                .containers()
-                .get(&found.id)
-                .restore(&opts)
+            let client = self.lifecycle.client();
+            let container = client.api().containers().get(&found.id);
+            client
+                .timed_long(
+                    &format!("POST /libpod/containers/{}/restore", found.id),
+                    container.restore(&opts),
+                )
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!("restoring profile `{name}` from its checkpoint failed: {e}")
@@ -642,8 +666,15 @@ impl Session {
         if found.state == ContainerState::Paused || status.state == "hibernated" {
             status.frozen_since = epoch_seconds(frozen_since.unwrap_or_else(SystemTime::now));
         }
-        let container = self.lifecycle.client().api().containers().get(&found.id);
-        match container.inspect().await {
+        let client = self.lifecycle.client();
+        let container = client.api().containers().get(&found.id);
+        match client
+            .timed(
+                &format!("GET /libpod/containers/{}/json", found.id),
+                container.inspect(),
+            )
+            .await
+        {
             Ok(inspect) => {
                 status.started_at = inspect
                     .state
@@ -657,7 +688,13 @@ impl Session {
             found.state,
             ContainerState::Running | ContainerState::Paused
         ) {
-            match container.stats().await {
+            match client
+                .timed(
+                    &format!("GET /libpod/containers/{}/stats", found.id),
+                    container.stats(),
+                )
+                .await
+            {
                 Ok(value) => read_stats(&value, &mut status),
                 Err(e) => tracing::debug!("stats of profile `{name}`: {e}"),
             }
@@ -813,13 +850,13 @@ impl Session {
     }
 
     async fn exit_of(&self, id: &str) -> Exit {
-        match self
-            .lifecycle
-            .client()
-            .api()
-            .containers()
-            .get(id)
-            .inspect()
+        let client = self.lifecycle.client();
+        let container = client.api().containers().get(id);
+        match client
+            .timed(
+                &format!("GET /libpod/containers/{id}/json"),
+                container.inspect(),
+            )
             .await
         {
             Ok(inspect) => match inspect.state {

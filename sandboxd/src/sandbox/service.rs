@@ -164,6 +164,11 @@ impl Sandboxes {
         self.session.lifecycle().client().api()
     }
 
+    /// The Podman client: its `timed` puts each podman-api call under a limit.
+    fn client(&self) -> &zion_profiles::PodmanClient {
+        self.session.lifecycle().client()
+    }
+
     /// Every sandbox handed out: (id, profile, state), by id.
     pub fn list(&self) -> Vec<(String, String, String)> {
         self.entries(|e| {
@@ -182,7 +187,14 @@ impl Sandboxes {
             .all(true)
             .filter([ContainerListFilter::LabelKey(LABEL_SANDBOX.into())])
             .build();
-        let list = match self.podman().containers().list(&opts).await {
+        let list = match self
+            .client()
+            .timed(
+                "GET /libpod/containers/json",
+                self.podman().containers().list(&opts),
+            )
+            .await
+        {
             Ok(list) => list,
             Err(e) => {
                 tracing::warn!("looking for sandboxes a previous run left: {e}");
@@ -295,7 +307,15 @@ impl Sandboxes {
                 entry.state = entry.state.next(Step::Open)?;
                 Some((*id, entry.container.clone()))
             })?;
-            match self.podman().containers().get(&container).unpause().await {
+            let thaw = self.podman().containers().get(&container);
+            match self
+                .client()
+                .timed(
+                    &format!("POST /libpod/containers/{container}/unpause"),
+                    thaw.unpause(),
+                )
+                .await
+            {
                 Ok(()) => return Some(id),
                 Err(e) => {
                     // It died while it waited: try the next one, or make one.
@@ -408,10 +428,12 @@ impl Sandboxes {
                     entry.container.clone_from(&container);
                 }
             });
-            self.podman()
-                .containers()
-                .get(&container)
-                .start(None)
+            let made = self.podman().containers().get(&container);
+            self.client()
+                .timed(
+                    &format!("POST /libpod/containers/{container}/start"),
+                    made.start(None),
+                )
                 .await
                 .map_err(|e| {
                     SandboxError::Failed(format!(
@@ -466,18 +488,24 @@ impl Sandboxes {
                 entry.profile
             ))
         };
+        let container = self.podman().containers().get(&entry.container);
         let exec = self
-            .podman()
-            .containers()
-            .get(&entry.container)
-            .create_exec(&opts)
+            .client()
+            .timed(
+                &format!("POST /libpod/containers/{}/exec", entry.container),
+                container.create_exec(&opts),
+            )
             .await
             .map_err(|e| failed("create", e))?;
         let (started, is_started) = tokio::sync::oneshot::channel();
         let me = self.clone();
         tokio::spawn(async move {
             let mut tail = Vec::new();
-            match exec.start(&ExecStartOpts::default()).await {
+            // Starting is under the request limit; the browser's output
+            // then streams for as long as it runs.
+            let start = ExecStartOpts::default();
+            let endpoint = format!("POST /libpod/exec/{}/start", exec.id());
+            match me.client().timed(&endpoint, exec.start(&start)).await {
                 Ok(Some(mut stream)) => {
                     let _ = started.send(Ok(()));
                     while let Some(chunk) = stream.next().await {
@@ -581,11 +609,13 @@ impl Sandboxes {
             .force(true)
             .timeout(0)
             .build();
+        let gone = self.podman().containers().get(container);
         if let Err(e) = self
-            .podman()
-            .containers()
-            .get(container)
-            .delete(&opts)
+            .client()
+            .timed(
+                &format!("DELETE /libpod/containers/{container}"),
+                gone.delete(&opts),
+            )
             .await
         {
             // `remove` made Podman take it already when its process ended.
@@ -689,7 +719,15 @@ impl Sandboxes {
         let mut wait = Duration::from_millis(50);
         let mut last = None;
         for _ in 0..4 {
-            match self.podman().containers().get(container).pause().await {
+            let frozen = self.podman().containers().get(container);
+            match self
+                .client()
+                .timed(
+                    &format!("POST /libpod/containers/{container}/pause"),
+                    frozen.pause(),
+                )
+                .await
+            {
                 Ok(()) => return Ok(()),
                 Err(e) => last = Some(e),
             }

@@ -211,7 +211,13 @@ async fn build_one(
         .strip_prefix(&format!("{repository}:"))
         .unwrap_or("latest");
     let images = podman.api().images();
-    let exists = images.get(built.as_str()).exists().await.unwrap_or(false);
+    let exists = podman
+        .timed(
+            &format!("GET /libpod/images/{built}/exists"),
+            images.get(built.as_str()).exists(),
+        )
+        .await
+        .unwrap_or(false);
     if exists && !options.force {
         tag(podman, &built, &repository, wanted_tag).await?;
         println!(
@@ -285,11 +291,13 @@ async fn tag(
     repository: &str,
     tag: &str,
 ) -> Result<(), String> {
+    let image = podman.api().images().get(built);
+    let opts = ImageTagOpts::builder().repo(repository).tag(tag).build();
     podman
-        .api()
-        .images()
-        .get(built)
-        .tag(&ImageTagOpts::builder().repo(repository).tag(tag).build())
+        .timed(
+            &format!("POST /libpod/images/{built}/tag"),
+            image.tag(&opts),
+        )
         .await
         .map_err(|e| format!("tagging {built} as {repository}:{tag}: {e}"))
 }
