@@ -184,15 +184,21 @@ impl PodmanClient {
             .unwrap_or(false))
     }
 
-    /// Whether the service answers.
+    /// Whether the service answers, within the connect limit: a ping costs
+    /// Podman nothing, and the daemon tries the next socket sooner when one
+    /// hangs.
     pub async fn ping(&self) -> Result<(), LifecycleError> {
-        self.timed("GET /libpod/_ping", self.api.ping())
-            .await
-            .map(|_| ())
-            .map_err(|source| LifecycleError::Unreachable {
-                socket: self.socket.clone(),
-                source,
-            })
+        self.limited(
+            "GET /libpod/_ping",
+            Some(self.timeouts.connect),
+            self.api.ping(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|source| LifecycleError::Unreachable {
+            socket: self.socket.clone(),
+            source,
+        })
     }
 
     /// `POST /libpod/containers/create` with `body`; returns the new id.
