@@ -1,7 +1,14 @@
 //! The inbox watcher: inotify (through notify) over one folder per source;
-//! takes each file once it is complete (closed after writing, or renamed
-//! into place), sweeps every folder on start and when the kernel's event
-//! queue overflowed, and retries files that are still being written.
+//! takes each file once it has settled under its final name (closed after
+//! writing or renamed into place, then left alone for a moment), sweeps every
+//! folder on start and when the kernel's event queue overflowed, and retries
+//! files that are still being written.
+//!
+//! Programs save by writing a temporary name and renaming it over the final
+//! one (GLib's `.goutputstream-XXXXXX`, rsync's `.name.XXXXXX`, `name.tmp`):
+//! hidden and temporary names are never taken (taking one would make the
+//! program's rename fail, and take the file twice), and a final name is
+//! taken only after a quiet time with no write, close or rename on it.
 //! Each source's files are taken on a thread of their own, one at a time per
 //! source, so that a large or stalled file from one source never delays
 //! another source's.
@@ -28,10 +35,11 @@ use crate::store::Store;
 pub struct WatcherConfig {
     /// How long to wait before offering again a file that was still changing.
     pub retry: Duration,
-    /// A file found by a sweep (not announced complete by the kernel) is taken
-    /// only once it has not been modified for this long.
+    /// A file is taken only once nothing changed it (write, close after
+    /// writing, rename, attributes: its ctime) for this long.
     pub settle: Duration,
-    /// Names of downloads in progress, ignored until renamed.
+    /// Name endings of downloads and saves in progress, ignored until renamed
+    /// (compared without regard to ASCII case). Hidden names always wait.
     pub partial_suffixes: Vec<String>,
 }
 
@@ -39,8 +47,8 @@ impl Default for WatcherConfig {
     fn default() -> Self {
         WatcherConfig {
             retry: Duration::from_millis(500),
-            settle: Duration::from_secs(1),
-            partial_suffixes: [".part", ".crdownload", ".download"]
+            settle: Duration::from_millis(300),
+            partial_suffixes: [".part", ".crdownload", ".download", ".tmp", "~"]
                 .map(String::from)
                 .to_vec(),
         }
@@ -66,8 +74,11 @@ pub enum WatchEvent {
 /// What a filesystem event asks the watcher to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Trigger {
-    /// A file is complete: offer it now.
+    /// A file was closed after writing or renamed into place: offer it once
+    /// it has settled.
     Complete { source: String, name: OsString },
+    /// A file was written to or its attributes changed: it has not settled.
+    Activity { source: String, name: OsString },
     /// Something appeared: offer it if it is not a plain file being written.
     Created { source: String, name: OsString },
     /// A name went away.
@@ -78,7 +89,6 @@ pub(crate) enum Trigger {
     Sweep,
 }
 
-/// Whether `name` is a download in progress.
 /// Whether `name` in inbox folder `source` is where a profile's outbox to
 /// another profile is mounted (`profile-work/personal`).
 fn is_outbox_mount_point(source: &str, name: &OsStr) -> bool {
@@ -89,19 +99,34 @@ fn is_outbox_mount_point(source: &str, name: &OsStr) -> bool {
     })
 }
 
-pub(crate) fn is_partial(name: &OsStr, suffixes: &[String]) -> bool {
+/// Whether `name` is a download or a save in progress, left alone until it
+/// is renamed to its final name. Pure.
+pub(crate) fn waits_for_rename(name: &OsStr, suffixes: &[String]) -> bool {
     let bytes = name.as_bytes();
-    // Chromium first writes a download to a temporary file in the download
-    // folder (`base::CreateTemporaryFileInDir`), closes it and renames it
-    // once it knows the name: taking it at its close would lose the download.
-    bytes.starts_with(CHROMIUM_TEMPORARY.as_bytes())
-        || suffixes
-            .iter()
-            .any(|s| bytes.len() > s.len() && bytes.ends_with(s.as_bytes()))
+    // Hidden names are where programs write before renaming into place:
+    // GLib's `.goutputstream-XXXXXX`, rsync's `.name.XXXXXX`, Chromium's
+    // `.org.chromium.Chromium.XXXXXX`, Emacs' `.#name`. Taking one at its
+    // close makes the program's rename fail (its save is lost) or takes the
+    // file twice.
+    bytes.starts_with(b".")
+        || suffixes.iter().any(|s| {
+            let s = s.as_bytes();
+            bytes.len() > s.len() && bytes[bytes.len() - s.len()..].eq_ignore_ascii_case(s)
+        })
 }
 
-/// The name prefix of Chromium's temporary files.
-const CHROMIUM_TEMPORARY: &str = ".org.chromium.Chromium.";
+/// How long nothing has changed `meta`'s file (its ctime, which a write, a
+/// rename or a change of attributes sets and no program can set back).
+fn quiet_for(meta: &std::fs::Metadata) -> Duration {
+    use std::os::unix::fs::MetadataExt;
+    let changed = u64::try_from(meta.ctime())
+        .ok()
+        .map(|secs| Duration::new(secs, u32::try_from(meta.ctime_nsec()).unwrap_or(0)));
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    changed.map_or(Duration::ZERO, |c| now.saturating_sub(c))
+}
 
 /// Splits `path` under `inbox` into (source, name), or just (source,) for a source folder.
 fn locate(inbox: &Path, path: &Path) -> Option<(String, Option<OsString>)> {
@@ -145,13 +170,16 @@ pub(crate) fn classify(inbox: &Path, event: &notify::Event, partial: &[String]) 
             out.push(Trigger::Removed { source, name });
             continue;
         }
-        if is_partial(&name, partial) {
+        if waits_for_rename(&name, partial) {
             continue;
         }
         match event.kind {
             EventKind::Access(AccessKind::Close(AccessMode::Write))
             | EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
                 out.push(Trigger::Complete { source, name })
+            }
+            EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Metadata(_) | ModifyKind::Any) => {
+                out.push(Trigger::Activity { source, name })
             }
             EventKind::Create(CreateKind::File | CreateKind::Any | CreateKind::Other) => {
                 out.push(Trigger::Created { source, name })
@@ -341,7 +369,15 @@ impl Worker {
             Trigger::Complete { source, name } => {
                 let key = (source, name);
                 self.reported.remove(&key);
-                self.schedule(key, now);
+                self.postpone(key, now + self.config.settle);
+            }
+            Trigger::Activity { source, name } => {
+                // Only a file already due waits longer; one still being
+                // written is offered at its close.
+                let key = (source, name);
+                if self.pending.contains_key(&key) {
+                    self.postpone(key, now + self.config.settle);
+                }
             }
             Trigger::Created { source, name } => {
                 // A plain file being written is taken when closed; anything
@@ -369,6 +405,14 @@ impl Worker {
     fn schedule(&mut self, key: Key, at: Instant) {
         let due = self.pending.entry(key).or_insert(at);
         if at < *due {
+            *due = at;
+        }
+    }
+
+    /// Offers `key` no earlier than `at`.
+    fn postpone(&mut self, key: Key, at: Instant) {
+        let due = self.pending.entry(key).or_insert(at);
+        if at > *due {
             *due = at;
         }
     }
@@ -412,20 +456,16 @@ impl Worker {
             }
         };
         let now = Instant::now();
-        let wall = SystemTime::now();
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name();
-            if is_partial(&name, &self.config.partial_suffixes) {
+            if waits_for_rename(&name, &self.config.partial_suffixes) {
                 continue;
             }
             // Not announced complete: wait until it has been still for a while.
-            let age = entry
+            let quiet = entry
                 .metadata()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .and_then(|m| wall.duration_since(m).ok())
-                .unwrap_or(self.config.settle);
-            let wait = self.config.settle.saturating_sub(age);
+                .map_or(self.config.settle, |m| quiet_for(&m));
+            let wait = self.config.settle.saturating_sub(quiet);
             self.schedule((source.to_owned(), name), now + wait);
         }
     }
@@ -469,18 +509,21 @@ impl Worker {
             self.schedule(key, Instant::now() + self.config.retry);
             return;
         }
-        // An empty file may be a placeholder whose `.part` is about to
-        // appear: give it the settle time before taking it.
-        if let Ok(meta) = dir.join(name).symlink_metadata() {
-            let age = meta
-                .modified()
-                .ok()
-                .and_then(|m| SystemTime::now().duration_since(m).ok())
-                .unwrap_or(self.config.settle);
-            if meta.is_file() && meta.len() == 0 && age < self.config.settle {
-                self.schedule(key, Instant::now() + (self.config.settle - age));
-                return;
+        // Taken only once it has settled under this name: nothing wrote to,
+        // renamed or re-attributed it for the settle time (whatever events
+        // were merged or lost; mtime is no guide, rsync sets it back). An
+        // empty placeholder whose `.part` is about to appear waits too.
+        match dir.join(name).symlink_metadata() {
+            Ok(meta) => {
+                let quiet = quiet_for(&meta);
+                if meta.is_file() && quiet < self.config.settle {
+                    self.postpone(key, Instant::now() + (self.config.settle - quiet));
+                    return;
+                }
             }
+            // Renamed away or removed since: its new name has its own events.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => {}
         }
         if self.busy.contains_key(source) {
             self.waiting
@@ -596,22 +639,59 @@ mod tests {
     }
 
     #[test]
+    fn writes_and_attribute_changes_are_activity_that_delays_a_file() {
+        let inbox = Path::new("/q/inbox");
+        for kind in [
+            EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Any)),
+            EventKind::Modify(ModifyKind::Metadata(notify::event::MetadataKind::Any)),
+        ] {
+            assert_eq!(
+                classify(inbox, &event(kind, "/q/inbox/sb1/report.pdf"), &suffixes()),
+                vec![Trigger::Activity {
+                    source: "sb1".into(),
+                    name: "report.pdf".into()
+                }]
+            );
+        }
+    }
+
+    #[test]
     fn partial_download_names_are_ignored_until_renamed() {
         let inbox = Path::new("/q/inbox");
-        for name in ["a.part", "b.crdownload", "c.download"] {
+        for name in [
+            "a.part",
+            "b.crdownload",
+            "c.download",
+            "report.odt.tmp",
+            "lu1234abcd.TMP",
+            "notes.txt~",
+            ".goutputstream-Q1W2E3",
+            ".report.pdf.Xa9b3C",
+            ".#notes.txt",
+        ] {
             let e = event(
                 EventKind::Access(AccessKind::Close(AccessMode::Write)),
                 &format!("/q/inbox/sb1/{name}"),
             );
             assert!(classify(inbox, &e, &suffixes()).is_empty(), "{name}");
         }
-        // A file called just ".part" is not a partial of anything.
-        assert!(!is_partial(OsStr::new(".part"), &suffixes()));
+        // Hidden names wait, ".part" itself included.
+        assert!(waits_for_rename(OsStr::new(".part"), &suffixes()));
         // Chromium's temporary file, before it is renamed to the download's name.
-        assert!(is_partial(
+        assert!(waits_for_rename(
             OsStr::new(".org.chromium.Chromium.BXu744"),
             &suffixes()
         ));
+        for name in [
+            "report.pdf",
+            "tmp",
+            "part",
+            "a.tmpl",
+            "~notes.txt",
+            "x.parts",
+        ] {
+            assert!(!waits_for_rename(OsStr::new(name), &suffixes()), "{name}");
+        }
     }
 
     #[test]

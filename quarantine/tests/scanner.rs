@@ -272,3 +272,78 @@ fn missing_default_rules_are_an_error_not_an_empty_rule_set() {
     let err = CompiledRules::compile(&RuleSources::new(dir.path())).expect_err("no rules");
     assert!(matches!(err, RulesError::NoDefaultRules(_)), "{err}");
 }
+
+#[test]
+fn a_rule_folder_made_after_the_watcher_started_is_watched_and_its_rules_compiled() {
+    let env = RulesEnv::new();
+    let scanner = env.scanner();
+    let sample = env.sample("invoice.txt", b"hello ZION-LATE-FOLDER-51c2 world\n");
+    assert_eq!(scanner.scan(&sample), Verdict::Clean);
+    // `~/.config/zion/rules` on a fresh account: not even `zion/` exists.
+    let late = env.dir.path().join("config/zion/rules");
+    let sources = RuleSources::new(&env.default_dir).with_user_dir(&late);
+
+    let (tx, rx) = mpsc::channel();
+    let _watcher = RuleWatcher::start(sources, env.rules_file.clone(), move |e| {
+        let _ = tx.send(e);
+    })
+    .expect("watcher");
+    // Something unrelated beside it is no rule change.
+    std::fs::create_dir_all(env.dir.path().join("config/other")).expect("mkdir");
+    std::fs::write(env.dir.path().join("config/other/settings"), b"x").expect("write");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(800)).is_err(),
+        "an unrelated folder caused a recompile"
+    );
+
+    std::fs::create_dir_all(&late).expect("mkdir -p the rule folder");
+    std::fs::write(
+        late.join("late.yar"),
+        "rule Late_Folder { strings: $m = \"ZION-LATE-FOLDER-51c2\" condition: $m }\n",
+    )
+    .expect("write rule");
+    let mut recompiled = None;
+    while let Ok(event) = rx.recv_timeout(Duration::from_secs(10)) {
+        match event {
+            RulesEvent::Recompiled { rule_count, files } => {
+                recompiled = Some((rule_count, files));
+                if files == 2 {
+                    break;
+                }
+            }
+            other => panic!("want a recompile, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        recompiled,
+        Some((3, 2)),
+        "the late folder's rule is compiled"
+    );
+    scanner.reload();
+    let Verdict::Infected { matches } = scanner.scan(&sample) else {
+        panic!("the late folder's rule matches after the reload");
+    };
+    assert_eq!(
+        (matches[0].rule.as_str(), matches[0].namespace.as_str()),
+        ("Late_Folder", "rules")
+    );
+
+    // Removed and made again: still watched.
+    std::fs::remove_dir_all(&late).expect("rm -r");
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(RulesEvent::Recompiled { files, .. }) => assert_eq!(files, 1),
+        other => panic!("want a recompile without the folder, got {other:?}"),
+    }
+    std::fs::create_dir(&late).expect("mkdir again");
+    std::fs::write(late.join("again.yar"), "rule Again { condition: false }\n").expect("write");
+    let mut files_now = 0;
+    while let Ok(event) = rx.recv_timeout(Duration::from_secs(10)) {
+        if let RulesEvent::Recompiled { files, .. } = event {
+            files_now = files;
+            if files == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(files_now, 2, "the folder made again is watched");
+}

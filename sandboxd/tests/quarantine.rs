@@ -433,6 +433,39 @@ async fn a_new_user_rule_rescans_what_the_quarantine_holds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_rule_folder_made_after_the_start_is_watched_without_a_restart() {
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env, REVIEW_OUTBOX);
+    let user_rules = env.xdg.config.join("zion/rules");
+    assert!(!user_rules.exists(), "a fresh account has no rule folder");
+    let daemon = Daemon::start(&env);
+    let bus = env.dbus().connect().await.expect("bus");
+    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+
+    let text = b"minutes of the board: ZION-LATE-RULES-2209\n";
+    drop_file(&outbox(&env), "minutes.txt", text);
+    let before = verdicts(&proxy, &["minutes.txt"]).await["minutes.txt"].clone();
+    assert_eq!(before.state, "clean");
+
+    // The user makes the folder now, and drops a rule into it.
+    std::fs::create_dir_all(&user_rules).expect("user rule folder");
+    let rule = "rule LateFolder { meta: author = \"Test User\" strings: $c = \"ZION-LATE-RULES-2209\" condition: $c }\n";
+    std::fs::write(user_rules.join("late.yar"), rule).expect("rule");
+    let after = eventually(
+        "the rescan with the late folder's rule",
+        VERDICT_TIMEOUT,
+        || async {
+            let item = proxy.get(before.id).await.ok()?;
+            (item.state == "infected").then_some(item)
+        },
+    )
+    .await;
+    assert_eq!(after.matches.len(), 1, "{after:?}");
+    assert_eq!(after.matches[0].rule, "LateFolder");
+    assert!(daemon.log().contains("rescanning"), "{}", daemon.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_release_moves_clean_items_after_the_delay_but_never_held_or_infected_ones() {
     let env = TestEnv::new().expect("test environment");
     write_config(

@@ -1,7 +1,10 @@
 //! Recompiling the rules when a rule file changes (notify), so that held items
 //! can be rescanned with them. A change that breaks a file leaves the rules in
-//! force untouched and is reported.
+//! force untouched and is reported. A rule folder that does not exist yet (the
+//! user's, before they made it) is looked out for from its nearest existing
+//! parent and watched as soon as it appears.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
@@ -34,9 +37,96 @@ pub enum RulesEvent {
 
 /// Watches the rule folders and recompiles on change.
 pub struct RuleWatcher {
-    watcher: Option<RecommendedWatcher>,
     stop: mpsc::Sender<Message>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// The rule folders and the watches on them, owned by the watcher's thread.
+struct Folders {
+    watcher: RecommendedWatcher,
+    /// Every rule folder, and whether it is watched (recursively) now.
+    dirs: Vec<(PathBuf, bool)>,
+    /// Parents watched (not recursively) to see a missing rule folder appear.
+    lookouts: HashSet<PathBuf>,
+}
+
+impl Folders {
+    /// Watches each rule folder that exists and is not watched yet, forgets
+    /// those that went away, and for each missing one watches its nearest
+    /// existing parent. True when a rule folder appeared or went away.
+    fn arm(&mut self) -> bool {
+        let mut changed = false;
+        for (dir, watched) in self.dirs.iter_mut() {
+            let exists = dir.is_dir();
+            if exists && !*watched {
+                match self.watcher.watch(dir, RecursiveMode::Recursive) {
+                    Ok(()) => {
+                        tracing::info!("rule folder {} appeared; watching it", dir.display());
+                        *watched = true;
+                        changed = true;
+                    }
+                    Err(e) => tracing::warn!("cannot watch the rule folder {}: {e}", dir.display()),
+                }
+            } else if !exists && *watched {
+                // Its watch died with it.
+                let _ = self.watcher.unwatch(dir);
+                *watched = false;
+                changed = true;
+            }
+        }
+        let missing: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .filter(|(_, watched)| !*watched)
+            .map(|(dir, _)| dir.clone())
+            .collect();
+        for dir in &missing {
+            let Some(parent) = dir.ancestors().skip(1).find(|a| a.is_dir()) else {
+                continue;
+            };
+            // Inside a watched rule folder: its recursive watch sees it.
+            let covered = self
+                .dirs
+                .iter()
+                .any(|(d, watched)| *watched && parent.starts_with(d));
+            if covered || !self.lookouts.insert(parent.to_path_buf()) {
+                continue;
+            }
+            if let Err(e) = self.watcher.watch(parent, RecursiveMode::NonRecursive) {
+                tracing::warn!(
+                    "cannot watch {} for the rule folder {}: {e}",
+                    parent.display(),
+                    dir.display()
+                );
+                self.lookouts.remove(parent);
+            }
+        }
+        // Every folder is there: stop listening to their parents (a removed
+        // folder's own watch reports its removal, and a lookout returns).
+        if missing.is_empty() {
+            for parent in self.lookouts.drain() {
+                let _ = self.watcher.unwatch(&parent);
+            }
+        }
+        changed
+    }
+
+    /// Whether `event` changes the rules: a rule file or folder under a
+    /// watched rule folder changed, or a rule folder appeared or went away.
+    /// Anything else in a lookout parent (`~/.config`) is not a change.
+    fn notice(&mut self, event: &notify::Event) -> bool {
+        let on_the_way = event
+            .paths
+            .iter()
+            .any(|p| self.dirs.iter().any(|(dir, _)| dir.starts_with(p)));
+        let appeared_or_went = on_the_way && self.arm();
+        let inside = event.paths.iter().any(|p| {
+            self.dirs
+                .iter()
+                .any(|(dir, watched)| *watched && p.starts_with(dir))
+        });
+        appeared_or_went || (inside && is_relevant(event))
+    }
 }
 
 enum Message {
@@ -58,25 +148,39 @@ impl RuleWatcher {
             let _ = events.send(Message::Changed(event));
         })
         .map_err(|e| watch_error(&sources.default_dir, e))?;
-        let folders = std::iter::once(&sources.default_dir).chain(&sources.user_dirs);
-        for dir in folders {
-            if dir.is_dir() {
+        let mut dirs = Vec::new();
+        for dir in std::iter::once(&sources.default_dir).chain(&sources.user_dirs) {
+            let exists = dir.is_dir();
+            if exists {
                 watcher
                     .watch(dir, RecursiveMode::Recursive)
                     .map_err(|e| watch_error(dir, e))?;
             }
+            dirs.push((dir.clone(), exists));
         }
+        let mut folders = Folders {
+            watcher,
+            dirs,
+            lookouts: HashSet::new(),
+        };
+        // Missing folders: look out for them. One made between the look at
+        // start and the lookout's watch is found by the first event there.
+        folders.arm();
         let thread = std::thread::Builder::new()
             .name("zion-rule-watcher".into())
             .spawn(move || loop {
                 match rx.recv() {
-                    Ok(Message::Changed(Ok(event))) if is_relevant(&event) => {
-                        if !settle(&rx) {
+                    Ok(Message::Changed(Ok(event))) => {
+                        if !folders.notice(&event) {
+                            continue;
+                        }
+                        if !settle(&rx, &mut folders) {
                             return;
                         }
+                        // A folder made (and filled) while settling is in.
+                        folders.arm();
                         on_event(recompile(&sources, &rules_file));
                     }
-                    Ok(Message::Changed(Ok(_))) => {}
                     Ok(Message::Changed(Err(e))) => {
                         tracing::warn!("rule watcher: {e}");
                     }
@@ -88,7 +192,6 @@ impl RuleWatcher {
                 reason: format!("cannot start the watcher thread: {e}"),
             })?;
         Ok(RuleWatcher {
-            watcher: Some(watcher),
             stop: tx,
             thread: Some(thread),
         })
@@ -97,7 +200,7 @@ impl RuleWatcher {
 
 impl Drop for RuleWatcher {
     fn drop(&mut self) {
-        self.watcher.take();
+        // The thread drops the notify watcher (and its watches) as it ends.
         let _ = self.stop.send(Message::Stop);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -105,11 +208,15 @@ impl Drop for RuleWatcher {
     }
 }
 
-/// Waits until no change arrived for [`SETTLE`]; false when told to stop.
-fn settle(rx: &mpsc::Receiver<Message>) -> bool {
+/// Waits until no change arrived for [`SETTLE`], watching rule folders
+/// that appear meanwhile; false when told to stop.
+fn settle(rx: &mpsc::Receiver<Message>, folders: &mut Folders) -> bool {
     loop {
         match rx.recv_timeout(SETTLE) {
-            Ok(Message::Changed(_)) => continue,
+            Ok(Message::Changed(Ok(event))) => {
+                folders.notice(&event);
+            }
+            Ok(Message::Changed(Err(_))) => continue,
             Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
             Err(RecvTimeoutError::Timeout) => return true,
         }
