@@ -269,13 +269,7 @@ fn answer(mut stream: TcpStream, seen: &Mutex<Vec<String>>) {
 
 /// The compositor built beside the daemon (`cargo build --bins`).
 fn compositor_bin() -> PathBuf {
-    let bin = Path::new(DAEMON).with_file_name("zion-compositor");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first with `cargo build -p zion-compositor --bins`",
-        bin.display()
-    );
-    bin
+    zion_tests::sibling_bin(DAEMON, "zion-compositor", "ZION_COMPOSITOR")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,16 +25,7 @@ const FRAME_PIXELS: usize = 300;
 
 /// The compositor binary, built beside the daemon.
 fn compositor_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("ZION_COMPOSITOR") {
-        return bin.into();
-    }
-    let bin = Path::new(DAEMON).with_file_name("zion-compositor");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first with `cargo build -p zion-compositor` (make test does)",
-        bin.display()
-    );
-    bin
+    zion_tests::sibling_bin(DAEMON, "zion-compositor", "ZION_COMPOSITOR")
 }
 
 /// work (never hibernated) and personal (after 2 s), both in `image`, with

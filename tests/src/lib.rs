@@ -40,3 +40,19 @@ pub fn shared_data() -> std::path::PathBuf {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
         })
 }
+
+/// Another workspace binary, built beside `beside` (a test's own
+/// `CARGO_BIN_EXE_*`): `$override_var` when set, else `name` in the same
+/// folder. Panics, saying how to build it, when it is missing.
+pub fn sibling_bin(beside: &str, name: &str, override_var: &str) -> std::path::PathBuf {
+    if let Some(bin) = std::env::var_os(override_var) {
+        return bin.into();
+    }
+    let bin = std::path::Path::new(beside).with_file_name(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build --workspace --bins` (make test does)",
+        bin.display()
+    );
+    bin
+}
