@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use quarantine_support::*;
 use zbus::zvariant::OwnedValue;
-use zion_sandboxd::quarantine::client::Quarantine1Proxy;
+use zion_bus::Quarantine1Proxy;
 use zion_tests::TestEnv;
 
 /// One received notification: summary, body.
@@ -192,7 +192,7 @@ async fn a_sparse_terabyte_in_an_outbox_costs_the_store_nothing_and_delays_no_on
 
 fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
     let out = env
-        .command(ZIONCTL)
+        .command(zionctl_bin())
         .args(args)
         .output()
         .expect("zionctl runs");

@@ -12,8 +12,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use quarantine_support::*;
 use zbus::zvariant::OwnedValue;
-use zion_sandboxd::quarantine::client::Quarantine1Proxy;
-use zion_sandboxd::quarantine::ItemInfo;
+use zion_bus::quarantine::ItemInfo;
+use zion_bus::Quarantine1Proxy;
 use zion_tests::TestEnv;
 
 const VERDICT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -288,7 +288,7 @@ async fn release_delete_and_rescan_do_what_they_say_and_refuse_with_clear_errors
 
 fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
     let out = env
-        .command(ZIONCTL)
+        .command(zionctl_bin())
         .args(args)
         .output()
         .expect("zionctl runs");
@@ -314,7 +314,7 @@ async fn zionctl_quarantine_shows_verdicts_and_releases() {
 
     // `watch` prints changes as they come.
     let mut watch = env
-        .command(ZIONCTL)
+        .command(zionctl_bin())
         .args(["quarantine", "watch", "--count", "3"])
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -10,10 +10,11 @@ use std::time::Instant;
 use clap::Subcommand;
 use podman_api::opts::ImageTagOpts;
 use zion_profiles::config::Config;
+use zion_profiles::image::BROWSER_IMAGE_NAME;
 use zion_profiles::image::{self, phase_fraction, Progress, Recipe};
+use zion_profiles::podman::{self, PodmanCandidates};
 use zion_profiles::PodmanClient;
-use zion_sandboxd::sandbox::spec::BROWSER_IMAGE_NAME;
-use zion_sandboxd::{connect_podman, PodmanCandidates, SessionPaths};
+use zion_sandboxd::SessionPaths;
 
 /// What `zionctl image` does.
 #[derive(Debug, Subcommand)]
@@ -66,7 +67,7 @@ pub fn run(command: ImageCommand) -> ExitCode {
     crate::bus::run(async move {
         let config = load_config(config)?;
         let wanted = wanted_images(&config, profile.as_deref(), browser)?;
-        let podman = connect_podman(&PodmanCandidates::from_env())
+        let podman = podman::connect(&PodmanCandidates::from_env())
             .await
             .map_err(|e| format!("{e:#}"))?;
         for want in &wanted {
@@ -279,7 +280,7 @@ async fn build_one(
     let size = std::fs::metadata(&tarball).map_or(0, |m| m.len());
     println!(
         "built {built} ({}) in {:.0} s; tagged {repository}:{wanted_tag}",
-        zion_quarantine::bus::wire::human_size(size),
+        zion_bus::quarantine::human_size(size),
         started.elapsed().as_secs_f64()
     );
     Ok(())

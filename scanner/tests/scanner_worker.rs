@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use scanner_support::{eicar, RulesEnv, WORKER};
-use zion_quarantine::scanner::{LandlockEnforcement, Scanner};
 use zion_quarantine::Verdict;
+use zion_scanner::{LandlockEnforcement, Scanner};
 
 const EPERM: i64 = 1;
 

@@ -20,10 +20,13 @@ use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
 
 use super::confine::{Confinement, Limits};
 use super::protocol::{Channel, Outcome, ReadError, Reply, Request};
-use crate::verdict::Verdict;
+use zion_quarantine::verdict::Verdict;
 
 /// The worker binary's name, installed beside the daemon.
 pub const WORKER_NAME: &str = "zion-scan-worker";
+
+/// The least a new worker gets to say it is ready, whatever the scan limit.
+const STARTUP_LIMIT: Duration = Duration::from_secs(10);
 
 /// How scans are run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,7 +345,9 @@ impl Scanner {
             channel: Channel::new(ours),
             generation,
         };
-        let deadline = Instant::now() + self.config.timeout;
+        // Starting (entering namespaces, loading the compiled rules) is not
+        // scanning: a short scan limit must not fail a start slowed by load.
+        let deadline = Instant::now() + self.config.timeout.max(STARTUP_LIMIT);
         let ready = worker
             .channel
             .read_line(Some(deadline))

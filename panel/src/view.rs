@@ -5,7 +5,7 @@
 use iced::widget::{button, center, column, container, row, rule, scrollable, space, text, Column};
 use iced::{border, font, Alignment, Color, Element, Font, Length, Theme};
 
-use crate::bus::ItemInfo;
+use zion_bus::quarantine::ItemInfo;
 
 use super::app::{App, Message};
 use super::format::{self, Badge};

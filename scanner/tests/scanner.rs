@@ -13,10 +13,8 @@ use std::time::Duration;
 
 use rustix::fs::{openat, Mode, OFlags, CWD};
 use scanner_support::{corpus, eicar, shared_rules_dir, RulesEnv};
-use zion_quarantine::scanner::{
-    CompiledRules, RuleSources, RuleWatcher, RulesError, RulesEvent, Scanner,
-};
 use zion_quarantine::Verdict;
+use zion_scanner::{CompiledRules, RuleSources, RuleWatcher, RulesError, RulesEvent, Scanner};
 
 /// Every regular file under `root` (not following symlinks), relative.
 fn regular_files(root: &Path) -> Vec<PathBuf> {

@@ -13,7 +13,7 @@ use yara::{CallbackMsg, CallbackReturn, MetadataValue};
 use super::confine::{self, Limits};
 use super::protocol::{Channel, Outcome, Reply, Request};
 use super::rules::load_compiled;
-use crate::verdict::RuleMatch;
+use zion_quarantine::verdict::RuleMatch;
 
 /// Test-only: after confining, try to open this path, print the errno as JSON
 /// on stdout and exit (shows what Landlock denies).

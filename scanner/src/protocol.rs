@@ -16,7 +16,7 @@ use rustix::net::{
 use serde::{Deserialize, Serialize};
 
 use super::confine::Confinement;
-use crate::verdict::RuleMatch;
+use zion_quarantine::verdict::RuleMatch;
 
 /// The longest line either side accepts (a reply with every match and meta).
 pub const MAX_LINE: usize = 16 << 20;

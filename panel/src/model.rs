@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::bus::{ItemInfo, MatchInfo};
-use crate::policy::Policy;
+use zion_bus::quarantine::{ItemInfo, MatchInfo};
+use zion_quarantine::policy::Policy;
 
 use super::format::Badge;
 

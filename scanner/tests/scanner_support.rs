@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use tempfile::TempDir;
-use zion_quarantine::scanner::{CompiledRules, RuleSources, Scanner, ScannerConfig};
+use zion_scanner::{CompiledRules, RuleSources, Scanner, ScannerConfig};
 
 /// The worker binary Cargo built for these tests.
 pub const WORKER: &str = env!("CARGO_BIN_EXE_zion-scan-worker");

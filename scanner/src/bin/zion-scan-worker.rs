@@ -7,8 +7,8 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use zion_quarantine::scanner::worker::{serve, WorkerOptions};
-use zion_quarantine::scanner::Limits;
+use zion_scanner::worker::{serve, WorkerOptions};
+use zion_scanner::Limits;
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()

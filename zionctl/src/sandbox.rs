@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
+use zion_bus::Sandbox1Proxy;
 
 use crate::bus::{self, explain};
 

@@ -68,7 +68,7 @@ fn verify(log: &std::path::Path, journal: &std::path::Path) -> ExitCode {
     for b in &report.breaks {
         eprintln!(
             "BROKEN (found {}): {}",
-            zion_quarantine::bus::wire::utc(
+            zion_bus::quarantine::utc(
                 b.time
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs())

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::policy::Policy;
+use zion_quarantine::policy::Policy;
 
 /// The panel's settings.
 #[derive(Debug, Clone)]
@@ -116,7 +116,7 @@ fn parse(text: &str) -> (Vec<String>, Result<Policy, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::AutoRelease;
+    use zion_quarantine::policy::AutoRelease;
 
     #[test]
     fn profiles_and_policy_come_from_zion_toml() {

@@ -6,9 +6,7 @@ use clap::Subcommand;
 
 use crate::bus::{self, explain};
 use futures_util::StreamExt;
-use zion_quarantine::bus::wire::{human_size, utc};
-use zion_sandboxd::quarantine::client::{item_events, ItemEvent, Quarantine1Proxy};
-use zion_sandboxd::quarantine::ItemInfo;
+use zion_bus::quarantine::{human_size, item_events, utc, ItemEvent, ItemInfo, Quarantine1Proxy};
 
 /// What `zionctl quarantine` does.
 #[derive(Debug, Subcommand)]

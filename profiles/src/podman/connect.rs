@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use zion_profiles::PodmanClient;
+use super::PodmanClient;
 
 /// The Podman addresses to try, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +37,19 @@ impl PodmanCandidates {
     }
 }
 
+/// No Podman service answered: every address tried, with why it failed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no Podman service answers; tried:\n  {}\nstart one (`systemctl --user start podman.socket`, or `podman system service`) or set CONTAINER_HOST",
+    tried.join("\n  ")
+)]
+pub struct NoPodman {
+    /// `address: reason`, one per candidate.
+    pub tried: Vec<String>,
+}
+
 /// Connects to the first candidate that answers.
-pub async fn connect_podman(candidates: &PodmanCandidates) -> anyhow::Result<PodmanClient> {
+pub async fn connect(candidates: &PodmanCandidates) -> Result<PodmanClient, NoPodman> {
     let mut tried = Vec::new();
     for uri in &candidates.0 {
         match PodmanClient::new(uri) {
@@ -49,10 +60,7 @@ pub async fn connect_podman(candidates: &PodmanCandidates) -> anyhow::Result<Pod
             Err(err) => tried.push(format!("{uri}: {err}")),
         }
     }
-    anyhow::bail!(
-        "no Podman service answers; tried:\n  {}\nstart one (`systemctl --user start podman.socket`, or `podman system service`) or set CONTAINER_HOST",
-        tried.join("\n  ")
-    )
+    Err(NoPodman { tried })
 }
 
 #[cfg(test)]

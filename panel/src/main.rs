@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use zion_quarantine::panel::{self, Config};
+use zion_panel::{self as panel, Config};
 
 /// Review what waits in Zion's quarantine: release, rescan or delete it.
 #[derive(Debug, Parser)]

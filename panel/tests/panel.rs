@@ -3,7 +3,7 @@
 //! its signal subscription on its own executor), the test clicks what a
 //! person would click and reads what the window shows.
 //!
-//! Needs the binaries: `cargo build -p zion-sandboxd -p zion-quarantine --bins`
+//! Needs the binaries: `cargo build -p zion-sandboxd -p zion-scanner -p zion-panel --bins`
 //! (`make test` builds them first).
 
 use std::io::{BufRead, BufReader};
@@ -17,8 +17,8 @@ use iced_test::emulator::{self, Emulator};
 use iced_test::futures::futures::channel::mpsc;
 use iced_test::program::Program;
 use iced_test::selector::Candidate;
-use zion_quarantine::bus::{ItemInfo, Quarantine1Proxy};
-use zion_quarantine::panel::{self, Config};
+use zion_bus::quarantine::{ItemInfo, Quarantine1Proxy};
+use zion_panel::{self as panel, Config};
 use zion_quarantine::Policy;
 use zion_tests::TestEnv;
 
@@ -84,7 +84,7 @@ struct Daemon {
 impl Daemon {
     fn start(env: &TestEnv) -> Daemon {
         let daemon = binary("zion-sandboxd", "cargo build -p zion-sandboxd");
-        let worker = binary("zion-scan-worker", "cargo build -p zion-quarantine --bins");
+        let worker = binary("zion-scan-worker", "cargo build -p zion-scanner --bins");
         let mut child = env
             .command(daemon)
             .arg("--no-profiles")
@@ -514,12 +514,12 @@ fn panel_background_pixels(png_file: &Path) -> (usize, u32, u32) {
 /// The real zion-panel as a Wayland client of the real headless compositor,
 /// on its host socket, with a clean and an infected download listed and the
 /// infected one opened. The PNG goes to `target/zion-panel.png`; with
-/// `ZION_UPDATE_SCREENSHOTS=1` also to `quarantine/screenshots/panel.png`
+/// `ZION_UPDATE_SCREENSHOTS=1` also to `panel/screenshots/panel.png`
 /// (the README's picture).
 #[test]
 fn the_panel_draws_as_a_client_of_the_headless_compositor() {
     let compositor = binary("zion-compositor", "cargo build -p zion-compositor");
-    let panel = binary("zion-panel", "cargo build -p zion-quarantine --bins");
+    let panel = binary("zion-panel", "cargo build -p zion-panel --bins");
     let (env, daemon) = two_downloads();
     let watch = Watch::new(&env);
     let start = Instant::now();

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::bus::ItemInfo;
-use crate::policy::{AutoRelease, Policy};
+use zion_bus::quarantine::ItemInfo;
+use zion_quarantine::policy::{AutoRelease, Policy};
 
 /// The state an item shows as a badge in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +95,7 @@ pub fn is_transfer(item: &ItemInfo) -> bool {
 }
 
 /// `68 B`, `1.5 KiB`, `10.0 MiB`.
-pub use crate::bus::wire::human_size as size;
+pub use zion_bus::quarantine::human_size as size;
 
 /// A duration as the largest one or two units: `45s`, `3m 20s`, `2h 5m`, `4d 1h`.
 pub fn duration(d: Duration) -> String {
@@ -151,12 +151,12 @@ pub fn time_left(item: &ItemInfo, policy: Option<&Policy>, now: u64) -> Option<S
     })
 }
 
-pub use crate::bus::wire::utc;
+pub use zion_bus::quarantine::utc;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Hold;
+    use zion_quarantine::policy::Hold;
 
     fn item(state: &str, source: &str) -> ItemInfo {
         ItemInfo {

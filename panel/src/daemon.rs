@@ -9,7 +9,7 @@ use iced::futures::channel::mpsc;
 use iced::futures::SinkExt;
 use iced::futures::StreamExt;
 
-use crate::bus::{item_events, ItemEvent, ItemInfo, Quarantine1Proxy};
+use zion_bus::quarantine::{item_events, ItemEvent, ItemInfo, Quarantine1Proxy};
 
 use super::mime;
 use super::model::{Event, Outcome, Request};
