@@ -71,6 +71,13 @@ ZION_DEST := $(DESTDIR)$(PREFIX)
 # The shipped files name /usr/bin; the installed ones name $(PREFIX)/bin.
 ZION_REWRITE := sed -e 's|/usr/bin/zion-|$(PREFIX)/bin/zion-|g' -e 's|^Exec=zion-session|Exec=$(PREFIX)/bin/zion-session|' -e 's|^TryExec=zion-session|TryExec=$(PREFIX)/bin/zion-session|'
 
+# `make deb`: zion_<version>_<arch>.deb in target/deb from release binaries
+# (built here), for `sudo apt install ./target/deb/zion_*.deb`.
+.PHONY: deb
+deb: deps
+	$(CARGO) build --release --workspace --bins
+	@bash session-files/dev/make-deb.sh $(ZION_TARGET_DIR)/release $(ZION_TARGET_DIR)/deb xz
+
 .PHONY: install
 install:
 	@for b in $(ZION_BINS); do [ -x "$(BIN_SRC)/$$b" ] || { echo "install: $(BIN_SRC)/$$b is missing: build first (cargo build --release --workspace --bins), or point BIN_SRC at the binaries" >&2; exit 1; }; done

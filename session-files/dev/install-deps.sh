@@ -11,7 +11,7 @@ PACKAGES=(
   # POSIX ACLs on the sockets and folders a container id may use (exacl links libacl)
   libacl1-dev acl
   # run and test: containers, the session bus, Wayland clients, conformance
-  podman runc conmon catatonit netavark aardvark-dns iptables uidmap debootstrap dbus
+  podman runc conmon catatonit netavark aardvark-dns iptables uidmap slirp4netns debootstrap dbus
   weston foot fonts-dejavu-core xwayland wlcs desktop-file-utils wayland-utils wl-clipboard
   # X11 programs for the per-profile Xwayland tests (xeyes; xwininfo; the X11 clipboard)
   x11-apps x11-utils xclip
