@@ -2,6 +2,7 @@
 //! gives (a pure function), and the profile lifecycle through Podman.
 
 pub mod access;
+pub mod apps;
 pub mod config;
 pub mod devices;
 mod error;

@@ -1,5 +1,6 @@
 //! zionctl: Zion from the command line.
 
+mod apps;
 mod audit;
 mod bus;
 mod config;
@@ -24,6 +25,18 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The applications installed in the profiles (read from their files).
+    Apps(apps::AppsArgs),
+    /// Starts an application (an id `zionctl apps` lists) in its profile.
+    Launch {
+        /// The profile.
+        profile: String,
+        /// The application's id.
+        app: String,
+    },
+    /// Shows every profile's applications in a menu (fuzzel) and starts the
+    /// one chosen in its profile.
+    Launcher(apps::LauncherArgs),
     /// The release audit log: verify its chain and anchored head.
     Audit {
         #[command(subcommand)]
@@ -68,6 +81,9 @@ enum Command {
 
 fn main() -> ExitCode {
     match Args::parse().command {
+        Command::Apps(args) => apps::apps(args),
+        Command::Launch { profile, app } => apps::launch(profile, app),
+        Command::Launcher(args) => apps::launcher(args),
         Command::Audit { command } => audit::run(command),
         Command::Config { command } => config::run(command),
         Command::Image { command } => image::run(command),
