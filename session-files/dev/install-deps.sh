@@ -17,6 +17,8 @@ PACKAGES=(
   x11-apps x11-utils xclip
   # a screencopy client for the host-only screencopy test
   grim
+  # the launcher's menu (zionctl launcher)
+  fuzzel
   # the winit backend's EGL (loaded at run time), Mesa's llvmpipe on machines without a GPU
   libegl1 libegl-mesa0 libwayland-egl1 libgl1-mesa-dri
   # each profile's own sound server (and its tests' PulseAudio clients)

@@ -477,6 +477,7 @@ fn start_direct_session_of(
     .env_remove("DISPLAY")
     .env_remove("ZION_SANDBOXD_ARGS")
     .env_remove("ZION_COMPOSITOR_ARGS")
+    .env_remove("CONTAINER_HOST")
     .stdin(Stdio::null())
     .stdout(log.try_clone().expect("the log"))
     .stderr(log)
@@ -527,7 +528,13 @@ fn wait_for_session(
             if UnixStream::connect(&socket).is_ok()
                 && name_has_owner(&address, rt, "org.zionos.Quarantine1").unwrap_or(false)
             {
-                let names: Vec<&str> = children.iter().map(|(_, n)| n.as_str()).collect();
+                // The Podman API the session serves when none answers is
+                // its child too (see without_a_podman_api_…).
+                let names: Vec<&str> = children
+                    .iter()
+                    .map(|(_, n)| n.as_str())
+                    .filter(|n| *n != "podman")
+                    .collect();
                 assert_eq!(
                     names,
                     ["zion-compositor", "zion-sandboxd"],
@@ -735,6 +742,63 @@ fn output_of_fresh_copy(command: &mut Command) -> std::process::Output {
             result => return result.expect("running the copied program"),
         }
     }
+}
+
+/// `GET /_ping` on a Podman API socket: its answer's body.
+fn podman_ping(socket: &Path) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+/// First login as a display manager runs it: no Podman API is set up and
+/// none answers, so the direct session serves the user's own on
+/// `$XDG_RUNTIME_DIR/podman/podman.sock` for the daemon, and stops it with
+/// the session.
+#[test]
+fn without_a_podman_api_the_direct_session_serves_one_and_stops_it() {
+    require_installed!(on_path("dbus-daemon"), "dbus-daemon is not installed");
+    zion_tests::require_program!("podman", "podman");
+    require_built(&["zion-compositor", "zion-sandboxd", "zion-scan-worker"]);
+    let tmp = temp_dir("session-podman");
+    let bus = DbusBus::start(&tmp.path().join("dbus")).expect("starting a private bus");
+    let rt = runtime();
+    let socket = tmp.path().join("runtime/podman/podman.sock");
+    assert!(!socket.exists());
+    let mut session = start_direct_session(tmp.path(), Some(bus.address()), &default_path(), &[]);
+    let (children, _) = wait_for_session(tmp.path(), Some(bus.address()), &rt, &mut session);
+    let log = log_of(tmp.path());
+    let podman = children
+        .iter()
+        .find(|(_, n)| n == "podman")
+        .unwrap_or_else(|| panic!("no podman child of zion-session: {children:?}\n{log}"));
+    assert!(log.contains("serving one on"), "{log}");
+    let ping = podman_ping(&socket).expect("the session's Podman API answers");
+    assert!(
+        ping.starts_with("HTTP/1.") && ping.ends_with("OK"),
+        "{ping}"
+    );
+
+    let pid = Pid::from_raw(session.child.id() as i32).expect("a pid");
+    kill_process(pid, Signal::TERM).expect("sending SIGTERM to zion-session");
+    wait_exit(&mut session, tmp.path(), Duration::from_secs(15));
+    let start = Instant::now();
+    while running(podman.0) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the session's podman service (pid {}) outlived it",
+            podman.0
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        UnixStream::connect(&socket).is_err(),
+        "the Podman API still answers after the session ended"
+    );
 }
 
 /// Whether dpkg has `package` installed.
