@@ -37,7 +37,7 @@ pub const DEFAULT_PIDS: u32 = 4096;
 pub const DEFAULT_IMAGE: &str = "localhost/zion-profile:latest";
 
 /// The actions a `[hotkeys]` binding can trigger.
-pub const ACTIONS: [&str; 18] = [
+pub const ACTIONS: [&str; 19] = [
     "switch-to-1",
     "switch-to-2",
     "switch-to-3",
@@ -56,6 +56,7 @@ pub const ACTIONS: [&str; 18] = [
     "toggle-fullscreen",
     "copy-to-transfer",
     "paste-transfer",
+    "lock",
 ];
 
 impl Config {
