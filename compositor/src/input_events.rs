@@ -54,7 +54,11 @@ pub fn action_for_key(
     if let Some(vt) = vt_chord(mods, raw, modified) {
         return Some(Action::SwitchVt(vt));
     }
-    hotkeys::action_for(config, mods, &smithay::input::keyboard::xkb::keysym_get_name(raw))
+    hotkeys::action_for(
+        config,
+        mods,
+        &smithay::input::keyboard::xkb::keysym_get_name(raw),
+    )
 }
 
 /// A scroll event as a Wayland axis frame: pixel amounts where the device
@@ -121,7 +125,10 @@ impl State {
                 self.pointer_axis(frame);
             }
             InputEvent::DeviceAdded { device } => {
-                debug!(name = smithay::backend::input::Device::name(&device), "input device added");
+                debug!(
+                    name = smithay::backend::input::Device::name(&device),
+                    "input device added"
+                );
             }
             _ => {}
         }

@@ -33,16 +33,12 @@ use smithay::wayland::session_lock::{
 };
 use tracing::{info, warn};
 
-use crate::handlers::policy::is_host;
 use crate::hotkeys::Action;
 use crate::state::State;
 
 /// The plain colour of a locked output with no lock surface (yet, or any
 /// more): dark red, so a dead locker is told apart from a black one.
 pub const LOCK_COLOUR: [f32; 4] = [0.2, 0.0, 0.0, 1.0];
-
-/// The locker run when `[session] locker` names none.
-pub const DEFAULT_LOCKER: [&str; 4] = ["swaylock", "-f", "-c", "000000"];
 
 /// Whether `action` may run while the session is locked: the fixed
 /// terminal switches (a person may go to a text console) and locking (a
@@ -55,8 +51,6 @@ pub fn allowed_while_locked(action: Action) -> bool {
 /// The session lock's state.
 #[derive(Debug)]
 pub struct SessionLock {
-    /// The ext_session_lock_manager_v1 global (host clients only).
-    pub manager: SessionLockManagerState,
     /// Unlocked, or locked with what the lock holds.
     state: Locked,
     /// The plain lock colour, one buffer for every frame (the damage
@@ -77,11 +71,17 @@ enum Locked {
     },
 }
 
+impl Default for SessionLock {
+    fn default() -> SessionLock {
+        SessionLock::new()
+    }
+}
+
 impl SessionLock {
-    /// Creates the global, seen by host clients only.
-    pub fn new(dh: &DisplayHandle) -> SessionLock {
+    /// Unlocked. (The global, host clients only, is made with the
+    /// protocol policy's: [`crate::handlers::policy`].)
+    pub fn new() -> SessionLock {
         SessionLock {
-            manager: SessionLockManagerState::new::<State, _>(dh, is_host),
             state: Locked::No,
             cover: SolidColorBuffer::default(),
         }
@@ -177,7 +177,7 @@ impl State {
             info!("the session is locked already");
             return;
         }
-        let argv: Vec<String> = DEFAULT_LOCKER.iter().map(|s| (*s).to_owned()).collect();
+        let argv = self.config.session.locker.clone();
         spawn_host(&argv, &self.runtime_dir).unwrap_or_else(|err| {
             self.notice(format!(
                 "locking failed: cannot run the locker {argv:?}: {err}"
@@ -236,7 +236,7 @@ fn spawn_host(argv: &[String], runtime_dir: &Path) -> std::io::Result<()> {
 
 impl SessionLockHandler for State {
     fn lock_state(&mut self) -> &mut SessionLockManagerState {
-        &mut self.lock.manager
+        &mut self.policy.session_lock
     }
 
     fn lock(&mut self, confirmation: SessionLocker) {
@@ -333,7 +333,12 @@ impl Dispatch<ExtSessionLockV1, SessionLockState> for State {
         );
     }
 
-    fn destroyed(state: &mut State, _client: ClientId, lock: &ExtSessionLockV1, _: &SessionLockState) {
+    fn destroyed(
+        state: &mut State,
+        _client: ClientId,
+        lock: &ExtSessionLockV1,
+        _: &SessionLockState,
+    ) {
         if let Locked::Yes { lock: current, .. } = &mut state.lock.state {
             if current.as_ref() == Some(lock) {
                 warn!("the locker is gone without unlocking: the session stays locked");

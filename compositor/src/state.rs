@@ -130,7 +130,7 @@ impl State {
         let primary_selection_state = PrimarySelectionState::new::<State>(dh);
         let policy = PolicyGlobals::new(dh, &primary_selection_state);
         let xwayland = crate::xwayland::Xwaylands::new(dh);
-        let lock = crate::lock::SessionLock::new(dh);
+        let lock = crate::lock::SessionLock::new();
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
         seat.add_keyboard(XkbConfig::default(), 600, 25)

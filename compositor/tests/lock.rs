@@ -62,11 +62,7 @@ fn settle(c: &mut Compositor) {
 
 /// Whether every pixel of `shot` is `rgb`.
 fn all_pixels(shot: &Screenshot, rgb: [u8; 3]) -> Result<(), String> {
-    match shot
-        .rgba
-        .chunks_exact(4)
-        .position(|px| px[..3] != rgb)
-    {
+    match shot.rgba.chunks_exact(4).position(|px| px[..3] != rgb) {
         None => Ok(()),
         Some(i) => {
             let (x, y) = (i as u32 % shot.width, i as u32 / shot.width);
@@ -85,7 +81,9 @@ fn shows_only(c: &mut Compositor, rgb: [u8; 3]) -> Result<(), String> {
         match all_pixels(&shot, rgb) {
             Ok(()) => return Ok(()),
             Err(e) if std::time::Instant::now() >= end => return Err(e),
-            Err(_) => c.dispatch(Duration::from_millis(20)).expect("event loop runs"),
+            Err(_) => c
+                .dispatch(Duration::from_millis(20))
+                .expect("event loop runs"),
         }
     }
 }
@@ -107,7 +105,11 @@ fn profile_window(c: &mut Compositor, runtime: &Path) -> (String, Handle) {
     let mapped = c
         .dispatch_until(WAIT, |s| !s.layout.visible().is_empty())
         .expect("event loop runs");
-    assert!(mapped, "the profile's window did not open: {:?}", app.seen());
+    assert!(
+        mapped,
+        "the profile's window did not open: {:?}",
+        app.seen()
+    );
     wait_for(c, &app, "the window gets the keyboard", |s| {
         s.keyboard_enters > 0
     });
@@ -124,7 +126,9 @@ fn the_lock_manager_is_offered_to_host_clients_only() {
     assert!(host.seen().globals.iter().any(|g| g == GLOBAL));
     for profile in ["work", "personal", "gaming"] {
         let client = lock_clients::registry(profile_socket(runtime.path(), profile));
-        wait_for(&mut c, &client, "profile globals", |s| !s.globals.is_empty());
+        wait_for(&mut c, &client, "profile globals", |s| {
+            !s.globals.is_empty()
+        });
         let globals = client.seen().globals;
         assert!(globals.iter().any(|g| g == "wl_seat"), "{globals:?}");
         assert!(
@@ -171,7 +175,10 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     settle(&mut c);
     let seen = app.seen();
     assert_eq!(seen.keys, [KEY_A], "keys reached the profile while locked");
-    assert!(seen.keyboard_leaves > 0, "the keyboard stayed with the profile");
+    assert!(
+        seen.keyboard_leaves > 0,
+        "the keyboard stayed with the profile"
+    );
     assert_ne!(
         c.state.selection_owners.clipboard,
         Some(Origin::Profile(profile.parse().expect("profile name"))),
@@ -184,7 +191,11 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     type_key(&mut c, keys::TAB);
     c.state
         .process_input_event(injected::key(keys::LEFT_META, false));
-    assert_eq!(c.state.layout.active(), shown, "a hotkey worked while locked");
+    assert_eq!(
+        c.state.layout.active(),
+        shown,
+        "a hotkey worked while locked"
+    );
 
     // Only the lock surface is drawn: every pixel is its blue.
     shows_only(&mut c, [0, 0, 0xff]).expect("only the lock surface is shown");
@@ -199,9 +210,12 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     // the session: the compositor stops it with a protocol error and the
     // session stays locked.
     second.unlock();
-    wait_for(&mut c, &second, "the refused lock's unlock is an error", |s| {
-        s.error.is_some()
-    });
+    wait_for(
+        &mut c,
+        &second,
+        "the refused lock's unlock is an error",
+        |s| s.error.is_some(),
+    );
     settle(&mut c);
     assert!(
         c.state.lock.is_locked(),
@@ -213,12 +227,19 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     // colour on the whole output, and still no keys for the profile.
     locker.kill();
     settle(&mut c);
-    assert!(c.state.lock.is_locked(), "a dead locker unlocked the session");
+    assert!(
+        c.state.lock.is_locked(),
+        "a dead locker unlocked the session"
+    );
     let shot = c.screenshot().expect("screenshot");
     all_pixels(&shot, lock_colour()).expect("the plain lock colour after the locker died");
     type_key(&mut c, KEY_A);
     settle(&mut c);
-    assert_eq!(app.seen().keys, [KEY_A], "keys reached the profile after the locker died");
+    assert_eq!(
+        app.seen().keys,
+        [KEY_A],
+        "keys reached the profile after the locker died"
+    );
 
     // A new locker takes over, and unlocks: input goes back to the profile.
     let new = lock_clients::lock(host_socket(runtime.path()));
@@ -297,7 +318,10 @@ fn super_l_locks_with_real_swaylock_and_killing_it_leaves_the_session_locked() {
     swaylock.kill().expect("kill swaylock");
     let _ = swaylock.wait();
     settle(&mut c);
-    assert!(c.state.lock.is_locked(), "killing swaylock unlocked the session");
+    assert!(
+        c.state.lock.is_locked(),
+        "killing swaylock unlocked the session"
+    );
     let shot = c.screenshot().expect("screenshot");
     all_pixels(&shot, lock_colour()).expect("the plain lock colour after swaylock died");
 }

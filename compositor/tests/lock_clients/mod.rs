@@ -173,7 +173,12 @@ fn start(socket: PathBuf, role: Role) -> Handle {
 struct Client {
     seen: Arc<Mutex<Seen>>,
     configured: Vec<(xdg_surface::XdgSurface, u32)>,
-    lock_configured: Vec<(ext_session_lock_surface_v1::ExtSessionLockSurfaceV1, u32, u32, u32)>,
+    lock_configured: Vec<(
+        ext_session_lock_surface_v1::ExtSessionLockSurfaceV1,
+        u32,
+        u32,
+        u32,
+    )>,
     serial: u32,
 }
 

@@ -78,6 +78,7 @@ pub fn config() -> Config {
         quarantine: toml::Table::new(),
         focus: super::Focus::default(),
         sandbox: super::SandboxSettings::default(),
+        session: super::Session::default(),
         source: None,
     }
 }

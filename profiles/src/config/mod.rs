@@ -11,6 +11,7 @@ mod focus;
 mod model;
 mod parse;
 mod sandbox;
+mod session;
 mod units;
 mod values;
 mod write;
@@ -24,6 +25,7 @@ pub use error::ConfigError;
 pub use focus::{Focus, DEFAULT_WEIGHT, WEIGHT_MAX, WEIGHT_MIN};
 pub use model::{Bind, Config, Hotkeys, Profile};
 pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};
+pub use session::{Session, DEFAULT_LOCKER};
 pub use units::{format_duration, format_size, parse_duration, parse_size};
 pub use values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 
