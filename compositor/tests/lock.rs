@@ -154,9 +154,24 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     let runtime = tempfile::tempdir().expect("runtime folder");
     let mut c = compositor(runtime.path());
     let (profile, app) = profile_window(&mut c, runtime.path());
-    // Unlocked, the profile's window gets the keys typed.
+    // Unlocked, the profile's window gets the keys typed, and the pointer
+    // and a scroll over it.
     type_key(&mut c, KEY_A);
     wait_for(&mut c, &app, "a key before locking", |s| s.keys == [KEY_A]);
+    let rect = {
+        let placed = &c.state.layout.visible()[0];
+        zion_compositor::render::content_rect(&placed.window, placed.pos)
+    };
+    let (x, y) = (
+        f64::from(rect.x + rect.w / 2),
+        f64::from(rect.y + rect.h / 2),
+    );
+    c.state.process_input_event(injected::place(x, y));
+    c.state
+        .process_input_event(injected::scroll(injected::Scroll::wheel(1.0)));
+    wait_for(&mut c, &app, "pointer and scroll before locking", |s| {
+        s.pointer_enters == 1 && s.axis.len() == 1
+    });
 
     let locker = lock_clients::lock(host_socket(runtime.path()));
     wait_for(&mut c, &locker, "locked", |s| s.locked);
@@ -172,9 +187,23 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     type_key(&mut c, KEY_A);
     type_key(&mut c, keys::ENTER);
     app.set_selection();
+    c.state
+        .process_input_event(injected::place(x + 1.0, y + 1.0));
+    c.state
+        .process_input_event(injected::scroll(injected::Scroll::wheel(1.0)));
+    c.state
+        .process_input_event(injected::button(zion_compositor::input::BTN_LEFT, true));
+    c.state
+        .process_input_event(injected::button(zion_compositor::input::BTN_LEFT, false));
     settle(&mut c);
     let seen = app.seen();
     assert_eq!(seen.keys, [KEY_A], "keys reached the profile while locked");
+    assert_eq!(
+        seen.axis.len(),
+        1,
+        "a scroll reached the profile while locked"
+    );
+    assert_eq!(seen.pointer_leaves, 1, "the pointer stayed on the profile");
     assert!(
         seen.keyboard_leaves > 0,
         "the keyboard stayed with the profile"

@@ -54,6 +54,8 @@ pub struct Seen {
     pub keys: Vec<u32>,
     /// wl_pointer.enter events.
     pub pointer_enters: u32,
+    /// wl_pointer.leave events.
+    pub pointer_leaves: u32,
     /// wl_pointer.axis values (vertical and horizontal).
     pub axis: Vec<f64>,
     /// wl_pointer.axis_value120 values.
@@ -405,6 +407,7 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Client {
                 client.serial = serial;
                 client.update(|s| s.pointer_enters += 1);
             }
+            wl_pointer::Event::Leave { .. } => client.update(|s| s.pointer_leaves += 1),
             wl_pointer::Event::Axis { value, .. } => client.update(|s| s.axis.push(value)),
             wl_pointer::Event::AxisValue120 { value120, .. } => {
                 client.update(|s| s.axis_v120.push(value120))
