@@ -354,3 +354,48 @@ fn super_l_locks_with_real_swaylock_and_killing_it_leaves_the_session_locked() {
     let shot = c.screenshot().expect("screenshot");
     all_pixels(&shot, lock_colour()).expect("the plain lock colour after swaylock died");
 }
+
+/// `Compositor1.Lock` on a real private bus starts the configured locker
+/// (`[session] locker`, real swaylock here) on the host socket.
+#[test]
+fn compositor1_lock_starts_the_configured_locker() {
+    if !zion_tests::skip::installed("/usr/bin/dbus-daemon", "dbus")
+        || !zion_tests::skip::installed("swaylock", "swaylock")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let bus = zion_tests::DbusBus::start(dir.path()).expect("private dbus-daemon starts");
+    let runtime = tempfile::tempdir().expect("runtime folder");
+    let mut config = Config::defaults();
+    config.session.locker = vec!["swaylock".into(), "-c".into(), "000000".into()];
+    let options = Options {
+        backend: BackendKind::Headless,
+        size: (320, 240),
+        runtime_dir: runtime.path().to_owned(),
+    };
+    let mut c = Compositor::new(config, &options).expect("compositor starts");
+    c.serve_bus(bus.address()).expect("Compositor1 served");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let address = bus.address().to_owned();
+    // The call is answered by the event loop this thread runs: make it on
+    // the runtime's thread meanwhile.
+    let call = rt.spawn(async move {
+        let conn = zbus::connection::Builder::address(address.as_str())?
+            .build()
+            .await?;
+        let proxy = zion_bus::Compositor1Proxy::new(&conn).await?;
+        proxy.lock().await
+    });
+    let locked = c
+        .dispatch_until(WAIT, |s| s.lock.is_locked())
+        .expect("event loop runs");
+    assert!(locked, "Compositor1.Lock did not lock");
+    let answer = rt.block_on(call).expect("the call's task");
+    assert!(answer.is_ok(), "Lock answered {answer:?}");
+    shows_only(&mut c, [0, 0, 0]).expect("only swaylock's black is shown");
+}
