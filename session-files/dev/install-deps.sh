@@ -12,7 +12,7 @@ PACKAGES=(
   libacl1-dev acl
   # run and test: containers, the session bus, Wayland clients, conformance
   podman runc conmon catatonit netavark aardvark-dns iptables uidmap slirp4netns debootstrap dbus
-  weston foot fonts-dejavu-core xwayland wlcs desktop-file-utils wayland-utils wl-clipboard
+  weston foot fonts-dejavu-core xwayland wlcs desktop-file-utils wayland-utils wl-clipboard swaylock
   # X11 programs for the per-profile Xwayland tests (xeyes; xwininfo; the X11 clipboard)
   x11-apps x11-utils xclip
   # a screencopy client for the host-only screencopy test
