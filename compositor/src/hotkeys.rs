@@ -2,7 +2,7 @@
 //! the configuration, giving an [`Action`] that the compositor performs in
 //! one place (`State::do_action`).
 
-use zion_profiles::config::{Chord, Config};
+use zion_config::{Chord, Config};
 
 /// Something a hotkey asks the compositor to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +193,7 @@ hotkey = "Alt+F2"
 
     #[test]
     fn every_configurable_action_name_parses() {
-        for name in zion_profiles::config::ACTIONS {
+        for name in zion_config::ACTIONS {
             assert!(Action::parse(name).is_some(), "{name}");
         }
         assert_eq!(Action::parse("switch-to-0"), None);

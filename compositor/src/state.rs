@@ -21,7 +21,7 @@ use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shell::xdg::XdgShellState;
 use smithay::wayland::shm::ShmState;
 use tracing::{info, warn};
-use zion_profiles::config::{Colour, Config, Profile};
+use zion_config::{Colour, Config, Profile};
 
 use crate::backend::Backend;
 use crate::calls::Call;

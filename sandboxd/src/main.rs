@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
-use zion_profiles::config::Config;
+use zion_config::Config;
 use zion_profiles::Lifecycle;
 use zion_sandboxd::{
     connect_podman, follow, profiles_dbus, quarantine, reload, sandbox, PodmanCandidates, Session,

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use zion_profiles::config::Config;
+use zion_config::Config;
 use zion_quarantine::{transfer, InboxWatcher, Policy, Store, StorePaths, WatcherConfig};
 use zion_storage::{AuditLog, Layout};
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use zion_profiles::config::Config;
+use zion_config::Config;
 use zion_sandboxd::SessionPaths;
 
 /// What `zionctl config` does.

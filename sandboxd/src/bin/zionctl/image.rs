@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::Subcommand;
 use podman_api::opts::ImageTagOpts;
-use zion_profiles::config::Config;
+use zion_config::Config;
 use zion_profiles::image::{self, phase_fraction, Progress, Recipe};
 use zion_profiles::PodmanClient;
 use zion_sandboxd::sandbox::spec::BROWSER_IMAGE_NAME;

@@ -10,11 +10,11 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::error::{closest, Source};
-use super::focus::FOCUS_KEYS;
-use super::parse::{BIND_KEYS, CONFIG_KEYS, PROFILE_KEYS};
-use super::sandbox::SANDBOX_KEYS;
-use super::ConfigError;
+use crate::error::{closest, Source};
+use crate::focus::FOCUS_KEYS;
+use crate::parse::{BIND_KEYS, CONFIG_KEYS, PROFILE_KEYS};
+use crate::sandbox::SANDBOX_KEYS;
+use crate::ConfigError;
 
 /// One step of a path into the document.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::units::format_size;
-use super::{Config, Focus, Profile, SandboxSettings};
+use crate::units::format_size;
+use crate::{Config, Focus, Profile, SandboxSettings};
 
 /// A TOML string literal, escaped as TOML needs.
 fn quoted(s: &str) -> String {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{
+use crate::{
     Colour, Config, Device, HibernateAfter, HibernateMode, Hotkeys, Network, Profile, ProfileName,
     Restart, DEFAULT_IMAGE, DEFAULT_PIDS,
 };
@@ -76,8 +76,8 @@ pub fn config() -> Config {
         profiles: vec![work, gaming, personal],
         hotkeys: hotkeys(),
         quarantine: toml::Table::new(),
-        focus: super::Focus::default(),
-        sandbox: super::SandboxSettings::default(),
+        focus: crate::Focus::default(),
+        sandbox: crate::SandboxSettings::default(),
         source: None,
     }
 }

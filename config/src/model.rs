@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use super::chord::Chord;
-use super::focus::Focus;
-use super::sandbox::SandboxSettings;
-use super::values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
+use crate::chord::Chord;
+use crate::focus::Focus;
+use crate::sandbox::SandboxSettings;
+use crate::values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,9 +38,9 @@ pub struct Profile {
     pub image: String,
     /// CPU limit (0 < cpus ≤ 1024).
     pub cpus: Option<f64>,
-    /// Memory limit in bytes (at least [`super::MEMORY_FLOOR`]).
+    /// Memory limit in bytes (at least [`crate::MEMORY_FLOOR`]).
     pub memory: Option<u64>,
-    /// Task limit (at least [`super::PIDS_FLOOR`]).
+    /// Task limit (at least [`crate::PIDS_FLOOR`]).
     pub pids: u32,
     /// Devices granted.
     pub devices: Vec<Device>,
@@ -75,7 +75,7 @@ pub struct Bind {
     pub read_only: bool,
 }
 
-/// Global hotkeys: canonical chord → action (one of [`super::ACTIONS`]).
+/// Global hotkeys: canonical chord → action (one of [`crate::ACTIONS`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hotkeys {
     /// The bindings, sorted by chord.

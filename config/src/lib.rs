@@ -1,6 +1,9 @@
-//! The configuration model (`zion.toml`): profiles, hotkeys and the raw
-//! `[quarantine]` table, validated with errors that name file, line and
-//! column and say what to do.
+//! Zion's configuration (`zion.toml`), shared by every process: profiles,
+//! hotkeys, `[focus]`, `[sandbox]` and the raw `[quarantine]` table,
+//! validated with errors that name file, line and column and say what to do.
+//!
+//! Pure: serde, toml and tracing only, so that the compositor and the panel
+//! read the configuration without linking the Podman client.
 
 mod capabilities;
 mod chord;

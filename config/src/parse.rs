@@ -9,15 +9,15 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::capabilities::parse_capability;
-use super::chord::Chord;
-use super::defaults;
-use super::diagnose;
-use super::error::{closest, Source};
-use super::focus::{focus, RawFocus};
-use super::sandbox::{sandbox, RawSandbox};
-use super::units::parse_size;
-use super::{
+use crate::capabilities::parse_capability;
+use crate::chord::Chord;
+use crate::defaults;
+use crate::diagnose;
+use crate::error::{closest, Source};
+use crate::focus::{focus, RawFocus};
+use crate::sandbox::{sandbox, RawSandbox};
+use crate::units::parse_size;
+use crate::{
     Bind, Colour, Config, ConfigError, Device, HibernateAfter, HibernateMode, Hotkeys, Network,
     Profile, ProfileName, Restart, ACTIONS, MEMORY_FLOOR, PIDS_FLOOR,
 };

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use zion_profiles::config::{
+use zion_config::{
     Bind, Colour, Config, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart,
 };
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use zion_profiles::config::{Config, ConfigError};
+use zion_config::{Config, ConfigError};
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, Path::new("zion.toml"))
