@@ -5,6 +5,7 @@
 //! Pure: serde, toml and tracing only, so that the compositor and the panel
 //! read the configuration without linking the Podman client.
 
+mod action;
 mod capabilities;
 mod chord;
 mod defaults;
@@ -20,6 +21,7 @@ mod write;
 
 use std::path::Path;
 
+pub use action::Action;
 pub use capabilities::{parse_capability, CAPABILITIES};
 pub use chord::Chord;
 pub use defaults::{palette, DEFAULT_HIBERNATE};
@@ -38,28 +40,6 @@ pub const PIDS_FLOOR: u32 = 16;
 pub const DEFAULT_PIDS: u32 = 4096;
 /// The image a profile runs when it names none.
 pub const DEFAULT_IMAGE: &str = "localhost/zion-profile:latest";
-
-/// The actions a `[hotkeys]` binding can trigger.
-pub const ACTIONS: [&str; 18] = [
-    "switch-to-1",
-    "switch-to-2",
-    "switch-to-3",
-    "switch-to-4",
-    "switch-to-5",
-    "switch-to-6",
-    "switch-to-7",
-    "switch-to-8",
-    "switch-to-9",
-    "next-profile",
-    "previous-profile",
-    "terminal",
-    "browser",
-    "panel",
-    "close-window",
-    "toggle-fullscreen",
-    "copy-to-transfer",
-    "paste-transfer",
-];
 
 impl Config {
     /// Work, gaming and personal, with the default hotkeys.

@@ -1,7 +1,10 @@
 //! The validated configuration: what the rest of Zion reads. Every value
 //! here has passed the checks of `parse.rs`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use crate::action::Action;
 
 use crate::chord::Chord;
 use crate::focus::Focus;
@@ -75,19 +78,16 @@ pub struct Bind {
     pub read_only: bool,
 }
 
-/// Global hotkeys: canonical chord → action (one of [`crate::ACTIONS`]).
+/// Global hotkeys: chord → action, parsed once when the file is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hotkeys {
     /// The bindings, sorted by chord.
-    pub bindings: Vec<(String, String)>,
+    pub bindings: BTreeMap<Chord, Action>,
 }
 
 impl Hotkeys {
-    /// The action of a chord written canonically (`Super+Return`).
-    pub fn action(&self, chord: &str) -> Option<&str> {
-        self.bindings
-            .iter()
-            .find(|(c, _)| c == chord)
-            .map(|(_, a)| a.as_str())
+    /// The action bound to `chord`.
+    pub fn action(&self, chord: &Chord) -> Option<Action> {
+        self.bindings.get(chord).copied()
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::action::Action;
 use crate::capabilities::parse_capability;
 use crate::chord::Chord;
 use crate::defaults;
@@ -19,7 +20,7 @@ use crate::sandbox::{sandbox, RawSandbox};
 use crate::units::parse_size;
 use crate::{
     Bind, Colour, Config, ConfigError, Device, HibernateAfter, HibernateMode, Hotkeys, Network,
-    Profile, ProfileName, Restart, ACTIONS, MEMORY_FLOOR, PIDS_FLOOR,
+    Profile, ProfileName, Restart, MEMORY_FLOOR, PIDS_FLOOR,
 };
 
 #[derive(Deserialize)]
@@ -172,9 +173,9 @@ fn hotkeys(
     raw: BTreeMap<Spanned<String>, Spanned<String>>,
     hotkey_owner: &BTreeMap<Chord, String>,
 ) -> Result<Hotkeys, ConfigError> {
-    let mut bindings: BTreeMap<String, String> = defaults::hotkeys().bindings.into_iter().collect();
+    let mut bindings: BTreeMap<Chord, Action> = defaults::hotkeys().bindings;
     for chord in hotkey_owner.keys() {
-        bindings.remove(&chord.to_string());
+        bindings.remove(chord);
     }
     // In file order, so that a duplicate is reported at its second spelling.
     let mut entries: Vec<_> = raw.into_iter().collect();
@@ -201,7 +202,7 @@ fn hotkeys(
         seen.insert(parsed.clone(), chord.get_ref().clone());
         let name = action.get_ref().as_str();
         if name == "none" {
-            bindings.remove(&parsed.to_string());
+            bindings.remove(&parsed);
             continue;
         }
         if let Some(owner) = hotkey_owner.get(&parsed) {
@@ -211,22 +212,21 @@ fn hotkeys(
                 "choose another chord for one of them",
             ));
         }
-        if !ACTIONS.contains(&name) {
-            let hint = match closest(name, &ACTIONS) {
+        let Some(typed) = Action::parse(name) else {
+            let names: Vec<&str> = Action::names().collect();
+            let hint = match closest(name, &names) {
                 Some(near) => format!("did you mean `{near}`? (or \"none\" to unbind)"),
-                None => format!("the actions are: {}, or \"none\"", ACTIONS.join(", ")),
+                None => format!("the actions are: {}, or \"none\"", names.join(", ")),
             };
             return Err(src.at(
                 action.span().start,
                 format!("unknown action `{name}` for `{parsed}`"),
                 hint,
             ));
-        }
-        bindings.insert(parsed.to_string(), name.to_owned());
+        };
+        bindings.insert(parsed, typed);
     }
-    Ok(Hotkeys {
-        bindings: bindings.into_iter().collect(),
-    })
+    Ok(Hotkeys { bindings })
 }
 
 fn profile(

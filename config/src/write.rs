@@ -63,7 +63,12 @@ pub(super) fn to_toml(config: &Config) -> String {
     }
     out.push_str("\n[hotkeys]\n");
     for (chord, action) in &config.hotkeys.bindings {
-        let _ = writeln!(out, "{} = {}", quoted(chord), quoted(action));
+        let _ = writeln!(
+            out,
+            "{} = {}",
+            quoted(&chord.to_string()),
+            quoted(&action.to_string())
+        );
     }
     if config.focus != Focus::default() {
         let f = &config.focus;
