@@ -136,32 +136,9 @@ impl FromStr for ByteSize {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let text = s.trim();
-        let split = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let bad = || {
-            format!("invalid size {s:?}: expected a number and a unit, e.g. \"2GiB\", \"500MB\" or \"4096\" (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
-        };
-        let value: f64 = number.parse().map_err(|_| bad())?;
-        let multiplier: u64 = match unit.trim() {
-            "" | "B" => 1,
-            "KB" | "kB" => 1000,
-            "MB" => 1000_u64.pow(2),
-            "GB" => 1000_u64.pow(3),
-            "TB" => 1000_u64.pow(4),
-            "KiB" => 1 << 10,
-            "MiB" => 1 << 20,
-            "GiB" => 1 << 30,
-            "TiB" => 1 << 40,
-            _ => return Err(bad()),
-        };
-        let bytes = value * multiplier as f64;
-        if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-            return Err(format!("invalid size {s:?}: too large"));
-        }
-        Ok(ByteSize(bytes.round() as u64))
+        zion_config::parse_size(s).map(ByteSize).map_err(|_| {
+            format!("invalid size {s:?}: expected a number and a unit, e.g. \"2GiB\", \"500MB\" or \"4096\" (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; K, M, G, T are binary)")
+        })
     }
 }
 
@@ -234,39 +211,10 @@ impl<'de> Deserialize<'de> for AutoRelease {
     }
 }
 
-/// Parses `"90s"`, `"10m"`, `"1h30m"`, `"2d"` (no unit: seconds are refused to avoid surprises).
+/// Parses `"0s"`, `"90s"`, `"10m"`, `"1h30m"`, `"2d"`: zion-config's one
+/// grammar ([`zion_config::parse_delay`]).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let text = s.trim();
-    if text.is_empty() {
-        return Err("empty".into());
-    }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            other => return Err(format!("unknown unit {other:?}")),
-        };
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("a number must come before {c:?}"))?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or("too long")?;
-        digits.clear();
-    }
-    if !digits.is_empty() {
-        return Err(format!("{digits:?} has no unit (s, m, h or d)"));
-    }
-    Ok(Duration::from_secs(total))
+    zion_config::parse_delay(s)
 }
 
 fn destination<'de, D: Deserializer<'de>>(d: D) -> Result<Destination, D::Error> {
