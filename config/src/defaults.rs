@@ -78,7 +78,7 @@ pub fn config() -> Config {
     Config {
         profiles: vec![work, gaming, personal],
         hotkeys: hotkeys(),
-        quarantine: toml::Table::new(),
+        quarantine: crate::quarantine::Policy::default(),
         focus: crate::Focus::default(),
         sandbox: crate::SandboxSettings::default(),
         source: None,

@@ -13,6 +13,7 @@ use toml::Spanned;
 use crate::error::{closest, Source};
 use crate::focus::FOCUS_KEYS;
 use crate::parse::{BIND_KEYS, CONFIG_KEYS, PROFILE_KEYS};
+use crate::quarantine::QUARANTINE_KEYS;
 use crate::sandbox::SANDBOX_KEYS;
 use crate::ConfigError;
 
@@ -39,11 +40,12 @@ enum Place {
 }
 
 /// The small sections whose keys are checked like a profile's.
-const SECTIONS: [&str; 2] = ["focus", "sandbox"];
+const SECTIONS: [&str; 3] = ["focus", "sandbox", "quarantine"];
 
 fn section_keys(name: &str) -> &'static [&'static str] {
     match name {
         "sandbox" => &SANDBOX_KEYS,
+        "quarantine" => &QUARANTINE_KEYS,
         _ => &FOCUS_KEYS,
     }
 }
@@ -209,6 +211,25 @@ fn form(key: &str) -> (&'static str, &'static str) {
         "background_weight" => ("a whole number", "background_weight = 50"),
         "sandbox" => ("a table", "[sandbox] then pool = 1"),
         "pool" => ("a whole number", "pool = 1"),
+        "max_size" => (
+            "a size in a string or a number of bytes",
+            "max_size = \"2GiB\"",
+        ),
+        "auto_release" => ("a string", "auto_release = \"never\" or \"1h\""),
+        "default_destination" => ("a string", "default_destination = \"shared\""),
+        "transfer_hold" => ("a string", "transfer_hold = \"0s\""),
+        "transfers" => (
+            "a table",
+            "[quarantine.transfers] then \"work -> personal\" = \"review\"",
+        ),
+        "quota" => (
+            "a size in a string or a number of bytes",
+            "quota = \"16GiB\"",
+        ),
+        "reserve" => (
+            "a size in a string or a number of bytes",
+            "reserve = \"2GiB\"",
+        ),
         _ => (
             "of another type",
             "the file `zionctl config defaults` prints",

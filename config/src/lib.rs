@@ -1,5 +1,6 @@
 //! Zion's configuration (`zion.toml`), shared by every process: profiles,
-//! hotkeys, `[focus]`, `[sandbox]` and the raw `[quarantine]` table,
+//! hotkeys, `[focus]`, `[sandbox]` and `[quarantine]` (its policy and
+//! transfer rules),
 //! validated with errors that name file, line and column and say what to do.
 //!
 //! Pure: serde, toml and tracing only, so that the compositor and the panel
@@ -14,7 +15,9 @@ mod error;
 mod focus;
 mod model;
 mod parse;
+pub mod quarantine;
 mod sandbox;
+pub mod transfer;
 mod units;
 mod values;
 mod write;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::action::Action;
+use crate::quarantine::Policy;
 
 use crate::chord::Chord;
 use crate::focus::Focus;
@@ -18,8 +19,8 @@ pub struct Config {
     pub profiles: Vec<Profile>,
     /// Global hotkeys (a profile's own hotkey lives on the profile).
     pub hotkeys: Hotkeys,
-    /// The raw `[quarantine]` table, read by the quarantine crate.
-    pub quarantine: toml::Table,
+    /// `[quarantine]`: what is held, for how long, and where it goes.
+    pub quarantine: Policy,
     /// `[focus]`: CPU weights that follow the shown desktop.
     pub focus: Focus,
     /// `[sandbox]`: the disposable browsers.

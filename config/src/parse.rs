@@ -16,6 +16,7 @@ use crate::defaults;
 use crate::diagnose;
 use crate::error::{closest, Source};
 use crate::focus::{focus, RawFocus};
+use crate::quarantine::Policy;
 use crate::sandbox::{sandbox, RawSandbox};
 use crate::units::parse_size;
 use crate::{
@@ -31,7 +32,7 @@ struct RawConfig {
     #[serde(default)]
     hotkeys: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
-    quarantine: toml::Table,
+    quarantine: Policy,
     focus: Option<Spanned<RawFocus>>,
     sandbox: Option<Spanned<RawSandbox>>,
 }

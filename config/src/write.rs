@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::quarantine::Policy;
 use crate::units::format_size;
 use crate::{Config, Focus, Profile, SandboxSettings};
 
@@ -55,6 +56,27 @@ fn profile(out: &mut String, p: &Profile) {
     }
 }
 
+fn quarantine(out: &mut String, q: &Policy) {
+    let _ = writeln!(out, "\n[quarantine]");
+    let _ = writeln!(out, "max_size = \"{}\"", q.max_size);
+    let _ = writeln!(out, "auto_release = \"{}\"", q.auto_release);
+    let _ = writeln!(
+        out,
+        "default_destination = {}",
+        quoted(&q.default_destination.to_string())
+    );
+    let _ = writeln!(out, "transfer_hold = \"{}\"", q.transfer_hold);
+    let _ = writeln!(out, "quota = \"{}\"", q.quota);
+    let _ = writeln!(out, "reserve = \"{}\"", q.reserve);
+    let mut rules = q.transfers.configured().peekable();
+    if rules.peek().is_some() {
+        let _ = writeln!(out, "\n[quarantine.transfers]");
+        for (key, rule) in rules {
+            let _ = writeln!(out, "{} = \"{}\"", quoted(key), rule.as_str());
+        }
+    }
+}
+
 /// See [`Config::to_toml`].
 pub(super) fn to_toml(config: &Config) -> String {
     let mut out = String::from("# Zion's configuration: one [[profile]] per desktop, in order.\n");
@@ -80,20 +102,8 @@ pub(super) fn to_toml(config: &Config) -> String {
     if config.sandbox != SandboxSettings::default() {
         let _ = writeln!(out, "\n[sandbox]\npool = {}", config.sandbox.pool);
     }
-    if !config.quarantine.is_empty() {
-        // Serialised under its own key so that nested tables come out as
-        // `[quarantine.x]`, not as top-level sections.
-        let mut wrapper = toml::Table::new();
-        wrapper.insert(
-            "quarantine".to_owned(),
-            toml::Value::Table(config.quarantine.clone()),
-        );
-        match toml::to_string(&wrapper) {
-            Ok(text) => {
-                let _ = write!(out, "\n{text}");
-            }
-            Err(e) => tracing::warn!("the [quarantine] table cannot be written: {e}"),
-        }
+    if config.quarantine != Policy::default() {
+        quarantine(&mut out, &config.quarantine);
     }
     out
 }

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use zion_config::quarantine::{AutoRelease, ByteSize, Policy};
+use zion_config::transfer::Rule;
 use zion_config::{
     Action, Bind, Chord, Colour, Config, Device, HibernateAfter, HibernateMode, Network,
     ProfileName, Restart,
@@ -39,7 +41,7 @@ fn a_small_file_gets_sensible_defaults() {
     assert_eq!(work.restart, Restart::OnFailure);
     assert_eq!(bound(&config, "Super+Return"), Some("terminal"));
     assert_eq!(bound(&config, "Super+Tab"), Some("next-profile"));
-    assert!(config.quarantine.is_empty());
+    assert_eq!(config.quarantine, Policy::default());
     assert_eq!(config.source, None);
 }
 
@@ -111,8 +113,8 @@ hibernate_after = "never"
 max_size = "2GiB"
 auto_release = "1h"
 
-[quarantine.policy]
-work = ["shared"]
+[quarantine.transfers]
+"work -> play" = "scan"
 "##;
 
 #[test]
@@ -161,7 +163,15 @@ fn a_full_file_reads_every_value() {
     assert!(config.profile("nobody").is_none());
     assert_eq!(bound(&config, "Super+W"), None);
     assert_eq!(bound(&config, "Ctrl+Alt+Return"), Some("terminal"));
-    assert_eq!(config.quarantine["max_size"].as_str(), Some("2GiB"));
+    assert_eq!(config.quarantine.max_size, ByteSize(2 << 30));
+    assert_eq!(
+        config.quarantine.auto_release,
+        AutoRelease::After(Duration::from_secs(3600))
+    );
+    assert_eq!(
+        config.quarantine.transfers.configured().collect::<Vec<_>>(),
+        [("work -> play", Rule::Scan)]
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{Item, RuleMatch, State, Transfer, Transfers, Verdict};
+use crate::{Item, RuleMatch, State, Transfers, Verdict};
 use serde::{Deserialize, Serialize};
 use zbus::zvariant::Type;
 
@@ -111,7 +111,7 @@ impl ItemInfo {
     /// holds it.
     pub fn with_transfers(item: &Item, transfers: &Transfers) -> ItemInfo {
         let mut info = ItemInfo::from(item);
-        if let Some(transfer) = Transfer::of_item(item) {
+        if let Some(transfer) = crate::transfer::of_item(item) {
             if info.destination.is_empty() {
                 info.destination = transfer.destination().to_string();
             }

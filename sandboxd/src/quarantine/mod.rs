@@ -48,12 +48,10 @@ pub struct Quarantine {
     _rules: Option<zion_quarantine::scanner::RuleWatcher>,
 }
 
-/// Parses the `[quarantine]` table of zion.toml; transfer rules may name
-/// only its profiles.
+/// The `[quarantine]` settings (read with zion.toml); transfer rules may
+/// name only its profiles.
 pub fn policy(config: &Config) -> anyhow::Result<Policy> {
-    let policy = toml::Value::Table(config.quarantine.clone())
-        .try_into::<Policy>()
-        .map_err(|e| anyhow::anyhow!("[quarantine] in zion.toml: {e}"))?;
+    let policy = config.quarantine.clone();
     let names: Vec<String> = config.profiles.iter().map(|p| p.name.to_string()).collect();
     let unknown = policy.transfers.unknown_profiles(&names);
     if !unknown.is_empty() {
@@ -80,7 +78,7 @@ pub async fn start(
 
     let data = paths.data.clone();
     let names = profiles.clone();
-    let limits = policy.limits();
+    let limits = zion_quarantine::policy::limits(&policy);
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
         let layout = Layout::new(&data);
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
