@@ -1,6 +1,6 @@
 //! Zion's configuration (`zion.toml`), shared by every process: profiles,
 //! hotkeys, `[focus]`, `[sandbox]` and `[quarantine]` (its policy and
-//! transfer rules),
+//! transfer rules), and where every file and socket lives (`paths`),
 //! validated with errors that name file, line and column and say what to do.
 //!
 //! Pure: serde, toml and tracing only, so that the compositor and the panel
@@ -15,6 +15,7 @@ mod error;
 mod focus;
 mod model;
 mod parse;
+pub mod paths;
 pub mod quarantine;
 mod sandbox;
 pub mod transfer;
@@ -31,6 +32,7 @@ pub use defaults::{palette, DEFAULT_HIBERNATE};
 pub use error::ConfigError;
 pub use focus::{Focus, DEFAULT_WEIGHT, WEIGHT_MAX, WEIGHT_MIN};
 pub use model::{Bind, Config, Hotkeys, Profile};
+pub use paths::{SessionPaths, StorePaths};
 pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};
 pub use units::{format_duration, format_size, parse_delay, parse_duration, parse_size};
 pub use values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};

@@ -32,7 +32,10 @@ impl PodmanCandidates {
     pub fn from_env() -> PodmanCandidates {
         PodmanCandidates::from_vars(
             std::env::var("CONTAINER_HOST").ok(),
-            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+            // A relative XDG_RUNTIME_DIR is invalid (XDG Base Directory spec).
+            std::env::var_os("XDG_RUNTIME_DIR")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute()),
         )
     }
 }

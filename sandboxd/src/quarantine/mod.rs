@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use zion_config::Config;
-use zion_quarantine::{transfer, InboxWatcher, Policy, Store, StorePaths, WatcherConfig};
+use zion_quarantine::{transfer, InboxWatcher, Policy, Store, WatcherConfig};
 use zion_storage::{AuditLog, Layout};
 
 use crate::SessionPaths;
@@ -77,6 +77,8 @@ pub async fn start(
     let profiles: Vec<String> = config.profiles.iter().map(|p| p.name.to_string()).collect();
 
     let data = paths.data.clone();
+    let audit_log = paths.audit_log();
+    let store_paths = paths.store();
     let names = profiles.clone();
     let limits = zion_quarantine::policy::limits(&policy);
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
@@ -85,9 +87,9 @@ pub async fn start(
         layout
             .create(&refs)
             .context("creating the storage folders")?;
-        let audit = AuditLog::open(data.join("audit.log")).context("opening the audit log")?;
-        let store = Store::open(StorePaths::under(data.join("quarantine")), layout, audit)
-            .context("opening the quarantine store")?;
+        let audit = AuditLog::open(audit_log).context("opening the audit log")?;
+        let store =
+            Store::open(store_paths, layout, audit).context("opening the quarantine store")?;
         store.set_limits(limits);
         for from in &names {
             // The profile's `~/Outbox` and `~/Outbox/<to>` for every other
