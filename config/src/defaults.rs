@@ -81,6 +81,7 @@ pub fn config() -> Config {
         quarantine: crate::quarantine::Policy::default(),
         focus: crate::Focus::default(),
         sandbox: crate::SandboxSettings::default(),
+        podman: crate::PodmanSettings::default(),
         source: None,
     }
 }

@@ -13,6 +13,7 @@ use toml::Spanned;
 use crate::error::{closest, Source};
 use crate::focus::FOCUS_KEYS;
 use crate::parse::{BIND_KEYS, CONFIG_KEYS, PROFILE_KEYS};
+use crate::podman::PODMAN_KEYS;
 use crate::quarantine::QUARANTINE_KEYS;
 use crate::sandbox::SANDBOX_KEYS;
 use crate::ConfigError;
@@ -40,12 +41,13 @@ enum Place {
 }
 
 /// The small sections whose keys are checked like a profile's.
-const SECTIONS: [&str; 3] = ["focus", "sandbox", "quarantine"];
+const SECTIONS: [&str; 4] = ["focus", "sandbox", "quarantine", "podman"];
 
 fn section_keys(name: &str) -> &'static [&'static str] {
     match name {
         "sandbox" => &SANDBOX_KEYS,
         "quarantine" => &QUARANTINE_KEYS,
+        "podman" => &PODMAN_KEYS,
         _ => &FOCUS_KEYS,
     }
 }
@@ -108,7 +110,7 @@ fn restate(raw: &str, place: &Place, in_header: bool) -> (String, String) {
         let hint = match closest(&field, keys) {
             Some(near) => format!("did you mean `{near}`?"),
             None if top => {
-                "remove it; the sections are [[profile]], [hotkeys] and [quarantine], and optionally [focus] and [sandbox]"
+                "remove it; the sections are [[profile]], [hotkeys] and [quarantine], and optionally [focus], [sandbox] and [podman]"
                     .to_owned()
             }
             None => format!("remove it; the keys here are: {}", keys.join(", ")),
@@ -226,6 +228,10 @@ fn form(key: &str) -> (&'static str, &'static str) {
             "a size in a string or a number of bytes",
             "quota = \"16GiB\"",
         ),
+        "podman" => ("a table", "[podman] then request_timeout = \"1m\""),
+        "connect_timeout" => ("a string", "connect_timeout = \"5s\""),
+        "request_timeout" => ("a string", "request_timeout = \"1m\""),
+        "long_timeout" => ("a string", "long_timeout = \"30m\" or \"never\""),
         "reserve" => (
             "a size in a string or a number of bytes",
             "reserve = \"2GiB\"",

@@ -1,5 +1,5 @@
 //! Zion's configuration (`zion.toml`), shared by every process: profiles,
-//! hotkeys, `[focus]`, `[sandbox]` and `[quarantine]` (its policy and
+//! hotkeys, `[focus]`, `[sandbox]`, `[podman]` and `[quarantine]` (its policy and
 //! transfer rules), and where every file and socket lives (`paths`),
 //! validated with errors that name file, line and column and say what to do.
 //!
@@ -16,6 +16,7 @@ mod focus;
 mod model;
 mod parse;
 pub mod paths;
+mod podman;
 pub mod quarantine;
 mod sandbox;
 pub mod transfer;
@@ -33,6 +34,7 @@ pub use error::ConfigError;
 pub use focus::{Focus, DEFAULT_WEIGHT, WEIGHT_MAX, WEIGHT_MIN};
 pub use model::{Bind, Config, Hotkeys, Profile};
 pub use paths::{SessionPaths, StorePaths};
+pub use podman::PodmanSettings;
 pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};
 pub use units::{format_duration, format_size, parse_delay, parse_duration, parse_size};
 pub use values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};

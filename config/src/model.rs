@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::action::Action;
+use crate::podman::PodmanSettings;
 use crate::quarantine::Policy;
 
 use crate::chord::Chord;
@@ -25,6 +26,8 @@ pub struct Config {
     pub focus: Focus,
     /// `[sandbox]`: the disposable browsers.
     pub sandbox: SandboxSettings,
+    /// `[podman]`: how long Zion waits for Podman.
+    pub podman: PodmanSettings,
     /// The file it was loaded from (`None` for defaults and parsed text).
     pub source: Option<PathBuf>,
 }

@@ -16,6 +16,7 @@ use crate::defaults;
 use crate::diagnose;
 use crate::error::{closest, Source};
 use crate::focus::{focus, RawFocus};
+use crate::podman::{podman, RawPodman};
 use crate::quarantine::Policy;
 use crate::sandbox::{sandbox, RawSandbox};
 use crate::units::parse_size;
@@ -35,6 +36,7 @@ struct RawConfig {
     quarantine: Policy,
     focus: Option<Spanned<RawFocus>>,
     sandbox: Option<Spanned<RawSandbox>>,
+    podman: Option<Spanned<RawPodman>>,
 }
 
 #[derive(Deserialize)]
@@ -91,7 +93,14 @@ fn yes() -> bool {
 }
 
 /// The sections of the file.
-pub(super) const CONFIG_KEYS: [&str; 5] = ["profile", "hotkeys", "quarantine", "focus", "sandbox"];
+pub(super) const CONFIG_KEYS: [&str; 6] = [
+    "profile",
+    "hotkeys",
+    "quarantine",
+    "focus",
+    "sandbox",
+    "podman",
+];
 /// The keys of a `[[profile]]`.
 pub(super) const PROFILE_KEYS: [&str; 17] = [
     "name",
@@ -156,12 +165,14 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     let hotkeys = hotkeys(&src, raw.hotkeys, &hotkey_owner)?;
     let focus = focus(&src, raw.focus)?;
     let sandbox = sandbox(&src, raw.sandbox)?;
+    let podman = podman(&src, raw.podman)?;
     Ok(Config {
         profiles,
         hotkeys,
         quarantine: raw.quarantine,
         focus,
         sandbox,
+        podman,
         source: None,
     })
 }

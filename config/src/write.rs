@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
+use crate::podman::PodmanSettings;
 use crate::quarantine::Policy;
+use crate::units::format_duration;
 use crate::units::format_size;
 use crate::{Config, Focus, Profile, SandboxSettings};
 
@@ -101,6 +103,24 @@ pub(super) fn to_toml(config: &Config) -> String {
     }
     if config.sandbox != SandboxSettings::default() {
         let _ = writeln!(out, "\n[sandbox]\npool = {}", config.sandbox.pool);
+    }
+    if config.podman != PodmanSettings::default() {
+        let p = &config.podman;
+        let _ = writeln!(out, "\n[podman]");
+        let _ = writeln!(
+            out,
+            "connect_timeout = \"{}\"",
+            format_duration(p.connect_timeout)
+        );
+        let _ = writeln!(
+            out,
+            "request_timeout = \"{}\"",
+            format_duration(p.request_timeout)
+        );
+        let long = p
+            .long_timeout
+            .map_or_else(|| "never".to_owned(), format_duration);
+        let _ = writeln!(out, "long_timeout = \"{long}\"");
     }
     if config.quarantine != Policy::default() {
         quarantine(&mut out, &config.quarantine);

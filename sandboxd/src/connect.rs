@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use zion_profiles::PodmanClient;
+use zion_profiles::{PodmanClient, Timeouts};
 
 /// The Podman addresses to try, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +40,20 @@ impl PodmanCandidates {
     }
 }
 
-/// Connects to the first candidate that answers.
+/// Connects to the first candidate that answers, with the default limits.
 pub async fn connect_podman(candidates: &PodmanCandidates) -> anyhow::Result<PodmanClient> {
+    connect_podman_with(candidates, Timeouts::default()).await
+}
+
+/// Connects to the first candidate that answers within `timeouts` (from
+/// `[podman]` in zion.toml); the client keeps them for every request.
+pub async fn connect_podman_with(
+    candidates: &PodmanCandidates,
+    timeouts: Timeouts,
+) -> anyhow::Result<PodmanClient> {
     let mut tried = Vec::new();
     for uri in &candidates.0 {
-        match PodmanClient::new(uri) {
+        match PodmanClient::new(uri).map(|c| c.with_timeouts(timeouts)) {
             Ok(client) => match client.ping().await {
                 Ok(()) => return Ok(client),
                 Err(err) => tried.push(format!("{uri}: {err}")),

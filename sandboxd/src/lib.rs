@@ -16,7 +16,7 @@ pub mod sandbox;
 pub mod session;
 pub mod sound;
 
-pub use connect::{connect_podman, PodmanCandidates};
+pub use connect::{connect_podman, connect_podman_with, PodmanCandidates};
 pub use session::Session;
 /// Defined in `zion-config` with the rest of the path layout; re-exported so
 /// that `zionctl` keeps its imports.

@@ -8,10 +8,10 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
 use zion_config::Config;
-use zion_profiles::Lifecycle;
+use zion_profiles::{Lifecycle, Timeouts};
 use zion_sandboxd::{
-    connect_podman, follow, profiles_dbus, quarantine, reload, sandbox, PodmanCandidates, Session,
-    SessionPaths,
+    connect_podman_with, follow, profiles_dbus, quarantine, reload, sandbox, PodmanCandidates,
+    Session, SessionPaths,
 };
 
 /// Runs the profiles of zion.toml as Podman containers until told to stop.
@@ -76,7 +76,8 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let client = connect_podman(&PodmanCandidates::from_env()).await?;
+    let timeouts = Timeouts::from(&config.podman);
+    let client = connect_podman_with(&PodmanCandidates::from_env(), timeouts).await?;
     tracing::info!("Podman at {}", client.socket().display());
     let mut session = Session::new(config, paths, Lifecycle::new(client));
     session.detect_rootless().await;
