@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use zion_profiles::config::{Config, Network};
+use zion_config::{Config, Network};
 use zion_profiles::{container_spec, HostDevices, Lifecycle, PodmanClient, ProfilePaths};
 use zion_tests::{TestEnv, TestImage};
 

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use zion_profiles::config::ProfileName;
+use zion_config::ProfileName;
 
 use crate::identity::{InstanceName, Origin};
 

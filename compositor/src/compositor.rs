@@ -16,7 +16,7 @@ use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay::reexports::calloop::{channel, EventLoop, Interest, Mode, PostAction};
 use smithay::reexports::wayland_server::Display;
 use tracing::{info, warn};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 use crate::backend::{self, Backend, BackendKind, Headless, Winit};
 use crate::dbus;

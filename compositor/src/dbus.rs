@@ -25,7 +25,7 @@ use tracing::{info, warn};
 use zbus::interface;
 use zbus::message::Header;
 use zion_caller::{Gate, Guarded};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 use crate::calls::{self, Call};
 use crate::hotkeys::Action;

@@ -6,7 +6,7 @@
 //! window a label strip along the top edge of the screen.
 //! Pure geometry; `render` turns the rectangles into solid-colour elements.
 
-use zion_profiles::config::Colour;
+use zion_config::Colour;
 
 use crate::layout::Rect;
 
@@ -302,7 +302,7 @@ mod tests {
     #[test]
     fn dashes_contrast_with_every_palette_colour() {
         for i in 0..6 {
-            let c = zion_profiles::config::palette(i);
+            let c = zion_config::palette(i);
             let d = contrast(c);
             let diff = |a: u8, b: u8| i32::from(a.abs_diff(b));
             assert!(

@@ -4,7 +4,7 @@
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::Client;
 use smithay::wayland::compositor::CompositorClientState;
-use zion_profiles::config::ProfileName;
+use zion_config::ProfileName;
 
 /// The socket a client came through.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use smithay::backend::input::{
 use smithay::input::keyboard::{keysyms, Keysym};
 use smithay::input::pointer::AxisFrame;
 use tracing::{debug, warn};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 use crate::backend::udev::logic;
 use crate::hotkeys::{self, Action, Mods};

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use zion_compositor::compositor::catch_stop_signals;
 use zion_compositor::{BackendKind, Compositor, Options};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 /// Zion's Wayland compositor.
 #[derive(Debug, Parser)]

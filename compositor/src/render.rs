@@ -18,7 +18,7 @@ use smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_to
 use smithay::utils::{Point, Scale, Transform};
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
-use zion_profiles::config::Colour;
+use zion_config::Colour;
 
 use crate::frame::{self, Decoration};
 use crate::identity::Origin;

@@ -14,7 +14,7 @@ use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction, Regist
 use smithay::reexports::wayland_server::backend::{ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::{DisplayHandle, ListeningSocket};
 use tracing::{info, warn};
-use zion_profiles::access;
+use zion_storage::access;
 
 use crate::identity::{ClientState, Origin};
 use crate::state::State;

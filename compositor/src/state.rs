@@ -21,7 +21,7 @@ use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shell::xdg::XdgShellState;
 use smithay::wayland::shm::ShmState;
 use tracing::{info, warn};
-use zion_profiles::config::{Colour, Config, Profile};
+use zion_config::{Colour, Config, Profile};
 
 use crate::backend::Backend;
 use crate::calls::Call;
@@ -406,6 +406,7 @@ impl State {
             Action::CopyToTransfer => self.copy_to_transfer(),
             Action::PasteTransfer => self.paste_transfer(),
             Action::Lock => self.start_locker(),
+            Action::Launcher => self.open_launcher(),
             Action::SwitchVt(vt) => match &mut self.backend {
                 Backend::Udev(udev) => udev.change_vt(i32::from(vt)),
                 // Only a compositor that is the session has terminals.
@@ -422,12 +423,25 @@ impl State {
     /// Starts the quarantine panel as a host client (Super+Q): `zion-panel`
     /// beside this program, else on PATH.
     pub fn open_panel(&mut self) {
+        self.spawn_host_program("zion-panel", &[], "opening the quarantine panel");
+    }
+
+    /// The launcher: `zionctl launcher` shows every profile's applications
+    /// in a menu on the host socket and starts the one chosen in its profile.
+    pub fn open_launcher(&mut self) {
+        self.spawn_host_program("zionctl", &["launcher"], "opening the launcher");
+    }
+
+    /// Runs one of Zion's own programs (beside the compositor, else on
+    /// PATH) as a host client: on the host socket, never an X11 display.
+    fn spawn_host_program(&mut self, name: &str, args: &[&str], what: &str) {
         let beside = std::env::current_exe()
             .ok()
-            .map(|exe| exe.with_file_name("zion-panel"))
+            .map(|exe| exe.with_file_name(name))
             .filter(|p| p.exists());
-        let program = beside.unwrap_or_else(|| PathBuf::from("zion-panel"));
+        let program = beside.unwrap_or_else(|| PathBuf::from(name));
         let spawned = std::process::Command::new(&program)
+            .args(args)
             .env("WAYLAND_DISPLAY", crate::sockets::HOST_SOCKET)
             .env("XDG_RUNTIME_DIR", &self.runtime_dir)
             .env_remove("DISPLAY")
@@ -438,7 +452,7 @@ impl State {
                 std::thread::spawn(move || child.wait());
             }
             Err(err) => self.notice(format!(
-                "opening the quarantine panel failed: cannot run {}: {err}",
+                "{what} failed: cannot run {}: {err}",
                 program.display()
             )),
         }

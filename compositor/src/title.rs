@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
 use tracing::warn;
-use zion_profiles::config::Colour;
+use zion_config::Colour;
 
 /// The fonts tried, in order, after `$ZION_TITLE_FONT`.
 pub const FONTS: [&str; 3] = [

@@ -49,7 +49,7 @@ use smithay::wayland::xwayland_shell::{XWaylandShellHandler, XWaylandShellState}
 use smithay::xwayland::xwm::{Reorder, ResizeEdge, XwmId};
 use smithay::xwayland::{X11Surface, X11Wm, XWayland, XWaylandEvent, XwmHandler};
 use tracing::{debug, info, warn};
-use zion_profiles::config::ProfileName;
+use zion_config::ProfileName;
 
 use crate::identity::Origin;
 use crate::state::{OpensOn, State};
@@ -745,13 +745,13 @@ fn bind_socket(runtime_dir: &Path, socket: &Path) -> anyhow::Result<UnixListener
     let rel = dir
         .strip_prefix(runtime_dir)
         .context("the X11 socket is outside the runtime folder")?;
-    zion_profiles::access::ensure_dir(runtime_dir, rel, 0o700)
+    zion_storage::access::ensure_dir(runtime_dir, rel, 0o700)
         .with_context(|| format!("error creating {}", dir.display()))?;
     let name = socket
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    zion_profiles::access::remove_links_in(dir, &[&name])
+    zion_storage::access::remove_links_in(dir, &[&name])
         .with_context(|| format!("error checking {}", dir.display()))?;
     if socket.exists() {
         anyhow::ensure!(
@@ -774,7 +774,7 @@ fn bind_socket(runtime_dir: &Path, socket: &Path) -> anyhow::Result<UnixListener
         .with_context(|| format!("error moving {} to {}", bound.display(), socket.display()))?;
     // The ids the daemon let into the profile's folder may use it.
     if let Some(profile_dir) = dir.parent() {
-        if let Err(err) = zion_profiles::access::share_sockets(profile_dir) {
+        if let Err(err) = zion_storage::access::share_sockets(profile_dir) {
             warn!(
                 "error sharing {} with its container: {err}",
                 socket.display()

@@ -30,7 +30,7 @@ use smithay::wayland::selection::SelectionTarget;
 use smithay::xwayland::xwm::XwmId;
 use smithay::xwayland::{X11Surface, X11Wm};
 use tracing::{debug, warn};
-use zion_profiles::config::ProfileName;
+use zion_config::ProfileName;
 
 use crate::clipboard::{kept_formats, Domain, Kind, Snapshot, MAX_FORMATS};
 use crate::handlers::selection::{kind_of, Offered};

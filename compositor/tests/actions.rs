@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use zion_compositor::input::keys;
 use zion_compositor::{BackendKind, Compositor, Options};
-use zion_profiles::config::Config;
+use zion_config::Config;
 use zion_tests::{TestEnv, TestImage};
 
 const WAIT: Duration = Duration::from_secs(60);

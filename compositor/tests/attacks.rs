@@ -23,7 +23,7 @@ use zion_compositor::frame::BORDER;
 use zion_compositor::layout::Rect;
 use zion_compositor::render::{content_rect, label_of};
 use zion_compositor::{Action, BackendKind, Compositor, Origin, Screenshot};
-use zion_profiles::config::{Colour, Config};
+use zion_config::{Colour, Config};
 
 const WL_COPY: &str = "/usr/bin/wl-copy";
 const WL_PASTE: &str = "/usr/bin/wl-paste";

@@ -14,7 +14,7 @@ use zion_compositor::frame::{maximized_content, Decoration, TITLE_HEIGHT};
 use zion_compositor::render::content_rect;
 use zion_compositor::state::HOST_COLOUR;
 use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 const BIN: &str = env!("CARGO_BIN_EXE_zion-compositor");
 const SIMPLE_SHM: &str = "/usr/bin/weston-simple-shm";

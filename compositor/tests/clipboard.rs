@@ -13,7 +13,7 @@ use zion_compositor::clipboard::{Domain, Kind};
 use zion_compositor::input::keys;
 use zion_compositor::render::origin_of_window;
 use zion_compositor::{Action, BackendKind, Compositor, Options, Origin};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 const WL_COPY: &str = "/usr/bin/wl-copy";
 const WL_PASTE: &str = "/usr/bin/wl-paste";

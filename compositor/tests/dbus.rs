@@ -17,7 +17,7 @@ use zion_compositor::frame::{contrast, disposable_dashes, BORDER, DASH, TITLE_HE
 use zion_compositor::input::keys;
 use zion_compositor::layout::Rect;
 use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
-use zion_profiles::config::{Colour, Config};
+use zion_config::{Colour, Config};
 use zion_tests::DbusBus;
 
 const BIN: &str = env!("CARGO_BIN_EXE_zion-compositor");

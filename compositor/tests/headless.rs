@@ -16,7 +16,7 @@ use zion_compositor::layout::{Mode, Rect};
 use zion_compositor::render::content_rect;
 use zion_compositor::state::HOST_COLOUR;
 use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
-use zion_profiles::config::{Colour, Config};
+use zion_config::{Colour, Config};
 
 const SIMPLE_SHM: &str = "/usr/bin/weston-simple-shm";
 const WAIT: Duration = Duration::from_secs(10);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use zion_compositor::backend::injected;
 use zion_compositor::render::content_rect;
 use zion_compositor::{BackendKind, Compositor, Options};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 const WAIT: Duration = Duration::from_secs(10);
 

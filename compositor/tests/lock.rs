@@ -12,7 +12,7 @@ use lock_clients::{Handle, Seen};
 use zion_compositor::backend::injected;
 use zion_compositor::input::keys;
 use zion_compositor::{BackendKind, Compositor, Options, Origin, Screenshot};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 const WAIT: Duration = Duration::from_secs(10);
 /// The A key (evdev).

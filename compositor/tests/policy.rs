@@ -24,7 +24,7 @@ use zion_compositor::frame::{maximized_content, Decoration};
 use zion_compositor::layout::Mode;
 use zion_compositor::render::content_rect;
 use zion_compositor::{BackendKind, Compositor, Options};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 const WAYLAND_INFO: &str = "/usr/bin/wayland-info";
 const FOOT: &str = "/usr/bin/foot";

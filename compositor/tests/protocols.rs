@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use zion_compositor::{BackendKind, Compositor, Options};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 const WAYLAND_INFO: &str = "/usr/bin/wayland-info";
 const WAIT: Duration = Duration::from_secs(10);

@@ -30,7 +30,7 @@ use zion_compositor::layout::Rect;
 use zion_compositor::render::content_rect;
 use zion_compositor::tearing::wants_tearing;
 use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 const GRIM: &str = "/usr/bin/grim";
 const SIMPLE_SHM: &str = "/usr/bin/weston-simple-shm";

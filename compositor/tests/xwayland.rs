@@ -12,7 +12,7 @@ use smithay::desktop::Window;
 use zion_compositor::frame::BORDER;
 use zion_compositor::render::content_rect;
 use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
-use zion_profiles::config::{Config, ProfileName};
+use zion_config::{Config, ProfileName};
 
 mod common;
 

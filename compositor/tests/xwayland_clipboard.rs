@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use zion_compositor::clipboard::{Domain, Kind};
 use zion_compositor::input::keys;
 use zion_compositor::{Action, BackendKind, Compositor, Options};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 mod common;
 

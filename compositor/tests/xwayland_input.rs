@@ -15,7 +15,7 @@ use smithay::desktop::Window;
 use zion_compositor::input::BTN_LEFT;
 use zion_compositor::render::content_rect;
 use zion_compositor::{BackendKind, Compositor, Options};
-use zion_profiles::config::{Config, ProfileName};
+use zion_config::{Config, ProfileName};
 
 mod common;
 

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use zion_quarantine::policy::Policy;
+use zion_config::quarantine::Policy;
+use zion_config::SessionPaths;
 
 /// The panel's settings.
 #[derive(Debug, Clone)]
@@ -41,108 +42,72 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads the environment as zion-sandboxd does: `XDG_CONFIG_HOME` (else
-    /// `~/.config`) for zion.toml unless `config_file` is given,
-    /// `XDG_DATA_HOME` (else `~/.local/share`) for the quarantine.
+    /// Reads the environment as zion-sandboxd does (one path layout,
+    /// `zion_config::SessionPaths`): zion.toml unless `config_file` is given,
+    /// and the quarantine's objects under `XDG_DATA_HOME`.
     pub fn from_env(config_file: Option<&Path>) -> Config {
-        let var = |name: &str| {
-            std::env::var_os(name)
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-        };
-        let home = var("HOME");
-        let config_dir =
-            var("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
-        let data_dir =
-            var("XDG_DATA_HOME").or_else(|| home.as_ref().map(|h| h.join(".local/share")));
-        let file = config_file
-            .map(Path::to_path_buf)
-            .or_else(|| config_dir.map(|d| d.join("zion/zion.toml")));
+        let paths = SessionPaths::from_env();
+        let file = config_file.map_or_else(|| paths.config_file.clone(), Path::to_path_buf);
         let mut config = Config {
-            objects: data_dir.map(|d| d.join("zion/quarantine/objects")),
+            objects: Some(paths.store().objects),
             ..Config::default()
         };
-        if let Some(file) = file {
-            match std::fs::read_to_string(&file) {
-                Ok(text) => config.apply(&text, &file),
-                // No zion.toml is a valid setup: the daemon's defaults apply.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    config.policy = Some(Policy::default());
-                }
-                Err(e) => {
-                    config.config_problem = Some(format!("cannot read {}: {e}", file.display()))
-                }
+        match std::fs::read_to_string(&file) {
+            Ok(text) => config.apply(&text, &file),
+            // No zion.toml is a valid setup: the daemon's defaults apply.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                config.apply_config(&zion_config::Config::defaults());
             }
+            Err(e) => config.config_problem = Some(format!("cannot read {}: {e}", file.display())),
         }
         config
     }
 
-    /// Takes the profiles and the policy from zion.toml's text.
+    /// Takes the profiles and the policy from zion.toml's text, parsed and
+    /// checked as every Zion process does; a file the daemon would refuse is
+    /// reported (with its line), not fatal.
     pub fn apply(&mut self, text: &str, file: &Path) {
-        let (profiles, policy) = parse(text);
-        self.profiles = profiles;
-        match policy {
-            Ok(policy) => self.policy = Some(policy),
-            Err(e) => self.config_problem = Some(format!("{}: {e}", file.display())),
+        match zion_config::Config::parse(text, file) {
+            Ok(parsed) => self.apply_config(&parsed),
+            Err(e) => self.config_problem = Some(e.to_string()),
         }
     }
-}
 
-/// `[[profile]] name = …` and `[quarantine]` from zion.toml (pure).
-fn parse(text: &str) -> (Vec<String>, Result<Policy, String>) {
-    let value: toml::Table = match text.parse() {
-        Ok(v) => v,
-        Err(e) => return (Vec::new(), Err(e.to_string())),
-    };
-    let profiles = value
-        .get("profile")
-        .and_then(toml::Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|p| p.get("name")?.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let policy = match value.get("quarantine") {
-        None => Ok(Policy::default()),
-        Some(table) => table
-            .clone()
-            .try_into::<Policy>()
-            .map_err(|e| format!("[quarantine]: {e}")),
-    };
-    (profiles, policy)
+    fn apply_config(&mut self, config: &zion_config::Config) {
+        self.profiles = config.profiles.iter().map(|p| p.name.to_string()).collect();
+        self.policy = Some(config.quarantine.clone());
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zion_quarantine::policy::AutoRelease;
+    use zion_config::quarantine::AutoRelease;
+
+    const PROFILES: &str = "[[profile]]\nname = \"work\"\ncolour = \"#3465a4\"\n\n\
+                            [[profile]]\nname = \"personal\"\ncolour = \"#4e9a06\"\n\n";
 
     #[test]
     fn profiles_and_policy_come_from_zion_toml() {
-        let text = "[[profile]]\nname = \"work\"\n[[profile]]\nname = \"personal\"\n\n\
-                    [quarantine]\nauto_release = \"10m\"\n";
-        let (profiles, policy) = parse(text);
-        assert_eq!(profiles, vec!["work", "personal"]);
+        let mut config = Config::default();
+        let text = format!("{PROFILES}[quarantine]\nauto_release = \"10m\"\n");
+        config.apply(&text, Path::new("/c/zion.toml"));
+        assert_eq!(config.config_problem, None);
+        assert_eq!(config.profiles, vec!["work", "personal"]);
         assert_eq!(
-            policy.map(|p| p.auto_release),
-            Ok(AutoRelease::After(Duration::from_secs(600)))
+            config.policy.map(|p| p.auto_release),
+            Some(AutoRelease::After(Duration::from_secs(600)))
         );
     }
 
     #[test]
-    fn a_bad_quarantine_table_is_reported_not_fatal() {
+    fn a_bad_quarantine_table_is_reported_with_its_line_not_fatal() {
         let mut config = Config::default();
-        config.apply(
-            "[[profile]]\nname = \"work\"\n[quarantine]\nauto_release = \"soon\"\n",
-            Path::new("/c/zion.toml"),
-        );
-        assert_eq!(config.profiles, vec!["work"]);
+        let text = format!("{PROFILES}[quarantine]\nauto_release = \"soon\"\n");
+        config.apply(&text, Path::new("/c/zion.toml"));
         assert!(config.policy.is_none());
         let problem = config.config_problem.unwrap_or_default();
-        assert!(
-            problem.starts_with("/c/zion.toml: [quarantine]"),
-            "{problem}"
-        );
+        assert!(problem.starts_with("/c/zion.toml:10"), "{problem}");
+        assert!(problem.contains("auto_release"), "{problem}");
     }
 }

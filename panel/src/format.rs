@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use zion_bus::quarantine::ItemInfo;
-use zion_quarantine::policy::{AutoRelease, Policy};
+use zion_config::quarantine::{AutoRelease, Policy};
 
 /// The state an item shows as a badge in the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,7 @@ pub use zion_bus::quarantine::utc;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zion_quarantine::policy::Hold;
+    use zion_config::quarantine::Hold;
 
     fn item(state: &str, source: &str) -> ItemInfo {
         ItemInfo {

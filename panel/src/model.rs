@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use zion_bus::quarantine::{ItemInfo, MatchInfo};
-use zion_quarantine::policy::Policy;
+use zion_config::quarantine::Policy;
 
 use super::format::Badge;
 

@@ -18,8 +18,8 @@ use iced_test::futures::futures::channel::mpsc;
 use iced_test::program::Program;
 use iced_test::selector::Candidate;
 use zion_bus::quarantine::{ItemInfo, Quarantine1Proxy};
+use zion_config::quarantine::Policy;
 use zion_panel::{self as panel, Config};
-use zion_quarantine::Policy;
 use zion_tests::TestEnv;
 
 /// The EICAR anti-virus test file (68 bytes).

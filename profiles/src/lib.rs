@@ -1,9 +1,8 @@
-//! Zion's profiles: the configuration model, the Podman container a profile
-//! gives (a pure function), and the profile lifecycle through Podman.
+//! Zion's profiles: the Podman container a profile gives (a pure function),
+//! and the profile lifecycle through Podman. The configuration model is
+//! `zion-config`.
 
-pub mod access;
 pub mod apps;
-pub mod config;
 pub mod devices;
 mod error;
 pub mod image;
@@ -13,7 +12,6 @@ pub mod podman;
 pub mod sound;
 pub mod spec;
 
-pub use config::{Config, ConfigError, Profile, ProfileName};
 pub use error::LifecycleError;
 pub use lifecycle::{ContainerState, ExecOutput, Found, Lifecycle, Plan, Up};
 pub use podman::{PodmanCandidates, PodmanClient, Timeouts};

@@ -48,11 +48,18 @@ pub struct Timeouts {
 }
 
 impl Default for Timeouts {
+    /// `[podman]`'s defaults: 5 s, 60 s, 30 min.
     fn default() -> Timeouts {
+        Timeouts::from(&zion_config::PodmanSettings::default())
+    }
+}
+
+impl From<&zion_config::PodmanSettings> for Timeouts {
+    fn from(settings: &zion_config::PodmanSettings) -> Timeouts {
         Timeouts {
-            connect: Duration::from_secs(5),
-            request: Duration::from_secs(60),
-            long: Some(Duration::from_secs(30 * 60)),
+            connect: settings.connect_timeout,
+            request: settings.request_timeout,
+            long: settings.long_timeout,
         }
     }
 }
@@ -419,6 +426,21 @@ fn api_message(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_come_from_zion_toml_and_default_as_before() {
+        let t = Timeouts::default();
+        assert_eq!(t.connect, Duration::from_secs(5));
+        assert_eq!(t.request, Duration::from_secs(60));
+        assert_eq!(t.long, Some(Duration::from_secs(30 * 60)));
+        let text = "[[profile]]\nname = \"work\"\n[podman]\nrequest_timeout = \"2m\"\nlong_timeout = \"never\"\n";
+        let config = zion_config::Config::parse(text, Path::new("zion.toml")).expect("valid");
+        let t = Timeouts::from(&config.podman);
+        assert_eq!(
+            (t.connect, t.request, t.long),
+            (Duration::from_secs(5), Duration::from_secs(120), None)
+        );
+    }
 
     #[test]
     fn endpoints_are_named_without_the_api_version() {

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Device, Network, Profile};
 use crate::devices::{probe_input, DeviceRoots};
 use crate::network::profile_network;
+use zion_config::{Device, Network, Profile};
 
 /// Label that marks a container as a Zion profile, valued with its name.
 pub const LABEL_PROFILE: &str = "org.zionos.profile";

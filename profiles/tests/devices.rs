@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use zion_profiles::config::Device;
+use zion_config::Config;
+use zion_config::Device;
 use zion_profiles::devices::{
     classify, is_gamepad, parse_udev_db, probe_input, Bitmap, Capabilities, DeviceRoots,
     UdevProperties,
 };
-use zion_profiles::{container_spec, Config, HostDevices, ProfilePaths};
+use zion_profiles::{container_spec, HostDevices, ProfilePaths};
 
 // Codes from linux/input-event-codes.h.
 const EV_SYN: usize = 0;

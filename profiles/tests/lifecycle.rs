@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use zion_profiles::config::{Config, Network, Profile};
+use zion_config::{Config, Network, Profile};
 use zion_profiles::{
     container_spec, ContainerState, HostDevices, Lifecycle, Plan, PodmanClient, ProfilePaths,
 };

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use zion_profiles::config::{Config, Device, Network, Profile};
+use zion_config::{Config, Device, Network, Profile};
 use zion_profiles::spec::{IdRange, LABEL_PROFILE, LABEL_SPEC};
 use zion_profiles::{container_spec, HostDevices, ProfilePaths};
 
@@ -379,7 +379,7 @@ fn zion_networks_are_isolated_on_bridges_the_firewall_matches() {
     // profile-name character.
     assert_eq!(sandbox_network("work"), "zion-work.sandboxes");
     assert!("work.sandboxes"
-        .parse::<zion_profiles::ProfileName>()
+        .parse::<zion_config::ProfileName>()
         .is_err());
 
     let chains = firewall();

@@ -37,8 +37,8 @@ pub struct IngestLimits {
 impl Default for IngestLimits {
     fn default() -> Self {
         IngestLimits {
-            quota: 16 << 30,
-            reserve: 2 << 30,
+            quota: zion_config::quarantine::DEFAULT_QUOTA,
+            reserve: zion_config::quarantine::DEFAULT_RESERVE,
         }
     }
 }

@@ -1,60 +1,24 @@
 //! The hold/release policy: what should happen next to an item, as a pure
 //! function of the item, the time and the `[quarantine]` settings.
 
-use std::fmt;
-use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use serde::{Deserialize, Deserializer};
 use zion_storage::Destination;
 
+use crate::ingest::IngestLimits;
 use crate::item::Item;
 use crate::state::State;
-use crate::transfer::{Rule, Transfer, Transfers};
+use crate::transfer::{self, Rule};
 
-/// The `[quarantine]` section of `zion.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Policy {
-    /// Larger items are not scanned (`too_large`), e.g. `"2GiB"`.
-    pub max_size: ByteSize,
-    /// `"never"` or a delay (`"10m"`, `"1h"`) after which clean items are released.
-    pub auto_release: AutoRelease,
-    /// Where automatic releases go: `"shared"` or `"profile:NAME"`.
-    #[serde(deserialize_with = "destination")]
-    pub default_destination: Destination,
-    /// How long a clean transfer under a `scan` rule waits before it is released.
-    pub transfer_hold: Hold,
-    /// The rule for each pair of profiles (and Shared).
-    pub transfers: Transfers,
-    /// What one profile's items (or one inbox folder's) may hold in the
-    /// quarantine together, e.g. `"16GiB"`; a file that would go over waits in its inbox.
-    pub quota: ByteSize,
-    /// Free space ingest always leaves on the quarantine's disk, e.g. `"2GiB"`.
-    pub reserve: ByteSize,
-}
+/// The `[quarantine]` types live in `zion-config`, which reads them when
+/// `zion.toml` loads; re-exported here so that the panel keeps its imports.
+pub use zion_config::quarantine::{AutoRelease, ByteSize, Hold, Policy};
 
-impl Policy {
-    /// The ingest limits the store enforces.
-    pub fn limits(&self) -> crate::ingest::IngestLimits {
-        crate::ingest::IngestLimits {
-            quota: self.quota.0,
-            reserve: self.reserve.0,
-        }
-    }
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            max_size: ByteSize(2 << 30),
-            auto_release: AutoRelease::Never,
-            default_destination: Destination::Shared,
-            transfer_hold: Hold(Duration::ZERO),
-            transfers: Transfers::default(),
-            quota: ByteSize(crate::ingest::IngestLimits::default().quota),
-            reserve: ByteSize(crate::ingest::IngestLimits::default().reserve),
-        }
+/// The ingest limits the store enforces under `policy`.
+pub fn limits(policy: &Policy) -> IngestLimits {
+    IngestLimits {
+        quota: policy.quota.0,
+        reserve: policy.reserve.0,
     }
 }
 
@@ -85,7 +49,7 @@ pub fn due(item: &Item, now: SystemTime, policy: &Policy) -> Option<Action> {
         State::Stored => Some(Action::Scan),
         State::Clean => {
             let at = release_at(item, policy)?;
-            let destination = match Transfer::of_item(item) {
+            let destination = match transfer::of_item(item) {
                 Some(transfer) => transfer.destination(),
                 None => policy.default_destination.clone(),
             };
@@ -101,7 +65,7 @@ pub fn release_at(item: &Item, policy: &Policy) -> Option<SystemTime> {
     if !matches!(item.state, State::Clean) || item.held {
         return None;
     }
-    if let Some(transfer) = Transfer::of_item(item) {
+    if let Some(transfer) = transfer::of_item(item) {
         return match policy.transfers.rule(&transfer).0 {
             Rule::Scan => Some(item.changed + policy.transfer_hold.0),
             Rule::Review | Rule::Deny => None,
@@ -111,166 +75,4 @@ pub fn release_at(item: &Item, policy: &Policy) -> Option<SystemTime> {
         AutoRelease::After(delay) => Some(item.changed + delay),
         AutoRelease::Never => None,
     }
-}
-
-/// A delay, written `"0s"`, `"30s"`, `"10m"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hold(pub Duration);
-
-impl<'de> Deserialize<'de> for Hold {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("transfer_hold must be a delay such as \"0s\" or \"5m\"")
-        })?;
-        parse_duration(&text).map(Hold).map_err(|why| {
-            serde::de::Error::custom(format!("invalid transfer_hold {text:?}: {why}"))
-        })
-    }
-}
-
-/// A size in bytes, written `"512"`, `"10KiB"`, `"2GiB"`, `"1.5 MB"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ByteSize(pub u64);
-
-impl FromStr for ByteSize {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let text = s.trim();
-        let split = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let bad = || {
-            format!("invalid size {s:?}: expected a number and a unit, e.g. \"2GiB\", \"500MB\" or \"4096\" (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
-        };
-        let value: f64 = number.parse().map_err(|_| bad())?;
-        let multiplier: u64 = match unit.trim() {
-            "" | "B" => 1,
-            "KB" | "kB" => 1000,
-            "MB" => 1000_u64.pow(2),
-            "GB" => 1000_u64.pow(3),
-            "TB" => 1000_u64.pow(4),
-            "KiB" => 1 << 10,
-            "MiB" => 1 << 20,
-            "GiB" => 1 << 30,
-            "TiB" => 1 << 40,
-            _ => return Err(bad()),
-        };
-        let bytes = value * multiplier as f64;
-        if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-            return Err(format!("invalid size {s:?}: too large"));
-        }
-        Ok(ByteSize(bytes.round() as u64))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (unit, size) in [
-            ("TiB", 1u64 << 40),
-            ("GiB", 1 << 30),
-            ("MiB", 1 << 20),
-            ("KiB", 1 << 10),
-        ] {
-            if self.0 >= size && self.0.is_multiple_of(size) {
-                return write!(f, "{}{unit}", self.0 / size);
-            }
-        }
-        write!(f, "{}B", self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d).map_err(|_| {
-            serde::de::Error::custom(
-                "max_size must be a size such as \"2GiB\" or a number of bytes",
-            )
-        })? {
-            Raw::Number(n) => Ok(ByteSize(n)),
-            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// When clean items leave the quarantine on their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AutoRelease {
-    /// Only when the user releases them.
-    #[default]
-    Never,
-    /// This long after they were found clean.
-    After(Duration),
-}
-
-impl FromStr for AutoRelease {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.trim() == "never" {
-            return Ok(AutoRelease::Never);
-        }
-        parse_duration(s)
-            .map(AutoRelease::After)
-            .map_err(|why| format!("invalid auto_release {s:?}: {why}; expected \"never\" or a delay such as \"30s\", \"10m\", \"1h\", \"2d\""))
-    }
-}
-
-impl<'de> Deserialize<'de> for AutoRelease {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d).map_err(|_| {
-            serde::de::Error::custom(
-                "auto_release must be a string: \"never\" or a delay such as \"1h\"",
-            )
-        })?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// Parses `"90s"`, `"10m"`, `"1h30m"`, `"2d"` (no unit: seconds are refused to avoid surprises).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let text = s.trim();
-    if text.is_empty() {
-        return Err("empty".into());
-    }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            other => return Err(format!("unknown unit {other:?}")),
-        };
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("a number must come before {c:?}"))?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or("too long")?;
-        digits.clear();
-    }
-    if !digits.is_empty() {
-        return Err(format!("{digits:?} has no unit (s, m, h or d)"));
-    }
-    Ok(Duration::from_secs(total))
-}
-
-fn destination<'de, D: Deserializer<'de>>(d: D) -> Result<Destination, D::Error> {
-    let text = String::deserialize(d)?;
-    text.parse::<Destination>()
-        .map_err(|e| serde::de::Error::custom(format!("default_destination: {e}")))
 }

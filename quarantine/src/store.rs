@@ -30,38 +30,9 @@ pub(crate) const STORE_RELEASE: zion_storage::ReleaseOptions = zion_storage::Rel
     verify_source: false,
 };
 
-/// Where the store keeps its files; every path configurable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorePaths {
-    /// One folder per source under it (`inbox/<source>/`).
-    pub inbox: PathBuf,
-    /// Objects by SHA-256 (`objects/<hex>`).
-    pub objects: PathBuf,
-    /// The SQLite journal.
-    pub journal: PathBuf,
-}
-
-impl StorePaths {
-    /// `dir/inbox`, `dir/objects`, `dir/quarantine.sqlite`.
-    pub fn under(dir: impl AsRef<Path>) -> StorePaths {
-        let dir = dir.as_ref();
-        StorePaths {
-            inbox: dir.join("inbox"),
-            objects: dir.join("objects"),
-            journal: dir.join("quarantine.sqlite"),
-        }
-    }
-
-    /// The default: `$XDG_DATA_HOME/zion/quarantine` (else `~/.local/share/zion/quarantine`);
-    /// `None` when neither variable is set.
-    pub fn from_env() -> Option<StorePaths> {
-        let data = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            None => PathBuf::from(std::env::var_os("HOME")?).join(".local/share"),
-        };
-        Some(StorePaths::under(data.join("zion").join("quarantine")))
-    }
-}
+/// Where the store keeps its files; defined with the rest of the path layout
+/// in `zion-config`, re-exported so that its users keep their imports.
+pub use zion_config::paths::StorePaths;
 
 /// A change the store announces to its subscribers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::io;
 use std::process::Output;
 use std::time::Duration;
 
-use zion_profiles::config::HibernateMode;
+use zion_config::HibernateMode;
 
 /// The program asked (`criu`, from `PATH`).
 pub const PROGRAM: &str = "criu";

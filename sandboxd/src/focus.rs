@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use zion_profiles::config::{Focus, DEFAULT_WEIGHT};
+use zion_config::{Focus, DEFAULT_WEIGHT};
 
 use crate::follow::Observed;
 use crate::Session;

@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use zbus::fdo::{DBusProxy, PropertiesProxy};
 use zbus::names::BusName;
 use zion_bus::Compositor1Proxy;
-use zion_profiles::config::HibernateAfter;
+use zion_config::HibernateAfter;
 
 use crate::focus;
 use crate::session::Event;
@@ -215,7 +215,7 @@ impl Follower {
     }
 
     /// Moves CPU weights to the shown profile (after thawing: a frame waits).
-    async fn weigh(&mut self, config: &zion_profiles::config::Config) {
+    async fn weigh(&mut self, config: &zion_config::Config) {
         let states: Vec<(&str, Observed)> = config
             .profiles
             .iter()

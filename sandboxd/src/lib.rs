@@ -8,7 +8,6 @@ pub mod firewall;
 pub mod focus;
 pub mod follow;
 pub mod ids;
-pub mod paths;
 pub mod profiles_dbus;
 pub mod quarantine;
 pub mod reload;
@@ -16,5 +15,7 @@ pub mod sandbox;
 pub mod session;
 pub mod sound;
 
-pub use paths::SessionPaths;
 pub use session::Session;
+/// Defined in `zion-config` with the rest of the path layout; re-exported so
+/// that `zionctl` keeps its imports.
+pub use zion_config::SessionPaths;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
-use zion_profiles::config::Config;
+use zion_config::Config;
 use zion_profiles::podman::{self, PodmanCandidates};
-use zion_profiles::Lifecycle;
+use zion_profiles::{Lifecycle, Timeouts};
 use zion_sandboxd::{follow, profiles_dbus, quarantine, reload, sandbox, Session, SessionPaths};
 
 /// Runs the profiles of zion.toml as Podman containers until told to stop.
@@ -74,7 +74,8 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let client = podman::connect(&PodmanCandidates::from_env()).await?;
+    let timeouts = Timeouts::from(&config.podman);
+    let client = podman::connect(&PodmanCandidates::from_env(), timeouts).await?;
     tracing::info!("Podman at {}", client.socket().display());
     let mut session = Session::new(config, paths, Lifecycle::new(client));
     session.detect_rootless().await;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use notify::{INotifyWatcher, RecursiveMode, Watcher};
-use zion_profiles::config::{Config, Profile};
+use zion_config::{Config, Profile};
 
 /// What moving from one configuration to another does to the session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -257,7 +257,7 @@ impl ConfigWatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zion_profiles::config::{HibernateAfter, Restart};
+    use zion_config::{HibernateAfter, Restart};
 
     fn config(text: &str) -> Config {
         match Config::parse(text, Path::new("zion.toml")) {

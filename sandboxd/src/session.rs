@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use tokio::sync::broadcast;
-use zion_profiles::config::{Config, ConfigError, Device, Network, Profile, Restart};
+use zion_config::{Config, ConfigError, Device, Network, Profile, Restart};
 use zion_profiles::network::{adoptable, network_spec, profile_network};
 use zion_profiles::spec::IdRange;
 use zion_profiles::{
@@ -518,7 +518,7 @@ impl Session {
     pub async fn check_disk_hibernate(&self) {
         let config = self.config();
         for profile in &config.profiles {
-            if profile.hibernate != zion_profiles::config::HibernateMode::Disk {
+            if profile.hibernate != zion_config::HibernateMode::Disk {
                 continue;
             }
             if let Err(why) =
@@ -537,7 +537,7 @@ impl Session {
             .profile(name)
             .with_context(|| format!("no profile `{name}` in zion.toml"))?;
         let method = match profile.hibernate {
-            zion_profiles::config::HibernateMode::Freeze => Method::Freeze,
+            zion_config::HibernateMode::Freeze => Method::Freeze,
             mode => criu::method(name, mode, self.criu().await).map_err(anyhow::Error::msg)?,
         };
         match method {
@@ -957,7 +957,7 @@ fn epoch_seconds(t: SystemTime) -> u64 {
 /// than that id. The compositor's sockets made later are shared alike
 /// (`access::share_sockets`).
 fn open_to_container(paths: &ProfilePaths, ids: IdRange) -> std::io::Result<()> {
-    use zion_profiles::access;
+    use zion_storage::access;
     let root = ids.base;
     let home = fs::symlink_metadata(&paths.home)?;
     if home.uid() != root || home.gid() != root {
@@ -986,7 +986,7 @@ fn create_private_dir(dir: &Path, bases: &[&Path]) -> std::io::Result<()> {
                 .recursive(true)
                 .mode(0o700)
                 .create(base)?;
-            zion_profiles::access::ensure_dir_keeping_modes(base, rel, 0o700)?;
+            zion_storage::access::ensure_dir_keeping_modes(base, rel, 0o700)?;
             return Ok(());
         }
     }

@@ -8,6 +8,7 @@
 //!   nothing partial ever visible, every byte verified.
 //! - [`audit`]: the hash-chained log of every release.
 
+pub mod access;
 pub mod audit;
 mod beneath;
 pub mod error;

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use zion_quarantine::StorePaths;
-use zion_sandboxd::SessionPaths;
+use zion_config::SessionPaths;
 
 /// What `zionctl audit` does.
 #[derive(Debug, Subcommand)]
@@ -30,10 +29,9 @@ pub enum AuditCommand {
 pub fn run(command: AuditCommand) -> ExitCode {
     match command {
         AuditCommand::Verify { log, journal } => {
-            let data = SessionPaths::from_env().data;
-            let log = log.unwrap_or_else(|| data.join("audit.log"));
-            let journal =
-                journal.unwrap_or_else(|| StorePaths::under(data.join("quarantine")).journal);
+            let paths = SessionPaths::from_env();
+            let log = log.unwrap_or_else(|| paths.audit_log());
+            let journal = journal.unwrap_or_else(|| paths.store().journal);
             verify(&log, &journal)
         }
     }

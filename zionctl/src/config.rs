@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use zion_profiles::config::Config;
-use zion_sandboxd::SessionPaths;
+use zion_config::Config;
+use zion_config::SessionPaths;
 
 /// What `zionctl config` does.
 #[derive(Debug, Subcommand)]

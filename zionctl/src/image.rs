@@ -9,12 +9,12 @@ use std::time::Instant;
 
 use clap::Subcommand;
 use podman_api::opts::ImageTagOpts;
-use zion_profiles::config::Config;
+use zion_config::Config;
+use zion_config::SessionPaths;
 use zion_profiles::image::BROWSER_IMAGE_NAME;
 use zion_profiles::image::{self, phase_fraction, Progress, Recipe};
 use zion_profiles::podman::{self, PodmanCandidates};
-use zion_profiles::PodmanClient;
-use zion_sandboxd::SessionPaths;
+use zion_profiles::{PodmanClient, Timeouts};
 
 /// What `zionctl image` does.
 #[derive(Debug, Subcommand)]
@@ -67,9 +67,12 @@ pub fn run(command: ImageCommand) -> ExitCode {
     crate::bus::run(async move {
         let config = load_config(config)?;
         let wanted = wanted_images(&config, profile.as_deref(), browser)?;
-        let podman = podman::connect(&PodmanCandidates::from_env())
-            .await
-            .map_err(|e| format!("{e:#}"))?;
+        let podman = podman::connect(
+            &PodmanCandidates::from_env(),
+            Timeouts::from(&config.podman),
+        )
+        .await
+        .map_err(|e| format!("{e:#}"))?;
         for want in &wanted {
             build_one(&podman, want, &options).await?;
         }

@@ -9,7 +9,7 @@ use smithay::desktop::Window;
 use smithay::output::{Mode, Output, PhysicalProperties, Subpixel};
 use smithay::reexports::pixman;
 use smithay::utils::{Buffer, Rectangle, Size, Transform};
-use zion_profiles::config::Colour;
+use zion_config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;

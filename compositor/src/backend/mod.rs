@@ -16,7 +16,7 @@ use smithay::backend::renderer::{Bind, ExportMem, Offscreen};
 use smithay::desktop::{Space, Window};
 use smithay::output::Output;
 use smithay::utils::{Buffer, Physical, Rectangle, Size, Transform};
-use zion_profiles::config::Colour;
+use zion_config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;

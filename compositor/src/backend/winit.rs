@@ -12,7 +12,7 @@ use smithay::reexports::winit::dpi::LogicalSize;
 use smithay::reexports::winit::window::Window as WinitWindow;
 use smithay::utils::{Physical, Size, Transform};
 use tracing::info;
-use zion_profiles::config::Colour;
+use zion_config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;

@@ -20,7 +20,7 @@ use smithay::reexports::wayland_server::Resource;
 use smithay::utils::{Point, SERIAL_COUNTER};
 use zion_compositor::identity::{ClientState, Origin};
 use zion_compositor::{BackendKind, Compositor, Options, State};
-use zion_profiles::config::Config;
+use zion_config::Config;
 
 /// The output WLCS tests place their windows on.
 pub const OUTPUT_SIZE: (i32, i32) = (1920, 1080);

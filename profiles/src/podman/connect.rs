@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::PodmanClient;
+use super::{PodmanClient, Timeouts};
 
 /// The Podman addresses to try, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,10 @@ impl PodmanCandidates {
     pub fn from_env() -> PodmanCandidates {
         PodmanCandidates::from_vars(
             std::env::var("CONTAINER_HOST").ok(),
-            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+            // A relative XDG_RUNTIME_DIR is invalid (XDG Base Directory spec).
+            std::env::var_os("XDG_RUNTIME_DIR")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute()),
         )
     }
 }
@@ -48,11 +51,15 @@ pub struct NoPodman {
     pub tried: Vec<String>,
 }
 
-/// Connects to the first candidate that answers.
-pub async fn connect(candidates: &PodmanCandidates) -> Result<PodmanClient, NoPodman> {
+/// Connects to the first candidate that answers within `timeouts` (from
+/// `[podman]` in zion.toml); the client keeps them for every request.
+pub async fn connect(
+    candidates: &PodmanCandidates,
+    timeouts: Timeouts,
+) -> Result<PodmanClient, NoPodman> {
     let mut tried = Vec::new();
     for uri in &candidates.0 {
-        match PodmanClient::new(uri) {
+        match PodmanClient::new(uri).map(|c| c.with_timeouts(timeouts)) {
             Ok(client) => match client.ping().await {
                 Ok(()) => return Ok(client),
                 Err(err) => tried.push(format!("{uri}: {err}")),

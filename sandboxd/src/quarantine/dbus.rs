@@ -127,7 +127,7 @@ impl Quarantine1 {
         let id = item_id(id)?;
         let mut dest = self.destination(destination)?;
         let item = self.blocking(move |s| s.get(id)).await?;
-        if let Some(transfer) = Transfer::of_item(&item) {
+        if let Some(transfer) = zion_quarantine::transfer::of_item(&item) {
             dest = transfer_destination(&transfer.from, dest);
             let asked = Transfer {
                 from: transfer.from.clone(),

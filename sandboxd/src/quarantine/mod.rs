@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use zion_profiles::config::Config;
-use zion_quarantine::{transfer, InboxWatcher, Policy, Store, StorePaths, WatcherConfig};
+use zion_config::Config;
+use zion_quarantine::{transfer, InboxWatcher, Policy, Store, WatcherConfig};
 use zion_storage::{AuditLog, Layout};
 
 use crate::SessionPaths;
@@ -46,12 +46,10 @@ pub struct Quarantine {
     _rules: Option<zion_scanner::RuleWatcher>,
 }
 
-/// Parses the `[quarantine]` table of zion.toml; transfer rules may name
-/// only its profiles.
+/// The `[quarantine]` settings (read with zion.toml); transfer rules may
+/// name only its profiles.
 pub fn policy(config: &Config) -> anyhow::Result<Policy> {
-    let policy = toml::Value::Table(config.quarantine.clone())
-        .try_into::<Policy>()
-        .map_err(|e| anyhow::anyhow!("[quarantine] in zion.toml: {e}"))?;
+    let policy = config.quarantine.clone();
     let names: Vec<String> = config.profiles.iter().map(|p| p.name.to_string()).collect();
     let unknown = policy.transfers.unknown_profiles(&names);
     if !unknown.is_empty() {
@@ -77,17 +75,19 @@ pub async fn start(
     let profiles: Vec<String> = config.profiles.iter().map(|p| p.name.to_string()).collect();
 
     let data = paths.data.clone();
+    let audit_log = paths.audit_log();
+    let store_paths = paths.store();
     let names = profiles.clone();
-    let limits = policy.limits();
+    let limits = zion_quarantine::policy::limits(&policy);
     let store = tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
         let layout = Layout::new(&data);
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         layout
             .create(&refs)
             .context("creating the storage folders")?;
-        let audit = AuditLog::open(data.join("audit.log")).context("opening the audit log")?;
-        let store = Store::open(StorePaths::under(data.join("quarantine")), layout, audit)
-            .context("opening the quarantine store")?;
+        let audit = AuditLog::open(audit_log).context("opening the audit log")?;
+        let store =
+            Store::open(store_paths, layout, audit).context("opening the quarantine store")?;
         store.set_limits(limits);
         for from in &names {
             // The profile's `~/Outbox` and `~/Outbox/<to>` for every other

@@ -52,10 +52,10 @@ pub fn start(
     store: Arc<Store>,
 ) -> anyhow::Result<Scanning> {
     let mut sources = RuleSources::new(default_rules(args));
-    if let Some(config_dir) = paths.config_file.parent() {
-        sources = sources.with_user_dir(config_dir.join("rules"));
+    if let Some(user_rules) = paths.user_rules() {
+        sources = sources.with_user_dir(user_rules);
     }
-    let rules_file = paths.data.join("quarantine").join("rules.compiled");
+    let rules_file = paths.quarantine().join("rules.compiled");
     let mut compiled = CompiledRules::compile(&sources).context("compiling the YARA rules")?;
     compiled
         .save(&rules_file)

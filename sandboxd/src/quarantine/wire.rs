@@ -5,7 +5,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use zion_bus::quarantine::{ItemInfo, MatchInfo};
-use zion_quarantine::{Item, RuleMatch, State, Transfer, Transfers, Verdict};
+use zion_quarantine::{Item, RuleMatch, State, Transfers, Verdict};
 
 /// A rule match as it travels.
 pub fn match_info(m: &RuleMatch) -> MatchInfo {
@@ -50,7 +50,7 @@ fn detail(item: &Item) -> String {
 /// where it goes and, once clean, why it waits if the policy holds it.
 pub fn item_info_with_transfers(item: &Item, transfers: &Transfers) -> ItemInfo {
     let mut info = item_info(item);
-    if let Some(transfer) = Transfer::of_item(item) {
+    if let Some(transfer) = zion_quarantine::transfer::of_item(item) {
         if info.destination.is_empty() {
             info.destination = transfer.destination().to_string();
         }

@@ -17,7 +17,7 @@ pub mod state;
 
 use std::sync::Arc;
 
-use zion_profiles::config::MAX_POOL;
+use zion_config::MAX_POOL;
 use zion_quarantine::Store;
 
 pub use service::{SandboxError, SandboxEvent, Sandboxes, Settings};

@@ -14,7 +14,7 @@ use podman_api::opts::{
     ContainerDeleteOpts, ContainerListFilter, ContainerListOpts, ExecCreateOpts, ExecStartOpts,
 };
 use tokio::sync::broadcast;
-use zion_profiles::config::Network;
+use zion_config::Network;
 use zion_profiles::network::sandbox_network;
 use zion_quarantine::{Source, Store};
 
@@ -757,7 +757,7 @@ fn open_to_browser(
     wayland: Option<&std::path::Path>,
     range: IdRange,
 ) -> std::io::Result<()> {
-    use zion_profiles::access::{self, Perm};
+    use zion_storage::access::{self, Perm};
     let browser = range.host(BROWSER_UID);
     access::grant(
         downloads,

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use zion_profiles::config::Profile;
+use zion_config::Profile;
 use zion_profiles::network::sandbox_network;
 use zion_profiles::spec::{network_of, user_namespace, ContainerSpec, IdRange, MemoryLimit};
 use zion_profiles::spec::{
@@ -330,7 +330,7 @@ fn tmpfs(destination: &str, mode: &str) -> Mount {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zion_profiles::Config;
+    use zion_config::Config;
 
     fn work(network: &str) -> Profile {
         let text = format!("[[profile]]\nname = \"work\"\nnetwork = \"{network}\"\n");

@@ -63,7 +63,7 @@ use smithay::reexports::rustix::fs::{Dev, OFlags};
 use smithay::utils::{DeviceFd, Logical, Point, Transform};
 use smithay::wayland::dmabuf::{DmabufFeedbackBuilder, DmabufGlobal};
 use tracing::{error, info, warn};
-use zion_profiles::config::Colour;
+use zion_config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;

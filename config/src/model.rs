@@ -1,12 +1,17 @@
 //! The validated configuration: what the rest of Zion reads. Every value
 //! here has passed the checks of `parse.rs`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::chord::Chord;
-use super::focus::Focus;
-use super::sandbox::SandboxSettings;
-use super::values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
+use crate::action::Action;
+use crate::podman::PodmanSettings;
+use crate::quarantine::Policy;
+
+use crate::chord::Chord;
+use crate::focus::Focus;
+use crate::sandbox::SandboxSettings;
+use crate::values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,14 +20,16 @@ pub struct Config {
     pub profiles: Vec<Profile>,
     /// Global hotkeys (a profile's own hotkey lives on the profile).
     pub hotkeys: Hotkeys,
-    /// The raw `[quarantine]` table, read by the quarantine crate.
-    pub quarantine: toml::Table,
+    /// `[quarantine]`: what is held, for how long, and where it goes.
+    pub quarantine: Policy,
     /// `[focus]`: CPU weights that follow the shown desktop.
     pub focus: Focus,
     /// `[sandbox]`: the disposable browsers.
     pub sandbox: SandboxSettings,
     /// `[session]`: the locker.
     pub session: super::Session,
+    /// `[podman]`: how long Zion waits for Podman.
+    pub podman: PodmanSettings,
     /// The file it was loaded from (`None` for defaults and parsed text).
     pub source: Option<PathBuf>,
 }
@@ -40,9 +47,9 @@ pub struct Profile {
     pub image: String,
     /// CPU limit (0 < cpus ≤ 1024).
     pub cpus: Option<f64>,
-    /// Memory limit in bytes (at least [`super::MEMORY_FLOOR`]).
+    /// Memory limit in bytes (at least [`crate::MEMORY_FLOOR`]).
     pub memory: Option<u64>,
-    /// Task limit (at least [`super::PIDS_FLOOR`]).
+    /// Task limit (at least [`crate::PIDS_FLOOR`]).
     pub pids: u32,
     /// Devices granted.
     pub devices: Vec<Device>,
@@ -77,19 +84,16 @@ pub struct Bind {
     pub read_only: bool,
 }
 
-/// Global hotkeys: canonical chord → action (one of [`super::ACTIONS`]).
+/// Global hotkeys: chord → action, parsed once when the file is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hotkeys {
     /// The bindings, sorted by chord.
-    pub bindings: Vec<(String, String)>,
+    pub bindings: BTreeMap<Chord, Action>,
 }
 
 impl Hotkeys {
-    /// The action of a chord written canonically (`Super+Return`).
-    pub fn action(&self, chord: &str) -> Option<&str> {
-        self.bindings
-            .iter()
-            .find(|(c, _)| c == chord)
-            .map(|(_, a)| a.as_str())
+    /// The action bound to `chord`.
+    pub fn action(&self, chord: &Chord) -> Option<Action> {
+        self.bindings.get(chord).copied()
     }
 }

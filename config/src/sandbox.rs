@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::error::Source;
-use super::ConfigError;
+use crate::error::Source;
+use crate::ConfigError;
 
 /// The keys of `[sandbox]`.
 pub(super) const SANDBOX_KEYS: [&str; 1] = ["pool"];
@@ -62,7 +62,7 @@ pub(super) fn sandbox(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
+    use crate::Config;
     use std::path::Path;
 
     fn parse(text: &str) -> Result<Config, String> {

@@ -11,8 +11,8 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::error::Source;
-use super::ConfigError;
+use crate::error::Source;
+use crate::ConfigError;
 
 /// The weight a container has unless told otherwise.
 pub const DEFAULT_WEIGHT: u32 = 100;
@@ -116,7 +116,7 @@ pub(super) fn focus(src: &Source, raw: Option<Spanned<RawFocus>>) -> Result<Focu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::Config;
     use std::path::Path;
 
     const PROFILE: &str = "[[profile]]\nname = \"work\"\n";

@@ -4,9 +4,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use zion_profiles::config::{
-    Bind, Colour, Config, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart,
+use zion_config::quarantine::{AutoRelease, ByteSize, Policy};
+use zion_config::transfer::Rule;
+use zion_config::{
+    Action, Bind, Chord, Colour, Config, Device, HibernateAfter, HibernateMode, Network,
+    ProfileName, Restart,
 };
+
+/// The name of the action `chord` is bound to.
+fn bound(config: &Config, chord: &str) -> Option<&'static str> {
+    let chord: Chord = chord.parse().expect("a valid chord");
+    config.hotkeys.action(&chord).and_then(Action::name)
+}
 
 fn parse(text: &str) -> Config {
     match Config::parse(text, Path::new("zion.toml")) {
@@ -30,9 +39,9 @@ fn a_small_file_gets_sensible_defaults() {
         HibernateAfter::After(Duration::from_secs(600))
     );
     assert_eq!(work.restart, Restart::OnFailure);
-    assert_eq!(config.hotkeys.action("Super+Return"), Some("terminal"));
-    assert_eq!(config.hotkeys.action("Super+Tab"), Some("next-profile"));
-    assert!(config.quarantine.is_empty());
+    assert_eq!(bound(&config, "Super+Return"), Some("terminal"));
+    assert_eq!(bound(&config, "Super+Tab"), Some("next-profile"));
+    assert_eq!(config.quarantine, Policy::default());
     assert_eq!(config.source, None);
 }
 
@@ -49,11 +58,7 @@ fn profiles_without_a_colour_get_distinct_ones() {
 #[test]
 fn a_profile_hotkey_takes_a_default_chord_the_user_did_not_bind() {
     let config = parse("[[profile]]\nname = \"work\"\nhotkey = \"Super+B\"\n");
-    assert_eq!(
-        config.hotkeys.action("Super+B"),
-        None,
-        "Super+B now shows work"
-    );
+    assert_eq!(bound(&config, "Super+B"), None, "Super+B now shows work");
     assert_eq!(
         config.profiles[0].hotkey.as_ref().map(ToString::to_string),
         Some("Super+B".to_owned())
@@ -63,8 +68,8 @@ fn a_profile_hotkey_takes_a_default_chord_the_user_did_not_bind() {
 #[test]
 fn none_unbinds_a_default_hotkey() {
     let config = parse("[[profile]]\nname = \"work\"\n[hotkeys]\n\"Super+Q\" = \"none\"\n");
-    assert_eq!(config.hotkeys.action("Super+Q"), None);
-    assert_eq!(config.hotkeys.action("Super+B"), Some("browser"));
+    assert_eq!(bound(&config, "Super+Q"), None);
+    assert_eq!(bound(&config, "Super+B"), Some("browser"));
 }
 
 const FULL: &str = r##"
@@ -108,8 +113,8 @@ hibernate_after = "never"
 max_size = "2GiB"
 auto_release = "1h"
 
-[quarantine.policy]
-work = ["shared"]
+[quarantine.transfers]
+"work -> play" = "scan"
 "##;
 
 #[test]
@@ -156,9 +161,17 @@ fn a_full_file_reads_every_value() {
     assert_eq!(play.memory, Some(1_073_741_825));
     assert_eq!(play.hibernate_after, HibernateAfter::Never);
     assert!(config.profile("nobody").is_none());
-    assert_eq!(config.hotkeys.action("Super+W"), None);
-    assert_eq!(config.hotkeys.action("Ctrl+Alt+Return"), Some("terminal"));
-    assert_eq!(config.quarantine["max_size"].as_str(), Some("2GiB"));
+    assert_eq!(bound(&config, "Super+W"), None);
+    assert_eq!(bound(&config, "Ctrl+Alt+Return"), Some("terminal"));
+    assert_eq!(config.quarantine.max_size, ByteSize(2 << 30));
+    assert_eq!(
+        config.quarantine.auto_release,
+        AutoRelease::After(Duration::from_secs(3600))
+    );
+    assert_eq!(
+        config.quarantine.transfers.configured().collect::<Vec<_>>(),
+        [("work -> play", Rule::Scan)]
+    );
 }
 
 #[test]
@@ -249,7 +262,7 @@ fn the_defaults_are_work_gaming_personal() {
         ("Super+B", "browser"),
         ("Super+Q", "panel"),
     ] {
-        assert_eq!(c.hotkeys.action(chord), Some(action), "{chord}");
+        assert_eq!(bound(&c, chord), Some(action), "{chord}");
     }
     assert_eq!(parse(&c.to_toml()), c);
 }

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use super::{
+use crate::action::Action;
+use crate::chord::Chord;
+
+use crate::{
     Colour, Config, Device, HibernateAfter, HibernateMode, Hotkeys, Network, Profile, ProfileName,
     Restart, DEFAULT_IMAGE, DEFAULT_PIDS,
 };
@@ -75,10 +78,11 @@ pub fn config() -> Config {
     Config {
         profiles: vec![work, gaming, personal],
         hotkeys: hotkeys(),
-        quarantine: toml::Table::new(),
-        focus: super::Focus::default(),
-        sandbox: super::SandboxSettings::default(),
-        session: super::Session::default(),
+        quarantine: crate::quarantine::Policy::default(),
+        focus: crate::Focus::default(),
+        sandbox: crate::SandboxSettings::default(),
+        session: crate::Session::default(),
+        podman: crate::PodmanSettings::default(),
         source: None,
     }
 }
@@ -87,21 +91,26 @@ pub fn config() -> Config {
 /// Super+F, Super+Shift+C, Super+Shift+V and Super+L (profiles carry their own
 /// Super+N).
 pub fn hotkeys() -> Hotkeys {
-    let mut bindings: Vec<(String, String)> = [
-        ("Super+Tab", "next-profile"),
-        ("Super+Shift+Tab", "previous-profile"),
-        ("Super+Return", "terminal"),
-        ("Super+B", "browser"),
-        ("Super+Q", "panel"),
-        ("Super+W", "close-window"),
-        ("Super+F", "toggle-fullscreen"),
-        ("Super+Shift+C", "copy-to-transfer"),
-        ("Super+Shift+V", "paste-transfer"),
-        ("Super+L", "lock"),
+    let bindings = [
+        ("Super+Tab", Action::NextProfile),
+        ("Super+Shift+Tab", Action::PreviousProfile),
+        ("Super+Return", Action::Terminal),
+        ("Super+B", Action::Browser),
+        ("Super+Q", Action::Panel),
+        ("Super+W", Action::CloseWindow),
+        ("Super+F", Action::ToggleFullscreen),
+        ("Super+Shift+C", Action::CopyToTransfer),
+        ("Super+Shift+V", Action::PasteTransfer),
+        ("Super+L", Action::Lock),
+        ("Super+Space", Action::Launcher),
     ]
-    .iter()
-    .map(|(c, a)| ((*c).to_owned(), (*a).to_owned()))
+    .into_iter()
+    .map(|(chord, action)| {
+        let chord: Chord = chord
+            .parse()
+            .unwrap_or_else(|e| panic!("built-in chord: {e}"));
+        (chord, action)
+    })
     .collect();
-    bindings.sort();
     Hotkeys { bindings }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use zion_profiles::config::{Config, ConfigError};
+use zion_config::{Config, ConfigError};
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, Path::new("zion.toml"))
@@ -561,5 +561,37 @@ fn a_single_bracket_profile_is_refused_with_the_double_form() {
         1,
         "`profile` must be a list of [[profile]] tables, not a table",
         "[[profile]]",
+    );
+}
+
+#[test]
+fn quarantine_values_are_checked_at_load_with_their_line() {
+    fails(
+        &format!("{WORK}[quarantine]\nauto_release = \"1h\"\nmax_size = \"2 gigs\"\n"),
+        5,
+        12,
+        "invalid size \"2 gigs\"",
+        "compare with `zionctl config defaults`",
+    );
+    fails(
+        &format!("{WORK}[quarantine]\nmax_sise = \"1GiB\"\n"),
+        4,
+        1,
+        "unknown key `max_sise` in [quarantine]",
+        "did you mean `max_size`?",
+    );
+    fails(
+        &format!("{WORK}[quarantine]\ntransfer_hold = \"10\"\n"),
+        4,
+        17,
+        "has no unit",
+        "compare with `zionctl config defaults`",
+    );
+    fails(
+        &format!("{WORK}[quarantine.transfers]\n\"work -> personal\" = \"allow\"\n"),
+        3,
+        1,
+        "expected \"deny\", \"review\" or \"scan\"",
+        "compare with `zionctl config defaults`",
     );
 }

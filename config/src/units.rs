@@ -2,12 +2,28 @@
 
 use std::time::Duration;
 
-/// Parses `90s`, `10m`, `1h30m`, `2d`.
+/// Parses a positive duration: `90s`, `10m`, `1h30m`, `2d` (see
+/// [`parse_delay`]); zero is refused (`"never"` is how a setting says "off").
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("`{s}` is not a duration");
+    match parse_delay(s)? {
+        Duration::ZERO => Err(format!("`{s}` is not a duration: it is zero")),
+        d => Ok(d),
+    }
+}
+
+/// Parses a delay that may be zero: whole numbers each followed by a unit
+/// (`s`, `m`, `h`, `d`), e.g. `0s`, `90s`, `1h30m`. Surrounding blanks are
+/// ignored. A number without a unit (`"10"`) is refused: seconds or minutes
+/// would be a guess.
+pub fn parse_delay(s: &str) -> Result<Duration, String> {
+    let bad = |why: String| format!("`{s}` is not a duration: {why}");
+    let text = s.trim();
+    if text.is_empty() {
+        return Err(bad("it is empty; write e.g. \"10m\"".into()));
+    }
     let mut total = 0u64;
     let mut digits = String::new();
-    for c in s.chars() {
+    for c in text.chars() {
         if c.is_ascii_digit() {
             digits.push(c);
             continue;
@@ -17,17 +33,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             'm' => 60,
             'h' => 3600,
             'd' => 86400,
-            _ => return Err(bad()),
+            other => return Err(bad(format!("unknown unit `{other}` (s, m, h or d)"))),
         };
-        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| bad(format!("a number must come before `{c}`")))?;
         total = n
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
+            .ok_or_else(|| bad("too long".into()))?;
         digits.clear();
     }
-    if !digits.is_empty() || total == 0 {
-        return Err(bad());
+    if !digits.is_empty() {
+        return Err(bad(format!("`{digits}` has no unit (s, m, h or d)")));
     }
     Ok(Duration::from_secs(total))
 }
@@ -42,13 +60,18 @@ pub fn format_duration(d: Duration) -> String {
             secs %= unit;
         }
     }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
     out
 }
 
-/// Parses a memory size: bytes as an integer, or `512MiB`, `4GiB`, `2G`
-/// (K/M/G/T are binary, as Podman reads them; KB/MB/GB/TB decimal).
+/// Parses a size: bytes as an integer, or `512MiB`, `4GiB`, `2G`, `1.5 MB`
+/// (K/M/G/T and KiB/MiB/GiB/TiB are binary, as Podman reads them;
+/// KB (or kB)/MB/GB/TB decimal). Surrounding blanks are ignored.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let bad = || format!("`{s}` is not a size");
+    let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(s.len());
@@ -59,7 +82,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "M" | "MiB" => 1 << 20,
         "G" | "GiB" => 1 << 30,
         "T" | "TiB" => 1 << 40,
-        "KB" => 1_000,
+        "KB" | "kB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
         "TB" => 1_000_000_000_000,
@@ -122,9 +145,36 @@ mod tests {
         for bad in ["", "10", "m", "10x", "0s", "-1m"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_duration(" 10m ").unwrap(), Duration::from_secs(600));
         for s in [90, 600, 3600, 5400, 86401] {
             let d = Duration::from_secs(s);
             assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+        }
+    }
+
+    /// The grammar the quarantine's own parser had and zion.toml's profile
+    /// values did not (and the other way round): one grammar now, for both.
+    #[test]
+    fn one_grammar_for_every_section() {
+        // Delays may be zero (a transfer hold of "0s"); durations may not.
+        assert_eq!(parse_delay("0s").unwrap(), Duration::ZERO);
+        assert!(parse_duration("0s").is_err());
+        assert!(
+            parse_delay("0").is_err(),
+            "no unit is refused, even for zero"
+        );
+        for bad in ["", " ", "10", "10x", "m", "1.5h", "-1m", "1 m"] {
+            let err = parse_delay(bad).expect_err(bad);
+            assert!(err.contains("is not a duration"), "{bad}: {err}");
+        }
+        assert!(parse_delay("10").unwrap_err().contains("has no unit"));
+        // Sizes: what either parser read before is read now.
+        assert_eq!(parse_size("10kB").unwrap(), 10_000, "quarantine's kB");
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30, "profiles' G");
+        assert_eq!(parse_size(" 1 TiB ").unwrap(), 1 << 40);
+        assert_eq!(parse_size("3MB").unwrap(), 3_000_000);
+        for bad in ["GiB", "2 gigs", "1e5", "-1", "1.2.3MiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
 }

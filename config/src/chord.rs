@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::values::serde_as_text;
+use crate::values::serde_as_text;
 
 /// A key chord such as `Super+Shift+Return`, in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

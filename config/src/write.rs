@@ -3,8 +3,11 @@
 
 use std::fmt::Write;
 
-use super::units::format_size;
-use super::{Config, Focus, Profile, SandboxSettings};
+use crate::podman::PodmanSettings;
+use crate::quarantine::Policy;
+use crate::units::format_duration;
+use crate::units::format_size;
+use crate::{Config, Focus, Profile, SandboxSettings};
 
 /// A TOML string literal, escaped as TOML needs.
 fn quoted(s: &str) -> String {
@@ -55,6 +58,27 @@ fn profile(out: &mut String, p: &Profile) {
     }
 }
 
+fn quarantine(out: &mut String, q: &Policy) {
+    let _ = writeln!(out, "\n[quarantine]");
+    let _ = writeln!(out, "max_size = \"{}\"", q.max_size);
+    let _ = writeln!(out, "auto_release = \"{}\"", q.auto_release);
+    let _ = writeln!(
+        out,
+        "default_destination = {}",
+        quoted(&q.default_destination.to_string())
+    );
+    let _ = writeln!(out, "transfer_hold = \"{}\"", q.transfer_hold);
+    let _ = writeln!(out, "quota = \"{}\"", q.quota);
+    let _ = writeln!(out, "reserve = \"{}\"", q.reserve);
+    let mut rules = q.transfers.configured().peekable();
+    if rules.peek().is_some() {
+        let _ = writeln!(out, "\n[quarantine.transfers]");
+        for (key, rule) in rules {
+            let _ = writeln!(out, "{} = \"{}\"", quoted(key), rule.as_str());
+        }
+    }
+}
+
 /// See [`Config::to_toml`].
 pub(super) fn to_toml(config: &Config) -> String {
     let mut out = String::from("# Zion's configuration: one [[profile]] per desktop, in order.\n");
@@ -63,7 +87,12 @@ pub(super) fn to_toml(config: &Config) -> String {
     }
     out.push_str("\n[hotkeys]\n");
     for (chord, action) in &config.hotkeys.bindings {
-        let _ = writeln!(out, "{} = {}", quoted(chord), quoted(action));
+        let _ = writeln!(
+            out,
+            "{} = {}",
+            quoted(&chord.to_string()),
+            quoted(&action.to_string())
+        );
     }
     if config.focus != Focus::default() {
         let f = &config.focus;
@@ -75,24 +104,30 @@ pub(super) fn to_toml(config: &Config) -> String {
     if config.sandbox != SandboxSettings::default() {
         let _ = writeln!(out, "\n[sandbox]\npool = {}", config.sandbox.pool);
     }
-    if config.session != super::Session::default() {
+    if config.session != crate::Session::default() {
         let argv: Vec<String> = config.session.locker.iter().map(|a| quoted(a)).collect();
         let _ = writeln!(out, "\n[session]\nlocker = [{}]", argv.join(", "));
     }
-    if !config.quarantine.is_empty() {
-        // Serialised under its own key so that nested tables come out as
-        // `[quarantine.x]`, not as top-level sections.
-        let mut wrapper = toml::Table::new();
-        wrapper.insert(
-            "quarantine".to_owned(),
-            toml::Value::Table(config.quarantine.clone()),
+    if config.podman != PodmanSettings::default() {
+        let p = &config.podman;
+        let _ = writeln!(out, "\n[podman]");
+        let _ = writeln!(
+            out,
+            "connect_timeout = \"{}\"",
+            format_duration(p.connect_timeout)
         );
-        match toml::to_string(&wrapper) {
-            Ok(text) => {
-                let _ = write!(out, "\n{text}");
-            }
-            Err(e) => tracing::warn!("the [quarantine] table cannot be written: {e}"),
-        }
+        let _ = writeln!(
+            out,
+            "request_timeout = \"{}\"",
+            format_duration(p.request_timeout)
+        );
+        let long = p
+            .long_timeout
+            .map_or_else(|| "never".to_owned(), format_duration);
+        let _ = writeln!(out, "long_timeout = \"{long}\"");
+    }
+    if config.quarantine != Policy::default() {
+        quarantine(&mut out, &config.quarantine);
     }
     out
 }

@@ -61,7 +61,7 @@ pub(super) fn session(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
+    use crate::Config;
     use std::path::Path;
 
     fn parse(text: &str) -> Result<Config, String> {

@@ -10,12 +10,14 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::error::{closest, Source};
-use super::focus::FOCUS_KEYS;
-use super::parse::{BIND_KEYS, CONFIG_KEYS, PROFILE_KEYS};
-use super::sandbox::SANDBOX_KEYS;
-use super::session::SESSION_KEYS;
-use super::ConfigError;
+use crate::error::{closest, Source};
+use crate::focus::FOCUS_KEYS;
+use crate::parse::{BIND_KEYS, CONFIG_KEYS, PROFILE_KEYS};
+use crate::podman::PODMAN_KEYS;
+use crate::quarantine::QUARANTINE_KEYS;
+use crate::sandbox::SANDBOX_KEYS;
+use crate::session::SESSION_KEYS;
+use crate::ConfigError;
 
 /// One step of a path into the document.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,11 +42,13 @@ enum Place {
 }
 
 /// The small sections whose keys are checked like a profile's.
-const SECTIONS: [&str; 3] = ["focus", "sandbox", "session"];
+const SECTIONS: [&str; 5] = ["focus", "sandbox", "quarantine", "podman", "session"];
 
 fn section_keys(name: &str) -> &'static [&'static str] {
     match name {
         "sandbox" => &SANDBOX_KEYS,
+        "quarantine" => &QUARANTINE_KEYS,
+        "podman" => &PODMAN_KEYS,
         "session" => &SESSION_KEYS,
         _ => &FOCUS_KEYS,
     }
@@ -108,7 +112,7 @@ fn restate(raw: &str, place: &Place, in_header: bool) -> (String, String) {
         let hint = match closest(&field, keys) {
             Some(near) => format!("did you mean `{near}`?"),
             None if top => {
-                "remove it; the sections are [[profile]], [hotkeys] and [quarantine], and optionally [focus] and [sandbox]"
+                "remove it; the sections are [[profile]], [hotkeys] and [quarantine], and optionally [focus], [sandbox] and [podman]"
                     .to_owned()
             }
             None => format!("remove it; the keys here are: {}", keys.join(", ")),
@@ -211,6 +215,29 @@ fn form(key: &str) -> (&'static str, &'static str) {
         "background_weight" => ("a whole number", "background_weight = 50"),
         "sandbox" => ("a table", "[sandbox] then pool = 1"),
         "pool" => ("a whole number", "pool = 1"),
+        "max_size" => (
+            "a size in a string or a number of bytes",
+            "max_size = \"2GiB\"",
+        ),
+        "auto_release" => ("a string", "auto_release = \"never\" or \"1h\""),
+        "default_destination" => ("a string", "default_destination = \"shared\""),
+        "transfer_hold" => ("a string", "transfer_hold = \"0s\""),
+        "transfers" => (
+            "a table",
+            "[quarantine.transfers] then \"work -> personal\" = \"review\"",
+        ),
+        "quota" => (
+            "a size in a string or a number of bytes",
+            "quota = \"16GiB\"",
+        ),
+        "podman" => ("a table", "[podman] then request_timeout = \"1m\""),
+        "connect_timeout" => ("a string", "connect_timeout = \"5s\""),
+        "request_timeout" => ("a string", "request_timeout = \"1m\""),
+        "long_timeout" => ("a string", "long_timeout = \"30m\" or \"never\""),
+        "reserve" => (
+            "a size in a string or a number of bytes",
+            "reserve = \"2GiB\"",
+        ),
         _ => (
             "of another type",
             "the file `zionctl config defaults` prints",

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::units::{format_duration, parse_duration};
+use crate::units::{format_duration, parse_duration};
 
 /// A profile's name: a safe path segment, `[a-z][a-z0-9_-]{0,31}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

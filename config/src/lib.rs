@@ -1,7 +1,12 @@
-//! The configuration model (`zion.toml`): profiles, hotkeys and the raw
-//! `[quarantine]` table, validated with errors that name file, line and
-//! column and say what to do.
+//! Zion's configuration (`zion.toml`), shared by every process: profiles,
+//! hotkeys, `[focus]`, `[sandbox]`, `[podman]` and `[quarantine]` (its policy and
+//! transfer rules), and where every file and socket lives (`paths`),
+//! validated with errors that name file, line and column and say what to do.
+//!
+//! Pure: serde, toml and tracing only, so that the compositor and the panel
+//! read the configuration without linking the Podman client.
 
+mod action;
 mod capabilities;
 mod chord;
 mod defaults;
@@ -10,23 +15,30 @@ mod error;
 mod focus;
 mod model;
 mod parse;
+pub mod paths;
+mod podman;
+pub mod quarantine;
 mod sandbox;
 mod session;
+pub mod transfer;
 mod units;
 mod values;
 mod write;
 
 use std::path::Path;
 
+pub use action::Action;
 pub use capabilities::{parse_capability, CAPABILITIES};
 pub use chord::Chord;
 pub use defaults::{palette, DEFAULT_HIBERNATE};
 pub use error::ConfigError;
 pub use focus::{Focus, DEFAULT_WEIGHT, WEIGHT_MAX, WEIGHT_MIN};
 pub use model::{Bind, Config, Hotkeys, Profile};
+pub use paths::{SessionPaths, StorePaths};
+pub use podman::PodmanSettings;
 pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};
 pub use session::{Session, DEFAULT_LOCKER};
-pub use units::{format_duration, format_size, parse_duration, parse_size};
+pub use units::{format_duration, format_size, parse_delay, parse_duration, parse_size};
 pub use values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 
 /// The lowest memory limit a profile may have.
@@ -37,29 +49,6 @@ pub const PIDS_FLOOR: u32 = 16;
 pub const DEFAULT_PIDS: u32 = 4096;
 /// The image a profile runs when it names none.
 pub const DEFAULT_IMAGE: &str = "localhost/zion-profile:latest";
-
-/// The actions a `[hotkeys]` binding can trigger.
-pub const ACTIONS: [&str; 19] = [
-    "switch-to-1",
-    "switch-to-2",
-    "switch-to-3",
-    "switch-to-4",
-    "switch-to-5",
-    "switch-to-6",
-    "switch-to-7",
-    "switch-to-8",
-    "switch-to-9",
-    "next-profile",
-    "previous-profile",
-    "terminal",
-    "browser",
-    "panel",
-    "close-window",
-    "toggle-fullscreen",
-    "copy-to-transfer",
-    "paste-transfer",
-    "lock",
-];
 
 impl Config {
     /// Work, gaming and personal, with the default hotkeys.

@@ -9,18 +9,21 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::capabilities::parse_capability;
-use super::chord::Chord;
-use super::defaults;
-use super::diagnose;
-use super::error::{closest, Source};
-use super::focus::{focus, RawFocus};
-use super::sandbox::{sandbox, RawSandbox};
-use super::session::{session, RawSession};
-use super::units::parse_size;
-use super::{
+use crate::action::Action;
+use crate::capabilities::parse_capability;
+use crate::chord::Chord;
+use crate::defaults;
+use crate::diagnose;
+use crate::error::{closest, Source};
+use crate::focus::{focus, RawFocus};
+use crate::podman::{podman, RawPodman};
+use crate::quarantine::Policy;
+use crate::sandbox::{sandbox, RawSandbox};
+use crate::session::{session, RawSession};
+use crate::units::parse_size;
+use crate::{
     Bind, Colour, Config, ConfigError, Device, HibernateAfter, HibernateMode, Hotkeys, Network,
-    Profile, ProfileName, Restart, ACTIONS, MEMORY_FLOOR, PIDS_FLOOR,
+    Profile, ProfileName, Restart, MEMORY_FLOOR, PIDS_FLOOR,
 };
 
 #[derive(Deserialize)]
@@ -31,10 +34,11 @@ struct RawConfig {
     #[serde(default)]
     hotkeys: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
-    quarantine: toml::Table,
+    quarantine: Policy,
     focus: Option<Spanned<RawFocus>>,
     sandbox: Option<Spanned<RawSandbox>>,
     session: Option<Spanned<RawSession>>,
+    podman: Option<Spanned<RawPodman>>,
 }
 
 #[derive(Deserialize)]
@@ -91,13 +95,14 @@ fn yes() -> bool {
 }
 
 /// The sections of the file.
-pub(super) const CONFIG_KEYS: [&str; 6] = [
+pub(super) const CONFIG_KEYS: [&str; 7] = [
     "profile",
     "hotkeys",
     "quarantine",
     "focus",
     "sandbox",
     "session",
+    "podman",
 ];
 /// The keys of a `[[profile]]`.
 pub(super) const PROFILE_KEYS: [&str; 17] = [
@@ -164,6 +169,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     let focus = focus(&src, raw.focus)?;
     let sandbox = sandbox(&src, raw.sandbox)?;
     let session = session(&src, raw.session)?;
+    let podman = podman(&src, raw.podman)?;
     Ok(Config {
         profiles,
         hotkeys,
@@ -171,6 +177,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         focus,
         sandbox,
         session,
+        podman,
         source: None,
     })
 }
@@ -183,9 +190,9 @@ fn hotkeys(
     raw: BTreeMap<Spanned<String>, Spanned<String>>,
     hotkey_owner: &BTreeMap<Chord, String>,
 ) -> Result<Hotkeys, ConfigError> {
-    let mut bindings: BTreeMap<String, String> = defaults::hotkeys().bindings.into_iter().collect();
+    let mut bindings: BTreeMap<Chord, Action> = defaults::hotkeys().bindings;
     for chord in hotkey_owner.keys() {
-        bindings.remove(&chord.to_string());
+        bindings.remove(chord);
     }
     // In file order, so that a duplicate is reported at its second spelling.
     let mut entries: Vec<_> = raw.into_iter().collect();
@@ -212,7 +219,7 @@ fn hotkeys(
         seen.insert(parsed.clone(), chord.get_ref().clone());
         let name = action.get_ref().as_str();
         if name == "none" {
-            bindings.remove(&parsed.to_string());
+            bindings.remove(&parsed);
             continue;
         }
         if let Some(owner) = hotkey_owner.get(&parsed) {
@@ -222,22 +229,21 @@ fn hotkeys(
                 "choose another chord for one of them",
             ));
         }
-        if !ACTIONS.contains(&name) {
-            let hint = match closest(name, &ACTIONS) {
+        let Some(typed) = Action::parse(name) else {
+            let names: Vec<&str> = Action::names().collect();
+            let hint = match closest(name, &names) {
                 Some(near) => format!("did you mean `{near}`? (or \"none\" to unbind)"),
-                None => format!("the actions are: {}, or \"none\"", ACTIONS.join(", ")),
+                None => format!("the actions are: {}, or \"none\"", names.join(", ")),
             };
             return Err(src.at(
                 action.span().start,
                 format!("unknown action `{name}` for `{parsed}`"),
                 hint,
             ));
-        }
-        bindings.insert(parsed.to_string(), name.to_owned());
+        };
+        bindings.insert(parsed, typed);
     }
-    Ok(Hotkeys {
-        bindings: bindings.into_iter().collect(),
-    })
+    Ok(Hotkeys { bindings })
 }
 
 fn profile(
