@@ -71,8 +71,9 @@ pub(crate) fn start_service(
     Ok(child)
 }
 
-/// Waits until `path` exists (a socket a service creates when ready), or the
-/// child exits, or `timeout` passes.
+/// Waits until the socket at `path` accepts a connection (a service binds
+/// it before it listens: the file alone is not readiness, and connecting in
+/// between is refused), or the child exits, or `timeout` passes.
 fn wait_for_path(
     what: &'static str,
     path: &Path,
@@ -82,7 +83,7 @@ fn wait_for_path(
 ) -> Result<(), HarnessError> {
     let start = Instant::now();
     loop {
-        if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Ok(());
         }
         let exited = matches!(child.try_wait(), Ok(Some(_)));
