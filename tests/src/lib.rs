@@ -13,8 +13,15 @@
 //! - [`private_tmp`]: a test thread's own empty `/tmp`, so nothing the code
 //!   under test puts there stays on the machine.
 //! - [`shared_data`]: the project's shared rule sets and corpus generator.
+//! - [`wayland`]: a small real Wayland client (globals, an xdg toplevel with
+//!   an shm buffer, the events a test checks).
+//! - `compositor` (feature `compositor`): the compositor run headless in the
+//!   test's process, its sockets, client programs on them, waits on its
+//!   state instead of sleeps.
 
 pub mod cleanup;
+#[cfg(feature = "compositor")]
+pub mod compositor;
 mod dbus;
 mod env;
 mod error;
@@ -23,6 +30,7 @@ mod podman;
 pub mod private_tmp;
 mod process;
 pub mod skip;
+pub mod wayland;
 
 pub use dbus::DbusBus;
 pub use env::{TestEnv, XdgDirs};
