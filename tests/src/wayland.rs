@@ -72,8 +72,11 @@ pub struct Screencopy {
 pub struct Seen {
     /// The globals announced: (name, interface, version).
     pub globals: Vec<(u32, String, u32)>,
-    /// `xdg_surface.configure`s not acknowledged yet.
-    pub configures: Vec<(xdg_surface::XdgSurface, u32)>,
+    /// How many `xdg_surface.configure`s came (each is acknowledged, and
+    /// the window drawn, as it comes).
+    pub configured: u32,
+    /// The windows drawn on configure.
+    windows: Vec<Drawn>,
     /// The last `xdg_toplevel.configure` size.
     pub toplevel_size: Option<(i32, i32)>,
     /// The surface the pointer is over, and where on it.
@@ -92,6 +95,24 @@ pub struct Seen {
     pub frame_done: Option<Instant>,
     /// The highest `wl_display.sync` answered.
     pub synced: u64,
+}
+
+/// What a window draws on each configure.
+#[derive(Debug)]
+struct Drawn {
+    xdg: xdg_surface::XdgSurface,
+    surface: wl_surface::WlSurface,
+    buffer: wl_buffer::WlBuffer,
+    size: (i32, i32),
+}
+
+impl Drawn {
+    fn draw(&self) {
+        let (w, h) = self.size;
+        self.surface.attach(Some(&self.buffer), 0, 0);
+        self.surface.damage_buffer(0, 0, w, h);
+        self.surface.commit();
+    }
 }
 
 /// A connection to a compositor with one event queue.
@@ -260,11 +281,12 @@ impl Client {
         Ok(ShmBuffer { buffer, file, size })
     }
 
-    /// A toplevel titled `title` with an shm buffer of `size` in `xrgb`,
-    /// committed without a buffer (the compositor answers with a
-    /// configure; [`Client::ack_configures`] then draws it).
+    /// A toplevel titled `title` of exactly `size` (its minimum and
+    /// maximum) with an shm buffer in `xrgb`, committed without a buffer:
+    /// the compositor answers with a configure, which the client
+    /// acknowledges and answers by drawing the buffer.
     pub fn window(
-        &self,
+        &mut self,
         title: &str,
         size: (i32, i32),
         xrgb: u32,
@@ -275,25 +297,22 @@ impl Client {
         let xdg = base.get_xdg_surface(&surface, &self.qh, ());
         let toplevel = xdg.get_toplevel(&self.qh, ());
         toplevel.set_title(title.into());
+        toplevel.set_min_size(size.0, size.1);
+        toplevel.set_max_size(size.0, size.1);
         surface.commit();
         let buffer = self.shm_buffer(size, xrgb)?;
+        self.seen.windows.push(Drawn {
+            xdg: xdg.clone(),
+            surface: surface.clone(),
+            buffer: buffer.buffer.clone(),
+            size,
+        });
         Ok(TestWindow {
             surface,
             xdg,
             toplevel,
             buffer,
         })
-    }
-
-    /// Acknowledges the configures received; each window of `windows` that
-    /// was configured draws its buffer.
-    pub fn ack_configures(&mut self, windows: &[&TestWindow]) {
-        for (xdg, serial) in std::mem::take(&mut self.seen.configures) {
-            xdg.ack_configure(serial);
-            if let Some(window) = windows.iter().find(|w| w.xdg == xdg) {
-                window.draw();
-            }
-        }
     }
 
     /// Asks for a frame callback on `surface` ([`Seen::frame_done`]).
@@ -340,14 +359,6 @@ pub struct TestWindow {
 }
 
 impl TestWindow {
-    /// Asks for exactly its buffer's size.
-    pub fn fix_size(&self) {
-        let (w, h) = self.buffer.size;
-        self.toplevel.set_min_size(w, h);
-        self.toplevel.set_max_size(w, h);
-        self.surface.commit();
-    }
-
     /// Attaches, damages and commits its buffer.
     pub fn draw(&self) {
         let (w, h) = self.buffer.size;
@@ -423,7 +434,11 @@ impl Dispatch<xdg_surface::XdgSurface, ()> for Seen {
         _: &QueueHandle<Self>,
     ) {
         if let xdg_surface::Event::Configure { serial } = event {
-            seen.configures.push((surface.clone(), serial));
+            surface.ack_configure(serial);
+            seen.configured += 1;
+            if let Some(window) = seen.windows.iter().find(|w| &w.xdg == surface) {
+                window.draw();
+            }
         }
     }
 }
