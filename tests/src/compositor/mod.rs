@@ -355,6 +355,11 @@ pub fn press(compositor: &mut Compositor, modifiers: &[u32], key: u32) {
     }
 }
 
+/// Presses and releases Super+Shift+`key` (the transfer hotkeys).
+pub fn press_super_shift(compositor: &mut Compositor, key: u32) {
+    press(compositor, &[keys::LEFT_META, keys::LEFT_SHIFT], key);
+}
+
 /// A profile name the test knows is valid.
 pub fn profile_name(name: &str) -> zion_profiles::config::ProfileName {
     name.parse().expect("a valid profile name")

@@ -45,6 +45,25 @@ pub fn command(socket: &Path, program: &str) -> Command {
     cmd
 }
 
+/// Debian's `foot` terminal.
+pub const FOOT: &str = "/usr/bin/foot";
+
+/// `foot` on `socket` running `sleep 30`, its home `home`, preferring `csd`
+/// decorations (`server` or `client`), with `-o` `options` and `args`
+/// (`--fullscreen`, `--title=…`).
+pub fn foot(home: &Path, socket: &Path, csd: &str, options: &[String], args: &[&str]) -> Command {
+    let mut cmd = command(socket, FOOT);
+    cmd.env("LANG", "C.UTF-8")
+        .env("HOME", home)
+        .arg("-o")
+        .arg(format!("csd.preferred={csd}"));
+    for o in options {
+        cmd.arg("-o").arg(o);
+    }
+    cmd.args(args).args(["sleep", "30"]);
+    cmd
+}
+
 /// Runs `command` to its end while `c` dispatches; its exit success, its
 /// standard output and its standard error, or `None` when it has not
 /// finished within `limit` (it is then killed).
