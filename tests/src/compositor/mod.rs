@@ -146,19 +146,29 @@ impl Fixture {
             .expect("sandbox socket opens")
     }
 
-    /// Starts `program args` on `socket`, kept until the fixture goes.
-    pub fn spawn(&mut self, socket: &Path, program: &str, args: &[&str]) {
+    /// Starts `program args` on `socket`, kept until the fixture goes;
+    /// returns its number for [`Fixture::kill`].
+    pub fn spawn(&mut self, socket: &Path, program: &str, args: &[&str]) -> usize {
         let mut command = programs::command(socket, program);
         command.args(args);
-        self.keep(command);
+        self.keep(command)
     }
 
-    /// Starts `command`, kept until the fixture goes.
-    pub fn keep(&mut self, mut command: Command) {
+    /// Starts `command`, kept until the fixture goes; returns its number
+    /// for [`Fixture::kill`].
+    pub fn keep(&mut self, mut command: Command) -> usize {
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("{command:?} starts: {e}"));
         self.clients.push(Running(child));
+        self.clients.len() - 1
+    }
+
+    /// Kills client program `i` and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        let child = &mut self.clients[i].0;
+        child.kill().expect("kill");
+        child.wait().expect("reap");
     }
 
     /// Dispatches until `done` holds; fails the test with `what` after
