@@ -14,6 +14,7 @@
 //! `fixture.dispatch_until(…)` read as on the compositor itself.
 
 pub mod programs;
+pub mod x11;
 
 use std::ops::{Deref, DerefMut};
 use std::os::unix::net::UnixStream;
@@ -47,6 +48,8 @@ pub struct Setup {
     pub size: (i32, i32),
     /// The runtime folder; a new temporary one when `None`.
     pub runtime: Option<PathBuf>,
+    /// Where the temporary runtime folder goes (default: the system's).
+    pub temp_parent: Option<PathBuf>,
 }
 
 impl Default for Setup {
@@ -55,6 +58,7 @@ impl Default for Setup {
             config: Config::defaults(),
             size: (800, 600),
             runtime: None,
+            temp_parent: None,
         }
     }
 }
@@ -102,10 +106,13 @@ impl Fixture {
         let (runtime, temporary) = match setup.runtime {
             Some(dir) => (dir, None),
             None => {
-                let dir = tempfile::Builder::new()
-                    .prefix("zion-compositor-test")
-                    .tempdir()
-                    .expect("temporary runtime folder");
+                let mut builder = tempfile::Builder::new();
+                builder.prefix("zion-compositor-test");
+                let dir = match &setup.temp_parent {
+                    Some(parent) => builder.tempdir_in(parent),
+                    None => builder.tempdir(),
+                }
+                .expect("temporary runtime folder");
                 (dir.path().to_owned(), Some(dir))
             }
         };
@@ -162,6 +169,11 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("{command:?} starts: {e}"));
         self.clients.push(Running(child));
         self.clients.len() - 1
+    }
+
+    /// Kills every client program started so far.
+    pub fn kill_all(&mut self) {
+        self.clients.clear();
     }
 
     /// Kills client program `i` and reaps it.
