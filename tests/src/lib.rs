@@ -13,6 +13,8 @@
 //! - [`private_tmp`]: a test thread's own empty `/tmp`, so nothing the code
 //!   under test puts there stays on the machine.
 //! - [`shared_data`]: the project's shared rule sets and corpus generator.
+//! - [`desk`]: the session as processes: the headless compositor and the
+//!   daemon on the environment's bus, waits on bus names and signals.
 //! - [`wayland`]: a small real Wayland client (globals, an xdg toplevel with
 //!   an shm buffer, the events a test checks).
 //! - `compositor` (feature `compositor`): the compositor run headless in the
@@ -23,6 +25,7 @@ pub mod cleanup;
 #[cfg(feature = "compositor")]
 pub mod compositor;
 mod dbus;
+pub mod desk;
 mod env;
 mod error;
 pub mod images;
