@@ -64,13 +64,14 @@ impl Desk {
         };
         desk.desk
             .write_config(&(profile("work", "#3465a4") + &profile("personal", "#4e9a06")));
-        desk.start_compositor().await;
         desk.desk
-            .start_daemon(&daemon_bin(), &[("ZION_SANDBOX_POOL", "0")])
+            .start_session(
+                Some((&compositor_bin(), "320x240", false)),
+                &daemon_bin(),
+                &[("ZION_SANDBOX_POOL", "0")],
+                &["work", "personal"],
+            )
             .await;
-        for p in ["work", "personal"] {
-            desk.wait_state(p, "running").await;
-        }
         desk
     }
 

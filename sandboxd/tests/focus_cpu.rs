@@ -181,19 +181,13 @@ impl Desk {
         );
         std::fs::write(dir.join("zion.toml"), text).expect("zion.toml");
         let mut desk = zion_tests::desk::Desk::new(env, WAIT).await;
-        desk.start_compositor(&compositor_bin(), "640x480", false)
-            .await;
-        desk.start_daemon(
+        desk.start_session(
+            Some((&compositor_bin(), "640x480", false)),
             Path::new(DAEMON),
-            &[
-                ("ZION_SANDBOX_POOL", "0"),
-                ("RUST_LOG", "info,zion_sandboxd::follow=debug"),
-            ],
+            &[("ZION_SANDBOX_POOL", "0"), ("RUST_LOG", "info")],
+            &["work", "personal"],
         )
         .await;
-        for profile in ["work", "personal"] {
-            desk.wait_state(profile, "running", WAIT).await;
-        }
         Some(Desk(desk))
     }
 

@@ -22,6 +22,13 @@ const PERSONAL: (u8, u8, u8) = (0x4e, 0x9a, 0x06);
 /// A frame is a border around a window: hundreds of pixels at the least.
 const FRAME_PIXELS: usize = 300;
 
+/// The daemon's variables: no warm sandbox pool, and its following of the
+/// compositor in the log.
+const FOLLOWING: &[(&str, &str)] = &[
+    ("ZION_SANDBOX_POOL", "0"),
+    ("RUST_LOG", "info,zion_sandboxd::follow=debug"),
+];
+
 /// The compositor binary, built beside the daemon.
 fn compositor_bin() -> PathBuf {
     zion_tests::sibling_bin(DAEMON, "zion-compositor", "ZION_COMPOSITOR")
@@ -66,21 +73,14 @@ impl Desk {
             .expect("the wayland test image");
         let mut desk = zion_tests::desk::Desk::new(env, WAIT).await;
         desk.write_config(&config(&image, personal_extra));
-        if with_compositor {
-            desk.start_compositor(&compositor_bin(), "640x480", true)
-                .await;
-        }
-        desk.start_daemon(
+        let compositor = compositor_bin();
+        desk.start_session(
+            with_compositor.then_some((compositor.as_path(), "640x480", true)),
             Path::new(DAEMON),
-            &[
-                ("ZION_SANDBOX_POOL", "0"),
-                ("RUST_LOG", "info,zion_sandboxd::follow=debug"),
-            ],
+            FOLLOWING,
+            &["work", "personal"],
         )
         .await;
-        for profile in ["work", "personal"] {
-            desk.wait_state(profile, "running", WAIT).await;
-        }
         Desk { desk, shots: 0 }
     }
 

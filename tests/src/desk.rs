@@ -150,6 +150,13 @@ impl Desk {
         }
         self.compositor = Some(cmd.spawn().expect("zion-compositor starts"));
         self.wait_for_name(COMPOSITOR, true).await;
+        // The name is taken before the compositor opens its X11 sockets and
+        // runs its loop; a call its loop answers (a screenshot) proves both.
+        let ready = self.env.root().join("compositor-ready.png");
+        let text = ready.to_str().expect("UTF-8 test folder");
+        if let Err(e) = self.compositor().await.screenshot(text).await {
+            panic!("the compositor's loop does not answer: {e}\n{}", self.logs());
+        }
     }
 
     /// Stops the compositor and waits for its name to go.
@@ -177,6 +184,26 @@ impl Desk {
                 .expect("zion-sandboxd starts"),
         );
         self.wait_for_name(PROFILES, true).await;
+    }
+
+    /// The whole session: the compositor when `compositor` names one (its
+    /// binary, output size, private `/tmp`; see [`Desk::start_compositor`]),
+    /// then the daemon at `daemon` with `envs` ([`Desk::start_daemon`]),
+    /// then waits until each of `running` runs.
+    pub async fn start_session(
+        &mut self,
+        compositor: Option<(&Path, &str, bool)>,
+        daemon: &Path,
+        envs: &[(&str, &str)],
+        running: &[&str],
+    ) {
+        if let Some((bin, size, private_tmp)) = compositor {
+            self.start_compositor(bin, size, private_tmp).await;
+        }
+        self.start_daemon(daemon, envs).await;
+        for profile in running {
+            self.wait_state(profile, "running", self.wait).await;
+        }
     }
 
     /// The daemon's and the compositor's logs so far.
