@@ -6,12 +6,10 @@
 mod quarantine_support;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use quarantine_support::*;
-use zbus::zvariant::OwnedValue;
 use zion_sandboxd::quarantine::client::Quarantine1Proxy;
 use zion_sandboxd::quarantine::ItemInfo;
 use zion_tests::TestEnv;
@@ -45,61 +43,11 @@ fn method_error(e: &zbus::Error) -> (String, String) {
     }
 }
 
-/// One received notification: app name, summary, body, urgency.
-type Received = (String, String, String, u8);
-
-/// A desktop notification server: owns `org.freedesktop.Notifications` on the bus.
-#[derive(Clone, Default)]
-struct NotificationServer {
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl NotificationServer {
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        app_name: String,
-        _replaces_id: u32,
-        _app_icon: String,
-        summary: String,
-        body: String,
-        _actions: Vec<String>,
-        hints: HashMap<String, OwnedValue>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        let urgency = hints
-            .get("urgency")
-            .and_then(|v| u8::try_from(v).ok())
-            .unwrap_or(255);
-        let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
-        received.push((app_name, summary, body, urgency));
-        received.len() as u32
-    }
-
-    fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into()]
-    }
-
-    fn get_server_information(&self) -> (String, String, String, String) {
-        ("zion-test".into(), "zion".into(), "1".into(), "1.2".into())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_files_get_their_verdict_in_list_signals_and_notifications() {
     let env = TestEnv::new().expect("test environment");
     write_config(&env, REVIEW_OUTBOX);
-    let server = NotificationServer::default();
-    let _notifications = zbus::connection::Builder::address(env.dbus().address())
-        .expect("address")
-        .name("org.freedesktop.Notifications")
-        .expect("name")
-        .serve_at("/org/freedesktop/Notifications", server.clone())
-        .expect("serve")
-        .build()
-        .await
-        .expect("the notification server is on the bus");
+    let (server, _notifications) = NotificationServer::start(&env).await;
     let daemon = Daemon::start(&env);
     let bus = env.dbus().connect().await.expect("bus");
     let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
