@@ -212,9 +212,7 @@ fn host_client_opens_on_the_shown_desktop_in_host_colour() {
         return;
     }
     let mut h = Fixture::new();
-    h
-        .state
-        .do_action(zion_compositor::Action::SwitchTo(1));
+    h.state.do_action(zion_compositor::Action::SwitchTo(1));
     let socket = h.runtime().join(zion_compositor::sockets::HOST_SOCKET);
     h.spawn_simple_shm(&socket);
     let windows = h.wait_for_windows(1, 1);
@@ -280,18 +278,12 @@ fn sockets_sit_in_per_profile_folders_only_their_owner_may_enter() {
         let mode = std::fs::metadata(dir).expect("folder").permissions().mode();
         assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
     }
-    let paths: Vec<PathBuf> = h
-        .state
-        .listeners
-        .iter()
-        .map(|l| l.path.clone())
-        .collect();
+    let paths: Vec<PathBuf> = h.state.listeners.iter().map(|l| l.path.clone()).collect();
     drop(h);
     for p in paths {
         assert!(!p.exists(), "{} removed on exit", p.display());
     }
 }
-
 
 #[test]
 fn client_refusing_server_side_decorations_still_gets_the_coloured_border_and_the_label() {
@@ -339,9 +331,7 @@ fn client_accepting_server_side_decorations_gets_the_title_bar() {
         zion_compositor::render::decoration_of(&windows[0]),
         zion_compositor::frame::Decoration::Full
     );
-    h
-        .state
-        .do_action(zion_compositor::Action::SwitchTo(2));
+    h.state.do_action(zion_compositor::Action::SwitchTo(2));
     let shot = h.shot();
     assert_framed(
         &shot,
@@ -374,12 +364,7 @@ fn clicking_a_lower_window_focuses_and_raises_it() {
     s.pointer_button(zion_compositor::input::BTN_LEFT, false);
     h.settle();
     assert_eq!(keyboard.current_focus(), surface(&lower));
-    let top = h
-        .state
-        .layout
-        .visible()
-        .last()
-        .map(|p| p.window.clone());
+    let top = h.state.layout.visible().last().map(|p| p.window.clone());
     assert_eq!(top, Some(lower));
 }
 
@@ -459,10 +444,7 @@ fn a_maximized_window_fills_the_output_inside_its_frame() {
     let windows = h.wait_for_windows(0, 1);
     let area = maximized_content(h.output(), Decoration::Full);
     h.wait_for_size(&windows[0], (area.w, area.h));
-    assert_eq!(
-        h.state.layout.mode(&windows[0]),
-        Some(Mode::Maximized)
-    );
+    assert_eq!(h.state.layout.mode(&windows[0]), Some(Mode::Maximized));
     assert_eq!(h.content(&windows[0]), area);
     let shot = h.shot();
     assert_framed(&shot, area, rgb(Config::defaults().profiles[0].colour));
@@ -600,8 +582,7 @@ fn two_desktops_each_show_their_own_framed_window() {
         (0, &work_windows, "work"),
         (2, &personal_windows, "personal"),
     ] {
-        h
-            .state
+        h.state
             .do_action(zion_compositor::Action::SwitchTo(desktop));
         h.settle();
         let shot = h.shot();

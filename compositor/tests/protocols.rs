@@ -140,9 +140,7 @@ fn clipboard_pastes_within_a_profile_and_nothing_across_profiles() {
     );
     assert_eq!(
         c.state.selection_owners.clipboard,
-        Some(Origin::Profile(
-            "work".parse().expect("profile name")
-        )),
+        Some(Origin::Profile("work".parse().expect("profile name"))),
         "the work selection is still held"
     );
 }
@@ -192,7 +190,9 @@ fn a_confined_pointer_stops_at_the_window_edge_and_follows_the_focus() {
     let constraints: zwp_pointer_constraints_v1::ZwpPointerConstraintsV1 =
         client.bind(1..=1).expect("zwp_pointer_constraints_v1");
     let pointer = seat.get_pointer(&client.qh, ());
-    let window = client.window("game", GAME, 0x0080_8080).expect("game window");
+    let window = client
+        .window("game", GAME, 0x0080_8080)
+        .expect("game window");
     let _confined = constraints.confine_pointer(
         &window.surface,
         &pointer,
@@ -211,7 +211,11 @@ fn a_confined_pointer_stops_at_the_window_edge_and_follows_the_focus() {
     let mapped = c
         .roundtrip_until(&mut client, |_, s| !s.layout.visible().is_empty())
         .expect("client runs");
-    assert!(mapped, "the client's window did not open: {:?}", client.seen);
+    assert!(
+        mapped,
+        "the client's window did not open: {:?}",
+        client.seen
+    );
     let (game, rect) = {
         let placed = &c.state.layout.visible()[0];
         (
@@ -250,7 +254,9 @@ fn a_confined_pointer_stops_at_the_window_edge_and_follows_the_focus() {
     );
 
     // Another window takes the focus: the pointer is free again.
-    let _chat = client.window("chat", GAME, 0x0080_8080).expect("chat window");
+    let _chat = client
+        .window("chat", GAME, 0x0080_8080)
+        .expect("chat window");
     let freed = c
         .roundtrip_until(&mut client, |seen, _| seen.unconfined >= 1)
         .expect("client runs");

@@ -61,12 +61,7 @@ fn inside(r: Rect, x: i32, y: i32) -> bool {
 /// Asserts grim's image equals the compositor's own screenshot at `origin`,
 /// except inside `animated` (weston-simple-shm draws a new frame each
 /// time); returns how many pixels were compared.
-fn assert_same(
-    img: &Screenshot,
-    shot: &Screenshot,
-    origin: (i32, i32),
-    animated: Rect,
-) -> usize {
+fn assert_same(img: &Screenshot, shot: &Screenshot, origin: (i32, i32), animated: Rect) -> usize {
     let mut compared = 0;
     for y in 0..img.height as i32 {
         for x in 0..img.width as i32 {
@@ -322,9 +317,9 @@ fn the_tearing_hint_applies_on_commit_reverts_with_its_object_and_is_one_per_sur
     let _first = manager.get_tearing_control(surface, &game.qh, ());
     let _second = manager.get_tearing_control(surface, &game.qh, ());
     let _ = h.roundtrip(&mut game);
-    let (interface, code) = game
-        .protocol_error()
-        .unwrap_or_else(|| panic!("game client: a second tearing control object for one surface was accepted"));
+    let (interface, code) = game.protocol_error().unwrap_or_else(|| {
+        panic!("game client: a second tearing control object for one surface was accepted")
+    });
     assert_eq!(interface, "wp_tearing_control_manager_v1");
     assert_eq!(
         code,

@@ -51,7 +51,12 @@ impl Harness {
     /// `profile`'s X11 socket: whatever `X<n>` is in its X11 folder, once
     /// it is there.
     fn x11_socket(&mut self, profile: &str) -> PathBuf {
-        let folder = self.compositor.runtime().join("zion").join(profile).join("X11");
+        let folder = self
+            .compositor
+            .runtime()
+            .join("zion")
+            .join(profile)
+            .join("X11");
         let end = Instant::now() + WAIT;
         loop {
             let found = std::fs::read_dir(&folder).ok().and_then(|entries| {

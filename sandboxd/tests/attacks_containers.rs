@@ -4,8 +4,8 @@
 //! test is an honest attempt from the container's side that must fail, and
 //! asserts why it failed.
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::ops::Deref;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -90,16 +90,7 @@ impl Desk {
     }
 
     fn podman(&self, args: &[&str]) -> (bool, String) {
-        let out = self
-            .env
-            .podman()
-            .cli()
-            .args(args)
-            .output()
-            .expect("podman runs");
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), text.trim().to_owned())
+        self.desk.podman_try(args)
     }
 
     /// Runs `script` with sh inside the profile's container; its output

@@ -203,22 +203,6 @@ impl Desk {
         );
     }
 
-    fn podman(&self, args: &[&str]) -> String {
-        let out = self
-            .env
-            .podman()
-            .cli()
-            .args(args)
-            .output()
-            .expect("podman runs");
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
     fn cgroup(&self, profile: &str) -> Result<CpuCgroup, String> {
         let pid = self.podman(&[
             "inspect",

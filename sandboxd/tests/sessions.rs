@@ -6,8 +6,8 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::os::unix::fs::MetadataExt;
 use std::ops::{Deref, DerefMut};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -106,22 +106,6 @@ impl Desk {
             String::from_utf8_lossy(&out.stderr),
             self.logs()
         );
-    }
-
-    fn podman(&self, args: &[&str]) -> String {
-        let out = self
-            .env
-            .podman()
-            .cli()
-            .args(args)
-            .output()
-            .expect("podman runs");
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// Runs `script` with sh inside the profile's container.

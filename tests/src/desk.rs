@@ -155,7 +155,10 @@ impl Desk {
         let ready = self.env.root().join("compositor-ready.png");
         let text = ready.to_str().expect("UTF-8 test folder");
         if let Err(e) = self.compositor().await.screenshot(text).await {
-            panic!("the compositor's loop does not answer: {e}\n{}", self.logs());
+            panic!(
+                "the compositor's loop does not answer: {e}\n{}",
+                self.logs()
+            );
         }
     }
 
@@ -204,6 +207,39 @@ impl Desk {
         for profile in running {
             self.wait_state(profile, "running", self.wait).await;
         }
+    }
+
+    /// `podman args` on the environment's Podman: whether it succeeded, and
+    /// its standard output and error, trimmed.
+    pub fn podman_try(&self, args: &[&str]) -> (bool, String) {
+        let out = self
+            .env
+            .podman()
+            .cli()
+            .args(args)
+            .output()
+            .expect("podman runs");
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text.trim().to_owned())
+    }
+
+    /// `podman args` on the environment's Podman, which must succeed; its
+    /// standard output, trimmed.
+    pub fn podman(&self, args: &[&str]) -> String {
+        let out = self
+            .env
+            .podman()
+            .cli()
+            .args(args)
+            .output()
+            .expect("podman runs");
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// The daemon's and the compositor's logs so far.
