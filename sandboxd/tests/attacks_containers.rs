@@ -347,13 +347,7 @@ async fn a_profile_cannot_connect_to_any_socket_the_host_has() {
         let needed = needed.display().to_string();
         assert!(host.contains(&needed), "{needed} is not among {host:?}");
     }
-    let bus = d
-        .env
-        .dbus()
-        .address()
-        .strip_prefix("unix:path=")
-        .expect("a unix bus address")
-        .to_owned();
+    let bus = d.bus_socket();
     assert!(host.contains(&bus), "the bus {bus} is not among {host:?}");
     // The host's abstract sockets (an X server's, a bus's): the container
     // has its own network namespace, so none should answer.

@@ -122,19 +122,6 @@ async fn a_sparse_terabyte_in_an_outbox_costs_the_store_nothing_and_delays_no_on
     .await;
 }
 
-fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
-    let out = env
-        .command(ZIONCTL)
-        .args(args)
-        .output()
-        .expect("zionctl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// A session whose audit log holds three releases; the daemon stopped.
 async fn three_releases(env: &TestEnv) -> std::path::PathBuf {
     write_config(env, REVIEW_OUTBOX);

@@ -234,19 +234,6 @@ async fn release_delete_and_rescan_do_what_they_say_and_refuse_with_clear_errors
     );
 }
 
-fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
-    let out = env
-        .command(ZIONCTL)
-        .args(args)
-        .output()
-        .expect("zionctl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zionctl_quarantine_shows_verdicts_and_releases() {
     let env = TestEnv::new().expect("test environment");

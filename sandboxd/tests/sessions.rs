@@ -424,13 +424,7 @@ async fn a_profile_sees_its_own_wayland_socket_only_no_bus_and_its_limits() {
     assert!(!env.contains("CONTAINER_HOST"), "{env}");
 
     // The session bus the daemon and compositor use is not there.
-    let bus = d
-        .env
-        .dbus()
-        .address()
-        .strip_prefix("unix:path=")
-        .expect("a unix bus address")
-        .to_owned();
+    let bus = d.bus_socket();
     let check = format!("test -e '{bus}' && echo present || echo absent");
     assert_eq!(d.sh("work", &check), "absent");
 

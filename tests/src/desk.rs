@@ -212,13 +212,7 @@ impl Desk {
     /// `podman args` on the environment's Podman: whether it succeeded, and
     /// its standard output and error, trimmed.
     pub fn podman_try(&self, args: &[&str]) -> (bool, String) {
-        let out = self
-            .env
-            .podman()
-            .cli()
-            .args(args)
-            .output()
-            .expect("podman runs");
+        let out = self.podman_output(args);
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
         (out.status.success(), text.trim().to_owned())
@@ -227,19 +221,31 @@ impl Desk {
     /// `podman args` on the environment's Podman, which must succeed; its
     /// standard output, trimmed.
     pub fn podman(&self, args: &[&str]) -> String {
-        let out = self
-            .env
-            .podman()
-            .cli()
-            .args(args)
-            .output()
-            .expect("podman runs");
+        let out = self.podman_output(args);
         assert!(
             out.status.success(),
             "podman {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn podman_output(&self, args: &[&str]) -> std::process::Output {
+        self.env
+            .podman()
+            .cli()
+            .args(args)
+            .output()
+            .expect("podman runs")
+    }
+
+    /// The path of the session bus's socket.
+    pub fn bus_socket(&self) -> String {
+        let address = self.env.dbus().address();
+        address
+            .strip_prefix("unix:path=")
+            .unwrap_or_else(|| panic!("{address} is not a unix socket's address"))
+            .to_owned()
     }
 
     /// The daemon's and the compositor's logs so far.

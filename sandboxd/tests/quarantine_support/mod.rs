@@ -278,3 +278,17 @@ impl NotificationServer {
         .await
     }
 }
+
+/// `zionctl args` in `env`: its success, standard output and error.
+pub fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
+    let out = env
+        .command(ZIONCTL)
+        .args(args)
+        .output()
+        .expect("zionctl runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
