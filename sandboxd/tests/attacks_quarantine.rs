@@ -11,7 +11,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use quarantine_support::*;
-use zion_sandboxd::quarantine::client::Quarantine1Proxy;
 use zion_tests::TestEnv;
 
 /// Bytes really allocated (st_blocks) by the files under `dir`, recursively.
@@ -41,8 +40,7 @@ async fn a_sparse_terabyte_in_an_outbox_costs_the_store_nothing_and_delays_no_on
     write_config(&env, REVIEW_OUTBOX);
     let (server, _notifications) = NotificationServer::start(&env).await;
     let daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
     let objects = data(&env).join("quarantine/objects");
     let store_before = allocated(&objects);
 
@@ -126,8 +124,7 @@ async fn a_sparse_terabyte_in_an_outbox_costs_the_store_nothing_and_delays_no_on
 async fn three_releases(env: &TestEnv) -> std::path::PathBuf {
     write_config(env, REVIEW_OUTBOX);
     let mut daemon = Daemon::start(env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(env).await;
     for i in 0..3 {
         drop_file(
             &outbox(env),
@@ -171,8 +168,7 @@ async fn detected_on_restart(env: &TestEnv, what: &str) {
     );
     let (_, summary, body, _) = server.wait_for("audit log").await;
     assert!(body.contains(what), "{summary}: {body}");
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(env).await;
     let (intact, _, breaks) = proxy.audit_status().await.expect("AuditStatus");
     assert!(!intact, "AuditStatus must say broken");
     assert!(

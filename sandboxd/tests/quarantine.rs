@@ -49,8 +49,7 @@ async fn dropped_files_get_their_verdict_in_list_signals_and_notifications() {
     write_config(&env, REVIEW_OUTBOX);
     let (server, _notifications) = NotificationServer::start(&env).await;
     let daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
     let mut added = proxy.receive_item_added().await.expect("ItemAdded");
     let mut changed = proxy.receive_item_changed().await.expect("ItemChanged");
 
@@ -127,8 +126,7 @@ async fn release_delete_and_rescan_do_what_they_say_and_refuse_with_clear_errors
     let env = TestEnv::new().expect("test environment");
     write_config(&env, REVIEW_OUTBOX);
     let daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
 
     let report = b"%PDF-1.4 pretend quarterly report\n".repeat(1000);
     drop_file(&outbox(&env), "report.pdf", &report);
@@ -260,8 +258,7 @@ async fn zionctl_quarantine_shows_verdicts_and_releases() {
     assert!(first.contains("watching"), "{first}");
 
     drop_file(&outbox(&env), "invoice.com", EICAR);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
     let eicar = verdicts(&proxy, &["invoice.com"]).await["invoice.com"].clone();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut watch_out, &mut rest).expect("watch output");
@@ -325,8 +322,7 @@ async fn a_new_user_rule_rescans_what_the_quarantine_holds() {
     let user_rules = env.xdg.config.join("zion/rules");
     std::fs::create_dir_all(&user_rules).expect("user rule folder");
     let daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
 
     let text = b"quarterly figures: ZION-CANARY-7731\n";
     drop_file(&outbox(&env), "figures.txt", text);
@@ -374,8 +370,7 @@ async fn a_user_rule_folder_made_after_the_start_is_watched_without_a_restart() 
     let user_rules = env.xdg.config.join("zion/rules");
     assert!(!user_rules.exists(), "a fresh account has no rule folder");
     let daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
 
     let text = b"minutes of the board: ZION-LATE-RULES-2209\n";
     drop_file(&outbox(&env), "minutes.txt", text);
@@ -409,8 +404,7 @@ async fn auto_release_moves_clean_items_after_the_delay_but_never_held_or_infect
     );
     let inbox = downloads(&env);
     let _daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
 
     drop_file(&inbox, "a.txt", b"first clean file");
     drop_file(&inbox, "b.txt", b"second clean file");

@@ -292,3 +292,17 @@ pub fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A connection to `env`'s bus and the quarantine's proxy on it.
+pub async fn connect_quarantine(
+    env: &TestEnv,
+) -> (
+    zbus::Connection,
+    zion_sandboxd::quarantine::client::Quarantine1Proxy<'static>,
+) {
+    let bus = env.dbus().connect().await.expect("bus");
+    let proxy = zion_sandboxd::quarantine::client::Quarantine1Proxy::new(&bus)
+        .await
+        .expect("proxy");
+    (bus, proxy)
+}
