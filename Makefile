@@ -4,7 +4,7 @@
 CARGO ?= cargo
 CARGO_FLAGS ?=
 
-.PHONY: all deps build lint test test-images run images bench clean
+.PHONY: all deps build lint dependency-cuts test test-images run images bench clean
 
 all: build
 
@@ -15,9 +15,14 @@ deps:
 build: deps
 	$(CARGO) build $(CARGO_FLAGS) --workspace --all-targets
 
-lint: deps
+lint: deps dependency-cuts
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
+
+# Only zion-panel links a GUI, only the scanner links libyara, the compositor
+# links no Podman client, zionctl and the panel link no daemon (issue 14).
+dependency-cuts: deps
+	@CARGO=$(CARGO) bash session-files/dev/dependency-cuts.sh
 
 # The test images are built once with debootstrap and cached under
 # target/zion-test-cache (or $ZION_TEST_CACHE); tests would build them on
@@ -35,7 +40,7 @@ test: lint test-images
 # debootstrap (as root) into the Podman that podman.sh finds or starts; kept
 # while their recipes are unchanged.
 images: deps
-	$(CARGO) build $(CARGO_FLAGS) -p zion-sandboxd --bin zionctl
+	$(CARGO) build $(CARGO_FLAGS) -p zionctl
 	@bash -c 'set -euo pipefail; export XDG_RUNTIME_DIR="$${XDG_RUNTIME_DIR:-/tmp/zion-runtime-$$(id -u)}"; \
 		mkdir -p -m 0700 "$$XDG_RUNTIME_DIR"; . session-files/dev/podman.sh; zion_podman_find_or_start; trap zion_podman_stop EXIT; \
 		$(ZION_TARGET_DIR)/debug/zionctl image build --browser --recipes session-files/images --config session-files/zion.toml'
@@ -46,7 +51,7 @@ run: build images
 	@if [ -n "$${WAYLAND_DISPLAY:-}$${DISPLAY:-}" ]; then bash session-files/dev/run.sh; else bash session-files/dev/walkthrough.sh; fi
 
 bench: deps
-	$(CARGO) build --release -p zion-bench -p zion-sandboxd -p zion-quarantine -p zion-compositor --bins
+	$(CARGO) build --release -p zion-bench -p zion-sandboxd -p zion-scanner -p zion-compositor --bins
 	@for b in target/release/bench-*; do [ -x "$$b" ] || continue; echo "== $$b"; $$b || exit 1; done
 
 clean:
@@ -65,6 +70,13 @@ ZION_OPTIONAL_BINS := zion-panel
 ZION_DEST := $(DESTDIR)$(PREFIX)
 # The shipped files name /usr/bin; the installed ones name $(PREFIX)/bin.
 ZION_REWRITE := sed -e 's|/usr/bin/zion-|$(PREFIX)/bin/zion-|g' -e 's|^Exec=zion-session|Exec=$(PREFIX)/bin/zion-session|' -e 's|^TryExec=zion-session|TryExec=$(PREFIX)/bin/zion-session|'
+
+# `make deb`: zion_<version>_<arch>.deb in target/deb from release binaries
+# (built here), for `sudo apt install ./target/deb/zion_*.deb`.
+.PHONY: deb
+deb: deps
+	$(CARGO) build --release --workspace --bins
+	@bash session-files/dev/make-deb.sh $(ZION_TARGET_DIR)/release $(ZION_TARGET_DIR)/deb xz
 
 .PHONY: install
 install:

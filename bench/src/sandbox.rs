@@ -23,7 +23,7 @@
 //! its window is timed the same way.
 //!
 //! Needs zion-sandboxd, zion-scan-worker and zion-compositor built beside it:
-//! `cargo build --release -p zion-bench -p zion-sandboxd -p zion-quarantine -p zion-compositor --bins`.
+//! `cargo build --release -p zion-bench -p zion-sandboxd -p zion-scanner -p zion-compositor --bins`.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -144,7 +144,7 @@ impl Daemon {
         for bin in [&daemon, &worker] {
             if !bin.exists() {
                 bail!(
-                    "{} is missing: build it with `cargo build --release -p zion-sandboxd -p zion-quarantine --bins`",
+                    "{} is missing: build it with `cargo build --release -p zion-sandboxd -p zion-scanner --bins`",
                     bin.display()
                 );
             }

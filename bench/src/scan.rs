@@ -6,7 +6,7 @@
 //! medians and ratios (Zion / CLI: above 1 means Zion is faster).
 //!
 //! Run it optimised, with the worker built beside it:
-//! `cargo build --release -p zion-quarantine --bin zion-scan-worker &&
+//! `cargo build --release -p zion-scanner --bin zion-scan-worker &&
 //!  cargo run --release -p zion-bench --bin bench-scan -- [SIZE_MB] [--rounds N]
 //!  [--corpus DIR] [--worker PATH]`
 
@@ -16,10 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use zion_quarantine::scanner::{
-    default_worker_exe, CompiledRules, RuleSources, Scanner, ScannerConfig,
-};
 use zion_quarantine::Verdict;
+use zion_scanner::{default_worker_exe, CompiledRules, RuleSources, Scanner, ScannerConfig};
 
 const YARA: &str = "/usr/bin/yara";
 const YARAC: &str = "/usr/bin/yarac";
@@ -150,7 +148,7 @@ fn main() -> Result<()> {
     let args = parse_args()?;
     if !args.worker.is_file() {
         bail!(
-            "no scan worker at {} (cargo build --release -p zion-quarantine --bin zion-scan-worker, or --worker PATH)",
+            "no scan worker at {} (cargo build --release -p zion-scanner --bin zion-scan-worker, or --worker PATH)",
             args.worker.display()
         );
     }

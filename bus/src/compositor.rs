@@ -28,4 +28,6 @@ pub trait Compositor1 {
     fn close_socket(&self, profile: &str, instance: &str) -> zbus::Result<()>;
     /// Writes a PNG of the output as shown to `path` (absolute).
     fn screenshot(&self, path: &str) -> zbus::Result<()>;
+    /// Locks the session: starts the session's locker.
+    fn lock(&self) -> zbus::Result<()>;
 }

@@ -3,21 +3,22 @@
 //! Each interface has its bus name, object path, the types that travel and
 //! a typed client proxy. The servers (`zion-compositor` serves
 //! [`compositor`], `zion-sandboxd` serves [`profiles`] and [`sandbox`])
-//! implement them; everyone else (zionctl, the compositor's calls to the
-//! daemon, the daemon's calls to the compositor, the benches, the tests)
-//! talks through these proxies instead of declaring their own or calling
-//! methods by string. `org.zionos.Quarantine1` lives in
-//! `zion_quarantine::bus`, beside the item types it carries.
+//! implement them (`zion-sandboxd` serves [`quarantine`] too); everyone else
+//! (zionctl, the panel, the compositor's calls to the daemon, the daemon's
+//! calls to the compositor, the benches, the tests) talks through these
+//! proxies instead of declaring their own or calling methods by string.
 //!
-//! This crate links zbus and serde only, so that any process may depend on
+//! This crate links zbus, serde and futures-util only, so that any process may depend on
 //! it without pulling in another's implementation.
 
 pub mod compositor;
 pub mod profiles;
+pub mod quarantine;
 pub mod sandbox;
 
 pub use compositor::Compositor1Proxy;
-pub use profiles::{ProfileStatus, Profiles1Proxy};
+pub use profiles::{AppEntry, ProfileStatus, Profiles1Proxy};
+pub use quarantine::Quarantine1Proxy;
 pub use sandbox::Sandbox1Proxy;
 
 /// The D-Bus errors that mean "nobody owns that name": the service is not

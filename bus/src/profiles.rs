@@ -33,6 +33,23 @@ pub struct ProfileStatus {
     pub started_at: u64,
 }
 
+/// An application a profile offers: `(profile, id, name, comment, argv)`.
+/// Everything but `profile` was written by the profile: shown, never trusted
+/// (the daemon strips control characters and cuts its length).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct AppEntry {
+    /// The profile it runs in.
+    pub profile: String,
+    /// Its entry's id (the `.desktop` file's name without the suffix).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its comment or generic name, or "".
+    pub comment: String,
+    /// The command it runs, in its profile.
+    pub argv: Vec<String>,
+}
+
 /// The profiles of the session.
 #[zbus::proxy(
     interface = "org.zionos.Profiles1",
@@ -54,6 +71,11 @@ pub trait Profiles1 {
     fn resume(&self, name: &str) -> zbus::Result<()>;
     /// Starts `argv` in a profile's session, detached.
     fn run(&self, name: &str, argv: Vec<String>) -> zbus::Result<()>;
+    /// The applications installed in a profile (every running or created
+    /// profile's when `name` is ""), by profile in desktop order, then name.
+    fn apps(&self, name: &str) -> zbus::Result<Vec<AppEntry>>;
+    /// Starts the application `app` (an id from `apps`) in its profile.
+    fn launch(&self, name: &str, app: &str) -> zbus::Result<()>;
     /// The error of the last refused edit of zion.toml, or "".
     #[zbus(property)]
     fn config_status(&self) -> zbus::Result<String>;

@@ -98,6 +98,11 @@ pub enum Request {
         /// Where the answer goes.
         reply: Reply<Screenshot>,
     },
+    /// Lock the session (start the locker).
+    Lock {
+        /// Where the answer goes.
+        reply: Reply<()>,
+    },
     /// A call to the session daemon failed: tell the user.
     Notice(String),
 }
@@ -261,6 +266,11 @@ impl State {
             },
             Request::Notice(message) => {
                 self.notice(message);
+                Vec::new()
+            }
+            Request::Lock { reply } => {
+                self.do_action(Action::Lock);
+                let _ = reply.send(Ok(()));
                 Vec::new()
             }
             Request::Screenshot { reply } => {
@@ -444,6 +454,18 @@ impl Compositor1 {
             .await
             .map_err(|e| CompositorError::Failed(format!("the screenshot task failed: {e}")))
             .and_then(|written| written.map_err(|e| CompositorError::Failed(format!("{e:#}"))))
+            .map_err(Guarded::Failed)
+    }
+
+    /// Locks the session: starts the session's locker on the host socket.
+    async fn lock(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+    ) -> Result<(), Guarded<CompositorError>> {
+        self.gate.check(bus, &header).await?;
+        self.ask(|reply| Request::Lock { reply })
+            .await
             .map_err(Guarded::Failed)
     }
 }

@@ -28,6 +28,11 @@ pub enum Action {
     /// Move the transfer slot into the focused window's profile's clipboard
     /// (once: the slot is empty afterwards).
     PasteTransfer,
+    /// Lock the session: start the session's locker.
+    Lock,
+    /// Switch to this virtual terminal (a fixed chord, Ctrl+Alt+F1..F12;
+    /// never bound by name in the configuration).
+    SwitchVt(u8),
 }
 
 impl Action {
@@ -47,6 +52,7 @@ impl Action {
             "toggle-fullscreen" => Action::ToggleFullscreen,
             "copy-to-transfer" => Action::CopyToTransfer,
             "paste-transfer" => Action::PasteTransfer,
+            "lock" => Action::Lock,
             _ => return None,
         })
     }

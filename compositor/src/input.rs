@@ -6,15 +6,17 @@ use smithay::backend::input::{ButtonState, KeyState};
 use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::desktop::utils::under_from_surface_tree;
 use smithay::desktop::{Window, WindowSurfaceType};
-use smithay::input::keyboard::{xkb, FilterResult, Keycode};
-use smithay::input::pointer::{ButtonEvent, MotionEvent, PointerHandle, RelativeMotionEvent};
+use smithay::input::keyboard::{FilterResult, Keycode};
+use smithay::input::pointer::{
+    AxisFrame, ButtonEvent, MotionEvent, PointerHandle, RelativeMotionEvent,
+};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::Resource;
 use smithay::utils::{Logical, Point, Rectangle, SERIAL_COUNTER};
 use smithay::wayland::compositor::{get_parent, RectangleKind, RegionAttributes};
 use smithay::wayland::pointer_constraints::{with_pointer_constraint, PointerConstraint};
 
-use crate::hotkeys::{self, Action, Mods};
+use crate::hotkeys::{Action, Mods};
 use crate::state::State;
 
 /// Linux evdev key codes used by tests and docs.
@@ -77,8 +79,9 @@ impl State {
                     alt: modifiers.alt,
                     shift: modifiers.shift,
                 };
+                let modified = handle.modified_syms();
                 let action = handle.raw_syms().first().and_then(|sym| {
-                    hotkeys::action_for(&state.config, mods, &xkb::keysym_get_name(*sym))
+                    crate::input_events::action_for_key(&state.config, mods, *sym, &modified)
                 });
                 match action {
                     Some(action) => {
@@ -106,6 +109,9 @@ impl State {
         &self,
         pos: Point<f64, Logical>,
     ) -> Option<(WlSurface, Point<f64, Logical>)> {
+        if self.lock.is_locked() {
+            return self.lock_surface_under(pos);
+        }
         if let Some(found) = self.layer_surface_under(pos, &crate::layers::ABOVE) {
             return Some(found);
         }
@@ -409,12 +415,17 @@ impl State {
             return;
         };
         let serial = SERIAL_COUNTER.next_serial();
+        let locked = self.lock.is_locked();
         // Super + drag moves or resizes whatever window is under the pointer.
-        if pressed && !pointer.is_grabbed() {
+        if pressed && !pointer.is_grabbed() && !locked {
             self.begin_compositor_grab(button, serial);
         }
         // A click on a panel or launcher is not one on the window below it.
-        if pressed && !pointer.is_grabbed() && !self.layer_clicked(pointer.current_location()) {
+        if pressed
+            && !locked
+            && !pointer.is_grabbed()
+            && !self.layer_clicked(pointer.current_location())
+        {
             let under = self
                 .window_under(pointer.current_location())
                 .map(|(w, _, _)| w)
@@ -437,6 +448,15 @@ impl State {
             time: self.now_ms(),
         };
         pointer.button(self, &event);
+        pointer.frame(self);
+    }
+
+    /// A scroll (wheel, touchpad, knob): to the surface under the pointer.
+    pub fn pointer_axis(&mut self, frame: AxisFrame) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        pointer.axis(self, frame);
         pointer.frame(self);
     }
 

@@ -23,6 +23,7 @@ use zion_profiles::config::Colour;
 use crate::frame::{self, Decoration};
 use crate::identity::Origin;
 use crate::layout::{self, Layout, Rect};
+use crate::lock::LockScene;
 use crate::title;
 
 /// The background of the output.
@@ -296,18 +297,58 @@ where
     out
 }
 
-/// Everything on `output`, front to back: the overlay and top layers, the
-/// shown desktop's windows in their frames, the bottom and background layers.
-pub fn output_elements<R>(
+/// What a locked `output` shows, front to back: its lock surface over the
+/// plain lock colour; nothing of any other client.
+pub fn lock_elements<R>(
     renderer: &mut R,
     output: &smithay::output::Output,
-    layout: &Layout<Window>,
-    colour: impl Fn(Option<&Origin>) -> Colour,
+    lock: &mut LockScene<'_>,
 ) -> Vec<DesktopElement<R>>
 where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Clone + Send + 'static,
 {
+    let area = crate::lock::output_rect(output);
+    let mut out: Vec<DesktopElement<R>> = match lock.surface_on(output) {
+        Some(surface) => render_elements_from_surface_tree(
+            renderer,
+            surface,
+            area.loc.to_physical(1),
+            Scale::from(1.0),
+            1.0,
+            Kind::Unspecified,
+        ),
+        None => Vec::new(),
+    };
+    lock.cover
+        .update((area.size.w, area.size.h), crate::lock::LOCK_COLOUR);
+    out.push(DesktopElement::Frame(SolidColorRenderElement::from_buffer(
+        lock.cover,
+        area.loc.to_physical(1),
+        Scale::from(1.0),
+        1.0,
+        Kind::Unspecified,
+    )));
+    out
+}
+
+/// Everything on `output`, front to back: the overlay and top layers, the
+/// shown desktop's windows in their frames, the bottom and background
+/// layers; while the session is locked (`lock`), only the lock.
+pub fn output_elements<R>(
+    renderer: &mut R,
+    output: &smithay::output::Output,
+    layout: &Layout<Window>,
+    colour: impl Fn(Option<&Origin>) -> Colour,
+    lock: Option<&mut LockScene<'_>>,
+) -> Vec<DesktopElement<R>>
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Clone + Send + 'static,
+{
+    if let Some(lock) = lock {
+        return lock_elements(renderer, output, lock);
+    }
     let mut out = layer_elements(renderer, output, &crate::layers::ABOVE);
     out.extend(desktop_elements(renderer, layout, colour));
     out.extend(layer_elements(renderer, output, &crate::layers::BELOW));

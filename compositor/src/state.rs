@@ -105,6 +105,8 @@ pub struct State {
     pub xwayland: crate::xwayland::Xwaylands,
     /// linux-dmabuf (its global is made by the udev backend only).
     pub dmabuf_state: smithay::wayland::dmabuf::DmabufState,
+    /// The session lock (ext-session-lock-v1, host clients only).
+    pub lock: crate::lock::SessionLock,
 }
 
 impl State {
@@ -128,6 +130,7 @@ impl State {
         let primary_selection_state = PrimarySelectionState::new::<State>(dh);
         let policy = PolicyGlobals::new(dh, &primary_selection_state);
         let xwayland = crate::xwayland::Xwaylands::new(dh);
+        let lock = crate::lock::SessionLock::new();
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
         seat.add_keyboard(XkbConfig::default(), 600, 25)
@@ -169,6 +172,7 @@ impl State {
             frames_shown: 0,
             xwayland,
             dmabuf_state: smithay::wayland::dmabuf::DmabufState::new(),
+            lock,
         })
     }
 
@@ -293,6 +297,12 @@ impl State {
                 .or_else(|| crate::xwayland::surface_of(w))
         });
         let target = self.layer_keyboard_focus().or(target);
+        // Locked: the lock surface or nobody, whatever the layout says.
+        let target = if self.lock.is_locked() {
+            self.lock.keyboard_target()
+        } else {
+            target
+        };
         let Some(keyboard) = self.seat.get_keyboard() else {
             return;
         };
@@ -343,6 +353,10 @@ impl State {
 
     /// Performs `action` (the one place hotkeys take effect).
     pub fn do_action(&mut self, action: Action) {
+        if self.lock.is_locked() && !crate::lock::allowed_while_locked(action) {
+            info!(?action, "the session is locked: hotkey ignored");
+            return;
+        }
         info!(?action, "hotkey");
         match action {
             Action::SwitchTo(i) => {
@@ -391,6 +405,12 @@ impl State {
             Action::Panel => self.open_panel(),
             Action::CopyToTransfer => self.copy_to_transfer(),
             Action::PasteTransfer => self.paste_transfer(),
+            Action::Lock => self.start_locker(),
+            Action::SwitchVt(vt) => match &mut self.backend {
+                Backend::Udev(udev) => udev.change_vt(i32::from(vt)),
+                // Only a compositor that is the session has terminals.
+                _ => info!(vt, "no virtual terminals on this backend: ignored"),
+            },
         }
     }
 
@@ -441,6 +461,7 @@ impl State {
             backend,
             layout,
             config,
+            lock,
             ..
         } = self;
         let colour = |origin: Option<&Origin>| {
@@ -449,7 +470,7 @@ impl State {
                 .and_then(|p| config.profile(p))
                 .map_or(HOST_COLOUR, |p| p.colour)
         };
-        if let Err(err) = backend.render(layout, colour) {
+        if let Err(err) = backend.render(layout, colour, lock.scene()) {
             warn!("error drawing a frame: {err:?}");
         } else {
             self.send_presentation_feedback();

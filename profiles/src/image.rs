@@ -84,6 +84,9 @@ fn is_package_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'))
 }
 
+/// The disposable browser's image repository, built from the `browser` recipe.
+pub const BROWSER_IMAGE_NAME: &str = "localhost/zion-browser";
+
 /// The recipe name of an image Zion builds: `localhost/zion-NAME[:tag]`
 /// gives `NAME`; any other image is pulled, not built.
 pub fn recipe_name(image: &str) -> Option<&str> {

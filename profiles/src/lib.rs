@@ -2,6 +2,7 @@
 //! gives (a pure function), and the profile lifecycle through Podman.
 
 pub mod access;
+pub mod apps;
 pub mod config;
 pub mod devices;
 mod error;
@@ -15,5 +16,5 @@ pub mod spec;
 pub use config::{Config, ConfigError, Profile, ProfileName};
 pub use error::LifecycleError;
 pub use lifecycle::{ContainerState, ExecOutput, Found, Lifecycle, Plan, Up};
-pub use podman::{PodmanClient, Timeouts};
+pub use podman::{PodmanCandidates, PodmanClient, Timeouts};
 pub use spec::{container_spec, ContainerSpec, HostDevices, ProfilePaths, SpecOutcome};

@@ -357,6 +357,46 @@ impl Lifecycle {
         })
     }
 
+    /// The applications installed in the profile: the `.desktop` entries of
+    /// its container's files (created or running; the image's, plus what was
+    /// installed in it since), read through Podman's archive endpoint
+    /// without running anything in the profile, at most `limits.archive`
+    /// bytes of it.
+    pub async fn apps(
+        &self,
+        profile: &str,
+        limits: crate::apps::Limits,
+    ) -> Result<Vec<crate::apps::App>, LifecycleError> {
+        let found = self.require(profile).await?;
+        let container = self.client.api().containers().get(&found.id);
+        let archive = self
+            .client
+            .timed(
+                &format!("GET /libpod/containers/{}/archive", found.id),
+                async {
+                    let mut stream = std::pin::pin!(container.copy_from(crate::apps::APPLICATIONS));
+                    let mut archive = Vec::new();
+                    while let Some(chunk) = stream.next().await {
+                        archive.extend_from_slice(&chunk?);
+                        if archive.len() >= limits.archive {
+                            // What came so far is listed; a profile cannot
+                            // make the daemon hold more.
+                            archive.truncate(limits.archive);
+                            break;
+                        }
+                    }
+                    Ok(archive)
+                },
+            )
+            .await;
+        match archive {
+            Ok(archive) => Ok(crate::apps::from_archive(&archive, limits)),
+            // No applications folder in this profile: no applications.
+            Err(podman_api::Error::Fault { code, .. }) if code.as_u16() == 404 => Ok(Vec::new()),
+            Err(e) => Err(podman("list the applications of", profile)(e)),
+        }
+    }
+
     async fn require_running(&self, profile: &str) -> Result<Found, LifecycleError> {
         let found = self.require(profile).await?;
         match found.state {

@@ -8,6 +8,7 @@
 //! instead of hanging the daemon. podman-api has no limits of its own, so its
 //! calls go through [`PodmanClient::timed`].
 
+mod connect;
 mod wire;
 
 use std::future::Future;
@@ -21,6 +22,8 @@ use hyper::{header, Method, Request, StatusCode};
 use tokio::io::AsyncReadExt;
 
 use crate::LifecycleError;
+
+pub use connect::{connect, NoPodman, PodmanCandidates};
 
 /// The API version Podman 4.3 serves and podman-api 0.11 speaks.
 const API_VERSION: &str = "v4.3.1";

@@ -3,10 +3,6 @@
 
 pub mod verdict;
 
-// The YARA scanner and its confined worker (links libyara).
-#[cfg(feature = "scanner")]
-pub mod scanner;
-
 // The store and its journal, ingest, recovery, watcher and policy.
 pub mod audit;
 pub mod error;
@@ -20,21 +16,7 @@ pub mod store;
 pub mod transfer;
 pub mod watcher;
 
-// `org.zionos.Quarantine1` on the wire: its types and client proxy.
-#[cfg(feature = "bus")]
-pub mod bus;
-
-// The review panel's model, view and D-Bus plumbing (iced).
-#[cfg(feature = "panel")]
-pub mod panel;
-
 pub use verdict::{RuleMatch, Verdict};
-
-#[cfg(feature = "scanner")]
-pub use scanner::{
-    CompiledRules, RuleSources, RuleWatcher, RulesError, RulesEvent, Scanner, ScannerConfig,
-    ScannerError,
-};
 
 pub use audit::{AuditBreak, AuditReport, AuditStatus};
 pub use error::StoreError;

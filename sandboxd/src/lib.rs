@@ -3,7 +3,6 @@
 //! Later issues add its D-Bus interfaces, the quarantine pipeline and the
 //! browser sandboxes.
 
-pub mod connect;
 pub mod criu;
 pub mod firewall;
 pub mod focus;
@@ -17,6 +16,5 @@ pub mod sandbox;
 pub mod session;
 pub mod sound;
 
-pub use connect::{connect_podman, PodmanCandidates};
 pub use paths::SessionPaths;
 pub use session::Session;

@@ -8,11 +8,9 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
 use zion_profiles::config::Config;
+use zion_profiles::podman::{self, PodmanCandidates};
 use zion_profiles::Lifecycle;
-use zion_sandboxd::{
-    connect_podman, follow, profiles_dbus, quarantine, reload, sandbox, PodmanCandidates, Session,
-    SessionPaths,
-};
+use zion_sandboxd::{follow, profiles_dbus, quarantine, reload, sandbox, Session, SessionPaths};
 
 /// Runs the profiles of zion.toml as Podman containers until told to stop.
 #[derive(Debug, Parser)]
@@ -76,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let client = connect_podman(&PodmanCandidates::from_env()).await?;
+    let client = podman::connect(&PodmanCandidates::from_env()).await?;
     tracing::info!("Podman at {}", client.socket().display());
     let mut session = Session::new(config, paths, Lifecycle::new(client));
     session.detect_rootless().await;

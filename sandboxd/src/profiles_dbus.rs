@@ -17,6 +17,7 @@ use zbus::object_server::SignalEmitter;
 use zbus::zvariant::Value;
 use zbus::{fdo, interface};
 use zion_caller::Gate;
+use zion_profiles::apps::Limits;
 
 use crate::quarantine::notify::NotificationsProxy;
 use crate::session::Event;
@@ -173,6 +174,76 @@ impl Profiles1 {
         self.session
             .lifecycle()
             .exec_detached(name, &argv)
+            .await
+            .map_err(failed)
+    }
+
+    /// The applications installed in a profile, read from its container's
+    /// files (`""`: every profile that has a container), by profile in
+    /// desktop order, then name.
+    async fn apps(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<Vec<zion_bus::AppEntry>> {
+        self.gate.check(bus, &header).await?;
+        let profiles: Vec<String> = if name.is_empty() {
+            let config = self.session.config();
+            config.profiles.iter().map(|p| p.name.to_string()).collect()
+        } else {
+            self.known(name)?;
+            vec![name.to_owned()]
+        };
+        let mut all = Vec::new();
+        for profile in profiles {
+            let apps = match self
+                .session
+                .lifecycle()
+                .apps(&profile, Limits::default())
+                .await
+            {
+                Ok(apps) => apps,
+                // Listing every profile: one without a container has none yet.
+                Err(zion_profiles::LifecycleError::NoContainer { .. }) if name.is_empty() => {
+                    continue
+                }
+                Err(e) => return Err(failed(e)),
+            };
+            all.extend(apps.into_iter().map(|app| zion_bus::AppEntry {
+                profile: profile.clone(),
+                id: app.id,
+                name: app.name,
+                comment: app.comment,
+                argv: app.argv,
+            }));
+        }
+        Ok(all)
+    }
+
+    /// Starts the application `app` (an id `Apps` lists) in its profile,
+    /// with the command the profile's own entry gives, read again now.
+    async fn launch(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+        app: &str,
+    ) -> fdo::Result<()> {
+        self.gate.check(bus, &header).await?;
+        self.known(name)?;
+        let lifecycle = self.session.lifecycle();
+        let apps = lifecycle
+            .apps(name, Limits::default())
+            .await
+            .map_err(failed)?;
+        let Some(found) = apps.into_iter().find(|a| a.id == app) else {
+            return Err(fdo::Error::InvalidArgs(format!(
+                "no application `{app}` in profile `{name}` (`zionctl apps {name}` lists them)"
+            )));
+        };
+        lifecycle
+            .exec_detached(name, &found.argv)
             .await
             .map_err(failed)
     }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use zion_bus::{Compositor1Proxy, Profiles1Proxy};
 
 use quarantine_support::{default_rules, drop_file, eventually, outbox, scan_worker, DAEMON};
-use zion_sandboxd::quarantine::client::Quarantine1Proxy;
+use zion_bus::Quarantine1Proxy;
 use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
 use zion_tests::{require, DbusBus, TestEnv, TestImage};
 

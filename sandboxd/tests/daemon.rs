@@ -128,11 +128,18 @@ fn daemon_refuses_a_bad_config_with_file_line_and_column() {
     assert!(err.contains("zion.toml:3:"), "points at the line: {err}");
 }
 
-const ZIONCTL: &str = env!("CARGO_BIN_EXE_zionctl");
+/// zionctl, built beside the daemon (its own crate since issue 14).
+fn zionctl_bin() -> std::path::PathBuf {
+    zion_tests::sibling_bin(
+        env!("CARGO_BIN_EXE_zion-sandboxd"),
+        "zionctl",
+        "ZION_ZIONCTL",
+    )
+}
 
 fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String) {
     let out = env
-        .command(ZIONCTL)
+        .command(zionctl_bin())
         .args(args)
         .output()
         .expect("zionctl runs");
@@ -511,7 +518,7 @@ fn a_killed_profile_is_reported_and_restarted_per_its_policy() {
 #[test]
 fn zionctl_prints_completions_and_a_man_page_from_its_own_definition() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = std::process::Command::new(ZIONCTL)
+        let out = std::process::Command::new(zionctl_bin())
             .args(["completions", shell])
             .output()
             .expect("zionctl runs");
@@ -522,7 +529,7 @@ fn zionctl_prints_completions_and_a_man_page_from_its_own_definition() {
             "{shell} completion knows the subcommands:\n{text}"
         );
     }
-    let out = std::process::Command::new(ZIONCTL)
+    let out = std::process::Command::new(zionctl_bin())
         .arg("man")
         .output()
         .expect("zionctl runs");
@@ -533,7 +540,7 @@ fn zionctl_prints_completions_and_a_man_page_from_its_own_definition() {
         "roff: {page}"
     );
     assert!(page.contains("profiles"), "{page}");
-    let out = std::process::Command::new(ZIONCTL)
+    let out = std::process::Command::new(zionctl_bin())
         .args(["completions", "tcsh-ish"])
         .output()
         .expect("zionctl runs");

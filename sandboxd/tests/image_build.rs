@@ -8,10 +8,17 @@ use std::process::Output;
 use zion_profiles::image::Recipe;
 use zion_tests::TestEnv;
 
-const ZIONCTL: &str = env!("CARGO_BIN_EXE_zionctl");
+/// zionctl, built beside the daemon (its own crate since issue 14).
+fn zionctl_bin() -> std::path::PathBuf {
+    zion_tests::sibling_bin(
+        env!("CARGO_BIN_EXE_zion-sandboxd"),
+        "zionctl",
+        "ZION_ZIONCTL",
+    )
+}
 
 fn zionctl(env: &TestEnv, args: &[&str]) -> Output {
-    env.command(ZIONCTL)
+    env.command(zionctl_bin())
         .args(args)
         .output()
         .expect("running zionctl")

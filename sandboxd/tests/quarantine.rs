@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use quarantine_support::*;
-use zion_sandboxd::quarantine::client::Quarantine1Proxy;
-use zion_sandboxd::quarantine::ItemInfo;
+use zion_bus::Quarantine1Proxy;
+use zion_bus::quarantine::ItemInfo;
 use zion_tests::TestEnv;
 
 const VERDICT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -247,7 +247,7 @@ async fn zionctl_quarantine_shows_verdicts_and_releases() {
 
     // `watch` prints changes as they come.
     let mut watch = env
-        .command(ZIONCTL)
+        .command(zionctl_bin())
         .args(["quarantine", "watch", "--count", "3"])
         .stdout(std::process::Stdio::piped())
         .spawn()

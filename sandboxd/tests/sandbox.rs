@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use internet_support::{serve, Internet, Reply};
 use quarantine_support::{
-    default_rules, eventually, scan_worker, sha256, Daemon, DAEMON, EICAR, ZIONCTL,
+    default_rules, eventually, scan_worker, sha256, zionctl_bin, Daemon, DAEMON, EICAR,
 };
-use zion_sandboxd::quarantine::client::Quarantine1Proxy;
-use zion_sandboxd::quarantine::ItemInfo;
+use zion_bus::quarantine::ItemInfo;
+use zion_bus::Quarantine1Proxy;
 use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
 use zion_tests::{TestEnv, TestImage};
 
@@ -387,7 +387,7 @@ async fn a_sandboxed_chromium_downloads_only_into_the_quarantine_and_leaves_noth
     daemon.wait_for_log("session up", TIMEOUT);
     assert_eq!(sandbox_containers(&env, &fourth), "", "{}", daemon.log());
     let out = env
-        .command(ZIONCTL)
+        .command(zionctl_bin())
         .args(["sandbox", "list"])
         .output()
         .expect("zionctl");
@@ -404,7 +404,7 @@ async fn zionctl_opens_lists_and_closes_a_sandbox_and_names_what_is_wrong() {
     let daemon = start_daemon(&env, &browser);
     daemon.wait_for_log("session up", TIMEOUT);
     let zionctl = |args: &[&str]| {
-        env.command(ZIONCTL)
+        env.command(zionctl_bin())
             .arg("sandbox")
             .args(args)
             .output()

@@ -15,7 +15,14 @@ use std::time::{Duration, Instant};
 use zion_tests::{TestEnv, TestImage};
 
 const DAEMON: &str = env!("CARGO_BIN_EXE_zion-sandboxd");
-const ZIONCTL: &str = env!("CARGO_BIN_EXE_zionctl");
+/// zionctl, built beside the daemon (its own crate since issue 14).
+fn zionctl_bin() -> std::path::PathBuf {
+    zion_tests::sibling_bin(
+        env!("CARGO_BIN_EXE_zion-sandboxd"),
+        "zionctl",
+        "ZION_ZIONCTL",
+    )
+}
 const WAIT: Duration = Duration::from_secs(30);
 const WORK: (u8, u8, u8) = (0x34, 0x65, 0xa4);
 const PERSONAL: (u8, u8, u8) = (0x4e, 0x9a, 0x06);
@@ -86,7 +93,7 @@ impl Desk {
 
     fn zionctl(&self, args: &[&str]) -> std::process::Output {
         self.env
-            .command(ZIONCTL)
+            .command(zionctl_bin())
             .args(args)
             .output()
             .expect("zionctl runs")

@@ -8,9 +8,9 @@ mod quarantine_support;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use quarantine_support::{default_rules, eventually, scan_worker, DAEMON, EICAR, ZIONCTL};
-use zion_sandboxd::quarantine::client::Quarantine1Proxy;
-use zion_sandboxd::quarantine::ItemInfo;
+use quarantine_support::{default_rules, eventually, scan_worker, zionctl_bin, DAEMON, EICAR};
+use zion_bus::quarantine::ItemInfo;
+use zion_bus::Quarantine1Proxy;
 use zion_tests::{TestEnv, TestImage};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -156,7 +156,7 @@ async fn files_cross_profiles_only_through_the_quarantine_and_its_pair_rules() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(proxy.get(waiting.id).await.expect("get").state, "clean");
     let out = env
-        .command(ZIONCTL)
+        .command(zionctl_bin())
         .args([
             "quarantine",
             "release",
@@ -187,7 +187,7 @@ async fn files_cross_profiles_only_through_the_quarantine_and_its_pair_rules() {
     let denied = item_named(&proxy, "secret.txt", |i| i.state == "clean").await;
     assert!(denied.detail.contains("denied"), "{denied:?}");
     let out = env
-        .command(ZIONCTL)
+        .command(zionctl_bin())
         .args([
             "quarantine",
             "release",

@@ -11,12 +11,14 @@ PACKAGES=(
   # POSIX ACLs on the sockets and folders a container id may use (exacl links libacl)
   libacl1-dev acl
   # run and test: containers, the session bus, Wayland clients, conformance
-  podman runc conmon catatonit netavark aardvark-dns iptables uidmap debootstrap dbus
-  weston foot fonts-dejavu-core xwayland wlcs desktop-file-utils wayland-utils wl-clipboard
+  podman runc conmon catatonit netavark aardvark-dns iptables uidmap slirp4netns debootstrap dbus
+  weston foot fonts-dejavu-core xwayland wlcs desktop-file-utils wayland-utils wl-clipboard swaylock
   # X11 programs for the per-profile Xwayland tests (xeyes; xwininfo; the X11 clipboard)
   x11-apps x11-utils xclip
   # a screencopy client for the host-only screencopy test
   grim
+  # the launcher's menu (zionctl launcher)
+  fuzzel
   # the winit backend's EGL (loaded at run time), Mesa's llvmpipe on machines without a GPU
   libegl1 libegl-mesa0 libwayland-egl1 libgl1-mesa-dri
   # each profile's own sound server (and its tests' PulseAudio clients)

@@ -12,6 +12,7 @@ use zion_session::bus::{self, ForkedBus};
 use zion_session::direct::{self, Program};
 use zion_session::locate;
 use zion_session::plan::{self, BusPlan, Mode, ModeChoice};
+use zion_session::podman::{self, PodmanPlan, PodmanService};
 
 /// Starts a Zion session: the compositor and the session daemon.
 #[derive(Debug, Parser)]
@@ -100,7 +101,8 @@ fn session(args: Args) -> anyhow::Result<i32> {
     }
 }
 
-/// Direct mode: both programs must be found before anything starts.
+/// Direct mode: both programs must be found before anything starts; the
+/// Podman API is made to answer first.
 fn run_direct(compositor_args: Vec<String>, daemon_args: Vec<String>) -> anyhow::Result<i32> {
     let compositor = Program {
         path: locate::find("zion-compositor")?,
@@ -110,8 +112,42 @@ fn run_direct(compositor_args: Vec<String>, daemon_args: Vec<String>) -> anyhow:
         path: locate::find("zion-sandboxd")?,
         args: daemon_args,
     };
+    let _podman = ensure_podman();
     let status = runtime()?.block_on(direct::run(&compositor, &daemon))?;
     Ok(plan::exit_code(status))
+}
+
+/// Serves the Podman API for the session when nothing else does; without
+/// Podman the desktop still starts (the daemon then says what is missing).
+fn ensure_podman() -> Option<PodmanService> {
+    let runtime_dir = PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR")?);
+    let host = std::env::var("CONTAINER_HOST").ok();
+    match podman::plan(host.as_deref(), &runtime_dir, podman::answers) {
+        PodmanPlan::Given => None,
+        PodmanPlan::Answers(socket) => {
+            tracing::info!("Podman answers on {}", socket.display());
+            None
+        }
+        PodmanPlan::Serve(socket) => {
+            let started = locate::find("podman")
+                .map_err(anyhow::Error::from)
+                .and_then(|podman| PodmanService::start(&podman, &socket));
+            match started {
+                Ok(service) => {
+                    tracing::info!(
+                        "no Podman API answered: serving one on {} (podman system service, pid {})",
+                        socket.display(),
+                        service.pid()
+                    );
+                    Some(service)
+                }
+                Err(e) => {
+                    tracing::error!("no Podman API answers and none could be started: {e:#}");
+                    None
+                }
+            }
+        }
+    }
 }
 
 /// One thread: the children's parent-death signal follows the thread that

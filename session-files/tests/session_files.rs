@@ -433,6 +433,17 @@ fn start_direct_session(
     path: &std::ffi::OsStr,
     extra: &[&str],
 ) -> Session {
+    start_direct_session_of(Path::new(SESSION), tmp, bus, path, extra)
+}
+
+/// The same with another zion-session (an installed one).
+fn start_direct_session_of(
+    program: &Path,
+    tmp: &Path,
+    bus: Option<&str>,
+    path: &std::ffi::OsStr,
+    extra: &[&str],
+) -> Session {
     let xdg = |name: &str| {
         let dir = tmp.join(name);
         fs::create_dir_all(&dir).expect("creating an XDG folder");
@@ -445,7 +456,7 @@ fn start_direct_session(
     )
     .expect("making the runtime folder private");
     let log = fs::File::create(tmp.join("session.log")).expect("creating the session log");
-    let mut cmd = Command::new(SESSION);
+    let mut cmd = Command::new(program);
     cmd.args([
         "--mode",
         "direct",
@@ -466,6 +477,7 @@ fn start_direct_session(
     .env_remove("DISPLAY")
     .env_remove("ZION_SANDBOXD_ARGS")
     .env_remove("ZION_COMPOSITOR_ARGS")
+    .env_remove("CONTAINER_HOST")
     .stdin(Stdio::null())
     .stdout(log.try_clone().expect("the log"))
     .stderr(log)
@@ -516,7 +528,13 @@ fn wait_for_session(
             if UnixStream::connect(&socket).is_ok()
                 && name_has_owner(&address, rt, "org.zionos.Quarantine1").unwrap_or(false)
             {
-                let names: Vec<&str> = children.iter().map(|(_, n)| n.as_str()).collect();
+                // The Podman API the session serves when none answers is
+                // its child too (see without_a_podman_api_…).
+                let names: Vec<&str> = children
+                    .iter()
+                    .map(|(_, n)| n.as_str())
+                    .filter(|n| *n != "podman")
+                    .collect();
                 assert_eq!(
                     names,
                     ["zion-compositor", "zion-sandboxd"],
@@ -724,4 +742,255 @@ fn output_of_fresh_copy(command: &mut Command) -> std::process::Output {
             result => return result.expect("running the copied program"),
         }
     }
+}
+
+/// `GET /_ping` on a Podman API socket: its answer's body.
+fn podman_ping(socket: &Path) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+/// First login as a display manager runs it: no Podman API is set up and
+/// none answers, so the direct session serves the user's own on
+/// `$XDG_RUNTIME_DIR/podman/podman.sock` for the daemon, and stops it with
+/// the session.
+#[test]
+fn without_a_podman_api_the_direct_session_serves_one_and_stops_it() {
+    require_installed!(on_path("dbus-daemon"), "dbus-daemon is not installed");
+    zion_tests::require_program!("podman", "podman");
+    require_built(&["zion-compositor", "zion-sandboxd", "zion-scan-worker"]);
+    let tmp = temp_dir("session-podman");
+    let bus = DbusBus::start(&tmp.path().join("dbus")).expect("starting a private bus");
+    let rt = runtime();
+    let socket = tmp.path().join("runtime/podman/podman.sock");
+    assert!(!socket.exists());
+    let mut session = start_direct_session(tmp.path(), Some(bus.address()), &default_path(), &[]);
+    let (children, _) = wait_for_session(tmp.path(), Some(bus.address()), &rt, &mut session);
+    let log = log_of(tmp.path());
+    let podman = children
+        .iter()
+        .find(|(_, n)| n == "podman")
+        .unwrap_or_else(|| panic!("no podman child of zion-session: {children:?}\n{log}"));
+    assert!(log.contains("serving one on"), "{log}");
+    let ping = podman_ping(&socket).expect("the session's Podman API answers");
+    assert!(
+        ping.starts_with("HTTP/1.") && ping.ends_with("OK"),
+        "{ping}"
+    );
+
+    let pid = Pid::from_raw(session.child.id() as i32).expect("a pid");
+    kill_process(pid, Signal::TERM).expect("sending SIGTERM to zion-session");
+    wait_exit(&mut session, tmp.path(), Duration::from_secs(15));
+    let start = Instant::now();
+    while running(podman.0) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the session's podman service (pid {}) outlived it",
+            podman.0
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        UnixStream::connect(&socket).is_err(),
+        "the Podman API still answers after the session ended"
+    );
+}
+
+/// Whether dpkg has `package` installed.
+fn dpkg_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+/// Purges the package when the test ends, passed or failed: nothing of it
+/// outlives the test on this machine.
+struct Purge;
+
+impl Drop for Purge {
+    fn drop(&mut self) {
+        if dpkg_installed("zion") {
+            let _ = Command::new("apt-get")
+                .args(["purge", "-y", "-qq", "zion"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .output();
+        }
+    }
+}
+
+/// The whole life of `make deb`'s package on this machine, as a person lives
+/// it: built from the workspace's binaries, installed with apt-get, its
+/// session entry and units valid where apt put them, the installed
+/// zion-session running the installed compositor and daemon, then purged
+/// leaving none of its files behind.
+#[test]
+fn the_package_installs_validates_runs_and_purges_cleanly() {
+    zion_tests::require!(
+        rustix::process::geteuid().is_root(),
+        "installing a package needs root"
+    );
+    for (program, package) in [
+        ("dpkg-deb", "dpkg"),
+        ("dpkg-shlibdeps", "dpkg-dev"),
+        ("apt-get", "apt"),
+        ("strip", "binutils"),
+        ("desktop-file-validate", "desktop-file-utils"),
+        ("systemd-analyze", "systemd"),
+        ("dbus-daemon", "dbus"),
+        ("make", "make"),
+    ] {
+        zion_tests::require_program!(program, package);
+    }
+    zion_tests::require!(
+        !dpkg_installed("zion"),
+        "a zion package is already installed here; this test would replace it"
+    );
+    require_built(&[
+        "zion-compositor",
+        "zion-sandboxd",
+        "zion-scan-worker",
+        "zionctl",
+        "zion-session",
+    ]);
+    let tmp = temp_dir("deb");
+    let out = run(Command::new("bash")
+        .arg(repo().join("session-files/dev/make-deb.sh"))
+        .arg(bin_dir())
+        .arg(tmp.path().join("out"))
+        .arg("none"));
+    let deb = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(
+        deb.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("zion_") && n.ends_with(".deb")),
+        "{}",
+        deb.display()
+    );
+
+    // What apt will read: the libraries the binaries link, and the programs
+    // Zion runs.
+    let field = |name: &str| {
+        let out = run(Command::new("dpkg-deb").arg("-f").arg(&deb).arg(name));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(field("Package"), "zion");
+    let depends = field("Depends");
+    for needed in [
+        "libseat1",
+        "libinput10",
+        "podman",
+        "uidmap",
+        "xwayland",
+        "dbus",
+    ] {
+        assert!(
+            depends.contains(needed),
+            "Depends lacks {needed}: {depends}"
+        );
+    }
+    let contents = run(Command::new("dpkg-deb").arg("-c").arg(&deb));
+    let contents = String::from_utf8_lossy(&contents.stdout);
+    for rel in INSTALLED {
+        assert!(
+            contents.contains(&format!("./usr/{rel}")),
+            "the package lacks /usr/{rel}"
+        );
+    }
+
+    let _purge = Purge;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .arg(&deb)
+        .env("DEBIAN_FRONTEND", "noninteractive"));
+    assert!(dpkg_installed("zion"), "apt-get did not install zion");
+    let listed = run(Command::new("dpkg").args(["-L", "zion"]));
+    let files: Vec<PathBuf> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(
+        files.len() >= INSTALLED.len(),
+        "dpkg -L zion lists {} files: {files:?}",
+        files.len()
+    );
+
+    // Where display managers, systemd and D-Bus look, valid there.
+    let usr = Path::new("/usr");
+    validate_session_entry(&usr.join("share/wayland-sessions/zion.desktop"), tmp.path());
+    for (file, program) in exec_programs(usr) {
+        assert!(
+            Path::new(&program).is_file() && program.starts_with("/usr/bin/zion-"),
+            "{} runs {program}, which the package did not install",
+            file.display()
+        );
+    }
+    let runtime_dir = tmp.path().join("systemd-runtime");
+    fs::create_dir_all(&runtime_dir).expect("creating a runtime folder");
+    let unit_dir = usr.join("lib/systemd/user");
+    let units: Vec<PathBuf> = [
+        "zion-session.target",
+        "zion-compositor.service",
+        "zion-sandboxd.service",
+    ]
+    .iter()
+    .map(|u| unit_dir.join(u))
+    .collect();
+    let out = systemd_verify(&unit_dir, &units, &runtime_dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify of the installed units ({}): {stderr}",
+        out.status
+    );
+
+    // The installed programs run: zionctl reads its defaults, and the
+    // installed zion-session starts the installed compositor and daemon
+    // (found on PATH in /usr/bin, not in the build folder).
+    let out = run(Command::new("/usr/bin/zionctl").args(["config", "defaults"]));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("[[profile]]"),
+        "zionctl config defaults printed no profile"
+    );
+    let bus = DbusBus::start(&tmp.path().join("dbus")).expect("starting a private bus");
+    let rt = runtime();
+    let system_path = std::ffi::OsString::from("/usr/local/bin:/usr/bin:/bin");
+    let mut session = start_direct_session_of(
+        Path::new("/usr/bin/zion-session"),
+        tmp.path(),
+        Some(bus.address()),
+        &system_path,
+        &[],
+    );
+    let (children, _) = wait_for_session(tmp.path(), Some(bus.address()), &rt, &mut session);
+    for (pid, name) in &children {
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).expect("the child's program");
+        assert_eq!(
+            exe,
+            Path::new("/usr/bin").join(name),
+            "zion-session ran {name} from {}",
+            exe.display()
+        );
+    }
+    let pid = Pid::from_raw(session.child.id() as i32).expect("a pid");
+    kill_process(pid, Signal::TERM).expect("sending SIGTERM to zion-session");
+    wait_exit(&mut session, tmp.path(), Duration::from_secs(10));
+    drop(session);
+
+    // Purged: not one of its files is left.
+    run(Command::new("apt-get")
+        .args(["purge", "-y", "-qq", "zion"])
+        .env("DEBIAN_FRONTEND", "noninteractive"));
+    assert!(
+        !dpkg_installed("zion"),
+        "zion is still installed after purge"
+    );
+    let left: Vec<&PathBuf> = files.iter().filter(|f| f.exists()).collect();
+    assert!(left.is_empty(), "purge left {left:?}");
 }

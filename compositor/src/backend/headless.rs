@@ -13,6 +13,7 @@ use zion_profiles::config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;
+use crate::lock::LockScene;
 use crate::render::{output_elements, BACKGROUND};
 use crate::screenshot::Screenshot;
 
@@ -89,9 +90,16 @@ impl Headless {
         &mut self,
         layout: &Layout<Window>,
         colour: impl Fn(Option<&Origin>) -> Colour,
+        mut lock: Option<LockScene<'_>>,
     ) -> anyhow::Result<()> {
         self.needs_render = false;
-        let elements = output_elements(&mut self.renderer, &self.output, layout, colour);
+        let elements = output_elements(
+            &mut self.renderer,
+            &self.output,
+            layout,
+            colour,
+            lock.as_mut(),
+        );
         let mut target = self
             .renderer
             .bind(&mut self.buffer)

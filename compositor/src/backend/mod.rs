@@ -4,6 +4,7 @@
 //! compositor as the session itself; see [`udev`]).
 
 pub mod headless;
+pub mod injected;
 pub mod udev;
 pub mod winit;
 
@@ -19,6 +20,7 @@ use zion_profiles::config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;
+use crate::lock::LockScene;
 use crate::render::BACKGROUND;
 use crate::screenshot::Screenshot;
 
@@ -129,16 +131,17 @@ impl Backend {
         }
     }
 
-    /// Draws the shown desktop.
+    /// Draws the shown desktop, or only the lock while locked (`lock`).
     pub fn render(
         &mut self,
         layout: &Layout<Window>,
         colour: impl Fn(Option<&Origin>) -> Colour,
+        lock: Option<LockScene<'_>>,
     ) -> anyhow::Result<()> {
         match self {
-            Backend::Headless(h) => h.render(layout, colour),
-            Backend::Winit(w) => w.render(layout, colour),
-            Backend::Udev(u) => u.render(layout, colour),
+            Backend::Headless(h) => h.render(layout, colour, lock),
+            Backend::Winit(w) => w.render(layout, colour, lock),
+            Backend::Udev(u) => u.render(layout, colour, lock),
         }
     }
 

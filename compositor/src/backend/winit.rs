@@ -2,23 +2,21 @@
 //! or X11), drawn with OpenGL ES. Resizing the window resizes the output;
 //! closing it stops the compositor.
 
-use smithay::backend::input::{
-    AbsolutePositionEvent, ButtonState, InputEvent, KeyState, KeyboardKeyEvent, PointerButtonEvent,
-};
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::gles::GlesRenderer;
-use smithay::backend::winit::{self, WinitEvent, WinitEventLoop, WinitGraphicsBackend, WinitInput};
+use smithay::backend::winit::{self, WinitEvent, WinitEventLoop, WinitGraphicsBackend};
 use smithay::desktop::Window;
 use smithay::output::{Mode, Output, PhysicalProperties, Subpixel};
 use smithay::reexports::calloop::{EventSource, Poll, PostAction, Readiness, Token, TokenFactory};
 use smithay::reexports::winit::dpi::LogicalSize;
 use smithay::reexports::winit::window::Window as WinitWindow;
 use smithay::utils::{Physical, Size, Transform};
-use tracing::{info, warn};
+use tracing::info;
 use zion_profiles::config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;
+use crate::lock::LockScene;
 use crate::render::{output_elements, DesktopElement, BACKGROUND};
 use crate::screenshot::Screenshot;
 use crate::state::State;
@@ -128,6 +126,7 @@ impl Winit {
         &mut self,
         layout: &Layout<Window>,
         colour: impl Fn(Option<&Origin>) -> Colour,
+        mut lock: Option<LockScene<'_>>,
     ) -> anyhow::Result<()> {
         self.needs_render = false;
         let age = if self.full_redraws > 0 {
@@ -141,7 +140,7 @@ impl Winit {
                 .backend
                 .bind()
                 .map_err(|e| anyhow::anyhow!("error binding the window: {e:?}"))?;
-            let elements = output_elements(renderer, &self.output, layout, colour);
+            let elements = output_elements(renderer, &self.output, layout, colour, lock.as_mut());
             let result = self
                 .damage
                 .render_output(renderer, &mut target, age, &elements, BACKGROUND)
@@ -244,30 +243,6 @@ pub fn handle_event(state: &mut State, event: Option<WinitEvent>) {
             state.space.map_output(&output, (0, 0));
         }
         Some(WinitEvent::Redraw) | Some(WinitEvent::Focus(_)) => state.backend.schedule_render(),
-        Some(WinitEvent::Input(event)) => handle_input(state, event),
-    }
-}
-
-fn handle_input(state: &mut State, event: InputEvent<WinitInput>) {
-    match event {
-        InputEvent::Keyboard { event } => {
-            // Smithay's keycodes are xkb's: evdev's plus 8.
-            let code = event.key_code().raw().saturating_sub(8);
-            state.key(code, event.state() == KeyState::Pressed);
-        }
-        InputEvent::PointerMotionAbsolute { event } => {
-            let size = state.backend.output().current_mode().map(|m| m.size);
-            let Some(size) = size else {
-                warn!("pointer motion without an output mode");
-                return;
-            };
-            // The host's pointer: places, not movements.
-            let pos = event.position_transformed((size.w, size.h).into());
-            state.pointer_motion_absolute(pos.x, pos.y);
-        }
-        InputEvent::PointerButton { event } => {
-            state.pointer_button(event.button_code(), event.state() == ButtonState::Pressed);
-        }
-        _ => {}
+        Some(WinitEvent::Input(event)) => state.process_input_event(event),
     }
 }

@@ -1,6 +1,6 @@
 //! The protocol policy: which globals a client may see. Privileged ones
 //! (layer-shell, virtual keyboard, input method, foreign-toplevel list,
-//! data-control) are created with a filter that shows them only to clients
+//! data-control, session lock) are created with a filter that shows them only to clients
 //! of the host socket; the harmless ones (viewporter, fractional-scale,
 //! presentation-time, single-pixel-buffer, relative-pointer,
 //! pointer-constraints, tearing-control) are for everyone. wlr-screencopy
@@ -29,6 +29,7 @@ use smithay::wayland::selection::ext_data_control::{
 };
 use smithay::wayland::selection::primary_selection::PrimarySelectionState;
 use smithay::wayland::selection::wlr_data_control::{DataControlHandler, DataControlState};
+use smithay::wayland::session_lock::SessionLockManagerState;
 use smithay::wayland::shell::wlr_layer::{
     Layer, LayerSurface, WlrLayerShellHandler, WlrLayerShellState,
 };
@@ -86,6 +87,9 @@ pub struct PolicyGlobals {
     pub screencopy: ScreencopyState,
     /// wp_tearing_control_manager_v1 (everyone: games).
     pub tearing_control: TearingControlState,
+    /// ext_session_lock_manager_v1 (host only: the locker; see
+    /// [`crate::lock`]).
+    pub session_lock: SessionLockManagerState,
 }
 
 impl PolicyGlobals {
@@ -107,6 +111,7 @@ impl PolicyGlobals {
             pointer_constraints: PointerConstraintsState::new::<State>(dh),
             screencopy: ScreencopyState::new(dh, is_host),
             tearing_control: TearingControlState::new(dh),
+            session_lock: SessionLockManagerState::new::<State, _>(dh, is_host),
         }
     }
 }

@@ -78,12 +78,13 @@ pub fn config() -> Config {
         quarantine: toml::Table::new(),
         focus: super::Focus::default(),
         sandbox: super::SandboxSettings::default(),
+        session: super::Session::default(),
         source: None,
     }
 }
 
 /// Super+Tab, Super+Shift+Tab, Super+Return, Super+B, Super+Q, Super+W,
-/// Super+F, Super+Shift+C and Super+Shift+V (profiles carry their own
+/// Super+F, Super+Shift+C, Super+Shift+V and Super+L (profiles carry their own
 /// Super+N).
 pub fn hotkeys() -> Hotkeys {
     let mut bindings: Vec<(String, String)> = [
@@ -96,6 +97,7 @@ pub fn hotkeys() -> Hotkeys {
         ("Super+F", "toggle-fullscreen"),
         ("Super+Shift+C", "copy-to-transfer"),
         ("Super+Shift+V", "paste-transfer"),
+        ("Super+L", "lock"),
     ]
     .iter()
     .map(|(c, a)| ((*c).to_owned(), (*a).to_owned()))

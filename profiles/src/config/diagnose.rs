@@ -14,6 +14,7 @@ use super::error::{closest, Source};
 use super::focus::FOCUS_KEYS;
 use super::parse::{BIND_KEYS, CONFIG_KEYS, PROFILE_KEYS};
 use super::sandbox::SANDBOX_KEYS;
+use super::session::SESSION_KEYS;
 use super::ConfigError;
 
 /// One step of a path into the document.
@@ -39,11 +40,12 @@ enum Place {
 }
 
 /// The small sections whose keys are checked like a profile's.
-const SECTIONS: [&str; 2] = ["focus", "sandbox"];
+const SECTIONS: [&str; 3] = ["focus", "sandbox", "session"];
 
 fn section_keys(name: &str) -> &'static [&'static str] {
     match name {
         "sandbox" => &SANDBOX_KEYS,
+        "session" => &SESSION_KEYS,
         _ => &FOCUS_KEYS,
     }
 }

@@ -11,6 +11,7 @@ mod focus;
 mod model;
 mod parse;
 mod sandbox;
+mod session;
 mod units;
 mod values;
 mod write;
@@ -24,6 +25,7 @@ pub use error::ConfigError;
 pub use focus::{Focus, DEFAULT_WEIGHT, WEIGHT_MAX, WEIGHT_MIN};
 pub use model::{Bind, Config, Hotkeys, Profile};
 pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};
+pub use session::{Session, DEFAULT_LOCKER};
 pub use units::{format_duration, format_size, parse_duration, parse_size};
 pub use values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 
@@ -37,7 +39,7 @@ pub const DEFAULT_PIDS: u32 = 4096;
 pub const DEFAULT_IMAGE: &str = "localhost/zion-profile:latest";
 
 /// The actions a `[hotkeys]` binding can trigger.
-pub const ACTIONS: [&str; 18] = [
+pub const ACTIONS: [&str; 19] = [
     "switch-to-1",
     "switch-to-2",
     "switch-to-3",
@@ -56,6 +58,7 @@ pub const ACTIONS: [&str; 18] = [
     "toggle-fullscreen",
     "copy-to-transfer",
     "paste-transfer",
+    "lock",
 ];
 
 impl Config {

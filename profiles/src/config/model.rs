@@ -21,6 +21,8 @@ pub struct Config {
     pub focus: Focus,
     /// `[sandbox]`: the disposable browsers.
     pub sandbox: SandboxSettings,
+    /// `[session]`: the locker.
+    pub session: super::Session,
     /// The file it was loaded from (`None` for defaults and parsed text).
     pub source: Option<PathBuf>,
 }

@@ -16,6 +16,7 @@ use super::diagnose;
 use super::error::{closest, Source};
 use super::focus::{focus, RawFocus};
 use super::sandbox::{sandbox, RawSandbox};
+use super::session::{session, RawSession};
 use super::units::parse_size;
 use super::{
     Bind, Colour, Config, ConfigError, Device, HibernateAfter, HibernateMode, Hotkeys, Network,
@@ -33,6 +34,7 @@ struct RawConfig {
     quarantine: toml::Table,
     focus: Option<Spanned<RawFocus>>,
     sandbox: Option<Spanned<RawSandbox>>,
+    session: Option<Spanned<RawSession>>,
 }
 
 #[derive(Deserialize)]
@@ -89,7 +91,14 @@ fn yes() -> bool {
 }
 
 /// The sections of the file.
-pub(super) const CONFIG_KEYS: [&str; 5] = ["profile", "hotkeys", "quarantine", "focus", "sandbox"];
+pub(super) const CONFIG_KEYS: [&str; 6] = [
+    "profile",
+    "hotkeys",
+    "quarantine",
+    "focus",
+    "sandbox",
+    "session",
+];
 /// The keys of a `[[profile]]`.
 pub(super) const PROFILE_KEYS: [&str; 17] = [
     "name",
@@ -154,12 +163,14 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     let hotkeys = hotkeys(&src, raw.hotkeys, &hotkey_owner)?;
     let focus = focus(&src, raw.focus)?;
     let sandbox = sandbox(&src, raw.sandbox)?;
+    let session = session(&src, raw.session)?;
     Ok(Config {
         profiles,
         hotkeys,
         quarantine: raw.quarantine,
         focus,
         sandbox,
+        session,
         source: None,
     })
 }

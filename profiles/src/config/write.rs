@@ -75,6 +75,10 @@ pub(super) fn to_toml(config: &Config) -> String {
     if config.sandbox != SandboxSettings::default() {
         let _ = writeln!(out, "\n[sandbox]\npool = {}", config.sandbox.pool);
     }
+    if config.session != super::Session::default() {
+        let argv: Vec<String> = config.session.locker.iter().map(|a| quoted(a)).collect();
+        let _ = writeln!(out, "\n[session]\nlocker = [{}]", argv.join(", "));
+    }
     if !config.quarantine.is_empty() {
         // Serialised under its own key so that nested tables come out as
         // `[quarantine.x]`, not as top-level sections.

@@ -16,12 +16,10 @@ use zion_quarantine::{
 };
 use zion_storage::{Destination, StorageError};
 
-use super::wire::ItemInfo;
+use super::wire::item_info_with_transfers;
+use zion_bus::quarantine::ItemInfo;
 
-/// The bus name.
-pub const NAME: &str = "org.zionos.Quarantine1";
-/// The object path.
-pub const PATH: &str = "/org/zionos/Quarantine1";
+pub use zion_bus::quarantine::{NAME, PATH};
 
 /// The errors the interface returns, named `org.zionos.Quarantine1.Error.*`.
 #[derive(Debug, zbus::DBusError)]
@@ -87,7 +85,7 @@ impl Quarantine1 {
     }
 
     fn info(&self, item: &Item) -> ItemInfo {
-        ItemInfo::with_transfers(item, &self.transfers)
+        item_info_with_transfers(item, &self.transfers)
     }
 
     /// Runs `f` on the store away from the bus's tasks (SQLite and file copies block).
@@ -340,11 +338,11 @@ pub async fn serve(
             let emitter = iface.signal_emitter();
             let sent = match &event {
                 StoreEvent::ItemAdded(item) => {
-                    Quarantine1::item_added(emitter, ItemInfo::with_transfers(item, &transfers))
+                    Quarantine1::item_added(emitter, item_info_with_transfers(item, &transfers))
                         .await
                 }
                 StoreEvent::ItemChanged(item) => {
-                    Quarantine1::item_changed(emitter, ItemInfo::with_transfers(item, &transfers))
+                    Quarantine1::item_changed(emitter, item_info_with_transfers(item, &transfers))
                         .await
                 }
                 StoreEvent::AuditBroken(problem) => {

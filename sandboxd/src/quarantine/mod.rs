@@ -2,14 +2,12 @@
 //! inbox watcher, the scan pipeline with its policy, `org.zionos.Quarantine1`
 //! on the session bus and a desktop notification for every verdict.
 //!
-//! - [`wire`]: items and matches as they travel over D-Bus.
+//! - [`wire`]: the store's items written as `zion_bus::quarantine`'s wire types.
 //! - [`dbus`]: the `org.zionos.Quarantine1` interface and its errors.
-//! - [`client`]: its proxy, for zionctl and tests.
 //! - [`service`]: the pipeline (watcher → store → scanner → policy → release).
 //! - [`notify`]: `org.freedesktop.Notifications`, best effort.
 //! - [`scanning`]: the YARA scanner in its confined worker, and rule reloads.
 
-pub mod client;
 pub mod dbus;
 pub mod notify;
 pub mod scanning;
@@ -27,7 +25,7 @@ use zion_storage::{AuditLog, Layout};
 use crate::SessionPaths;
 
 pub use dbus::{Quarantine1, QuarantineError};
-pub use wire::{ItemInfo, MatchInfo};
+pub use zion_bus::quarantine::{ItemInfo, MatchInfo};
 
 /// The daemon's quarantine options.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -45,7 +43,7 @@ pub struct Quarantine {
     /// The store.
     pub store: Arc<Store>,
     _watcher: InboxWatcher,
-    _rules: Option<zion_quarantine::scanner::RuleWatcher>,
+    _rules: Option<zion_scanner::RuleWatcher>,
 }
 
 /// Parses the `[quarantine]` table of zion.toml; transfer rules may name

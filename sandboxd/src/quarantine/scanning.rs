@@ -1,4 +1,4 @@
-//! The scanner the pipeline calls: zion-quarantine's YARA rules, compiled at
+//! The scanner the pipeline calls: zion-scanner's YARA rules, compiled at
 //! start and again when a rule file changes, scanned in confined
 //! `zion-scan-worker` processes. A recompile rescans what the quarantine holds.
 
@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use zion_quarantine::scanner::{
+use zion_quarantine::{StateKind, Store};
+use zion_scanner::{
     default_worker_exe, CompiledRules, RuleSources, RuleWatcher, RulesEvent, Scanner, ScannerConfig,
 };
-use zion_quarantine::{StateKind, Store};
 
 use super::service::ScanFn;
 use super::QuarantineArgs;

@@ -209,7 +209,7 @@ impl Runner {
                     match released {
                         Ok(item) => tracing::info!(
                             "quarantine item {id} released by the policy to {destination}: {}",
-                            super::wire::ItemInfo::from(&item).detail
+                            super::wire::item_info(&item).detail
                         ),
                         Err(e) => tracing::warn!("automatic release: {e}"),
                     }

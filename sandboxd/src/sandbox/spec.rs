@@ -25,8 +25,7 @@ pub const LABEL_SANDBOX: &str = "org.zionos.sandbox";
 /// and a sandbox must never be taken for it.
 pub const LABEL_SANDBOX_PROFILE: &str = "org.zionos.sandbox.profile";
 
-/// The browser image's repository.
-pub const BROWSER_IMAGE_NAME: &str = "localhost/zion-browser";
+pub use zion_profiles::image::BROWSER_IMAGE_NAME;
 
 /// The browser image's recipe.
 const BROWSER_RECIPE: &str = include_str!("../../../session-files/images/browser.packages");

@@ -14,13 +14,20 @@ use sha2::{Digest, Sha256};
 use zion_tests::TestEnv;
 
 pub const DAEMON: &str = env!("CARGO_BIN_EXE_zion-sandboxd");
-pub const ZIONCTL: &str = env!("CARGO_BIN_EXE_zionctl");
+/// zionctl, built beside the daemon (its own crate since issue 14).
+pub fn zionctl_bin() -> std::path::PathBuf {
+    zion_tests::sibling_bin(
+        env!("CARGO_BIN_EXE_zion-sandboxd"),
+        "zionctl",
+        "ZION_ZIONCTL",
+    )
+}
 
 /// The EICAR anti-virus test file (68 bytes).
 pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 /// The scan worker: `$ZION_SCAN_WORKER`, else the one built beside the daemon
-/// (`cargo build -p zion-quarantine --bins`).
+/// (`cargo build -p zion-scanner --bins`).
 pub fn scan_worker() -> PathBuf {
     if let Some(worker) = std::env::var_os("ZION_SCAN_WORKER") {
         return worker.into();
@@ -28,7 +35,7 @@ pub fn scan_worker() -> PathBuf {
     let worker = Path::new(DAEMON).with_file_name("zion-scan-worker");
     assert!(
         worker.exists(),
-        "{} is missing: build it first with `cargo build -p zion-quarantine --bins` (make test does)",
+        "{} is missing: build it first with `cargo build -p zion-scanner --bins` (make test does)",
         worker.display()
     );
     worker
@@ -282,7 +289,7 @@ impl NotificationServer {
 /// `zionctl args` in `env`: its success, standard output and error.
 pub fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
     let out = env
-        .command(ZIONCTL)
+        .command(zionctl_bin())
         .args(args)
         .output()
         .expect("zionctl runs");
@@ -298,10 +305,10 @@ pub async fn connect_quarantine(
     env: &TestEnv,
 ) -> (
     zbus::Connection,
-    zion_sandboxd::quarantine::client::Quarantine1Proxy<'static>,
+    zion_bus::Quarantine1Proxy<'static>,
 ) {
     let bus = env.dbus().connect().await.expect("bus");
-    let proxy = zion_sandboxd::quarantine::client::Quarantine1Proxy::new(&bus)
+    let proxy = zion_bus::Quarantine1Proxy::new(&bus)
         .await
         .expect("proxy");
     (bus, proxy)

@@ -1,6 +1,7 @@
 //! The udev backend's pure decisions, apart from the hardware so they can be
-//! tested here: which mode a screen runs, where each screen sits, which keys
-//! switch virtual terminals, where a relative pointer motion may go.
+//! tested here: which mode a screen runs, where each screen sits, where a
+//! relative pointer motion may go (the virtual-terminal chords are
+//! [`crate::input_events::vt_chord`]).
 
 /// What the choice of a mode needs to know about one of a connector's modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,25 +42,6 @@ pub fn place_left_to_right(widths: &[i32]) -> Vec<(i32, i32)> {
             at
         })
         .collect()
-}
-
-/// Evdev codes of F1..F10 (59..68), F11 (87) and F12 (88).
-const F1_TO_F10: std::ops::RangeInclusive<u32> = 59..=68;
-const F11: u32 = 87;
-const F12: u32 = 88;
-
-/// The virtual terminal Ctrl+Alt+F`n` switches to (evdev key `code`, with
-/// Ctrl and Alt held or not), or `None` if the key is not such a switch.
-pub fn vt_for_key(code: u32, ctrl: bool, alt: bool) -> Option<i32> {
-    if !(ctrl && alt) {
-        return None;
-    }
-    match code {
-        c if F1_TO_F10.contains(&c) => Some((c - F1_TO_F10.start() + 1) as i32),
-        F11 => Some(11),
-        F12 => Some(12),
-        _ => None,
-    }
 }
 
 /// A rectangle in the global (logical) space: x, y, width, height.
@@ -163,21 +145,6 @@ mod tests {
         assert_eq!(place_left_to_right(&[]), []);
         // A nonsense width does not move the next screen backwards.
         assert_eq!(place_left_to_right(&[-5, 800]), [(0, 0), (0, 0)]);
-    }
-
-    #[test]
-    fn ctrl_alt_function_keys_switch_terminals() {
-        assert_eq!(vt_for_key(59, true, true), Some(1));
-        assert_eq!(vt_for_key(68, true, true), Some(10));
-        assert_eq!(vt_for_key(87, true, true), Some(11));
-        assert_eq!(vt_for_key(88, true, true), Some(12));
-        // Without both modifiers F-keys belong to the clients.
-        assert_eq!(vt_for_key(59, true, false), None);
-        assert_eq!(vt_for_key(59, false, true), None);
-        // Other keys never switch (58 is Caps Lock, 69 Num Lock).
-        assert_eq!(vt_for_key(58, true, true), None);
-        assert_eq!(vt_for_key(69, true, true), None);
-        assert_eq!(vt_for_key(30, true, true), None);
     }
 
     #[test]

@@ -67,6 +67,7 @@ use zion_profiles::config::Colour;
 
 use crate::identity::Origin;
 use crate::layout::Layout;
+use crate::lock::LockScene;
 use crate::render::{output_elements, DesktopElement, BACKGROUND};
 use crate::screenshot::Screenshot;
 use crate::state::State;
@@ -363,6 +364,7 @@ impl Udev {
         &mut self,
         layout: &Layout<Window>,
         colour: impl Fn(Option<&Origin>) -> Colour,
+        mut lock: Option<LockScene<'_>>,
     ) -> anyhow::Result<()> {
         if !self.session.is_active() {
             return Ok(());
@@ -398,6 +400,7 @@ impl Udev {
                     &screen.output,
                     layout,
                     &colour,
+                    lock.as_mut(),
                 ))
                 .map(|e| RelocateRenderElement::from_element(e, (-at.x, -at.y), Relocate::Relative))
                 .collect();
@@ -459,7 +462,7 @@ impl Udev {
     }
 
     /// Switches to virtual terminal `vt`.
-    fn change_vt(&mut self, vt: i32) {
+    pub fn change_vt(&mut self, vt: i32) {
         info!("switching to virtual terminal {vt}");
         if let Err(err) = self.session.change_vt(vt) {
             warn!("error switching to virtual terminal {vt}: {err}");

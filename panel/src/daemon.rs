@@ -1,0 +1,182 @@
+//! The panel's side of `org.zionos.Quarantine1`: one stream that connects,
+//! subscribes to `ItemAdded`/`ItemChanged`, lists, then follows the signals
+//! (iced runs it as a subscription); the calls; reading an object's first
+//! bytes for its MIME type.
+
+use std::path::PathBuf;
+
+use iced::futures::channel::mpsc;
+use iced::futures::SinkExt;
+use iced::futures::StreamExt;
+
+use zion_bus::quarantine::{item_events, ItemEvent, ItemInfo, Quarantine1Proxy};
+
+use super::mime;
+use super::model::{Event, Outcome, Request};
+
+/// What the signal stream says.
+// Moved a few times per signal: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// Connected: the connection for calls, and the quarantine as listed.
+    Connected(zbus::Connection, Vec<ItemInfo>),
+    /// Anything else, for the model.
+    Event(Event),
+}
+
+/// Which bus to use; a new `attempt` starts a new connection.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct Target {
+    /// The bus address, or `None` for the session bus.
+    pub address: Option<String>,
+    /// Bumped on every retry so that iced restarts the stream.
+    pub attempt: u64,
+}
+
+/// Connects to `address` (or the session bus).
+pub async fn connect(address: Option<&str>) -> Result<zbus::Connection, String> {
+    let connection = match address {
+        Some(address) => match zbus::connection::Builder::address(address) {
+            Ok(builder) => builder.build().await,
+            Err(e) => Err(e),
+        },
+        None => zbus::Connection::session().await,
+    };
+    connection.map_err(|e| {
+        format!(
+            "cannot connect to the session bus ({}): {e}",
+            address.unwrap_or("$DBUS_SESSION_BUS_ADDRESS")
+        )
+    })
+}
+
+/// A D-Bus error in words: the daemon's own message when it gave one, and
+/// what to do when the daemon is simply not there.
+pub fn explain(e: zbus::Error) -> String {
+    match &e {
+        zbus::Error::MethodError(name, _, _)
+            if matches!(
+                name.as_str(),
+                "org.freedesktop.DBus.Error.ServiceUnknown"
+                    | "org.freedesktop.DBus.Error.NameHasNoOwner"
+            ) =>
+        {
+            "zion-sandboxd is not running: org.zionos.Quarantine1 is not on the session bus \
+             (start it with `systemctl --user start zion-sandboxd` or `zion-sandboxd`)"
+                .to_owned()
+        }
+        zbus::Error::MethodError(_, Some(text), _) => text.clone(),
+        _ => e.to_string(),
+    }
+}
+
+/// The stream iced runs as the panel's subscription for `target`.
+pub fn follow(target: &Target) -> impl iced::futures::Stream<Item = Update> + use<> {
+    let address = target.address.clone();
+    iced::stream::channel(64, async move |mut out: mpsc::Sender<Update>| {
+        let failed = match run(address.as_deref(), &mut out).await {
+            Ok(()) => "zion-sandboxd left the session bus".to_owned(),
+            Err(reason) => reason,
+        };
+        let _ = out.send(Update::Event(Event::Unavailable(failed))).await;
+    })
+}
+
+/// Connects, lists and forwards signals until the daemon goes away.
+async fn run(address: Option<&str>, out: &mut mpsc::Sender<Update>) -> Result<(), String> {
+    let connection = connect(address).await?;
+    let proxy = Quarantine1Proxy::new(&connection).await.map_err(explain)?;
+    // Subscribe before listing, so that nothing that happens in between is missed.
+    let items_changed = item_events(&proxy).await.map_err(explain)?;
+    let owner = proxy
+        .inner()
+        .receive_owner_changed()
+        .await
+        .map_err(explain)?;
+    let items = proxy.list().await.map_err(explain)?;
+    if out
+        .send(Update::Connected(connection.clone(), items))
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
+
+    enum Signal {
+        Item(Box<zbus::Result<ItemEvent>>),
+        Owner(bool),
+    }
+    let items_changed = items_changed.map(|event| Signal::Item(Box::new(event)));
+    let owner = owner.map(|o| Signal::Owner(o.is_some()));
+    let mut all = iced::futures::stream::select(items_changed, owner);
+    while let Some(signal) = all.next().await {
+        let event = match signal {
+            Signal::Item(event) => match *event {
+                Ok(ItemEvent::Added(item)) => Event::Added(item),
+                Ok(ItemEvent::Changed(item)) => Event::Changed(item),
+                Err(e) => {
+                    tracing::warn!("a malformed Quarantine1 signal: {e}");
+                    continue;
+                }
+            },
+            Signal::Owner(false) => return Ok(()),
+            // A new daemon took the name: its items replace what we had.
+            Signal::Owner(true) => Event::Listed(proxy.list().await.map_err(explain)?),
+        };
+        if out.send(Update::Event(event)).await.is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Makes `request` on `connection`.
+pub async fn call(connection: zbus::Connection, request: Request) -> Result<Outcome, String> {
+    let proxy = Quarantine1Proxy::new(&connection).await.map_err(explain)?;
+    let outcome = match request {
+        Request::Release { id, destination } => proxy
+            .release(id, &destination)
+            .await
+            .map(|item| Outcome::Released(Box::new(item))),
+        Request::ReleaseOverride { id, destination } => proxy
+            .release_override(id, &destination)
+            .await
+            .map(|item| Outcome::Released(Box::new(item))),
+        Request::Delete { id } => proxy.delete(id).await.map(|()| Outcome::Deleted(id)),
+        Request::Rescan { id } => proxy.rescan(id).await.map(|()| Outcome::Rescanning(id)),
+    };
+    outcome.map_err(explain)
+}
+
+/// The MIME type of the object `sha256` in `objects`, or why it is unknown.
+pub async fn sniff(objects: Option<PathBuf>, sha256: String) -> Event {
+    let mime = match objects {
+        None => "unknown (no quarantine folder: set XDG_DATA_HOME or HOME)".to_owned(),
+        // The hash comes from the bus: only a plain hex name is a path under objects/.
+        Some(_) if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            "unknown (not a SHA-256)".to_owned()
+        }
+        Some(dir) => {
+            let path = dir.join(&sha256);
+            let read = tokio::task::spawn_blocking(move || read_head(&path)).await;
+            match read {
+                Ok(Ok(head)) => mime::guess(&head).to_owned(),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    "unknown (the file has left the quarantine)".to_owned()
+                }
+                Ok(Err(e)) => format!("unknown ({e})"),
+                Err(e) => format!("unknown ({e})"),
+            }
+        }
+    };
+    Event::Mime { sha256, mime }
+}
+
+fn read_head(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut head = Vec::with_capacity(mime::HEAD);
+    file.take(mime::HEAD as u64).read_to_end(&mut head)?;
+    Ok(head)
+}

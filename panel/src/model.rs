@@ -1,0 +1,787 @@
+//! The panel's state and what each event does to it, as plain values: no
+//! D-Bus, no files, no iced. What has to happen outside (a D-Bus call, a
+//! reconnect, reading a file's first bytes) comes back as an [`Effect`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use zion_bus::quarantine::{ItemInfo, MatchInfo};
+use zion_quarantine::policy::Policy;
+
+use super::format::Badge;
+
+/// Where the panel stands with the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Connecting to the bus and listing the quarantine.
+    Connecting,
+    /// Listed; following the daemon's signals.
+    Ready,
+    /// The bus or the daemon is not there; the panel retries.
+    Unavailable {
+        /// What failed, in words.
+        reason: String,
+    },
+}
+
+/// A call to `org.zionos.Quarantine1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `Release(id, destination)` of a clean item.
+    Release {
+        /// The item.
+        id: u64,
+        /// `shared` or `profile:NAME`.
+        destination: String,
+    },
+    /// `ReleaseOverride(id, destination)`: the user released it whatever the verdict.
+    ReleaseOverride {
+        /// The item.
+        id: u64,
+        /// `shared` or `profile:NAME`.
+        destination: String,
+    },
+    /// `Delete(id)`.
+    Delete {
+        /// The item.
+        id: u64,
+    },
+    /// `Rescan(id)`.
+    Rescan {
+        /// The item.
+        id: u64,
+    },
+}
+
+impl Request {
+    /// The item it is about.
+    pub fn id(&self) -> u64 {
+        match self {
+            Request::Release { id, .. }
+            | Request::ReleaseOverride { id, .. }
+            | Request::Delete { id }
+            | Request::Rescan { id } => *id,
+        }
+    }
+}
+
+/// What a call answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The item as released.
+    Released(Box<ItemInfo>),
+    /// The item was deleted.
+    Deleted(u64),
+    /// The item will be scanned again.
+    Rescanning(u64),
+}
+
+/// A question the user answers before a call that cannot be undone or that
+/// overrides a verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    /// The call made on "yes".
+    pub request: Request,
+    /// The question, naming the item (and the rule that matched).
+    pub question: String,
+    /// The "yes" button's words.
+    pub yes: String,
+}
+
+/// The keys the panel answers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// Select the item above.
+    Up,
+    /// Select the item below.
+    Down,
+    /// Open the selected item, or confirm the question.
+    Enter,
+    /// Ask to delete the selected item.
+    Delete,
+    /// Cancel the question, close the detail, or clear the selection.
+    Escape,
+}
+
+/// A line under the list saying how the last action went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// It went as asked.
+    Info(String),
+    /// It failed: the daemon's words.
+    Error(String),
+}
+
+/// Something that happened, to the panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Connected; the whole quarantine as listed.
+    Listed(Vec<ItemInfo>),
+    /// The bus or the daemon cannot be reached.
+    Unavailable(String),
+    /// `ItemAdded`.
+    Added(ItemInfo),
+    /// `ItemChanged`.
+    Changed(ItemInfo),
+    /// The user picked an item (a click): select it and show its detail.
+    Select(u64),
+    /// A key press.
+    Key(Key),
+    /// The user asked for a call (a button); it may need confirming first.
+    Ask(Request),
+    /// "Yes" to the question.
+    Confirm,
+    /// "No" to the question.
+    Cancel,
+    /// Close the detail view.
+    CloseDetail,
+    /// A call's answer.
+    Done(Request, Result<Outcome, String>),
+    /// The MIME type of the object with this SHA-256.
+    Mime {
+        /// The object's SHA-256 in hex.
+        sha256: String,
+        /// The type, or why it is unknown.
+        mime: String,
+    },
+    /// The clock, in seconds since the epoch.
+    Tick(u64),
+    /// Try the daemon again now.
+    Retry,
+    /// Show only what came from this profile (its downloads and what it
+    /// sent), or everything.
+    Filter(Option<String>),
+}
+
+/// What must happen outside the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Make this call.
+    Call(Request),
+    /// Connect again and list.
+    Reconnect,
+    /// Read the first bytes of this object to guess its type.
+    Sniff {
+        /// The object's SHA-256 in hex.
+        sha256: String,
+    },
+}
+
+/// The panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    /// Every item the daemon told us about, by id (oldest first).
+    pub items: BTreeMap<u64, ItemInfo>,
+    /// The selected item.
+    pub selected: Option<u64>,
+    /// Whether the selected item's detail is shown.
+    pub detail: bool,
+    /// The question waiting for an answer.
+    pub confirm: Option<Confirm>,
+    /// Where the panel stands with the daemon.
+    pub status: Status,
+    /// The profiles zion.toml names (release destinations).
+    pub configured_profiles: Vec<String>,
+    /// The `[quarantine]` policy, if zion.toml could be read (for countdowns).
+    pub policy: Option<Policy>,
+    /// Now, in seconds since the epoch.
+    pub now: u64,
+    /// How the last action went.
+    pub notice: Option<Notice>,
+    /// MIME types guessed so far, by SHA-256.
+    pub mime: HashMap<String, String>,
+    /// An item to open as soon as it is listed (`zion-panel --select ID`).
+    pub open_when_seen: Option<u64>,
+    /// Only items from this profile are listed (`None`: all).
+    pub from: Option<String>,
+}
+
+impl Panel {
+    /// A panel connecting to the daemon.
+    pub fn new(configured_profiles: Vec<String>, policy: Option<Policy>, now: u64) -> Panel {
+        Panel {
+            items: BTreeMap::new(),
+            selected: None,
+            detail: false,
+            confirm: None,
+            status: Status::Connecting,
+            configured_profiles,
+            policy,
+            now,
+            notice: None,
+            mime: HashMap::new(),
+            open_when_seen: None,
+            from: None,
+        }
+    }
+
+    /// The items the list shows, oldest first: all but deleted ones, from
+    /// the chosen profile only when one is chosen.
+    pub fn visible(&self) -> Vec<&ItemInfo> {
+        self.items
+            .values()
+            .filter(|i| Badge::of(i) != Badge::Deleted)
+            .filter(|i| self.from.as_ref().is_none_or(|p| &i.profile == p))
+            .collect()
+    }
+
+    /// The profiles items came from, for the filter buttons.
+    pub fn sources(&self) -> Vec<String> {
+        let all: BTreeSet<String> = self
+            .items
+            .values()
+            .filter(|i| !i.profile.is_empty())
+            .map(|i| i.profile.clone())
+            .collect();
+        all.into_iter().collect()
+    }
+
+    /// The selected item, if it is still shown.
+    pub fn selected_item(&self) -> Option<&ItemInfo> {
+        self.items
+            .get(&self.selected?)
+            .filter(|i| Badge::of(i) != Badge::Deleted)
+    }
+
+    /// Profiles an item can be released to: zion.toml's and those seen on items.
+    pub fn profiles(&self) -> Vec<String> {
+        let mut all: BTreeSet<String> = self.configured_profiles.iter().cloned().collect();
+        for item in self.items.values() {
+            if !item.profile.is_empty() {
+                all.insert(item.profile.clone());
+            }
+            if let Some(p) = item.destination.strip_prefix("profile:") {
+                all.insert(p.to_owned());
+            }
+        }
+        all.into_iter().collect()
+    }
+
+    /// The release buttons for an item: `(label, destination)`.
+    pub fn destinations(&self) -> Vec<(String, String)> {
+        let mut out = vec![("Release to Shared".to_owned(), "shared".to_owned())];
+        for p in self.profiles() {
+            out.push((format!("Release to {p}"), format!("profile:{p}")));
+        }
+        out
+    }
+
+    /// Applies `event`; returns what must happen outside.
+    pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Listed(items) => {
+                self.status = Status::Ready;
+                self.items = items.into_iter().map(|i| (i.id, i)).collect();
+                self.keep_selection_valid();
+                if let Some(id) = self.open_when_seen.filter(|id| self.items.contains_key(id)) {
+                    self.open_when_seen = None;
+                    return self.update(Event::Select(id));
+                }
+                self.sniff_selected()
+            }
+            Event::Unavailable(reason) => {
+                self.status = Status::Unavailable { reason };
+                self.items.clear();
+                self.selected = None;
+                self.detail = false;
+                self.confirm = None;
+                Vec::new()
+            }
+            Event::Added(item) | Event::Changed(item) => {
+                let id = item.id;
+                self.items.insert(id, item);
+                if self.open_when_seen == Some(id) {
+                    self.open_when_seen = None;
+                    return self.update(Event::Select(id));
+                }
+                if self.confirm.as_ref().is_some_and(|c| c.request.id() == id)
+                    && !self
+                        .items
+                        .get(&id)
+                        .is_some_and(|i| Badge::of(i).is_waiting())
+                {
+                    self.confirm = None;
+                }
+                self.keep_selection_valid();
+                if self.selected == Some(id) {
+                    return self.sniff_selected();
+                }
+                Vec::new()
+            }
+            Event::Select(id) => {
+                if !self.items.contains_key(&id) {
+                    return Vec::new();
+                }
+                self.selected = Some(id);
+                self.detail = true;
+                self.confirm = None;
+                self.sniff_selected()
+            }
+            Event::Key(key) => self.key(key),
+            Event::Ask(request) => self.ask(request),
+            Event::Confirm => match self.confirm.take() {
+                Some(confirm) => vec![Effect::Call(confirm.request)],
+                None => Vec::new(),
+            },
+            Event::Cancel => {
+                self.confirm = None;
+                Vec::new()
+            }
+            Event::CloseDetail => {
+                self.detail = false;
+                self.confirm = None;
+                Vec::new()
+            }
+            Event::Done(request, result) => {
+                self.notice = Some(self.notice_for(&request, result));
+                Vec::new()
+            }
+            Event::Mime { sha256, mime } => {
+                self.mime.insert(sha256, mime);
+                Vec::new()
+            }
+            Event::Tick(now) => {
+                self.now = now;
+                Vec::new()
+            }
+            Event::Retry => {
+                self.status = Status::Connecting;
+                vec![Effect::Reconnect]
+            }
+            Event::Filter(from) => {
+                self.from = from;
+                // A selection the filter hides is dropped with its detail.
+                if self
+                    .selected_item()
+                    .is_some_and(|i| !self.visible().iter().any(|v| v.id == i.id))
+                {
+                    self.selected = None;
+                    self.detail = false;
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn key(&mut self, key: Key) -> Vec<Effect> {
+        match key {
+            Key::Up | Key::Down => {
+                if self.confirm.is_some() {
+                    return Vec::new();
+                }
+                let ids: Vec<u64> = self.visible().iter().map(|i| i.id).collect();
+                let Some(&last) = ids.last() else {
+                    return Vec::new();
+                };
+                let at = self.selected.and_then(|s| ids.iter().position(|&i| i == s));
+                let next = match (key, at) {
+                    (Key::Up, Some(i)) => ids[i.saturating_sub(1)],
+                    (Key::Down, Some(i)) => ids[(i + 1).min(ids.len() - 1)],
+                    (Key::Up, None) => last,
+                    (_, None) => ids[0],
+                    _ => return Vec::new(),
+                };
+                self.selected = Some(next);
+                if self.detail {
+                    return self.sniff_selected();
+                }
+                Vec::new()
+            }
+            Key::Enter => {
+                if self.confirm.is_some() {
+                    return self.update(Event::Confirm);
+                }
+                if self.selected_item().is_some() {
+                    self.detail = true;
+                    return self.sniff_selected();
+                }
+                Vec::new()
+            }
+            Key::Delete => match self.selected_item() {
+                Some(item) if Badge::of(item).is_waiting() && self.confirm.is_none() => {
+                    let id = item.id;
+                    self.ask(Request::Delete { id })
+                }
+                _ => Vec::new(),
+            },
+            Key::Escape => {
+                if self.confirm.take().is_none() {
+                    if self.detail {
+                        self.detail = false;
+                    } else {
+                        self.selected = None;
+                    }
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// A button or key asked for `request`: call at once, or ask first.
+    fn ask(&mut self, request: Request) -> Vec<Effect> {
+        let Some(item) = self.items.get(&request.id()) else {
+            return Vec::new();
+        };
+        let badge = Badge::of(item);
+        if !badge.is_waiting() {
+            return Vec::new();
+        }
+        let confirm = match &request {
+            Request::Delete { .. } => Some(Confirm {
+                question: format!(
+                    "Delete {}? It is removed from the quarantine and cannot be recovered.",
+                    item.name
+                ),
+                yes: "Delete".to_owned(),
+                request: request.clone(),
+            }),
+            Request::Release { id, destination } | Request::ReleaseOverride { id, destination }
+                if badge.needs_override() =>
+            {
+                Some(Confirm {
+                    question: format!(
+                        "{} Release it to {} anyway?",
+                        why_not_clean(item),
+                        destination_words(destination)
+                    ),
+                    yes: "Release anyway".to_owned(),
+                    request: Request::ReleaseOverride {
+                        id: *id,
+                        destination: destination.clone(),
+                    },
+                })
+            }
+            // A clean item is released as asked; one not scanned yet waits.
+            Request::Release { .. } | Request::ReleaseOverride { .. }
+                if badge == Badge::Scanning =>
+            {
+                return Vec::new();
+            }
+            _ => None,
+        };
+        match confirm {
+            Some(confirm) => {
+                self.selected = Some(request.id());
+                self.confirm = Some(confirm);
+                Vec::new()
+            }
+            None => vec![Effect::Call(request)],
+        }
+    }
+
+    fn notice_for(&self, request: &Request, result: Result<Outcome, String>) -> Notice {
+        let name = |id: u64| {
+            self.items
+                .get(&id)
+                .map_or_else(|| format!("item {id}"), |i| i.name.clone())
+        };
+        match result {
+            Ok(Outcome::Released(item)) => {
+                let dest = match request {
+                    Request::Release { destination, .. }
+                    | Request::ReleaseOverride { destination, .. } => {
+                        destination_words(destination)
+                    }
+                    _ => String::new(),
+                };
+                Notice::Info(format!("Released {} to {dest}", item.name))
+            }
+            Ok(Outcome::Deleted(id)) => Notice::Info(format!("Deleted {}", name(id))),
+            Ok(Outcome::Rescanning(id)) => {
+                Notice::Info(format!("{} will be scanned again", name(id)))
+            }
+            Err(e) => Notice::Error(format!("{}: {e}", name(request.id()))),
+        }
+    }
+
+    /// A deleted or vanished selection moves to the nearest shown item.
+    fn keep_selection_valid(&mut self) {
+        let Some(selected) = self.selected else {
+            return;
+        };
+        if self.selected_item().is_some() {
+            return;
+        }
+        let ids: Vec<u64> = self.visible().iter().map(|i| i.id).collect();
+        self.selected = ids
+            .iter()
+            .find(|&&i| i > selected)
+            .or_else(|| ids.last())
+            .copied();
+        if self.selected.is_none() {
+            self.detail = false;
+        }
+        self.confirm = None;
+    }
+
+    fn sniff_selected(&self) -> Vec<Effect> {
+        match self.selected_item() {
+            Some(item)
+                if self.detail
+                    && !item.sha256.is_empty()
+                    && !self.mime.contains_key(&item.sha256) =>
+            {
+                vec![Effect::Sniff {
+                    sha256: item.sha256.clone(),
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// `Shared` or `the work profile`.
+pub fn destination_words(destination: &str) -> String {
+    match destination.strip_prefix("profile:") {
+        Some(p) => format!("the {p} profile"),
+        None if destination == "shared" => "Shared".to_owned(),
+        None => destination.to_owned(),
+    }
+}
+
+/// One matched rule as a person reads it: `EICAR_Test_File (EICAR test file, by Florian Roth)`.
+pub fn rule_words(m: &MatchInfo) -> String {
+    match (m.description.is_empty(), m.author.is_empty()) {
+        (true, true) => m.rule.clone(),
+        (false, true) => format!("{} ({})", m.rule, m.description),
+        (true, false) => format!("{} (by {})", m.rule, m.author),
+        (false, false) => format!("{} ({}, by {})", m.rule, m.description, m.author),
+    }
+}
+
+/// Why an item is not clean, naming the rules that matched.
+pub fn why_not_clean(item: &ItemInfo) -> String {
+    match Badge::of(item) {
+        Badge::Infected if !item.matches.is_empty() => {
+            let rules: Vec<String> = item.matches.iter().map(rule_words).collect();
+            format!("{} matched {}.", item.name, rules.join("; "))
+        }
+        Badge::Infected => format!("{} was found infected.", item.name),
+        Badge::TooLarge => format!("{} was not scanned: {}.", item.name, item.detail),
+        Badge::Error => format!("{} could not be scanned: {}.", item.name, item.detail),
+        _ => format!("{} is {}.", item.name, item.state),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap as Map;
+
+    fn item(id: u64, name: &str, state: &str) -> ItemInfo {
+        let matches = if state == "infected" {
+            vec![MatchInfo {
+                rule: "EICAR_Test_File".into(),
+                namespace: "default".into(),
+                author: "Florian Roth".into(),
+                description: "EICAR test file".into(),
+                tags: Vec::new(),
+                meta: Map::new(),
+            }]
+        } else {
+            Vec::new()
+        };
+        ItemInfo {
+            id,
+            name: name.into(),
+            safe_name: name.into(),
+            source: "sandbox:work/1".into(),
+            profile: "work".into(),
+            size: 68,
+            sha256: format!("{id:064x}"),
+            state: state.into(),
+            verdict: String::new(),
+            detail: String::new(),
+            matches,
+            added: 1000,
+            changed: 1000,
+            destination: String::new(),
+            held: false,
+        }
+    }
+
+    fn panel() -> Panel {
+        let mut p = Panel::new(vec!["personal".into()], None, 1000);
+        p.update(Event::Listed(vec![
+            item(1, "report.pdf", "clean"),
+            item(2, "eicar.com", "infected"),
+            item(3, "big.iso", "scanning"),
+        ]));
+        p
+    }
+
+    #[test]
+    fn releasing_a_clean_item_calls_at_once() {
+        let mut p = panel();
+        let effects = p.update(Event::Ask(Request::Release {
+            id: 1,
+            destination: "shared".into(),
+        }));
+        assert_eq!(
+            effects,
+            vec![Effect::Call(Request::Release {
+                id: 1,
+                destination: "shared".into()
+            })]
+        );
+        assert_eq!(p.confirm, None);
+    }
+
+    #[test]
+    fn releasing_an_infected_item_asks_naming_the_rule_then_overrides() {
+        let mut p = panel();
+        let effects = p.update(Event::Ask(Request::Release {
+            id: 2,
+            destination: "profile:personal".into(),
+        }));
+        assert!(effects.is_empty(), "nothing is called before the answer");
+        let confirm = p.confirm.clone().expect("a question");
+        assert_eq!(
+            confirm.question,
+            "eicar.com matched EICAR_Test_File (EICAR test file, by Florian Roth). \
+             Release it to the personal profile anyway?"
+        );
+        assert_eq!(
+            p.update(Event::Key(Key::Enter)),
+            vec![Effect::Call(Request::ReleaseOverride {
+                id: 2,
+                destination: "profile:personal".into()
+            })]
+        );
+        assert_eq!(p.confirm, None);
+    }
+
+    #[test]
+    fn escape_cancels_the_question_then_closes_the_detail_then_the_selection() {
+        let mut p = panel();
+        p.update(Event::Select(2));
+        p.update(Event::Key(Key::Delete));
+        assert!(p.confirm.is_some());
+        p.update(Event::Key(Key::Escape));
+        assert_eq!(
+            (p.confirm.is_some(), p.detail, p.selected),
+            (false, true, Some(2))
+        );
+        p.update(Event::Key(Key::Escape));
+        assert_eq!((p.detail, p.selected), (false, Some(2)));
+        p.update(Event::Key(Key::Escape));
+        assert_eq!(p.selected, None);
+    }
+
+    #[test]
+    fn arrows_walk_the_list_and_enter_opens_the_detail() {
+        let mut p = panel();
+        p.update(Event::Key(Key::Down));
+        assert_eq!(p.selected, Some(1));
+        p.update(Event::Key(Key::Down));
+        p.update(Event::Key(Key::Down));
+        p.update(Event::Key(Key::Down));
+        assert_eq!(p.selected, Some(3), "stops at the last item");
+        p.update(Event::Key(Key::Up));
+        assert_eq!(p.selected, Some(2));
+        assert!(!p.detail);
+        let effects = p.update(Event::Key(Key::Enter));
+        assert!(p.detail);
+        assert_eq!(
+            effects,
+            vec![Effect::Sniff {
+                sha256: format!("{:064x}", 2)
+            }]
+        );
+    }
+
+    #[test]
+    fn a_deleted_item_leaves_the_list_and_the_selection_moves_on() {
+        let mut p = panel();
+        p.update(Event::Select(1));
+        p.update(Event::Changed(item(1, "report.pdf", "deleted")));
+        let names: Vec<&str> = p.visible().iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, vec!["eicar.com", "big.iso"]);
+        assert_eq!(p.selected, Some(2));
+    }
+
+    #[test]
+    fn an_unscanned_item_is_not_released_and_nothing_released_is_acted_on() {
+        let mut p = panel();
+        let release = |id| {
+            Event::Ask(Request::Release {
+                id,
+                destination: "shared".into(),
+            })
+        };
+        assert!(p.update(release(3)).is_empty());
+        p.update(Event::Changed(item(1, "report.pdf", "released")));
+        assert!(p.update(release(1)).is_empty());
+        assert!(p.update(Event::Ask(Request::Delete { id: 1 })).is_empty());
+    }
+
+    #[test]
+    fn the_daemon_going_away_empties_the_list_and_retry_reconnects() {
+        let mut p = panel();
+        p.update(Event::Unavailable("zion-sandboxd is not running".into()));
+        assert!(p.visible().is_empty());
+        assert_eq!(p.update(Event::Retry), vec![Effect::Reconnect]);
+        assert_eq!(p.status, Status::Connecting);
+    }
+
+    #[test]
+    fn profiles_come_from_the_config_and_the_items() {
+        let p = panel();
+        let labels: Vec<String> = p.destinations().into_iter().map(|(l, _)| l).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "Release to Shared",
+                "Release to personal",
+                "Release to work"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_call_says_which_item_and_why() {
+        let mut p = panel();
+        p.update(Event::Done(
+            Request::Rescan { id: 2 },
+            Err("no such item".into()),
+        ));
+        assert_eq!(
+            p.notice,
+            Some(Notice::Error("eicar.com: no such item".into()))
+        );
+    }
+
+    #[test]
+    fn an_item_asked_for_on_the_command_line_opens_when_it_arrives() {
+        let mut p = Panel::new(Vec::new(), None, 1000);
+        p.open_when_seen = Some(4);
+        p.update(Event::Listed(vec![item(1, "a.txt", "clean")]));
+        assert_eq!(p.selected, None);
+        p.update(Event::Added(item(4, "b.txt", "scanning")));
+        assert_eq!((p.selected, p.detail), (Some(4), true));
+    }
+
+    #[test]
+    fn the_list_can_show_only_what_one_profile_sent_or_downloaded() {
+        let mut panel = Panel::new(vec!["work".into(), "personal".into()], None, 2000);
+        let mut sent = item(2, "notes.txt", "clean");
+        sent.profile = "personal".into();
+        sent.source = "profile:personal → work".into();
+        panel.update(Event::Listed(vec![item(1, "report.pdf", "clean"), sent]));
+        assert_eq!(
+            panel.sources(),
+            vec!["personal".to_owned(), "work".to_owned()]
+        );
+        assert_eq!(panel.visible().len(), 2);
+        panel.update(Event::Select(1));
+        panel.update(Event::Filter(Some("personal".into())));
+        let shown: Vec<u64> = panel.visible().iter().map(|i| i.id).collect();
+        assert_eq!(shown, vec![2]);
+        assert_eq!(
+            panel.selected_item(),
+            None,
+            "the hidden selection is dropped"
+        );
+        panel.update(Event::Filter(None));
+        assert_eq!(panel.visible().len(), 2);
+    }
+}

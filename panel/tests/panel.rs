@@ -1,0 +1,617 @@
+//! zion-panel against a real zion-sandboxd on the harness's private bus: the
+//! real iced program runs headless in `iced_test`'s Emulator (its tasks and
+//! its signal subscription on its own executor), the test clicks what a
+//! person would click and reads what the window shows.
+//!
+//! Needs the binaries: `cargo build -p zion-sandboxd -p zion-scanner -p zion-panel --bins`
+//! (`make test` builds them first).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use iced_test::core::Rectangle;
+use iced_test::emulator::{self, Emulator};
+use iced_test::futures::futures::channel::mpsc;
+use iced_test::program::Program;
+use iced_test::selector::Candidate;
+use zion_bus::quarantine::{ItemInfo, Quarantine1Proxy};
+use zion_panel::{self as panel, Config};
+use zion_quarantine::Policy;
+use zion_tests::TestEnv;
+
+/// The EICAR anti-virus test file (68 bytes).
+const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+const REPORT: &[u8] = b"%PDF-1.7\n% a quarterly report, nothing to see\n";
+
+/// `target/debug`, where cargo put this test's binaries' siblings.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    // target/debug/deps/panel-<hash>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps")
+        .to_path_buf()
+}
+
+fn binary(name: &str, build: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first with `{build}` (make test does)",
+        path.display()
+    );
+    path
+}
+
+fn default_rules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../session-files/rules")
+}
+
+fn data(env: &TestEnv) -> PathBuf {
+    env.xdg.data.join("zion")
+}
+
+/// zion.toml with one profile, `work`.
+fn write_config(env: &TestEnv) {
+    let dir = env.xdg.config.join("zion");
+    std::fs::create_dir_all(&dir).expect("config folder");
+    std::fs::write(dir.join("zion.toml"), "[[profile]]\nname = \"work\"\n").expect("zion.toml");
+}
+
+/// work's browser sandbox 1's download folder, made before the daemon starts.
+fn downloads(env: &TestEnv) -> PathBuf {
+    let dir = data(env).join("quarantine/inbox/sandbox-work-1");
+    std::fs::create_dir_all(&dir).expect("download folder");
+    dir
+}
+
+/// Saves a file as a browser does: written under `.part`, then renamed.
+fn drop_file(dir: &Path, name: &str, bytes: &[u8]) {
+    let partial = dir.join(format!("{name}.part"));
+    std::fs::write(&partial, bytes).expect("write the download");
+    std::fs::rename(&partial, dir.join(name)).expect("rename the download");
+}
+
+/// `zion-sandboxd --no-profiles`, its log collected.
+struct Daemon {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    fn start(env: &TestEnv) -> Daemon {
+        let daemon = binary("zion-sandboxd", "cargo build -p zion-sandboxd");
+        let worker = binary("zion-scan-worker", "cargo build -p zion-scanner --bins");
+        let mut child = env
+            .command(daemon)
+            .arg("--no-profiles")
+            .env("ZION_SCAN_WORKER", worker)
+            .env("ZION_RULES", default_rules())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("zion-sandboxd starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+        let daemon = Daemon { child, log };
+        let start = Instant::now();
+        while !daemon.log().contains("quarantine ready") {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "zion-sandboxd did not get its quarantine ready; it said:\n{}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        daemon
+    }
+
+    fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The panel's settings for this environment (retrying every second).
+fn panel_config(env: &TestEnv) -> Config {
+    Config {
+        bus_address: Some(env.dbus().address().to_owned()),
+        objects: Some(data(env).join("quarantine/objects")),
+        profiles: vec!["work".to_owned()],
+        policy: Some(Policy::default()),
+        config_problem: None,
+        retry: Duration::from_secs(1),
+        select: None,
+    }
+}
+
+/// The real panel program in an Emulator, and what it has sent us.
+struct Ui<P: Program + 'static> {
+    program: P,
+    emulator: Emulator<P>,
+    events: mpsc::Receiver<emulator::Event<P>>,
+}
+
+/// A text on screen and where it is.
+#[derive(Debug, Clone)]
+struct Shown {
+    text: String,
+    bounds: Rectangle,
+}
+
+impl<P: Program + 'static> Ui<P> {
+    fn new(program: P) -> Ui<P> {
+        let (sender, events) = mpsc::channel(256);
+        let emulator = Emulator::new(
+            sender,
+            &program,
+            emulator::Mode::Immediate,
+            iced_test::core::Size::new(1100.0, 700.0),
+        );
+        Ui {
+            program,
+            emulator,
+            events,
+        }
+    }
+
+    /// Runs what the program's tasks and subscriptions produced so far.
+    fn pump(&mut self) {
+        while let Ok(event) = self.events.try_recv() {
+            if let emulator::Event::Action(action) = event {
+                self.emulator.perform(&self.program, action);
+            }
+        }
+    }
+
+    /// Every text in the window with its bounds.
+    fn texts(&mut self) -> Vec<Shown> {
+        self.pump();
+        let mut ui = iced_test::simulator(self.emulator.view(&self.program));
+        let mut all = Vec::new();
+        let _ = ui.find(|candidate: Candidate<'_>| {
+            if let Candidate::Text {
+                content,
+                visible_bounds: Some(bounds),
+                ..
+            } = candidate
+            {
+                all.push(Shown {
+                    text: content.to_owned(),
+                    bounds,
+                });
+            }
+            None::<()>
+        });
+        all
+    }
+
+    fn shows(&mut self, text: &str) -> bool {
+        self.texts().iter().any(|s| s.text == text)
+    }
+
+    /// The texts on the same line as `name` (a list row), left to right.
+    fn row(&mut self, name: &str) -> Vec<String> {
+        let texts = self.texts();
+        let Some(anchor) = texts.iter().find(|s| s.text == name) else {
+            return Vec::new();
+        };
+        let y = anchor.bounds.center_y();
+        let mut line: Vec<&Shown> = texts
+            .iter()
+            .filter(|s| s.bounds.y <= y && y <= s.bounds.y + s.bounds.height)
+            .collect();
+        line.sort_by(|a, b| a.bounds.x.total_cmp(&b.bounds.x));
+        line.into_iter().map(|s| s.text.clone()).collect()
+    }
+
+    /// Waits until `check` holds, pumping the program; panics with what the window shows.
+    fn wait(&mut self, what: &str, timeout: Duration, mut check: impl FnMut(&mut Self) -> bool) {
+        let start = Instant::now();
+        loop {
+            if check(self) {
+                return;
+            }
+            if start.elapsed() > timeout {
+                let shown: Vec<String> = self.texts().into_iter().map(|s| s.text).collect();
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; the window shows: {shown:?}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_for_text(&mut self, text: &str) {
+        self.wait(&format!("{text:?}"), Duration::from_secs(20), |ui| {
+            ui.shows(text)
+        });
+    }
+
+    /// Clicks the widget showing `text` and runs what the click asked for.
+    fn click(&mut self, text: &str) {
+        self.pump();
+        let clicked = {
+            let mut ui = iced_test::simulator(self.emulator.view(&self.program));
+            match ui.click(text) {
+                Ok(_) => Ok(ui.into_messages().collect::<Vec<P::Message>>()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let messages = clicked.unwrap_or_else(|e| {
+            let shown: Vec<String> = self.texts().into_iter().map(|s| s.text).collect();
+            panic!("cannot click {text:?}: {e}; the window shows: {shown:?}");
+        });
+        assert!(!messages.is_empty(), "clicking {text:?} did nothing");
+        for message in messages {
+            self.emulator.update(&self.program, message);
+        }
+    }
+}
+
+/// A second client on the bus: the daemon's view of an item, and its signals.
+struct Watch {
+    proxy: Option<Quarantine1Proxy<'static>>,
+    changes: Arc<Mutex<Vec<ItemInfo>>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // zbus removes its match rules on drop by spawning on the runtime:
+        // drop everything while the runtime still runs.
+        let task = self.task.take();
+        let proxy = self.proxy.take();
+        self.runtime.block_on(async move {
+            if let Some(task) = task {
+                task.abort();
+                let _ = task.await;
+            }
+            drop(proxy);
+        });
+    }
+}
+
+impl Watch {
+    fn new(env: &TestEnv) -> Watch {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let changes = Arc::new(Mutex::new(Vec::new()));
+        let sink = changes.clone();
+        let (proxy, task) = runtime.block_on(async {
+            use futures_util::StreamExt;
+            let bus = env.dbus().connect().await.expect("the test bus");
+            let proxy = Quarantine1Proxy::new(&bus).await.expect("the proxy");
+            let mut stream = proxy.receive_item_changed().await.expect("ItemChanged");
+            let task = tokio::spawn(async move {
+                while let Some(signal) = stream.next().await {
+                    if let Ok(args) = signal.args() {
+                        sink.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(args.item);
+                    }
+                }
+            });
+            (proxy, task)
+        });
+        Watch {
+            proxy: Some(proxy),
+            changes,
+            task: Some(task),
+            runtime,
+        }
+    }
+
+    fn list(&self) -> Vec<ItemInfo> {
+        let proxy = self
+            .proxy
+            .as_ref()
+            .expect("the proxy lives as long as the watch");
+        self.runtime
+            .block_on(proxy.list())
+            .expect("Quarantine1.List")
+    }
+
+    fn named(&self, name: &str) -> ItemInfo {
+        self.list()
+            .into_iter()
+            .find(|i| i.name == name)
+            .unwrap_or_else(|| panic!("no item {name} in the quarantine"))
+    }
+
+    /// The states `id` went through since the watch began.
+    fn states(&self, id: u64) -> Vec<String> {
+        self.changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|i| i.id == id)
+            .map(|i| i.state.clone())
+            .collect()
+    }
+}
+
+/// A test environment with the daemon running and two downloads scanned.
+fn two_downloads() -> (TestEnv, Daemon) {
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env);
+    let inbox = downloads(&env);
+    let daemon = Daemon::start(&env);
+    drop_file(&inbox, "report.pdf", REPORT);
+    drop_file(&inbox, "eicar.com", EICAR);
+    (env, daemon)
+}
+
+#[test]
+fn the_list_shows_both_downloads_with_their_badges_and_the_detail_names_the_rule() {
+    let (env, daemon) = two_downloads();
+    let mut ui = Ui::new(panel::application(panel_config(&env)));
+
+    ui.wait("both items scanned", Duration::from_secs(30), |ui| {
+        ui.row("report.pdf").contains(&"clean".to_owned())
+            && ui.row("eicar.com").contains(&"infected".to_owned())
+    });
+    let report = ui.row("report.pdf");
+    assert!(report.contains(&"sandbox work #1".to_owned()), "{report:?}");
+    assert!(
+        report.contains(&format!("{} B", REPORT.len())),
+        "{report:?}"
+    );
+    assert!(ui.shows("2 items waiting"));
+
+    ui.click("eicar.com");
+    ui.wait_for_text("EICAR_Test_File");
+    assert!(ui.shows("Zion project"), "the rule's author is shown");
+    assert!(ui.shows(
+        "Is the EICAR anti-virus test file itself: the string at offset 0, at most 128 bytes"
+    ));
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(EICAR));
+    assert!(ui.shows(&sha), "the SHA-256 is shown");
+    ui.wait_for_text("text/plain");
+
+    ui.click("report.pdf");
+    ui.wait_for_text("application/pdf");
+    assert!(!ui.shows("EICAR_Test_File"), "a clean item has no rules");
+    drop(daemon);
+}
+
+#[test]
+fn release_delete_and_rescan_reach_the_daemon_and_the_list_follows_its_signals() {
+    let (env, daemon) = two_downloads();
+    let watch = Watch::new(&env);
+    let mut ui = Ui::new(panel::application(panel_config(&env)));
+    ui.wait("both items scanned", Duration::from_secs(30), |ui| {
+        ui.row("report.pdf").contains(&"clean".to_owned())
+            && ui.row("eicar.com").contains(&"infected".to_owned())
+    });
+
+    // Release the clean one to Shared: the file lands there, and the row
+    // turns "released" when the daemon's ItemChanged arrives.
+    ui.click("report.pdf");
+    ui.click("Release to Shared");
+    ui.wait("report.pdf released", Duration::from_secs(20), |ui| {
+        ui.row("report.pdf").contains(&"released".to_owned())
+    });
+    let shared = data(&env).join("shared/report.pdf");
+    assert_eq!(
+        std::fs::read(&shared).ok().as_deref(),
+        Some(REPORT),
+        "{} holds the download",
+        shared.display()
+    );
+    ui.wait_for_text("Released report.pdf to Shared");
+
+    // Releasing the infected one asks first, naming the rule; "Cancel" releases nothing.
+    ui.click("eicar.com");
+    ui.click("Release to Shared");
+    let question = ui
+        .texts()
+        .into_iter()
+        .map(|s| s.text)
+        .find(|t| t.ends_with("Release it to Shared anyway?"))
+        .expect("a question before releasing an infected file");
+    assert!(question.contains("EICAR_Test_File"), "{question}");
+    assert!(question.contains("by Zion project"), "{question}");
+    ui.click("Cancel");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!data(&env).join("shared/eicar.com").exists());
+    assert_eq!(watch.named("eicar.com").state, "infected");
+
+    // Rescan: the daemon scans it again (ItemChanged: scanning, then infected).
+    let eicar = watch.named("eicar.com").id;
+    let before = watch.states(eicar).len();
+    ui.click("Rescan");
+    ui.wait_for_text("eicar.com will be scanned again");
+    let start = Instant::now();
+    while watch.states(eicar)[before..] != ["stored", "scanning", "infected"] {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "a rescan goes stored → scanning → infected, saw {:?}",
+            &watch.states(eicar)[before..]
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ui.wait("eicar.com infected again", Duration::from_secs(20), |ui| {
+        ui.row("eicar.com").contains(&"infected".to_owned())
+    });
+
+    // Delete asks, then the item leaves the daemon and the list.
+    ui.click("Delete");
+    assert!(
+        ui.shows("Delete eicar.com? It is removed from the quarantine and cannot be recovered.")
+    );
+    ui.click("Delete");
+    ui.wait(
+        "eicar.com gone from the list",
+        Duration::from_secs(20),
+        |ui| !ui.shows("eicar.com"),
+    );
+    assert_eq!(watch.named("eicar.com").state, "deleted");
+    assert!(ui.shows("report.pdf"), "the released item stays listed");
+    drop(daemon);
+}
+
+#[test]
+fn without_a_daemon_the_panel_says_so_and_connects_once_it_starts() {
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env);
+    downloads(&env);
+    let mut ui = Ui::new(panel::application(panel_config(&env)));
+    ui.wait_for_text("The quarantine daemon is not running");
+    let reason = ui
+        .texts()
+        .into_iter()
+        .map(|s| s.text)
+        .find(|t| t.starts_with("zion-sandboxd is not running"));
+    assert!(reason.is_some(), "the panel says why");
+
+    let daemon = Daemon::start(&env);
+    // It retries every second: the empty quarantine shows without a click.
+    ui.wait_for_text("Nothing in quarantine");
+    drop(daemon);
+}
+
+/// Pixels of iced's dark background (0x2B2D31) in an RGBA PNG, and its size.
+fn panel_background_pixels(png_file: &Path) -> (usize, u32, u32) {
+    let file = std::fs::File::open(png_file).expect("the screenshot");
+    let mut reader = png::Decoder::new(file).read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("its pixels");
+    let channels = info.color_type.samples();
+    let count = buf[..info.buffer_size()]
+        .chunks(channels)
+        .filter(|p| {
+            p[0].abs_diff(0x2b) <= 2 && p[1].abs_diff(0x2d) <= 2 && p[2].abs_diff(0x31) <= 2
+        })
+        .count();
+    (count, info.width, info.height)
+}
+
+/// The real zion-panel as a Wayland client of the real headless compositor,
+/// on its host socket, with a clean and an infected download listed and the
+/// infected one opened. The PNG goes to `target/zion-panel.png`; with
+/// `ZION_UPDATE_SCREENSHOTS=1` also to `panel/screenshots/panel.png`
+/// (the README's picture).
+#[test]
+fn the_panel_draws_as_a_client_of_the_headless_compositor() {
+    let compositor = binary("zion-compositor", "cargo build -p zion-compositor");
+    let panel = binary("zion-panel", "cargo build -p zion-panel --bins");
+    let (env, daemon) = two_downloads();
+    let watch = Watch::new(&env);
+    let start = Instant::now();
+    while !watch
+        .list()
+        .iter()
+        .any(|i| i.name == "eicar.com" && i.state == "infected")
+        || !watch
+            .list()
+            .iter()
+            .any(|i| i.name == "report.pdf" && i.state == "clean")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the downloads were not scanned; zion-sandboxd said:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let eicar = watch.named("eicar.com").id;
+
+    let runtime = env.xdg.runtime.clone();
+    let shot = bin_dir().join("../zion-panel.png");
+    let _ = std::fs::remove_file(&shot);
+    let mut compositor = env
+        .command(compositor)
+        .args(["--backend", "headless", "--size", "1100x680", "--no-dbus"])
+        .arg("--runtime-dir")
+        .arg(&runtime)
+        .args(["--exit-after", "10", "--screenshot"])
+        .arg(&shot)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("zion-compositor starts");
+    let socket = runtime.join("wayland-zion");
+    let start = Instant::now();
+    while !socket.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the compositor made no host socket at {}",
+            socket.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut client = env
+        .command(panel)
+        .arg("--select")
+        .arg(eicar.to_string())
+        .env("WAYLAND_DISPLAY", "wayland-zion")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env_remove("DISPLAY")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("zion-panel starts");
+
+    // The panel must still run when the compositor stops (and takes the
+    // screenshot); it leaves once its display is gone.
+    let mut panel_alive = true;
+    while matches!(compositor.try_wait(), Ok(None)) {
+        panel_alive &= matches!(client.try_wait(), Ok(None));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let compositor_done = compositor.wait_with_output().expect("the compositor ends");
+    let _ = client.kill();
+    let panel_done = client.wait_with_output().expect("zion-panel ends");
+    let panel_said = String::from_utf8_lossy(&panel_done.stderr).into_owned();
+    assert!(
+        compositor_done.status.success(),
+        "zion-compositor failed: {}",
+        String::from_utf8_lossy(&compositor_done.stderr)
+    );
+    assert!(
+        panel_alive,
+        "zion-panel exited while the compositor ran; it said:\n{panel_said}"
+    );
+
+    let (dark, width, height) = panel_background_pixels(&shot);
+    // The panel's window fills most of the output with its background.
+    let share = dark as f64 / f64::from(width * height);
+    assert!(
+        share > 0.3,
+        "only {:.0}% of the screenshot is the panel's background: the window did not draw \
+         (zion-panel said:\n{panel_said})",
+        share * 100.0
+    );
+    if std::env::var_os("ZION_UPDATE_SCREENSHOTS").is_some() {
+        let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots/panel.png");
+        std::fs::copy(&shot, &readme).expect("copy the screenshot for the README");
+    }
+    drop(daemon);
+}
