@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use quarantine_support::*;
-use zion_bus::Quarantine1Proxy;
 use zion_bus::quarantine::ItemInfo;
+use zion_bus::Quarantine1Proxy;
 use zion_tests::TestEnv;
 
 const VERDICT_TIMEOUT: Duration = Duration::from_secs(30);

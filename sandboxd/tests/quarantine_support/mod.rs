@@ -303,13 +303,8 @@ pub fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
 /// A connection to `env`'s bus and the quarantine's proxy on it.
 pub async fn connect_quarantine(
     env: &TestEnv,
-) -> (
-    zbus::Connection,
-    zion_bus::Quarantine1Proxy<'static>,
-) {
+) -> (zbus::Connection, zion_bus::Quarantine1Proxy<'static>) {
     let bus = env.dbus().connect().await.expect("bus");
-    let proxy = zion_bus::Quarantine1Proxy::new(&bus)
-        .await
-        .expect("proxy");
+    let proxy = zion_bus::Quarantine1Proxy::new(&bus).await.expect("proxy");
     (bus, proxy)
 }
