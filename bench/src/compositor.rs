@@ -20,22 +20,14 @@
 //!   to the focused client, not to the hotkeys), so the D-Bus call stands in
 //!   for the key; it includes the bus round trip.
 
-use std::io::Write;
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use zion_bus::Compositor1Proxy;
 
 use anyhow::{bail, Context};
-use wayland_client::protocol::{
-    wl_buffer::WlBuffer, wl_callback::WlCallback, wl_compositor::WlCompositor,
-    wl_registry::WlRegistry, wl_shm::WlShm, wl_shm_pool::WlShmPool, wl_surface::WlSurface,
-};
-use wayland_client::{delegate_noop, Connection, Dispatch, EventQueue, QueueHandle};
-use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
 use zion_bench::{median, ms, sibling, spawn_weston, wait_socket, Children, WESTON_SOCKET};
+use zion_tests::wayland::{Client, TestWindow};
 
 const FIRST_FRAME_ROUNDS: usize = 30;
 const FRAME_WARMUP: usize = 10;
@@ -54,106 +46,11 @@ fn pause(base: Duration, round: usize, rounds: usize) -> Duration {
     base + Duration::from_micros(16_667 * (round % rounds) as u64 / rounds as u64)
 }
 
-/// What a probe client learnt from the compositor.
-#[derive(Default)]
-struct Probe {
-    compositor: Option<WlCompositor>,
-    shm: Option<WlShm>,
-    wm_base: Option<xdg_wm_base::XdgWmBase>,
-    configured: bool,
-    frame_done: Option<Instant>,
-}
-
-impl Dispatch<WlRegistry, ()> for Probe {
-    fn event(
-        state: &mut Self,
-        registry: &WlRegistry,
-        event: wayland_client::protocol::wl_registry::Event,
-        _: &(),
-        _: &Connection,
-        qh: &QueueHandle<Self>,
-    ) {
-        use wayland_client::protocol::wl_registry::Event;
-        if let Event::Global {
-            name,
-            interface,
-            version,
-        } = event
-        {
-            match interface.as_str() {
-                "wl_compositor" => {
-                    state.compositor = Some(registry.bind(name, version.min(4), qh, ()));
-                }
-                "wl_shm" => state.shm = Some(registry.bind(name, 1, qh, ())),
-                "xdg_wm_base" => state.wm_base = Some(registry.bind(name, 1, qh, ())),
-                _ => {}
-            }
-        }
-    }
-}
-
-impl Dispatch<xdg_wm_base::XdgWmBase, ()> for Probe {
-    fn event(
-        _: &mut Self,
-        base: &xdg_wm_base::XdgWmBase,
-        event: xdg_wm_base::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_wm_base::Event::Ping { serial } = event {
-            base.pong(serial);
-        }
-    }
-}
-
-impl Dispatch<xdg_surface::XdgSurface, ()> for Probe {
-    fn event(
-        state: &mut Self,
-        surface: &xdg_surface::XdgSurface,
-        event: xdg_surface::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_surface::Event::Configure { serial } = event {
-            surface.ack_configure(serial);
-            state.configured = true;
-        }
-    }
-}
-
-impl Dispatch<WlCallback, ()> for Probe {
-    fn event(
-        state: &mut Self,
-        _: &WlCallback,
-        event: wayland_client::protocol::wl_callback::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let wayland_client::protocol::wl_callback::Event::Done { .. } = event {
-            state.frame_done = Some(Instant::now());
-        }
-    }
-}
-
-delegate_noop!(Probe: ignore WlCompositor);
-delegate_noop!(Probe: ignore WlShm);
-delegate_noop!(Probe: ignore WlShmPool);
-delegate_noop!(Probe: ignore WlBuffer);
-delegate_noop!(Probe: ignore WlSurface);
-delegate_noop!(Probe: ignore xdg_toplevel::XdgToplevel);
-
-/// A real Wayland client with one mapped toplevel showing a shm buffer.
+/// A real Wayland client (the harness's) with one mapped toplevel showing
+/// an shm buffer.
 struct Window {
-    conn: Connection,
-    queue: EventQueue<Probe>,
-    probe: Probe,
-    surface: WlSurface,
-    buffer: WlBuffer,
-    _toplevel: xdg_toplevel::XdgToplevel,
-    _xdg: xdg_surface::XdgSurface,
+    client: Client,
+    window: TestWindow,
 }
 
 impl Window {
@@ -161,65 +58,15 @@ impl Window {
     /// with a frame callback; returns the window and when connect() began.
     fn open(socket: &Path) -> anyhow::Result<(Window, Instant)> {
         let start = Instant::now();
-        let stream = UnixStream::connect(socket)
-            .with_context(|| format!("connecting to {}", socket.display()))?;
-        let conn = Connection::from_socket(stream)
-            .with_context(|| format!("opening a Wayland connection on {}", socket.display()))?;
-        let mut queue = conn.new_event_queue();
-        let qh = queue.handle();
-        conn.display().get_registry(&qh, ());
-        let mut probe = Probe::default();
-        queue
-            .roundtrip(&mut probe)
-            .context("listing the compositor's globals")?;
-        let (Some(compositor), Some(shm), Some(wm_base)) = (
-            probe.compositor.clone(),
-            probe.shm.clone(),
-            probe.wm_base.clone(),
-        ) else {
-            bail!(
-                "the compositor on {} lacks wl_compositor, wl_shm or xdg_wm_base",
-                socket.display()
-            );
-        };
-        let surface = compositor.create_surface(&qh, ());
-        let xdg = wm_base.get_xdg_surface(&surface, &qh, ());
-        let toplevel = xdg.get_toplevel(&qh, ());
-        toplevel.set_title("bench-compositor".into());
-        surface.commit();
-
-        let (w, h) = SIZE;
-        let stride = w * 4;
-        let len = (stride * h) as usize;
-        let fd = rustix::fs::memfd_create("bench-compositor", rustix::fs::MemfdFlags::CLOEXEC)
-            .context("creating the shm buffer's memfd")?;
-        let mut file = std::fs::File::from(fd);
-        // Opaque orange, XRGB8888 little-endian.
-        let pixels: Vec<u8> = [0x00, 0x80, 0xff, 0xff].repeat(len / 4);
-        file.write_all(&pixels).context("filling the shm buffer")?;
-        let pool = shm.create_pool(file.as_fd(), len as i32, &qh, ());
-        let buffer = pool.create_buffer(
-            0,
-            w,
-            h,
-            stride,
-            wayland_client::protocol::wl_shm::Format::Xrgb8888,
-            &qh,
-            (),
-        );
-        pool.destroy();
-
-        let mut window = Window {
-            conn,
-            queue,
-            probe,
-            surface,
-            buffer,
-            _toplevel: toplevel,
-            _xdg: xdg,
-        };
+        let mut client = Client::connect(socket)
+            .with_context(|| format!("listing the globals on {}", socket.display()))?;
+        // Opaque orange, XRGB8888.
+        let window = client
+            .window("bench-compositor", SIZE, 0x00ff_8000)
+            .with_context(|| format!("opening a window on {}", socket.display()))?;
+        let mut window = Window { client, window };
         let end = Instant::now() + WAIT;
-        while !window.probe.configured {
+        while window.client.seen.configured == 0 {
             if Instant::now() > end {
                 bail!(
                     "no xdg_surface.configure within {WAIT:?} on {}",
@@ -234,44 +81,15 @@ impl Window {
 
     /// Redraws the whole buffer with a frame callback.
     fn request_frame(&mut self) {
-        let qh = self.queue.handle();
-        self.probe.frame_done = None;
-        self.surface.attach(Some(&self.buffer), 0, 0);
-        self.surface.damage_buffer(0, 0, SIZE.0, SIZE.1);
-        self.surface.frame(&qh, ());
-        self.surface.commit();
+        self.client.request_frame(&self.window.surface);
+        self.window.draw();
     }
 
     /// Reads and handles events for up to `timeout`.
     fn dispatch(&mut self, timeout: Duration) -> anyhow::Result<()> {
-        self.queue
-            .dispatch_pending(&mut self.probe)
-            .context("handling Wayland events")?;
-        self.conn.flush().context("sending Wayland requests")?;
-        if let Some(guard) = self.queue.prepare_read() {
-            let ready = {
-                let fd = guard.connection_fd();
-                let mut fds = [rustix::event::PollFd::new(
-                    &fd,
-                    rustix::event::PollFlags::IN,
-                )];
-                let timeout = rustix::event::Timespec {
-                    tv_sec: timeout.as_secs() as i64,
-                    tv_nsec: timeout.subsec_nanos() as i64,
-                };
-                rustix::event::poll(&mut fds, Some(&timeout))
-                    .context("waiting for the compositor")?
-            };
-            if ready > 0 {
-                guard
-                    .read()
-                    .context("reading from the compositor (did it go?)")?;
-            }
-        }
-        self.queue
-            .dispatch_pending(&mut self.probe)
-            .context("handling Wayland events")?;
-        Ok(())
+        self.client
+            .dispatch(timeout)
+            .context("talking to the compositor (did it go?)")
     }
 
     /// Waits for the frame callback asked for last; when it came, or None
@@ -279,7 +97,7 @@ impl Window {
     fn wait_frame(&mut self, timeout: Duration) -> anyhow::Result<Option<Instant>> {
         let end = Instant::now() + timeout;
         loop {
-            if let Some(done) = self.probe.frame_done {
+            if let Some(done) = self.client.seen.frame_done {
                 return Ok(Some(done));
             }
             let now = Instant::now();

@@ -6,22 +6,17 @@
 //! theirs by design.)
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use zion_compositor::clipboard::{Domain, Kind};
-use zion_compositor::input::keys;
 use zion_compositor::render::origin_of_window;
-use zion_compositor::{Action, BackendKind, Compositor, Options, Origin};
-use zion_config::Config;
+use zion_compositor::sockets::socket_path;
+use zion_compositor::{Compositor, Origin};
+use zion_tests::compositor::programs::{self, clipboard_tools_missing as tools_missing};
+use zion_tests::compositor::programs::{command as client, Running, WL_COPY};
+use zion_tests::compositor::{press_super_shift, profile_name, Fixture, WAIT};
 
-const WL_COPY: &str = "/usr/bin/wl-copy";
-const WL_PASTE: &str = "/usr/bin/wl-paste";
 const SIMPLE_SHM: &str = "/usr/bin/weston-simple-shm";
-const WAIT: Duration = Duration::from_secs(10);
-/// How long `wl-paste` may wait for a selection before it counts as
-/// offered nothing (a client that may see no selection is sent none).
-const NOTHING: Duration = Duration::from_secs(2);
 
 /// evdev KEY_C and KEY_V.
 const KEY_C: u32 = 46;
@@ -31,128 +26,35 @@ fn missing(program: &str, package: &str) -> bool {
     !zion_tests::skip::installed(program, package)
 }
 
-fn tools_missing() -> bool {
-    missing(WL_COPY, "wl-clipboard") || missing(WL_PASTE, "wl-clipboard")
-}
-
-fn compositor(runtime: &Path) -> Compositor {
-    let options = Options {
-        backend: BackendKind::Headless,
-        size: (640, 480),
-        runtime_dir: runtime.to_owned(),
-    };
-    Compositor::new(Config::defaults(), &options).expect("compositor starts")
+fn compositor() -> Fixture {
+    Fixture::with_size((640, 480))
 }
 
 fn socket(runtime: &Path, profile: &str) -> PathBuf {
-    if profile == "host" {
-        return runtime.join("wayland-zion");
+    match profile {
+        "host" => socket_path(runtime, &Origin::Host),
+        _ => socket_path(runtime, &Origin::Profile(profile_name(profile))),
     }
-    runtime.join("zion").join(profile).join("wayland-0")
 }
 
 fn domain(profile: &str) -> Domain {
-    Domain::Profile(profile.parse().expect("profile name"))
+    Domain::Profile(profile_name(profile))
 }
 
-fn show(c: &mut Compositor, profile: &str) {
-    let i = c.state.layout.index_of(profile).expect("desktop exists");
-    c.state.do_action(Action::SwitchTo(i));
-}
-
-/// A client process, killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn client(socket: &Path, program: &str) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.env_clear()
-        .env("XDG_RUNTIME_DIR", socket.parent().expect("socket folder"))
-        .env("WAYLAND_DISPLAY", socket.file_name().expect("socket name"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    cmd
+fn show(c: &mut Fixture, profile: &str) {
+    c.show(profile);
 }
 
 /// `wl-copy --foreground text` on `profile`'s socket, once the compositor
 /// has kept a copy of it as that profile's selection.
 fn copy(c: &mut Compositor, runtime: &Path, profile: &str, text: &str, kind: Kind) -> Running {
-    copy_on(c, &socket(runtime, profile), &domain(profile), text, kind)
-}
-
-/// `wl-copy --foreground text` on `socket`, once the compositor has kept
-/// a copy of it as the selection of `d`.
-fn copy_on(c: &mut Compositor, socket: &Path, d: &Domain, text: &str, kind: Kind) -> Running {
-    let mut cmd = client(socket, WL_COPY);
-    cmd.arg("--foreground");
-    if kind == Kind::Primary {
-        cmd.arg("--primary");
-    }
-    let copier = Running(cmd.arg("--").arg(text).spawn().expect("wl-copy starts"));
-    let kept = c
-        .dispatch_until(WAIT, |s| {
-            s.selection_owners
-                .clipboards
-                .get(d, kind)
-                .is_some_and(|copy| {
-                    copy.mime_types()
-                        .iter()
-                        .any(|m| copy.get(m).as_deref() == Some(text.as_bytes()))
-                })
-        })
-        .expect("event loop runs");
-    assert!(kept, "wl-copy {text:?} in {d}: no {kind:?} selection kept");
-    copier
+    programs::copy(c, &socket(runtime, profile), &domain(profile), text, kind)
 }
 
 /// What `wl-paste` on `profile`'s socket prints, `None` when it is offered
 /// nothing.
 fn paste(c: &mut Compositor, runtime: &Path, profile: &str, kind: Kind) -> Option<String> {
-    paste_on(c, &socket(runtime, profile), kind)
-}
-
-/// What `wl-paste` on `socket` prints, `None` when it is offered nothing.
-fn paste_on(c: &mut Compositor, socket: &Path, kind: Kind) -> Option<String> {
-    let out = tempfile::NamedTempFile::new().expect("output file");
-    let mut cmd = client(socket, WL_PASTE);
-    cmd.arg("--no-newline");
-    if kind == Kind::Primary {
-        cmd.arg("--primary");
-    }
-    cmd.stdout(out.reopen().expect("output file reopens"));
-    let mut child = Running(cmd.spawn().expect("wl-paste starts"));
-    let end = Instant::now() + NOTHING;
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("wl-paste status") {
-            break status;
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        c.dispatch(Duration::from_millis(10))
-            .expect("event loop runs");
-    };
-    if !status.success() {
-        return None;
-    }
-    Some(std::fs::read_to_string(out.path()).expect("output readable"))
-}
-
-fn press_super_shift(c: &mut Compositor, key: u32) {
-    let s = &mut c.state;
-    s.key(keys::LEFT_META, true);
-    s.key(keys::LEFT_SHIFT, true);
-    s.key(key, true);
-    s.key(key, false);
-    s.key(keys::LEFT_SHIFT, false);
-    s.key(keys::LEFT_META, false);
+    programs::paste(c, &socket(runtime, profile), kind)
 }
 
 /// The notices added since there were `before`.
@@ -165,9 +67,8 @@ fn each_profile_pastes_its_own_clipboard_after_another_profile_copies() {
     if tools_missing() {
         return;
     }
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let rt = runtime.path();
-    let mut c = compositor(rt);
+    let mut c = compositor();
+    let rt = &c.runtime().to_path_buf();
 
     let _a = copy(&mut c, rt, "work", "A", Kind::Clipboard);
     show(&mut c, "personal");
@@ -208,9 +109,8 @@ fn each_profile_keeps_its_own_primary_selection() {
     if tools_missing() {
         return;
     }
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let rt = runtime.path();
-    let mut c = compositor(rt);
+    let mut c = compositor();
+    let rt = &c.runtime().to_path_buf();
 
     let _a = copy(&mut c, rt, "work", "selected in work", Kind::Primary);
     show(&mut c, "personal");
@@ -244,9 +144,8 @@ fn super_shift_c_then_v_moves_works_clipboard_into_personal_once() {
     if tools_missing() || missing(SIMPLE_SHM, "weston") {
         return;
     }
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let rt = runtime.path();
-    let mut c = compositor(rt);
+    let mut c = compositor();
+    let rt = &c.runtime().to_path_buf();
 
     // A personal window to paste into, and personal's own clipboard "B".
     let _window = Running(
@@ -321,9 +220,8 @@ fn a_clipboard_over_16_mib_is_pasted_live_but_not_kept() {
     if tools_missing() {
         return;
     }
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let rt = runtime.path();
-    let mut c = compositor(rt);
+    let mut c = compositor();
+    let rt = &c.runtime().to_path_buf();
 
     let big = "x".repeat((16 << 20) + 1);
     let input = tempfile::NamedTempFile::new().expect("input file");
@@ -335,7 +233,7 @@ fn a_clipboard_over_16_mib_is_pasted_live_but_not_kept() {
             .spawn()
             .expect("wl-copy starts"),
     );
-    let work = zion_compositor::Origin::Profile("work".parse().expect("profile name"));
+    let work = Origin::Profile(profile_name("work"));
     let set = c
         .dispatch_until(WAIT, |s| {
             s.selection_owners.clipboard.as_ref() == Some(&work)
@@ -387,9 +285,8 @@ fn a_sandboxs_clipboard_crosses_to_its_profile_only_through_the_transfer_hotkeys
     if tools_missing() || missing(SIMPLE_SHM, "weston") {
         return;
     }
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let rt = runtime.path();
-    let mut c = compositor(rt);
+    let mut c = compositor();
+    let rt = &c.runtime().to_path_buf();
     let page = Origin::Sandbox {
         profile: "work".parse().expect("profile name"),
         instance: "tab-1".parse().expect("instance name"),
@@ -415,7 +312,7 @@ fn a_sandboxs_clipboard_crosses_to_its_profile_only_through_the_transfer_hotkeys
     assert!(both, "the two windows did not open on work");
 
     // Sandbox to work: the page's text, copied on purpose.
-    let _p = copy_on(
+    let _p = programs::copy(
         &mut c,
         &page_socket,
         &Domain::of(&page),
@@ -454,7 +351,7 @@ fn a_sandboxs_clipboard_crosses_to_its_profile_only_through_the_transfer_hotkeys
         "{said}"
     );
     assert_eq!(
-        paste_on(&mut c, &page_socket, Kind::Clipboard).as_deref(),
+        programs::paste(&mut c, &page_socket, Kind::Clipboard).as_deref(),
         Some("for the page")
     );
 
@@ -471,5 +368,5 @@ fn a_sandboxs_clipboard_crosses_to_its_profile_only_through_the_transfer_hotkeys
         .state
         .open_sandbox_socket(page.clone())
         .expect("sandbox socket opens again");
-    assert_eq!(paste_on(&mut c, &again, Kind::Clipboard), None);
+    assert_eq!(programs::paste(&mut c, &again, Kind::Clipboard), None);
 }

@@ -6,18 +6,19 @@
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use zion_bus::Compositor1Proxy;
 
 use futures_util::StreamExt;
-use zbus::fdo::{DBusProxy, PropertiesProxy};
+use zbus::fdo::PropertiesProxy;
 use zbus::names::InterfaceName;
 use zion_compositor::frame::{contrast, disposable_dashes, BORDER, DASH, TITLE_HEIGHT};
 use zion_compositor::input::keys;
 use zion_compositor::layout::Rect;
 use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
-use zion_config::{Colour, Config};
+use zion_config::Config;
+use zion_tests::compositor::{colour, programs, read_png, rgb};
 use zion_tests::DbusBus;
 
 const BIN: &str = env!("CARGO_BIN_EXE_zion-compositor");
@@ -29,11 +30,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// A proxy that asks the compositor every time (no property cache).
 async fn uncached(conn: &zbus::Connection) -> Compositor1Proxy<'static> {
-    Compositor1Proxy::builder(conn)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .expect("proxy")
+    zion_tests::desk::compositor_proxy(conn).await
 }
 
 fn missing(program: &str) -> bool {
@@ -43,17 +40,6 @@ fn missing(program: &str) -> bool {
         _ => "dbus",
     };
     !zion_tests::skip::installed(program, package)
-}
-
-fn colour(profile: &str) -> Colour {
-    Config::defaults()
-        .profile(profile)
-        .map(|p| p.colour)
-        .expect("a default profile")
-}
-
-fn rgb(c: Colour) -> (u8, u8, u8) {
-    (c.r, c.g, c.b)
 }
 
 /// The D-Bus error name and message of a failed call.
@@ -107,18 +93,16 @@ impl Session {
         // compositor behind (the session's drop stops it only once made).
         let conn = bus.connect().await.expect("connected to the private bus");
         let proxy = uncached(&conn).await;
-        let log = std::fs::File::create(dir.path().join("compositor.log")).expect("log file");
-        let compositor = Command::new(BIN)
-            .args(["--backend", "headless", "--size", "800x600"])
-            .arg("--runtime-dir")
-            .arg(&runtime)
-            .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("zion-compositor starts");
+        let compositor = zion_tests::desk::compositor_command(
+            Path::new(BIN),
+            &runtime,
+            "800x600",
+            &dir.path().join("compositor.log"),
+        )
+        .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .spawn()
+        .expect("zion-compositor starts");
         let mut s = Session {
             dir,
             bus,
@@ -128,18 +112,11 @@ impl Session {
             clients: Vec::new(),
             shots: 0,
         };
-        let dbus = DBusProxy::new(&s.conn).await.expect("bus proxy");
-        let end = Instant::now() + WAIT;
-        loop {
-            let name = NAME.try_into().expect("a bus name");
-            if dbus.name_has_owner(name).await.unwrap_or(false) {
-                break;
+        if let Err(e) = zion_tests::desk::wait_for_name(&s.conn, NAME, true, WAIT).await {
+            match s.compositor.try_wait() {
+                Ok(Some(status)) => panic!("zion-compositor exited ({status}):\n{}", s.log()),
+                _ => panic!("{e}:\n{}", s.log()),
             }
-            if let Ok(Some(status)) = s.compositor.try_wait() {
-                panic!("zion-compositor exited ({status}):\n{}", s.log());
-            }
-            assert!(Instant::now() < end, "{NAME} never appeared:\n{}", s.log());
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         s
     }
@@ -154,12 +131,7 @@ impl Session {
 
     /// Starts `weston-simple-shm` on the socket at `socket`.
     fn spawn_simple_shm(&mut self, socket: &Path) -> usize {
-        let child = Command::new(SIMPLE_SHM)
-            .env_clear()
-            .env("XDG_RUNTIME_DIR", socket.parent().expect("socket folder"))
-            .env("WAYLAND_DISPLAY", socket)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        let child = programs::command(socket, SIMPLE_SHM)
             .spawn()
             .expect("weston-simple-shm starts");
         self.clients.push(child);
@@ -186,20 +158,6 @@ impl Session {
             assert!(Instant::now() < end, "{what} never showed:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-}
-
-fn read_png(path: &Path) -> Screenshot {
-    let file = std::fs::File::open(path).expect("the screenshot exists");
-    let mut reader = png::Decoder::new(file).read_info().expect("a PNG");
-    let mut rgba = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut rgba).expect("PNG pixels");
-    assert_eq!(info.color_type, png::ColorType::Rgba);
-    rgba.truncate(info.buffer_size());
-    Screenshot {
-        width: info.width,
-        height: info.height,
-        rgba,
     }
 }
 

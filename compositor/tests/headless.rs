@@ -4,8 +4,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use smithay::desktop::Window;
 use zion_compositor::frame::{
@@ -13,13 +11,13 @@ use zion_compositor::frame::{
 };
 use zion_compositor::input::{keys, BTN_LEFT, BTN_RIGHT};
 use zion_compositor::layout::{Mode, Rect};
-use zion_compositor::render::content_rect;
 use zion_compositor::state::HOST_COLOUR;
-use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
-use zion_config::{Colour, Config};
+use zion_compositor::Screenshot;
+use zion_config::Config;
+use zion_tests::compositor::programs::{self, FOOT};
+use zion_tests::compositor::{rgb, Fixture, WAIT};
 
 const SIMPLE_SHM: &str = "/usr/bin/weston-simple-shm";
-const WAIT: Duration = Duration::from_secs(10);
 
 /// The background colour as drawn (see `render::BACKGROUND`).
 fn background(shot: &Screenshot) -> (u8, u8, u8) {
@@ -27,119 +25,53 @@ fn background(shot: &Screenshot) -> (u8, u8, u8) {
         .expect("the output has pixels")
 }
 
-fn rgb(c: Colour) -> (u8, u8, u8) {
-    (c.r, c.g, c.b)
-}
-
-/// A compositor in a temporary runtime folder.
-struct Harness {
-    compositor: Compositor,
-    runtime: tempfile::TempDir,
-    clients: Vec<Child>,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        for c in &mut self.clients {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn simple_shm_missing() -> bool {
     !zion_tests::skip::installed(SIMPLE_SHM, "weston")
 }
 
-impl Harness {
-    fn new() -> Harness {
-        let runtime = tempfile::tempdir().expect("temporary runtime folder");
-        let options = Options {
-            backend: BackendKind::Headless,
-            size: (800, 600),
-            runtime_dir: runtime.path().to_owned(),
-        };
-        let compositor = Compositor::new(Config::defaults(), &options).expect("compositor starts");
-        Harness {
-            compositor,
-            runtime,
-            clients: Vec::new(),
-        }
-    }
-
+/// What these tests start and wait for on the fixture.
+trait Headless {
     /// Starts `weston-simple-shm` on the socket at `socket` (a path).
+    fn spawn_simple_shm(&mut self, socket: &Path) -> usize;
+    /// Starts `foot` on a profile's socket, preferring `csd` decorations.
+    fn spawn_foot(&mut self, profile: &str, csd: &str);
+    /// Starts foot with `args` before its command (`--maximized`, `--fullscreen`).
+    fn spawn_foot_with(&mut self, profile: &str, csd: &str, args: &[&str]);
+    /// Waits until `window`'s drawn size is `size`.
+    fn wait_for_size(&mut self, window: &Window, size: (i32, i32));
+    /// The output's rectangle.
+    fn output(&self) -> Rect;
+}
+
+impl Headless for Fixture {
     fn spawn_simple_shm(&mut self, socket: &Path) -> usize {
-        let dir = socket.parent().expect("socket has a folder");
-        let name = socket.file_name().expect("socket has a name");
-        let child = Command::new(SIMPLE_SHM)
-            .env_clear()
-            .env("XDG_RUNTIME_DIR", dir)
-            .env("WAYLAND_DISPLAY", name)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("weston-simple-shm starts");
-        self.clients.push(child);
-        self.clients.len() - 1
+        self.spawn(socket, SIMPLE_SHM, &[])
     }
 
-    fn profile_socket(&self, profile: &str) -> PathBuf {
-        self.runtime
-            .path()
-            .join("zion")
-            .join(profile)
-            .join("wayland-0")
+    fn spawn_foot(&mut self, profile: &str, csd: &str) {
+        self.spawn_foot_with(profile, csd, &[]);
     }
 
-    /// Waits until desktop `desktop` holds `count` windows that have drawn.
-    fn wait_for_windows(&mut self, desktop: usize, count: usize) -> Vec<Window> {
+    fn spawn_foot_with(&mut self, profile: &str, csd: &str, args: &[&str]) {
+        let socket = self.profile_socket(profile);
+        let foot = programs::foot(self.runtime(), &socket, csd, &[], args);
+        self.keep(foot);
+    }
+
+    fn wait_for_size(&mut self, window: &Window, size: (i32, i32)) {
         let ok = self
-            .compositor
-            .dispatch_until(WAIT, |s| {
-                let windows = s.layout.desktops()[desktop].windows();
-                windows.len() == count && windows.iter().all(|p| p.window.geometry().size.w > 0)
+            .dispatch_until(WAIT, |_| {
+                let g = window.geometry().size;
+                (g.w, g.h) == size
             })
             .expect("event loop runs");
-        assert!(ok, "desktop {desktop} did not get {count} drawn window(s)");
-        // Let a few frames pass so the drawn buffer is on screen.
+        let g = window.geometry().size;
+        assert!(ok, "the window is {}x{}, not {size:?}", g.w, g.h);
         self.settle();
-        self.compositor.state.layout.desktops()[desktop]
-            .windows()
-            .iter()
-            .map(|p| p.window.clone())
-            .collect()
     }
 
-    fn settle(&mut self) {
-        for _ in 0..5 {
-            self.compositor
-                .dispatch(Duration::from_millis(20))
-                .expect("event loop runs");
-        }
-    }
-
-    fn content(&self, window: &Window) -> Rect {
-        let pos = self
-            .compositor
-            .state
-            .layout
-            .position(window)
-            .expect("window is placed");
-        content_rect(window, pos)
-    }
-
-    fn shot(&mut self) -> Screenshot {
-        self.compositor.screenshot().expect("screenshot")
-    }
-
-    /// Presses and releases Super+`key`.
-    fn super_key(&mut self, key: u32) {
-        let s = &mut self.compositor.state;
-        s.key(keys::LEFT_META, true);
-        s.key(key, true);
-        s.key(key, false);
-        s.key(keys::LEFT_META, false);
-        self.settle();
+    fn output(&self) -> Rect {
+        self.state.output_rect()
     }
 }
 
@@ -169,11 +101,11 @@ fn work_client_opens_on_work_desktop_framed_in_work_colour() {
     if simple_shm_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     let socket = h.profile_socket("work");
     h.spawn_simple_shm(&socket);
     let windows = h.wait_for_windows(0, 1);
-    let state = &h.compositor.state;
+    let state = &h.state;
     assert_eq!(state.layout.active(), 0);
     assert!(state.layout.desktops()[1].windows().is_empty());
     assert!(state.layout.desktops()[2].windows().is_empty());
@@ -196,7 +128,7 @@ fn work_client_opens_on_work_desktop_framed_in_work_colour() {
         assert_eq!(shot.count(rgb(other.colour)), 0, "{} colour", other.name);
     }
 
-    let png = h.runtime.path().join("shot.png");
+    let png = h.runtime().join("shot.png");
     shot.write_png(&png).expect("PNG written");
     let decoder = png::Decoder::new(std::fs::File::open(&png).expect("PNG opens"));
     let reader = decoder.read_info().expect("PNG decodes");
@@ -211,12 +143,12 @@ fn switching_desktop_hides_the_window_and_its_focus() {
     if simple_shm_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     let socket = h.profile_socket("work");
     h.spawn_simple_shm(&socket);
     let windows = h.wait_for_windows(0, 1);
     let surface = windows[0].toplevel().map(|t| t.wl_surface().clone());
-    let keyboard = h.compositor.state.seat.get_keyboard().expect("keyboard");
+    let keyboard = h.state.seat.get_keyboard().expect("keyboard");
     assert_eq!(
         keyboard.current_focus(),
         surface,
@@ -224,7 +156,7 @@ fn switching_desktop_hides_the_window_and_its_focus() {
     );
 
     h.super_key(keys::DIGIT_1 + 1);
-    assert_eq!(h.compositor.state.layout.active(), 1);
+    assert_eq!(h.state.layout.active(), 1);
     let shot = h.shot();
     let bg = background(&shot);
     assert_eq!(
@@ -239,7 +171,7 @@ fn switching_desktop_hides_the_window_and_its_focus() {
     );
 
     h.super_key(keys::DIGIT_1);
-    assert_eq!(h.compositor.state.layout.active(), 0);
+    assert_eq!(h.state.layout.active(), 0);
     let shot = h.shot();
     assert_framed(
         &shot,
@@ -254,18 +186,18 @@ fn personal_client_lands_on_personal_desktop() {
     if simple_shm_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     let socket = h.profile_socket("personal");
     h.spawn_simple_shm(&socket);
     let windows = h.wait_for_windows(2, 1);
-    assert_eq!(h.compositor.state.layout.active(), 0, "no desktop switch");
+    assert_eq!(h.state.layout.active(), 0, "no desktop switch");
     let shot = h.shot();
     let bg = background(&shot);
     assert_eq!(shot.count(bg), (shot.width * shot.height) as usize);
 
     h.super_key(keys::TAB);
     h.super_key(keys::TAB);
-    assert_eq!(h.compositor.state.layout.active(), 2);
+    assert_eq!(h.state.layout.active(), 2);
     let shot = h.shot();
     assert_framed(
         &shot,
@@ -279,11 +211,9 @@ fn host_client_opens_on_the_shown_desktop_in_host_colour() {
     if simple_shm_missing() {
         return;
     }
-    let mut h = Harness::new();
-    h.compositor
-        .state
-        .do_action(zion_compositor::Action::SwitchTo(1));
-    let socket = h.runtime.path().join(zion_compositor::sockets::HOST_SOCKET);
+    let mut h = Fixture::new();
+    h.state.do_action(zion_compositor::Action::SwitchTo(1));
+    let socket = h.runtime().join(zion_compositor::sockets::HOST_SOCKET);
     h.spawn_simple_shm(&socket);
     let windows = h.wait_for_windows(1, 1);
     let shot = h.shot();
@@ -295,7 +225,7 @@ fn windows_of_two_profiles_stay_on_their_own_desktops() {
     if simple_shm_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     let work = h.profile_socket("work");
     let gaming = h.profile_socket("gaming");
     h.spawn_simple_shm(&work);
@@ -317,14 +247,12 @@ fn killed_client_leaves_the_compositor_running() {
     if simple_shm_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     let socket = h.profile_socket("work");
     let i = h.spawn_simple_shm(&socket);
     h.wait_for_windows(0, 1);
-    h.clients[i].kill().expect("kill");
-    h.clients[i].wait().expect("reap");
+    h.kill(i);
     let gone = h
-        .compositor
         .dispatch_until(WAIT, |s| s.layout.desktops()[0].windows().is_empty())
         .expect("event loop runs");
     assert!(gone, "the dead client's window is removed");
@@ -338,10 +266,9 @@ fn killed_client_leaves_the_compositor_running() {
 
 #[test]
 fn sockets_sit_in_per_profile_folders_only_their_owner_may_enter() {
-    let h = Harness::new();
+    let h = Fixture::new();
     assert!(h
-        .runtime
-        .path()
+        .runtime()
         .join(zion_compositor::sockets::HOST_SOCKET)
         .exists());
     for p in Config::defaults().profiles {
@@ -351,45 +278,10 @@ fn sockets_sit_in_per_profile_folders_only_their_owner_may_enter() {
         let mode = std::fs::metadata(dir).expect("folder").permissions().mode();
         assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
     }
-    let paths: Vec<PathBuf> = h
-        .compositor
-        .state
-        .listeners
-        .iter()
-        .map(|l| l.path.clone())
-        .collect();
+    let paths: Vec<PathBuf> = h.state.listeners.iter().map(|l| l.path.clone()).collect();
     drop(h);
     for p in paths {
         assert!(!p.exists(), "{} removed on exit", p.display());
-    }
-}
-
-const FOOT: &str = "/usr/bin/foot";
-
-impl Harness {
-    /// Starts `foot` on a profile's socket, preferring `csd` decorations.
-    fn spawn_foot(&mut self, profile: &str, csd: &str) {
-        self.spawn_foot_with(profile, csd, &[]);
-    }
-
-    /// Starts foot with `args` before its command (`--maximized`, `--fullscreen`).
-    fn spawn_foot_with(&mut self, profile: &str, csd: &str, args: &[&str]) {
-        let socket = self.profile_socket(profile);
-        let child = Command::new(FOOT)
-            .env_clear()
-            .env("XDG_RUNTIME_DIR", socket.parent().expect("folder"))
-            .env("WAYLAND_DISPLAY", "wayland-0")
-            .env("LANG", "C.UTF-8")
-            .env("HOME", self.runtime.path())
-            .arg("-o")
-            .arg(format!("csd.preferred={csd}"))
-            .args(args)
-            .args(["sleep", "30"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("foot starts");
-        self.clients.push(child);
     }
 }
 
@@ -398,7 +290,7 @@ fn client_refusing_server_side_decorations_still_gets_the_coloured_border_and_th
     if foot_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     h.spawn_foot("work", "client");
     let windows = h.wait_for_windows(0, 1);
     assert_eq!(
@@ -432,16 +324,14 @@ fn client_accepting_server_side_decorations_gets_the_title_bar() {
     if foot_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     h.spawn_foot("personal", "server");
     let windows = h.wait_for_windows(2, 1);
     assert_eq!(
         zion_compositor::render::decoration_of(&windows[0]),
         zion_compositor::frame::Decoration::Full
     );
-    h.compositor
-        .state
-        .do_action(zion_compositor::Action::SwitchTo(2));
+    h.state.do_action(zion_compositor::Action::SwitchTo(2));
     let shot = h.shot();
     assert_framed(
         &shot,
@@ -455,57 +345,31 @@ fn clicking_a_lower_window_focuses_and_raises_it() {
     if simple_shm_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     let socket = h.profile_socket("work");
     h.spawn_simple_shm(&socket);
     h.wait_for_windows(0, 1);
     h.spawn_simple_shm(&socket);
     let windows = h.wait_for_windows(0, 2);
     let (lower, upper) = (windows[0].clone(), windows[1].clone());
-    let keyboard = h.compositor.state.seat.get_keyboard().expect("keyboard");
+    let keyboard = h.state.seat.get_keyboard().expect("keyboard");
     let surface = |w: &Window| w.toplevel().map(|t| t.wl_surface().clone());
     assert_eq!(keyboard.current_focus(), surface(&upper));
 
     // The cascade leaves the lower window's top-left corner uncovered.
     let c = h.content(&lower);
-    let s = &mut h.compositor.state;
+    let s = &mut h.state;
     s.pointer_motion(f64::from(c.x + 5), f64::from(c.y + 5));
     s.pointer_button(zion_compositor::input::BTN_LEFT, true);
     s.pointer_button(zion_compositor::input::BTN_LEFT, false);
     h.settle();
     assert_eq!(keyboard.current_focus(), surface(&lower));
-    let top = h
-        .compositor
-        .state
-        .layout
-        .visible()
-        .last()
-        .map(|p| p.window.clone());
+    let top = h.state.layout.visible().last().map(|p| p.window.clone());
     assert_eq!(top, Some(lower));
 }
 
 fn foot_missing() -> bool {
     !zion_tests::skip::installed(FOOT, "foot")
-}
-
-impl Harness {
-    /// Waits until `window`'s drawn size is `size`.
-    fn wait_for_size(&mut self, window: &Window, size: (i32, i32)) {
-        let ok = self
-            .compositor
-            .dispatch_until(WAIT, |_| {
-                let g = window.geometry().size;
-                (g.w, g.h) == size
-            })
-            .expect("event loop runs");
-        let g = window.geometry().size;
-        assert!(ok, "the window is {}x{}, not {size:?}", g.w, g.h);
-        self.settle();
-    }
-
-    fn output(&self) -> Rect {
-        self.compositor.state.output_rect()
-    }
 }
 
 #[test]
@@ -514,13 +378,13 @@ fn a_client_asking_for_fullscreen_covers_the_output_but_the_strip_and_super_f_br
     if foot_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     h.spawn_foot_with("work", "server", &["--fullscreen"]);
     let windows = h.wait_for_windows(0, 1);
     let out = h.output();
     let area = fullscreen_content(out);
     h.wait_for_size(&windows[0], (area.w, area.h));
-    let layout = &h.compositor.state.layout;
+    let layout = &h.state.layout;
     assert_eq!(layout.mode(&windows[0]), Some(Mode::Fullscreen));
     assert_eq!(layout.position(&windows[0]), Some((area.x, area.y)));
     let work = rgb(Config::defaults().profiles[0].colour);
@@ -542,13 +406,13 @@ fn a_client_asking_for_fullscreen_covers_the_output_but_the_strip_and_super_f_br
     }
 
     // Holding Super shows whose it is: the frame, inside the screen.
-    h.compositor.state.key(keys::LEFT_META, true);
+    h.state.key(keys::LEFT_META, true);
     h.settle();
     let shot = h.shot();
     let inside = zion_compositor::frame::inner(out, Decoration::Full);
     assert_framed(&shot, inside, work);
     assert_eq!(shot.pixel(0, 0), Some(work), "the frame reaches the corner");
-    h.compositor.state.key(keys::LEFT_META, false);
+    h.state.key(keys::LEFT_META, false);
     h.settle();
     let shot = h.shot();
     assert_ne!(
@@ -559,7 +423,6 @@ fn a_client_asking_for_fullscreen_covers_the_output_but_the_strip_and_super_f_br
 
     h.super_key(keys::F);
     let restored = h
-        .compositor
         .dispatch_until(WAIT, |s| {
             let g = windows[0].geometry().size;
             s.layout.mode(&windows[0]) == Some(Mode::Normal) && (g.w, g.h) != (area.w, area.h)
@@ -576,15 +439,12 @@ fn a_maximized_window_fills_the_output_inside_its_frame() {
     if foot_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     h.spawn_foot_with("work", "server", &["--maximized"]);
     let windows = h.wait_for_windows(0, 1);
     let area = maximized_content(h.output(), Decoration::Full);
     h.wait_for_size(&windows[0], (area.w, area.h));
-    assert_eq!(
-        h.compositor.state.layout.mode(&windows[0]),
-        Some(Mode::Maximized)
-    );
+    assert_eq!(h.state.layout.mode(&windows[0]), Some(Mode::Maximized));
     assert_eq!(h.content(&windows[0]), area);
     let shot = h.shot();
     assert_framed(&shot, area, rgb(Config::defaults().profiles[0].colour));
@@ -595,7 +455,7 @@ fn super_drag_moves_a_window_and_super_right_drag_resizes_it() {
     if foot_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     h.spawn_foot("work", "server");
     let windows = h.wait_for_windows(0, 1);
     let before = h.content(&windows[0]);
@@ -603,7 +463,7 @@ fn super_drag_moves_a_window_and_super_right_drag_resizes_it() {
         f64::from(before.x + before.w / 2),
         f64::from(before.y + before.h / 2),
     );
-    let s = &mut h.compositor.state;
+    let s = &mut h.state;
     s.key(keys::LEFT_META, true);
     s.pointer_motion(cx, cy);
     s.pointer_button(BTN_LEFT, true);
@@ -614,7 +474,7 @@ fn super_drag_moves_a_window_and_super_right_drag_resizes_it() {
     assert_eq!((moved.x, moved.y), (before.x + 100, before.y + 50));
     assert_eq!((moved.w, moved.h), (before.w, before.h));
 
-    let s = &mut h.compositor.state;
+    let s = &mut h.state;
     s.pointer_motion(cx + 100.0, cy + 50.0);
     s.pointer_button(BTN_RIGHT, true);
     s.pointer_motion(cx + 180.0, cy + 90.0);
@@ -630,25 +490,25 @@ fn dragging_a_clients_own_title_bar_moves_its_window() {
     if foot_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     h.spawn_foot("work", "client");
     let windows = h.wait_for_windows(0, 1);
     let before = h.content(&windows[0]);
     // foot's window geometry starts with its title bar (a subsurface).
     let (x, y) = (f64::from(before.x + before.w / 2), f64::from(before.y + 8));
-    let title = h.compositor.state.surface_under((x, y).into());
+    let title = h.state.surface_under((x, y).into());
     assert!(title.is_some(), "no surface under the title bar at {x},{y}");
-    let s = &mut h.compositor.state;
+    let s = &mut h.state;
     s.pointer_motion(x, y);
     h.settle();
-    h.compositor.state.pointer_button(BTN_LEFT, true);
+    h.state.pointer_button(BTN_LEFT, true);
     h.settle();
     // foot asks to be moved once the pointer moves with the button held.
-    h.compositor.state.pointer_motion(x + 60.0, y + 40.0);
+    h.state.pointer_motion(x + 60.0, y + 40.0);
     h.settle();
-    h.compositor.state.pointer_motion(x + 120.0, y + 80.0);
+    h.state.pointer_motion(x + 120.0, y + 80.0);
     h.settle();
-    h.compositor.state.pointer_button(BTN_LEFT, false);
+    h.state.pointer_button(BTN_LEFT, false);
     h.settle();
     let after = h.content(&windows[0]);
     assert_eq!((after.x, after.y), (before.x + 120, before.y + 80));
@@ -665,7 +525,7 @@ fn the_title_bar_carries_the_profiles_label_drawn_by_the_compositor() {
         );
         return;
     };
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     h.spawn_foot("work", "server");
     let windows = h.wait_for_windows(0, 1);
     let label = zion_compositor::render::label_of(&windows[0]);
@@ -711,7 +571,7 @@ fn two_desktops_each_show_their_own_framed_window() {
     if foot_missing() {
         return;
     }
-    let mut h = Harness::new();
+    let mut h = Fixture::new();
     h.spawn_foot_with("work", "server", &["--title=quarterly report"]);
     h.spawn_foot_with("personal", "server", &["--title=holiday photos"]);
     let work_windows = h.wait_for_windows(0, 1);
@@ -722,8 +582,7 @@ fn two_desktops_each_show_their_own_framed_window() {
         (0, &work_windows, "work"),
         (2, &personal_windows, "personal"),
     ] {
-        h.compositor
-            .state
+        h.state
             .do_action(zion_compositor::Action::SwitchTo(desktop));
         h.settle();
         let shot = h.shot();

@@ -3,32 +3,19 @@
 //! wayland-client program, run in a thread of this test) is configured,
 //! drawn, and pushes a maximized `foot` window down by its exclusive zone.
 
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-use wayland_client::globals::{registry_queue_init, GlobalListContents};
-use wayland_client::protocol::{
-    wl_buffer, wl_compositor, wl_registry, wl_shm, wl_shm_pool, wl_surface,
-};
-use wayland_client::{Connection, Dispatch, QueueHandle};
+use wayland_client::protocol::wl_compositor;
 use wayland_protocols_wlr::layer_shell::v1::client::{zwlr_layer_shell_v1, zwlr_layer_surface_v1};
 use zion_compositor::frame::{maximized_content, Decoration};
 use zion_compositor::layout::Mode;
 use zion_compositor::render::content_rect;
-use zion_compositor::{BackendKind, Compositor, Options};
-use zion_config::Config;
+use zion_compositor::{Compositor, Origin};
+use zion_tests::compositor::{programs, Fixture, WAIT};
+use zion_tests::wayland::{Client, ClientError};
 
 const WAYLAND_INFO: &str = "/usr/bin/wayland-info";
 const FOOT: &str = "/usr/bin/foot";
-const WAIT: Duration = Duration::from_secs(10);
 
 /// Globals every client sees, host or profile.
 const EVERYONE: [&str; 5] = [
@@ -56,59 +43,11 @@ fn missing(program: &str, package: &str) -> bool {
     !zion_tests::skip::installed(program, package)
 }
 
-fn compositor(runtime: &Path) -> Compositor {
-    let options = Options {
-        backend: BackendKind::Headless,
-        size: (800, 600),
-        runtime_dir: runtime.to_owned(),
-    };
-    Compositor::new(Config::defaults(), &options).expect("compositor starts")
-}
-
-fn host_socket(runtime: &Path) -> PathBuf {
-    runtime.join("wayland-zion")
-}
-
-fn profile_socket(runtime: &Path, profile: &str) -> PathBuf {
-    runtime.join("zion").join(profile).join("wayland-0")
-}
-
-/// Starts `program args` connected to `socket`.
-fn spawn(socket: &Path, program: &str, args: &[&str], stdout: Stdio) -> Child {
-    let dir = socket.parent().expect("socket has a folder");
-    let name = socket.file_name().expect("socket has a name");
-    Command::new(program)
-        .args(args)
-        .env_clear()
-        .env("XDG_RUNTIME_DIR", dir)
-        .env("WAYLAND_DISPLAY", name)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program} starts: {e}"))
-}
-
-/// The interface names `wayland-info` lists on `socket`.
+/// What `wayland-info` lists on `socket`.
 fn globals_on(c: &mut Compositor, socket: &Path) -> String {
-    let out = tempfile::NamedTempFile::new().expect("output file");
-    let mut child = spawn(
-        socket,
-        WAYLAND_INFO,
-        &[],
-        Stdio::from(out.reopen().expect("output file reopens")),
-    );
-    let end = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().expect("wayland-info status") {
-            assert!(status.success(), "wayland-info failed on {socket:?}");
-            break;
-        }
-        assert!(Instant::now() < end, "wayland-info did not finish");
-        c.dispatch(Duration::from_millis(10))
-            .expect("event loop runs");
-    }
-    std::fs::read_to_string(out.path()).expect("wayland-info output")
+    let (ok, out) = programs::run(c, socket, WAYLAND_INFO, &[]);
+    assert!(ok, "wayland-info failed on {socket:?}");
+    out
 }
 
 fn lists(info: &str, interface: &str) -> bool {
@@ -121,10 +60,10 @@ fn presentation_pointer_and_single_pixel_globals_are_for_everyone_data_control_f
     if missing(WAYLAND_INFO, "wayland-utils") {
         return;
     }
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let mut c = compositor(runtime.path());
-    let host = globals_on(&mut c, &host_socket(runtime.path()));
-    let work = globals_on(&mut c, &profile_socket(runtime.path(), "work"));
+    let mut c = Fixture::new();
+    let (host, work) = (c.host_socket(), c.profile_socket("work"));
+    let host = globals_on(&mut c, &host);
+    let work = globals_on(&mut c, &work);
     assert!(lists(&host, "wl_compositor"), "wayland-info output: {host}");
     for global in EVERYONE {
         assert!(lists(&host, global), "the host does not see {global}");
@@ -136,78 +75,20 @@ fn presentation_pointer_and_single_pixel_globals_are_for_everyone_data_control_f
     }
 }
 
-/// What the panel client has seen.
-#[derive(Default)]
-struct Panel {
-    configured: Option<(u32, u32, u32)>,
-    closed: bool,
-}
-
-impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for Panel {
-    fn event(
-        _: &mut Self,
-        _: &wl_registry::WlRegistry,
-        _: wl_registry::Event,
-        _: &GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-
-impl Dispatch<zwlr_layer_surface_v1::ZwlrLayerSurfaceV1, ()> for Panel {
-    fn event(
-        state: &mut Self,
-        _: &zwlr_layer_surface_v1::ZwlrLayerSurfaceV1,
-        event: zwlr_layer_surface_v1::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        match event {
-            zwlr_layer_surface_v1::Event::Configure {
-                serial,
-                width,
-                height,
-            } => state.configured = Some((serial, width, height)),
-            zwlr_layer_surface_v1::Event::Closed => state.closed = true,
-            _ => {}
-        }
-    }
-}
-
-wayland_client::delegate_noop!(Panel: ignore wl_compositor::WlCompositor);
-wayland_client::delegate_noop!(Panel: ignore wl_surface::WlSurface);
-wayland_client::delegate_noop!(Panel: ignore wl_shm::WlShm);
-wayland_client::delegate_noop!(Panel: ignore wl_shm_pool::WlShmPool);
-wayland_client::delegate_noop!(Panel: ignore wl_buffer::WlBuffer);
-wayland_client::delegate_noop!(Panel: ignore zwlr_layer_shell_v1::ZwlrLayerShellV1);
-
-/// A panel along the top edge, `PANEL_HEIGHT` high with as much exclusive
-/// zone, taking the keyboard; runs until `stop`. Returns the size it was
-/// configured with.
-fn run_panel(socket: PathBuf, stop: Arc<AtomicBool>) -> Result<(u32, u32), String> {
-    let stream = UnixStream::connect(&socket).map_err(|e| format!("connect: {e}"))?;
-    let conn = Connection::from_socket(stream).map_err(|e| format!("connection: {e}"))?;
-    let (globals, mut queue) =
-        registry_queue_init::<Panel>(&conn).map_err(|e| format!("registry: {e}"))?;
-    let qh = queue.handle();
-    let compositor: wl_compositor::WlCompositor = globals
-        .bind(&qh, 4..=4, ())
-        .map_err(|e| format!("wl_compositor: {e}"))?;
-    let shm: wl_shm::WlShm = globals
-        .bind(&qh, 1..=1, ())
-        .map_err(|e| format!("wl_shm: {e}"))?;
-    let shell: zwlr_layer_shell_v1::ZwlrLayerShellV1 = globals
-        .bind(&qh, 1..=4, ())
-        .map_err(|e| format!("zwlr_layer_shell_v1: {e}"))?;
-    let surface = compositor.create_surface(&qh, ());
+/// A host panel along the top edge, `PANEL_HEIGHT` high with as much
+/// exclusive zone, taking the keyboard, drawn once configured; returns the
+/// client and the size it was configured with.
+fn start_panel(c: &mut Fixture) -> Result<(Client, (u32, u32)), ClientError> {
+    let mut panel = c.add_client(Origin::Host);
+    let compositor: wl_compositor::WlCompositor = panel.bind(4..=4)?;
+    let shell: zwlr_layer_shell_v1::ZwlrLayerShellV1 = panel.bind(1..=4)?;
+    let surface = compositor.create_surface(&panel.qh, ());
     let layer = shell.get_layer_surface(
         &surface,
         None,
         zwlr_layer_shell_v1::Layer::Top,
         "panel".into(),
-        &qh,
+        &panel.qh,
         (),
     );
     use zwlr_layer_surface_v1::Anchor;
@@ -216,75 +97,22 @@ fn run_panel(socket: PathBuf, stop: Arc<AtomicBool>) -> Result<(u32, u32), Strin
     layer.set_exclusive_zone(PANEL_HEIGHT as i32);
     layer.set_keyboard_interactivity(zwlr_layer_surface_v1::KeyboardInteractivity::Exclusive);
     surface.commit();
-    let mut panel = Panel::default();
-    let end = Instant::now() + WAIT;
-    let (serial, width, height) = loop {
-        queue
-            .roundtrip(&mut panel)
-            .map_err(|e| format!("roundtrip: {e}"))?;
-        if panel.closed {
-            return Err("the panel was closed".into());
-        }
-        if let Some(c) = panel.configured {
-            break c;
-        }
-        if Instant::now() > end {
-            return Err("no configure".into());
-        }
+    let told = c.roundtrip_until(&mut panel, |seen, _| {
+        seen.layer_closed || seen.layer_configure.is_some()
+    })?;
+    if panel.seen.layer_closed {
+        return Err(ClientError("the panel was closed".into()));
+    }
+    let Some((serial, width, height)) = panel.seen.layer_configure.filter(|_| told) else {
+        return Err(ClientError("no configure".into()));
     };
     layer.ack_configure(serial);
-    let (w, h) = (width as i32, height as i32);
-    let mut file: File = tempfile::tempfile().map_err(|e| format!("shm file: {e}"))?;
-    let pixel = 0x00c8_5020u32.to_le_bytes();
-    let bytes: Vec<u8> = (0..w * h).flat_map(|_| pixel).collect();
-    file.write_all(&bytes)
-        .map_err(|e| format!("shm write: {e}"))?;
-    let pool = shm.create_pool(file.as_fd(), w * h * 4, &qh, ());
-    let buffer = pool.create_buffer(0, w, h, w * 4, wl_shm::Format::Xrgb8888, &qh, ());
-    surface.attach(Some(&buffer), 0, 0);
-    surface.damage_buffer(0, 0, w, h);
+    let buffer = panel.shm_buffer((width as i32, height as i32), 0x00c8_5020)?;
+    surface.attach(Some(&buffer.buffer), 0, 0);
+    surface.damage_buffer(0, 0, width as i32, height as i32);
     surface.commit();
-    while !stop.load(Ordering::Relaxed) {
-        queue
-            .roundtrip(&mut panel)
-            .map_err(|e| format!("roundtrip: {e}"))?;
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok((width, height))
-}
-
-struct PanelThread {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Result<(u32, u32), String>>>,
-}
-
-impl PanelThread {
-    fn start(socket: PathBuf) -> PanelThread {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || run_panel(socket, flag));
-        PanelThread {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops the panel (the compositor must keep dispatching meanwhile).
-    fn finish(&mut self, c: &mut Compositor) -> Result<(u32, u32), String> {
-        self.stop.store(true, Ordering::Relaxed);
-        let thread = self.thread.take().expect("panel runs");
-        while !thread.is_finished() {
-            c.dispatch(Duration::from_millis(10))
-                .expect("event loop runs");
-        }
-        thread.join().expect("panel thread does not panic")
-    }
-}
-
-impl Drop for PanelThread {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
+    c.roundtrip(&mut panel)?;
+    Ok((panel, (width, height)))
 }
 
 #[test]
@@ -292,13 +120,12 @@ fn a_host_panel_is_drawn_on_top_and_its_exclusive_zone_pushes_maximized_windows_
     if missing(FOOT, "foot") {
         return;
     }
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let mut c = compositor(runtime.path());
-    let mut foot = spawn(
-        &profile_socket(runtime.path(), "work"),
+    let mut c = Fixture::new();
+    let work = c.profile_socket("work");
+    c.spawn(
+        &work,
         FOOT,
         &["--config=/dev/null", "--maximized", "sleep", "30"],
-        Stdio::null(),
     );
     let out = c.state.output_rect();
     let full = maximized_content(out, Decoration::Full);
@@ -312,7 +139,7 @@ fn a_host_panel_is_drawn_on_top_and_its_exclusive_zone_pushes_maximized_windows_
         .expect("event loop runs");
     assert!(opened, "foot did not open maximized");
 
-    let mut panel = PanelThread::start(host_socket(runtime.path()));
+    let (mut panel, configured) = start_panel(&mut c).expect("the panel starts");
     let shrunk = Decoration::Full;
     let pushed = c
         .dispatch_until(WAIT, |s| {
@@ -343,10 +170,8 @@ fn a_host_panel_is_drawn_on_top_and_its_exclusive_zone_pushes_maximized_windows_
         "the exclusive panel did not get the keyboard"
     );
 
-    for _ in 0..5 {
-        c.dispatch(Duration::from_millis(20))
-            .expect("event loop runs");
-    }
+    c.roundtrip(&mut panel).expect("the panel runs");
+    c.settle();
     let shot = c.screenshot().expect("screenshot");
     for (x, y) in [
         (0, 0),
@@ -361,8 +186,6 @@ fn a_host_panel_is_drawn_on_top_and_its_exclusive_zone_pushes_maximized_windows_
         "the panel is taller than it asked"
     );
 
-    let configured = panel.finish(&mut c);
-    let _ = foot.kill();
-    let _ = foot.wait();
-    assert_eq!(configured, Ok((out.w as u32, PANEL_HEIGHT)));
+    assert_eq!(panel.protocol_error(), None, "the panel");
+    assert_eq!(configured, (out.w as u32, PANEL_HEIGHT));
 }

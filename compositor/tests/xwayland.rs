@@ -5,83 +5,44 @@
 //! X11 client of another profile that cannot list it.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use smithay::desktop::Window;
 use zion_compositor::frame::BORDER;
 use zion_compositor::render::content_rect;
-use zion_compositor::{BackendKind, Compositor, Options, Screenshot};
-use zion_config::{Config, ProfileName};
-
-mod common;
+use zion_compositor::Screenshot;
+use zion_config::Config;
+use zion_tests::compositor::x11::x11_ready;
+use zion_tests::compositor::Fixture;
 
 const XEYES: &str = "/usr/bin/xeyes";
 const XWININFO: &str = "/usr/bin/xwininfo";
 const WAIT: Duration = Duration::from_secs(15);
 
+/// The fixture with X11 sockets, and what these tests do on it.
 struct Harness {
-    compositor: Compositor,
-    runtime: tempfile::TempDir,
-    clients: Vec<Child>,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        for c in &mut self.clients {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+    compositor: Fixture,
 }
 
 /// Readies the test thread (a private `/tmp`), or reports why this machine
 /// cannot run the test.
 fn ready() -> bool {
-    common::x11_ready(&[(XEYES, "x11-apps"), (XWININFO, "x11-utils")])
-}
-
-fn profile(name: &str) -> ProfileName {
-    name.parse().expect("a valid profile name")
+    x11_ready(&[(XEYES, "x11-apps"), (XWININFO, "x11-utils")])
 }
 
 impl Harness {
     /// A headless compositor with the X11 sockets of `profiles` open (their
     /// servers start on their first client).
     fn new(profiles: &[&str]) -> Harness {
-        let runtime = tempfile::Builder::new()
-            .prefix("zion-test-xwayland")
-            .tempdir()
-            .expect("temporary runtime folder");
-        let options = Options {
-            backend: BackendKind::Headless,
-            size: (800, 600),
-            runtime_dir: runtime.path().to_owned(),
-        };
-        let mut compositor =
-            Compositor::new(Config::defaults(), &options).expect("compositor starts");
-        for p in profiles {
-            compositor
-                .state
-                .open_x11_socket(&profile(p))
-                .expect("X11 socket opens");
-        }
         Harness {
-            compositor,
-            runtime,
-            clients: Vec::new(),
+            compositor: Fixture::x11((800, 600), profiles),
         }
     }
 
     /// The X socket of `profile`: in the profile's folder.
     fn socket(&self, profile: &str) -> PathBuf {
-        let instance = self
-            .compositor
-            .state
-            .xwayland
-            .of(profile)
-            .expect("X11 socket open");
-        instance.socket.clone()
+        self.compositor.x11_socket(profile)
     }
 
     /// Whether `profile`'s Xwayland runs.
@@ -93,27 +54,14 @@ impl Harness {
             .is_some_and(|i| i.server.is_some())
     }
 
-    /// `program` with `args`, run as in the profile's container.
-    fn x11_command(&self, profile: &str, program: &str, args: &[&str]) -> Command {
-        common::x11_command(&self.socket(profile), program, args)
-    }
-
     fn spawn_x11(&mut self, program: &str, profile: &str) {
-        let child = self
-            .x11_command(profile, program, &[])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program} starts: {e}"));
-        self.clients.push(child);
+        let mut command = self.compositor.x11_command(profile, program, &[]);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        self.compositor.keep(command);
     }
 
     fn desktop(&self, profile: &str) -> usize {
-        self.compositor
-            .state
-            .layout
-            .index_of(profile)
-            .expect("profile has a desktop")
+        self.compositor.desktop(profile)
     }
 
     fn wait_for_windows(&mut self, desktop: usize, count: usize) -> Vec<Window> {
@@ -136,22 +84,16 @@ impl Harness {
             ok,
             "desktop {desktop} did not get {count} drawn X11 window(s): {seen:?}"
         );
-        for _ in 0..10 {
-            self.compositor
-                .dispatch(Duration::from_millis(20))
-                .expect("event loop runs");
-        }
-        self.compositor.state.layout.desktops()[desktop]
-            .windows()
-            .iter()
-            .map(|p| p.window.clone())
-            .collect()
+        self.compositor.settle();
+        self.compositor.settle();
+        self.compositor.windows(desktop)
     }
 
     /// Runs `xwininfo -root -tree` on `profile`'s display, dispatching the
     /// compositor meanwhile (Xwayland needs it); returns its output.
     fn xwininfo_tree(&mut self, profile: &str) -> String {
         let child = self
+            .compositor
             .x11_command(profile, XWININFO, &["-root", "-tree"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -204,7 +146,7 @@ fn x11_window_opens_on_its_profiles_desktop_in_its_frame_and_other_profiles_cann
     );
     let work = h.socket("work");
     assert!(
-        work.starts_with(h.runtime.path().join("zion").join("work").join("X11")),
+        work.starts_with(h.compositor.runtime().join("zion").join("work").join("X11")),
         "work's X socket is in work's folder: {}",
         work.display()
     );
@@ -308,7 +250,7 @@ fn xwayland_starts_on_the_first_client_stops_when_idle_and_starts_again() {
     let socket = h.socket("work");
     assert_eq!(
         socket,
-        h.runtime.path().join("zion/work/X11/X0"),
+        h.compositor.runtime().join("zion/work/X11/X0"),
         "the socket is X0 in the profile's X11 folder (DISPLAY=:0 in its container)"
     );
     assert!(!h.running("work"), "nothing runs before a client");
@@ -339,10 +281,7 @@ fn xwayland_starts_on_the_first_client_stops_when_idle_and_starts_again() {
     assert!(!stopped, "Xwayland stopped while it had a window");
 
     // Its last window gone, it stops; the socket stays.
-    for mut c in h.clients.drain(..) {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    h.compositor.kill_all();
     let stopped = h
         .compositor
         .dispatch_until(WAIT, |s| {

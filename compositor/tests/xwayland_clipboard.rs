@@ -6,68 +6,40 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use zion_compositor::clipboard::{Domain, Kind};
-use zion_compositor::input::keys;
-use zion_compositor::{Action, BackendKind, Compositor, Options};
-use zion_config::Config;
-
-mod common;
+use zion_tests::compositor::programs::{self, Running, WL_COPY, WL_PASTE};
+use zion_tests::compositor::x11::{x11_command, x11_ready};
+use zion_tests::compositor::{press_super_shift, profile_name, Fixture};
 
 const XCLIP: &str = "/usr/bin/xclip";
 const XEYES: &str = "/usr/bin/xeyes";
-const WL_COPY: &str = "/usr/bin/wl-copy";
-const WL_PASTE: &str = "/usr/bin/wl-paste";
 /// How long an X server may take to answer (it starts on first use).
 const WAIT: Duration = Duration::from_secs(20);
-/// How long `wl-paste` may wait before it counts as offered nothing.
-const NOTHING: Duration = Duration::from_secs(2);
 
 /// Readies the test thread (a private `/tmp`), or reports why this machine
 /// cannot run the test.
 fn ready() -> bool {
-    common::x11_ready(&[
+    x11_ready(&[
         (XCLIP, "xclip"),
         (WL_COPY, "wl-clipboard"),
         (WL_PASTE, "wl-clipboard"),
     ])
 }
 
-/// A process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// The fixture with every profile's X11 socket, and what these tests do on
+/// it.
 struct Harness {
-    compositor: Compositor,
-    runtime: tempfile::TempDir,
+    compositor: Fixture,
 }
 
 impl Harness {
     fn new() -> Harness {
-        let runtime = tempfile::Builder::new()
-            .prefix("zion-test-xclip")
-            .tempdir_in("/tmp")
-            .expect("temporary runtime folder");
-        let options = Options {
-            backend: BackendKind::Headless,
-            size: (640, 480),
-            runtime_dir: runtime.path().to_owned(),
-        };
-        let mut compositor =
-            Compositor::new(Config::defaults(), &options).expect("compositor starts");
+        let mut compositor = Fixture::x11((640, 480), &[]);
         compositor.open_x11_sockets();
-        Harness {
-            compositor,
-            runtime,
-        }
+        Harness { compositor }
     }
 
     fn dispatch(&mut self) {
@@ -79,7 +51,12 @@ impl Harness {
     /// `profile`'s X11 socket: whatever `X<n>` is in its X11 folder, once
     /// it is there.
     fn x11_socket(&mut self, profile: &str) -> PathBuf {
-        let folder = self.runtime.path().join("zion").join(profile).join("X11");
+        let folder = self
+            .compositor
+            .runtime()
+            .join("zion")
+            .join(profile)
+            .join("X11");
         let end = Instant::now() + WAIT;
         loop {
             let found = std::fs::read_dir(&folder).ok().and_then(|entries| {
@@ -110,7 +87,7 @@ impl Harness {
     /// `program args`, run as in `profile`'s container.
     fn x11(&mut self, profile: &str, program: &str, args: &[&str]) -> Command {
         let socket = self.x11_socket(profile);
-        common::x11_command(&socket, program, args)
+        x11_command(&socket, program, args)
     }
 
     /// Runs `command` to its end, dispatching the compositor meanwhile
@@ -162,7 +139,7 @@ impl Harness {
                 Instant::now() < end,
                 "{profile}'s X server did not answer xclip: {stderr}"
             );
-            std::thread::sleep(Duration::from_millis(100));
+            self.compositor.wait_x11_ready(profile);
         }
     }
 
@@ -220,8 +197,8 @@ impl Harness {
                     return child;
                 }
                 if child.0.try_wait().expect("xclip status").is_some() {
-                    // The server did not answer yet: again.
-                    std::thread::sleep(Duration::from_millis(100));
+                    // The server did not answer yet: again once it does.
+                    self.compositor.wait_x11_ready(profile);
                     continue 'start;
                 }
                 self.dispatch();
@@ -229,57 +206,23 @@ impl Harness {
         }
     }
 
-    fn wayland_client(&self, profile: &str, program: &str) -> Command {
-        let folder = self.runtime.path().join("zion").join(profile);
-        let mut command = Command::new(program);
-        command
-            .env_clear()
-            .env("XDG_RUNTIME_DIR", folder)
-            .env("WAYLAND_DISPLAY", "wayland-0");
-        command
-    }
-
     /// Shows `profile`'s desktop (its new windows get the keyboard).
     fn show(&mut self, profile: &str) {
-        let i = self
-            .compositor
-            .state
-            .layout
-            .index_of(profile)
-            .expect("desktop exists");
-        self.compositor.state.do_action(Action::SwitchTo(i));
+        self.compositor.show(profile);
     }
 
     /// `wl-copy --foreground text` on `profile`'s socket, once the
     /// compositor has kept it.
     fn wayland_copy(&mut self, profile: &str, text: &str) -> Running {
         self.show(profile);
-        let mut command = self.wayland_client(profile, WL_COPY);
-        let copier = Running(
-            command
-                .args(["--foreground", "--", text])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("wl-copy starts"),
-        );
-        let d = domain(profile);
-        let kept = self
-            .compositor
-            .dispatch_until(WAIT, |s| {
-                s.selection_owners
-                    .clipboards
-                    .get(&d, Kind::Clipboard)
-                    .is_some_and(|c| {
-                        c.mime_types()
-                            .iter()
-                            .any(|m| c.get(m).as_deref() == Some(text.as_bytes()))
-                    })
-            })
-            .expect("event loop runs");
-        assert!(kept, "wl-copy {text:?} in {profile}: not kept");
-        copier
+        let socket = self.compositor.profile_socket(profile);
+        programs::copy(
+            &mut self.compositor,
+            &socket,
+            &domain(profile),
+            text,
+            Kind::Clipboard,
+        )
     }
 
     /// What `wl-paste` prints on `profile`'s socket (its desktop shown),
@@ -290,31 +233,8 @@ impl Harness {
 
     fn wayland_paste_kind(&mut self, profile: &str, kind: Kind) -> Option<String> {
         self.show(profile);
-        let out = tempfile::NamedTempFile::new().expect("output file");
-        let mut command = self.wayland_client(profile, WL_PASTE);
-        if kind == Kind::Primary {
-            command.arg("--primary");
-        }
-        command
-            .arg("--no-newline")
-            .stdin(Stdio::null())
-            .stdout(out.reopen().expect("output file reopens"))
-            .stderr(Stdio::null());
-        let mut child = Running(command.spawn().expect("wl-paste starts"));
-        let end = Instant::now() + NOTHING;
-        let status = loop {
-            if let Some(status) = child.0.try_wait().expect("wl-paste status") {
-                break status;
-            }
-            if Instant::now() > end {
-                return None;
-            }
-            self.dispatch();
-        };
-        if !status.success() {
-            return None;
-        }
-        Some(std::fs::read_to_string(out.path()).expect("output readable"))
+        let socket = self.compositor.profile_socket(profile);
+        programs::paste(&mut self.compositor, &socket, kind)
     }
 }
 
@@ -337,15 +257,11 @@ fn start_test() -> Option<Harness> {
     if !ready() {
         return None;
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
     Some(Harness::new())
 }
 
 fn domain(profile: &str) -> Domain {
-    Domain::Profile(profile.parse().expect("profile name"))
+    Domain::Profile(profile_name(profile))
 }
 
 #[test]
@@ -534,13 +450,3 @@ fn transfer_slot_moves_an_x11_copy_into_an_x11_window_of_another_profile() {
 /// evdev KEY_C and KEY_V.
 const KEY_C: u32 = 46;
 const KEY_V: u32 = 47;
-
-fn press_super_shift(c: &mut Compositor, key: u32) {
-    let s = &mut c.state;
-    s.key(keys::LEFT_META, true);
-    s.key(keys::LEFT_SHIFT, true);
-    s.key(key, true);
-    s.key(key, false);
-    s.key(keys::LEFT_SHIFT, false);
-    s.key(keys::LEFT_META, false);
-}

@@ -6,18 +6,15 @@
 //! pointer is over, the button.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smithay::desktop::Window;
 use zion_compositor::input::BTN_LEFT;
-use zion_compositor::render::content_rect;
-use zion_compositor::{BackendKind, Compositor, Options};
-use zion_config::{Config, ProfileName};
-
-mod common;
+use zion_compositor::Compositor;
+use zion_tests::compositor::x11::x11_ready;
+use zion_tests::compositor::{settle, Fixture};
 
 const XEV: &str = "/usr/bin/xev";
 const WAIT: Duration = Duration::from_secs(15);
@@ -29,7 +26,7 @@ const KEY_B: u32 = 48;
 /// Readies the test thread (a private `/tmp`), or reports why this machine
 /// cannot run the test.
 fn ready() -> bool {
-    common::x11_ready(&[(XEV, "x11-utils")])
+    x11_ready(&[(XEV, "x11-utils")])
 }
 
 /// A program on a profile's X display, its stdout collected as it comes.
@@ -49,15 +46,9 @@ impl X11Client {
     /// `program` run as in `profile`'s container: mount and network
     /// namespaces of its own, the profile's X11 folder as `/tmp/.X11-unix`,
     /// `DISPLAY=:0`.
-    fn spawn(compositor: &Compositor, profile: &str, program: &str, args: &[&str]) -> X11Client {
-        let socket = compositor
-            .state
-            .xwayland
-            .of(profile)
-            .expect("X11 socket open")
-            .socket
-            .clone();
-        let mut child = common::x11_command(&socket, program, args)
+    fn spawn(compositor: &Fixture, profile: &str, program: &str, args: &[&str]) -> X11Client {
+        let mut child = compositor
+            .x11_command(profile, program, args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -112,42 +103,10 @@ fn wait_for_event(
     found.unwrap_or_else(|| panic!("xev did not get {what}; it printed:\n{}", xev.output()))
 }
 
-fn settle(compositor: &mut Compositor) {
-    for _ in 0..10 {
-        compositor
-            .dispatch(Duration::from_millis(20))
-            .expect("event loop runs");
-    }
-}
-
-/// A headless compositor with `work`'s X11 socket open.
-fn compositor(runtime: &Path) -> Compositor {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let options = Options {
-        backend: BackendKind::Headless,
-        size: (800, 600),
-        runtime_dir: runtime.to_owned(),
-    };
-    let mut compositor = Compositor::new(Config::defaults(), &options).expect("compositor starts");
-    let work: ProfileName = "work".parse().expect("a valid profile name");
-    compositor
-        .state
-        .open_x11_socket(&work)
-        .expect("X11 socket opens");
-    compositor
-}
-
 /// Starts xev on `work`'s display and waits for its window, drawn, as the
 /// `count`th on the work desktop; returns xev and its window.
-fn open_xev(compositor: &mut Compositor, count: usize) -> (X11Client, Window) {
-    let desktop = compositor
-        .state
-        .layout
-        .index_of("work")
-        .expect("work has a desktop");
+fn open_xev(compositor: &mut Fixture, count: usize) -> (X11Client, Window) {
+    let desktop = compositor.desktop("work");
     let xev = X11Client::spawn(
         compositor,
         "work",
@@ -164,6 +123,7 @@ fn open_xev(compositor: &mut Compositor, count: usize) -> (X11Client, Window) {
         .expect("event loop runs");
     assert!(shown, "xev's window did not appear on the work desktop");
     settle(compositor);
+    settle(compositor);
     let window = compositor.state.layout.desktops()[desktop].windows()[count - 1]
         .window
         .clone();
@@ -177,13 +137,8 @@ fn type_key(compositor: &mut Compositor, key: u32) {
 }
 
 /// Where `window`'s content starts on the output.
-fn origin(compositor: &Compositor, window: &Window) -> (i32, i32) {
-    let pos = compositor
-        .state
-        .layout
-        .position(window)
-        .expect("the window is placed");
-    let content = content_rect(window, pos);
+fn origin(compositor: &Fixture, window: &Window) -> (i32, i32) {
+    let content = compositor.content(window);
     (content.x, content.y)
 }
 
@@ -192,11 +147,7 @@ fn keys_pointer_motion_and_clicks_reach_an_x11_window() {
     if !ready() {
         return;
     }
-    let runtime = tempfile::Builder::new()
-        .prefix("zion-test-xwayland-input")
-        .tempdir()
-        .expect("temporary runtime folder");
-    let mut compositor = compositor(runtime.path());
+    let mut compositor = Fixture::x11((800, 600), &["work"]);
     let (xev, window) = open_xev(&mut compositor, 1);
     assert_eq!(
         compositor.state.layout.focused(),
@@ -270,11 +221,7 @@ fn clicking_another_x11_window_moves_the_keys_to_it() {
     if !ready() {
         return;
     }
-    let runtime = tempfile::Builder::new()
-        .prefix("zion-test-xwayland-input")
-        .tempdir()
-        .expect("temporary runtime folder");
-    let mut compositor = compositor(runtime.path());
+    let mut compositor = Fixture::x11((800, 600), &["work"]);
     let (first, first_window) = open_xev(&mut compositor, 1);
     let (second, second_window) = open_xev(&mut compositor, 2);
     assert_eq!(

@@ -4,11 +4,10 @@
 //! test is an honest attempt from the container's side that must fail, and
 //! asserts why it failed.
 
+use std::ops::Deref;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use zion_bus::Profiles1Proxy;
 
 use zion_sandboxd::profiles_dbus::ProfileStatus;
 use zion_tests::{TestEnv, TestImage};
@@ -35,23 +34,15 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The compositor, the daemon and two profiles, work and personal, running.
 struct Desk {
-    env: TestEnv,
-    compositor: Option<Child>,
-    daemon: Option<Child>,
-    conn: zbus::Connection,
+    desk: zion_tests::desk::Desk,
     /// Held for the desk's life (see [`SERIAL`]); dropped last.
     _serial: tokio::sync::MutexGuard<'static, ()>,
 }
 
-impl Drop for Desk {
-    fn drop(&mut self) {
-        for child in [self.daemon.as_mut(), self.compositor.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+impl Deref for Desk {
+    type Target = zion_tests::desk::Desk;
+    fn deref(&self) -> &Self::Target {
+        &self.desk
     }
 }
 
@@ -62,141 +53,44 @@ impl Desk {
         let image = env
             .image(TestImage::Wayland)
             .expect("the wayland test image");
-        let dir = env.xdg.config.join("zion");
-        std::fs::create_dir_all(&dir).expect("config folder");
         let profile = |name: &str, colour: &str| {
             format!(
                 "[[profile]]\nname = \"{name}\"\ncolour = \"{colour}\"\nimage = \"{image}\"\nnetwork = \"none\"\nmemory = \"256MiB\"\nhibernate_after = \"never\"\nrestart = \"on-failure\"\n\n"
             )
         };
-        let text = profile("work", "#3465a4") + &profile("personal", "#4e9a06");
-        std::fs::write(dir.join("zion.toml"), text).expect("zion.toml");
-        let conn = env.dbus().connect().await.expect("the private bus");
         let mut desk = Desk {
-            env,
-            compositor: None,
-            daemon: None,
-            conn,
+            desk: zion_tests::desk::Desk::new(env, WAIT).await,
             _serial: serial,
         };
-        desk.start_compositor().await;
-        let log = std::fs::File::create(desk.env.root().join("daemon.log")).expect("log");
-        desk.daemon = Some(
-            desk.env
-                .command(daemon_bin())
-                .env("ZION_SANDBOX_POOL", "0")
-                .env("RUST_LOG", "info")
-                .env("NO_COLOR", "1")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("zion-sandboxd starts"),
-        );
-        desk.wait_for_name("org.zionos.Profiles1", true).await;
-        for p in ["work", "personal"] {
-            desk.wait_state(p, "running").await;
-        }
+        desk.desk
+            .write_config(&(profile("work", "#3465a4") + &profile("personal", "#4e9a06")));
+        desk.desk
+            .start_session(
+                Some((&compositor_bin(), "320x240", false)),
+                &daemon_bin(),
+                &[("ZION_SANDBOX_POOL", "0")],
+                &["work", "personal"],
+            )
+            .await;
         desk
     }
 
     async fn start_compositor(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.env.root().join("compositor.log"))
-            .expect("log");
-        self.compositor = Some(
-            self.env
-                .command(compositor_bin())
-                .args(["--backend", "headless", "--size", "320x240"])
-                .arg("--runtime-dir")
-                .arg(&self.env.xdg.runtime)
-                .env("RUST_LOG", "info")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("zion-compositor starts"),
-        );
-        self.wait_for_name("org.zionos.Compositor1", true).await;
+        self.desk
+            .start_compositor(&compositor_bin(), "320x240", false)
+            .await;
     }
 
     async fn stop_compositor(&mut self) {
-        if let Some(mut c) = self.compositor.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        self.wait_for_name("org.zionos.Compositor1", false).await;
-    }
-
-    fn logs(&self) -> String {
-        let read = |f: &str| std::fs::read_to_string(self.env.root().join(f)).unwrap_or_default();
-        format!(
-            "--- zion-sandboxd:\n{}\n--- zion-compositor:\n{}",
-            read("daemon.log"),
-            read("compositor.log")
-        )
-    }
-
-    async fn wait_for_name(&self, name: &str, present: bool) {
-        let dbus = zbus::fdo::DBusProxy::new(&self.conn)
-            .await
-            .expect("bus proxy");
-        let end = Instant::now() + WAIT;
-        loop {
-            let bus_name = zbus::names::BusName::try_from(name).expect("a bus name");
-            if dbus.name_has_owner(bus_name).await.unwrap_or(false) == present {
-                return;
-            }
-            assert!(
-                Instant::now() < end,
-                "{name} never {}\n{}",
-                if present { "appeared" } else { "went" },
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn profiles(&self) -> Profiles1Proxy<'static> {
-        Profiles1Proxy::new(&self.conn)
-            .await
-            .expect("profiles proxy")
+        self.desk.stop_compositor().await;
     }
 
     async fn wait_state(&self, profile: &str, state: &str) -> ProfileStatus {
-        let end = Instant::now() + WAIT;
-        loop {
-            let status = self
-                .profiles()
-                .await
-                .status(profile)
-                .await
-                .unwrap_or_else(|e| panic!("Status({profile}): {e}\n{}", self.logs()));
-            if status.state == state {
-                return status;
-            }
-            assert!(
-                Instant::now() < end,
-                "profile `{profile}` is {} ({}), not {state}\n{}",
-                status.state,
-                status.reason,
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.desk.wait_state(profile, state, WAIT).await
     }
 
     fn podman(&self, args: &[&str]) -> (bool, String) {
-        let out = self
-            .env
-            .podman()
-            .cli()
-            .args(args)
-            .output()
-            .expect("podman runs");
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), text.trim().to_owned())
+        self.desk.podman_try(args)
     }
 
     /// Runs `script` with sh inside the profile's container; its output
@@ -453,13 +347,7 @@ async fn a_profile_cannot_connect_to_any_socket_the_host_has() {
         let needed = needed.display().to_string();
         assert!(host.contains(&needed), "{needed} is not among {host:?}");
     }
-    let bus = d
-        .env
-        .dbus()
-        .address()
-        .strip_prefix("unix:path=")
-        .expect("a unix bus address")
-        .to_owned();
+    let bus = d.bus_socket();
     assert!(host.contains(&bus), "the bus {bus} is not among {host:?}");
     // The host's abstract sockets (an X server's, a bus's): the container
     // has its own network namespace, so none should answer.

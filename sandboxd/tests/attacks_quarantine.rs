@@ -6,81 +6,12 @@
 
 mod quarantine_support;
 
-use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use quarantine_support::*;
-use zbus::zvariant::OwnedValue;
-use zion_bus::Quarantine1Proxy;
 use zion_tests::TestEnv;
-
-/// One received notification: summary, body.
-type Received = (String, String);
-
-/// A desktop notification server: owns `org.freedesktop.Notifications` on the bus.
-#[derive(Clone, Default)]
-struct NotificationServer {
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl NotificationServer {
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        _app_name: String,
-        _replaces_id: u32,
-        _app_icon: String,
-        summary: String,
-        body: String,
-        _actions: Vec<String>,
-        _hints: HashMap<String, OwnedValue>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
-        received.push((summary, body));
-        received.len() as u32
-    }
-}
-
-impl NotificationServer {
-    /// Serves on the test bus; keep the connection.
-    async fn start(env: &TestEnv) -> (NotificationServer, zbus::Connection) {
-        let server = NotificationServer::default();
-        let conn = zbus::connection::Builder::address(env.dbus().address())
-            .expect("address")
-            .name("org.freedesktop.Notifications")
-            .expect("name")
-            .serve_at("/org/freedesktop/Notifications", server.clone())
-            .expect("serve")
-            .build()
-            .await
-            .expect("the notification server is on the bus");
-        (server, conn)
-    }
-
-    /// Waits for a notification whose summary contains `needle`.
-    async fn wait_for(&self, needle: &str) -> Received {
-        let received = self.received.clone();
-        eventually(
-            &format!("a notification about {needle:?}"),
-            Duration::from_secs(10),
-            || {
-                let found = received
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .iter()
-                    .find(|n| n.0.contains(needle) || n.1.contains(needle))
-                    .cloned();
-                async move { found }
-            },
-        )
-        .await
-    }
-}
 
 /// Bytes really allocated (st_blocks) by the files under `dir`, recursively.
 fn allocated(dir: &Path) -> u64 {
@@ -109,8 +40,7 @@ async fn a_sparse_terabyte_in_an_outbox_costs_the_store_nothing_and_delays_no_on
     write_config(&env, REVIEW_OUTBOX);
     let (server, _notifications) = NotificationServer::start(&env).await;
     let daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
     let objects = data(&env).join("quarantine/objects");
     let store_before = allocated(&objects);
 
@@ -156,7 +86,7 @@ async fn a_sparse_terabyte_in_an_outbox_costs_the_store_nothing_and_delays_no_on
         log.contains("refused") && log.contains("quota"),
         "the refusal and its reason are logged:\n{log}"
     );
-    let (summary, body) = server.wait_for("huge.iso").await;
+    let (_, summary, body, _) = server.wait_for("huge.iso").await;
     assert!(
         summary.contains("huge.iso") && body.contains("quota"),
         "{summary}: {body}"
@@ -190,25 +120,11 @@ async fn a_sparse_terabyte_in_an_outbox_costs_the_store_nothing_and_delays_no_on
     .await;
 }
 
-fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
-    let out = env
-        .command(zionctl_bin())
-        .args(args)
-        .output()
-        .expect("zionctl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// A session whose audit log holds three releases; the daemon stopped.
 async fn three_releases(env: &TestEnv) -> std::path::PathBuf {
     write_config(env, REVIEW_OUTBOX);
     let mut daemon = Daemon::start(env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(env).await;
     for i in 0..3 {
         drop_file(
             &outbox(env),
@@ -250,10 +166,9 @@ async fn detected_on_restart(env: &TestEnv, what: &str) {
         log.contains("AUDIT LOG BROKEN") && log.contains(what),
         "the daemon's log must say {what:?}:\n{log}"
     );
-    let (summary, body) = server.wait_for("audit log").await;
+    let (_, summary, body, _) = server.wait_for("audit log").await;
     assert!(body.contains(what), "{summary}: {body}");
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(env).await;
     let (intact, _, breaks) = proxy.audit_status().await.expect("AuditStatus");
     assert!(!intact, "AuditStatus must say broken");
     assert!(

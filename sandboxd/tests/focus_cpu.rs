@@ -5,10 +5,9 @@
 //! over ten seconds shows which one the shown desktop's weight favours,
 //! before and after a switch.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use zion_bus::{Compositor1Proxy, Profiles1Proxy};
 
 use zion_tests::{TestEnv, TestImage};
 
@@ -118,23 +117,13 @@ impl CpuCgroup {
     }
 }
 
-/// The environment, the compositor and the daemon; logs in files.
-struct Desk {
-    env: TestEnv,
-    compositor: Option<Child>,
-    daemon: Option<Child>,
-    conn: zbus::Connection,
-}
+/// The shared desk (environment, compositor, daemon).
+struct Desk(zion_tests::desk::Desk);
 
-impl Drop for Desk {
-    fn drop(&mut self) {
-        for child in [self.daemon.as_mut(), self.compositor.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+impl Deref for Desk {
+    type Target = zion_tests::desk::Desk;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
@@ -191,102 +180,19 @@ impl Desk {
             profile("personal", "#4e9a06"),
         );
         std::fs::write(dir.join("zion.toml"), text).expect("zion.toml");
-        let conn = env.dbus().connect().await.expect("the private bus");
-        let log = |name: &str| std::fs::File::create(env.root().join(name)).expect("log");
-        let compositor = env
-            .command(compositor_bin())
-            .args(["--backend", "headless", "--size", "640x480"])
-            .arg("--runtime-dir")
-            .arg(&env.xdg.runtime)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log("compositor.log"))
-            .spawn()
-            .expect("zion-compositor starts");
-        let daemon_log = log("daemon.log");
-        let mut desk = Desk {
-            env,
-            compositor: Some(compositor),
-            daemon: None,
-            conn,
-        };
-        desk.wait_for_name("org.zionos.Compositor1").await;
-        desk.daemon = Some(
-            desk.env
-                .command(DAEMON)
-                .env("ZION_SANDBOX_POOL", "0")
-                .env("RUST_LOG", "info,zion_sandboxd::follow=debug")
-                .env("NO_COLOR", "1")
-                .stdout(Stdio::null())
-                .stderr(daemon_log)
-                .spawn()
-                .expect("zion-sandboxd starts"),
-        );
-        desk.wait_for_name("org.zionos.Profiles1").await;
-        for profile in ["work", "personal"] {
-            desk.wait_running(profile).await;
-        }
-        Some(desk)
-    }
-
-    fn logs(&self) -> String {
-        let read = |f: &str| std::fs::read_to_string(self.env.root().join(f)).unwrap_or_default();
-        format!(
-            "--- zion-sandboxd:\n{}\n--- zion-compositor:\n{}",
-            read("daemon.log"),
-            read("compositor.log")
+        let mut desk = zion_tests::desk::Desk::new(env, WAIT).await;
+        desk.start_session(
+            Some((&compositor_bin(), "640x480", false)),
+            Path::new(DAEMON),
+            &[("ZION_SANDBOX_POOL", "0"), ("RUST_LOG", "info")],
+            &["work", "personal"],
         )
-    }
-
-    async fn wait_for_name(&self, name: &str) {
-        let dbus = zbus::fdo::DBusProxy::new(&self.conn)
-            .await
-            .expect("bus proxy");
-        let end = Instant::now() + WAIT;
-        loop {
-            let bus_name = zbus::names::BusName::try_from(name).expect("a bus name");
-            if dbus.name_has_owner(bus_name).await.unwrap_or(false) {
-                return;
-            }
-            assert!(
-                Instant::now() < end,
-                "{name} never appeared\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait_running(&self, profile: &str) {
-        let proxy = Profiles1Proxy::new(&self.conn)
-            .await
-            .expect("profiles proxy");
-        let end = Instant::now() + WAIT;
-        loop {
-            let status = proxy
-                .status(profile)
-                .await
-                .unwrap_or_else(|e| panic!("Status({profile}): {e}\n{}", self.logs()));
-            if status.state == "running" {
-                return;
-            }
-            assert!(
-                Instant::now() < end,
-                "profile `{profile}` is {} ({}), not running\n{}",
-                status.state,
-                status.reason,
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        .await;
+        Some(Desk(desk))
     }
 
     async fn switch_to(&self, desktop: &str) {
-        let proxy = Compositor1Proxy::builder(&self.conn)
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await
-            .expect("compositor proxy");
+        let proxy = self.compositor().await;
         proxy
             .switch_to(desktop)
             .await
@@ -295,22 +201,6 @@ impl Desk {
             proxy.active_desktop().await.expect("ActiveDesktop"),
             desktop
         );
-    }
-
-    fn podman(&self, args: &[&str]) -> String {
-        let out = self
-            .env
-            .podman()
-            .cli()
-            .args(args)
-            .output()
-            .expect("podman runs");
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     fn cgroup(&self, profile: &str) -> Result<CpuCgroup, String> {

@@ -6,12 +6,10 @@
 mod quarantine_support;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use quarantine_support::*;
-use zbus::zvariant::OwnedValue;
 use zion_bus::quarantine::ItemInfo;
 use zion_bus::Quarantine1Proxy;
 use zion_tests::TestEnv;
@@ -45,64 +43,13 @@ fn method_error(e: &zbus::Error) -> (String, String) {
     }
 }
 
-/// One received notification: app name, summary, body, urgency.
-type Received = (String, String, String, u8);
-
-/// A desktop notification server: owns `org.freedesktop.Notifications` on the bus.
-#[derive(Clone, Default)]
-struct NotificationServer {
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl NotificationServer {
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        app_name: String,
-        _replaces_id: u32,
-        _app_icon: String,
-        summary: String,
-        body: String,
-        _actions: Vec<String>,
-        hints: HashMap<String, OwnedValue>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        let urgency = hints
-            .get("urgency")
-            .and_then(|v| u8::try_from(v).ok())
-            .unwrap_or(255);
-        let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
-        received.push((app_name, summary, body, urgency));
-        received.len() as u32
-    }
-
-    fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into()]
-    }
-
-    fn get_server_information(&self) -> (String, String, String, String) {
-        ("zion-test".into(), "zion".into(), "1".into(), "1.2".into())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_files_get_their_verdict_in_list_signals_and_notifications() {
     let env = TestEnv::new().expect("test environment");
     write_config(&env, REVIEW_OUTBOX);
-    let server = NotificationServer::default();
-    let _notifications = zbus::connection::Builder::address(env.dbus().address())
-        .expect("address")
-        .name("org.freedesktop.Notifications")
-        .expect("name")
-        .serve_at("/org/freedesktop/Notifications", server.clone())
-        .expect("serve")
-        .build()
-        .await
-        .expect("the notification server is on the bus");
+    let (server, _notifications) = NotificationServer::start(&env).await;
     let daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
     let mut added = proxy.receive_item_added().await.expect("ItemAdded");
     let mut changed = proxy.receive_item_changed().await.expect("ItemChanged");
 
@@ -179,8 +126,7 @@ async fn release_delete_and_rescan_do_what_they_say_and_refuse_with_clear_errors
     let env = TestEnv::new().expect("test environment");
     write_config(&env, REVIEW_OUTBOX);
     let daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
 
     let report = b"%PDF-1.4 pretend quarterly report\n".repeat(1000);
     drop_file(&outbox(&env), "report.pdf", &report);
@@ -286,19 +232,6 @@ async fn release_delete_and_rescan_do_what_they_say_and_refuse_with_clear_errors
     );
 }
 
-fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
-    let out = env
-        .command(zionctl_bin())
-        .args(args)
-        .output()
-        .expect("zionctl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zionctl_quarantine_shows_verdicts_and_releases() {
     let env = TestEnv::new().expect("test environment");
@@ -325,8 +258,7 @@ async fn zionctl_quarantine_shows_verdicts_and_releases() {
     assert!(first.contains("watching"), "{first}");
 
     drop_file(&outbox(&env), "invoice.com", EICAR);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
     let eicar = verdicts(&proxy, &["invoice.com"]).await["invoice.com"].clone();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut watch_out, &mut rest).expect("watch output");
@@ -390,8 +322,7 @@ async fn a_new_user_rule_rescans_what_the_quarantine_holds() {
     let user_rules = env.xdg.config.join("zion/rules");
     std::fs::create_dir_all(&user_rules).expect("user rule folder");
     let daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
 
     let text = b"quarterly figures: ZION-CANARY-7731\n";
     drop_file(&outbox(&env), "figures.txt", text);
@@ -439,8 +370,7 @@ async fn a_user_rule_folder_made_after_the_start_is_watched_without_a_restart() 
     let user_rules = env.xdg.config.join("zion/rules");
     assert!(!user_rules.exists(), "a fresh account has no rule folder");
     let daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
 
     let text = b"minutes of the board: ZION-LATE-RULES-2209\n";
     drop_file(&outbox(&env), "minutes.txt", text);
@@ -474,8 +404,7 @@ async fn auto_release_moves_clean_items_after_the_delay_but_never_held_or_infect
     );
     let inbox = downloads(&env);
     let _daemon = Daemon::start(&env);
-    let bus = env.dbus().connect().await.expect("bus");
-    let proxy = Quarantine1Proxy::new(&bus).await.expect("proxy");
+    let (_bus, proxy) = connect_quarantine(&env).await;
 
     drop_file(&inbox, "a.txt", b"first clean file");
     drop_file(&inbox, "b.txt", b"second clean file");

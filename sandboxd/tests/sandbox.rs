@@ -6,14 +6,12 @@
 mod internet_support;
 mod quarantine_support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use internet_support::Internet;
+use internet_support::{serve, Internet, Reply};
 use quarantine_support::{
     default_rules, eventually, scan_worker, sha256, zionctl_bin, Daemon, DAEMON, EICAR,
 };
@@ -52,50 +50,24 @@ fn start_daemon(env: &TestEnv, browser: &str) -> Daemon {
 /// A file server on `ip`: `/report.bin` (random bytes) and `/eicar.com`,
 /// both as attachments. Returns the port; the paths requested are recorded.
 fn serve_files(internet: &Internet, report: Vec<u8>) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = internet.listen();
-    let port = listener.local_addr().expect("address").port();
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let seen = requests.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            let report = report.clone();
-            let seen = seen.clone();
-            std::thread::spawn(move || answer(stream, &report, &seen));
+    serve(internet, move |path| {
+        let (status, name, body): (&str, &str, &[u8]) = match path {
+            "/report.bin" => ("200 OK", "report.bin", &report),
+            "/eicar.com" => ("200 OK", "eicar.com", EICAR),
+            _ => ("404 Not Found", "", b"not here"),
+        };
+        let headers = if name.is_empty() {
+            String::new()
+        } else {
+            format!("Content-Disposition: attachment; filename=\"{name}\"\r\n")
+        };
+        Reply {
+            status,
+            headers,
+            content_type: "application/octet-stream",
+            body: body.to_vec(),
         }
-    });
-    (port, requests)
-}
-
-fn answer(mut stream: TcpStream, report: &[u8], seen: &Mutex<Vec<String>>) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
-    seen.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(path.clone());
-    let (status, name, body): (&str, &str, &[u8]) = match path.as_str() {
-        "/report.bin" => ("200 OK", "report.bin", report),
-        "/eicar.com" => ("200 OK", "eicar.com", EICAR),
-        _ => ("404 Not Found", "", b"not here"),
-    };
-    let disposition = if name.is_empty() {
-        String::new()
-    } else {
-        format!("Content-Disposition: attachment; filename=\"{name}\"\r\n")
-    };
-    let reply = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\n{disposition}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(reply.as_bytes());
-    let _ = stream.write_all(body);
+    })
 }
 
 /// Runs `script` with sh inside sandbox `id`'s container.

@@ -8,11 +8,10 @@
 mod internet_support;
 mod quarantine_support;
 
-use internet_support::Internet;
+use internet_support::{serve, Internet, Reply};
 use zion_bus::Compositor1Proxy;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -228,43 +227,19 @@ impl Drop for Logged {
 /// Serves `PAGE_HTML` in the test's stand-in for the internet; returns
 /// the port and the paths requested.
 fn serve_page(internet: &Internet) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = internet.listen();
-    let port = listener.local_addr().expect("address").port();
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let seen = requests.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            let seen = seen.clone();
-            std::thread::spawn(move || answer(stream, &seen));
+    serve(internet, |path| {
+        let (status, body) = if path == "/" {
+            ("200 OK", PAGE_HTML)
+        } else {
+            ("404 Not Found", "not here")
+        };
+        Reply {
+            status,
+            headers: String::new(),
+            content_type: "text/html",
+            body: body.as_bytes().to_vec(),
         }
-    });
-    (port, requests)
-}
-
-fn answer(mut stream: TcpStream, seen: &Mutex<Vec<String>>) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
-    seen.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(path.clone());
-    let (status, body) = if path == "/" {
-        ("200 OK", PAGE_HTML)
-    } else {
-        ("404 Not Found", "not here")
-    };
-    let reply = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(reply.as_bytes());
+    })
 }
 
 /// The compositor built beside the daemon (`cargo build --bins`).

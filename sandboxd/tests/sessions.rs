@@ -6,13 +6,12 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::ops::{Deref, DerefMut};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use zion_bus::{Compositor1Proxy, Profiles1Proxy};
 
-use zion_sandboxd::profiles_dbus::ProfileStatus;
 use zion_tests::{TestEnv, TestImage};
 
 const DAEMON: &str = env!("CARGO_BIN_EXE_zion-sandboxd");
@@ -30,6 +29,13 @@ const PERSONAL: (u8, u8, u8) = (0x4e, 0x9a, 0x06);
 /// A frame is a border around a window: hundreds of pixels at the least.
 const FRAME_PIXELS: usize = 300;
 
+/// The daemon's variables: no warm sandbox pool, and its following of the
+/// compositor in the log.
+const FOLLOWING: &[(&str, &str)] = &[
+    ("ZION_SANDBOX_POOL", "0"),
+    ("RUST_LOG", "info,zion_sandboxd::follow=debug"),
+];
+
 /// The compositor binary, built beside the daemon.
 fn compositor_bin() -> PathBuf {
     zion_tests::sibling_bin(DAEMON, "zion-compositor", "ZION_COMPOSITOR")
@@ -37,59 +43,30 @@ fn compositor_bin() -> PathBuf {
 
 /// work (never hibernated) and personal (after 2 s), both in `image`, with
 /// the default colours; `extra` is appended to personal.
-fn write_config(env: &TestEnv, image: &str, personal_extra: &str) {
-    let dir = env.xdg.config.join("zion");
-    std::fs::create_dir_all(&dir).expect("config folder");
-    let text = format!(
+fn config(image: &str, personal_extra: &str) -> String {
+    format!(
         "[[profile]]\nname = \"work\"\ncolour = \"#3465a4\"\nimage = \"{image}\"\nnetwork = \"none\"\nmemory = \"256MiB\"\npids = 512\nhibernate_after = \"never\"\n\n\
          [[profile]]\nname = \"personal\"\ncolour = \"#4e9a06\"\nimage = \"{image}\"\nnetwork = \"none\"\nmemory = \"320MiB\"\npids = 256\nhibernate_after = \"2s\"\n{personal_extra}"
-    );
-    std::fs::write(dir.join("zion.toml"), text).expect("zion.toml");
+    )
 }
 
-/// The headless compositor on the environment's bus and runtime folder.
-fn spawn_compositor(env: &TestEnv) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(env.root().join("compositor.log"))
-        .expect("log");
-    let mut cmd = env.command(compositor_bin());
-    // Its Xwayland needs /tmp/.X11-unix: made in a private /tmp, not on the
-    // machine.
-    zion_tests::private_tmp::keeping(&mut cmd, env.root()).expect("a private /tmp");
-    cmd.args(["--backend", "headless", "--size", "640x480"])
-        .arg("--runtime-dir")
-        .arg(&env.xdg.runtime)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("zion-compositor starts")
-}
-
-fn kill(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// The environment, the compositor and the daemon; logs in files.
+/// The shared desk (environment, compositor, daemon) and the screenshots
+/// taken on it.
 struct Desk {
-    env: TestEnv,
-    compositor: Option<Child>,
-    daemon: Option<Child>,
-    conn: zbus::Connection,
+    desk: zion_tests::desk::Desk,
     shots: usize,
 }
 
-impl Drop for Desk {
-    fn drop(&mut self) {
-        for child in [self.daemon.as_mut(), self.compositor.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            kill(child);
-        }
+impl Deref for Desk {
+    type Target = zion_tests::desk::Desk;
+    fn deref(&self) -> &Self::Target {
+        &self.desk
+    }
+}
+
+impl DerefMut for Desk {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.desk
     }
 }
 
@@ -101,104 +78,17 @@ impl Desk {
         let image = env
             .image(TestImage::Wayland)
             .expect("the wayland test image");
-        write_config(&env, &image, personal_extra);
-        let conn = env.dbus().connect().await.expect("the private bus");
-        let compositor = with_compositor.then(|| spawn_compositor(&env));
-        let log = std::fs::File::create(env.root().join("daemon.log")).expect("log");
-        let mut desk = Desk {
-            daemon: None,
-            env,
-            compositor,
-            conn,
-            shots: 0,
-        };
-        if with_compositor {
-            desk.wait_for_name("org.zionos.Compositor1").await;
-        }
-        desk.daemon = Some(
-            desk.env
-                .command(DAEMON)
-                .env("ZION_SANDBOX_POOL", "0")
-                .env("RUST_LOG", "info,zion_sandboxd::follow=debug")
-                .env("NO_COLOR", "1")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("zion-sandboxd starts"),
-        );
-        desk.wait_for_name("org.zionos.Profiles1").await;
-        for profile in ["work", "personal"] {
-            desk.wait_state(profile, "running", WAIT).await;
-        }
-        desk
-    }
-
-    fn logs(&self) -> String {
-        let read = |f: &str| std::fs::read_to_string(self.env.root().join(f)).unwrap_or_default();
-        format!(
-            "--- zion-sandboxd:\n{}\n--- zion-compositor:\n{}",
-            read("daemon.log"),
-            read("compositor.log")
+        let mut desk = zion_tests::desk::Desk::new(env, WAIT).await;
+        desk.write_config(&config(&image, personal_extra));
+        let compositor = compositor_bin();
+        desk.start_session(
+            with_compositor.then_some((compositor.as_path(), "640x480", true)),
+            Path::new(DAEMON),
+            FOLLOWING,
+            &["work", "personal"],
         )
-    }
-
-    async fn wait_for_name(&mut self, name: &str) {
-        let dbus = zbus::fdo::DBusProxy::new(&self.conn)
-            .await
-            .expect("bus proxy");
-        let end = Instant::now() + WAIT;
-        loop {
-            let bus_name = zbus::names::BusName::try_from(name).expect("a bus name");
-            if dbus.name_has_owner(bus_name).await.unwrap_or(false) {
-                return;
-            }
-            assert!(
-                Instant::now() < end,
-                "{name} never appeared\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn compositor(&self) -> Compositor1Proxy<'static> {
-        Compositor1Proxy::builder(&self.conn)
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await
-            .expect("compositor proxy")
-    }
-
-    async fn profiles(&self) -> Profiles1Proxy<'static> {
-        Profiles1Proxy::new(&self.conn)
-            .await
-            .expect("profiles proxy")
-    }
-
-    async fn status(&self, profile: &str) -> ProfileStatus {
-        self.profiles()
-            .await
-            .status(profile)
-            .await
-            .unwrap_or_else(|e| panic!("Status({profile}): {e}\n{}", self.logs()))
-    }
-
-    async fn wait_state(&self, profile: &str, state: &str, within: Duration) -> ProfileStatus {
-        let end = Instant::now() + within;
-        loop {
-            let status = self.status(profile).await;
-            if status.state == state {
-                return status;
-            }
-            assert!(
-                Instant::now() < end,
-                "profile `{profile}` is {} ({}), not {state}, after {within:?}\n{}",
-                status.state,
-                status.reason,
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        .await;
+        Desk { desk, shots: 0 }
     }
 
     fn zionctl(&self, args: &[&str]) -> std::process::Output {
@@ -223,22 +113,6 @@ impl Desk {
             String::from_utf8_lossy(&out.stderr),
             self.logs()
         );
-    }
-
-    fn podman(&self, args: &[&str]) -> String {
-        let out = self
-            .env
-            .podman()
-            .cli()
-            .args(args)
-            .output()
-            .expect("podman runs");
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// Runs `script` with sh inside the profile's container.
@@ -557,13 +431,7 @@ async fn a_profile_sees_its_own_wayland_socket_only_no_bus_and_its_limits() {
     assert!(!env.contains("CONTAINER_HOST"), "{env}");
 
     // The session bus the daemon and compositor use is not there.
-    let bus = d
-        .env
-        .dbus()
-        .address()
-        .strip_prefix("unix:path=")
-        .expect("a unix bus address")
-        .to_owned();
+    let bus = d.bus_socket();
     let check = format!("test -e '{bus}' && echo present || echo absent");
     assert_eq!(d.sh("work", &check), "absent");
 
@@ -695,7 +563,8 @@ async fn hibernation_pauses_while_the_compositor_is_away_and_follows_it_when_it_
     d.wait_state("personal", "running", Duration::from_secs(5))
         .await;
     if let Some(c) = d.compositor.as_mut() {
-        kill(c);
+        let _ = c.kill();
+        let _ = c.wait();
     }
     // Well past personal's 2 s: nothing is hibernated without a compositor.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -713,8 +582,7 @@ async fn hibernation_pauses_while_the_compositor_is_away_and_follows_it_when_it_
 
     // A new compositor shows work: the daemon follows it again, and
     // personal, not shown, hibernates after its 2 s.
-    d.compositor = Some(spawn_compositor(&d.env));
-    d.wait_for_name("org.zionos.Compositor1").await;
+    d.start_compositor(&compositor_bin(), "640x480", true).await;
     let back = Instant::now();
     d.wait_state("personal", "hibernated", Duration::from_secs(8))
         .await;

@@ -13,9 +13,19 @@
 //! - [`private_tmp`]: a test thread's own empty `/tmp`, so nothing the code
 //!   under test puts there stays on the machine.
 //! - [`shared_data`]: the project's shared rule sets and corpus generator.
+//! - [`desk`]: the session as processes: the headless compositor and the
+//!   daemon on the environment's bus, waits on bus names and signals.
+//! - [`wayland`]: a small real Wayland client (globals, an xdg toplevel with
+//!   an shm buffer, the events a test checks).
+//! - `compositor` (feature `compositor`): the compositor run headless in the
+//!   test's process, its sockets, client programs on them, waits on its
+//!   state instead of sleeps.
 
 pub mod cleanup;
+#[cfg(feature = "compositor")]
+pub mod compositor;
 mod dbus;
+pub mod desk;
 mod env;
 mod error;
 pub mod images;
@@ -23,6 +33,7 @@ mod podman;
 pub mod private_tmp;
 mod process;
 pub mod skip;
+pub mod wayland;
 
 pub use dbus::DbusBus;
 pub use env::{TestEnv, XdgDirs};

@@ -107,3 +107,70 @@ impl Drop for Internet {
             .output();
     }
 }
+
+/// What a test's web server answers to a path: status line (`200 OK`),
+/// extra header lines (each ending in `\r\n`), content type and body.
+pub struct Reply {
+    /// The status, as `200 OK`.
+    pub status: &'static str,
+    /// Extra header lines, each ending in `\r\n`.
+    pub headers: String,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A web server in `internet` answering each request with `route(path)`;
+/// returns its port and the paths requested, in order.
+pub fn serve(
+    internet: &Internet,
+    route: impl Fn(&str) -> Reply + Send + Sync + 'static,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::sync::{Arc, Mutex};
+    let listener = internet.listen();
+    let port = listener.local_addr().expect("address").port();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let route = Arc::new(route);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let (seen, route) = (seen.clone(), route.clone());
+            std::thread::spawn(move || answer(stream, &seen, &*route));
+        }
+    });
+    (port, requests)
+}
+
+/// Reads one request's head from `stream`, records its path and writes
+/// `route`'s reply.
+fn answer(
+    mut stream: std::net::TcpStream,
+    seen: &std::sync::Mutex<Vec<String>>,
+    route: &dyn Fn(&str) -> Reply,
+) {
+    use std::io::{Read, Write};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+    seen.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(path.clone());
+    let reply = route(&path);
+    let head = format!(
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\n{}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        reply.status,
+        reply.content_type,
+        reply.headers,
+        reply.body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&reply.body);
+}

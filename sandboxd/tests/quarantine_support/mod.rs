@@ -205,3 +205,106 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// One received notification: app name, summary, body, urgency.
+pub type Received = (String, String, String, u8);
+
+/// A desktop notification server, as the user's desktop runs one: owns
+/// `org.freedesktop.Notifications` on the test's bus and keeps what it is
+/// sent.
+#[derive(Clone, Default)]
+pub struct NotificationServer {
+    /// What it was sent, in order.
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl NotificationServer {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        hints: std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let urgency = hints
+            .get("urgency")
+            .and_then(|v| u8::try_from(v).ok())
+            .unwrap_or(255);
+        let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        received.push((app_name, summary, body, urgency));
+        received.len() as u32
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        ("zion-test".into(), "zion".into(), "1".into(), "1.2".into())
+    }
+}
+
+impl NotificationServer {
+    /// Serves on the test bus; keep the connection.
+    pub async fn start(env: &TestEnv) -> (NotificationServer, zbus::Connection) {
+        let server = NotificationServer::default();
+        let conn = zbus::connection::Builder::address(env.dbus().address())
+            .expect("address")
+            .name("org.freedesktop.Notifications")
+            .expect("name")
+            .serve_at("/org/freedesktop/Notifications", server.clone())
+            .expect("serve")
+            .build()
+            .await
+            .expect("the notification server is on the bus");
+        (server, conn)
+    }
+
+    /// Waits for a notification whose summary or body contains `needle`.
+    pub async fn wait_for(&self, needle: &str) -> Received {
+        let received = self.received.clone();
+        eventually(
+            &format!("a notification about {needle:?}"),
+            Duration::from_secs(10),
+            || {
+                let found = received
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .find(|n| n.1.contains(needle) || n.2.contains(needle))
+                    .cloned();
+                async move { found }
+            },
+        )
+        .await
+    }
+}
+
+/// `zionctl args` in `env`: its success, standard output and error.
+pub fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
+    let out = env
+        .command(zionctl_bin())
+        .args(args)
+        .output()
+        .expect("zionctl runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A connection to `env`'s bus and the quarantine's proxy on it.
+pub async fn connect_quarantine(
+    env: &TestEnv,
+) -> (zbus::Connection, zion_bus::Quarantine1Proxy<'static>) {
+    let bus = env.dbus().connect().await.expect("bus");
+    let proxy = zion_bus::Quarantine1Proxy::new(&bus).await.expect("proxy");
+    (bus, proxy)
+}

@@ -1,10 +1,12 @@
 //! What the compositor's Xwayland tests share: whether this machine can run
-//! them, a private `/tmp` for the test, and running an X11 program as a
-//! profile's container would.
+//! them, a private `/tmp` for the test, a fixture with profiles' X11 sockets
+//! open, and running an X11 program as a profile's container would.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::{profile_name, Fixture, Setup};
 
 /// X display numbers each test thread may use (a test runs two Xwaylands at
 /// most); Smithay tries displays 0 to 32.
@@ -16,24 +18,24 @@ static NEXT_BLOCK: AtomicU32 = AtomicU32::new(0);
 /// Readies this test thread for an Xwayland test needing `tools` (path,
 /// Debian package): false (the skip reported) when it cannot run here.
 ///
-/// The thread gets a private, empty `/tmp` ([`zion_tests::private_tmp`]):
+/// The thread gets a private, empty `/tmp` ([`crate::private_tmp`]):
 /// Smithay binds its X11 sockets in `/tmp/.X11-unix` (the compositor creates
 /// it when missing) with lock files `/tmp/.X<n>-lock`, none of which may stay
 /// on the machine, and the test must not lean on an X server that ran here
 /// before. Create the test's temporary folders after this call.
 pub fn x11_ready(tools: &[(&str, &str)]) -> bool {
     if !zion_compositor::xwayland::installed() {
-        zion_tests::skip::not_installed("Xwayland is not installed (Debian package xwayland)");
+        crate::skip::not_installed("Xwayland is not installed (Debian package xwayland)");
         return false;
     }
     for (tool, package) in tools {
-        if let Some(why) = zion_tests::skip::program_missing(tool, package) {
-            zion_tests::skip::not_installed(&why);
+        if let Some(why) = crate::skip::program_missing(tool, package) {
+            crate::skip::not_installed(&why);
             return false;
         }
     }
-    if let Some(why) = zion_tests::skip::program_missing("unshare", "util-linux") {
-        zion_tests::skip::not_installed(&why);
+    if let Some(why) = crate::skip::program_missing("unshare", "util-linux") {
+        crate::skip::not_installed(&why);
         return false;
     }
     let unshare = Command::new("unshare")
@@ -41,18 +43,18 @@ pub fn x11_ready(tools: &[(&str, &str)]) -> bool {
         .stderr(Stdio::null())
         .status();
     if !unshare.is_ok_and(|s| s.success()) {
-        zion_tests::skip::lacking(
+        crate::skip::lacking(
             "cannot create mount and network namespaces (unshare --mount --net --map-root-user)",
         );
         return false;
     }
-    match zion_tests::private_tmp::enter() {
+    match crate::private_tmp::enter() {
         Ok(()) => reserve_displays(),
         // Without root there is no private /tmp; a machine where an X server
         // made /tmp/.X11-unix already loses nothing (Smithay removes its own
         // socket and lock), one where none did would keep the folder.
         Err(err) if !Path::new("/tmp/.X11-unix").is_dir() => {
-            zion_tests::skip::lacking(&format!(
+            crate::skip::lacking(&format!(
                 "no private /tmp for the compositor's /tmp/.X11-unix ({err}; needs root)"
             ));
             return false;
@@ -112,4 +114,52 @@ pub fn x11_command(socket: &Path, program: &str, args: &[&str]) -> Command {
         .env("PATH", "/usr/bin:/bin")
         .env("DISPLAY", ":0");
     command
+}
+
+impl Fixture {
+    /// A fixture for an Xwayland test (after [`x11_ready`]): its runtime
+    /// folder in this thread's `/tmp`, the X11 sockets of `profiles` open
+    /// (their servers start on their first client), and the compositor's
+    /// logs in the test's output.
+    pub fn x11(size: (i32, i32), profiles: &[&str]) -> Fixture {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let mut fixture = Fixture::start(Setup {
+            size,
+            temp_parent: Some(PathBuf::from("/tmp")),
+            ..Setup::default()
+        });
+        for p in profiles {
+            fixture
+                .state
+                .open_x11_socket(&profile_name(p))
+                .expect("X11 socket opens");
+        }
+        fixture
+    }
+
+    /// The X socket of `profile` (`X0` in its folder).
+    pub fn x11_socket(&self, profile: &str) -> PathBuf {
+        self.state
+            .xwayland
+            .of(profile)
+            .expect("X11 socket open")
+            .socket
+            .clone()
+    }
+
+    /// `program args`, run as in `profile`'s container ([`x11_command`]).
+    pub fn x11_command(&self, profile: &str, program: &str, args: &[&str]) -> Command {
+        x11_command(&self.x11_socket(profile), program, args)
+    }
+
+    /// Waits until `profile`'s Xwayland runs and its window manager is
+    /// ready (it starts on the first X11 client).
+    pub fn wait_x11_ready(&mut self, profile: &str) {
+        self.wait(&format!("{profile}'s Xwayland ready"), |s| {
+            s.xwayland.of(profile).is_some_and(|i| i.ready())
+        });
+    }
 }

@@ -1,0 +1,572 @@
+//! A small real Wayland client for tests and benches: connects to a socket
+//! (or takes one end of a socket pair), binds globals, opens xdg toplevels
+//! showing an shm buffer of one colour, and records what the compositor
+//! sends (configures, pointer, confinement, layer-shell and screencopy
+//! events, frame callbacks).
+//!
+//! It is driven two ways: [`Client::roundtrip`] blocks, for a compositor in
+//! another process or thread; [`Client::dispatch`] with a zero timeout never
+//! does, for a compositor dispatched by the same thread (see
+//! `compositor::Fixture::roundtrip`).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::RangeInclusive;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wayland_client::protocol::{
+    wl_buffer, wl_callback, wl_compositor, wl_output, wl_pointer, wl_registry, wl_seat, wl_shm,
+    wl_shm_pool, wl_surface,
+};
+use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum};
+use wayland_protocols::wp::pointer_constraints::zv1::client::{
+    zwp_confined_pointer_v1, zwp_pointer_constraints_v1,
+};
+use wayland_protocols::wp::tearing_control::v1::client::{
+    wp_tearing_control_manager_v1, wp_tearing_control_v1,
+};
+use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
+use wayland_protocols_wlr::layer_shell::v1::client::{zwlr_layer_shell_v1, zwlr_layer_surface_v1};
+use wayland_protocols_wlr::screencopy::v1::client::{
+    zwlr_screencopy_frame_v1, zwlr_screencopy_manager_v1,
+};
+
+/// What went wrong on the client's side: the step and the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ClientError(pub String);
+
+fn err(what: &str) -> impl FnOnce(&dyn std::fmt::Display) -> ClientError + '_ {
+    move |e| ClientError(format!("{what}: {e}"))
+}
+
+/// Which callback a `wl_callback` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callback {
+    /// A `wl_display.sync` numbered by the client.
+    Sync(u64),
+    /// A `wl_surface.frame`.
+    Frame,
+}
+
+/// What a screencopy frame has told the client.
+#[derive(Debug, Default, Clone)]
+pub struct Screencopy {
+    /// `buffer`: format, width, height, stride.
+    pub buffer: Option<(WEnum<wl_shm::Format>, u32, u32, u32)>,
+    /// `buffer_done` came.
+    pub buffer_done: bool,
+    /// `flags` came.
+    pub flags: bool,
+    /// `ready`: seconds and nanoseconds.
+    pub ready: Option<(u64, u32)>,
+    /// `failed` came.
+    pub failed: bool,
+}
+
+/// Everything the client has been told, for tests to look at.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// The globals announced: (name, interface, version).
+    pub globals: Vec<(u32, String, u32)>,
+    /// How many `xdg_surface.configure`s came (each is acknowledged, and
+    /// the window drawn, as it comes).
+    pub configured: u32,
+    /// The windows drawn on configure.
+    windows: Vec<Drawn>,
+    /// The last `xdg_toplevel.configure` size.
+    pub toplevel_size: Option<(i32, i32)>,
+    /// The surface the pointer is over, and where on it.
+    pub pointer: Option<(wl_surface::WlSurface, f64, f64)>,
+    /// How often the pointer was confined, and released.
+    pub confined: u32,
+    /// How often a confinement ended.
+    pub unconfined: u32,
+    /// The last `zwlr_layer_surface_v1.configure`: serial, width, height.
+    pub layer_configure: Option<(u32, u32, u32)>,
+    /// The layer surface was closed.
+    pub layer_closed: bool,
+    /// The screencopy frame's events.
+    pub screencopy: Screencopy,
+    /// When the last frame callback asked for came (reset on asking).
+    pub frame_done: Option<Instant>,
+    /// The highest `wl_display.sync` answered.
+    pub synced: u64,
+}
+
+/// What a window draws on each configure.
+#[derive(Debug)]
+struct Drawn {
+    xdg: xdg_surface::XdgSurface,
+    surface: wl_surface::WlSurface,
+    buffer: wl_buffer::WlBuffer,
+    size: (i32, i32),
+}
+
+impl Drawn {
+    fn draw(&self) {
+        let (w, h) = self.size;
+        self.surface.attach(Some(&self.buffer), 0, 0);
+        self.surface.damage_buffer(0, 0, w, h);
+        self.surface.commit();
+    }
+}
+
+/// A connection to a compositor with one event queue.
+pub struct Client {
+    conn: Connection,
+    queue: EventQueue<Seen>,
+    registry: wl_registry::WlRegistry,
+    syncs: u64,
+    /// Handle for creating objects.
+    pub qh: QueueHandle<Seen>,
+    /// What the compositor told it.
+    pub seen: Seen,
+}
+
+impl Client {
+    /// Connects to the socket at `socket` and waits (blocking) for its
+    /// globals: for a compositor that runs elsewhere.
+    pub fn connect(socket: &Path) -> Result<Client, ClientError> {
+        let stream = UnixStream::connect(socket)
+            .map_err(|e| ClientError(format!("connecting to {}: {e}", socket.display())))?;
+        let mut client = Client::new(stream)?;
+        client.roundtrip()?;
+        Ok(client)
+    }
+
+    /// A client on `stream`, its registry asked for but not yet read.
+    pub fn new(stream: UnixStream) -> Result<Client, ClientError> {
+        let conn = Connection::from_socket(stream).map_err(|e| err("connection")(&e))?;
+        let queue = conn.new_event_queue();
+        let qh = queue.handle();
+        let registry = conn.display().get_registry(&qh, ());
+        Ok(Client {
+            conn,
+            queue,
+            registry,
+            syncs: 0,
+            qh,
+            seen: Seen::default(),
+        })
+    }
+
+    /// Sends the requests made so far.
+    pub fn flush(&self) -> Result<(), ClientError> {
+        self.conn.flush().map_err(|e| err("sending requests")(&e))
+    }
+
+    /// Asks for a `wl_display.sync`; returns its number for [`Client::synced`].
+    pub fn sync(&mut self) -> u64 {
+        self.syncs += 1;
+        self.conn
+            .display()
+            .sync(&self.qh, Callback::Sync(self.syncs));
+        self.syncs
+    }
+
+    /// Whether sync `n` has been answered.
+    pub fn synced(&self, n: u64) -> bool {
+        self.seen.synced >= n
+    }
+
+    /// A blocking round trip.
+    pub fn roundtrip(&mut self) -> Result<(), ClientError> {
+        self.queue
+            .roundtrip(&mut self.seen)
+            .map(|_| ())
+            .map_err(|e| err("roundtrip")(&e))
+    }
+
+    /// Blocking round trips until `done` holds, for up to `limit`.
+    pub fn roundtrip_until(
+        &mut self,
+        limit: Duration,
+        done: impl Fn(&Seen) -> bool,
+    ) -> Result<(), ClientError> {
+        let end = Instant::now() + limit;
+        while !done(&self.seen) {
+            self.roundtrip()?;
+            if Instant::now() > end {
+                return Err(ClientError("timed out".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what is queued, reads what arrives within `timeout` (zero: only
+    /// what is there) and handles it.
+    pub fn dispatch(&mut self, timeout: Duration) -> Result<(), ClientError> {
+        self.queue
+            .dispatch_pending(&mut self.seen)
+            .map_err(|e| err("handling events")(&e))?;
+        self.flush()?;
+        if let Some(guard) = self.queue.prepare_read() {
+            let ready = {
+                let fd = guard.connection_fd();
+                let mut fds = [rustix::event::PollFd::new(
+                    &fd,
+                    rustix::event::PollFlags::IN,
+                )];
+                let timeout = rustix::event::Timespec {
+                    tv_sec: timeout.as_secs() as i64,
+                    tv_nsec: i64::from(timeout.subsec_nanos()),
+                };
+                rustix::event::poll(&mut fds, Some(&timeout))
+                    .map_err(|e| err("waiting for the compositor")(&e))?
+            };
+            if ready > 0 {
+                guard
+                    .read()
+                    .map_err(|e| err("reading from the compositor")(&e))?;
+            }
+        }
+        self.queue
+            .dispatch_pending(&mut self.seen)
+            .map_err(|e| err("handling events")(&e))?;
+        Ok(())
+    }
+
+    /// The protocol error the compositor ended the connection with:
+    /// (interface, code).
+    pub fn protocol_error(&self) -> Option<(String, u32)> {
+        self.conn
+            .protocol_error()
+            .map(|e| (e.object_interface, e.code))
+    }
+
+    /// Binds the global of interface `I` in `versions`.
+    pub fn bind<I>(&self, versions: RangeInclusive<u32>) -> Result<I, ClientError>
+    where
+        I: Proxy + 'static,
+        Seen: Dispatch<I, ()>,
+    {
+        let name = I::interface().name;
+        let (id, _, version) = self
+            .seen
+            .globals
+            .iter()
+            .find(|(_, interface, _)| interface == name)
+            .ok_or_else(|| ClientError(format!("{name}: not offered")))?;
+        if version < versions.start() {
+            return Err(ClientError(format!(
+                "{name}: version {version} is below {}",
+                versions.start()
+            )));
+        }
+        let version = (*version).min(*versions.end());
+        Ok(self.registry.bind(*id, version, &self.qh, ()))
+    }
+
+    /// Whether the compositor offers a global of interface `name`.
+    pub fn offers(&self, name: &str) -> bool {
+        self.seen.globals.iter().any(|(_, i, _)| i == name)
+    }
+
+    /// An shm buffer of `size` filled with `xrgb` (XRGB8888).
+    pub fn shm_buffer(&self, size: (i32, i32), xrgb: u32) -> Result<ShmBuffer, ClientError> {
+        let shm: wl_shm::WlShm = self.bind(1..=1)?;
+        let (w, h) = size;
+        let stride = w * 4;
+        let mut file: File = tempfile::tempfile().map_err(|e| err("shm file")(&e))?;
+        let pixels: Vec<u8> = (0..w * h).flat_map(|_| xrgb.to_le_bytes()).collect();
+        file.write_all(&pixels)
+            .map_err(|e| err("filling the shm buffer")(&e))?;
+        let pool = shm.create_pool(file.as_fd(), stride * h, &self.qh, ());
+        let buffer = pool.create_buffer(0, w, h, stride, wl_shm::Format::Xrgb8888, &self.qh, ());
+        pool.destroy();
+        Ok(ShmBuffer { buffer, file, size })
+    }
+
+    /// A toplevel titled `title` of exactly `size` (its minimum and
+    /// maximum) with an shm buffer in `xrgb`, committed without a buffer:
+    /// the compositor answers with a configure, which the client
+    /// acknowledges and answers by drawing the buffer.
+    pub fn window(
+        &mut self,
+        title: &str,
+        size: (i32, i32),
+        xrgb: u32,
+    ) -> Result<TestWindow, ClientError> {
+        let compositor: wl_compositor::WlCompositor = self.bind(4..=4)?;
+        let base: xdg_wm_base::XdgWmBase = self.bind(1..=1)?;
+        let surface = compositor.create_surface(&self.qh, ());
+        let xdg = base.get_xdg_surface(&surface, &self.qh, ());
+        let toplevel = xdg.get_toplevel(&self.qh, ());
+        toplevel.set_title(title.into());
+        toplevel.set_min_size(size.0, size.1);
+        toplevel.set_max_size(size.0, size.1);
+        surface.commit();
+        let buffer = self.shm_buffer(size, xrgb)?;
+        self.seen.windows.push(Drawn {
+            xdg: xdg.clone(),
+            surface: surface.clone(),
+            buffer: buffer.buffer.clone(),
+            size,
+        });
+        Ok(TestWindow {
+            surface,
+            xdg,
+            toplevel,
+            buffer,
+        })
+    }
+
+    /// Asks for a frame callback on `surface` ([`Seen::frame_done`]).
+    pub fn request_frame(&mut self, surface: &wl_surface::WlSurface) {
+        self.seen.frame_done = None;
+        surface.frame(&self.qh, Callback::Frame);
+    }
+}
+
+/// An shm buffer and the file behind it.
+pub struct ShmBuffer {
+    /// The buffer.
+    pub buffer: wl_buffer::WlBuffer,
+    /// Its pixels.
+    pub file: File,
+    /// Its size.
+    pub size: (i32, i32),
+}
+
+impl ShmBuffer {
+    /// The first pixel, as the compositor left it (XRGB8888).
+    pub fn first_pixel(&mut self) -> Result<u32, ClientError> {
+        let mut first = [0u8; 4];
+        self.file
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| err("shm seek")(&e))?;
+        self.file
+            .read_exact(&mut first)
+            .map_err(|e| err("shm read")(&e))?;
+        Ok(u32::from_le_bytes(first))
+    }
+}
+
+/// An xdg toplevel with its buffer.
+pub struct TestWindow {
+    /// Its surface.
+    pub surface: wl_surface::WlSurface,
+    /// Its xdg surface.
+    pub xdg: xdg_surface::XdgSurface,
+    /// Its toplevel.
+    pub toplevel: xdg_toplevel::XdgToplevel,
+    /// What it shows.
+    pub buffer: ShmBuffer,
+}
+
+impl TestWindow {
+    /// Attaches, damages and commits its buffer.
+    pub fn draw(&self) {
+        let (w, h) = self.buffer.size;
+        self.surface.attach(Some(&self.buffer.buffer), 0, 0);
+        self.surface.damage_buffer(0, 0, w, h);
+        self.surface.commit();
+    }
+}
+
+impl Dispatch<wl_registry::WlRegistry, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wl_registry::WlRegistry,
+        event: wl_registry::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            wl_registry::Event::Global {
+                name,
+                interface,
+                version,
+            } => seen.globals.push((name, interface, version)),
+            wl_registry::Event::GlobalRemove { name } => {
+                seen.globals.retain(|(n, _, _)| *n != name)
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<wl_callback::WlCallback, Callback> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wl_callback::WlCallback,
+        event: wl_callback::Event,
+        which: &Callback,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_callback::Event::Done { .. } = event {
+            match which {
+                Callback::Sync(n) => seen.synced = seen.synced.max(*n),
+                Callback::Frame => seen.frame_done = Some(Instant::now()),
+            }
+        }
+    }
+}
+
+impl Dispatch<xdg_wm_base::XdgWmBase, ()> for Seen {
+    fn event(
+        _: &mut Self,
+        base: &xdg_wm_base::XdgWmBase,
+        event: xdg_wm_base::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_wm_base::Event::Ping { serial } = event {
+            base.pong(serial);
+        }
+    }
+}
+
+impl Dispatch<xdg_surface::XdgSurface, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        surface: &xdg_surface::XdgSurface,
+        event: xdg_surface::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_surface::Event::Configure { serial } = event {
+            surface.ack_configure(serial);
+            seen.configured += 1;
+            if let Some(window) = seen.windows.iter().find(|w| &w.xdg == surface) {
+                window.draw();
+            }
+        }
+    }
+}
+
+impl Dispatch<xdg_toplevel::XdgToplevel, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &xdg_toplevel::XdgToplevel,
+        event: xdg_toplevel::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_toplevel::Event::Configure { width, height, .. } = event {
+            seen.toplevel_size = Some((width, height));
+        }
+    }
+}
+
+impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wl_pointer::WlPointer,
+        event: wl_pointer::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            wl_pointer::Event::Enter {
+                surface,
+                surface_x,
+                surface_y,
+                ..
+            } => seen.pointer = Some((surface, surface_x, surface_y)),
+            wl_pointer::Event::Leave { .. } => seen.pointer = None,
+            wl_pointer::Event::Motion {
+                surface_x,
+                surface_y,
+                ..
+            } => {
+                if let Some((_, x, y)) = &mut seen.pointer {
+                    (*x, *y) = (surface_x, surface_y);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<zwp_confined_pointer_v1::ZwpConfinedPointerV1, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &zwp_confined_pointer_v1::ZwpConfinedPointerV1,
+        event: zwp_confined_pointer_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            zwp_confined_pointer_v1::Event::Confined => seen.confined += 1,
+            zwp_confined_pointer_v1::Event::Unconfined => seen.unconfined += 1,
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<zwlr_layer_surface_v1::ZwlrLayerSurfaceV1, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &zwlr_layer_surface_v1::ZwlrLayerSurfaceV1,
+        event: zwlr_layer_surface_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            zwlr_layer_surface_v1::Event::Configure {
+                serial,
+                width,
+                height,
+            } => seen.layer_configure = Some((serial, width, height)),
+            zwlr_layer_surface_v1::Event::Closed => seen.layer_closed = true,
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<zwlr_screencopy_frame_v1::ZwlrScreencopyFrameV1, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &zwlr_screencopy_frame_v1::ZwlrScreencopyFrameV1,
+        event: zwlr_screencopy_frame_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        use zwlr_screencopy_frame_v1::Event;
+        let copy = &mut seen.screencopy;
+        match event {
+            Event::Buffer {
+                format,
+                width,
+                height,
+                stride,
+            } => copy.buffer = Some((format, width, height, stride)),
+            Event::BufferDone => copy.buffer_done = true,
+            Event::Flags { .. } => copy.flags = true,
+            Event::Ready {
+                tv_sec_hi,
+                tv_sec_lo,
+                tv_nsec,
+            } => copy.ready = Some(((u64::from(tv_sec_hi) << 32) | u64::from(tv_sec_lo), tv_nsec)),
+            Event::Failed => copy.failed = true,
+            _ => {}
+        }
+    }
+}
+
+wayland_client::delegate_noop!(Seen: ignore wl_compositor::WlCompositor);
+wayland_client::delegate_noop!(Seen: ignore wl_surface::WlSurface);
+wayland_client::delegate_noop!(Seen: ignore wl_shm::WlShm);
+wayland_client::delegate_noop!(Seen: ignore wl_shm_pool::WlShmPool);
+wayland_client::delegate_noop!(Seen: ignore wl_buffer::WlBuffer);
+wayland_client::delegate_noop!(Seen: ignore wl_seat::WlSeat);
+wayland_client::delegate_noop!(Seen: ignore wl_output::WlOutput);
+wayland_client::delegate_noop!(Seen: ignore zwp_pointer_constraints_v1::ZwpPointerConstraintsV1);
+wayland_client::delegate_noop!(Seen: ignore wp_tearing_control_manager_v1::WpTearingControlManagerV1);
+wayland_client::delegate_noop!(Seen: ignore wp_tearing_control_v1::WpTearingControlV1);
+wayland_client::delegate_noop!(Seen: ignore zwlr_layer_shell_v1::ZwlrLayerShellV1);
+wayland_client::delegate_noop!(Seen: ignore zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1);
