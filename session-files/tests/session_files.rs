@@ -297,6 +297,18 @@ fn systemd_verify(unit_dir: &Path, units: &[PathBuf], runtime: &Path) -> Output 
         .expect("running systemd-analyze")
 }
 
+/// The session's user units under `unit_dir`.
+fn session_units(unit_dir: &Path) -> Vec<PathBuf> {
+    [
+        "zion-session.target",
+        "zion-compositor.service",
+        "zion-sandboxd.service",
+    ]
+    .iter()
+    .map(|u| unit_dir.join(u))
+    .collect()
+}
+
 #[test]
 fn installed_units_pass_systemd_analyze_verify() {
     require_installed!(
@@ -310,14 +322,7 @@ fn installed_units_pass_systemd_analyze_verify() {
     let runtime = tmp.path().join("runtime");
     fs::create_dir_all(&runtime).expect("creating a runtime folder");
     let unit_dir = prefix.join("lib/systemd/user");
-    let units: Vec<PathBuf> = [
-        "zion-session.target",
-        "zion-compositor.service",
-        "zion-sandboxd.service",
-    ]
-    .iter()
-    .map(|u| unit_dir.join(u))
-    .collect();
+    let units = session_units(&unit_dir);
 
     let out = systemd_verify(&unit_dir, &units, &runtime);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -934,14 +939,7 @@ fn the_package_installs_validates_runs_and_purges_cleanly() {
     let runtime_dir = tmp.path().join("systemd-runtime");
     fs::create_dir_all(&runtime_dir).expect("creating a runtime folder");
     let unit_dir = usr.join("lib/systemd/user");
-    let units: Vec<PathBuf> = [
-        "zion-session.target",
-        "zion-compositor.service",
-        "zion-sandboxd.service",
-    ]
-    .iter()
-    .map(|u| unit_dir.join(u))
-    .collect();
+    let units = session_units(&unit_dir);
     let out = systemd_verify(&unit_dir, &units, &runtime_dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
