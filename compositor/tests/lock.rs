@@ -3,61 +3,57 @@
 //! profile's window client that must get nothing while the session is
 //! locked.
 
-mod lock_clients;
-
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lock_clients::{Handle, Seen};
 use zion_compositor::backend::injected;
 use zion_compositor::input::keys;
-use zion_compositor::{BackendKind, Compositor, Options, Origin, Screenshot};
+use zion_compositor::{Origin, Screenshot};
 use zion_config::Config;
+use zion_tests::compositor::{Fixture, Setup};
+use zion_tests::wayland::{Client, Seen};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// The A key (evdev).
 const KEY_A: u32 = 30;
 /// L (evdev).
 const KEY_L: u32 = 38;
+/// The profile window's size.
+const WINDOW: (i32, i32) = (200, 100);
+/// The profile window's colour (XRGB).
+const WINDOW_RGB: u32 = 0x0080_8080;
+/// The lock client's colour (XRGB): pure blue.
+const LOCK_RGB: u32 = 0x0000_00ff;
 
-fn compositor(runtime: &Path) -> Compositor {
-    let options = Options {
-        backend: BackendKind::Headless,
-        size: (320, 240),
-        runtime_dir: runtime.to_owned(),
-    };
-    Compositor::new(Config::defaults(), &options).expect("compositor starts")
+fn compositor() -> Fixture {
+    Fixture::with_size((320, 240))
 }
 
-fn host_socket(runtime: &Path) -> PathBuf {
-    runtime.join("wayland-zion")
-}
-
-fn profile_socket(runtime: &Path, profile: &str) -> PathBuf {
-    runtime.join("zion").join(profile).join("wayland-0")
-}
-
-/// Dispatches until `client` has seen what `done` asks for.
-fn wait_for(c: &mut Compositor, client: &Handle, what: &str, done: impl Fn(&Seen) -> bool) {
+/// Round trips of `client` (the compositor dispatched meanwhile) until it
+/// has seen what `done` asks for.
+fn wait_for(c: &mut Fixture, client: &mut Client, what: &str, done: impl Fn(&Seen) -> bool) {
     let ok = c
-        .dispatch_until(WAIT, |_| {
-            let seen = client.seen();
-            done(&seen) || seen.error.is_some()
-        })
-        .expect("event loop runs");
-    let seen = client.seen();
-    assert!(ok && done(&seen), "{what}: {seen:?}");
+        .roundtrip_until(client, |seen, _| done(seen))
+        .unwrap_or_else(|e| panic!("{what}: the client stopped: {e}"));
+    let seen = &client.seen;
+    assert!(ok && done(seen), "{what}: {seen:?}");
+}
+
+/// The interface names `seen` lists.
+fn names(seen: &Seen) -> Vec<String> {
+    seen.globals.iter().map(|(_, i, _)| i.clone()).collect()
 }
 
 /// Types `code` (press and release) through the one input path.
-fn type_key(c: &mut Compositor, code: u32) {
+fn type_key(c: &mut Fixture, code: u32) {
     c.state.process_input_event(injected::key(code, true));
     c.state.process_input_event(injected::key(code, false));
 }
 
-/// Lets a few rounds of events pass (for things that must NOT arrive).
-fn settle(c: &mut Compositor) {
-    let _ = c.dispatch_until(Duration::from_millis(300), |_| false);
+/// Lets a few rounds of events pass, then reads all `client` was sent (for
+/// things that must NOT arrive).
+fn settle(c: &mut Fixture, client: &mut Client) {
+    c.settle();
+    c.roundtrip(client).expect("the profile's client runs");
 }
 
 /// Whether every pixel of `shot` is `rgb`.
@@ -74,10 +70,10 @@ fn all_pixels(shot: &Screenshot, rgb: [u8; 3]) -> Result<(), String> {
 
 /// Waits until the output shows only `rgb` (a client draws in its own
 /// time); the last difference if it never does.
-fn shows_only(c: &mut Compositor, rgb: [u8; 3]) -> Result<(), String> {
+fn shows_only(c: &mut Fixture, rgb: [u8; 3]) -> Result<(), String> {
     let end = std::time::Instant::now() + WAIT;
     loop {
-        let shot = c.screenshot().expect("screenshot");
+        let shot = c.shot();
         match all_pixels(&shot, rgb) {
             Ok(()) => return Ok(()),
             Err(e) if std::time::Instant::now() >= end => return Err(e),
@@ -98,19 +94,32 @@ fn lock_colour() -> [u8; 3] {
     ]
 }
 
-/// The shown desktop's profile and a mapped, focused window of it.
-fn profile_window(c: &mut Compositor, runtime: &Path) -> (String, Handle) {
+/// After the locker went: the session is still locked (else fails with
+/// `unlocked`) and the output shows the plain lock colour (else fails with
+/// `colour`).
+fn stays_locked(c: &mut Fixture, unlocked: &str, colour: &str) {
+    c.settle();
+    assert!(c.state.lock.is_locked(), "{unlocked}");
+    let shot = c.shot();
+    if let Err(e) = all_pixels(&shot, lock_colour()) {
+        panic!("{colour}: {e:?}");
+    }
+}
+
+/// The shown desktop's profile and a client on its socket with a mapped,
+/// focused window (its keyboard and pointer recorded).
+fn profile_window(c: &mut Fixture) -> (String, Client) {
     let profile = c.state.layout.active_desktop().name.clone();
-    let app = lock_clients::window(profile_socket(runtime, &profile));
+    let socket = c.profile_socket(&profile);
+    let mut app = c.connect(&socket);
+    app.seat().expect("the profile's client binds the seat");
+    app.window("profile app", WINDOW, WINDOW_RGB)
+        .expect("the profile's client opens a window");
     let mapped = c
-        .dispatch_until(WAIT, |s| !s.layout.visible().is_empty())
-        .expect("event loop runs");
-    assert!(
-        mapped,
-        "the profile's window did not open: {:?}",
-        app.seen()
-    );
-    wait_for(c, &app, "the window gets the keyboard", |s| {
+        .roundtrip_until(&mut app, |_, s| !s.layout.visible().is_empty())
+        .expect("the profile's client runs");
+    assert!(mapped, "the profile's window did not open: {:?}", app.seen);
+    wait_for(c, &mut app, "the window gets the keyboard", |s| {
         s.keyboard_enters > 0
     });
     (profile, app)
@@ -118,18 +127,19 @@ fn profile_window(c: &mut Compositor, runtime: &Path) -> (String, Handle) {
 
 #[test]
 fn the_lock_manager_is_offered_to_host_clients_only() {
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let mut c = compositor(runtime.path());
+    let mut c = compositor();
     const GLOBAL: &str = "ext_session_lock_manager_v1";
-    let host = lock_clients::registry(host_socket(runtime.path()));
-    wait_for(&mut c, &host, "host globals", |s| !s.globals.is_empty());
-    assert!(host.seen().globals.iter().any(|g| g == GLOBAL));
+    let host_socket = c.host_socket();
+    let mut host = c.connect(&host_socket);
+    wait_for(&mut c, &mut host, "host globals", |s| !s.globals.is_empty());
+    assert!(names(&host.seen).iter().any(|g| g == GLOBAL));
     for profile in ["work", "personal", "gaming"] {
-        let client = lock_clients::registry(profile_socket(runtime.path(), profile));
-        wait_for(&mut c, &client, "profile globals", |s| {
+        let socket = c.profile_socket(profile);
+        let mut client = c.connect(&socket);
+        wait_for(&mut c, &mut client, "profile globals", |s| {
             !s.globals.is_empty()
         });
-        let globals = client.seen().globals;
+        let globals = names(&client.seen);
         assert!(globals.iter().any(|g| g == "wl_seat"), "{globals:?}");
         assert!(
             !globals.iter().any(|g| g == GLOBAL),
@@ -139,9 +149,13 @@ fn the_lock_manager_is_offered_to_host_clients_only() {
     // Attack: a profile client binding the manager by guessing its name
     // fails, as the global is absent from its registry (the lock client
     // stops with the bind error).
-    let attacker = lock_clients::lock(profile_socket(runtime.path(), "work"));
-    wait_for(&mut c, &attacker, "the bind fails", |s| s.error.is_some());
-    let error = attacker.seen().error.unwrap_or_default();
+    let socket = c.profile_socket("work");
+    let mut attacker = c.connect(&socket);
+    let error = attacker
+        .lock(LOCK_RGB)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(
         error.contains("ext_session_lock_manager_v1"),
         "unexpected error: {error}"
@@ -151,13 +165,14 @@ fn the_lock_manager_is_offered_to_host_clients_only() {
 
 #[test]
 fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let mut c = compositor(runtime.path());
-    let (profile, app) = profile_window(&mut c, runtime.path());
+    let mut c = compositor();
+    let (profile, mut app) = profile_window(&mut c);
     // Unlocked, the profile's window gets the keys typed, and the pointer
     // and a scroll over it.
     type_key(&mut c, KEY_A);
-    wait_for(&mut c, &app, "a key before locking", |s| s.keys == [KEY_A]);
+    wait_for(&mut c, &mut app, "a key before locking", |s| {
+        s.keys == [KEY_A]
+    });
     let rect = {
         let placed = &c.state.layout.visible()[0];
         zion_compositor::render::content_rect(&placed.window, placed.pos)
@@ -169,24 +184,28 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     c.state.process_input_event(injected::place(x, y));
     c.state
         .process_input_event(injected::scroll(injected::Scroll::wheel(1.0)));
-    wait_for(&mut c, &app, "pointer and scroll before locking", |s| {
+    wait_for(&mut c, &mut app, "pointer and scroll before locking", |s| {
         s.pointer_enters == 1 && s.axis.len() == 1
     });
 
-    let locker = lock_clients::lock(host_socket(runtime.path()));
-    wait_for(&mut c, &locker, "locked", |s| s.locked);
+    let host = c.host_socket();
+    let mut locker = c.connect(&host);
+    let lock = locker.lock(LOCK_RGB).expect("the lock client asks to lock");
+    wait_for(&mut c, &mut locker, "locked", |s| s.locked);
     assert!(c.state.lock.is_locked());
-    wait_for(&mut c, &locker, "the lock surface is drawn", |s| {
+    wait_for(&mut c, &mut locker, "the lock surface is drawn", |s| {
         s.lock_surfaces_drawn > 0
     });
-    settle(&mut c);
+    c.settle();
 
     // Attack: the profile's client keeps reading keys and sets the
     // clipboard while locked. It gets no key, and its selection is refused
     // (it has no keyboard focus).
     type_key(&mut c, KEY_A);
     type_key(&mut c, keys::ENTER);
-    app.set_selection();
+    settle(&mut c, &mut app);
+    app.set_selection()
+        .expect("the profile's client has a data device");
     c.state
         .process_input_event(injected::place(x + 1.0, y + 1.0));
     c.state
@@ -195,8 +214,8 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
         .process_input_event(injected::button(zion_compositor::input::BTN_LEFT, true));
     c.state
         .process_input_event(injected::button(zion_compositor::input::BTN_LEFT, false));
-    settle(&mut c);
-    let seen = app.seen();
+    settle(&mut c, &mut app);
+    let seen = &app.seen;
     assert_eq!(seen.keys, [KEY_A], "keys reached the profile while locked");
     assert_eq!(
         seen.axis.len(),
@@ -230,22 +249,23 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     shows_only(&mut c, [0, 0, 0xff]).expect("only the lock surface is shown");
 
     // A second locker is refused while the first lives.
-    let second = lock_clients::lock(host_socket(runtime.path()));
-    wait_for(&mut c, &second, "the second lock is refused", |s| {
+    let mut second = c.connect(&host);
+    let second_lock = second.lock(LOCK_RGB).expect("the second lock client asks");
+    wait_for(&mut c, &mut second, "the second lock is refused", |s| {
         s.finished
     });
-    assert!(!second.seen().locked);
+    assert!(!second.seen.locked);
     // Attack: the refused lock asks to unlock. It is not the lock holding
     // the session: the compositor stops it with a protocol error and the
     // session stays locked.
-    second.unlock();
-    wait_for(
-        &mut c,
-        &second,
-        "the refused lock's unlock is an error",
-        |s| s.error.is_some(),
+    second_lock.unlock_and_destroy();
+    let stopped = c.roundtrip(&mut second).err();
+    assert!(
+        stopped.is_some() && second.protocol_error().is_some(),
+        "the refused lock's unlock is an error: {stopped:?}, {:?}",
+        second.seen
     );
-    settle(&mut c);
+    c.settle();
     assert!(
         c.state.lock.is_locked(),
         "a lock that does not hold the session unlocked it"
@@ -254,51 +274,43 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
 
     // The locker dies without unlocking: still locked, the plain lock
     // colour on the whole output, and still no keys for the profile.
-    locker.kill();
-    settle(&mut c);
-    assert!(
-        c.state.lock.is_locked(),
-        "a dead locker unlocked the session"
+    drop(lock);
+    locker.hang_up();
+    stays_locked(
+        &mut c,
+        "a dead locker unlocked the session",
+        "the plain lock colour after the locker died",
     );
-    let shot = c.screenshot().expect("screenshot");
-    all_pixels(&shot, lock_colour()).expect("the plain lock colour after the locker died");
     type_key(&mut c, KEY_A);
-    settle(&mut c);
+    settle(&mut c, &mut app);
     assert_eq!(
-        app.seen().keys,
+        app.seen.keys,
         [KEY_A],
         "keys reached the profile after the locker died"
     );
 
     // A new locker takes over, and unlocks: input goes back to the profile.
-    let new = lock_clients::lock(host_socket(runtime.path()));
-    wait_for(&mut c, &new, "the new lock takes over", |s| s.locked);
-    new.unlock();
+    let mut new = c.connect(&host);
+    let new_lock = new.lock(LOCK_RGB).expect("the new lock client asks");
+    wait_for(&mut c, &mut new, "the new lock takes over", |s| s.locked);
+    new_lock.unlock_and_destroy();
+    new.flush().expect("the unlock is sent");
     let unlocked = c
         .dispatch_until(WAIT, |s| !s.lock.is_locked())
         .expect("event loop runs");
     assert!(unlocked, "unlock_and_destroy did not unlock");
-    wait_for(&mut c, &app, "the keyboard comes back", |s| {
+    wait_for(&mut c, &mut app, "the keyboard comes back", |s| {
         s.keyboard_enters >= 2
     });
     type_key(&mut c, KEY_A);
-    wait_for(&mut c, &app, "a key after unlocking", |s| {
+    wait_for(&mut c, &mut app, "a key after unlocking", |s| {
         s.keys == [KEY_A, KEY_A]
     });
-    let shot = c.screenshot().expect("screenshot");
+    let shot = c.shot();
     assert!(
         all_pixels(&shot, lock_colour()).is_err(),
         "still the lock colour after unlocking"
     );
-}
-
-/// Runs `program` on the host socket of the compositor in `runtime`.
-fn host_command(runtime: &Path, program: &str) -> std::process::Command {
-    let mut cmd = std::process::Command::new(program);
-    cmd.env("WAYLAND_DISPLAY", "wayland-zion")
-        .env("XDG_RUNTIME_DIR", runtime)
-        .env_remove("DISPLAY");
-    cmd
 }
 
 #[test]
@@ -306,9 +318,8 @@ fn super_l_locks_with_real_swaylock_and_killing_it_leaves_the_session_locked() {
     if !zion_tests::skip::installed("swaylock", "swaylock") {
         return;
     }
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let mut c = compositor(runtime.path());
-    let (_profile, app) = profile_window(&mut c, runtime.path());
+    let mut c = compositor();
+    let (_profile, mut app) = profile_window(&mut c);
 
     // Super+L through the one input path starts the session's locker
     // (swaylock -f -c 000000) on the host socket.
@@ -321,38 +332,33 @@ fn super_l_locks_with_real_swaylock_and_killing_it_leaves_the_session_locked() {
         .dispatch_until(WAIT, |s| s.lock.is_locked())
         .expect("event loop runs");
     assert!(locked, "Super+L did not lock (is swaylock on PATH?)");
-    wait_for(&mut c, &app, "the keyboard leaves the profile", |s| {
+    wait_for(&mut c, &mut app, "the keyboard leaves the profile", |s| {
         s.keyboard_leaves > 0
     });
     // swaylock draws its black colour on the whole output.
     shows_only(&mut c, [0, 0, 0]).expect("only swaylock's black is shown");
     // (Super itself went to the profile before the lock: not a hotkey.)
-    let before = app.seen().keys;
+    let before = app.seen.keys.clone();
     type_key(&mut c, KEY_A);
-    settle(&mut c);
-    assert_eq!(app.seen().keys, before, "a key reached the profile");
+    settle(&mut c, &mut app);
+    assert_eq!(app.seen.keys, before, "a key reached the profile");
+    drop(app);
     drop(c);
 
     // A swaylock the test started itself, killed: the session stays locked.
-    let runtime = tempfile::tempdir().expect("runtime folder");
-    let mut c = compositor(runtime.path());
-    let mut swaylock = host_command(runtime.path(), "swaylock")
-        .args(["-c", "000000"])
-        .spawn()
-        .expect("swaylock runs");
+    let mut c = compositor();
+    let host = c.host_socket();
+    let swaylock = c.spawn(&host, "swaylock", &["-c", "000000"]);
     let locked = c
         .dispatch_until(WAIT, |s| s.lock.is_locked())
         .expect("event loop runs");
     assert!(locked, "swaylock did not lock");
-    swaylock.kill().expect("kill swaylock");
-    let _ = swaylock.wait();
-    settle(&mut c);
-    assert!(
-        c.state.lock.is_locked(),
-        "killing swaylock unlocked the session"
+    c.kill(swaylock);
+    stays_locked(
+        &mut c,
+        "killing swaylock unlocked the session",
+        "the plain lock colour after swaylock died",
     );
-    let shot = c.screenshot().expect("screenshot");
-    all_pixels(&shot, lock_colour()).expect("the plain lock colour after swaylock died");
 }
 
 /// `Compositor1.Lock` on a real private bus starts the configured locker
@@ -366,15 +372,13 @@ fn compositor1_lock_starts_the_configured_locker() {
     }
     let dir = tempfile::tempdir().expect("temporary folder");
     let bus = zion_tests::DbusBus::start(dir.path()).expect("private dbus-daemon starts");
-    let runtime = tempfile::tempdir().expect("runtime folder");
     let mut config = Config::defaults();
     config.session.locker = vec!["swaylock".into(), "-c".into(), "000000".into()];
-    let options = Options {
-        backend: BackendKind::Headless,
+    let mut c = Fixture::start(Setup {
+        config,
         size: (320, 240),
-        runtime_dir: runtime.path().to_owned(),
-    };
-    let mut c = Compositor::new(config, &options).expect("compositor starts");
+        ..Setup::default()
+    });
     c.serve_bus(bus.address()).expect("Compositor1 served");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -1,8 +1,10 @@
 //! A small real Wayland client for tests and benches: connects to a socket
 //! (or takes one end of a socket pair), binds globals, opens xdg toplevels
-//! showing an shm buffer of one colour, and records what the compositor
-//! sends (configures, pointer, confinement, layer-shell and screencopy
-//! events, frame callbacks).
+//! showing an shm buffer of one colour, locks the session
+//! (ext-session-lock-v1, a lock surface of one colour per output), sets the
+//! clipboard, and records what the compositor sends (configures, keyboard,
+//! pointer, confinement, layer-shell, session-lock and screencopy events,
+//! frame callbacks).
 //!
 //! It is driven two ways: [`Client::roundtrip`] blocks, for a compositor in
 //! another process or thread; [`Client::dispatch`] with a zero timeout never
@@ -18,10 +20,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use wayland_client::protocol::{
-    wl_buffer, wl_callback, wl_compositor, wl_output, wl_pointer, wl_registry, wl_seat, wl_shm,
-    wl_shm_pool, wl_surface,
+    wl_buffer, wl_callback, wl_compositor, wl_data_device, wl_data_device_manager, wl_data_offer,
+    wl_data_source, wl_keyboard, wl_output, wl_pointer, wl_registry, wl_seat, wl_shm, wl_shm_pool,
+    wl_surface,
 };
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum};
+use wayland_protocols::ext::session_lock::v1::client::{
+    ext_session_lock_manager_v1, ext_session_lock_surface_v1, ext_session_lock_v1,
+};
 use wayland_protocols::wp::pointer_constraints::zv1::client::{
     zwp_confined_pointer_v1, zwp_pointer_constraints_v1,
 };
@@ -81,6 +87,31 @@ pub struct Seen {
     pub toplevel_size: Option<(i32, i32)>,
     /// The surface the pointer is over, and where on it.
     pub pointer: Option<(wl_surface::WlSurface, f64, f64)>,
+    /// How many `wl_pointer.enter`s came.
+    pub pointer_enters: u32,
+    /// How many `wl_pointer.leave`s came.
+    pub pointer_leaves: u32,
+    /// The `wl_pointer.axis` values, in order (either axis).
+    pub axis: Vec<f64>,
+    /// The `wl_pointer.axis_value120` values, in order.
+    pub axis_v120: Vec<i32>,
+    /// How many `wl_keyboard.enter`s came.
+    pub keyboard_enters: u32,
+    /// How many `wl_keyboard.leave`s came.
+    pub keyboard_leaves: u32,
+    /// The keys pressed (evdev codes), in order.
+    pub keys: Vec<u32>,
+    /// The serial of the last keyboard or pointer enter or key, for
+    /// requests that need one (setting the selection).
+    pub input_serial: u32,
+    /// `ext_session_lock_v1.locked` came.
+    pub locked: bool,
+    /// `ext_session_lock_v1.finished` came (the lock was refused or ended).
+    pub finished: bool,
+    /// Lock surfaces configured, acknowledged and drawn.
+    pub lock_surfaces_drawn: u32,
+    /// Why a lock surface could not be drawn, if it could not.
+    pub lock_error: Option<ClientError>,
     /// How often the pointer was confined, and released.
     pub confined: u32,
     /// How often a confinement ended.
@@ -118,6 +149,15 @@ impl Drawn {
 /// A connection to a compositor with one event queue.
 pub struct Client {
     conn: Connection,
+    /// The client's end of the connection, to hang up as a killed client
+    /// would ([`Client::hang_up`]).
+    socket: UnixStream,
+    /// The seat's data device and its manager, once [`Client::seat`] bound
+    /// them.
+    data_device: Option<(
+        wl_data_device::WlDataDevice,
+        wl_data_device_manager::WlDataDeviceManager,
+    )>,
     queue: EventQueue<Seen>,
     registry: wl_registry::WlRegistry,
     syncs: u64,
@@ -140,12 +180,17 @@ impl Client {
 
     /// A client on `stream`, its registry asked for but not yet read.
     pub fn new(stream: UnixStream) -> Result<Client, ClientError> {
+        let socket = stream
+            .try_clone()
+            .map_err(|e| err("duplicating the socket")(&e))?;
         let conn = Connection::from_socket(stream).map_err(|e| err("connection")(&e))?;
         let queue = conn.new_event_queue();
         let qh = queue.handle();
         let registry = conn.display().get_registry(&qh, ());
         Ok(Client {
             conn,
+            socket,
+            data_device: None,
             queue,
             registry,
             syncs: 0,
@@ -269,16 +314,74 @@ impl Client {
     /// An shm buffer of `size` filled with `xrgb` (XRGB8888).
     pub fn shm_buffer(&self, size: (i32, i32), xrgb: u32) -> Result<ShmBuffer, ClientError> {
         let shm: wl_shm::WlShm = self.bind(1..=1)?;
-        let (w, h) = size;
-        let stride = w * 4;
-        let mut file: File = tempfile::tempfile().map_err(|e| err("shm file")(&e))?;
-        let pixels: Vec<u8> = (0..w * h).flat_map(|_| xrgb.to_le_bytes()).collect();
-        file.write_all(&pixels)
-            .map_err(|e| err("filling the shm buffer")(&e))?;
-        let pool = shm.create_pool(file.as_fd(), stride * h, &self.qh, ());
-        let buffer = pool.create_buffer(0, w, h, stride, wl_shm::Format::Xrgb8888, &self.qh, ());
-        pool.destroy();
-        Ok(ShmBuffer { buffer, file, size })
+        shm_buffer(&shm, &self.qh, size, xrgb)
+    }
+
+    /// Binds the seat and asks for its keyboard, its pointer and its data
+    /// device: from now on keys, enters, leaves and scrolls are recorded in
+    /// [`Seen`], and [`Client::set_selection`] works.
+    pub fn seat(&mut self) -> Result<(), ClientError> {
+        let seat: wl_seat::WlSeat = self.bind(8..=9)?;
+        let manager: wl_data_device_manager::WlDataDeviceManager = self.bind(3..=3)?;
+        seat.get_keyboard(&self.qh, ());
+        seat.get_pointer(&self.qh, ());
+        let device = manager.get_data_device(&seat, &self.qh, ());
+        self.data_device = Some((device, manager));
+        Ok(())
+    }
+
+    /// Offers text as the clipboard selection, with the last input serial
+    /// (needs [`Client::seat`] first).
+    pub fn set_selection(&mut self) -> Result<(), ClientError> {
+        let (device, manager) = self
+            .data_device
+            .as_ref()
+            .ok_or_else(|| ClientError("set_selection: no data device bound".into()))?;
+        let source = manager.create_data_source(&self.qh, ());
+        source.offer("text/plain;charset=utf-8".into());
+        device.set_selection(Some(&source), self.seen.input_serial);
+        Ok(())
+    }
+
+    /// Locks the session (ext-session-lock-v1) with one lock surface per
+    /// output, each drawn in `xrgb` at the size its configure gives (see
+    /// [`Seen::locked`], [`Seen::finished`], [`Seen::lock_surfaces_drawn`]).
+    /// Unlock with `unlock_and_destroy` on the lock returned.
+    pub fn lock(
+        &mut self,
+        xrgb: u32,
+    ) -> Result<ext_session_lock_v1::ExtSessionLockV1, ClientError> {
+        let manager: ext_session_lock_manager_v1::ExtSessionLockManagerV1 = self.bind(1..=1)?;
+        let compositor: wl_compositor::WlCompositor = self.bind(4..=4)?;
+        let shm: wl_shm::WlShm = self.bind(1..=1)?;
+        let outputs: Vec<(u32, u32)> = self
+            .seen
+            .globals
+            .iter()
+            .filter(|(_, interface, _)| interface == wl_output::WlOutput::interface().name)
+            .map(|(name, _, version)| (*name, *version))
+            .collect();
+        if outputs.is_empty() {
+            return Err(ClientError("wl_output: not offered".into()));
+        }
+        let lock = manager.lock(&self.qh, ());
+        for (name, version) in outputs {
+            let output: wl_output::WlOutput =
+                self.registry.bind(name, version.min(4), &self.qh, ());
+            let surface = compositor.create_surface(&self.qh, ());
+            let drawn = LockSurface {
+                surface: surface.clone(),
+                shm: shm.clone(),
+                xrgb,
+            };
+            lock.get_lock_surface(&surface, &output, &self.qh, drawn);
+        }
+        Ok(lock)
+    }
+
+    /// Closes the connection without a word, as a killed client's would.
+    pub fn hang_up(self) {
+        let _ = self.socket.shutdown(std::net::Shutdown::Both);
     }
 
     /// A toplevel titled `title` of exactly `size` (its minimum and
@@ -320,6 +423,34 @@ impl Client {
         self.seen.frame_done = None;
         surface.frame(&self.qh, Callback::Frame);
     }
+}
+
+/// An shm buffer of `size` filled with `xrgb` (XRGB8888), from a new pool
+/// of `shm`.
+fn shm_buffer(
+    shm: &wl_shm::WlShm,
+    qh: &QueueHandle<Seen>,
+    size: (i32, i32),
+    xrgb: u32,
+) -> Result<ShmBuffer, ClientError> {
+    let (w, h) = size;
+    let stride = w * 4;
+    let mut file: File = tempfile::tempfile().map_err(|e| err("shm file")(&e))?;
+    let pixels: Vec<u8> = (0..w * h).flat_map(|_| xrgb.to_le_bytes()).collect();
+    file.write_all(&pixels)
+        .map_err(|e| err("filling the shm buffer")(&e))?;
+    let pool = shm.create_pool(file.as_fd(), stride * h, qh, ());
+    let buffer = pool.create_buffer(0, w, h, stride, wl_shm::Format::Xrgb8888, qh, ());
+    pool.destroy();
+    Ok(ShmBuffer { buffer, file, size })
+}
+
+/// What a lock surface draws on each configure.
+#[derive(Debug)]
+pub struct LockSurface {
+    surface: wl_surface::WlSurface,
+    shm: wl_shm::WlShm,
+    xrgb: u32,
 }
 
 /// An shm buffer and the file behind it.
@@ -469,12 +600,21 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
     ) {
         match event {
             wl_pointer::Event::Enter {
+                serial,
                 surface,
                 surface_x,
                 surface_y,
-                ..
-            } => seen.pointer = Some((surface, surface_x, surface_y)),
-            wl_pointer::Event::Leave { .. } => seen.pointer = None,
+            } => {
+                seen.pointer = Some((surface, surface_x, surface_y));
+                seen.pointer_enters += 1;
+                seen.input_serial = serial;
+            }
+            wl_pointer::Event::Leave { .. } => {
+                seen.pointer = None;
+                seen.pointer_leaves += 1;
+            }
+            wl_pointer::Event::Axis { value, .. } => seen.axis.push(value),
+            wl_pointer::Event::AxisValue120 { value120, .. } => seen.axis_v120.push(value120),
             wl_pointer::Event::Motion {
                 surface_x,
                 surface_y,
@@ -487,6 +627,99 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
             _ => {}
         }
     }
+}
+
+impl Dispatch<wl_keyboard::WlKeyboard, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wl_keyboard::WlKeyboard,
+        event: wl_keyboard::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            wl_keyboard::Event::Enter { serial, .. } => {
+                seen.keyboard_enters += 1;
+                seen.input_serial = serial;
+            }
+            wl_keyboard::Event::Leave { .. } => seen.keyboard_leaves += 1,
+            wl_keyboard::Event::Key {
+                serial, key, state, ..
+            } => {
+                seen.input_serial = serial;
+                if state == WEnum::Value(wl_keyboard::KeyState::Pressed) {
+                    seen.keys.push(key);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<ext_session_lock_v1::ExtSessionLockV1, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &ext_session_lock_v1::ExtSessionLockV1,
+        event: ext_session_lock_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            ext_session_lock_v1::Event::Locked => seen.locked = true,
+            ext_session_lock_v1::Event::Finished => seen.finished = true,
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<ext_session_lock_surface_v1::ExtSessionLockSurfaceV1, LockSurface> for Seen {
+    fn event(
+        seen: &mut Self,
+        lock_surface: &ext_session_lock_surface_v1::ExtSessionLockSurfaceV1,
+        event: ext_session_lock_surface_v1::Event,
+        drawn: &LockSurface,
+        _: &Connection,
+        qh: &QueueHandle<Self>,
+    ) {
+        if let ext_session_lock_surface_v1::Event::Configure {
+            serial,
+            width,
+            height,
+        } = event
+        {
+            lock_surface.ack_configure(serial);
+            // The configure's size is the output's: a buffer of another
+            // size is a protocol error, so each configure gets a new one.
+            let size = (width as i32, height as i32);
+            match shm_buffer(&drawn.shm, qh, size, drawn.xrgb) {
+                Ok(buffer) => {
+                    drawn.surface.attach(Some(&buffer.buffer), 0, 0);
+                    drawn.surface.damage_buffer(0, 0, size.0, size.1);
+                    drawn.surface.commit();
+                    seen.lock_surfaces_drawn += 1;
+                }
+                Err(e) => seen.lock_error = Some(e),
+            }
+        }
+    }
+}
+
+impl Dispatch<wl_data_device::WlDataDevice, ()> for Seen {
+    fn event(
+        _: &mut Self,
+        _: &wl_data_device::WlDataDevice,
+        _: wl_data_device::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
+
+    wayland_client::event_created_child!(Seen, wl_data_device::WlDataDevice, [
+        wl_data_device::EVT_DATA_OFFER_OPCODE => (wl_data_offer::WlDataOffer, ()),
+    ]);
 }
 
 impl Dispatch<zwp_confined_pointer_v1::ZwpConfinedPointerV1, ()> for Seen {
@@ -565,6 +798,10 @@ wayland_client::delegate_noop!(Seen: ignore wl_shm_pool::WlShmPool);
 wayland_client::delegate_noop!(Seen: ignore wl_buffer::WlBuffer);
 wayland_client::delegate_noop!(Seen: ignore wl_seat::WlSeat);
 wayland_client::delegate_noop!(Seen: ignore wl_output::WlOutput);
+wayland_client::delegate_noop!(Seen: ignore wl_data_device_manager::WlDataDeviceManager);
+wayland_client::delegate_noop!(Seen: ignore wl_data_source::WlDataSource);
+wayland_client::delegate_noop!(Seen: ignore wl_data_offer::WlDataOffer);
+wayland_client::delegate_noop!(Seen: ignore ext_session_lock_manager_v1::ExtSessionLockManagerV1);
 wayland_client::delegate_noop!(Seen: ignore zwp_pointer_constraints_v1::ZwpPointerConstraintsV1);
 wayland_client::delegate_noop!(Seen: ignore wp_tearing_control_manager_v1::WpTearingControlManagerV1);
 wayland_client::delegate_noop!(Seen: ignore wp_tearing_control_v1::WpTearingControlV1);

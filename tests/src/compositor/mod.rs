@@ -307,6 +307,18 @@ impl Fixture {
         client
     }
 
+    /// A wayland-client of the harness connected to the socket at `socket`
+    /// (so the compositor gives it that socket's identity), with the
+    /// globals it may see read.
+    pub fn connect(&mut self, socket: &Path) -> Client {
+        let stream = UnixStream::connect(socket)
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", socket.display()));
+        let mut client = Client::new(stream).expect("client connects");
+        self.roundtrip(&mut client)
+            .expect("the client gets its globals");
+        client
+    }
+
     /// A round trip of `client` while this thread dispatches the compositor:
     /// every request sent before has been handled and every event it caused
     /// handled by the client.
