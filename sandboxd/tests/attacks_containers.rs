@@ -541,8 +541,21 @@ async fn root_inside_a_profile_is_not_root_outside_and_its_home_keeps_one_owner_
     let before = container_id(&d, "work");
     let profiles = d.profiles().await;
     profiles.stop("work").await.expect("Stop");
-    let (ok, out) = d.podman(&["rm", "--force", "zion-work"]);
-    assert!(ok, "{out}");
+    // Podman's own clean-up of the stopped container may still hold its shm
+    // mount for a moment ("device or resource busy"): try again, briefly.
+    let mut tries = 0;
+    loop {
+        let (ok, out) = d.podman(&["rm", "--force", "zion-work"]);
+        if ok {
+            break;
+        }
+        tries += 1;
+        assert!(
+            tries < 10 && out.contains("resource busy"),
+            "podman rm: {out}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     profiles.start("work").await.expect("Start");
     d.wait_state("work", "running").await;
     assert_ne!(container_id(&d, "work"), before, "not made anew");
