@@ -5,33 +5,14 @@
 //! tries to pass it off as another profile's; it fails.
 
 mod daemon_support;
+mod quarantine_support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use daemon_support::{profile, Daemon};
+use quarantine_support::zionctl;
 use zion_tests::{TestEnv, TestImage};
-
-fn zionctl_bin() -> std::path::PathBuf {
-    zion_tests::sibling_bin(
-        env!("CARGO_BIN_EXE_zion-sandboxd"),
-        "zionctl",
-        "ZION_ZIONCTL",
-    )
-}
-
-fn zionctl(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
-    let out = env
-        .command(zionctl_bin())
-        .args(args)
-        .output()
-        .expect("zionctl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn wait_for_file(path: &Path, what: &str) {
     let start = Instant::now();
