@@ -12,6 +12,8 @@ PACKAGES=(
   libacl1-dev acl
   # run and test: containers, the session bus, Wayland clients, conformance
   podman runc conmon catatonit netavark aardvark-dns iptables uidmap slirp4netns debootstrap dbus
+  # rootless Podman's overlay storage and image builds without root (an ordinary user's session)
+  fuse-overlayfs mmdebstrap
   weston foot fonts-dejavu-core xwayland wlcs desktop-file-utils wayland-utils wl-clipboard swaylock
   # X11 programs for the per-profile Xwayland tests (xeyes; xwininfo; the X11 clipboard)
   x11-apps x11-utils xclip
