@@ -194,6 +194,40 @@ impl PodmanClient {
             .unwrap_or(false))
     }
 
+    /// The uid map rootless Podman gives containers by default (empty under
+    /// rootful Podman, which maps nothing unless asked).
+    pub async fn uid_map(&self) -> Result<crate::spec::UidMap, LifecycleError> {
+        let info = self
+            .timed("GET /libpod/info", self.api.info())
+            .await
+            .map_err(|source| LifecycleError::Unreachable {
+                socket: self.socket.clone(),
+                source,
+            })?;
+        let rootless = info
+            .host
+            .as_ref()
+            .and_then(|h| h.security.as_ref())
+            .and_then(|s| s.rootless)
+            .unwrap_or(false);
+        let ranges = info
+            .host
+            .and_then(|h| h.id_mappings)
+            .and_then(|m| m.uidmap)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|_| rootless)
+            .filter_map(|m| {
+                Some((
+                    u32::try_from(m.container_id?).ok()?,
+                    u32::try_from(m.host_id?).ok()?,
+                    u32::try_from(m.size?).ok()?,
+                ))
+            })
+            .collect();
+        Ok(crate::spec::UidMap { ranges })
+    }
+
     /// Whether the service answers, within the connect limit: a ping costs
     /// Podman nothing, and the daemon tries the next socket sooner when one
     /// hangs.

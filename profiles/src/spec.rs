@@ -169,6 +169,43 @@ impl IdRange {
     }
 }
 
+#[cfg(test)]
+mod uid_map_tests {
+    use super::UidMap;
+
+    #[test]
+    fn rootless_ids_map_through_the_users_subordinate_range() {
+        let map = UidMap {
+            ranges: vec![(0, 1001, 1), (1, 100_000, 65_536)],
+        };
+        assert_eq!(map.host(0), Some(1001));
+        assert_eq!(map.host(1), Some(100_000));
+        assert_eq!(map.host(1000), Some(100_999));
+        assert_eq!(map.host(65_536), Some(165_535));
+        assert_eq!(map.host(65_537), None);
+        assert_eq!(UidMap::default().host(1000), None);
+    }
+}
+
+/// The uids of the user namespace rootless Podman gives a container by
+/// default (`host.idMappings.uidmap` of its info): uid 0 inside is the user,
+/// 1 and up the user's subordinate range. Empty under rootful Podman.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UidMap {
+    /// `(first id inside, first id on the host, how many)`.
+    pub ranges: Vec<(u32, u32, u32)>,
+}
+
+impl UidMap {
+    /// The host uid of uid `inside`, if the map holds it.
+    pub fn host(&self, inside: u32) -> Option<u32> {
+        self.ranges.iter().find_map(|&(first, host, size)| {
+            let offset = inside.checked_sub(first)?;
+            (offset < size).then(|| host + offset)
+        })
+    }
+}
+
 /// Podman's `idmappings` (containers/storage's `IDMappingOptions`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IdMappings {

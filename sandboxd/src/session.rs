@@ -14,7 +14,7 @@ use anyhow::Context;
 use tokio::sync::broadcast;
 use zion_config::{Config, ConfigError, Device, Network, Profile, Restart};
 use zion_profiles::network::{adoptable, network_spec, profile_network};
-use zion_profiles::spec::IdRange;
+use zion_profiles::spec::{IdRange, UidMap};
 use zion_profiles::{
     container_spec, ContainerState, HostDevices, Lifecycle, LifecycleError, Plan, ProfilePaths,
 };
@@ -181,6 +181,8 @@ pub struct Session {
     firewall_in_force: AtomicBool,
     /// Serialises the assignment of user-namespace ranges.
     id_slots: Mutex<()>,
+    /// Rootless Podman's default uid map (empty when rootful).
+    uid_map: UidMap,
 }
 
 impl Session {
@@ -198,6 +200,26 @@ impl Session {
                 "could not ask Podman whether it runs rootless ({err}); assuming it does not"
             ),
         }
+    }
+
+    /// Under rootless Podman, learns the uid map it gives containers by
+    /// default (a disposable browser's uid is one of the user's subordinate
+    /// ids, which its folders must be opened to).
+    pub async fn detect_uid_map(&mut self) {
+        if !self.devices.rootless {
+            return;
+        }
+        match self.lifecycle.client().uid_map().await {
+            Ok(map) => self.uid_map = map,
+            Err(err) => tracing::warn!(
+                "could not ask rootless Podman for its uid map ({err}): disposable browsers cannot be given their folders"
+            ),
+        }
+    }
+
+    /// Rootless Podman's default uid map (empty when rootful or unknown).
+    pub fn uid_map(&self) -> &UidMap {
+        &self.uid_map
     }
 
     /// A session over `config`, with its folders at `paths`, on Podman.
@@ -218,6 +240,7 @@ impl Session {
             firewall: tokio::sync::Mutex::new(()),
             firewall_in_force: AtomicBool::new(false),
             id_slots: Mutex::new(()),
+            uid_map: UidMap::default(),
         }
     }
 

@@ -12,13 +12,16 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use quarantine_support::{default_rules, eventually, scan_worker, zionctl_bin, DAEMON};
-use zion_bus::Quarantine1Proxy;
+use zion_bus::{Quarantine1Proxy, Sandbox1Proxy};
 use zion_tests::desk::Desk;
 use zion_tests::user::TestUser;
 use zion_tests::{TestEnv, TestImage};
 
 const WAIT: Duration = Duration::from_secs(60);
 const WORK: (u8, u8, u8) = (0x34, 0x65, 0xa4);
+/// The page the disposable browser shows: one colour nothing else draws.
+const PAGE: (u8, u8, u8) = (0xff, 0x00, 0xff);
+const PAGE_URL: &str = "data:text/html,<body style='background:%23ff00ff'></body>";
 /// A frame is a border around a window: hundreds of pixels at the least.
 const FRAME_PIXELS: usize = 300;
 
@@ -86,6 +89,9 @@ async fn the_whole_session_runs_as_an_ordinary_user_on_their_rootless_podman() {
     let image = env
         .image(TestImage::Wayland)
         .expect("the wayland test image, in the account's own store");
+    let browser = env
+        .image(TestImage::Browser)
+        .expect("the browser image, in the account's own store");
     let programs = Programs::expose(&env);
     let mut desk = Desk::new(env, WAIT).await;
     desk.write_config(&format!(
@@ -101,6 +107,7 @@ async fn the_whole_session_runs_as_an_ordinary_user_on_their_rootless_podman() {
             ("ZION_SANDBOX_POOL", "0"),
             ("ZION_RULES", &rules),
             ("ZION_SCAN_WORKER", &worker),
+            ("ZION_BROWSER_IMAGE", &browser),
         ],
         &["work"],
     )
@@ -247,6 +254,37 @@ async fn the_whole_session_runs_as_an_ordinary_user_on_their_rootless_podman() {
             path.display()
         );
     }
+
+    // A disposable browser opens: Chromium, as one of the account's
+    // subordinate ids (not the account itself), draws its page on work's
+    // desktop through the socket and folders opened to exactly that id.
+    let sandboxes = Sandbox1Proxy::new(&desk.conn).await.expect("proxy");
+    let id = sandboxes
+        .open_browser("work", PAGE_URL)
+        .await
+        .unwrap_or_else(|e| panic!("OpenBrowser: {e}\n{}", desk.logs()));
+    let start = std::time::Instant::now();
+    loop {
+        let drawn = compositor.screenshot(&shot_text).await.is_ok() && count(&shot, PAGE) > 10_000;
+        if drawn {
+            break;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the disposable browser never drew its page\n{}",
+            desk.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let browser_uid = desk.podman(&["top", &format!("zion-sandbox-work-{id}"), "huser", "args"]);
+    assert!(
+        browser_uid
+            .lines()
+            .filter(|l| l.contains("chromium"))
+            .all(|l| l.split_whitespace().next() != Some(user.uid.to_string().as_str())),
+        "Chromium runs as the account itself: {browser_uid}"
+    );
+    sandboxes.close(&id).await.expect("Close");
 
     // When the session ends, nothing in the account's folders is root's.
     for child in [desk.daemon.take(), desk.compositor.take()]

@@ -395,8 +395,19 @@ impl Sandboxes {
                 "sandbox {profile}/{id}: every user-namespace range for sandboxes is in use; close one"
             )));
         }
-        if let Some(range) = range {
-            if let Err(e) = open_to_browser(&downloads, wayland.as_deref(), range) {
+        // The browser's uid on the host: in the sandbox's own range
+        // (rootful), or one of the user's subordinate ids (rootless).
+        let browser = match range {
+            Some(range) => Some(range.host(BROWSER_UID)),
+            None => self.session.uid_map().host(BROWSER_UID),
+        };
+        if rootless && browser.is_none() {
+            tracing::warn!(
+                "sandbox {profile}/{id}: rootless Podman's uid map does not hold the browser's uid {BROWSER_UID}; its window and downloads will be refused"
+            );
+        }
+        if let Some(browser) = browser {
+            if let Err(e) = open_to_browser(&downloads, wayland.as_deref(), browser) {
                 self.close_entry(id, "its folders could not be opened to it")
                     .await;
                 return Err(SandboxError::Failed(format!(
@@ -750,15 +761,14 @@ impl Sandboxes {
     }
 }
 
-/// Lets the browser's user (its host id in `range`) write its downloads
+/// Lets the browser's user (its host id `browser`) write its downloads
 /// folder and use its Wayland socket: exactly that id, by ACL.
 fn open_to_browser(
     downloads: &std::path::Path,
     wayland: Option<&std::path::Path>,
-    range: IdRange,
+    browser: u32,
 ) -> std::io::Result<()> {
     use zion_storage::access::{self, Perm};
-    let browser = range.host(BROWSER_UID);
     access::grant(
         downloads,
         &[browser],
