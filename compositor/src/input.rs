@@ -35,6 +35,16 @@ pub mod keys {
     pub const ENTER: u32 = 28;
     /// F.
     pub const F: u32 = 33;
+    /// Left Alt.
+    pub const LEFT_ALT: u32 = 56;
+    /// M.
+    pub const M: u32 = 50;
+    /// The up arrow.
+    pub const UP: u32 = 103;
+    /// The left arrow.
+    pub const LEFT: u32 = 105;
+    /// The right arrow.
+    pub const RIGHT: u32 = 106;
 }
 
 /// Left mouse button (evdev BTN_LEFT).
@@ -83,6 +93,11 @@ impl State {
                 let action = handle.raw_syms().first().and_then(|sym| {
                     crate::input_events::action_for_key(&state.config, mods, *sym, &modified)
                 });
+                // A client holding a shortcut inhibitor gets the chord,
+                // unless it is one of Zion's own that always work.
+                let action = action.filter(|a| {
+                    crate::hotkeys::beats_inhibitor(*a) || !state.shortcuts_inhibited()
+                });
                 match action {
                     Some(action) => {
                         state.suppressed_keys.push(code);
@@ -95,6 +110,8 @@ impl State {
         if let Some(Some(action)) = action {
             self.do_action(action);
         }
+        // Alt released: the window chosen with Alt+Tab gets the focus.
+        self.end_window_cycle_if_released();
         // Holding Super shows the frames of fullscreen windows.
         let logo = keyboard.modifier_state().logo;
         if logo != self.layout.reveal_frames {

@@ -3,7 +3,8 @@
 //! data-control, session lock) are created with a filter that shows them only to clients
 //! of the host socket; the harmless ones (viewporter, fractional-scale,
 //! presentation-time, single-pixel-buffer, relative-pointer,
-//! pointer-constraints, tearing-control) are for everyone. wlr-screencopy
+//! pointer-constraints, tearing-control, keyboard-shortcuts-inhibit and
+//! xdg-activation, each with its own rules) are for everyone. wlr-screencopy
 //! (Zion's own, [`crate::screencopy`]: Smithay 0.7 has none) is host only:
 //! it reads every desktop's windows.
 
@@ -21,6 +22,7 @@ use smithay::wayland::fractional_scale::{
     with_fractional_scale, FractionalScaleHandler, FractionalScaleManagerState,
 };
 use smithay::wayland::input_method::{InputMethodHandler, InputMethodManagerState, PopupSurface};
+use smithay::wayland::keyboard_shortcuts_inhibit::KeyboardShortcutsInhibitState;
 use smithay::wayland::pointer_constraints::{PointerConstraintsHandler, PointerConstraintsState};
 use smithay::wayland::presentation::PresentationState;
 use smithay::wayland::relative_pointer::RelativePointerManagerState;
@@ -36,6 +38,7 @@ use smithay::wayland::shell::wlr_layer::{
 use smithay::wayland::single_pixel_buffer::SinglePixelBufferState;
 use smithay::wayland::viewporter::ViewporterState;
 use smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState;
+use smithay::wayland::xdg_activation::XdgActivationState;
 use smithay::{
     delegate_data_control, delegate_ext_data_control, delegate_foreign_toplevel_list,
     delegate_fractional_scale, delegate_input_method_manager, delegate_layer_shell,
@@ -90,6 +93,12 @@ pub struct PolicyGlobals {
     /// ext_session_lock_manager_v1 (host only: the locker; see
     /// [`crate::lock`]).
     pub session_lock: SessionLockManagerState,
+    /// zwp_keyboard_shortcuts_inhibit_manager_v1 (everyone; Zion's own
+    /// desktop-switch, lock and transfer chords always work).
+    pub shortcuts_inhibit: KeyboardShortcutsInhibitState,
+    /// xdg_activation_v1 (everyone; a profile's token activates only that
+    /// profile's windows: [`super::activation`]).
+    pub activation: XdgActivationState,
 }
 
 impl PolicyGlobals {
@@ -112,6 +121,8 @@ impl PolicyGlobals {
             screencopy: ScreencopyState::new(dh, is_host),
             tearing_control: TearingControlState::new(dh),
             session_lock: SessionLockManagerState::new::<State, _>(dh, is_host),
+            shortcuts_inhibit: KeyboardShortcutsInhibitState::new::<State>(dh),
+            activation: XdgActivationState::new::<State>(dh),
         }
     }
 }
