@@ -110,6 +110,9 @@ pub struct State {
     /// The modifiers of the chord that started the window switch under
     /// way (Alt for Alt+Tab): it ends when they are released.
     pub cycle_mods: crate::hotkeys::Mods,
+    /// The cursor the client under the pointer asked for (a surface of its
+    /// own, or a named shape through cursor-shape).
+    pub cursor_image: smithay::input::pointer::CursorImageStatus,
     /// Shortcut inhibitors of clients (keyboard-shortcuts-inhibit), each
     /// active only while its surface has the keyboard.
     pub shortcut_inhibitors:
@@ -182,6 +185,7 @@ impl State {
             lock,
             cycle_mods: crate::hotkeys::Mods::default(),
             shortcut_inhibitors: Vec::new(),
+            cursor_image: smithay::input::pointer::CursorImageStatus::default_named(),
         })
     }
 

@@ -30,11 +30,20 @@ use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum
 use wayland_protocols::ext::session_lock::v1::client::{
     ext_session_lock_manager_v1, ext_session_lock_surface_v1, ext_session_lock_v1,
 };
+use wayland_protocols::wp::content_type::v1::client::{
+    wp_content_type_manager_v1, wp_content_type_v1,
+};
+use wayland_protocols::wp::cursor_shape::v1::client::{
+    wp_cursor_shape_device_v1, wp_cursor_shape_manager_v1,
+};
 use wayland_protocols::wp::keyboard_shortcuts_inhibit::zv1::client::{
     zwp_keyboard_shortcuts_inhibit_manager_v1, zwp_keyboard_shortcuts_inhibitor_v1,
 };
 use wayland_protocols::wp::pointer_constraints::zv1::client::{
     zwp_confined_pointer_v1, zwp_pointer_constraints_v1,
+};
+use wayland_protocols::wp::pointer_gestures::zv1::client::{
+    zwp_pointer_gesture_swipe_v1, zwp_pointer_gestures_v1,
 };
 use wayland_protocols::wp::tearing_control::v1::client::{
     wp_tearing_control_manager_v1, wp_tearing_control_v1,
@@ -144,6 +153,21 @@ pub struct Seen {
     /// The activation tokens received (`xdg_activation_token_v1.done`), in
     /// order.
     pub activation_tokens: Vec<String>,
+    /// The serial of the last `wl_pointer.enter` (for cursor requests).
+    pub pointer_serial: u32,
+    /// The touchpad swipe events received, in order.
+    pub swipes: Vec<Swipe>,
+}
+
+/// A `zwp_pointer_gesture_swipe_v1` event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Swipe {
+    /// It began with this many fingers.
+    Begin(u32),
+    /// It moved by (dx, dy).
+    Update(f64, f64),
+    /// It ended (true: cancelled).
+    End(bool),
 }
 
 /// One `xdg_toplevel.configure`.
@@ -199,6 +223,8 @@ pub struct Client {
         wl_data_device::WlDataDevice,
         wl_data_device_manager::WlDataDeviceManager,
     )>,
+    /// The seat's pointer, once [`Client::seat`] asked for it.
+    pointer: Option<wl_pointer::WlPointer>,
     queue: EventQueue<Seen>,
     registry: wl_registry::WlRegistry,
     syncs: u64,
@@ -232,6 +258,7 @@ impl Client {
             conn,
             socket,
             data_device: None,
+            pointer: None,
             queue,
             registry,
             syncs: 0,
@@ -365,7 +392,7 @@ impl Client {
         let seat: wl_seat::WlSeat = self.bind(8..=9)?;
         let manager: wl_data_device_manager::WlDataDeviceManager = self.bind(3..=3)?;
         seat.get_keyboard(&self.qh, ());
-        seat.get_pointer(&self.qh, ());
+        self.pointer = Some(seat.get_pointer(&self.qh, ()));
         let device = manager.get_data_device(&seat, &self.qh, ());
         self.data_device = Some((device, manager));
         Ok(())
@@ -496,6 +523,47 @@ impl Client {
     ) -> Result<(), ClientError> {
         let activation: xdg_activation_v1::XdgActivationV1 = self.bind(1..=1)?;
         activation.activate(token.to_owned(), surface);
+        Ok(())
+    }
+
+    /// The seat's pointer (needs [`Client::seat`] first).
+    fn pointer(&self) -> Result<&wl_pointer::WlPointer, ClientError> {
+        self.pointer
+            .as_ref()
+            .ok_or_else(|| ClientError("no pointer: call seat() first".into()))
+    }
+
+    /// Asks for the cursor `shape` (cursor-shape-v1), with the serial of
+    /// the last pointer enter.
+    pub fn set_cursor_shape(
+        &mut self,
+        shape: wp_cursor_shape_device_v1::Shape,
+    ) -> Result<(), ClientError> {
+        let manager: wp_cursor_shape_manager_v1::WpCursorShapeManagerV1 = self.bind(1..=1)?;
+        let device = manager.get_pointer(self.pointer()?, &self.qh, ());
+        device.set_shape(self.seen.pointer_serial, shape);
+        Ok(())
+    }
+
+    /// Tells the compositor what `surface` shows (content-type-v1), on its
+    /// next commit (made here).
+    pub fn set_content_type(
+        &mut self,
+        surface: &wl_surface::WlSurface,
+        kind: wp_content_type_v1::Type,
+    ) -> Result<(), ClientError> {
+        let manager: wp_content_type_manager_v1::WpContentTypeManagerV1 = self.bind(1..=1)?;
+        let content = manager.get_surface_content_type(surface, &self.qh, ());
+        content.set_content_type(kind);
+        surface.commit();
+        Ok(())
+    }
+
+    /// Asks for the touchpad swipes of the seat's pointer
+    /// (pointer-gestures); they come as [`Seen::swipes`].
+    pub fn swipe_gestures(&mut self) -> Result<(), ClientError> {
+        let gestures: zwp_pointer_gestures_v1::ZwpPointerGesturesV1 = self.bind(1..=3)?;
+        gestures.get_swipe_gesture(self.pointer()?, &self.qh, ());
         Ok(())
     }
 
@@ -708,6 +776,7 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
                 seen.pointer = Some((surface, surface_x, surface_y));
                 seen.pointer_enters += 1;
                 seen.input_serial = serial;
+                seen.pointer_serial = serial;
             }
             wl_pointer::Event::Leave { .. } => {
                 seen.pointer = None;
@@ -933,7 +1002,31 @@ impl Dispatch<xdg_activation_token_v1::XdgActivationTokenV1, ()> for Seen {
     }
 }
 
+impl Dispatch<zwp_pointer_gesture_swipe_v1::ZwpPointerGestureSwipeV1, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &zwp_pointer_gesture_swipe_v1::ZwpPointerGestureSwipeV1,
+        event: zwp_pointer_gesture_swipe_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        use zwp_pointer_gesture_swipe_v1::Event;
+        match event {
+            Event::Begin { fingers, .. } => seen.swipes.push(Swipe::Begin(fingers)),
+            Event::Update { dx, dy, .. } => seen.swipes.push(Swipe::Update(dx, dy)),
+            Event::End { cancelled, .. } => seen.swipes.push(Swipe::End(cancelled != 0)),
+            _ => {}
+        }
+    }
+}
+
 wayland_client::delegate_noop!(Seen: ignore wl_compositor::WlCompositor);
+wayland_client::delegate_noop!(Seen: ignore wp_cursor_shape_manager_v1::WpCursorShapeManagerV1);
+wayland_client::delegate_noop!(Seen: ignore wp_cursor_shape_device_v1::WpCursorShapeDeviceV1);
+wayland_client::delegate_noop!(Seen: ignore wp_content_type_manager_v1::WpContentTypeManagerV1);
+wayland_client::delegate_noop!(Seen: ignore wp_content_type_v1::WpContentTypeV1);
+wayland_client::delegate_noop!(Seen: ignore zwp_pointer_gestures_v1::ZwpPointerGesturesV1);
 wayland_client::delegate_noop!(Seen: ignore zwp_keyboard_shortcuts_inhibit_manager_v1::ZwpKeyboardShortcutsInhibitManagerV1);
 wayland_client::delegate_noop!(Seen: ignore xdg_activation_v1::XdgActivationV1);
 wayland_client::delegate_noop!(Seen: ignore wl_surface::WlSurface);
