@@ -6,7 +6,7 @@ use smithay::backend::input::{ButtonState, KeyState};
 use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::desktop::utils::under_from_surface_tree;
 use smithay::desktop::{Window, WindowSurfaceType};
-use smithay::input::keyboard::{FilterResult, Keycode};
+use smithay::input::keyboard::{FilterResult, Keycode, Keysym};
 use smithay::input::pointer::{
     AxisFrame, ButtonEvent, MotionEvent, PointerHandle, RelativeMotionEvent,
 };
@@ -37,6 +37,8 @@ pub mod keys {
     pub const F: u32 = 33;
     /// Left Alt.
     pub const LEFT_ALT: u32 = 56;
+    /// Escape.
+    pub const ESC: u32 = 1;
     /// M.
     pub const M: u32 = 50;
     /// The up arrow.
@@ -69,6 +71,7 @@ impl State {
         };
         let serial = SERIAL_COUNTER.next_serial();
         let time = self.now_ms();
+        let mut cycle_cancelled = false;
         let action = keyboard.input::<Option<Action>, _>(
             self,
             Keycode::from(code + 8),
@@ -89,8 +92,16 @@ impl State {
                     alt: modifiers.alt,
                     shift: modifiers.shift,
                 };
+                // Escape during Alt+Tab drops the switch, as everywhere.
+                let raw = handle.raw_syms();
+                if state.layout.is_cycling() && raw.first() == Some(&Keysym::Escape) {
+                    state.layout.cancel_cycle();
+                    cycle_cancelled = true;
+                    state.suppressed_keys.push(code);
+                    return FilterResult::Intercept(None);
+                }
                 let modified = handle.modified_syms();
-                let action = handle.raw_syms().first().and_then(|sym| {
+                let action = raw.first().and_then(|sym| {
                     crate::input_events::action_for_key(&state.config, mods, *sym, &modified)
                 });
                 // A client holding a shortcut inhibitor gets the chord,
@@ -109,6 +120,9 @@ impl State {
         );
         if let Some(Some(action)) = action {
             self.do_action(action);
+        }
+        if cycle_cancelled {
+            self.refresh_view();
         }
         // Alt released: the window chosen with Alt+Tab gets the focus.
         self.end_window_cycle_if_released();

@@ -150,6 +150,44 @@ fn alt_tab_goes_through_windows_most_recently_used_first_and_focuses_on_alt_rele
 }
 
 #[test]
+fn escape_during_alt_tab_keeps_the_focus_and_the_stacking() {
+    let mut c = Fixture::new();
+    let mut app = client(&mut c, "work");
+    let a = open(&mut c, &mut app, "work", 1, RED);
+    let b = open(&mut c, &mut app, "work", 2, GREEN);
+    wait_for(&mut c, &mut app, "B has the keyboard", |s| {
+        has_keyboard(s, &b)
+    });
+    let rect_b = c.content(&c.windows(0)[1]);
+    // Where B overlaps A.
+    let (x, y) = (rect_b.x + 4, rect_b.y + 4);
+    assert_eq!(c.shot().pixel(x, y), Some((0x20, 0xc0, 0x20)));
+
+    down(&mut c, keys::LEFT_ALT);
+    chord(&mut c, &[], keys::TAB);
+    c.settle();
+    assert_eq!(
+        c.shot().pixel(x, y),
+        Some((0xc0, 0x20, 0x20)),
+        "A is not raised while chosen"
+    );
+    chord(&mut c, &[], keys::ESC);
+    up(&mut c, keys::LEFT_ALT);
+    settle(&mut c, &mut app);
+    assert!(has_keyboard(&app.seen, &b), "Escape did not keep the focus");
+    assert!(!has_keyboard(&app.seen, &a));
+    assert_eq!(
+        c.shot().pixel(x, y),
+        Some((0x20, 0xc0, 0x20)),
+        "the stacking changed"
+    );
+    assert!(
+        !app.seen.keys.contains(&keys::ESC),
+        "the Escape of the switch reached the client"
+    );
+}
+
+#[test]
 fn alt_tab_and_closing_never_give_the_focus_to_another_desktops_window() {
     let mut c = Fixture::new();
     let mut work = client(&mut c, "work");
