@@ -3,7 +3,8 @@
 //! A token remembers the origin of the client that asked for it; what it
 //! may do is decided by [`decide`]: a profile's token only focuses a window
 //! of that same profile, on the desktop shown, and never switches desktops;
-//! a host token may activate anything (the desktop switches to it).
+//! a host token may activate anything (the desktop switches to it). Nothing
+//! is activated while the session is locked.
 
 use std::time::Duration;
 
@@ -89,6 +90,10 @@ impl XdgActivationHandler for State {
     ) {
         // A token works once.
         self.policy.activation.remove_token(&token);
+        if self.lock.is_locked() {
+            warn!("activation refused: the session is locked");
+            return;
+        }
         let Some(window) = self.window_for_surface(&surface) else {
             // Not drawn yet: a new window gets the focus of its desktop
             // when it opens anyway.
