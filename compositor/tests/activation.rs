@@ -144,3 +144,30 @@ fn a_host_token_may_activate_a_window_on_another_desktop() {
     });
     assert_eq!(c.state.layout.active(), c.desktop("gaming"));
 }
+
+#[test]
+fn nothing_is_activated_while_the_session_is_locked() {
+    let mut c = Fixture::new();
+    let mut gaming = client(&mut c, "gaming");
+    let mut host = c.add_client(Origin::Host);
+    c.show("gaming");
+    let g = open(&mut c, &mut gaming, "gaming", 1);
+    c.show("work");
+    let from_host = token(&mut c, &mut host, None);
+    let mut locker = c.add_client(Origin::Host);
+    let _lock = locker.lock(0x0000_00ff).expect("the locker locks");
+    wait_for(&mut c, &mut locker, "locked", |s| s.locked);
+    gaming
+        .activate(&from_host, &g.surface)
+        .expect("activate sent");
+    settle(&mut c, &mut gaming);
+    assert_eq!(
+        c.state.layout.active(),
+        c.desktop("work"),
+        "the desktop switched behind the lock"
+    );
+    assert!(
+        !has_keyboard(&gaming.seen, &g),
+        "a window got the keyboard behind the lock"
+    );
+}
