@@ -41,6 +41,24 @@ pub fn chord_of(mods: Mods, key: &str) -> Option<Chord> {
     text.parse().ok()
 }
 
+/// Whether `action` works even while the focused client inhibits
+/// shortcuts (keyboard-shortcuts-inhibit, e.g. a remote desktop viewer):
+/// switching desktops, locking, the transfer chords and the terminal
+/// switches. A client must never be able to keep the user on its desktop,
+/// keep the session unlocked or stand in the way of a transfer.
+pub fn beats_inhibitor(action: Action) -> bool {
+    matches!(
+        action,
+        Action::SwitchTo(_)
+            | Action::NextProfile
+            | Action::PreviousProfile
+            | Action::Lock
+            | Action::CopyToTransfer
+            | Action::PasteTransfer
+            | Action::SwitchVt(_)
+    )
+}
+
 /// The action of a key press under `config`: a profile's own hotkey shows
 /// its desktop; otherwise the `[hotkeys]` table decides.
 pub fn action_for(config: &Config, mods: Mods, key: &str) -> Option<Action> {
@@ -93,6 +111,56 @@ mod tests {
         assert_eq!(action_for(&c, shift, "c"), Some(Action::CopyToTransfer));
         assert_eq!(action_for(&c, shift, "v"), Some(Action::PasteTransfer));
         assert_eq!(action_for(&c, SUPER, "v"), None, "Super+V alone is free");
+    }
+
+    #[test]
+    fn window_management_chords_are_bound_by_default() {
+        let c = Config::defaults();
+        let alt = Mods {
+            alt: true,
+            ..Mods::default()
+        };
+        let alt_shift = Mods { shift: true, ..alt };
+        assert_eq!(action_for(&c, alt, "Tab"), Some(Action::CycleWindows));
+        assert_eq!(
+            action_for(&c, alt_shift, "Tab"),
+            Some(Action::CycleWindowsBack)
+        );
+        assert_eq!(action_for(&c, SUPER, "Left"), Some(Action::SnapLeft));
+        assert_eq!(action_for(&c, SUPER, "Right"), Some(Action::SnapRight));
+        assert_eq!(action_for(&c, SUPER, "Up"), Some(Action::ToggleMaximize));
+        assert_eq!(action_for(&c, SUPER, "m"), Some(Action::MinimizeWindow));
+        let super_shift = Mods {
+            shift: true,
+            ..SUPER
+        };
+        assert_eq!(
+            action_for(&c, super_shift, "m"),
+            Some(Action::RestoreWindow)
+        );
+    }
+
+    #[test]
+    fn only_desktop_switch_lock_transfer_and_terminal_chords_beat_an_inhibitor() {
+        let always = [
+            Action::SwitchTo(0),
+            Action::SwitchTo(8),
+            Action::NextProfile,
+            Action::PreviousProfile,
+            Action::Lock,
+            Action::CopyToTransfer,
+            Action::PasteTransfer,
+            Action::SwitchVt(3),
+        ];
+        for action in always {
+            assert!(beats_inhibitor(action), "{action:?}");
+        }
+        let others = Action::ALL
+            .into_iter()
+            .filter(|a| !always.contains(a) && !matches!(a, Action::SwitchTo(_)));
+        for action in others {
+            assert!(!beats_inhibitor(action), "{action:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use smithay::backend::input::{ButtonState, KeyState};
 use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::desktop::utils::under_from_surface_tree;
 use smithay::desktop::{Window, WindowSurfaceType};
-use smithay::input::keyboard::{FilterResult, Keycode};
+use smithay::input::keyboard::{FilterResult, Keycode, Keysym};
 use smithay::input::pointer::{
     AxisFrame, ButtonEvent, MotionEvent, PointerHandle, RelativeMotionEvent,
 };
@@ -35,6 +35,18 @@ pub mod keys {
     pub const ENTER: u32 = 28;
     /// F.
     pub const F: u32 = 33;
+    /// Left Alt.
+    pub const LEFT_ALT: u32 = 56;
+    /// Escape.
+    pub const ESC: u32 = 1;
+    /// M.
+    pub const M: u32 = 50;
+    /// The up arrow.
+    pub const UP: u32 = 103;
+    /// The left arrow.
+    pub const LEFT: u32 = 105;
+    /// The right arrow.
+    pub const RIGHT: u32 = 106;
 }
 
 /// Left mouse button (evdev BTN_LEFT).
@@ -59,6 +71,7 @@ impl State {
         };
         let serial = SERIAL_COUNTER.next_serial();
         let time = self.now_ms();
+        let mut cycle_cancelled = false;
         let action = keyboard.input::<Option<Action>, _>(
             self,
             Keycode::from(code + 8),
@@ -79,9 +92,22 @@ impl State {
                     alt: modifiers.alt,
                     shift: modifiers.shift,
                 };
+                // Escape during Alt+Tab drops the switch, as everywhere.
+                let raw = handle.raw_syms();
+                if state.layout.is_cycling() && raw.first() == Some(&Keysym::Escape) {
+                    state.layout.cancel_cycle();
+                    cycle_cancelled = true;
+                    state.suppressed_keys.push(code);
+                    return FilterResult::Intercept(None);
+                }
                 let modified = handle.modified_syms();
-                let action = handle.raw_syms().first().and_then(|sym| {
+                let action = raw.first().and_then(|sym| {
                     crate::input_events::action_for_key(&state.config, mods, *sym, &modified)
+                });
+                // A client holding a shortcut inhibitor gets the chord,
+                // unless it is one of Zion's own that always work.
+                let action = action.filter(|a| {
+                    crate::hotkeys::beats_inhibitor(*a) || !state.shortcuts_inhibited()
                 });
                 match action {
                     Some(action) => {
@@ -95,6 +121,11 @@ impl State {
         if let Some(Some(action)) = action {
             self.do_action(action);
         }
+        if cycle_cancelled {
+            self.refresh_view();
+        }
+        // Alt released: the window chosen with Alt+Tab gets the focus.
+        self.end_window_cycle_if_released();
         // Holding Super shows the frames of fullscreen windows.
         let logo = keyboard.modifier_state().logo;
         if logo != self.layout.reveal_frames {

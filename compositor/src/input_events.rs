@@ -5,11 +5,17 @@
 //! terminal switches) is decided here too, as a pure function.
 
 use smithay::backend::input::{
-    AbsolutePositionEvent, Axis, AxisSource, ButtonState, Event, InputBackend, InputEvent,
+    AbsolutePositionEvent, Axis, AxisSource, ButtonState, Event, GestureBeginEvent,
+    GestureEndEvent, GesturePinchUpdateEvent, GestureSwipeUpdateEvent, InputBackend, InputEvent,
     KeyState, KeyboardKeyEvent, PointerAxisEvent, PointerButtonEvent, PointerMotionEvent,
 };
 use smithay::input::keyboard::{keysyms, Keysym};
-use smithay::input::pointer::AxisFrame;
+use smithay::input::pointer::{
+    AxisFrame, GestureHoldBeginEvent, GestureHoldEndEvent, GesturePinchBeginEvent,
+    GesturePinchEndEvent, GesturePinchUpdateEvent as PinchUpdate, GestureSwipeBeginEvent,
+    GestureSwipeEndEvent, GestureSwipeUpdateEvent as SwipeUpdate,
+};
+use smithay::utils::SERIAL_COUNTER;
 use tracing::{debug, warn};
 use zion_config::Config;
 
@@ -124,6 +130,89 @@ impl State {
                 let frame = axis_frame::<B>(&event, time);
                 self.pointer_axis(frame);
             }
+            InputEvent::GestureSwipeBegin { event } => {
+                self.gesture(|state, pointer, serial, time| {
+                    let fingers = event.fingers();
+                    let event = GestureSwipeBeginEvent {
+                        serial,
+                        time,
+                        fingers,
+                    };
+                    pointer.gesture_swipe_begin(state, &event);
+                });
+            }
+            InputEvent::GestureSwipeUpdate { event } => {
+                self.gesture(|state, pointer, _, time| {
+                    let delta = GestureSwipeUpdateEvent::delta(&event);
+                    pointer.gesture_swipe_update(state, &SwipeUpdate { time, delta });
+                });
+            }
+            InputEvent::GestureSwipeEnd { event } => {
+                self.gesture(|state, pointer, serial, time| {
+                    let cancelled = event.cancelled();
+                    let event = GestureSwipeEndEvent {
+                        serial,
+                        time,
+                        cancelled,
+                    };
+                    pointer.gesture_swipe_end(state, &event);
+                });
+            }
+            InputEvent::GesturePinchBegin { event } => {
+                self.gesture(|state, pointer, serial, time| {
+                    let fingers = event.fingers();
+                    let event = GesturePinchBeginEvent {
+                        serial,
+                        time,
+                        fingers,
+                    };
+                    pointer.gesture_pinch_begin(state, &event);
+                });
+            }
+            InputEvent::GesturePinchUpdate { event } => {
+                self.gesture(|state, pointer, _, time| {
+                    let update = PinchUpdate {
+                        time,
+                        delta: GesturePinchUpdateEvent::delta(&event),
+                        scale: event.scale(),
+                        rotation: event.rotation(),
+                    };
+                    pointer.gesture_pinch_update(state, &update);
+                });
+            }
+            InputEvent::GesturePinchEnd { event } => {
+                self.gesture(|state, pointer, serial, time| {
+                    let cancelled = event.cancelled();
+                    let event = GesturePinchEndEvent {
+                        serial,
+                        time,
+                        cancelled,
+                    };
+                    pointer.gesture_pinch_end(state, &event);
+                });
+            }
+            InputEvent::GestureHoldBegin { event } => {
+                self.gesture(|state, pointer, serial, time| {
+                    let fingers = event.fingers();
+                    let event = GestureHoldBeginEvent {
+                        serial,
+                        time,
+                        fingers,
+                    };
+                    pointer.gesture_hold_begin(state, &event);
+                });
+            }
+            InputEvent::GestureHoldEnd { event } => {
+                self.gesture(|state, pointer, serial, time| {
+                    let cancelled = event.cancelled();
+                    let event = GestureHoldEndEvent {
+                        serial,
+                        time,
+                        cancelled,
+                    };
+                    pointer.gesture_hold_end(state, &event);
+                });
+            }
             InputEvent::DeviceAdded { device } => {
                 debug!(
                     name = smithay::backend::input::Device::name(&device),
@@ -132,6 +221,28 @@ impl State {
             }
             _ => {}
         }
+    }
+
+    /// A touchpad gesture for the surface under the pointer
+    /// (pointer-gestures), unless the session is locked.
+    fn gesture(
+        &mut self,
+        send: impl FnOnce(
+            &mut State,
+            &smithay::input::pointer::PointerHandle<State>,
+            smithay::utils::Serial,
+            u32,
+        ),
+    ) {
+        if self.lock.is_locked() {
+            return;
+        }
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        let serial = SERIAL_COUNTER.next_serial();
+        let time = self.clock.now().as_millis();
+        send(self, &pointer, serial, time);
     }
 
     /// The outputs' places in the global space.

@@ -332,26 +332,28 @@ impl State {
     /// Fits maximized windows to the area the layers leave, gives the
     /// keyboard to a layer that claims it (or back), and redraws.
     pub fn layers_changed(&mut self) {
-        let area = self.usable_rect();
         let stale: Vec<_> = self
             .layout
             .desktops()
             .iter()
-            .flat_map(|d| d.windows())
-            .filter(|p| p.mode == Mode::Maximized)
+            .flat_map(|d| d.all())
             .filter(|p| {
-                let content =
-                    crate::frame::maximized_content(area, crate::render::decoration_of(&p.window));
+                let Some(content) = self.placement_area(&p.window, p.mode) else {
+                    return false;
+                };
                 p.pos != (content.x, content.y)
                     || p.window.toplevel().is_some_and(|t| {
                         t.with_pending_state(|s| s.size)
                             .is_some_and(|s| (s.w, s.h) != (content.w, content.h))
                     })
             })
-            .map(|p| p.window.clone())
+            .map(|p| (p.window.clone(), p.mode))
             .collect();
-        for window in stale {
-            self.set_maximized(&window, true);
+        for (window, mode) in stale {
+            match mode {
+                Mode::Snapped(side) => self.snap(&window, side),
+                _ => self.set_maximized(&window, true),
+            }
         }
         self.refresh_view();
     }

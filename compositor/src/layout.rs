@@ -8,7 +8,11 @@
 //! - a desktop's remembered focus is one of its own windows, and it is empty
 //!   only when the desktop has no window;
 //! - the effective focus is the active desktop's, so it never lands on a
-//!   hidden desktop.
+//!   hidden desktop;
+//! - a minimized window is neither shown nor focused, and stays on its
+//!   desktop;
+//! - each desktop keeps its windows in the order they were last used, and
+//!   focus falls back along that order.
 
 /// A rectangle in logical pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +49,28 @@ pub enum Mode {
     Maximized,
     /// Covering the whole output, frame hidden.
     Fullscreen,
+    /// Filling one half of the output inside its frame.
+    Snapped(Side),
+}
+
+/// A half of the output a window snaps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The left half.
+    Left,
+    /// The right half.
+    Right,
+}
+
+impl Rect {
+    /// The `side` half of this rectangle (the left one gets the odd pixel).
+    pub fn half(&self, side: Side) -> Rect {
+        let left = self.w - self.w / 2;
+        match side {
+            Side::Left => Rect::new(self.x, self.y, left, self.h),
+            Side::Right => Rect::new(self.x + left, self.y, self.w - left, self.h),
+        }
+    }
 }
 
 /// Where a window goes back to when it leaves maximized or fullscreen.
@@ -74,16 +100,68 @@ pub struct Placed<W> {
 pub struct Desktop<W> {
     /// The profile's name.
     pub name: String,
-    /// Windows from bottom to top.
+    /// Windows shown, from bottom to top.
     windows: Vec<Placed<W>>,
+    /// Windows minimized, the last minimized last.
+    minimized: Vec<Placed<W>>,
+    /// Every window of the desktop (shown or minimized), the most recently
+    /// used first.
+    recent: Vec<W>,
     /// The window that has focus whenever this desktop is shown.
     focus: Option<W>,
 }
 
 impl<W: Clone + PartialEq> Desktop<W> {
-    /// Windows from bottom to top.
+    /// Windows shown, from bottom to top.
     pub fn windows(&self) -> &[Placed<W>] {
         &self.windows
+    }
+
+    /// Windows minimized, the last minimized last.
+    pub fn minimized(&self) -> &[Placed<W>] {
+        &self.minimized
+    }
+
+    /// Every window, shown or minimized.
+    pub fn all(&self) -> impl Iterator<Item = &Placed<W>> {
+        self.windows.iter().chain(&self.minimized)
+    }
+
+    /// Every window (shown or minimized), the most recently used first.
+    pub fn recent(&self) -> &[W] {
+        &self.recent
+    }
+
+    fn holds(&self, w: &W) -> bool {
+        self.recent.contains(w)
+    }
+
+    /// Puts `w` first in the order of use.
+    fn used(&mut self, w: &W) {
+        self.recent.retain(|r| r != w);
+        self.recent.insert(0, w.clone());
+    }
+
+    /// The most recently used window shown: where focus falls back to.
+    fn last_used_shown(&self) -> Option<W> {
+        self.recent
+            .iter()
+            .find(|r| self.index_of(r).is_some())
+            .cloned()
+    }
+
+    /// Puts the shown windows in the stacking order `order` (bottom to
+    /// top); windows it does not name stay above, in their order.
+    fn restack(&mut self, order: &[W]) {
+        let mut rest = std::mem::take(&mut self.windows);
+        let mut stacked = Vec::with_capacity(rest.len());
+        for w in order {
+            if let Some(i) = rest.iter().position(|p| &p.window == w) {
+                stacked.push(rest.remove(i));
+            }
+        }
+        stacked.extend(rest);
+        self.windows = stacked;
     }
 
     /// The window focused when this desktop is shown.
@@ -101,11 +179,23 @@ impl<W: Clone + PartialEq> Desktop<W> {
     }
 }
 
+/// A window switch in progress (Alt+Tab held): the shown desktop's
+/// windows in their order of use when it began, the one chosen so far
+/// (raised, not yet focused) and the stacking to go back to.
+#[derive(Debug, Clone)]
+struct Cycle<W> {
+    desktop: usize,
+    order: Vec<W>,
+    chosen: usize,
+    stacking: Vec<W>,
+}
+
 /// All desktops and which one is shown.
 #[derive(Debug, Clone)]
 pub struct Layout<W> {
     desktops: Vec<Desktop<W>>,
     active: usize,
+    cycle: Option<Cycle<W>>,
     /// Where cascading starts and how far each new window steps.
     cascade_origin: (i32, i32),
     /// While set (the user holds Super), fullscreen windows show their
@@ -126,6 +216,8 @@ impl<W: Clone + PartialEq> Layout<W> {
             .map(|n| Desktop {
                 name: n.into(),
                 windows: Vec::new(),
+                minimized: Vec::new(),
+                recent: Vec::new(),
                 focus: None,
             })
             .collect();
@@ -133,12 +225,15 @@ impl<W: Clone + PartialEq> Layout<W> {
             desktops.push(Desktop {
                 name: "host".into(),
                 windows: Vec::new(),
+                minimized: Vec::new(),
+                recent: Vec::new(),
                 focus: None,
             });
         }
         Layout {
             desktops,
             active: 0,
+            cycle: None,
             cascade_origin: (48, 64),
             reveal_frames: false,
         }
@@ -169,12 +264,19 @@ impl<W: Clone + PartialEq> Layout<W> {
         self.desktops.iter().position(|d| d.name == name)
     }
 
-    /// Which desktop holds `w`.
+    /// Which desktop holds `w` (shown or minimized).
     pub fn desktop_of(&self, w: &W) -> Option<usize> {
-        self.desktops.iter().position(|d| d.index_of(w).is_some())
+        self.desktops.iter().position(|d| d.holds(w))
     }
 
-    /// Whether `w` is on the desktop shown.
+    /// Whether `w` is minimized.
+    pub fn is_minimized(&self, w: &W) -> bool {
+        self.desktops
+            .iter()
+            .any(|d| d.minimized.iter().any(|p| &p.window == w))
+    }
+
+    /// Whether `w` is on the desktop shown (minimized or not).
     pub fn is_visible(&self, w: &W) -> bool {
         self.desktop_of(w) == Some(self.active)
     }
@@ -210,6 +312,7 @@ impl<W: Clone + PartialEq> Layout<W> {
             mode: Mode::Normal,
             restore: None,
         });
+        d.used(&w);
         d.focus = Some(w);
         Some(pos)
     }
@@ -221,7 +324,10 @@ impl<W: Clone + PartialEq> Layout<W> {
         if desktop >= self.desktops.len() || self.desktop_of(&w).is_some() {
             return false;
         }
-        self.desktops[desktop].windows.push(Placed {
+        let d = &mut self.desktops[desktop];
+        // Never used: last in the order of use.
+        d.recent.push(w.clone());
+        d.windows.push(Placed {
             window: w,
             pos,
             mode: Mode::Normal,
@@ -230,29 +336,38 @@ impl<W: Clone + PartialEq> Layout<W> {
         true
     }
 
-    /// Closes `w`; its desktop's focus falls to the topmost window left.
-    /// Returns whether it was open.
+    /// Closes `w`; its desktop's focus falls to the window shown there
+    /// that was used last. Returns whether it was open.
     pub fn close(&mut self, w: &W) -> bool {
         let Some(di) = self.desktop_of(w) else {
             return false;
         };
         let d = &mut self.desktops[di];
-        if let Some(i) = d.index_of(w) {
-            d.windows.remove(i);
-        }
+        d.windows.retain(|p| &p.window != w);
+        d.minimized.retain(|p| &p.window != w);
+        d.recent.retain(|r| r != w);
         if d.focus.as_ref() == Some(w) {
-            d.focus = d.windows.last().map(|p| p.window.clone());
+            d.focus = d.last_used_shown();
+        }
+        if let Some(cycle) = &mut self.cycle {
+            cycle.stacking.retain(|s| s != w);
         }
         true
     }
 
-    /// Focuses and raises `w` if it is on the desktop shown; a window on a
-    /// hidden desktop is refused. Returns whether focus moved to it.
+    /// Focuses and raises `w` if it is on the desktop shown (bringing it
+    /// back if minimized); a window on a hidden desktop is refused.
+    /// Returns whether focus moved to it.
     pub fn focus(&mut self, w: &W) -> bool {
         let d = &mut self.desktops[self.active];
+        if let Some(i) = d.minimized.iter().position(|p| &p.window == w) {
+            let placed = d.minimized.remove(i);
+            d.windows.push(placed);
+        }
         match d.index_of(w) {
             Some(i) => {
                 d.raise(i);
+                d.used(w);
                 d.focus = Some(w.clone());
                 true
             }
@@ -260,15 +375,106 @@ impl<W: Clone + PartialEq> Layout<W> {
         }
     }
 
+    /// Minimizes `w` if it is shown on the desktop shown: hidden, last in
+    /// the order of use; the focus falls to the window used last. Returns
+    /// whether it was minimized.
+    pub fn minimize(&mut self, w: &W) -> bool {
+        let d = &mut self.desktops[self.active];
+        let Some(i) = d.index_of(w) else {
+            return false;
+        };
+        let placed = d.windows.remove(i);
+        d.minimized.push(placed);
+        d.recent.retain(|r| r != w);
+        d.recent.push(w.clone());
+        if d.focus.as_ref() == Some(w) {
+            d.focus = d.last_used_shown();
+        }
+        true
+    }
+
+    /// Brings back the window minimized last on the desktop shown, on top
+    /// and focused; returns it.
+    pub fn restore_minimized(&mut self) -> Option<W> {
+        let w = self.desktops[self.active].minimized.last()?.window.clone();
+        self.focus(&w);
+        Some(w)
+    }
+
+    /// One step of a window switch on the desktop shown (`forward`: to
+    /// windows used less recently), starting one if none is under way: the
+    /// window chosen is raised, focus stays until [`Layout::end_cycle`].
+    /// Returns the window chosen; `None` with fewer than two windows.
+    pub fn cycle(&mut self, forward: bool) -> Option<W> {
+        let active = self.active;
+        if self.cycle.as_ref().is_some_and(|c| c.desktop != active) {
+            self.cancel_cycle();
+        }
+        let d = &self.desktops[active];
+        let cycle = self.cycle.get_or_insert_with(|| Cycle {
+            desktop: active,
+            order: d.recent.clone(),
+            chosen: 0,
+            stacking: d.windows.iter().map(|p| p.window.clone()).collect(),
+        });
+        // Windows closed since it began are passed over.
+        let d = &mut self.desktops[active];
+        let chosen = cycle.order.get(cycle.chosen).cloned();
+        cycle.order.retain(|w| d.holds(w));
+        cycle.chosen = chosen
+            .and_then(|c| cycle.order.iter().position(|w| *w == c))
+            .unwrap_or(0);
+        let n = cycle.order.len();
+        if n < 2 {
+            self.cancel_cycle();
+            return None;
+        }
+        cycle.chosen = if forward {
+            (cycle.chosen + 1) % n
+        } else {
+            (cycle.chosen + n - 1) % n
+        };
+        let w = cycle.order[cycle.chosen].clone();
+        d.restack(&cycle.stacking);
+        if let Some(i) = d.index_of(&w) {
+            d.raise(i);
+        }
+        Some(w)
+    }
+
+    /// Whether a window switch is under way.
+    pub fn is_cycling(&self) -> bool {
+        self.cycle.is_some()
+    }
+
+    /// Ends a window switch: the stacking is as before it, and the window
+    /// chosen gets the focus (and comes back if minimized). Returns it.
+    pub fn end_cycle(&mut self) -> Option<W> {
+        let cycle = self.cycle.take()?;
+        if cycle.desktop != self.active {
+            return None;
+        }
+        self.desktops[cycle.desktop].restack(&cycle.stacking);
+        let w = cycle.order.get(cycle.chosen)?.clone();
+        self.focus(&w).then_some(w)
+    }
+
+    /// Drops a window switch: stacking and focus as before it.
+    pub fn cancel_cycle(&mut self) {
+        if let Some(cycle) = self.cycle.take() {
+            self.desktops[cycle.desktop].restack(&cycle.stacking);
+        }
+    }
+
     /// Moves `w` to `pos` on its own desktop (a window never changes desktop).
     pub fn move_to(&mut self, w: &W, pos: (i32, i32)) -> bool {
-        for d in &mut self.desktops {
-            if let Some(i) = d.index_of(w) {
-                d.windows[i].pos = pos;
-                return true;
+        match self.placed_mut(w) {
+            Some(p) => {
+                p.pos = pos;
+                true
             }
+            None => false,
         }
-        false
     }
 
     /// How `w` is sized.
@@ -279,13 +485,16 @@ impl<W: Clone + PartialEq> Layout<W> {
     fn placed(&self, w: &W) -> Option<&Placed<W>> {
         self.desktops
             .iter()
-            .find_map(|d| d.index_of(w).map(|i| &d.windows[i]))
+            .find_map(|d| d.all().find(|p| &p.window == w))
     }
 
     fn placed_mut(&mut self, w: &W) -> Option<&mut Placed<W>> {
-        self.desktops
-            .iter_mut()
-            .find_map(|d| d.index_of(w).map(move |i| &mut d.windows[i]))
+        self.desktops.iter_mut().find_map(|d| {
+            d.windows
+                .iter_mut()
+                .chain(d.minimized.iter_mut())
+                .find(|p| &p.window == w)
+        })
     }
 
     /// Maximizes or fullscreens `w` with its content at `pos`, remembering
@@ -317,16 +526,16 @@ impl<W: Clone + PartialEq> Layout<W> {
 
     /// Where `w`'s content sits.
     pub fn position(&self, w: &W) -> Option<(i32, i32)> {
-        self.desktops
-            .iter()
-            .find_map(|d| d.index_of(w).map(|i| d.windows[i].pos))
+        self.placed(w).map(|p| p.pos)
     }
 
-    /// Shows desktop `i`; returns whether the shown desktop changed.
+    /// Shows desktop `i`; returns whether the shown desktop changed. A
+    /// window switch under way is dropped.
     pub fn switch_to(&mut self, i: usize) -> bool {
         if i >= self.desktops.len() || i == self.active {
             return false;
         }
+        self.cancel_cycle();
         self.active = i;
         true
     }
@@ -460,6 +669,118 @@ mod tests {
     }
 
     #[test]
+    fn closing_the_focused_window_focuses_the_one_used_last() {
+        let mut l = three();
+        l.open(0, 1).unwrap();
+        l.open(0, 2).unwrap();
+        l.open(0, 3).unwrap();
+        l.focus(&1);
+        l.focus(&3);
+        // 1 was used after 2, though 2 opened later.
+        assert!(l.close(&3));
+        assert_eq!(l.focused(), Some(&1));
+    }
+
+    #[test]
+    fn minimized_windows_are_hidden_and_come_back_last_first() {
+        let mut l = three();
+        l.open(0, 1).unwrap();
+        l.open(0, 2).unwrap();
+        l.open(0, 3).unwrap();
+        assert!(l.minimize(&3));
+        assert_eq!(l.focused(), Some(&2));
+        assert!(l.minimize(&1));
+        assert_eq!(l.focused(), Some(&2));
+        let shown: Vec<u32> = l.visible().iter().map(|p| p.window).collect();
+        assert_eq!(shown, [2]);
+        assert!(l.is_minimized(&1));
+        assert_eq!(l.desktop_of(&1), Some(0), "still on its desktop");
+        assert_eq!(l.restore_minimized(), Some(1));
+        assert_eq!(l.focused(), Some(&1));
+        assert_eq!(l.visible().last().map(|p| p.window), Some(1));
+        assert_eq!(l.restore_minimized(), Some(3));
+        assert_eq!(l.restore_minimized(), None);
+        // Only the shown desktop's windows are minimized.
+        l.open(1, 4).unwrap();
+        assert!(!l.minimize(&4));
+        assert!(!l.is_minimized(&4));
+    }
+
+    #[test]
+    fn the_last_window_minimized_leaves_no_focus_until_one_comes_back() {
+        let mut l = three();
+        l.open(0, 1).unwrap();
+        l.minimize(&1);
+        assert_eq!(l.focused(), None);
+        assert!(l.focus(&1), "focusing a minimized window brings it back");
+        assert!(!l.is_minimized(&1));
+        assert_eq!(l.focused(), Some(&1));
+    }
+
+    #[test]
+    fn a_window_switch_goes_by_use_and_focuses_only_when_it_ends() {
+        let mut l = three();
+        for w in 1..=4 {
+            l.open(0, w).unwrap();
+        }
+        l.focus(&2);
+        // Used: 2, 4, 3, 1. Stacked: 1, 3, 4, 2.
+        assert_eq!(l.cycle(true), Some(4));
+        assert_eq!(l.focused(), Some(&2), "no focus while switching");
+        assert_eq!(l.visible().last().map(|p| p.window), Some(4), "raised");
+        assert_eq!(l.cycle(true), Some(3));
+        assert_eq!(l.cycle(false), Some(4));
+        assert_eq!(l.cycle(false), Some(2));
+        assert_eq!(l.cycle(false), Some(1), "wraps around");
+        assert_eq!(l.end_cycle(), Some(1));
+        assert_eq!(l.focused(), Some(&1));
+        let stack: Vec<u32> = l.visible().iter().map(|p| p.window).collect();
+        assert_eq!(stack, [3, 4, 2, 1], "only the chosen one moved");
+        // Once more: back to the window used before.
+        assert_eq!(l.cycle(true), Some(2));
+        assert_eq!(l.end_cycle(), Some(2));
+        assert!(!l.is_cycling());
+    }
+
+    #[test]
+    fn a_window_switch_never_leaves_the_shown_desktop() {
+        let mut l = three();
+        l.open(0, 1).unwrap();
+        l.open(1, 2).unwrap();
+        l.open(1, 3).unwrap();
+        assert_eq!(l.cycle(true), None, "one window: nothing to switch to");
+        assert_eq!(l.focused(), Some(&1));
+        l.switch_to(1);
+        assert_eq!(l.cycle(true), Some(2));
+        // A desktop switch drops it.
+        l.switch_to(0);
+        assert!(!l.is_cycling());
+        assert_eq!(l.end_cycle(), None);
+        assert_eq!(l.focused(), Some(&1));
+        assert_eq!(l.desktops()[1].focus(), Some(&3));
+    }
+
+    #[test]
+    fn a_window_switch_brings_a_minimized_window_back() {
+        let mut l = three();
+        l.open(0, 1).unwrap();
+        l.open(0, 2).unwrap();
+        l.minimize(&1);
+        assert_eq!(l.cycle(true), Some(1));
+        assert_eq!(l.end_cycle(), Some(1));
+        assert!(!l.is_minimized(&1));
+        assert_eq!(l.focused(), Some(&1));
+    }
+
+    #[test]
+    fn halves_split_a_rectangle_without_overlap() {
+        let r = Rect::new(10, 20, 801, 600);
+        let (a, b) = (r.half(Side::Left), r.half(Side::Right));
+        assert_eq!(a, Rect::new(10, 20, 401, 600));
+        assert_eq!(b, Rect::new(411, 20, 400, 600));
+    }
+
+    #[test]
     fn no_profiles_still_gives_one_desktop() {
         let l: Layout<u32> = Layout::new(Vec::<String>::new());
         assert_eq!(l.desktops().len(), 1);
@@ -476,6 +797,10 @@ mod tests {
         Switch(usize),
         Next,
         Previous,
+        Minimize(u8),
+        Restore,
+        Cycle(bool),
+        EndCycle,
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -489,18 +814,34 @@ mod tests {
             (0usize..4).prop_map(Op::Switch),
             Just(Op::Next),
             Just(Op::Previous),
+            (0u8..12).prop_map(Op::Minimize),
+            Just(Op::Restore),
+            any::<bool>().prop_map(Op::Cycle),
+            Just(Op::EndCycle),
         ]
     }
 
     fn check(l: &Layout<u8>, home: &std::collections::HashMap<u8, usize>) {
         let mut seen = std::collections::HashSet::new();
         for (i, d) in l.desktops().iter().enumerate() {
-            for p in d.windows() {
+            for p in d.all() {
                 assert!(seen.insert(p.window), "window on two desktops");
                 assert_eq!(home.get(&p.window), Some(&i), "window changed desktop");
             }
+            let mut used: Vec<u8> = d.recent().to_vec();
+            let mut held: Vec<u8> = d.all().map(|p| p.window).collect();
+            used.sort_unstable();
+            held.sort_unstable();
+            assert_eq!(used, held, "the order of use holds each window once");
             match d.focus() {
-                Some(f) => assert!(d.windows().iter().any(|p| &p.window == f)),
+                Some(f) => {
+                    assert!(d.windows().iter().any(|p| &p.window == f));
+                    let first_shown = d
+                        .recent()
+                        .iter()
+                        .find(|w| d.windows().iter().any(|p| &p.window == *w));
+                    assert_eq!(first_shown, Some(f), "focus is the shown window used last");
+                }
                 None => assert!(d.windows().is_empty()),
             }
         }
@@ -556,6 +897,30 @@ mod tests {
                     }
                     Op::Previous => {
                         l.switch_previous();
+                    }
+                    Op::Minimize(w) => {
+                        let shown = l.is_visible(&w) && !l.is_minimized(&w);
+                        prop_assert_eq!(l.minimize(&w), shown);
+                        if shown {
+                            prop_assert_ne!(l.focused(), Some(&w));
+                        }
+                    }
+                    Op::Restore => {
+                        if let Some(w) = l.restore_minimized() {
+                            prop_assert_eq!(l.focused(), Some(&w));
+                        }
+                    }
+                    Op::Cycle(forward) => {
+                        let before = l.focused().copied();
+                        if let Some(w) = l.cycle(forward) {
+                            prop_assert!(l.is_visible(&w), "a switch stays on the shown desktop");
+                        }
+                        prop_assert_eq!(l.focused().copied(), before);
+                    }
+                    Op::EndCycle => {
+                        if let Some(w) = l.end_cycle() {
+                            prop_assert_eq!(l.focused(), Some(&w));
+                        }
                     }
                 }
                 check(&l, &home);

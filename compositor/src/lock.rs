@@ -203,6 +203,7 @@ impl State {
     /// The session became locked: grabs end, and focus and pointer leave
     /// every client but the lock's; the lock colour is drawn.
     fn apply_lock(&mut self) {
+        self.layout.cancel_cycle();
         let serial = SERIAL_COUNTER.next_serial();
         let time = self.clock.now().as_millis();
         if let Some(pointer) = self.seat.get_pointer() {

@@ -1,7 +1,8 @@
-//! Window management: maximize, fullscreen, and interactive move and resize
-//! (asked for by a client's title bar, or Super + left / right drag). The
-//! geometry is decided in `layout` and `frame`; this module tells the
-//! client and drives the pointer grabs.
+//! Window management: maximize, fullscreen, snapping to a half of the
+//! output, minimizing, switching windows with the keyboard (Alt+Tab), and
+//! interactive move and resize (asked for by a client's title bar, or
+//! Super + left / right drag). The geometry is decided in `layout` and
+//! `frame`; this module tells the client and drives the pointer grabs.
 
 use std::cell::RefCell;
 
@@ -18,10 +19,11 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::Resource;
 use smithay::utils::{Logical, Point, Serial, Size};
-use smithay::wayland::shell::xdg::ToplevelSurface;
+use smithay::wayland::shell::xdg::{ToplevelState as PendingState, ToplevelSurface};
 
 use crate::frame::maximized_content;
-use crate::layout::{Mode, Rect};
+use crate::hotkeys::Mods;
+use crate::layout::{Mode, Rect, Side};
 use crate::render::decoration_of;
 use crate::state::State;
 
@@ -95,6 +97,18 @@ impl State {
             })
     }
 
+    /// Where the content of `window` goes when it is maximized or snapped
+    /// (`mode`): the usable area, or its half, less the frame.
+    pub fn placement_area(&self, window: &Window, mode: Mode) -> Option<Rect> {
+        let usable = self.usable_rect();
+        let area = match mode {
+            Mode::Maximized => usable,
+            Mode::Snapped(side) => usable.half(side),
+            Mode::Normal | Mode::Fullscreen => return None,
+        };
+        Some(maximized_content(area, decoration_of(window)))
+    }
+
     /// Maximizes `window` (its frame fills the output) or brings it back.
     pub fn set_maximized(&mut self, window: &Window, on: bool) {
         let size = window.geometry().size;
@@ -108,11 +122,14 @@ impl State {
             return;
         };
         if on {
-            let area = maximized_content(self.usable_rect(), decoration_of(window));
+            let Some(area) = self.placement_area(window, Mode::Maximized) else {
+                return;
+            };
             self.layout
                 .enter(window, Mode::Maximized, (area.x, area.y), restore);
             toplevel.with_pending_state(|s| {
                 s.states.unset(ToplevelState::Fullscreen);
+                set_tiled(s, false);
                 s.states.set(ToplevelState::Maximized);
                 s.size = Some(Size::from((area.w, area.h)));
             });
@@ -147,6 +164,7 @@ impl State {
             self.layout.focus(window);
             toplevel.with_pending_state(|s| {
                 s.states.unset(ToplevelState::Maximized);
+                set_tiled(s, false);
                 s.states.set(ToplevelState::Fullscreen);
                 s.size = Some(Size::from((area.w, area.h)));
             });
@@ -167,6 +185,148 @@ impl State {
         };
         let on = self.layout.mode(&window) != Some(Mode::Fullscreen);
         self.set_fullscreen(&window, on);
+    }
+
+    /// Fits `window` to the `side` half of the output, inside its frame,
+    /// remembering where it was if it was normal.
+    pub fn snap(&mut self, window: &Window, side: Side) {
+        let Some(toplevel) = window.toplevel().cloned() else {
+            return;
+        };
+        let Some(area) = self.placement_area(window, Mode::Snapped(side)) else {
+            return;
+        };
+        let size = window.geometry().size;
+        self.layout.enter(
+            window,
+            Mode::Snapped(side),
+            (area.x, area.y),
+            (size.w, size.h),
+        );
+        toplevel.with_pending_state(|s| {
+            s.states.unset(ToplevelState::Maximized);
+            s.states.unset(ToplevelState::Fullscreen);
+            set_tiled(s, true);
+            s.size = Some(Size::from((area.w, area.h)));
+        });
+        self.configure_and_refresh(&toplevel);
+    }
+
+    /// Brings `window` back from maximized, snapped or fullscreen to where
+    /// it was, at the size it had.
+    pub fn unplace(&mut self, window: &Window) {
+        let Some(toplevel) = window.toplevel().cloned() else {
+            return;
+        };
+        let restore = self.layout.leave(window);
+        toplevel.with_pending_state(|s| {
+            s.states.unset(ToplevelState::Maximized);
+            s.states.unset(ToplevelState::Fullscreen);
+            set_tiled(s, false);
+            s.size = restore.map(|r| Size::from(r.size));
+        });
+        self.configure_and_refresh(&toplevel);
+    }
+
+    /// Super+Left / Super+Right: the focused window to that half of the
+    /// output, or back where it was if it is there already.
+    pub fn snap_focused(&mut self, side: Side) {
+        let Some(window) = self.layout.focused().cloned() else {
+            return;
+        };
+        if self.layout.mode(&window) == Some(Mode::Snapped(side)) {
+            self.unplace(&window);
+        } else {
+            self.snap(&window, side);
+        }
+    }
+
+    /// Super+Up: maximize the focused window, or bring it back.
+    pub fn toggle_maximize_focused(&mut self) {
+        let Some(window) = self.layout.focused().cloned() else {
+            return;
+        };
+        if self.layout.mode(&window) == Some(Mode::Maximized) {
+            self.unplace(&window);
+        } else {
+            self.set_maximized(&window, true);
+        }
+    }
+
+    /// Super+M: hides the focused window; the focus goes to the window of
+    /// the desktop used before it.
+    pub fn minimize_focused(&mut self) {
+        let Some(window) = self.layout.focused().cloned() else {
+            return;
+        };
+        if !self.layout.minimize(&window) {
+            return;
+        }
+        // Hidden windows are left out of `refresh_view`'s activation: it
+        // is told here that it is no longer the active one.
+        if window.set_activated(false) {
+            if let Some(t) = window.toplevel() {
+                t.send_pending_configure();
+            }
+        }
+        self.refresh_view();
+    }
+
+    /// Super+Shift+M: brings back the window minimized last on the shown
+    /// desktop, focused.
+    pub fn restore_minimized(&mut self) {
+        if self.layout.restore_minimized().is_some() {
+            self.refresh_view();
+        }
+    }
+
+    /// Alt+Tab / Alt+Shift+Tab: one step through the shown desktop's
+    /// windows, most recently used first, the one chosen raised. The focus
+    /// moves when the modifiers held now (but Shift, which turns the
+    /// direction) are released: see [`State::key`]; at once if none is.
+    pub fn cycle_windows(&mut self, forward: bool) {
+        let held = self
+            .seat
+            .get_keyboard()
+            .map(|k| k.modifier_state())
+            .map(|m| Mods {
+                logo: m.logo,
+                ctrl: m.ctrl,
+                alt: m.alt,
+                shift: false,
+            })
+            .unwrap_or_default();
+        if self.layout.cycle(forward).is_none() {
+            return;
+        }
+        self.cycle_mods = held;
+        if held == Mods::default() {
+            self.end_window_cycle();
+        } else {
+            self.refresh_view();
+        }
+    }
+
+    /// After a key event: ends a window switch whose modifiers are all
+    /// released, focusing the window chosen.
+    pub fn end_window_cycle_if_released(&mut self) {
+        if !self.layout.is_cycling() {
+            return;
+        }
+        let Some(now) = self.seat.get_keyboard().map(|k| k.modifier_state()) else {
+            return;
+        };
+        let held = self.cycle_mods;
+        let still = (held.logo && now.logo) || (held.ctrl && now.ctrl) || (held.alt && now.alt);
+        if !still {
+            self.end_window_cycle();
+        }
+    }
+
+    /// Ends a window switch: the window chosen gets the focus.
+    pub fn end_window_cycle(&mut self) {
+        self.layout.end_cycle();
+        self.refresh_view();
     }
 
     fn configure_and_refresh(&mut self, toplevel: &ToplevelSurface) {
@@ -359,6 +519,23 @@ impl State {
         if self.layout.position(&window) != Some(pos) {
             self.layout.move_to(&window, pos);
             self.refresh_view();
+        }
+    }
+}
+
+/// Marks (or unmarks) a toplevel as tiled on every edge: a snapped window
+/// meets the output's edges and the other half, so it draws no shadows.
+fn set_tiled(s: &mut PendingState, on: bool) {
+    for edge in [
+        ToplevelState::TiledLeft,
+        ToplevelState::TiledRight,
+        ToplevelState::TiledTop,
+        ToplevelState::TiledBottom,
+    ] {
+        if on {
+            s.states.set(edge);
+        } else {
+            s.states.unset(edge);
         }
     }
 }

@@ -29,7 +29,7 @@ use crate::handlers::policy::PolicyGlobals;
 use crate::handlers::selection::SelectionOwners;
 use crate::hotkeys::Action;
 use crate::identity::{origin_of, Origin};
-use crate::layout::Layout;
+use crate::layout::{Layout, Side};
 use crate::sockets::Listener;
 
 /// The frame colour of host windows (trusted session tools).
@@ -107,6 +107,16 @@ pub struct State {
     pub dmabuf_state: smithay::wayland::dmabuf::DmabufState,
     /// The session lock (ext-session-lock-v1, host clients only).
     pub lock: crate::lock::SessionLock,
+    /// The modifiers of the chord that started the window switch under
+    /// way (Alt for Alt+Tab): it ends when they are released.
+    pub cycle_mods: crate::hotkeys::Mods,
+    /// The cursor the client under the pointer asked for (a surface of its
+    /// own, or a named shape through cursor-shape).
+    pub cursor_image: smithay::input::pointer::CursorImageStatus,
+    /// Shortcut inhibitors of clients (keyboard-shortcuts-inhibit), each
+    /// active only while its surface has the keyboard.
+    pub shortcut_inhibitors:
+        Vec<smithay::wayland::keyboard_shortcuts_inhibit::KeyboardShortcutsInhibitor>,
 }
 
 impl State {
@@ -173,6 +183,9 @@ impl State {
             xwayland,
             dmabuf_state: smithay::wayland::dmabuf::DmabufState::new(),
             lock,
+            cycle_mods: crate::hotkeys::Mods::default(),
+            shortcut_inhibitors: Vec::new(),
+            cursor_image: smithay::input::pointer::CursorImageStatus::default_named(),
         })
     }
 
@@ -204,8 +217,7 @@ impl State {
     /// The window whose toplevel surface is `surface`.
     pub fn window_for_surface(&self, surface: &WlSurface) -> Option<Window> {
         self.layout.desktops().iter().find_map(|d| {
-            d.windows()
-                .iter()
+            d.all()
                 .find(|p| p.window.wl_surface().is_some_and(|s| *s == *surface))
                 .map(|p| p.window.clone())
         })
@@ -328,6 +340,8 @@ impl State {
             KeyboardTarget::<State>::leave(&old, &seat, self, serial);
         }
         keyboard.set_focus(self, target.clone(), serial);
+        // Smithay reports a focus to `focus_changed`, but not its loss.
+        self.inhibitors_follow(target.as_ref());
         // The focused window has the keyboard (no layer surface took it).
         let Some(x11) = focused
             .filter(|w| target.is_some() && target == crate::xwayland::surface_of(w))
@@ -412,6 +426,13 @@ impl State {
                 // Only a compositor that is the session has terminals.
                 _ => info!(vt, "no virtual terminals on this backend: ignored"),
             },
+            Action::CycleWindows => self.cycle_windows(true),
+            Action::CycleWindowsBack => self.cycle_windows(false),
+            Action::SnapLeft => self.snap_focused(Side::Left),
+            Action::SnapRight => self.snap_focused(Side::Right),
+            Action::ToggleMaximize => self.toggle_maximize_focused(),
+            Action::MinimizeWindow => self.minimize_focused(),
+            Action::RestoreWindow => self.restore_minimized(),
         }
     }
 

@@ -488,7 +488,7 @@ impl State {
             .layout
             .desktops()
             .iter()
-            .flat_map(|d| d.windows())
+            .flat_map(|d| d.all())
             .filter(|p| {
                 p.window.x11_surface().is_some()
                     && crate::render::origin_of_window(&p.window)
@@ -685,8 +685,7 @@ impl State {
 
     fn x11_window(&self, surface: &X11Surface) -> Option<Window> {
         self.layout.desktops().iter().find_map(|d| {
-            d.windows()
-                .iter()
+            d.all()
                 .find(|p| p.window.x11_surface() == Some(surface))
                 .map(|p| p.window.clone())
         })

@@ -18,12 +18,17 @@ const WAYLAND_INFO: &str = "/usr/bin/wayland-info";
 const FOOT: &str = "/usr/bin/foot";
 
 /// Globals every client sees, host or profile.
-const EVERYONE: [&str; 5] = [
+const EVERYONE: [&str; 10] = [
     "wp_presentation",
     "wp_tearing_control_manager_v1",
     "wp_single_pixel_buffer_manager_v1",
     "zwp_relative_pointer_manager_v1",
     "zwp_pointer_constraints_v1",
+    "zwp_keyboard_shortcuts_inhibit_manager_v1",
+    "xdg_activation_v1",
+    "wp_cursor_shape_manager_v1",
+    "wp_content_type_manager_v1",
+    "zwp_pointer_gestures_v1",
 ];
 
 /// Globals only host clients see.

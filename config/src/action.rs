@@ -38,6 +38,21 @@ pub enum Action {
     /// Switch to this virtual terminal (a fixed chord, Ctrl+Alt+F1..F12;
     /// never bound by name in the configuration).
     SwitchVt(u8),
+    /// Step to the next window of the shown desktop, most recently used
+    /// first; the choice is taken when the chord's modifiers are released.
+    CycleWindows,
+    /// The same, backwards.
+    CycleWindowsBack,
+    /// Fit the focused window to the left half of the output (again: back).
+    SnapLeft,
+    /// Fit the focused window to the right half of the output (again: back).
+    SnapRight,
+    /// Maximize the focused window, or bring it back.
+    ToggleMaximize,
+    /// Hide the focused window until it is restored.
+    MinimizeWindow,
+    /// Bring back the window minimized last on the shown desktop.
+    RestoreWindow,
 }
 
 /// `switch-to-N` for the desktops a binding can name (1 to 9).
@@ -55,7 +70,7 @@ const SWITCH_NAMES: [&str; 9] = [
 
 impl Action {
     /// Every action a `[hotkeys]` binding can name, in documentation order.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 27] = [
         Action::SwitchTo(0),
         Action::SwitchTo(1),
         Action::SwitchTo(2),
@@ -76,6 +91,13 @@ impl Action {
         Action::PasteTransfer,
         Action::Lock,
         Action::Launcher,
+        Action::CycleWindows,
+        Action::CycleWindowsBack,
+        Action::SnapLeft,
+        Action::SnapRight,
+        Action::ToggleMaximize,
+        Action::MinimizeWindow,
+        Action::RestoreWindow,
     ];
 
     /// Its name in `zion.toml` (`switch-to-2`, `terminal`, …); `None` for a
@@ -96,6 +118,13 @@ impl Action {
             Action::ToggleFullscreen => "toggle-fullscreen",
             Action::CopyToTransfer => "copy-to-transfer",
             Action::PasteTransfer => "paste-transfer",
+            Action::CycleWindows => "cycle-windows",
+            Action::CycleWindowsBack => "cycle-windows-back",
+            Action::SnapLeft => "snap-left",
+            Action::SnapRight => "snap-right",
+            Action::ToggleMaximize => "toggle-maximize",
+            Action::MinimizeWindow => "minimize-window",
+            Action::RestoreWindow => "restore-window",
         })
     }
 

@@ -88,8 +88,9 @@ pub fn config() -> Config {
 }
 
 /// Super+Tab, Super+Shift+Tab, Super+Return, Super+B, Super+Q, Super+W,
-/// Super+F, Super+Shift+C, Super+Shift+V and Super+L (profiles carry their own
-/// Super+N).
+/// Super+F, Super+Shift+C, Super+Shift+V, Super+L, Super+Space, Alt+Tab,
+/// Alt+Shift+Tab, Super+Left/Right/Up, Super+M and Super+Shift+M
+/// (profiles carry their own Super+N).
 pub fn hotkeys() -> Hotkeys {
     let bindings = [
         ("Super+Tab", Action::NextProfile),
@@ -103,6 +104,13 @@ pub fn hotkeys() -> Hotkeys {
         ("Super+Shift+V", Action::PasteTransfer),
         ("Super+L", Action::Lock),
         ("Super+Space", Action::Launcher),
+        ("Alt+Tab", Action::CycleWindows),
+        ("Alt+Shift+Tab", Action::CycleWindowsBack),
+        ("Super+Left", Action::SnapLeft),
+        ("Super+Right", Action::SnapRight),
+        ("Super+Up", Action::ToggleMaximize),
+        ("Super+M", Action::MinimizeWindow),
+        ("Super+Shift+M", Action::RestoreWindow),
     ]
     .into_iter()
     .map(|(chord, action)| {

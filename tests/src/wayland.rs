@@ -2,9 +2,11 @@
 //! (or takes one end of a socket pair), binds globals, opens xdg toplevels
 //! showing an shm buffer of one colour, locks the session
 //! (ext-session-lock-v1, a lock surface of one colour per output), sets the
-//! clipboard, and records what the compositor sends (configures, keyboard,
-//! pointer, confinement, layer-shell, session-lock and screencopy events,
-//! frame callbacks).
+//! clipboard, inhibits shortcuts (keyboard-shortcuts-inhibit), asks for and
+//! uses activation tokens (xdg-activation), and records what the compositor
+//! sends (configures, keyboard, pointer, confinement, layer-shell,
+//! session-lock, screencopy, inhibitor and activation events, frame
+//! callbacks).
 //!
 //! It is driven two ways: [`Client::roundtrip`] blocks, for a compositor in
 //! another process or thread; [`Client::dispatch`] with a zero timeout never
@@ -28,12 +30,25 @@ use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum
 use wayland_protocols::ext::session_lock::v1::client::{
     ext_session_lock_manager_v1, ext_session_lock_surface_v1, ext_session_lock_v1,
 };
+use wayland_protocols::wp::content_type::v1::client::{
+    wp_content_type_manager_v1, wp_content_type_v1,
+};
+use wayland_protocols::wp::cursor_shape::v1::client::{
+    wp_cursor_shape_device_v1, wp_cursor_shape_manager_v1,
+};
+use wayland_protocols::wp::keyboard_shortcuts_inhibit::zv1::client::{
+    zwp_keyboard_shortcuts_inhibit_manager_v1, zwp_keyboard_shortcuts_inhibitor_v1,
+};
 use wayland_protocols::wp::pointer_constraints::zv1::client::{
     zwp_confined_pointer_v1, zwp_pointer_constraints_v1,
+};
+use wayland_protocols::wp::pointer_gestures::zv1::client::{
+    zwp_pointer_gesture_swipe_v1, zwp_pointer_gestures_v1,
 };
 use wayland_protocols::wp::tearing_control::v1::client::{
     wp_tearing_control_manager_v1, wp_tearing_control_v1,
 };
+use wayland_protocols::xdg::activation::v1::client::{xdg_activation_token_v1, xdg_activation_v1};
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
 use wayland_protocols_wlr::layer_shell::v1::client::{zwlr_layer_shell_v1, zwlr_layer_surface_v1};
 use wayland_protocols_wlr::screencopy::v1::client::{
@@ -85,6 +100,12 @@ pub struct Seen {
     windows: Vec<Drawn>,
     /// The last `xdg_toplevel.configure` size.
     pub toplevel_size: Option<(i32, i32)>,
+    /// Every `xdg_toplevel.configure`, in order: the toplevel, its size
+    /// and states (see [`Seen::last_configure`]).
+    pub toplevel_configures: Vec<(xdg_toplevel::XdgToplevel, ToplevelConfigure)>,
+    /// The surface with the keyboard (from `wl_keyboard.enter` until its
+    /// `leave`).
+    pub keyboard_focus: Option<wl_surface::WlSurface>,
     /// The surface the pointer is over, and where on it.
     pub pointer: Option<(wl_surface::WlSurface, f64, f64)>,
     /// How many `wl_pointer.enter`s came.
@@ -126,6 +147,50 @@ pub struct Seen {
     pub frame_done: Option<Instant>,
     /// The highest `wl_display.sync` answered.
     pub synced: u64,
+    /// The last `zwp_keyboard_shortcuts_inhibitor_v1` event: `active`
+    /// (true) or `inactive` (false).
+    pub shortcuts_inhibited: Option<bool>,
+    /// The activation tokens received (`xdg_activation_token_v1.done`), in
+    /// order.
+    pub activation_tokens: Vec<String>,
+    /// The serial of the last `wl_pointer.enter` (for cursor requests).
+    pub pointer_serial: u32,
+    /// The touchpad swipe events received, in order.
+    pub swipes: Vec<Swipe>,
+}
+
+/// A `zwp_pointer_gesture_swipe_v1` event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Swipe {
+    /// It began with this many fingers.
+    Begin(u32),
+    /// It moved by (dx, dy).
+    Update(f64, f64),
+    /// It ended (true: cancelled).
+    End(bool),
+}
+
+/// One `xdg_toplevel.configure`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToplevelConfigure {
+    /// The size asked for (0: the client chooses).
+    pub size: (i32, i32),
+    /// The states.
+    pub states: Vec<xdg_toplevel::State>,
+}
+
+impl Seen {
+    /// The last configure of `toplevel`.
+    pub fn last_configure(
+        &self,
+        toplevel: &xdg_toplevel::XdgToplevel,
+    ) -> Option<&ToplevelConfigure> {
+        self.toplevel_configures
+            .iter()
+            .rev()
+            .find(|(t, _)| t == toplevel)
+            .map(|(_, c)| c)
+    }
 }
 
 /// What a window draws on each configure.
@@ -158,6 +223,8 @@ pub struct Client {
         wl_data_device::WlDataDevice,
         wl_data_device_manager::WlDataDeviceManager,
     )>,
+    /// The seat's pointer, once [`Client::seat`] asked for it.
+    pointer: Option<wl_pointer::WlPointer>,
     queue: EventQueue<Seen>,
     registry: wl_registry::WlRegistry,
     syncs: u64,
@@ -191,6 +258,7 @@ impl Client {
             conn,
             socket,
             data_device: None,
+            pointer: None,
             queue,
             registry,
             syncs: 0,
@@ -324,7 +392,7 @@ impl Client {
         let seat: wl_seat::WlSeat = self.bind(8..=9)?;
         let manager: wl_data_device_manager::WlDataDeviceManager = self.bind(3..=3)?;
         seat.get_keyboard(&self.qh, ());
-        seat.get_pointer(&self.qh, ());
+        self.pointer = Some(seat.get_pointer(&self.qh, ()));
         let device = manager.get_data_device(&seat, &self.qh, ());
         self.data_device = Some((device, manager));
         Ok(())
@@ -416,6 +484,87 @@ impl Client {
             toplevel,
             buffer,
         })
+    }
+
+    /// Inhibits the compositor's shortcuts while `surface` has the
+    /// keyboard (keyboard-shortcuts-inhibit); the answer comes as
+    /// [`Seen::shortcuts_inhibited`].
+    pub fn inhibit_shortcuts(
+        &mut self,
+        surface: &wl_surface::WlSurface,
+    ) -> Result<zwp_keyboard_shortcuts_inhibitor_v1::ZwpKeyboardShortcutsInhibitorV1, ClientError>
+    {
+        let manager: zwp_keyboard_shortcuts_inhibit_manager_v1::ZwpKeyboardShortcutsInhibitManagerV1 =
+            self.bind(1..=1)?;
+        let seat: wl_seat::WlSeat = self.bind(1..=9)?;
+        Ok(manager.inhibit_shortcuts(surface, &seat, &self.qh, ()))
+    }
+
+    /// Asks for an activation token (xdg-activation), naming `surface` as
+    /// the one asking if given; it comes in [`Seen::activation_tokens`].
+    pub fn request_activation_token(
+        &mut self,
+        surface: Option<&wl_surface::WlSurface>,
+    ) -> Result<(), ClientError> {
+        let activation: xdg_activation_v1::XdgActivationV1 = self.bind(1..=1)?;
+        let token = activation.get_activation_token(&self.qh, ());
+        if let Some(surface) = surface {
+            token.set_surface(surface);
+        }
+        token.commit();
+        Ok(())
+    }
+
+    /// Asks the compositor to activate `surface` with `token`.
+    pub fn activate(
+        &mut self,
+        token: &str,
+        surface: &wl_surface::WlSurface,
+    ) -> Result<(), ClientError> {
+        let activation: xdg_activation_v1::XdgActivationV1 = self.bind(1..=1)?;
+        activation.activate(token.to_owned(), surface);
+        Ok(())
+    }
+
+    /// The seat's pointer (needs [`Client::seat`] first).
+    fn pointer(&self) -> Result<&wl_pointer::WlPointer, ClientError> {
+        self.pointer
+            .as_ref()
+            .ok_or_else(|| ClientError("no pointer: call seat() first".into()))
+    }
+
+    /// Asks for the cursor `shape` (cursor-shape-v1), with the serial of
+    /// the last pointer enter.
+    pub fn set_cursor_shape(
+        &mut self,
+        shape: wp_cursor_shape_device_v1::Shape,
+    ) -> Result<(), ClientError> {
+        let manager: wp_cursor_shape_manager_v1::WpCursorShapeManagerV1 = self.bind(1..=1)?;
+        let device = manager.get_pointer(self.pointer()?, &self.qh, ());
+        device.set_shape(self.seen.pointer_serial, shape);
+        Ok(())
+    }
+
+    /// Tells the compositor what `surface` shows (content-type-v1), on its
+    /// next commit (made here).
+    pub fn set_content_type(
+        &mut self,
+        surface: &wl_surface::WlSurface,
+        kind: wp_content_type_v1::Type,
+    ) -> Result<(), ClientError> {
+        let manager: wp_content_type_manager_v1::WpContentTypeManagerV1 = self.bind(1..=1)?;
+        let content = manager.get_surface_content_type(surface, &self.qh, ());
+        content.set_content_type(kind);
+        surface.commit();
+        Ok(())
+    }
+
+    /// Asks for the touchpad swipes of the seat's pointer
+    /// (pointer-gestures); they come as [`Seen::swipes`].
+    pub fn swipe_gestures(&mut self) -> Result<(), ClientError> {
+        let gestures: zwp_pointer_gestures_v1::ZwpPointerGesturesV1 = self.bind(1..=3)?;
+        gestures.get_swipe_gesture(self.pointer()?, &self.qh, ());
+        Ok(())
     }
 
     /// Asks for a frame callback on `surface` ([`Seen::frame_done`]).
@@ -577,14 +726,33 @@ impl Dispatch<xdg_surface::XdgSurface, ()> for Seen {
 impl Dispatch<xdg_toplevel::XdgToplevel, ()> for Seen {
     fn event(
         seen: &mut Self,
-        _: &xdg_toplevel::XdgToplevel,
+        toplevel: &xdg_toplevel::XdgToplevel,
         event: xdg_toplevel::Event,
         _: &(),
         _: &Connection,
         _: &QueueHandle<Self>,
     ) {
-        if let xdg_toplevel::Event::Configure { width, height, .. } = event {
+        if let xdg_toplevel::Event::Configure {
+            width,
+            height,
+            states,
+        } = event
+        {
             seen.toplevel_size = Some((width, height));
+            let states = states
+                .chunks_exact(4)
+                .filter_map(|b| {
+                    let raw = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+                    xdg_toplevel::State::try_from(raw).ok()
+                })
+                .collect();
+            seen.toplevel_configures.push((
+                toplevel.clone(),
+                ToplevelConfigure {
+                    size: (width, height),
+                    states,
+                },
+            ));
         }
     }
 }
@@ -608,6 +776,7 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
                 seen.pointer = Some((surface, surface_x, surface_y));
                 seen.pointer_enters += 1;
                 seen.input_serial = serial;
+                seen.pointer_serial = serial;
             }
             wl_pointer::Event::Leave { .. } => {
                 seen.pointer = None;
@@ -639,11 +808,17 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for Seen {
         _: &QueueHandle<Self>,
     ) {
         match event {
-            wl_keyboard::Event::Enter { serial, .. } => {
+            wl_keyboard::Event::Enter {
+                serial, surface, ..
+            } => {
                 seen.keyboard_enters += 1;
                 seen.input_serial = serial;
+                seen.keyboard_focus = Some(surface);
             }
-            wl_keyboard::Event::Leave { .. } => seen.keyboard_leaves += 1,
+            wl_keyboard::Event::Leave { .. } => {
+                seen.keyboard_leaves += 1;
+                seen.keyboard_focus = None;
+            }
             wl_keyboard::Event::Key {
                 serial, key, state, ..
             } => {
@@ -791,7 +966,69 @@ impl Dispatch<zwlr_screencopy_frame_v1::ZwlrScreencopyFrameV1, ()> for Seen {
     }
 }
 
+impl Dispatch<zwp_keyboard_shortcuts_inhibitor_v1::ZwpKeyboardShortcutsInhibitorV1, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &zwp_keyboard_shortcuts_inhibitor_v1::ZwpKeyboardShortcutsInhibitorV1,
+        event: zwp_keyboard_shortcuts_inhibitor_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            zwp_keyboard_shortcuts_inhibitor_v1::Event::Active => {
+                seen.shortcuts_inhibited = Some(true)
+            }
+            zwp_keyboard_shortcuts_inhibitor_v1::Event::Inactive => {
+                seen.shortcuts_inhibited = Some(false)
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<xdg_activation_token_v1::XdgActivationTokenV1, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &xdg_activation_token_v1::XdgActivationTokenV1,
+        event: xdg_activation_token_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_activation_token_v1::Event::Done { token } = event {
+            seen.activation_tokens.push(token);
+        }
+    }
+}
+
+impl Dispatch<zwp_pointer_gesture_swipe_v1::ZwpPointerGestureSwipeV1, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &zwp_pointer_gesture_swipe_v1::ZwpPointerGestureSwipeV1,
+        event: zwp_pointer_gesture_swipe_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        use zwp_pointer_gesture_swipe_v1::Event;
+        match event {
+            Event::Begin { fingers, .. } => seen.swipes.push(Swipe::Begin(fingers)),
+            Event::Update { dx, dy, .. } => seen.swipes.push(Swipe::Update(dx, dy)),
+            Event::End { cancelled, .. } => seen.swipes.push(Swipe::End(cancelled != 0)),
+            _ => {}
+        }
+    }
+}
+
 wayland_client::delegate_noop!(Seen: ignore wl_compositor::WlCompositor);
+wayland_client::delegate_noop!(Seen: ignore wp_cursor_shape_manager_v1::WpCursorShapeManagerV1);
+wayland_client::delegate_noop!(Seen: ignore wp_cursor_shape_device_v1::WpCursorShapeDeviceV1);
+wayland_client::delegate_noop!(Seen: ignore wp_content_type_manager_v1::WpContentTypeManagerV1);
+wayland_client::delegate_noop!(Seen: ignore wp_content_type_v1::WpContentTypeV1);
+wayland_client::delegate_noop!(Seen: ignore zwp_pointer_gestures_v1::ZwpPointerGesturesV1);
+wayland_client::delegate_noop!(Seen: ignore zwp_keyboard_shortcuts_inhibit_manager_v1::ZwpKeyboardShortcutsInhibitManagerV1);
+wayland_client::delegate_noop!(Seen: ignore xdg_activation_v1::XdgActivationV1);
 wayland_client::delegate_noop!(Seen: ignore wl_surface::WlSurface);
 wayland_client::delegate_noop!(Seen: ignore wl_shm::WlShm);
 wayland_client::delegate_noop!(Seen: ignore wl_shm_pool::WlShmPool);

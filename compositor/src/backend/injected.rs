@@ -7,9 +7,10 @@
 
 use smithay::backend::input::{
     AbsolutePositionEvent, Axis, AxisRelativeDirection, AxisSource, ButtonState, Device,
-    DeviceCapability, Event, InputBackend, InputEvent, KeyState, KeyboardKeyEvent, Keycode,
-    PointerAxisEvent, PointerButtonEvent, PointerMotionAbsoluteEvent, PointerMotionEvent,
-    UnusedEvent,
+    DeviceCapability, Event, GestureBeginEvent, GestureEndEvent, GestureSwipeBeginEvent,
+    GestureSwipeEndEvent, GestureSwipeUpdateEvent, InputBackend, InputEvent, KeyState,
+    KeyboardKeyEvent, Keycode, PointerAxisEvent, PointerButtonEvent, PointerMotionAbsoluteEvent,
+    PointerMotionEvent, UnusedEvent,
 };
 
 /// The input backend of injected events.
@@ -100,6 +101,29 @@ impl Scroll {
     }
 }
 
+/// A touchpad swipe begins with this many fingers.
+#[derive(Debug, Clone, Copy)]
+pub struct SwipeBegin {
+    /// Fingers on the touchpad.
+    pub fingers: u32,
+}
+
+/// A touchpad swipe moves by (dx, dy).
+#[derive(Debug, Clone, Copy)]
+pub struct SwipeUpdate {
+    /// Horizontal movement.
+    pub dx: f64,
+    /// Vertical movement.
+    pub dy: f64,
+}
+
+/// A touchpad swipe ends (or is cancelled).
+#[derive(Debug, Clone, Copy)]
+pub struct SwipeEnd {
+    /// Whether it was cancelled.
+    pub cancelled: bool,
+}
+
 impl InputBackend for Injected {
     type Device = InjectedDevice;
     type KeyboardKeyEvent = Key;
@@ -107,9 +131,9 @@ impl InputBackend for Injected {
     type PointerButtonEvent = Button;
     type PointerMotionEvent = Motion;
     type PointerMotionAbsoluteEvent = Place;
-    type GestureSwipeBeginEvent = UnusedEvent;
-    type GestureSwipeUpdateEvent = UnusedEvent;
-    type GestureSwipeEndEvent = UnusedEvent;
+    type GestureSwipeBeginEvent = SwipeBegin;
+    type GestureSwipeUpdateEvent = SwipeUpdate;
+    type GestureSwipeEndEvent = SwipeEnd;
     type GesturePinchBeginEvent = UnusedEvent;
     type GesturePinchUpdateEvent = UnusedEvent;
     type GesturePinchEndEvent = UnusedEvent;
@@ -141,7 +165,41 @@ macro_rules! untimed {
         }
     )*};
 }
-untimed!(Key, Motion, Place, Button, Scroll);
+untimed!(
+    Key,
+    Motion,
+    Place,
+    Button,
+    Scroll,
+    SwipeBegin,
+    SwipeUpdate,
+    SwipeEnd
+);
+
+impl GestureBeginEvent<Injected> for SwipeBegin {
+    fn fingers(&self) -> u32 {
+        self.fingers
+    }
+}
+
+impl GestureSwipeBeginEvent<Injected> for SwipeBegin {}
+
+impl GestureSwipeUpdateEvent<Injected> for SwipeUpdate {
+    fn delta_x(&self) -> f64 {
+        self.dx
+    }
+    fn delta_y(&self) -> f64 {
+        self.dy
+    }
+}
+
+impl GestureEndEvent<Injected> for SwipeEnd {
+    fn cancelled(&self) -> bool {
+        self.cancelled
+    }
+}
+
+impl GestureSwipeEndEvent<Injected> for SwipeEnd {}
 
 impl KeyboardKeyEvent<Injected> for Key {
     fn key_code(&self) -> Keycode {
@@ -258,4 +316,20 @@ pub fn motion(dx: f64, dy: f64) -> InputEvent<Injected> {
     InputEvent::PointerMotion {
         event: Motion { dx, dy },
     }
+}
+
+/// A touchpad swipe of `fingers` fingers moving by (dx, dy), as the three
+/// events of the one input path it takes.
+pub fn swipe(fingers: u32, dx: f64, dy: f64) -> [InputEvent<Injected>; 3] {
+    [
+        InputEvent::GestureSwipeBegin {
+            event: SwipeBegin { fingers },
+        },
+        InputEvent::GestureSwipeUpdate {
+            event: SwipeUpdate { dx, dy },
+        },
+        InputEvent::GestureSwipeEnd {
+            event: SwipeEnd { cancelled: false },
+        },
+    ]
 }

@@ -1,10 +1,12 @@
 //! Smithay's handler traits, implemented for [`State`]. One file per
 //! protocol family; the small ones live here.
 
+pub mod activation;
 mod compositor;
 mod decoration;
 pub mod policy;
 pub mod selection;
+mod shortcuts;
 mod xdg_shell;
 
 use smithay::input::pointer::CursorImageStatus;
@@ -27,10 +29,14 @@ impl SeatHandler for State {
         &mut self.seat_state
     }
 
-    fn cursor_image(&mut self, _seat: &Seat<Self>, _image: CursorImageStatus) {}
+    fn cursor_image(&mut self, _seat: &Seat<Self>, image: CursorImageStatus) {
+        // Smithay passes only what the client with the pointer asked for.
+        self.cursor_image = image;
+    }
 
     fn focus_changed(&mut self, _seat: &Seat<Self>, focused: Option<&WlSurface>) {
         self.selection_focus_to(focused);
+        self.inhibitors_follow(focused);
         // Later: the keyboard is locked while it reports the change.
         self.loop_handle
             .insert_idle(|state| state.constraints_follow_keyboard_focus());

@@ -3,7 +3,9 @@
 //! data-control, session lock) are created with a filter that shows them only to clients
 //! of the host socket; the harmless ones (viewporter, fractional-scale,
 //! presentation-time, single-pixel-buffer, relative-pointer,
-//! pointer-constraints, tearing-control) are for everyone. wlr-screencopy
+//! pointer-constraints, tearing-control, cursor-shape, content-type,
+//! pointer-gestures, keyboard-shortcuts-inhibit and xdg-activation, the
+//! last two with their own rules) are for everyone. wlr-screencopy
 //! (Zion's own, [`crate::screencopy`]: Smithay 0.7 has none) is host only:
 //! it reads every desktop's windows.
 
@@ -14,6 +16,8 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use smithay::utils::{ClockSource, Logical, Monotonic, Point, Rectangle};
 use smithay::wayland::compositor::with_states;
+use smithay::wayland::content_type::ContentTypeState;
+use smithay::wayland::cursor_shape::CursorShapeManagerState;
 use smithay::wayland::foreign_toplevel_list::{
     ForeignToplevelListHandler, ForeignToplevelListState,
 };
@@ -21,7 +25,9 @@ use smithay::wayland::fractional_scale::{
     with_fractional_scale, FractionalScaleHandler, FractionalScaleManagerState,
 };
 use smithay::wayland::input_method::{InputMethodHandler, InputMethodManagerState, PopupSurface};
+use smithay::wayland::keyboard_shortcuts_inhibit::KeyboardShortcutsInhibitState;
 use smithay::wayland::pointer_constraints::{PointerConstraintsHandler, PointerConstraintsState};
+use smithay::wayland::pointer_gestures::PointerGesturesState;
 use smithay::wayland::presentation::PresentationState;
 use smithay::wayland::relative_pointer::RelativePointerManagerState;
 use smithay::wayland::selection::ext_data_control::{
@@ -34,13 +40,16 @@ use smithay::wayland::shell::wlr_layer::{
     Layer, LayerSurface, WlrLayerShellHandler, WlrLayerShellState,
 };
 use smithay::wayland::single_pixel_buffer::SinglePixelBufferState;
+use smithay::wayland::tablet_manager::TabletSeatHandler;
 use smithay::wayland::viewporter::ViewporterState;
 use smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState;
+use smithay::wayland::xdg_activation::XdgActivationState;
 use smithay::{
-    delegate_data_control, delegate_ext_data_control, delegate_foreign_toplevel_list,
-    delegate_fractional_scale, delegate_input_method_manager, delegate_layer_shell,
-    delegate_pointer_constraints, delegate_presentation, delegate_relative_pointer,
-    delegate_single_pixel_buffer, delegate_viewporter, delegate_virtual_keyboard_manager,
+    delegate_content_type, delegate_cursor_shape, delegate_data_control, delegate_ext_data_control,
+    delegate_foreign_toplevel_list, delegate_fractional_scale, delegate_input_method_manager,
+    delegate_layer_shell, delegate_pointer_constraints, delegate_pointer_gestures,
+    delegate_presentation, delegate_relative_pointer, delegate_single_pixel_buffer,
+    delegate_viewporter, delegate_virtual_keyboard_manager,
 };
 use tracing::{debug, info, warn};
 
@@ -90,6 +99,21 @@ pub struct PolicyGlobals {
     /// ext_session_lock_manager_v1 (host only: the locker; see
     /// [`crate::lock`]).
     pub session_lock: SessionLockManagerState,
+    /// zwp_keyboard_shortcuts_inhibit_manager_v1 (everyone; Zion's own
+    /// desktop-switch, lock and transfer chords always work).
+    pub shortcuts_inhibit: KeyboardShortcutsInhibitState,
+    /// xdg_activation_v1 (everyone; a profile's token activates only that
+    /// profile's windows: [`super::activation`]).
+    pub activation: XdgActivationState,
+    /// wp_cursor_shape_manager_v1 (everyone; Smithay lets only the client
+    /// with the pointer set it).
+    pub cursor_shape: CursorShapeManagerState,
+    /// wp_content_type_manager_v1 (everyone: a hint, read from each
+    /// surface's state).
+    pub content_type: ContentTypeState,
+    /// zwp_pointer_gestures_v1 (everyone: touchpad swipes, pinches and
+    /// holds go to the surface under the pointer).
+    pub pointer_gestures: PointerGesturesState,
 }
 
 impl PolicyGlobals {
@@ -112,6 +136,11 @@ impl PolicyGlobals {
             screencopy: ScreencopyState::new(dh, is_host),
             tearing_control: TearingControlState::new(dh),
             session_lock: SessionLockManagerState::new::<State, _>(dh, is_host),
+            shortcuts_inhibit: KeyboardShortcutsInhibitState::new::<State>(dh),
+            activation: XdgActivationState::new::<State>(dh),
+            cursor_shape: CursorShapeManagerState::new::<State>(dh),
+            content_type: ContentTypeState::new::<State>(dh),
+            pointer_gestures: PointerGesturesState::new::<State>(dh),
         }
     }
 }
@@ -192,6 +221,13 @@ impl ExtDataControlHandler for State {
     }
 }
 delegate_ext_data_control!(State);
+
+delegate_content_type!(State);
+delegate_pointer_gestures!(State);
+
+/// Tablet tools have no cursor of their own here; cursor-shape needs this.
+impl TabletSeatHandler for State {}
+delegate_cursor_shape!(State);
 
 delegate_presentation!(State);
 delegate_single_pixel_buffer!(State);
