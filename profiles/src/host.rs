@@ -245,13 +245,18 @@ pub fn capabilities(host: &HostCgroups) -> Capabilities {
 
 /// Whether a failed freeze or CPU-weight update means the capability is
 /// missing here (and why), rather than that this one container was in the
-/// way: Podman refused it, and not because the container stopped or went
-/// away meanwhile. A timeout or a broken connection says nothing. Pure.
-pub fn unavailable_after(err: &LifecycleError) -> Option<String> {
+/// way: Podman refused it while the container was still `running` (asked
+/// again after the refusal: a container that stopped meanwhile is refused
+/// with runc's bare "exit status 1"), and not because of the container's
+/// state. A timeout or a broken connection says nothing. Pure.
+pub fn unavailable_after(err: &LifecycleError, running: bool) -> Option<String> {
     let message = match err {
         LifecycleError::Podman { message, .. } | LifecycleError::Profile { message, .. } => message,
         _ => return None,
     };
+    if !running {
+        return None;
+    }
     let lower = message.to_lowercase();
     let about_the_container = [
         "state improper",
@@ -372,18 +377,21 @@ mod tests {
             action: "freeze",
             message: message.into(),
         };
-        let why = unavailable_after(&refused(
-            "can not pause containers on rootless containers with cgroup V1: this container does not have a cgroup",
-        ))
+        let why = unavailable_after(
+            &refused(
+                "can not pause containers on rootless containers with cgroup V1: this container does not have a cgroup",
+            ),
+            true,
+        )
         .expect("unavailable");
         assert!(why.contains("cgroup V1"), "{why}");
         assert_eq!(
-            unavailable_after(&refused("container state improper")),
+            unavailable_after(&refused("container state improper"), true),
             None,
             "it stopped meanwhile"
         );
         assert_eq!(
-            unavailable_after(&refused("no such container")),
+            unavailable_after(&refused("no such container"), true),
             None,
             "it went away meanwhile"
         );
@@ -393,9 +401,14 @@ mod tests {
             limit: std::time::Duration::from_secs(1),
         };
         assert_eq!(
-            unavailable_after(&timeout),
+            unavailable_after(&timeout, true),
             None,
             "a hung Podman says nothing"
+        );
+        assert_eq!(
+            unavailable_after(&refused("`runc update …` failed: exit status 1"), false),
+            None,
+            "a container that stopped meanwhile says nothing"
         );
     }
 

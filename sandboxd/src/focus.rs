@@ -90,14 +90,18 @@ pub async fn apply(session: &Session, updates: &[Update], applied: &mut HashMap<
                 update.weight
             ),
             // Reported once by the session, as "CPU weights unavailable".
-            Err(e) if session.learn(Capability::CpuWeights, &e) => return,
-            Err(e) => tracing::warn!(
-                "CPU weight of profile `{name}` not set to {}: {e}; \
+            Err(e) => {
+                if session.learn(Capability::CpuWeights, name, &e).await {
+                    return;
+                }
+                tracing::warn!(
+                    "CPU weight of profile `{name}` not set to {}: {e}; \
                  check that Podman can manage the cpu cgroup controller \
                  (`podman info` lists the cgroup controllers), or set \
                  `[focus] cpu = false` in zion.toml",
-                update.weight
-            ),
+                    update.weight
+                );
+            }
         }
     }
 }

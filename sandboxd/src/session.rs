@@ -243,11 +243,16 @@ impl Session {
             .clone()
     }
 
-    /// Learns from `err`, a failed use of `capability`, whether the machine
-    /// lacks it ([`unavailable_after`]); if so it is reported once and not
-    /// tried again. Returns whether it is unavailable now.
-    pub fn learn(&self, capability: Capability, err: &LifecycleError) -> bool {
-        let Some(why) = unavailable_after(err) else {
+    /// Learns from `err`, a failed use of `capability` on `profile`'s
+    /// container, whether the machine lacks it ([`unavailable_after`], with
+    /// the container's state asked again); if so it is reported once and
+    /// not tried again. Returns whether it is unavailable now.
+    pub async fn learn(&self, capability: Capability, profile: &str, err: &LifecycleError) -> bool {
+        let running = matches!(
+            self.lifecycle.state(profile).await,
+            Ok(Some(ContainerState::Running))
+        );
+        let Some(why) = unavailable_after(err, running) else {
             return false;
         };
         let news = self
@@ -641,7 +646,7 @@ impl Session {
                     );
                 }
                 if let Err(err) = self.lifecycle.freeze(name).await {
-                    self.learn(Capability::Freezing, &err);
+                    self.learn(Capability::Freezing, name, &err).await;
                     return Err(err.into());
                 }
             }
