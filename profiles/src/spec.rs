@@ -121,6 +121,16 @@ impl ProfilePaths {
         out.extend(self.outboxes_to.iter().map(|(_, dir)| dir.as_path()));
         out
     }
+
+    /// The host folders that become mount points inside the container
+    /// (`~/Shared`, `~/Outbox`, each `~/Outbox/<to>`), made beforehand so
+    /// that they are the user's: left to the runtime, they are made by the
+    /// container's root, an id the user does not own (issue 19).
+    pub fn mount_points(&self) -> Vec<PathBuf> {
+        let mut out = vec![self.home.join("Shared"), self.home.join("Outbox")];
+        out.extend(self.outboxes_to.iter().map(|(to, _)| self.outbox.join(to)));
+        out
+    }
 }
 
 /// The host ids a container's user namespace maps (rootful Podman): ids

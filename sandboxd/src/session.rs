@@ -413,6 +413,17 @@ impl Session {
             create_private_dir(dir, &[&self.paths.data, &self.paths.runtime])
                 .with_context(|| format!("creating {} for profile `{name}`", dir.display()))?;
         }
+        for dir in paths.mount_points() {
+            // The profile writes its home: what it put at one of these
+            // names stays its own business (the runtime mounts inside the
+            // container's root whatever is there).
+            if let Err(err) = create_private_dir(&dir, &[&self.paths.data]) {
+                tracing::warn!(
+                    "profile `{name}`: mount point {} not made: {err}",
+                    dir.display()
+                );
+            }
+        }
         if let Some(ids) = paths.ids {
             open_to_container(&paths, ids).with_context(|| {
                 format!("opening the folders of profile `{name}` to its container's ids")

@@ -4,6 +4,7 @@
 //! private bus.
 
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process, Pid, Signal};
+use zion_tests::user::TestUser;
 use zion_tests::{require_installed, DbusBus};
 
 const SESSION: &str = env!("CARGO_BIN_EXE_zion-session");
@@ -438,20 +440,26 @@ fn start_direct_session(
     path: &std::ffi::OsStr,
     extra: &[&str],
 ) -> Session {
-    start_direct_session_of(Path::new(SESSION), tmp, bus, path, extra)
+    start_direct_session_of(Path::new(SESSION), tmp, bus, path, extra, None)
 }
 
-/// The same with another zion-session (an installed one).
+/// The same with another zion-session (an installed one), run as `user`
+/// (with `HOME` at `tmp/home`) when one is given, else as the test.
 fn start_direct_session_of(
     program: &Path,
     tmp: &Path,
     bus: Option<&str>,
     path: &std::ffi::OsStr,
     extra: &[&str],
+    user: Option<&TestUser>,
 ) -> Session {
     let xdg = |name: &str| {
         let dir = tmp.join(name);
         fs::create_dir_all(&dir).expect("creating an XDG folder");
+        if let Some(user) = user {
+            user.give(&dir, true)
+                .expect("giving the folder to the account");
+        }
         dir
     };
     let runtime = xdg("runtime");
@@ -461,7 +469,14 @@ fn start_direct_session_of(
     )
     .expect("making the runtime folder private");
     let log = fs::File::create(tmp.join("session.log")).expect("creating the session log");
-    let mut cmd = Command::new(program);
+    if let Some(user) = user {
+        user.give(&tmp.join("session.log"), false)
+            .expect("giving the log to the account");
+    }
+    let mut cmd = match user {
+        Some(user) => user.command(&xdg("home"), program),
+        None => Command::new(program),
+    };
     cmd.args([
         "--mode",
         "direct",
@@ -956,17 +971,29 @@ fn the_package_installs_validates_runs_and_purges_cleanly() {
         String::from_utf8_lossy(&out.stdout).contains("[[profile]]"),
         "zionctl config defaults printed no profile"
     );
-    let bus = DbusBus::start(&tmp.path().join("dbus")).expect("starting a private bus");
+    // As a display manager starts it: as an ordinary user, with nothing
+    // of theirs running before (no Podman API: the session serves the
+    // user's own rootless one).
+    let user = TestUser::ensure().expect("the unprivileged test account");
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o711))
+        .expect("letting the account through the test folder");
+    let home = tmp.path().join("as-user");
+    fs::create_dir_all(&home).expect("the account's session folder");
+    user.give(&home, false)
+        .expect("giving the folder to the account");
+    let bus =
+        DbusBus::start_open_to_all_users(&tmp.path().join("dbus")).expect("starting a private bus");
     let rt = runtime();
     let system_path = std::ffi::OsString::from("/usr/local/bin:/usr/bin:/bin");
     let mut session = start_direct_session_of(
         Path::new("/usr/bin/zion-session"),
-        tmp.path(),
+        &home,
         Some(bus.address()),
         &system_path,
         &[],
+        Some(&user),
     );
-    let (children, _) = wait_for_session(tmp.path(), Some(bus.address()), &rt, &mut session);
+    let (children, _) = wait_for_session(&home, Some(bus.address()), &rt, &mut session);
     for (pid, name) in &children {
         let exe = fs::read_link(format!("/proc/{pid}/exe")).expect("the child's program");
         assert_eq!(
@@ -975,11 +1002,34 @@ fn the_package_installs_validates_runs_and_purges_cleanly() {
             "zion-session ran {name} from {}",
             exe.display()
         );
+        let owner = fs::metadata(format!("/proc/{pid}"))
+            .expect("the child")
+            .uid();
+        assert_eq!(owner, user.uid, "{name} does not run as the account");
     }
+    let podman = home.join("runtime/podman/podman.sock");
+    let answer = podman_ping(&podman).unwrap_or_else(|e| {
+        panic!(
+            "the account's Podman API at {}: {e}\n{}",
+            podman.display(),
+            log_of(&home)
+        )
+    });
+    assert!(answer.contains("200 OK"), "{answer}");
+    assert_eq!(
+        fs::metadata(&podman).expect("the socket").uid(),
+        user.uid,
+        "the Podman API the session serves is not the account's"
+    );
     let pid = Pid::from_raw(session.child.id() as i32).expect("a pid");
     kill_process(pid, Signal::TERM).expect("sending SIGTERM to zion-session");
-    wait_exit(&mut session, tmp.path(), Duration::from_secs(10));
+    wait_exit(&mut session, &home, Duration::from_secs(10));
     drop(session);
+    let foreign = zion_tests::user::not_owned_by(&home, user.uid);
+    assert!(
+        foreign.is_empty(),
+        "files in the account's folders that are not its own: {foreign:?}"
+    );
 
     // Purged: not one of its files is left.
     run(Command::new("apt-get")

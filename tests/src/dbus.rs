@@ -74,6 +74,35 @@ impl DbusBus {
         &self.services
     }
 
+    /// A zbus connection to this bus made by `user`: the bus, and every
+    /// service on it that checks its callers, sees the account calling.
+    /// The bus must let the account in ([`DbusBus::start_open_to_all_users`]).
+    /// With it comes the process that made it (see
+    /// [`TestUser::connect`](crate::user::TestUser::connect)): kill it
+    /// when the connection is done.
+    pub async fn connect_as(
+        &self,
+        user: &crate::user::TestUser,
+    ) -> zbus::Result<(zbus::Connection, Child)> {
+        let socket = self
+            .address
+            .strip_prefix("unix:path=")
+            .ok_or_else(|| zbus::Error::Address(self.address.clone()))?;
+        let (stream, holder) = user
+            .connect(Path::new(socket))
+            .map_err(|e| zbus::Error::InputOutput(std::sync::Arc::new(e)))?;
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| zbus::Error::InputOutput(std::sync::Arc::new(e)))?;
+        let stream = tokio::net::UnixStream::from_std(stream)
+            .map_err(|e| zbus::Error::InputOutput(std::sync::Arc::new(e)))?;
+        let conn = zbus::connection::Builder::unix_stream(stream)
+            .user_id(user.uid)
+            .build()
+            .await?;
+        Ok((conn, holder))
+    }
+
     /// A zbus connection to this bus.
     pub async fn connect(&self) -> zbus::Result<zbus::Connection> {
         zbus::connection::Builder::address(self.address.as_str())?

@@ -97,15 +97,22 @@ pub struct Desk {
     pub conn: zbus::Connection,
     /// How long a wait may take before the test fails.
     pub wait: Duration,
+    /// The process whose connection `conn` is, for a session of a test
+    /// account (see [`DbusBus::connect_as`](crate::DbusBus::connect_as)).
+    caller: Option<Child>,
     /// The environment (dropped after the processes).
     pub env: TestEnv,
 }
 
 impl Drop for Desk {
     fn drop(&mut self) {
-        for child in [self.daemon.as_mut(), self.compositor.as_mut()]
-            .into_iter()
-            .flatten()
+        for child in [
+            self.daemon.as_mut(),
+            self.compositor.as_mut(),
+            self.caller.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let _ = child.kill();
             let _ = child.wait();
@@ -116,12 +123,20 @@ impl Drop for Desk {
 impl Desk {
     /// A desk on `env` with nothing started yet; waits take up to `wait`.
     pub async fn new(env: TestEnv, wait: Duration) -> Desk {
-        let conn = env.dbus().connect().await.expect("the private bus");
+        // As the session's user: its services answer only their user.
+        let (conn, caller) = match env.user() {
+            Some((user, _)) => {
+                let (conn, holder) = env.dbus().connect_as(user).await.expect("the private bus");
+                (conn, Some(holder))
+            }
+            None => (env.dbus().connect().await.expect("the private bus"), None),
+        };
         Desk {
             compositor: None,
             daemon: None,
             conn,
             wait,
+            caller,
             env,
         }
     }
@@ -131,6 +146,10 @@ impl Desk {
         let dir = self.env.xdg.config.join("zion");
         std::fs::create_dir_all(&dir).expect("config folder");
         std::fs::write(dir.join("zion.toml"), text).expect("zion.toml");
+        if let Some((user, _)) = self.env.user() {
+            user.give(&dir, true)
+                .expect("zion.toml made the test account's");
+        }
     }
 
     /// Starts the compositor at `bin` (output `size`, `WIDTHxHEIGHT`) on
@@ -138,13 +157,17 @@ impl Desk {
     /// With `private_tmp` it runs in a private `/tmp` (its Xwayland makes
     /// `/tmp/.X11-unix` there, not on the machine).
     pub async fn start_compositor(&mut self, bin: &Path, size: &str, private_tmp: bool) {
-        let mut cmd = compositor_command(
-            bin,
-            &self.env.xdg.runtime,
-            size,
-            &self.env.root().join("compositor.log"),
-        );
+        let log = self.env.root().join("compositor.log");
+        let mut cmd = compositor_command(bin, &self.env.xdg.runtime, size, &log);
         cmd.envs(self.env.vars());
+        if self.env.user().is_some() {
+            let log = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&log)
+                .expect("the compositor's log");
+            cmd = self.env.wrap(cmd);
+            cmd.stdout(Stdio::null()).stderr(log);
+        }
         if private_tmp {
             crate::private_tmp::keeping(&mut cmd, self.env.root()).expect("a private /tmp");
         }
@@ -152,7 +175,8 @@ impl Desk {
         self.wait_for_name(COMPOSITOR, true).await;
         // The name is taken before the compositor opens its X11 sockets and
         // runs its loop; a call its loop answers (a screenshot) proves both.
-        let ready = self.env.root().join("compositor-ready.png");
+        // (In the runtime folder: the compositor may run as the test account.)
+        let ready = self.env.xdg.runtime.join("compositor-ready.png");
         let text = ready.to_str().expect("UTF-8 test folder");
         if let Err(e) = self.compositor().await.screenshot(text).await {
             panic!(

@@ -24,6 +24,12 @@ pub enum HarnessError {
     /// A test image could not be built.
     #[error("building a test image: {0}")]
     Image(#[from] zion_profiles::image::ImageError),
+    /// The harness needs root for this (making the test account, say).
+    #[error("{what} needs root")]
+    NotRoot { what: &'static str },
+    /// The password database does not hold what the harness just wrote.
+    #[error("the account `{name}` is missing after useradd made it")]
+    NoAccount { name: &'static str },
     /// A service did not come up in time.
     #[error("{what} did not come up (waited up to {seconds} s): {log}")]
     Timeout {

@@ -90,18 +90,7 @@ impl ImageCache {
     pub fn ensure(&self, image: TestImage) -> Result<String, HarnessError> {
         let reference = image.reference();
         self.create()?;
-        let lock_path = self.dir.join("lock");
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(HarnessError::io("opening the image cache lock", &lock_path))?;
-        flock(&lock, FlockOperation::LockExclusive).map_err(|e| HarnessError::Io {
-            what: "locking the image cache",
-            path: lock_path.clone(),
-            source: e.into(),
-        })?;
+        let _lock = self.lock()?;
         if self.has(&reference)? {
             return Ok(reference);
         }
@@ -111,7 +100,70 @@ impl ImageCache {
         );
         build(&self.dir, &self.store(), &image.recipe(), &reference)?;
         Ok(reference)
-        // The lock is released when `lock` is dropped.
+        // The lock is released when `_lock` is dropped.
+    }
+
+    /// Loads `reference` (already in the cache) into `podman`'s own store
+    /// unless it is there: for a rootless service, which cannot use the
+    /// cache's store directly. The image is saved from the cache once, as
+    /// an archive kept beside it, and streamed to the service from there.
+    pub fn load_into(
+        &self,
+        reference: &str,
+        podman: &crate::PodmanService,
+    ) -> Result<(), HarnessError> {
+        let exists = podman
+            .cli()
+            .args(["image", "exists", reference])
+            .status()
+            .map_err(HarnessError::io("running podman image exists", "podman"))?;
+        if exists.success() {
+            return Ok(());
+        }
+        let archive = self.archive(reference)?;
+        let file = fs::File::open(&archive)
+            .map_err(HarnessError::io("opening a saved test image", &archive))?;
+        run(podman.cli().args(["load", "--quiet"]).stdin(file))?;
+        Ok(())
+    }
+
+    /// `reference` saved as a docker archive beside the cache's store,
+    /// once (under the cache's lock).
+    fn archive(&self, reference: &str) -> Result<PathBuf, HarnessError> {
+        let dir = self.dir.join("archives");
+        fs::create_dir_all(&dir).map_err(HarnessError::io("creating the archive folder", &dir))?;
+        let archive = dir.join(format!("{}.tar", reference.replace(['/', ':'], "_")));
+        let _lock = self.lock()?;
+        if archive.exists() {
+            return Ok(archive);
+        }
+        let partial = archive.with_extension("tar.partial");
+        let _ = fs::remove_file(&partial);
+        run(self
+            .podman()
+            .args(["save", "--format", "docker-archive", "--output"])
+            .arg(&partial)
+            .arg(reference))?;
+        fs::rename(&partial, &archive)
+            .map_err(HarnessError::io("keeping a saved test image", &archive))?;
+        Ok(archive)
+    }
+
+    /// The cache's lock, held until the file is dropped.
+    fn lock(&self) -> Result<fs::File, HarnessError> {
+        let lock_path = self.dir.join("lock");
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(HarnessError::io("opening the image cache lock", &lock_path))?;
+        flock(&lock, FlockOperation::LockExclusive).map_err(|e| HarnessError::Io {
+            what: "locking the image cache",
+            path: lock_path,
+            source: e.into(),
+        })?;
+        Ok(lock)
     }
 
     fn has(&self, reference: &str) -> Result<bool, HarnessError> {

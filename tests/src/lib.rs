@@ -15,6 +15,8 @@
 //! - [`shared_data`]: the project's shared rule sets and corpus generator.
 //! - [`desk`]: the session as processes: the headless compositor and the
 //!   daemon on the environment's bus, waits on bus names and signals.
+//! - [`user`]: a real unprivileged account, for the session as a person
+//!   runs it (rootless Podman; [`TestEnv::for_user`]).
 //! - [`wayland`]: a small real Wayland client (globals, an xdg toplevel with
 //!   an shm buffer, the events a test checks).
 //! - `compositor` (feature `compositor`): the compositor run headless in the
@@ -33,6 +35,7 @@ mod podman;
 pub mod private_tmp;
 mod process;
 pub mod skip;
+pub mod user;
 pub mod wayland;
 
 pub use dbus::DbusBus;

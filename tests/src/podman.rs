@@ -8,6 +8,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::process::{require_program, run, start_service, stop_group};
+use crate::user::TestUser;
 use crate::HarnessError;
 
 /// `containers.conf` for test services. These settings suit the test
@@ -64,6 +65,49 @@ impl PodmanService {
         })
     }
 
+    /// The rootless Podman of the unprivileged account `user` (with `HOME`
+    /// at `home` and `XDG_RUNTIME_DIR` at `runtime`), as a person's session
+    /// has it: the service runs as the account, its state lives under `dir`
+    /// (made the account's). It has no shared image store: a rootless store
+    /// can only use layers its own user owns, so images are loaded into it
+    /// (`ImageCache::load_into`).
+    pub fn start_rootless(
+        dir: &Path,
+        user: &TestUser,
+        home: &Path,
+        runtime: &Path,
+    ) -> Result<PodmanService, HarnessError> {
+        require_program("podman")?;
+        require_program("runc")?;
+        require_program("slirp4netns")?;
+        for sub in ["root", "runroot", "tmp", "networks"] {
+            fs::create_dir_all(dir.join(sub))
+                .map_err(HarnessError::io("creating Podman folder", dir.join(sub)))?;
+        }
+        write_rootless_configs(dir)?;
+        user.give(dir, true)?;
+        let socket = dir.join("podman.sock");
+        let mut cmd = user.command(home, "podman");
+        cmd.args(["--log-level", "warn", "system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .envs(config_env(dir))
+            .env("XDG_RUNTIME_DIR", runtime);
+        let child = start_service(
+            "the rootless Podman API service",
+            cmd,
+            dir,
+            "podman",
+            &socket,
+            Duration::from_secs(30),
+        )?;
+        Ok(PodmanService {
+            dir: dir.to_owned(),
+            socket,
+            child,
+            stopped: false,
+        })
+    }
+
     /// The service's socket.
     pub fn socket(&self) -> &Path {
         &self.socket
@@ -103,6 +147,14 @@ impl PodmanService {
             tracing::warn!("removing test containers: {err}");
         }
         stop_group(&mut self.child, Duration::from_secs(5));
+        // Rootless Podman keeps its user namespace open with a pause process
+        // (`catatonit -P`) of its own session, recorded in its tmp_dir.
+        if let Some(pid) = std::fs::read_to_string(self.dir.join("tmp").join("pause.pid"))
+            .ok()
+            .and_then(|t| rustix::process::Pid::from_raw(t.trim().parse().ok()?))
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
         crate::cleanup::reap_dir(&self.dir);
     }
 }
@@ -120,6 +172,34 @@ pub(crate) fn config_env(dir: &Path) -> Vec<(&'static str, PathBuf)> {
         ("CONTAINERS_STORAGE_CONF", dir.join("storage.conf")),
         ("TMPDIR", dir.join("tmp")),
     ]
+}
+
+/// The rootless service's configuration: the same engine settings, its
+/// store under `dir` (`rootless_storage_path`: a rootless Podman ignores
+/// `graphroot`), Podman's temporary files (and the pause process's pid)
+/// under `dir/tmp`.
+fn write_rootless_configs(dir: &Path) -> Result<(), HarnessError> {
+    let conf = format!(
+        "{}\n[network]\nnetwork_config_dir = \"{}\"\n",
+        CONTAINERS_CONF.replace(
+            "[engine]\n",
+            &format!("[engine]\ntmp_dir = \"{}\"\n", dir.join("tmp").display())
+        ),
+        dir.join("networks").display()
+    );
+    fs::write(dir.join("containers.conf"), conf).map_err(HarnessError::io(
+        "writing containers.conf",
+        dir.join("containers.conf"),
+    ))?;
+    let storage = format!(
+        "[storage]\ndriver = \"overlay\"\ngraphroot = \"{root}\"\nrootless_storage_path = \"{root}\"\nrunroot = \"{}\"\n",
+        dir.join("runroot").display(),
+        root = dir.join("root").display(),
+    );
+    fs::write(dir.join("storage.conf"), storage).map_err(HarnessError::io(
+        "writing storage.conf",
+        dir.join("storage.conf"),
+    ))
 }
 
 fn write_configs(dir: &Path, image_store: &Path) -> Result<(), HarnessError> {
