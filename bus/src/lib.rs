@@ -17,7 +17,7 @@ pub mod quarantine;
 pub mod sandbox;
 
 pub use compositor::Compositor1Proxy;
-pub use profiles::{AppEntry, ProfileStatus, Profiles1Proxy};
+pub use profiles::{AppEntry, CapabilityStatus, ProfileStatus, Profiles1Proxy};
 pub use quarantine::Quarantine1Proxy;
 pub use sandbox::Sandbox1Proxy;
 

@@ -33,6 +33,26 @@ pub struct ProfileStatus {
     pub started_at: u64,
 }
 
+/// Something profiles may need from the machine, and whether they have it:
+/// `(name, available, reason)`. The names are "freezing", "CPU weights" and
+/// "resource limits"; the reason says why one is unavailable, "" otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct CapabilityStatus {
+    /// Its name.
+    pub name: String,
+    /// Whether it works here.
+    pub available: bool,
+    /// Why it does not, or "".
+    pub reason: String,
+}
+
+impl CapabilityStatus {
+    /// `"<name> unavailable: <reason>"`, or `None` when it is available.
+    pub fn unavailable_line(&self) -> Option<String> {
+        (!self.available).then(|| format!("{} unavailable: {}", self.name, self.reason))
+    }
+}
+
 /// An application a profile offers: `(profile, id, name, comment, argv)`.
 /// Everything but `profile` was written by the profile: shown, never trusted
 /// (the daemon strips control characters and cuts its length).
@@ -76,6 +96,15 @@ pub trait Profiles1 {
     fn apps(&self, name: &str) -> zbus::Result<Vec<AppEntry>>;
     /// Starts the application `app` (an id from `apps`) in its profile.
     fn launch(&self, name: &str, app: &str) -> zbus::Result<()>;
+    /// What the machine lets profiles have (freezing, CPU weights, resource
+    /// limits), each with why it is unavailable, decided once at start and
+    /// from Podman's first refusal. Added after `Status`: an older daemon
+    /// answers UnknownMethod.
+    fn capabilities(&self) -> zbus::Result<Vec<CapabilityStatus>>;
+    /// What Podman warned about creating the profile's containers (its own,
+    /// then its disposable browsers', prefixed "disposable browser: ") in
+    /// this run of the daemon, e.g. that it ignores the limits.
+    fn warnings(&self, name: &str) -> zbus::Result<Vec<String>>;
     /// The error of the last refused edit of zion.toml, or "".
     #[zbus(property)]
     fn config_status(&self) -> zbus::Result<String>;

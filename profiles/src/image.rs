@@ -1,15 +1,19 @@
 //! Profile images from recipes: a recipe is Debian minbase plus a list of
 //! packages (`session-files/images/NAME.packages`), built into a root file
-//! system by debootstrap and imported into Podman as
-//! `localhost/zion-NAME:<recipe hash>`, so that a changed recipe gives a new
-//! image and an unchanged one is built once.
+//! system and imported into Podman as `localhost/zion-NAME:<recipe hash>`,
+//! so that a changed recipe gives a new image and an unchanged one is built
+//! once. As root the root file system is built by debootstrap; as an
+//! ordinary user by `mmdebstrap --mode=unshare`, which needs no privilege
+//! beyond the user's subuid/subgid range ([`Builder`]).
 //!
-//! Progress comes from debootstrap's own machine-readable channel, the one
-//! Debian's installer draws its progress bar from (`--debian-installer`:
-//! `P: now end PHASE` and `I:`/`W:`/`E:` lines on file descriptor 3).
+//! debootstrap's progress comes from its own machine-readable channel, the
+//! one Debian's installer draws its progress bar from
+//! (`--debian-installer`: `P: now end PHASE` and `I:`/`W:`/`E:` lines on
+//! file descriptor 3); mmdebstrap's from the steps it names on stderr
+//! (`I: downloading packages with apt...`, [`MmdebstrapReader`]).
 
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -135,6 +139,14 @@ pub enum ImageError {
         program: &'static str,
         /// How to get it.
         hint: &'static str,
+    },
+    /// mmdebstrap failed.
+    #[error("mmdebstrap failed: {message}\n(its full log: {})", log.display())]
+    Mmdebstrap {
+        /// Its last error, or the end of its log.
+        message: String,
+        /// Its log file.
+        log: PathBuf,
     },
     /// debootstrap failed.
     #[error("debootstrap failed: {message}\n(its full log: {})", log.display())]
@@ -296,6 +308,178 @@ fn format_message(fmt: &str, args: &[String]) -> String {
         }
     }
     out.trim().to_owned()
+}
+
+/// Which program builds the root file system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builder {
+    /// debootstrap into a folder, then packed with tar: needs root (it
+    /// creates device files and runs chroot).
+    Debootstrap,
+    /// `mmdebstrap --mode=unshare` straight into a tar archive: runs as an
+    /// ordinary user inside a user namespace of the user's subuid/subgid
+    /// range.
+    Mmdebstrap,
+}
+
+impl Builder {
+    /// debootstrap for root, mmdebstrap for everyone else. Pure.
+    pub fn for_user(is_root: bool) -> Builder {
+        if is_root {
+            Builder::Debootstrap
+        } else {
+            Builder::Mmdebstrap
+        }
+    }
+}
+
+/// mmdebstrap's arguments for `recipe` into the tar archive `tarball` from
+/// `mirror`: the same Debian minbase and packages debootstrap installs. Pure.
+pub fn mmdebstrap_args(recipe: &Recipe, tarball: &Path, mirror: &str) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "--mode=unshare".into(),
+        "--variant=minbase".into(),
+        "--format=tar".into(),
+    ];
+    if !recipe.packages.is_empty() {
+        args.push(format!("--include={}", recipe.packages.join(",")).into());
+    }
+    args.push(recipe.suite.into());
+    args.push(tarball.into());
+    args.push(mirror.into());
+    args
+}
+
+/// mmdebstrap's steps as it names them on stderr (`I: <step>...`), what
+/// they are shown as, and the share of the build before the import each
+/// takes (measured like [`PHASES`]: downloading dominates).
+const MMDEBSTRAP_STEPS: [(&str, &str, f64); 7] = [
+    (
+        "running apt-get update",
+        "Downloading the package lists",
+        5.0,
+    ),
+    (
+        "downloading packages with apt",
+        "Downloading packages",
+        35.0,
+    ),
+    ("extracting archives", "Extracting packages", 8.0),
+    (
+        "installing essential packages",
+        "Installing the essential packages",
+        15.0,
+    ),
+    (
+        "installing remaining packages inside the chroot",
+        "Installing the recipe's packages",
+        17.0,
+    ),
+    ("cleaning package lists and apt cache", "Cleaning up", 2.0),
+    ("creating tarball", "Packing the image", 3.0),
+];
+
+/// Reads mmdebstrap's stderr line by line: its steps become the same
+/// [`Progress`] debootstrap's channel gives, ending where the import
+/// ([`PACK_PHASE`]) begins.
+#[derive(Debug, Default)]
+pub struct MmdebstrapReader {
+    step: Option<usize>,
+    /// The last error mmdebstrap reported (`E:`).
+    pub error: Option<String>,
+    /// Its warnings (`W:`).
+    pub warnings: Vec<String>,
+}
+
+impl MmdebstrapReader {
+    /// Takes one line; returns the new progress when a step began.
+    pub fn feed(&mut self, line: &str) -> Option<Progress> {
+        if let Some(message) = line.strip_prefix("E: ") {
+            self.error = Some(message.trim().to_owned());
+            return None;
+        }
+        if let Some(message) = line.strip_prefix("W: ") {
+            self.warnings.push(message.trim().to_owned());
+            return None;
+        }
+        let message = line.strip_prefix("I: ")?;
+        let step = MMDEBSTRAP_STEPS
+            .iter()
+            .position(|(said, _, _)| message.starts_with(said))?;
+        self.step = Some(step);
+        let before: f64 = MMDEBSTRAP_STEPS[..step].iter().map(|(_, _, w)| w).sum();
+        let total: f64 = MMDEBSTRAP_STEPS.iter().map(|(_, _, w)| w).sum();
+        Some(Progress {
+            fraction: phase_fraction(pack_phase(), 0.0) * before / total,
+            doing: MMDEBSTRAP_STEPS[step].1.to_owned(),
+        })
+    }
+}
+
+/// Builds `recipe`'s root file system straight into the tar archive
+/// `tarball` with `mmdebstrap --mode=unshare` from `mirror`, as the user
+/// running it, its full output in `log`, calling `on_progress` as it goes.
+/// Needs the user's subuid/subgid range (`/etc/subuid`, `/etc/subgid`) and
+/// `newuidmap`, as rootless Podman does.
+pub fn mmdebstrap(
+    recipe: &Recipe,
+    tarball: &Path,
+    mirror: &str,
+    log: &Path,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<(), ImageError> {
+    require("mmdebstrap", "install Debian's mmdebstrap package")?;
+    require(
+        "newuidmap",
+        "install Debian's uidmap package and give the user a range in /etc/subuid and /etc/subgid",
+    )?;
+    let mut log_file = fs::File::create(log).map_err(|source| ImageError::Io {
+        what: "creating the build log",
+        path: log.to_owned(),
+        source,
+    })?;
+    let log_out = log_file.try_clone().map_err(|source| ImageError::Io {
+        what: "opening the build log",
+        path: log.to_owned(),
+        source,
+    })?;
+    let mut child = Command::new("mmdebstrap")
+        .args(mmdebstrap_args(recipe, tarball, mirror))
+        .stdin(Stdio::null())
+        .stdout(log_out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| ImageError::Io {
+            what: "starting mmdebstrap for",
+            path: tarball.to_owned(),
+            source,
+        })?;
+    let mut reader = MmdebstrapReader::default();
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            // The log keeps everything; a full disk costs the log, not the build.
+            let _ = writeln!(log_file, "{line}");
+            if let Some(p) = reader.feed(&line) {
+                on_progress(&p);
+            }
+        }
+    }
+    let status = child.wait().map_err(|source| ImageError::Io {
+        what: "waiting for mmdebstrap building",
+        path: tarball.to_owned(),
+        source,
+    })?;
+    if status.success() {
+        return Ok(());
+    }
+    let message = reader
+        .error
+        .unwrap_or_else(|| format!("{status}; the end of its log: {}", tail(log, 5)));
+    Err(ImageError::Mmdebstrap {
+        message,
+        log: log.to_owned(),
+    })
 }
 
 /// Builds `recipe`'s root file system into `target` (an empty or missing
@@ -518,6 +702,71 @@ mod tests {
         r.feed("P: 0 1000 DOWNDEBS");
         let a = r.feed("P: 500 1000").expect("progress").fraction;
         assert_eq!(a, phase_fraction(5, 0.5));
+    }
+
+    #[test]
+    fn root_builds_with_debootstrap_and_a_user_with_mmdebstrap() {
+        assert_eq!(Builder::for_user(true), Builder::Debootstrap);
+        assert_eq!(Builder::for_user(false), Builder::Mmdebstrap);
+    }
+
+    #[test]
+    fn mmdebstrap_builds_the_same_recipe_into_a_tarball_in_a_user_namespace() {
+        let recipe = Recipe::parse("weston\nfoot\n");
+        let args = mmdebstrap_args(
+            &recipe,
+            Path::new("/var/tmp/zion-image-x/root.tar"),
+            "http://deb.debian.org/debian",
+        );
+        assert_eq!(
+            args,
+            [
+                "--mode=unshare",
+                "--variant=minbase",
+                "--format=tar",
+                "--include=weston,foot",
+                "bookworm",
+                "/var/tmp/zion-image-x/root.tar",
+                "http://deb.debian.org/debian",
+            ]
+        );
+        let bare = mmdebstrap_args(&Recipe::parse(""), Path::new("o.tar"), "m");
+        assert!(
+            !bare
+                .iter()
+                .any(|a| a.to_string_lossy().starts_with("--include")),
+            "minbase alone: {bare:?}"
+        );
+    }
+
+    #[test]
+    fn mmdebstrap_steps_move_the_bar_up_to_the_import() {
+        let mut r = MmdebstrapReader::default();
+        assert_eq!(r.feed("I: automatically chosen format: tar"), None);
+        let update = r.feed("I: running apt-get update...").expect("a step");
+        assert_eq!(update.fraction, 0.0);
+        let download = r
+            .feed("I: downloading packages with apt...")
+            .expect("a step");
+        assert_eq!(download.doing, "Downloading packages");
+        let tar = r.feed("I: creating tarball...").expect("a step");
+        assert!(
+            0.0 < download.fraction
+                && download.fraction < tar.fraction
+                && tar.fraction < phase_fraction(pack_phase(), 0.0),
+            "{download:?} {tar:?}"
+        );
+        assert_eq!(
+            r.feed("Get:1 http://deb.debian.org bookworm InRelease"),
+            None
+        );
+        r.feed("W: something odd");
+        r.feed("E: unshare: no subuid range for user zion");
+        assert_eq!(r.warnings, ["something odd"]);
+        assert_eq!(
+            r.error.as_deref(),
+            Some("unshare: no subuid range for user zion")
+        );
     }
 
     #[test]

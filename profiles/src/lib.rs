@@ -5,6 +5,7 @@
 pub mod apps;
 pub mod devices;
 mod error;
+pub mod host;
 pub mod image;
 pub mod lifecycle;
 pub mod network;
@@ -13,6 +14,7 @@ pub mod sound;
 pub mod spec;
 
 pub use error::LifecycleError;
+pub use host::{Availability, Capabilities, Capability};
 pub use lifecycle::{ContainerState, ExecOutput, Found, Lifecycle, Plan, Up};
-pub use podman::{PodmanCandidates, PodmanClient, Timeouts};
+pub use podman::{Created, PodmanCandidates, PodmanClient, Timeouts};
 pub use spec::{container_spec, ContainerSpec, HostDevices, ProfilePaths, SpecOutcome};

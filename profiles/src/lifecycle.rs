@@ -9,7 +9,7 @@ use podman_api::opts::{
     ExecStartOpts,
 };
 
-use crate::podman::PodmanClient;
+use crate::podman::{Created, PodmanClient};
 use crate::spec::{ContainerSpec, LABEL_PROFILE, LABEL_SPEC};
 use crate::LifecycleError;
 
@@ -103,6 +103,9 @@ pub struct Up {
     pub id: String,
     /// What was done.
     pub plan: Plan,
+    /// What Podman warned about creating its container (empty when an
+    /// existing one was adopted or started), each already logged.
+    pub warnings: Vec<String>,
 }
 
 /// The output of an app run to completion.
@@ -174,6 +177,7 @@ impl Lifecycle {
             .unwrap_or_else(|| spec.hash());
         let found = self.find(profile).await?;
         let plan = plan(found.as_ref(), &wanted);
+        let mut warnings = Vec::new();
         let id = match &plan {
             Plan::Adopt { id, outdated } => {
                 if *outdated {
@@ -187,19 +191,25 @@ impl Lifecycle {
             }
             Plan::Recreate { id } => {
                 self.delete_id(profile, id).await?;
-                self.create_and_start(profile, spec).await?
+                let created = self.create_and_start(profile, spec).await?;
+                warnings = created.warnings;
+                created.id
             }
-            Plan::Create => self.create_and_start(profile, spec).await?,
+            Plan::Create => {
+                let created = self.create_and_start(profile, spec).await?;
+                warnings = created.warnings;
+                created.id
+            }
         };
-        Ok(Up { id, plan })
+        Ok(Up { id, plan, warnings })
     }
 
     async fn create_and_start(
         &self,
         profile: &str,
         spec: &ContainerSpec,
-    ) -> Result<String, LifecycleError> {
-        let id = self
+    ) -> Result<Created, LifecycleError> {
+        let created = self
             .client
             .create_container(&spec.to_json())
             .await
@@ -211,12 +221,17 @@ impl Lifecycle {
                 },
                 other => other,
             })?;
-        if let Err(err) = self.start_id(profile, &id).await {
+        // Podman makes the container even when it ignores part of the spec
+        // (rootless on cgroup v1: every limit); the user must hear of it.
+        for warning in &created.warnings {
+            tracing::warn!("profile `{profile}`: Podman, creating its container: {warning}");
+        }
+        if let Err(err) = self.start_id(profile, &created.id).await {
             // A container that cannot start is not left behind half-made.
-            let _ = self.delete_id(profile, &id).await;
+            let _ = self.delete_id(profile, &created.id).await;
             return Err(err);
         }
-        Ok(id)
+        Ok(created)
     }
 
     async fn start_id(&self, profile: &str, id: &str) -> Result<(), LifecycleError> {

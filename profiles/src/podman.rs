@@ -21,6 +21,7 @@ use hyper::body::Frame;
 use hyper::{header, Method, Request, StatusCode};
 use tokio::io::AsyncReadExt;
 
+use crate::host::HostCgroups;
 use crate::LifecycleError;
 
 pub use connect::{connect, NoPodman, PodmanCandidates};
@@ -180,6 +181,13 @@ impl PodmanClient {
 
     /// Whether Podman runs rootless (its own answer, `host.security.rootless`).
     pub async fn rootless(&self) -> Result<bool, LifecycleError> {
+        Ok(self.host().await?.rootless)
+    }
+
+    /// Podman's view of its cgroups and whether it runs rootless
+    /// (`GET /libpod/info`), from which [`crate::host::capabilities`] decides
+    /// what profiles can have here.
+    pub async fn host(&self) -> Result<HostCgroups, LifecycleError> {
         let info = self
             .timed("GET /libpod/info", self.api.info())
             .await
@@ -187,11 +195,7 @@ impl PodmanClient {
                 socket: self.socket.clone(),
                 source,
             })?;
-        Ok(info
-            .host
-            .and_then(|h| h.security)
-            .and_then(|s| s.rootless)
-            .unwrap_or(false))
+        Ok(HostCgroups::from_info(&info))
     }
 
     /// The uid map rootless Podman gives containers by default (empty under
@@ -245,11 +249,14 @@ impl PodmanClient {
         })
     }
 
-    /// `POST /libpod/containers/create` with `body`; returns the new id.
+    /// `POST /libpod/containers/create` with `body`; returns the new id and
+    /// the warnings Podman gave with it (rootless Podman on cgroup v1:
+    /// "Resource limits are not supported and ignored on cgroups V1
+    /// rootless systems"), which the caller must not drop.
     pub async fn create_container(
         &self,
         body: &serde_json::Value,
-    ) -> Result<String, LifecycleError> {
+    ) -> Result<Created, LifecycleError> {
         let path = format!("/{API_VERSION}/libpod/containers/create");
         let (status, response) = self.post_json(&path, body).await?;
         if status != StatusCode::CREATED && status != StatusCode::OK {
@@ -263,13 +270,10 @@ impl PodmanClient {
                 action: "create",
                 message: format!("unreadable answer: {e}"),
             })?;
-        value["Id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| LifecycleError::Podman {
-                action: "create",
-                message: format!("answer without an id: {value}"),
-            })
+        Created::from_answer(&value).ok_or_else(|| LifecycleError::Podman {
+            action: "create",
+            message: format!("answer without an id: {value}"),
+        })
     }
 
     /// `POST /libpod/images/import`: the tar archive at `tarball` becomes the
@@ -449,6 +453,35 @@ pub fn timeout_of(error: &podman_api::Error) -> Option<&LifecycleError> {
     }
 }
 
+/// A container Podman made: `{"Id": …, "Warnings": […]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// Its id.
+    pub id: String,
+    /// What Podman warned about making it (limits it ignores, …), as it
+    /// said it.
+    pub warnings: Vec<String>,
+}
+
+impl Created {
+    /// Reads Podman's answer to a create; `None` without an id.
+    fn from_answer(value: &serde_json::Value) -> Option<Created> {
+        let id = value["Id"].as_str()?.to_owned();
+        let warnings = value["Warnings"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|w| w.as_str())
+                    .map(str::trim)
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Created { id, warnings })
+    }
+}
+
 /// Podman's error answers are `{"cause": …, "message": …}`.
 fn api_message(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
@@ -473,6 +506,33 @@ mod tests {
         assert_eq!(
             (t.connect, t.request, t.long),
             (Duration::from_secs(5), Duration::from_secs(120), None)
+        );
+    }
+
+    #[test]
+    fn a_create_answer_keeps_podmans_warnings() {
+        let answer = serde_json::json!({
+            "Id": "c0ffee",
+            "Warnings": ["Resource limits are not supported and ignored on cgroups V1 rootless systems", ""]
+        });
+        assert_eq!(
+            Created::from_answer(&answer),
+            Some(Created {
+                id: "c0ffee".into(),
+                warnings: vec![
+                    "Resource limits are not supported and ignored on cgroups V1 rootless systems"
+                        .into()
+                ],
+            })
+        );
+        let quiet = serde_json::json!({"Id": "c0ffee", "Warnings": null});
+        assert_eq!(
+            Created::from_answer(&quiet).map(|c| c.warnings),
+            Some(vec![])
+        );
+        assert_eq!(
+            Created::from_answer(&serde_json::json!({"Warnings": []})),
+            None
         );
     }
 

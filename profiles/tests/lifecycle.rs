@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use zion_config::{Config, Network, Profile};
+use zion_profiles::host::unavailable_after;
 use zion_profiles::{
     container_spec, ContainerState, HostDevices, Lifecycle, Plan, PodmanClient, ProfilePaths,
 };
@@ -376,4 +377,32 @@ async fn exec_reports_exit_code_and_output() {
             .contains("profile `gaming` has no container"),
         "{missing}"
     );
+}
+
+/// Freezing and CPU weights are judged unavailable from Podman's first
+/// refusal (`unavailable_after`), but a profile that stopped meanwhile is
+/// refused too, and says nothing about the machine: Podman's real answers
+/// for a stopped container are not taken for a missing capability. (The
+/// refusals of rootless Podman on cgroup v1 are met in the rootless test:
+/// rootful Podman here cannot run a container without cgroups, as runc has
+/// no `--cgroups=disabled`.)
+#[tokio::test]
+async fn a_profile_that_stopped_meanwhile_is_not_taken_for_a_machine_without_freezer() {
+    let s = Setup::new();
+    let work = profile("work", &s.image);
+    s.up(&work).await;
+    let lc = s.lifecycle();
+    lc.stop("work").await.expect("stop");
+    let found = lc.find("work").await.expect("find").expect("found");
+    assert_eq!(found.state, ContainerState::Exited);
+    let running = lc.state("work").await.expect("state") == Some(ContainerState::Running);
+    let err = lc
+        .freeze("work")
+        .await
+        .expect_err("a stopped profile is not frozen");
+    assert_eq!(unavailable_after(&err, running), None, "{err}");
+    let err = lc.client().update_cpu_shares(&found.id, 512).await.err();
+    if let Some(err) = err {
+        assert_eq!(unavailable_after(&err, running), None, "{err}");
+    }
 }

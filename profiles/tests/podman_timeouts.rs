@@ -244,7 +244,7 @@ async fn chunked_answers_are_decoded() {
         b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"Id\r\n9\r\n\":\"abc1\"}\r\n0\r\n\r\n",
     ));
     let (result, _) = bounded("create", client(&server.socket).create_container(&spec())).await;
-    assert_eq!(result.expect("created"), "abc1");
+    assert_eq!(result.expect("created").id, "abc1");
 
     let server = serve(Peer::Answers(
         b"HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\nf\r\n{\"message\":\"no \r\n9\r\nsuch img\"\r\n1\r\n}\r\n0\r\n\r\n",

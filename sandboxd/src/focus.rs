@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use zion_config::{Focus, DEFAULT_WEIGHT};
+use zion_profiles::Capability;
 
 use crate::follow::Observed;
 use crate::Session;
@@ -60,8 +61,13 @@ pub fn plan(
 /// Sets each update's weight on its profile's container through Podman and
 /// records it in `applied`. A failure is logged and recorded too, so that it
 /// is tried again only when the wanted weight changes, not on every event.
+/// Where the machine has no CPU weights (found at start, or from Podman's
+/// first refusal) nothing is tried: that was reported once.
 pub async fn apply(session: &Session, updates: &[Update], applied: &mut HashMap<String, u32>) {
     for update in updates {
+        if !session.capabilities().cpu_weights.is_available() {
+            return;
+        }
         let name = &update.profile;
         applied.insert(name.clone(), update.weight);
         let shares = Focus::shares(update.weight);
@@ -83,13 +89,19 @@ pub async fn apply(session: &Session, updates: &[Update], applied: &mut HashMap<
                 "profile `{name}`: CPU weight {} (cpu.shares {shares})",
                 update.weight
             ),
-            Err(e) => tracing::warn!(
-                "CPU weight of profile `{name}` not set to {}: {e}; \
+            // Reported once by the session, as "CPU weights unavailable".
+            Err(e) => {
+                if session.learn(Capability::CpuWeights, name, &e).await {
+                    return;
+                }
+                tracing::warn!(
+                    "CPU weight of profile `{name}` not set to {}: {e}; \
                  check that Podman can manage the cpu cgroup controller \
                  (`podman info` lists the cgroup controllers), or set \
                  `[focus] cpu = false` in zion.toml",
-                update.weight
-            ),
+                    update.weight
+                );
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use zbus::fdo::{DBusProxy, PropertiesProxy};
 use zbus::names::BusName;
 use zion_bus::Compositor1Proxy;
-use zion_config::HibernateAfter;
+use zion_config::{HibernateAfter, HibernateMode};
 
 use crate::focus;
 use crate::session::Event;
@@ -108,6 +108,17 @@ pub fn plan(active: Option<&str>, switched: bool, profiles: &[Idle<'_>], now: In
     out
 }
 
+/// When `profile` is hibernated automatically, given whether freezing
+/// works here: a profile that hibernates by freezing is never, where it
+/// cannot be frozen (reported once at start; trying at every period would
+/// fail at every period). Pure.
+pub fn hibernate_after(profile: &zion_config::Profile, can_freeze: bool) -> HibernateAfter {
+    match profile.hibernate {
+        HibernateMode::Freeze if !can_freeze => HibernateAfter::Never,
+        _ => profile.hibernate_after,
+    }
+}
+
 /// The follower's memory: the desktop shown, each profile's idle clock and
 /// its last known state (kept from the session's events).
 struct Follower {
@@ -164,6 +175,7 @@ impl Follower {
     async fn act(&mut self, switched: bool) {
         let config = self.session.config();
         let now = Instant::now();
+        let can_freeze = self.session.capabilities().freezing.is_available();
         let idle: Vec<Idle<'_>> = config
             .profiles
             .iter()
@@ -174,7 +186,7 @@ impl Follower {
                     .get(p.name.as_ref())
                     .copied()
                     .unwrap_or(Observed::Other),
-                hibernate_after: p.hibernate_after,
+                hibernate_after: hibernate_after(p, can_freeze),
                 idle_since: self.idle_since.get(p.name.as_ref()).copied().unwrap_or(now),
             })
             .collect();
@@ -469,6 +481,24 @@ mod tests {
         let t0 = Instant::now();
         let ps = [idle("personal", Observed::Hibernated, Some(MIN), t0)];
         assert_eq!(plan(Some("personal"), false, &ps, t0), Plan::default());
+    }
+
+    #[test]
+    fn a_profile_that_cannot_be_frozen_is_never_hibernated_by_freezing() {
+        let config = zion_config::Config::parse(
+            "[[profile]]\nname = \"work\"\nhibernate_after = \"5m\"\n\
+             [[profile]]\nname = \"disk\"\nhibernate = \"disk\"\nhibernate_after = \"5m\"\n",
+            std::path::Path::new("zion.toml"),
+        )
+        .expect("a valid configuration");
+        let (work, disk) = (&config.profiles[0], &config.profiles[1]);
+        assert_eq!(hibernate_after(work, true), HibernateAfter::After(5 * MIN));
+        assert_eq!(hibernate_after(work, false), HibernateAfter::Never);
+        assert_eq!(
+            hibernate_after(disk, false),
+            HibernateAfter::After(5 * MIN),
+            "a checkpoint needs no freezer"
+        );
     }
 
     #[test]

@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
     let client = podman::connect(&PodmanCandidates::from_env(), timeouts).await?;
     tracing::info!("Podman at {}", client.socket().display());
     let mut session = Session::new(config, paths, Lifecycle::new(client));
-    session.detect_rootless().await;
+    session.detect_host().await;
     session.detect_uid_map().await;
     let session = Arc::new(session);
     // The bus is optional: without one the profiles still run.

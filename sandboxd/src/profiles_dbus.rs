@@ -1,5 +1,5 @@
 //! `org.zionos.Profiles1`: the profiles of the session on the session bus —
-//! list them, ask their status, start, stop, hibernate (freeze), resume
+//! list them, ask their status and what the machine lets them have, start, stop, hibernate (freeze), resume
 //! (thaw) and run an app in one; a signal on every state change, on every
 //! death and on every refused configuration; a desktop notification when a
 //! profile dies.
@@ -18,6 +18,7 @@ use zbus::zvariant::Value;
 use zbus::{fdo, interface};
 use zion_caller::Gate;
 use zion_profiles::apps::Limits;
+use zion_profiles::{Capabilities, Capability};
 
 use crate::quarantine::notify::NotificationsProxy;
 use crate::session::Event;
@@ -248,6 +249,30 @@ impl Profiles1 {
             .map_err(failed)
     }
 
+    /// What the machine lets profiles have: freezing, CPU weights and
+    /// resource limits, each with why it is unavailable ("" when it works).
+    async fn capabilities(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+    ) -> fdo::Result<Vec<zion_bus::CapabilityStatus>> {
+        self.gate.check(bus, &header).await?;
+        Ok(capability_statuses(&self.session.capabilities()))
+    }
+
+    /// What Podman warned about creating the profile's containers in this
+    /// run of the daemon (limits it ignores, …).
+    async fn warnings(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: &str,
+    ) -> fdo::Result<Vec<String>> {
+        self.gate.check(bus, &header).await?;
+        self.known(name)?;
+        Ok(self.session.warnings(name))
+    }
+
     /// The error of the last edit of zion.toml that was refused (file:line:
     /// column, what, hint), or "" when the file in use is fine. Not behind
     /// the gate: the `ConfigError` signal broadcasts the same text to every
@@ -283,6 +308,21 @@ impl Profiles1 {
     #[zbus(signal)]
     async fn config_reloaded(emitter: &SignalEmitter<'_>, pending: Vec<String>)
         -> zbus::Result<()>;
+}
+
+/// The capabilities as they travel, in [`Capability::ALL`]'s order.
+pub fn capability_statuses(caps: &Capabilities) -> Vec<zion_bus::CapabilityStatus> {
+    Capability::ALL
+        .iter()
+        .map(|c| {
+            let availability = caps.get(*c);
+            zion_bus::CapabilityStatus {
+                name: c.name().to_owned(),
+                available: availability.is_available(),
+                reason: availability.reason().unwrap_or_default().to_owned(),
+            }
+        })
+        .collect()
 }
 
 /// Tells the user a profile died, best effort: a session without a

@@ -13,10 +13,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use tokio::sync::broadcast;
 use zion_config::{Config, ConfigError, Device, Network, Profile, Restart};
+use zion_profiles::host::{capabilities, unavailable_after};
 use zion_profiles::network::{adoptable, network_spec, profile_network};
 use zion_profiles::spec::{IdRange, UidMap};
 use zion_profiles::{
-    container_spec, ContainerState, HostDevices, Lifecycle, LifecycleError, Plan, ProfilePaths,
+    container_spec, Capabilities, Capability, ContainerState, HostDevices, Lifecycle,
+    LifecycleError, Plan, ProfilePaths,
 };
 
 use crate::criu::{self, Criu, Method};
@@ -161,6 +163,26 @@ struct Runtime {
     down: Option<(&'static str, String)>,
     /// The last state announced, so that each change is told once.
     announced: Option<String>,
+    /// What Podman warned about its containers ([`Session::note_warnings`]).
+    warnings: Vec<String>,
+}
+
+/// Which container of a profile Podman warned about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Made {
+    /// The profile's own.
+    Profile,
+    /// One of its disposable sandboxes.
+    Sandbox,
+}
+
+impl Made {
+    fn prefix(self) -> &'static str {
+        match self {
+            Made::Profile => "",
+            Made::Sandbox => "disposable browser: ",
+        }
+    }
 }
 
 /// A session: its configuration, folders and Podman.
@@ -183,18 +205,30 @@ pub struct Session {
     id_slots: Mutex<()>,
     /// Rootless Podman's default uid map (empty when rootful).
     uid_map: UidMap,
+    /// What the machine lets profiles have ([`zion_profiles::host`]).
+    capabilities: Mutex<Capabilities>,
 }
 
 impl Session {
-    /// Asks Podman whether it runs rootless; if so, profile containers map
-    /// the user's uid into the container (`keep-id`).
-    pub async fn detect_rootless(&mut self) {
-        match self.lifecycle.client().rootless().await {
-            Ok(rootless) => {
-                if rootless {
+    /// Asks Podman whether it runs rootless (if so, profile containers map
+    /// the user's uid into the container, `keep-id`) and what its cgroups
+    /// let profiles have: each capability the machine lacks (freezing, CPU
+    /// weights, resource limits) is reported once here, and not tried again.
+    pub async fn detect_host(&mut self) {
+        match self.lifecycle.client().host().await {
+            Ok(host) => {
+                if host.rootless {
                     tracing::info!("Podman runs rootless: the user's uid is kept inside profile containers (keep-id)");
                 }
-                self.devices.rootless = rootless;
+                self.devices.rootless = host.rootless;
+                let caps = capabilities(&host);
+                for line in caps.unavailable() {
+                    tracing::warn!("{line}");
+                }
+                *self
+                    .capabilities
+                    .get_mut()
+                    .unwrap_or_else(PoisonError::into_inner) = caps;
             }
             Err(err) => tracing::warn!(
                 "could not ask Podman whether it runs rootless ({err}); assuming it does not"
@@ -222,6 +256,66 @@ impl Session {
         &self.uid_map
     }
 
+    /// What this machine lets profiles have (as [`Session::detect_host`]
+    /// found and refusals since taught).
+    pub fn capabilities(&self) -> Capabilities {
+        self.capabilities
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Learns from `err`, a failed use of `capability` on `profile`'s
+    /// container, whether the machine lacks it ([`unavailable_after`], with
+    /// the container's state asked again); if so it is reported once and
+    /// not tried again. Returns whether it is unavailable now.
+    pub async fn learn(&self, capability: Capability, profile: &str, err: &LifecycleError) -> bool {
+        let running = matches!(
+            self.lifecycle.state(profile).await,
+            Ok(Some(ContainerState::Running))
+        );
+        let Some(why) = unavailable_after(err, running) else {
+            return false;
+        };
+        let news = self
+            .capabilities
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .lose(capability, why.clone());
+        if news {
+            tracing::warn!(
+                "{} unavailable: {why}; not tried again until the daemon restarts",
+                capability.name()
+            );
+        }
+        true
+    }
+
+    /// Keeps what Podman warned about creating a container of `profile`
+    /// (its own, or one of its disposable sandboxes: `what`), for
+    /// [`Session::warnings`]. A new container of the profile itself replaces
+    /// its earlier warnings.
+    pub fn note_warnings(&self, profile: &str, what: Made, warnings: &[String]) {
+        self.with_runtime(profile, |rt| {
+            if what == Made::Profile {
+                rt.warnings
+                    .retain(|w| w.starts_with(Made::Sandbox.prefix()));
+            }
+            for warning in warnings {
+                let line = format!("{}{warning}", what.prefix());
+                if !rt.warnings.contains(&line) {
+                    rt.warnings.push(line);
+                }
+            }
+        });
+    }
+
+    /// What Podman warned about the containers of `profile` made by this
+    /// daemon run, as the user reads it.
+    pub fn warnings(&self, profile: &str) -> Vec<String> {
+        self.with_runtime(profile, |rt| rt.warnings.clone())
+    }
+
     /// A session over `config`, with its folders at `paths`, on Podman.
     pub fn new(config: Config, paths: SessionPaths, lifecycle: Lifecycle) -> Session {
         let devices = HostDevices::probe(Some(&paths.runtime));
@@ -241,6 +335,7 @@ impl Session {
             firewall_in_force: AtomicBool::new(false),
             id_slots: Mutex::new(()),
             uid_map: UidMap::default(),
+            capabilities: Mutex::new(Capabilities::default()),
         }
     }
 
@@ -305,7 +400,7 @@ impl Session {
         }
     }
 
-    /// Whether Podman runs rootless (as [`Session::detect_rootless`] found).
+    /// Whether Podman runs rootless (as [`Session::detect_host`] found).
     pub fn rootless(&self) -> bool {
         self.devices.rootless
     }
@@ -366,6 +461,9 @@ impl Session {
             tracing::warn!("{warning}");
         }
         let up = self.lifecycle.up(&outcome.spec).await?;
+        if !matches!(up.plan, Plan::Adopt { .. } | Plan::Start { .. }) {
+            self.note_warnings(name, Made::Profile, &up.warnings);
+        }
         self.with_runtime(name, |rt| {
             rt.wanted = true;
             rt.down = None;
@@ -575,7 +673,17 @@ impl Session {
             mode => criu::method(name, mode, self.criu().await).map_err(anyhow::Error::msg)?,
         };
         match method {
-            Method::Freeze => self.lifecycle.freeze(name).await?,
+            Method::Freeze => {
+                if let Some(why) = self.capabilities().freezing.reason() {
+                    anyhow::bail!(
+                        "profile `{name}` is not hibernated and keeps running: freezing unavailable: {why}"
+                    );
+                }
+                if let Err(err) = self.lifecycle.freeze(name).await {
+                    self.learn(Capability::Freezing, name, &err).await;
+                    return Err(err.into());
+                }
+            }
             Method::Checkpoint => self.checkpoint(name).await?,
         }
         self.with_runtime(name, |rt| {

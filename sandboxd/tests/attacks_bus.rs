@@ -317,6 +317,12 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
 
     let attack = Attack::new("org.zionos.Profiles1", "List", &[]);
     findings.refused(&attack, &in_container(&attack), namespace);
+    // What Podman warned and what the machine lacks tell an attacker which
+    // limits hold: the session user's to read, not a container's.
+    let attack = Attack::new("org.zionos.Profiles1", "Warnings", &["s:work"]);
+    findings.refused(&attack, &in_container(&attack), namespace);
+    let attack = Attack::new("org.zionos.Profiles1", "Capabilities", &[]);
+    findings.refused(&attack, &in_container(&attack), namespace);
 
     let attack = Attack::new("org.zionos.Quarantine1", "Release", &[&id, "s:shared"]);
     findings.refused(&attack, &in_container(&attack), namespace);
@@ -428,6 +434,16 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
     assert!(release.status.success(), "{}\n{}", text(&release), logs());
     let released = quarantine.get(item.id).await.expect("Get");
     assert_eq!(released.state, "released", "{released:?}");
+    let caps = profiles
+        .capabilities()
+        .await
+        .expect("Capabilities from the host");
+    let names: Vec<&str> = caps.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["freezing", "CPU weights", "resource limits"]);
+    profiles
+        .warnings("work")
+        .await
+        .expect("Warnings from the host");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

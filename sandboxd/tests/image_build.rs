@@ -149,3 +149,91 @@ fn a_recipe_becomes_a_runnable_image_once_and_bad_recipes_say_why() {
         "{listed}"
     );
 }
+
+/// Issue 19: an ordinary user builds a profile image without root —
+/// mmdebstrap in a user namespace of the account's subordinate range,
+/// imported into the account's own rootless Podman — from the shipped base
+/// recipe, tagged by the same recipe hash as a build by root.
+#[test]
+fn an_ordinary_user_builds_the_base_image_into_their_own_rootless_podman() {
+    zion_tests::require!(
+        rustix::process::geteuid().is_root(),
+        "creating the unprivileged test account needs root"
+    );
+    zion_tests::require_program!("mmdebstrap", "mmdebstrap");
+    let user = zion_tests::user::TestUser::ensure().expect("the unprivileged test account");
+    let env = TestEnv::for_user(&user).expect("a session of the test account");
+    let zionctl = env.expose(&zionctl_bin()).expect("zionctl for the account");
+    let recipe_text = include_str!("../../session-files/images/base.packages");
+    let recipes = env.root().join("recipes");
+    std::fs::create_dir_all(&recipes).expect("recipes folder");
+    write(&recipes.join("base.packages"), recipe_text);
+    let config = write(
+        &env.root().join("zion.toml"),
+        "[[profile]]\nname = \"work\"\nimage = \"localhost/zion-base:latest\"\n",
+    );
+    // The build's files in the test's folder, the account's own.
+    let tmp = env.root().join("tmp");
+    std::fs::create_dir_all(&tmp).expect("build folder");
+    for path in [&recipes, &config] {
+        user.give(path, true).expect("the account reads its files");
+    }
+    user.give(&tmp, true).expect("the account's build folder");
+    let mut cmd = env.command(&zionctl);
+    cmd.args(["image", "build", "work", "--config"])
+        .arg(&config)
+        .arg("--recipes")
+        .arg(&recipes)
+        .env("TMPDIR", &tmp);
+    if let Ok(mirror) = std::env::var("ZION_DEBIAN_MIRROR") {
+        cmd.env("ZION_DEBIAN_MIRROR", mirror);
+    }
+    let out = cmd.output().expect("zionctl runs as the account");
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    let tag = Recipe::parse(recipe_text).tag();
+    assert!(
+        shown.contains("by mmdebstrap in a user namespace")
+            && shown.contains(&format!("built localhost/zion-base:{tag}")),
+        "{shown}"
+    );
+    for step in [
+        "Downloading packages",
+        "Installing the essential packages",
+        "Importing into Podman",
+    ] {
+        assert!(shown.contains(step), "no `{step}` step:\n{shown}");
+    }
+
+    // In the account's own Podman, under the recipe's tag and the
+    // configured one, and it runs there.
+    let exists = env
+        .podman()
+        .cli()
+        .args(["image", "exists", &format!("localhost/zion-base:{tag}")])
+        .status()
+        .expect("podman image exists");
+    assert!(exists.success(), "no localhost/zion-base:{tag}\n{shown}");
+    let ran = env
+        .podman()
+        .cli()
+        .args([
+            "run",
+            "--rm",
+            "localhost/zion-base:latest",
+            "cat",
+            "/etc/debian_version",
+        ])
+        .output()
+        .expect("podman run");
+    assert!(
+        String::from_utf8_lossy(&ran.stdout).starts_with("12."),
+        "not bookworm: {}",
+        text(&ran)
+    );
+    let leftovers = zion_tests::user::not_owned_by(&tmp, user.uid);
+    assert!(
+        leftovers.is_empty(),
+        "files in the account's build folder it does not own: {leftovers:?}"
+    );
+}

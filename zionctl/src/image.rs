@@ -12,7 +12,7 @@ use podman_api::opts::ImageTagOpts;
 use zion_config::Config;
 use zion_config::SessionPaths;
 use zion_profiles::image::BROWSER_IMAGE_NAME;
-use zion_profiles::image::{self, phase_fraction, Progress, Recipe};
+use zion_profiles::image::{self, phase_fraction, Builder, Progress, Recipe};
 use zion_profiles::podman::{self, PodmanCandidates};
 use zion_profiles::{PodmanClient, Timeouts};
 
@@ -21,8 +21,10 @@ use zion_profiles::{PodmanClient, Timeouts};
 pub enum ImageCommand {
     /// Builds a profile's image (every profile's when none is named) from its
     /// recipe, `NAME.packages` for an image `localhost/zion-NAME`: Debian
-    /// minbase and the packages listed, by debootstrap (as root), imported
-    /// into the session's Podman. An image built from the same recipe is kept.
+    /// minbase and the packages listed, by debootstrap as root or by
+    /// `mmdebstrap --mode=unshare` as an ordinary user (with a subuid/subgid
+    /// range), imported into the session's Podman (the user's own, rootless,
+    /// for an ordinary user). An image built from the same recipe is kept.
     Build {
         /// The profile, as in zion.toml.
         profile: Option<String>,
@@ -231,19 +233,19 @@ async fn build_one(
         );
         return Ok(());
     }
-    if !rustix::process::geteuid().is_root() {
-        return Err(format!(
-            "building {built} needs root (debootstrap creates device files and runs \
-             chroot): run `sudo -E zionctl image build`"
-        ));
-    }
+    let euid = rustix::process::geteuid();
+    let builder = Builder::for_user(euid.is_root());
     println!(
-        "building {built} from {} (Debian minbase and {}) for {}",
+        "building {built} from {} (Debian minbase and {}, by {}) for {}",
         recipe_path.display(),
         match recipe.packages.len() {
             0 => "nothing else".to_owned(),
             1 => "1 package".to_owned(),
             n => format!("{n} packages"),
+        },
+        match builder {
+            Builder::Debootstrap => "debootstrap",
+            Builder::Mmdebstrap => "mmdebstrap in a user namespace",
         },
         want.users.join(", ")
     );
@@ -255,20 +257,37 @@ async fn build_one(
         .prefix("zion-image-")
         .tempdir_in(&base)
         .map_err(|e| format!("creating a build folder in {}: {e}", base.display()))?;
-    let log = base.join(format!("zion-image-{}.log", want.recipe));
-    let rootfs = work.path().join("root");
+    // Each user's own log: in the shared /var/tmp another user's is not
+    // theirs to overwrite.
+    let log = if euid.is_root() {
+        base.join(format!("zion-image-{}.log", want.recipe))
+    } else {
+        base.join(format!("zion-image-{}-{}.log", want.recipe, euid.as_raw()))
+    };
+    let tarball = work.path().join("root.tar");
     let mut bar = Bar::new();
-    let result = image::debootstrap(&recipe, &rootfs, &options.mirror, &log, |p| bar.show(p));
+    let result = match builder {
+        Builder::Debootstrap => {
+            let rootfs = work.path().join("root");
+            image::debootstrap(&recipe, &rootfs, &options.mirror, &log, |p| bar.show(p)).and_then(
+                |()| {
+                    bar.show(&Progress {
+                        fraction: phase_fraction(image::pack_phase(), 0.0),
+                        doing: "Packing the image".to_owned(),
+                    });
+                    image::pack(&rootfs, &tarball)
+                },
+            )
+        }
+        // Straight into the archive, in the user's own user namespace.
+        Builder::Mmdebstrap => {
+            image::mmdebstrap(&recipe, &tarball, &options.mirror, &log, |p| bar.show(p))
+        }
+    };
     if let Err(e) = result {
         bar.finish();
         return Err(e.to_string());
     }
-    let tarball = work.path().join("root.tar");
-    bar.show(&Progress {
-        fraction: phase_fraction(image::pack_phase(), 0.0),
-        doing: "Packing the image".to_owned(),
-    });
-    image::pack(&rootfs, &tarball).map_err(|e| e.to_string())?;
     let imported = podman
         .import_image(&tarball, &built, |sent, total| {
             bar.show(&Progress {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use zion_bus::{ProfileStatus, Profiles1Proxy};
+use zion_bus::{CapabilityStatus, ProfileStatus, Profiles1Proxy};
 
 use crate::bus::{self, explain};
 
@@ -65,15 +65,24 @@ async fn call(command: ProfilesCommand) -> Result<(), String> {
                 for (name, label, colour, state) in list {
                     println!("{name:<12} {label:<16} {colour}  {state}");
                 }
+                for line in unavailable(&proxy).await {
+                    println!("{line}");
+                }
             }
         }
         ProfilesCommand::Status { name, json } => {
             let status = proxy.status(&name).await.map_err(explain)?;
+            // Asked of daemons since issue 19; an older one has no such
+            // method and nothing to add.
+            let warnings = proxy.warnings(&name).await.unwrap_or_default();
+            let unavailable = unavailable(&proxy).await;
             if json {
-                let text = serde_json::to_string(&status).map_err(|e| e.to_string())?;
-                println!("{text}");
+                let mut value = serde_json::to_value(&status).map_err(|e| e.to_string())?;
+                value["warnings"] = serde_json::json!(warnings);
+                value["unavailable"] = serde_json::json!(unavailable);
+                println!("{value}");
             } else {
-                print!("{}", show_status(&status, now()));
+                print!("{}", show_status(&status, &warnings, &unavailable, now()));
             }
         }
         ProfilesCommand::Start { name } => proxy.start(&name).await.map_err(explain)?,
@@ -85,14 +94,27 @@ async fn call(command: ProfilesCommand) -> Result<(), String> {
     Ok(())
 }
 
+/// `"<name> unavailable: <reason>"` for each capability the machine lacks
+/// (none from a daemon older than `Capabilities`).
+async fn unavailable(proxy: &Profiles1Proxy<'_>) -> Vec<String> {
+    proxy
+        .capabilities()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(CapabilityStatus::unavailable_line)
+        .collect()
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
-/// `NAME: STATE`, then one line per known value.
-fn show_status(s: &ProfileStatus, now: u64) -> String {
+/// `NAME: STATE`, then one line per known value, then what Podman warned
+/// about its containers and what the machine lacks.
+fn show_status(s: &ProfileStatus, warnings: &[String], unavailable: &[String], now: u64) -> String {
     let mut out = format!("{}: {}\n", s.name, s.state);
     if !s.reason.is_empty() {
         out.push_str(&format!("  {:<13} {}\n", "why", s.reason));
@@ -131,6 +153,12 @@ fn show_status(s: &ProfileStatus, now: u64) -> String {
             mib(s.memory_bytes)
         ));
     }
+    for warning in warnings {
+        out.push_str(&format!("  {:<13} Podman: {warning}\n", "warning"));
+    }
+    for line in unavailable {
+        out.push_str(&format!("  {:<13} {line}\n", "note"));
+    }
     out
 }
 
@@ -163,7 +191,7 @@ mod tests {
             frozen_since: 990,
             started_at: 900,
         };
-        let text = show_status(&s, 1000);
+        let text = show_status(&s, &[], &[], 1000);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "work: hibernated");
         assert!(text.contains("started       1m40s ago"), "{text}");
@@ -175,6 +203,51 @@ mod tests {
         assert!(
             text.contains("memory        3.0 MiB of 256.0 MiB"),
             "{text}"
+        );
+        assert!(
+            !text.contains("warning") && !text.contains("note"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn status_shows_podmans_warnings_and_what_the_machine_lacks() {
+        let s = ProfileStatus {
+            name: "work".into(),
+            state: "running".into(),
+            reason: String::new(),
+            cpu_percent: 0.0,
+            cpu_time_ns: 0,
+            memory_bytes: 0,
+            memory_limit: 0,
+            frozen_since: 0,
+            started_at: 0,
+        };
+        let caps = [
+            CapabilityStatus {
+                name: "freezing".into(),
+                available: false,
+                reason: "rootless Podman cannot manage cgroups on a cgroup v1 machine".into(),
+            },
+            CapabilityStatus {
+                name: "CPU weights".into(),
+                available: true,
+                reason: String::new(),
+            },
+        ];
+        let unavailable: Vec<String> = caps
+            .iter()
+            .filter_map(CapabilityStatus::unavailable_line)
+            .collect();
+        let warnings = [
+            "Resource limits are not supported and ignored on cgroups V1 rootless systems".into(),
+        ];
+        let text = show_status(&s, &warnings, &unavailable, 1000);
+        assert_eq!(
+            text,
+            "work: running\n\
+             \x20 warning       Podman: Resource limits are not supported and ignored on cgroups V1 rootless systems\n\
+             \x20 note          freezing unavailable: rootless Podman cannot manage cgroups on a cgroup v1 machine\n"
         );
     }
 }

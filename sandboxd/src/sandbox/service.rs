@@ -24,6 +24,7 @@ use super::spec::{
     SandboxPaths, BROWSER_UID, LABEL_SANDBOX, LABEL_SANDBOX_PROFILE,
 };
 use super::state::{next_id, pool_plan, SandboxState, Step};
+use crate::session::Made;
 use crate::Session;
 use zion_profiles::spec::IdRange;
 
@@ -422,7 +423,7 @@ impl Sandboxes {
         };
         let spec = sandbox_spec(&config, &ids, &paths, &self.settings.image);
         let made = async {
-            let container = self
+            let created = self
                 .session
                 .lifecycle()
                 .client()
@@ -434,6 +435,15 @@ impl Sandboxes {
                         self.settings.image
                     ))
                 })?;
+            // Podman makes it even where it ignores its limits: said, not dropped.
+            for warning in &created.warnings {
+                tracing::warn!(
+                    "profile `{profile}`: Podman, creating disposable sandbox {id}: {warning}"
+                );
+            }
+            self.session
+                .note_warnings(profile, Made::Sandbox, &created.warnings);
+            let container = created.id;
             self.entries(|e| {
                 if let Some(entry) = e.all.get_mut(&id) {
                     entry.container.clone_from(&container);
