@@ -246,6 +246,9 @@ impl Scanner {
                         Outcome::Matches(matches) if matches.is_empty() => Verdict::Clean,
                         Outcome::Matches(matches) => Verdict::Infected { matches },
                         Outcome::Error(reason) => Verdict::Error { reason },
+                        Outcome::Unscannable { problem, member } => {
+                            Verdict::Unscannable { problem, member }
+                        }
                     };
                 }
                 Err(Failure::Send(e)) if attempt == 0 => {

@@ -8,6 +8,7 @@
 //! make a [`Scanner`] over the saved file, start a [`RuleWatcher`] whose
 //! [`RulesEvent::Recompiled`] calls [`Scanner::reload`] and rescans held items.
 
+pub mod archive;
 mod client;
 pub mod confine;
 mod namespace;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use yara::{CallbackMsg, CallbackReturn, MetadataValue};
 
+use super::archive::{self, ArchiveLimits, MemberScanner};
 use super::confine::{self, Limits};
 use super::protocol::{Channel, Outcome, Reply, Request};
 use super::rules::load_compiled;
@@ -130,6 +131,9 @@ fn fail(channel: &mut Channel, reason: String) -> Result<(), WorkerError> {
     Err(WorkerError::Startup(reason))
 }
 
+/// Scans the object, then every member if it is an archive. A match
+/// anywhere makes it infected; else a member that could not be scanned makes
+/// it unscannable; else it is clean.
 fn scan(rules: &yara::Rules, fd: OwnedFd, timeout_secs: i32) -> Outcome {
     let file = File::from(fd);
     let mut matches = Vec::new();
@@ -139,9 +143,42 @@ fn scan(rules: &yara::Rules, fd: OwnedFd, timeout_secs: i32) -> Outcome {
         }
         CallbackReturn::Continue
     });
-    match result {
-        Ok(()) => Outcome::Matches(matches),
-        Err(e) => Outcome::Error(format!("libyara: {e}")),
+    if let Err(e) = result {
+        return Outcome::Error(format!("libyara: {e}"));
+    }
+    let mut members = Members {
+        rules,
+        timeout_secs,
+    };
+    let found = match archive::walk(&file, ArchiveLimits::default(), &mut members) {
+        Ok(found) => found,
+        Err(reason) => return Outcome::Error(reason),
+    };
+    matches.extend(found.matches);
+    match found.problem {
+        Some((problem, member)) if matches.is_empty() => Outcome::Unscannable { problem, member },
+        _ => Outcome::Matches(matches),
+    }
+}
+
+/// Archive members, scanned from memory with the same rules.
+struct Members<'r> {
+    rules: &'r yara::Rules,
+    timeout_secs: i32,
+}
+
+impl MemberScanner for Members<'_> {
+    fn scan(&mut self, data: &[u8]) -> Result<Vec<RuleMatch>, String> {
+        let mut matches = Vec::new();
+        self.rules
+            .scan_mem_callback(data, self.timeout_secs, |message| {
+                if let CallbackMsg::RuleMatching(rule) = message {
+                    matches.push(rule_match(&rule));
+                }
+                CallbackReturn::Continue
+            })
+            .map_err(|e| format!("libyara: {e}"))?;
+        Ok(matches)
     }
 }
 
@@ -167,6 +204,7 @@ fn rule_match(rule: &yara::Rule<'_>) -> RuleMatch {
         namespace: rule.namespace.to_string(),
         tags: rule.tags.iter().map(|t| (*t).to_string()).collect(),
         meta,
+        member: Vec::new(),
     }
 }
 
