@@ -238,6 +238,7 @@ mod tests {
             namespace: "default".into(),
             tags: vec![],
             meta: BTreeMap::from([("author".to_owned(), "Jane Doe".to_owned())]),
+            member: Vec::new(),
         };
         let msg = message(&item(State::Infected { matches: vec![m] })).expect("a message");
         assert_eq!(msg.summary, "setup.exe is infected");
