@@ -92,11 +92,19 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         Some(Format::Zip)
     } else if starts(b"7z\xbc\xaf\x27\x1c") {
         Some(Format::SevenZ)
-    } else if starts(b"\x1f\x8b") {
+    } else if starts(b"\x1f\x8b\x08") {
+        // Deflate is gzip's only method: two bytes alone would take too many
+        // binaries for broken archives.
         Some(Format::Gzip)
     } else if starts(b"\xfd7zXZ\x00") {
         Some(Format::Xz)
-    } else if head.len() >= 4 && starts(b"BZh") && (b'1'..=b'9').contains(&head[3]) {
+    } else if starts(b"BZh")
+        && head.get(3).is_some_and(|level| (b'1'..=b'9').contains(level))
+        // A block (the digits of pi) or the end of the stream (of sqrt(pi)).
+        && head.get(4..10).is_some_and(|magic| {
+            magic == b"\x31\x41\x59\x26\x53\x59" || magic == b"\x17\x72\x45\x38\x50\x90"
+        })
+    {
         Some(Format::Bzip2)
     } else if starts(b"\x28\xb5\x2f\xfd") {
         Some(Format::Zstd)
@@ -661,7 +669,9 @@ mod tests {
         assert_eq!(detect(b"\x1f\x8b\x08\x00"), Some(Format::Gzip));
         assert_eq!(detect(b"\xfd7zXZ\x00\x00"), Some(Format::Xz));
         assert_eq!(detect(b"BZh91AY&SY"), Some(Format::Bzip2));
+        assert_eq!(detect(b"BZh9 is a text, not a stream"), None);
         assert_eq!(detect(b"BZhX"), None);
+        assert_eq!(detect(b"\x1f\x8b\x07 not deflate"), None);
         assert_eq!(detect(b"\x28\xb5\x2f\xfd\x00"), Some(Format::Zstd));
         assert_eq!(detect(b"MZ\x90\x00"), None);
         assert_eq!(detect(&[0u8; 512]), None);
