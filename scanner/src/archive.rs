@@ -443,7 +443,13 @@ impl Walker<'_> {
         ) {
             Ok(archive) => archive,
             // The names themselves are encrypted: no member can be named.
+            // (Built without sevenz-rust2's `aes256`, the reader calls AES an
+            // unsupported method; Zion never decrypts.)
             Err(Error::PasswordRequired | Error::MaybeBadPassword(_)) => {
+                self.problem(ArchiveProblem::Encrypted, path.to_vec());
+                return Ok(());
+            }
+            Err(Error::UnsupportedCompressionMethod(method)) if method.contains("AES") => {
                 self.problem(ArchiveProblem::Encrypted, path.to_vec());
                 return Ok(());
             }
