@@ -319,6 +319,10 @@ impl Walker<'_> {
 
     /// Scans one member's bytes, then reads it as a container in turn.
     fn member(&mut self, path: Vec<String>, data: &[u8], depth: u32) -> Result<(), Stop> {
+        // Folders, links and empty files carry nothing to match.
+        if data.is_empty() {
+            return Ok(());
+        }
         let matches = self.scanner.scan(data).map_err(Stop::Scan)?;
         self.found
             .matches
@@ -363,12 +367,10 @@ impl Walker<'_> {
         };
         self.count_members(archive.len(), path)?;
         for index in 0..archive.len() {
-            let (name, encrypted, skip) = match archive.by_index_raw(index) {
-                Ok(entry) => (
-                    member_name(entry.name_raw()),
-                    entry.encrypted(),
-                    entry.is_dir() || entry.is_symlink(),
-                ),
+            // Every entry is read, a "folder" too: data hidden in one is
+            // still data.
+            let (name, encrypted) = match archive.by_index_raw(index) {
+                Ok(entry) => (member_name(entry.name_raw()), entry.encrypted()),
                 Err(e) => {
                     self.unreadable(path, format!("zip member {index}: {e}"));
                     continue;
@@ -377,9 +379,6 @@ impl Walker<'_> {
             let member = child(path, name);
             if encrypted {
                 self.problem(ArchiveProblem::Encrypted, member);
-                continue;
-            }
-            if skip {
                 continue;
             }
             let data = match archive.by_index(index) {
@@ -414,13 +413,9 @@ impl Walker<'_> {
                 Err(e) => return self.read_failed(path.to_vec(), &e),
             };
             self.count_members(1, path)?;
+            // Every entry's data is read, whatever its type says: data
+            // hidden in a "folder" or "link" is still data.
             let member = child(path, member_name(&entry.path_bytes()));
-            // Links and folders have no content of their own; sparse and
-            // contiguous files are files.
-            let kind = entry.header().entry_type();
-            if !(kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse()) {
-                continue;
-            }
             match read_member(entry, self.budget, counted) {
                 Ok(data) => self.member(member, &data, depth)?,
                 Err(e) => return self.read_failed(member, &e),
