@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use scanner_support::{eicar, RulesEnv};
 use zion_quarantine::{member_path, ArchiveProblem, Verdict};
-use zion_scanner::archive::{MAX_DEPTH, MAX_MEMBERS};
+use zion_scanner::archive::{MAX_DEPTH, MAX_MEMBERS, MAX_UNPACKED};
 use zion_scanner::Scanner;
 
 /// A zip of `(name, bytes)` members, deflated.
@@ -211,6 +211,7 @@ fn a_high_ratio_member_is_refused_quickly_under_the_memory_limit() {
     let started = Instant::now();
     let verdict = scanner.scan(&sample);
     let took = started.elapsed();
+    eprintln!("bomb.zip: {verdict:?} in {took:?}");
     assert_eq!(
         verdict,
         Verdict::Unscannable {
@@ -239,6 +240,7 @@ fn a_42_zip_style_nested_bomb_is_refused_in_bounded_time() {
     let started = Instant::now();
     let verdict = scanner.scan(&sample);
     let took = started.elapsed();
+    eprintln!("42.zip: {verdict:?} in {took:?}");
     let Verdict::Unscannable { problem, member } = &verdict else {
         panic!("want a refused bomb, got {verdict:?}");
     };
@@ -285,6 +287,26 @@ fn an_archive_of_too_many_members_is_refused() {
         }
     );
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn more_unpacked_bytes_than_the_limit_are_refused() {
+    let env = RulesEnv::new();
+    let scanner = scanner_with_memory(&env, 1 << 30);
+    // A plain tar expands nothing (no ratio), but holds more than the limit.
+    let half = vec![0u8; usize::try_from(MAX_UNPACKED / 2).expect("size") + 1];
+    let tar = tar_of(&[("a.bin", &half), ("b.bin", &half)]);
+    drop(half);
+    let verdict = scanner.scan(&env.sample("big.tar", &tar));
+    assert_eq!(
+        verdict,
+        Verdict::Unscannable {
+            problem: ArchiveProblem::TooLarge {
+                limit: MAX_UNPACKED
+            },
+            member: vec!["b.bin".into()],
+        }
+    );
 }
 
 #[test]
