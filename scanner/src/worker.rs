@@ -32,6 +32,8 @@ pub struct WorkerOptions {
     pub limits: Limits,
     /// libyara's own per-scan timeout, in seconds.
     pub scan_timeout_secs: i32,
+    /// What an archive may unpack to before it is refused as a bomb.
+    pub archive: ArchiveLimits,
 }
 
 /// Why the worker stopped with an error.
@@ -107,7 +109,7 @@ pub fn serve(options: &WorkerOptions, channel: OwnedFd) -> Result<(), WorkerErro
             selftest_hang(&mode);
         }
         let outcome = match channel.take_fd() {
-            Some(fd) => scan(&rules, fd, options.scan_timeout_secs),
+            Some(fd) => scan(&rules, fd, options.scan_timeout_secs, options.archive),
             None => Outcome::Error("the request carried no file".into()),
         };
         // After the scan, check the budget again: a long scan may have used it.
@@ -134,7 +136,7 @@ fn fail(channel: &mut Channel, reason: String) -> Result<(), WorkerError> {
 /// Scans the object, then every member if it is an archive. A match
 /// anywhere makes it infected; else a member that could not be scanned makes
 /// it unscannable; else it is clean.
-fn scan(rules: &yara::Rules, fd: OwnedFd, timeout_secs: i32) -> Outcome {
+fn scan(rules: &yara::Rules, fd: OwnedFd, timeout_secs: i32, limits: ArchiveLimits) -> Outcome {
     let file = File::from(fd);
     let mut matches = Vec::new();
     let result = rules.scan_fd_callback(&file, timeout_secs, |message| {
@@ -150,7 +152,7 @@ fn scan(rules: &yara::Rules, fd: OwnedFd, timeout_secs: i32) -> Outcome {
         rules,
         timeout_secs,
     };
-    let found = match archive::walk(&file, ArchiveLimits::default(), &mut members) {
+    let found = match archive::walk(&file, limits, &mut members) {
         Ok(found) => found,
         Err(reason) => return Outcome::Error(reason),
     };

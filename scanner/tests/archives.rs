@@ -310,6 +310,27 @@ fn more_unpacked_bytes_than_the_limit_are_refused() {
 }
 
 #[test]
+fn the_scanner_config_sets_the_archive_limits() {
+    let env = RulesEnv::new();
+    let mut config = env.config();
+    config.archive.max_members = 3;
+    let scanner = Scanner::new(config).expect("scanner starts");
+    let four = zip_of(&[("a", b"1"), ("b", b"2"), ("c", b"3"), ("d", b"4")]);
+    assert_eq!(
+        scanner.scan(&env.sample("four.zip", &four)),
+        Verdict::Unscannable {
+            problem: ArchiveProblem::TooManyMembers { limit: 3 },
+            member: vec![],
+        }
+    );
+    let three = zip_of(&[("a", b"1"), ("b", b"2"), ("c", b"3")]);
+    assert_eq!(
+        scanner.scan(&env.sample("three.zip", &three)),
+        Verdict::Clean
+    );
+}
+
+#[test]
 fn an_encrypted_zip_is_held_as_unscannable_never_clean() {
     if !zion_tests::skip::installed("zip", "zip") {
         return;
