@@ -199,10 +199,11 @@ mod tests {
 
     #[test]
     fn signatures_are_fixed() {
-        assert_eq!(MatchInfo::SIGNATURE.to_string(), "(ssssasa{ss})");
+        // The member path (issue 17) is the match's last field.
+        assert_eq!(MatchInfo::SIGNATURE.to_string(), "(ssssasa{ss}s)");
         assert_eq!(
             ItemInfo::SIGNATURE.to_string(),
-            "(tsssstssssa(ssssasa{ss})ttsb)"
+            "(tsssstssssa(ssssasa{ss}s)ttsb)"
         );
     }
 
