@@ -12,10 +12,14 @@ use zbus::zvariant::Type;
 pub const NAME: &str = "org.zionos.Quarantine1";
 /// The object path.
 pub const PATH: &str = "/org/zionos/Quarantine1";
+/// Between an archive and its member in every report (`a.zip ▸ b.exe`), as
+/// `zion_quarantine::MEMBER_SEPARATOR` joins nested members.
+pub const MEMBER_SEPARATOR: &str = " ▸ ";
 /// The prefix of the interface's error names.
 pub const ERROR_PREFIX: &str = "org.zionos.Quarantine1.Error";
 
-/// One matched rule: `(rule, namespace, author, description, tags, meta)`.
+/// One matched rule: `(rule, namespace, author, description, tags, meta,
+/// member)`.
 /// `author` and `description` repeat the meta entries of those names ("" when
 /// absent) because some rule licences (DRL 1.1) require the author in reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
@@ -32,6 +36,10 @@ pub struct MatchInfo {
     pub tags: Vec<String>,
     /// All of its meta, as text.
     pub meta: HashMap<String, String>,
+    /// Where inside the item it matched: the member path through nested
+    /// archives joined with " ▸ " (`inner.tar.gz ▸ docs/readme.exe`), or ""
+    /// for the item itself.
+    pub member: String,
 }
 
 /// One quarantine item. Text fields that do not apply are "", times are
@@ -191,10 +199,11 @@ mod tests {
 
     #[test]
     fn signatures_are_fixed() {
-        assert_eq!(MatchInfo::SIGNATURE.to_string(), "(ssssasa{ss})");
+        // The member path (issue 17) is the match's last field.
+        assert_eq!(MatchInfo::SIGNATURE.to_string(), "(ssssasa{ss}s)");
         assert_eq!(
             ItemInfo::SIGNATURE.to_string(),
-            "(tsssstssssa(ssssasa{ss})ttsb)"
+            "(tsssstssssa(ssssasa{ss}s)ttsb)"
         );
     }
 

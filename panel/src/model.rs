@@ -548,11 +548,36 @@ pub fn rule_words(m: &MatchInfo) -> String {
     }
 }
 
+/// Where a rule matched: the item itself, or a member inside it
+/// (`invoice.zip ▸ docs/readme.exe`).
+pub fn match_place(item: &ItemInfo, m: &MatchInfo) -> String {
+    if m.member.is_empty() {
+        item.name.clone()
+    } else {
+        format!(
+            "{}{}{}",
+            item.name,
+            zion_bus::quarantine::MEMBER_SEPARATOR,
+            m.member
+        )
+    }
+}
+
 /// Why an item is not clean, naming the rules that matched.
 pub fn why_not_clean(item: &ItemInfo) -> String {
     match Badge::of(item) {
         Badge::Infected if !item.matches.is_empty() => {
-            let rules: Vec<String> = item.matches.iter().map(rule_words).collect();
+            let rules: Vec<String> = item
+                .matches
+                .iter()
+                .map(|m| {
+                    if m.member.is_empty() {
+                        rule_words(m)
+                    } else {
+                        format!("{} in {}", rule_words(m), match_place(item, m))
+                    }
+                })
+                .collect();
             format!("{} matched {}.", item.name, rules.join("; "))
         }
         Badge::Infected => format!("{} was found infected.", item.name),
@@ -576,6 +601,7 @@ mod tests {
                 description: "EICAR test file".into(),
                 tags: Vec::new(),
                 meta: Map::new(),
+                member: String::new(),
             }]
         } else {
             Vec::new()
@@ -607,6 +633,20 @@ mod tests {
             item(3, "big.iso", "scanning"),
         ]));
         p
+    }
+
+    #[test]
+    fn a_match_inside_an_archive_is_named_by_its_member_path() {
+        let mut archive = item(4, "invoice.zip", "infected");
+        archive.matches[0].member = "docs/readme.exe".into();
+        assert_eq!(
+            match_place(&archive, &archive.matches[0]),
+            "invoice.zip ▸ docs/readme.exe"
+        );
+        let why = why_not_clean(&archive);
+        assert!(why.contains("in invoice.zip ▸ docs/readme.exe"), "{why}");
+        let plain = item(2, "eicar.com", "infected");
+        assert_eq!(match_place(&plain, &plain.matches[0]), "eicar.com");
     }
 
     #[test]

@@ -272,6 +272,12 @@ fn detail<'a>(panel: &'a Panel, item: &'a ItemInfo) -> Element<'a, Message> {
         info = info.push(text("Matched rules").font(BOLD));
         for m in &item.matches {
             let mut rule = column![text(&m.rule).font(BOLD)].spacing(4);
+            if !m.member.is_empty() {
+                rule = rule.push(field(
+                    "Found in",
+                    text(super::model::match_place(item, m)).into(),
+                ));
+            }
             if !m.description.is_empty() {
                 rule = rule.push(field("Description", text(&m.description).into()));
             }

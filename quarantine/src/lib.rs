@@ -16,7 +16,7 @@ pub mod store;
 pub mod transfer;
 pub mod watcher;
 
-pub use verdict::{RuleMatch, Verdict};
+pub use verdict::{member_path, ArchiveProblem, RuleMatch, Verdict, MEMBER_SEPARATOR};
 
 pub use audit::{AuditBreak, AuditReport, AuditStatus};
 pub use error::StoreError;

@@ -150,6 +150,11 @@ impl State {
             Verdict::Infected { matches } => State::Infected { matches },
             Verdict::Error { reason } => State::Error { reason },
             Verdict::TooLarge { size, limit } => State::TooLarge { size, limit },
+            // Held as an error (never clean); the typed verdict stays in the
+            // journal beside the state.
+            Verdict::Unscannable { problem, member } => State::Error {
+                reason: Verdict::unscannable_reason(&problem, &member),
+            },
         }
     }
 
@@ -341,6 +346,7 @@ mod tests {
             namespace: "default".into(),
             tags: vec![],
             meta: Default::default(),
+            member: Vec::new(),
         }
     }
 

@@ -450,5 +450,8 @@ pub(crate) fn verdict_word(v: &Verdict) -> String {
         }
         Verdict::Error { .. } => "error, released by override".into(),
         Verdict::TooLarge { .. } => "too large, not scanned".into(),
+        Verdict::Unscannable { problem, .. } => {
+            format!("{problem}, released by override")
+        }
     }
 }

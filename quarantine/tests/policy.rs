@@ -199,6 +199,7 @@ fn infected_failed_too_large_and_busy_items_are_never_auto_released() {
                 namespace: "default".into(),
                 tags: vec![],
                 meta: Default::default(),
+                member: Vec::new(),
             }],
         },
         State::Error {

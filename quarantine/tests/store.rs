@@ -26,6 +26,7 @@ fn eicar_match() -> RuleMatch {
         namespace: "default".into(),
         tags: vec!["test".into()],
         meta: [("author".to_owned(), "Zion".to_owned())].into(),
+        member: Vec::new(),
     }
 }
 

@@ -315,6 +315,83 @@ async fn zionctl_quarantine_shows_verdicts_and_releases() {
     assert!(!ok && err.contains("no quarantine item 42"), "{err}");
 }
 
+/// A zip made by the `zip` tool from `(name, bytes)` files, with `extra`
+/// arguments (`-P password`).
+fn zip_tool(env: &TestEnv, archive: &str, files: &[(&str, &[u8])], extra: &[&str]) -> Vec<u8> {
+    let dir = env.root().join(format!("{archive}.d"));
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, bytes).expect("write member");
+    }
+    let status = std::process::Command::new("zip")
+        .arg("-q")
+        .args(extra)
+        .arg(env.root().join(archive))
+        .args(files.iter().map(|(name, _)| *name))
+        .current_dir(&dir)
+        .status()
+        .expect("run zip");
+    assert!(status.success(), "zip: {status}");
+    std::fs::read(env.root().join(archive)).expect("the zip")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_member_match_is_named_and_an_encrypted_archive_is_held() {
+    if !zion_tests::skip::installed("zip", "zip") {
+        return;
+    }
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env, REVIEW_OUTBOX);
+    let daemon = Daemon::start(&env);
+    let (_bus, proxy) = connect_quarantine(&env).await;
+    let infected = zip_tool(
+        &env,
+        "invoice.zip",
+        &[("invoice.pdf", b"%PDF-1.4\n"), ("docs/readme.exe", EICAR)],
+        &[],
+    );
+    let secret = zip_tool(
+        &env,
+        "secret.zip",
+        &[("contract.txt", b"terms\n")],
+        &["-P", "pw"],
+    );
+    drop_file(&outbox(&env), "invoice.zip", &infected);
+    drop_file(&outbox(&env), "secret.zip", &secret);
+    let items = verdicts(&proxy, &["invoice.zip", "secret.zip"]).await;
+
+    let invoice = &items["invoice.zip"];
+    assert_eq!(invoice.state, "infected", "{invoice:?}\n{}", daemon.log());
+    assert!(
+        invoice
+            .matches
+            .iter()
+            .any(|m| m.member == "docs/readme.exe"),
+        "{invoice:?}"
+    );
+    let (ok, out, err) = zionctl(&env, &["quarantine", "show", &invoice.id.to_string()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("invoice.zip ▸ docs/readme.exe"), "{out}");
+
+    // Encrypted: held for review as unscannable, never clean.
+    let secret = &items["secret.zip"];
+    assert_eq!(secret.state, "error", "{secret:?}");
+    assert_eq!(secret.verdict, "unscannable", "{secret:?}");
+    assert_eq!(
+        secret.detail, "unscannable: encrypted: contract.txt",
+        "{secret:?}"
+    );
+    let (ok, out, err) = zionctl(&env, &["quarantine", "show", &secret.id.to_string()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("unscannable: encrypted"), "{out}");
+    let (ok, _, err) = zionctl(
+        &env,
+        &["quarantine", "release", &secret.id.to_string(), "shared"],
+    );
+    assert!(!ok && err.contains("--override"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_rule_rescans_what_the_quarantine_holds() {
     let env = TestEnv::new().expect("test environment");

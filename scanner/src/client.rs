@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{fstat, open, FileType, Mode, OFlags};
 use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
 
+use super::archive::ArchiveLimits;
 use super::confine::{Confinement, Limits};
 use super::protocol::{Channel, Outcome, ReadError, Reply, Request};
 use zion_quarantine::verdict::Verdict;
@@ -45,6 +46,8 @@ pub struct ScannerConfig {
     /// Workers kept alive between scans, over all sources (the parallelism
     /// the caller uses).
     pub max_idle_workers: usize,
+    /// What an archive may unpack to before it is refused as a bomb.
+    pub archive: ArchiveLimits,
 }
 
 impl ScannerConfig {
@@ -59,6 +62,7 @@ impl ScannerConfig {
             cpu_limit: Duration::from_secs(20),
             mem_limit: 4 << 30,
             max_idle_workers: 2,
+            archive: ArchiveLimits::default(),
         }
     }
 
@@ -246,6 +250,9 @@ impl Scanner {
                         Outcome::Matches(matches) if matches.is_empty() => Verdict::Clean,
                         Outcome::Matches(matches) => Verdict::Infected { matches },
                         Outcome::Error(reason) => Verdict::Error { reason },
+                        Outcome::Unscannable { problem, member } => {
+                            Verdict::Unscannable { problem, member }
+                        }
                     };
                 }
                 Err(Failure::Send(e)) if attempt == 0 => {
@@ -327,6 +334,16 @@ impl Scanner {
             .arg(limits.open_files.to_string())
             .arg("--timeout")
             .arg(self.config.timeout.as_secs().max(1).to_string())
+            .arg("--archive-depth")
+            .arg(self.config.archive.max_depth.to_string())
+            .arg("--archive-members")
+            .arg(self.config.archive.max_members.to_string())
+            .arg("--archive-unpacked")
+            .arg(self.config.archive.max_unpacked.to_string())
+            .arg("--archive-ratio")
+            .arg(self.config.archive.max_ratio.to_string())
+            .arg("--archive-ratio-floor")
+            .arg(self.config.archive.ratio_floor.to_string())
             .env_clear()
             .stdin(Stdio::from(theirs))
             .stdout(Stdio::null())

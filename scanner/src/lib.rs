@@ -2,12 +2,15 @@
 //! changes), and objects scanned in `zion-scan-worker` processes confined by
 //! namespaces, rlimits, Landlock and a seccomp allow-list, one set of workers
 //! per source (a worker never scans two sources' objects). A worker that crashes, hangs or talks
-//! nonsense gives `Verdict::Error`, never `Clean`.
+//! nonsense gives `Verdict::Error`, never `Clean`. Archives are unpacked in
+//! the worker too ([`archive`]): every member is scanned and named by its
+//! member path; bombs, encrypted and corrupt archives are never clean.
 //!
 //! Wiring: compile with [`CompiledRules::compile`] and [`CompiledRules::save`],
 //! make a [`Scanner`] over the saved file, start a [`RuleWatcher`] whose
 //! [`RulesEvent::Recompiled`] calls [`Scanner::reload`] and rescans held items.
 
+pub mod archive;
 mod client;
 pub mod confine;
 mod namespace;

@@ -16,7 +16,7 @@ use rustix::net::{
 use serde::{Deserialize, Serialize};
 
 use super::confine::Confinement;
-use zion_quarantine::verdict::RuleMatch;
+use zion_quarantine::verdict::{ArchiveProblem, RuleMatch};
 
 /// The longest line either side accepts (a reply with every match and meta).
 pub const MAX_LINE: usize = 16 << 20;
@@ -63,6 +63,14 @@ pub enum Outcome {
     Matches(Vec<RuleMatch>),
     /// libyara failed (timeout, unmappable file, …).
     Error(String),
+    /// No rule matched, but an archive was not scanned through (a bomb
+    /// refused, an encrypted or corrupt member).
+    Unscannable {
+        /// What stopped the scan.
+        problem: ArchiveProblem,
+        /// Where, as a member path.
+        member: Vec<String>,
+    },
 }
 
 /// Why a line could not be read.

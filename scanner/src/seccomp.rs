@@ -45,6 +45,9 @@ pub enum SeccompError {
 #[cfg(target_arch = "x86_64")]
 const ALLOWED: &[i64] = &[
     libc::SYS_read,
+    // Archives are read at positions, so the descriptor's offset (shared
+    // with the parent) never moves.
+    libc::SYS_pread64,
     libc::SYS_write,
     libc::SYS_writev,
     libc::SYS_close,
@@ -66,6 +69,9 @@ const ALLOWED: &[i64] = &[
     libc::SYS_rt_sigreturn,
     libc::SYS_sigaltstack,
     libc::SYS_sched_yield,
+    // sevenz-rust2 asks `available_parallelism()` for its thread count before
+    // it is set to 1; reading the worker's own CPU mask reveals nothing.
+    libc::SYS_sched_getaffinity,
     libc::SYS_exit,
     libc::SYS_exit_group,
 ];

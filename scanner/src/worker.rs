@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use yara::{CallbackMsg, CallbackReturn, MetadataValue};
 
+use super::archive::{self, ArchiveLimits, MemberScanner};
 use super::confine::{self, Limits};
 use super::protocol::{Channel, Outcome, Reply, Request};
 use super::rules::load_compiled;
@@ -31,6 +32,8 @@ pub struct WorkerOptions {
     pub limits: Limits,
     /// libyara's own per-scan timeout, in seconds.
     pub scan_timeout_secs: i32,
+    /// What an archive may unpack to before it is refused as a bomb.
+    pub archive: ArchiveLimits,
 }
 
 /// Why the worker stopped with an error.
@@ -106,7 +109,7 @@ pub fn serve(options: &WorkerOptions, channel: OwnedFd) -> Result<(), WorkerErro
             selftest_hang(&mode);
         }
         let outcome = match channel.take_fd() {
-            Some(fd) => scan(&rules, fd, options.scan_timeout_secs),
+            Some(fd) => scan(&rules, fd, options.scan_timeout_secs, options.archive),
             None => Outcome::Error("the request carried no file".into()),
         };
         // After the scan, check the budget again: a long scan may have used it.
@@ -130,7 +133,10 @@ fn fail(channel: &mut Channel, reason: String) -> Result<(), WorkerError> {
     Err(WorkerError::Startup(reason))
 }
 
-fn scan(rules: &yara::Rules, fd: OwnedFd, timeout_secs: i32) -> Outcome {
+/// Scans the object, then every member if it is an archive. A match
+/// anywhere makes it infected; else a member that could not be scanned makes
+/// it unscannable; else it is clean.
+fn scan(rules: &yara::Rules, fd: OwnedFd, timeout_secs: i32, limits: ArchiveLimits) -> Outcome {
     let file = File::from(fd);
     let mut matches = Vec::new();
     let result = rules.scan_fd_callback(&file, timeout_secs, |message| {
@@ -139,9 +145,42 @@ fn scan(rules: &yara::Rules, fd: OwnedFd, timeout_secs: i32) -> Outcome {
         }
         CallbackReturn::Continue
     });
-    match result {
-        Ok(()) => Outcome::Matches(matches),
-        Err(e) => Outcome::Error(format!("libyara: {e}")),
+    if let Err(e) = result {
+        return Outcome::Error(format!("libyara: {e}"));
+    }
+    let mut members = Members {
+        rules,
+        timeout_secs,
+    };
+    let found = match archive::walk(&file, limits, &mut members) {
+        Ok(found) => found,
+        Err(reason) => return Outcome::Error(reason),
+    };
+    matches.extend(found.matches);
+    match found.problem {
+        Some((problem, member)) if matches.is_empty() => Outcome::Unscannable { problem, member },
+        _ => Outcome::Matches(matches),
+    }
+}
+
+/// Archive members, scanned from memory with the same rules.
+struct Members<'r> {
+    rules: &'r yara::Rules,
+    timeout_secs: i32,
+}
+
+impl MemberScanner for Members<'_> {
+    fn scan(&mut self, data: &[u8]) -> Result<Vec<RuleMatch>, String> {
+        let mut matches = Vec::new();
+        self.rules
+            .scan_mem_callback(data, self.timeout_secs, |message| {
+                if let CallbackMsg::RuleMatching(rule) = message {
+                    matches.push(rule_match(&rule));
+                }
+                CallbackReturn::Continue
+            })
+            .map_err(|e| format!("libyara: {e}"))?;
+        Ok(matches)
     }
 }
 
@@ -167,6 +206,7 @@ fn rule_match(rule: &yara::Rule<'_>) -> RuleMatch {
         namespace: rule.namespace.to_string(),
         tags: rule.tags.iter().map(|t| (*t).to_string()).collect(),
         meta,
+        member: Vec::new(),
     }
 }
 

@@ -195,6 +195,15 @@ fn show(item: &ItemInfo) -> String {
             "match        {} (namespace {})\n",
             m.rule, m.namespace
         ));
+        if !m.member.is_empty() {
+            out.push_str(&format!(
+                "  {:<12} {}{}{}\n",
+                "in",
+                item.name,
+                zion_bus::quarantine::MEMBER_SEPARATOR,
+                m.member
+            ));
+        }
         if !m.author.is_empty() {
             out.push_str(&format!("  {:<12} {}\n", "author", m.author));
         }

@@ -58,11 +58,22 @@ pub fn message(item: &Item) -> Option<Message> {
         State::Infected { matches } => {
             let rules: Vec<String> = matches
                 .iter()
-                .map(|m| match (m.author(), m.description()) {
-                    (Some(a), Some(d)) => format!("{} ({d}; rule by {a})", m.rule),
-                    (Some(a), None) => format!("{} (rule by {a})", m.rule),
-                    (None, Some(d)) => format!("{} ({d})", m.rule),
-                    (None, None) => m.rule.clone(),
+                .map(|m| {
+                    let rule = match (m.author(), m.description()) {
+                        (Some(a), Some(d)) => format!("{} ({d}; rule by {a})", m.rule),
+                        (Some(a), None) => format!("{} (rule by {a})", m.rule),
+                        (None, Some(d)) => format!("{} ({d})", m.rule),
+                        (None, None) => m.rule.clone(),
+                    };
+                    if m.member.is_empty() {
+                        rule
+                    } else {
+                        format!(
+                            "{rule} in {name}{}{}",
+                            zion_quarantine::MEMBER_SEPARATOR,
+                            zion_quarantine::member_path(&m.member)
+                        )
+                    }
                 })
                 .collect();
             (
@@ -238,6 +249,7 @@ mod tests {
             namespace: "default".into(),
             tags: vec![],
             meta: BTreeMap::from([("author".to_owned(), "Jane Doe".to_owned())]),
+            member: Vec::new(),
         };
         let msg = message(&item(State::Infected { matches: vec![m] })).expect("a message");
         assert_eq!(msg.summary, "setup.exe is infected");
@@ -248,6 +260,24 @@ mod tests {
         );
         assert!(msg.body.contains("item 3"), "{}", msg.body);
         assert_eq!(msg.urgency, 2);
+    }
+
+    #[test]
+    fn a_match_inside_an_archive_names_the_member() {
+        let m = RuleMatch {
+            rule: "EICAR_Test".into(),
+            namespace: "default".into(),
+            tags: vec![],
+            meta: BTreeMap::new(),
+            member: vec!["docs.tar.gz".into(), "docs/readme.exe".into()],
+        };
+        let msg = message(&item(State::Infected { matches: vec![m] })).expect("a message");
+        assert!(
+            msg.body
+                .contains("EICAR_Test in setup.exe ▸ docs.tar.gz ▸ docs/readme.exe"),
+            "{}",
+            msg.body
+        );
     }
 
     #[test]

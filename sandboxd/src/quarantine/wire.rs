@@ -16,6 +16,7 @@ pub fn match_info(m: &RuleMatch) -> MatchInfo {
         description: m.description().unwrap_or_default().to_owned(),
         tags: m.tags.clone(),
         meta: m.meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        member: zion_quarantine::member_path(&m.member),
     }
 }
 
@@ -30,6 +31,8 @@ pub fn verdict_word(verdict: &Verdict) -> &'static str {
         Verdict::Infected { .. } => "infected",
         Verdict::Error { .. } => "error",
         Verdict::TooLarge { .. } => "too_large",
+        Verdict::Unscannable { problem, .. } if problem.is_bomb() => "refused",
+        Verdict::Unscannable { .. } => "unscannable",
     }
 }
 
@@ -109,6 +112,7 @@ mod tests {
             namespace: "default".into(),
             tags: vec!["test".into()],
             meta,
+            member: Vec::new(),
         }];
         Item {
             id: ItemId(7),
@@ -149,6 +153,35 @@ mod tests {
             m.meta.get("author").map(String::as_str),
             Some("Florian Roth")
         );
+    }
+
+    #[test]
+    fn archive_verdicts_travel_with_member_paths() {
+        let mut item = infected();
+        let mut matches = match &item.state {
+            State::Infected { matches } => matches.clone(),
+            _ => unreachable!(),
+        };
+        matches[0].member = vec!["inner.tar.gz".into(), "docs/readme.exe".into()];
+        item.state = State::Infected { matches };
+        let info = item_info(&item);
+        assert_eq!(info.matches[0].member, "inner.tar.gz ▸ docs/readme.exe");
+
+        let held = Verdict::Unscannable {
+            problem: zion_quarantine::ArchiveProblem::Encrypted,
+            member: vec!["secret.pdf".into()],
+        };
+        item.state = State::from_verdict(held.clone());
+        item.verdict = Some(held);
+        let info = item_info(&item);
+        assert_eq!(info.state, "error");
+        assert_eq!(info.verdict, "unscannable");
+        assert_eq!(info.detail, "unscannable: encrypted: secret.pdf");
+        let bomb = Verdict::Unscannable {
+            problem: zion_quarantine::ArchiveProblem::Ratio { limit: 100 },
+            member: vec![],
+        };
+        assert_eq!(verdict_word(&bomb), "refused");
     }
 
     #[test]

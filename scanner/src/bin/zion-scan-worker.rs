@@ -7,6 +7,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+use zion_scanner::archive::ArchiveLimits;
 use zion_scanner::worker::{serve, WorkerOptions};
 use zion_scanner::Limits;
 
@@ -34,6 +35,7 @@ fn parse(mut args: impl Iterator<Item = std::ffi::OsString>) -> Result<WorkerOpt
         open_files: 16,
     };
     let mut timeout: i32 = 30;
+    let mut archive = ArchiveLimits::default();
     while let Some(flag) = args.next() {
         let value = args
             .next()
@@ -51,6 +53,13 @@ fn parse(mut args: impl Iterator<Item = std::ffi::OsString>) -> Result<WorkerOpt
             Some("--mem-limit") => limits.address_space = number()?,
             Some("--nofile") => limits.open_files = number()?,
             Some("--timeout") => timeout = i32::try_from(number()?).unwrap_or(i32::MAX),
+            Some("--archive-depth") => {
+                archive.max_depth = u32::try_from(number()?).unwrap_or(u32::MAX)
+            }
+            Some("--archive-members") => archive.max_members = number()?,
+            Some("--archive-unpacked") => archive.max_unpacked = number()?,
+            Some("--archive-ratio") => archive.max_ratio = number()?,
+            Some("--archive-ratio-floor") => archive.ratio_floor = number()?,
             _ => bail!("unknown argument {}", flag.to_string_lossy()),
         }
     }
@@ -58,5 +67,6 @@ fn parse(mut args: impl Iterator<Item = std::ffi::OsString>) -> Result<WorkerOpt
         rules_file: rules_file.context("--rules FILE is required")?,
         limits,
         scan_timeout_secs: timeout,
+        archive,
     })
 }
