@@ -95,6 +95,13 @@ impl State {
     /// The one input path: what the compositor does with an input event of
     /// any backend.
     pub fn process_input_event<B: InputBackend>(&mut self, event: InputEvent<B>) {
+        // What a person does (not a device plugged in) ends idleness.
+        if !matches!(
+            event,
+            InputEvent::DeviceAdded { .. } | InputEvent::DeviceRemoved { .. }
+        ) {
+            self.idle_input();
+        }
         match event {
             InputEvent::Keyboard { event } => {
                 // Smithay's keycodes are xkb's: evdev's plus 8.

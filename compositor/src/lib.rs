@@ -11,6 +11,7 @@ pub mod frame;
 pub mod handlers;
 pub mod hotkeys;
 pub mod identity;
+pub mod idle;
 pub mod input;
 pub mod input_events;
 pub mod layers;

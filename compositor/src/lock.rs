@@ -214,6 +214,8 @@ impl State {
         }
         self.refresh_keyboard_focus();
         self.refresh_pointer_focus();
+        // Behind the lock no window is shown: none keeps the session awake.
+        self.refresh_idle_inhibit();
         self.backend.schedule_render();
         self.render_frame();
     }

@@ -107,6 +107,9 @@ pub struct State {
     pub dmabuf_state: smithay::wayland::dmabuf::DmabufState,
     /// The session lock (ext-session-lock-v1, host clients only).
     pub lock: crate::lock::SessionLock,
+    /// Idleness: idle-notify (host only), idle inhibitors, the idle lock
+    /// and screens off.
+    pub idle: crate::idle::Idle,
     /// The modifiers of the chord that started the window switch under
     /// way (Alt for Alt+Tab): it ends when they are released.
     pub cycle_mods: crate::hotkeys::Mods,
@@ -141,6 +144,7 @@ impl State {
         let policy = PolicyGlobals::new(dh, &primary_selection_state);
         let xwayland = crate::xwayland::Xwaylands::new(dh);
         let lock = crate::lock::SessionLock::new();
+        let idle = crate::idle::Idle::new(dh, loop_handle.clone());
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
         seat.add_keyboard(XkbConfig::default(), 600, 25)
@@ -152,7 +156,7 @@ impl State {
         backend.map_outputs(&mut space);
         let _ = backend.output().create_global::<State>(dh);
 
-        Ok(State {
+        let mut state = State {
             config,
             runtime_dir,
             display_handle,
@@ -183,10 +187,13 @@ impl State {
             xwayland,
             dmabuf_state: smithay::wayland::dmabuf::DmabufState::new(),
             lock,
+            idle,
             cycle_mods: crate::hotkeys::Mods::default(),
             shortcut_inhibitors: Vec::new(),
             cursor_image: smithay::input::pointer::CursorImageStatus::default_named(),
-        })
+        };
+        state.arm_idle_timer();
+        Ok(state)
     }
 
     /// The origin of the client owning `surface`.
@@ -292,6 +299,8 @@ impl State {
         }
         self.refresh_keyboard_focus();
         self.backend.schedule_render();
+        // An idle inhibitor counts only while its window is shown.
+        self.refresh_idle_inhibit();
     }
 
     /// Gives the keyboard to the shown desktop's focused window, or to a

@@ -498,16 +498,23 @@ fn dragging_a_clients_own_title_bar_moves_its_window() {
     let (x, y) = (f64::from(before.x + before.w / 2), f64::from(before.y + 8));
     let title = h.state.surface_under((x, y).into());
     assert!(title.is_some(), "no surface under the title bar at {x},{y}");
+    let window = windows[0].clone();
+    let from = h.state.layout.position(&window).expect("window is placed");
+    let target = (from.0 + 120, from.1 + 80);
     let s = &mut h.state;
     s.pointer_motion(x, y);
     h.settle();
     h.state.pointer_button(BTN_LEFT, true);
     h.settle();
-    // foot asks to be moved once the pointer moves with the button held.
+    // foot asks to be moved once the pointer moves with the button held;
+    // from then on the window follows the pointer. However long foot
+    // takes, the pointer goes on moving to the end point until the window
+    // is there (each move to the same point is the same move).
     h.state.pointer_motion(x + 60.0, y + 40.0);
-    h.settle();
-    h.state.pointer_motion(x + 120.0, y + 80.0);
-    h.settle();
+    h.wait("foot's window follows the dragged title bar", |s| {
+        s.pointer_motion(x + 120.0, y + 80.0);
+        s.layout.position(&window) == Some(target)
+    });
     h.state.pointer_button(BTN_LEFT, false);
     h.settle();
     let after = h.content(&windows[0]);

@@ -18,8 +18,9 @@ const WAYLAND_INFO: &str = "/usr/bin/wayland-info";
 const FOOT: &str = "/usr/bin/foot";
 
 /// Globals every client sees, host or profile.
-const EVERYONE: [&str; 10] = [
+const EVERYONE: [&str; 11] = [
     "wp_presentation",
+    "zwp_idle_inhibit_manager_v1",
     "wp_tearing_control_manager_v1",
     "wp_single_pixel_buffer_manager_v1",
     "zwp_relative_pointer_manager_v1",
@@ -32,7 +33,8 @@ const EVERYONE: [&str; 10] = [
 ];
 
 /// Globals only host clients see.
-const HOST_ONLY: [&str; 4] = [
+const HOST_ONLY: [&str; 5] = [
+    "ext_idle_notifier_v1",
     "zwlr_data_control_manager_v1",
     "ext_data_control_manager_v1",
     "zwlr_layer_shell_v1",

@@ -37,7 +37,7 @@ pub use model::{Bind, Config, Hotkeys, Profile};
 pub use paths::{SessionPaths, StorePaths};
 pub use podman::PodmanSettings;
 pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};
-pub use session::{Session, DEFAULT_LOCKER};
+pub use session::{Idle, Session, DEFAULT_LOCKER, DEFAULT_LOCK_AFTER, DEFAULT_SCREEN_OFF_AFTER};
 pub use units::{format_duration, format_size, parse_delay, parse_duration, parse_size};
 pub use values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 

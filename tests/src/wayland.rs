@@ -27,6 +27,9 @@ use wayland_client::protocol::{
     wl_surface,
 };
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum};
+use wayland_protocols::ext::idle_notify::v1::client::{
+    ext_idle_notification_v1, ext_idle_notifier_v1,
+};
 use wayland_protocols::ext::session_lock::v1::client::{
     ext_session_lock_manager_v1, ext_session_lock_surface_v1, ext_session_lock_v1,
 };
@@ -35,6 +38,9 @@ use wayland_protocols::wp::content_type::v1::client::{
 };
 use wayland_protocols::wp::cursor_shape::v1::client::{
     wp_cursor_shape_device_v1, wp_cursor_shape_manager_v1,
+};
+use wayland_protocols::wp::idle_inhibit::zv1::client::{
+    zwp_idle_inhibit_manager_v1, zwp_idle_inhibitor_v1,
 };
 use wayland_protocols::wp::keyboard_shortcuts_inhibit::zv1::client::{
     zwp_keyboard_shortcuts_inhibit_manager_v1, zwp_keyboard_shortcuts_inhibitor_v1,
@@ -157,6 +163,10 @@ pub struct Seen {
     pub pointer_serial: u32,
     /// The touchpad swipe events received, in order.
     pub swipes: Vec<Swipe>,
+    /// `ext_idle_notification_v1.idled` events received.
+    pub idled: u32,
+    /// `ext_idle_notification_v1.resumed` events received.
+    pub resumed: u32,
 }
 
 /// A `zwp_pointer_gesture_swipe_v1` event.
@@ -565,6 +575,39 @@ impl Client {
         let gestures: zwp_pointer_gestures_v1::ZwpPointerGesturesV1 = self.bind(1..=3)?;
         gestures.get_swipe_gesture(self.pointer()?, &self.qh, ());
         Ok(())
+    }
+
+    /// Asks to hear when the seat has had no input for `timeout_ms`
+    /// (ext-idle-notify): [`Seen::idled`] and [`Seen::resumed`] count the
+    /// events.
+    pub fn idle_notification(
+        &mut self,
+        timeout_ms: u32,
+    ) -> Result<ext_idle_notification_v1::ExtIdleNotificationV1, ClientError> {
+        let notifier: ext_idle_notifier_v1::ExtIdleNotifierV1 = self.bind(1..=1)?;
+        let seat: wl_seat::WlSeat = self.bind(1..=9)?;
+        Ok(notifier.get_idle_notification(timeout_ms, &seat, &self.qh, ()))
+    }
+
+    /// Keeps the session from idling while `surface` is visible
+    /// (zwp-idle-inhibit-manager-v1); destroy the inhibitor to stop.
+    pub fn inhibit_idle(
+        &mut self,
+        surface: &wl_surface::WlSurface,
+    ) -> Result<zwp_idle_inhibitor_v1::ZwpIdleInhibitorV1, ClientError> {
+        let manager: zwp_idle_inhibit_manager_v1::ZwpIdleInhibitManagerV1 = self.bind(1..=1)?;
+        Ok(manager.create_inhibitor(surface, &self.qh, ()))
+    }
+
+    /// Binds the global `name` as interface `I` at `version`, whether this
+    /// client was offered it or not (an attacker guessing another
+    /// client's global names).
+    pub fn bind_name<I>(&self, name: u32, version: u32) -> I
+    where
+        I: Proxy + 'static,
+        Seen: Dispatch<I, ()>,
+    {
+        self.registry.bind(name, version, &self.qh, ())
     }
 
     /// Asks for a frame callback on `surface` ([`Seen::frame_done`]).
@@ -1022,6 +1065,26 @@ impl Dispatch<zwp_pointer_gesture_swipe_v1::ZwpPointerGestureSwipeV1, ()> for Se
 }
 
 wayland_client::delegate_noop!(Seen: ignore wl_compositor::WlCompositor);
+wayland_client::delegate_noop!(Seen: ignore ext_idle_notifier_v1::ExtIdleNotifierV1);
+wayland_client::delegate_noop!(Seen: ignore zwp_idle_inhibit_manager_v1::ZwpIdleInhibitManagerV1);
+wayland_client::delegate_noop!(Seen: ignore zwp_idle_inhibitor_v1::ZwpIdleInhibitorV1);
+
+impl Dispatch<ext_idle_notification_v1::ExtIdleNotificationV1, ()> for Seen {
+    fn event(
+        seen: &mut Seen,
+        _: &ext_idle_notification_v1::ExtIdleNotificationV1,
+        event: ext_idle_notification_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Seen>,
+    ) {
+        match event {
+            ext_idle_notification_v1::Event::Idled => seen.idled += 1,
+            ext_idle_notification_v1::Event::Resumed => seen.resumed += 1,
+            _ => {}
+        }
+    }
+}
 wayland_client::delegate_noop!(Seen: ignore wp_cursor_shape_manager_v1::WpCursorShapeManagerV1);
 wayland_client::delegate_noop!(Seen: ignore wp_cursor_shape_device_v1::WpCursorShapeDeviceV1);
 wayland_client::delegate_noop!(Seen: ignore wp_content_type_manager_v1::WpContentTypeManagerV1);

@@ -7,7 +7,9 @@
 //! pointer-gestures, keyboard-shortcuts-inhibit and xdg-activation, the
 //! last two with their own rules) are for everyone. wlr-screencopy
 //! (Zion's own, [`crate::screencopy`]: Smithay 0.7 has none) is host only:
-//! it reads every desktop's windows.
+//! it reads every desktop's windows. ext-idle-notify (host only) and
+//! idle-inhibit (everyone, counted only while visible) live in
+//! [`crate::idle`].
 
 use smithay::desktop::PopupKind;
 use smithay::input::pointer::PointerHandle;
