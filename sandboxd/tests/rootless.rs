@@ -104,7 +104,7 @@ async fn the_whole_session_runs_as_an_ordinary_user_on_their_rootless_podman() {
         Some((programs.compositor.as_path(), "640x480", true)),
         &programs.daemon,
         &[
-            ("ZION_SANDBOX_POOL", "0"),
+            ("ZION_SANDBOX_POOL", "1"),
             ("ZION_RULES", &rules),
             ("ZION_SCAN_WORKER", &worker),
             ("ZION_BROWSER_IMAGE", &browser),
@@ -259,6 +259,16 @@ async fn the_whole_session_runs_as_an_ordinary_user_on_their_rootless_podman() {
     // subordinate ids (not the account itself), draws its page on work's
     // desktop through the socket and folders opened to exactly that id.
     let sandboxes = Sandbox1Proxy::new(&desk.conn).await.expect("proxy");
+    // From the warm pool, as Super+B takes it.
+    let start = std::time::Instant::now();
+    while !desk.logs().contains("ready in the warm pool") {
+        assert!(
+            start.elapsed() < WAIT * 2,
+            "the warm pool never filled\n{}",
+            desk.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let id = sandboxes
         .open_browser("work", PAGE_URL)
         .await

@@ -94,8 +94,10 @@ struct Entry {
     container: String,
     wayland: Option<PathBuf>,
     state: SandboxState,
-    /// Pooled and frozen: it can be handed out.
+    /// Pooled (and frozen, where freezing works): it can be handed out.
     ready: bool,
+    /// Paused by the pool: thawed when taken.
+    frozen: bool,
     /// `Opened` was signalled, so `Closed` will be.
     opened: bool,
     /// Its user-namespace slot (rootful Podman), apart from every other
@@ -301,13 +303,16 @@ impl Sandboxes {
     /// Takes a pooled sandbox of `profile` and thaws it.
     async fn take_pooled(&self, profile: &str) -> Option<u64> {
         loop {
-            let (id, container) = self.entries(|e| {
+            let (id, container, frozen) = self.entries(|e| {
                 let (id, entry) = e.all.iter_mut().find(|(_, s)| {
                     s.state == SandboxState::Pooled && s.ready && s.profile == profile
                 })?;
                 entry.state = entry.state.next(Step::Open)?;
-                Some((*id, entry.container.clone()))
+                Some((*id, entry.container.clone(), entry.frozen))
             })?;
+            if !frozen {
+                return Some(id);
+            }
             let thaw = self.podman().containers().get(&container);
             match self
                 .client()
@@ -384,6 +389,7 @@ impl Sandboxes {
                     ready: false,
                     opened: false,
                     slot,
+                    frozen: false,
                 },
             );
             slot
@@ -707,7 +713,15 @@ impl Sandboxes {
             else {
                 continue;
             };
-            if let Err(e) = self.freeze(&container).await {
+            // Where freezing does not work (rootless Podman on cgroup v1),
+            // a pooled sandbox waits running: it runs nothing but its init
+            // and `sleep` until a browser is opened in it.
+            let can_freeze = self.session.capabilities().freezing.is_available();
+            if !can_freeze {
+                tracing::debug!(
+                    "pooled sandbox {target}/{id} is kept running: freezing is unavailable"
+                );
+            } else if let Err(e) = self.freeze(&container).await {
                 tracing::warn!(
                     "pooled sandbox {target}/{id} could not be frozen ({e}); discarding it"
                 );
@@ -725,6 +739,7 @@ impl Sandboxes {
             self.entries(|e| {
                 if let Some(entry) = e.all.get_mut(&id) {
                     entry.ready = true;
+                    entry.frozen = can_freeze;
                 }
             });
             tracing::info!(
