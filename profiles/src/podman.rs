@@ -232,6 +232,20 @@ impl PodmanClient {
         Ok(crate::spec::UidMap { ranges })
     }
 
+    /// Whether Podman has the image `reference`.
+    pub async fn image_exists(&self, reference: &str) -> Result<bool, LifecycleError> {
+        let image = self.api.images().get(reference);
+        self.timed(
+            &format!("GET /libpod/images/{reference}/exists"),
+            image.exists(),
+        )
+        .await
+        .map_err(|source| LifecycleError::Unreachable {
+            socket: self.socket.clone(),
+            source,
+        })
+    }
+
     /// Whether the service answers, within the connect limit: a ping costs
     /// Podman nothing, and the daemon tries the next socket sooner when one
     /// hangs.

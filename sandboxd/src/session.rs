@@ -460,7 +460,18 @@ impl Session {
         for warning in &outcome.warnings {
             tracing::warn!("{warning}");
         }
-        let up = self.lifecycle.up(&outcome.spec).await?;
+        let up = match self.lifecycle.up(&outcome.spec).await {
+            Ok(up) => up,
+            // First login: the image was never built. Say how, instead of
+            // Podman's "no such image".
+            Err(err) => match self.lifecycle.client().image_exists(&profile.image).await {
+                Ok(false) => anyhow::bail!(
+                    "profile `{name}`: its image {} is not in Podman; build it with `zionctl image build {name}` (or `podman pull` it, if it comes from a registry)",
+                    profile.image
+                ),
+                _ => return Err(err.into()),
+            },
+        };
         if !matches!(up.plan, Plan::Adopt { .. } | Plan::Start { .. }) {
             self.note_warnings(name, Made::Profile, &up.warnings);
         }
@@ -851,6 +862,10 @@ impl Session {
         for profile in &self.config().profiles {
             if let Err(err) = self.up(profile).await {
                 tracing::error!("profile `{}` could not start: {err:#}", profile.name);
+                // Its status says why, where the user looks.
+                self.with_runtime(profile.name.as_ref(), |rt| {
+                    rt.down = Some(("failed", format!("could not start: {err:#}")));
+                });
                 failed.push(profile.name.to_string());
             }
         }

@@ -112,6 +112,22 @@ fn daemon_names_every_podman_address_it_tried_when_none_answers() {
     );
 }
 
+/// First login before any image was built: the profile's state says how
+/// to build it, in Zion's words, not Podman's "no such image".
+#[test]
+fn a_profile_whose_image_was_never_built_says_how_to_build_it() {
+    let env = TestEnv::new().expect("test env");
+    write_config(&env, "localhost/zion-never-built:latest");
+    let mut daemon = Daemon::start(&env);
+    daemon.wait_for("zionctl image build work", Duration::from_secs(60));
+    // And the user reads it where they look: the profile's status.
+    let status = status_json(&env, "work");
+    assert!(
+        status.to_string().contains("zionctl image build work"),
+        "{status}"
+    );
+}
+
 #[test]
 fn daemon_refuses_a_bad_config_with_file_line_and_column() {
     let env = TestEnv::new().expect("test env");
