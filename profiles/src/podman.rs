@@ -188,26 +188,23 @@ impl PodmanClient {
     /// (`GET /libpod/info`), from which [`crate::host::capabilities`] decides
     /// what profiles can have here.
     pub async fn host(&self) -> Result<HostCgroups, LifecycleError> {
-        let info = self
-            .timed("GET /libpod/info", self.api.info())
+        Ok(HostCgroups::from_info(&self.info().await?))
+    }
+
+    /// `GET /libpod/info`.
+    async fn info(&self) -> Result<podman_api::models::Info, LifecycleError> {
+        self.timed("GET /libpod/info", self.api.info())
             .await
             .map_err(|source| LifecycleError::Unreachable {
                 socket: self.socket.clone(),
                 source,
-            })?;
-        Ok(HostCgroups::from_info(&info))
+            })
     }
 
     /// The uid map rootless Podman gives containers by default (empty under
     /// rootful Podman, which maps nothing unless asked).
     pub async fn uid_map(&self) -> Result<crate::spec::UidMap, LifecycleError> {
-        let info = self
-            .timed("GET /libpod/info", self.api.info())
-            .await
-            .map_err(|source| LifecycleError::Unreachable {
-                socket: self.socket.clone(),
-                source,
-            })?;
+        let info = self.info().await?;
         let rootless = info
             .host
             .as_ref()

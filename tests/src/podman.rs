@@ -37,32 +37,9 @@ impl PodmanService {
     /// Starts a service whose state lives under `dir`, reading images also
     /// from the read-only image store at `image_store` (the shared image cache).
     pub fn start(dir: &Path, image_store: &Path) -> Result<PodmanService, HarnessError> {
-        require_program("podman")?;
-        require_program("runc")?;
-        for sub in ["root", "runroot", "tmp", "networks"] {
-            fs::create_dir_all(dir.join(sub))
-                .map_err(HarnessError::io("creating Podman folder", dir.join(sub)))?;
-        }
+        prepare(dir)?;
         write_configs(dir, image_store)?;
-        let socket = dir.join("podman.sock");
-        let mut cmd = Command::new("podman");
-        cmd.args(["--log-level", "warn", "system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
-            .envs(config_env(dir));
-        let child = start_service(
-            "the Podman API service",
-            cmd,
-            dir,
-            "podman",
-            &socket,
-            Duration::from_secs(30),
-        )?;
-        Ok(PodmanService {
-            dir: dir.to_owned(),
-            socket,
-            child,
-            stopped: false,
-        })
+        PodmanService::serve("the Podman API service", dir, Command::new("podman"))
     }
 
     /// The rootless Podman of the unprivileged account `user` (with `HOME`
@@ -77,24 +54,30 @@ impl PodmanService {
         home: &Path,
         runtime: &Path,
     ) -> Result<PodmanService, HarnessError> {
-        require_program("podman")?;
-        require_program("runc")?;
         require_program("slirp4netns")?;
-        for sub in ["root", "runroot", "tmp", "networks"] {
-            fs::create_dir_all(dir.join(sub))
-                .map_err(HarnessError::io("creating Podman folder", dir.join(sub)))?;
-        }
+        prepare(dir)?;
         write_rootless_configs(dir)?;
         user.give(dir, true)?;
+        let mut podman = user.command(home, "podman");
+        podman.env("XDG_RUNTIME_DIR", runtime);
+        PodmanService::serve("the rootless Podman API service", dir, podman)
+    }
+
+    /// Runs `podman` (a command for the program, as whoever runs it) as the
+    /// API service of the configuration in `dir`.
+    fn serve(
+        what: &'static str,
+        dir: &Path,
+        mut podman: Command,
+    ) -> Result<PodmanService, HarnessError> {
         let socket = dir.join("podman.sock");
-        let mut cmd = user.command(home, "podman");
-        cmd.args(["--log-level", "warn", "system", "service", "--time=0"])
+        podman
+            .args(["--log-level", "warn", "system", "service", "--time=0"])
             .arg(format!("unix://{}", socket.display()))
-            .envs(config_env(dir))
-            .env("XDG_RUNTIME_DIR", runtime);
+            .envs(config_env(dir));
         let child = start_service(
-            "the rootless Podman API service",
-            cmd,
+            what,
+            podman,
             dir,
             "podman",
             &socket,
@@ -163,6 +146,17 @@ impl Drop for PodmanService {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Checks for Podman and runc and makes the service's folders under `dir`.
+fn prepare(dir: &Path) -> Result<(), HarnessError> {
+    require_program("podman")?;
+    require_program("runc")?;
+    for sub in ["root", "runroot", "tmp", "networks"] {
+        fs::create_dir_all(dir.join(sub))
+            .map_err(HarnessError::io("creating Podman folder", dir.join(sub)))?;
+    }
+    Ok(())
 }
 
 /// The environment that points Podman at `dir`'s configuration.
