@@ -36,8 +36,9 @@ test: lint test-images
 	$(CARGO) build $(CARGO_FLAGS) --workspace --bins --lib
 	$(CARGO) test $(CARGO_FLAGS) --workspace
 
-# The profile and disposable browser images, built by zionctl with
-# debootstrap (as root) into the Podman that podman.sh finds or starts; kept
+# The profile and disposable browser images, built by zionctl (debootstrap
+# as root, mmdebstrap as an ordinary user) into the Podman that podman.sh
+# finds or starts; kept
 # while their recipes are unchanged.
 images: deps
 	$(CARGO) build $(CARGO_FLAGS) -p zionctl

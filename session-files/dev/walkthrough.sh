@@ -114,7 +114,7 @@ say "Podman at $CONTAINER_HOST"
 
 say "building the profile and browser images (once; kept when up to date)"
 "$bin/zionctl" image build --browser --recipes session-files/images --config "$config" 2>&1 \
-  | tee "$logs/images.log" || die "the images could not be built (debootstrap needs root: run make run as root or with sudo)"
+  | tee "$logs/images.log" || die "the images could not be built (see $logs/images.log; as root zionctl uses debootstrap, as an ordinary user mmdebstrap, which needs a subordinate id range: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \$USER)"
 # The daemon takes the browser image zionctl just built or found.
 ZION_BROWSER_IMAGE=$(tr '\r' '\n' <"$logs/images.log" | grep -Eo 'localhost/zion-browser:[0-9a-f]+' | tail -n 1) \
   || die "zionctl image build named no browser image (see $logs/images.log)"
