@@ -201,32 +201,16 @@ impl PodmanClient {
             })
     }
 
-    /// The uid map rootless Podman gives containers by default (empty under
-    /// rootful Podman, which maps nothing unless asked).
-    pub async fn uid_map(&self) -> Result<crate::spec::UidMap, LifecycleError> {
+    /// [`PodmanClient::host`] and, from the same answer, the uid map
+    /// rootless Podman gives containers by default (empty under rootful
+    /// Podman, which maps nothing unless asked).
+    pub async fn host_and_uid_map(
+        &self,
+    ) -> Result<(HostCgroups, crate::spec::UidMap), LifecycleError> {
         let info = self.info().await?;
-        let rootless = info
-            .host
-            .as_ref()
-            .and_then(|h| h.security.as_ref())
-            .and_then(|s| s.rootless)
-            .unwrap_or(false);
-        let ranges = info
-            .host
-            .and_then(|h| h.id_mappings)
-            .and_then(|m| m.uidmap)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|_| rootless)
-            .filter_map(|m| {
-                Some((
-                    u32::try_from(m.container_id?).ok()?,
-                    u32::try_from(m.host_id?).ok()?,
-                    u32::try_from(m.size?).ok()?,
-                ))
-            })
-            .collect();
-        Ok(crate::spec::UidMap { ranges })
+        let host = HostCgroups::from_info(&info);
+        let map = crate::spec::UidMap::from_info(&info, host.rootless);
+        Ok((host, map))
     }
 
     /// Whether Podman has the image `reference`.

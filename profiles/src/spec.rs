@@ -197,6 +197,30 @@ pub struct UidMap {
 }
 
 impl UidMap {
+    /// Reads it from Podman's `GET /libpod/info` answer
+    /// (`host.idMappings.uidmap`); empty unless Podman runs `rootless`.
+    pub fn from_info(info: &podman_api::models::Info, rootless: bool) -> UidMap {
+        if !rootless {
+            return UidMap::default();
+        }
+        let ranges = info
+            .host
+            .as_ref()
+            .and_then(|h| h.id_mappings.as_ref())
+            .and_then(|m| m.uidmap.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                Some((
+                    u32::try_from(m.container_id?).ok()?,
+                    u32::try_from(m.host_id?).ok()?,
+                    u32::try_from(m.size?).ok()?,
+                ))
+            })
+            .collect();
+        UidMap { ranges }
+    }
+
     /// The host uid of uid `inside`, if the map holds it.
     pub fn host(&self, inside: u32) -> Option<u32> {
         self.ranges.iter().find_map(|&(first, host, size)| {

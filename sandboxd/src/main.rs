@@ -79,7 +79,6 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("Podman at {}", client.socket().display());
     let mut session = Session::new(config, paths, Lifecycle::new(client));
     session.detect_host().await;
-    session.detect_uid_map().await;
     let session = Arc::new(session);
     // The bus is optional: without one the profiles still run.
     let _bus = match std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {

@@ -215,8 +215,11 @@ impl Session {
     /// let profiles have: each capability the machine lacks (freezing, CPU
     /// weights, resource limits) is reported once here, and not tried again.
     pub async fn detect_host(&mut self) {
-        match self.lifecycle.client().host().await {
-            Ok(host) => {
+        match self.lifecycle.client().host_and_uid_map().await {
+            Ok((host, uid_map)) => {
+                // A rootless disposable browser's uid is one of the user's
+                // subordinate ids, which its folders are opened to.
+                self.uid_map = uid_map;
                 if host.rootless {
                     tracing::info!("Podman runs rootless: the user's uid is kept inside profile containers (keep-id)");
                 }
@@ -232,21 +235,6 @@ impl Session {
             }
             Err(err) => tracing::warn!(
                 "could not ask Podman whether it runs rootless ({err}); assuming it does not"
-            ),
-        }
-    }
-
-    /// Under rootless Podman, learns the uid map it gives containers by
-    /// default (a disposable browser's uid is one of the user's subordinate
-    /// ids, which its folders must be opened to).
-    pub async fn detect_uid_map(&mut self) {
-        if !self.devices.rootless {
-            return;
-        }
-        match self.lifecycle.client().uid_map().await {
-            Ok(map) => self.uid_map = map,
-            Err(err) => tracing::warn!(
-                "could not ask rootless Podman for its uid map ({err}): disposable browsers cannot be given their folders"
             ),
         }
     }

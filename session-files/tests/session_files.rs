@@ -1025,14 +1025,9 @@ fn the_package_installs_validates_runs_and_purges_cleanly() {
     kill_process(pid, Signal::TERM).expect("sending SIGTERM to zion-session");
     wait_exit(&mut session, &home, Duration::from_secs(10));
     drop(session);
-    // Rootless Podman's pause process (it holds the account's user
-    // namespace, and outlives the service on purpose) goes with the test.
-    if let Some(pid) = fs::read_to_string(home.join("runtime/libpod/tmp/pause.pid"))
-        .ok()
-        .and_then(|t| Pid::from_raw(t.trim().parse().ok()?))
-    {
-        let _ = kill_process(pid, Signal::KILL);
-    }
+    // The pause process of the account's Podman (its default tmp_dir)
+    // goes with the test.
+    zion_tests::cleanup::kill_pause_process(&home.join("runtime/libpod/tmp"));
     let foreign = zion_tests::user::not_owned_by(&home, user.uid);
     assert!(
         foreign.is_empty(),

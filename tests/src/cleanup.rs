@@ -123,6 +123,15 @@ pub fn reap_stale() {
     }
 }
 
+/// Kills rootless Podman's pause process (`catatonit -P`, which holds the
+/// user namespace in a session of its own and outlives the service on
+/// purpose), whose pid Podman records as `pause.pid` in its `tmp_dir`.
+pub fn kill_pause_process(tmp_dir: &Path) {
+    if let Some(pid) = read_pid(&tmp_dir.join("pause.pid")) {
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
+    }
+}
+
 fn read_pid(path: &Path) -> Option<Pid> {
     let text = fs::read_to_string(path).ok()?;
     Pid::from_raw(text.trim().parse().ok()?)

@@ -38,7 +38,7 @@ impl PodmanService {
     /// from the read-only image store at `image_store` (the shared image cache).
     pub fn start(dir: &Path, image_store: &Path) -> Result<PodmanService, HarnessError> {
         prepare(dir)?;
-        write_configs(dir, image_store)?;
+        write_configs(dir, Some(image_store))?;
         PodmanService::serve("the Podman API service", dir, Command::new("podman"))
     }
 
@@ -56,7 +56,7 @@ impl PodmanService {
     ) -> Result<PodmanService, HarnessError> {
         require_program("slirp4netns")?;
         prepare(dir)?;
-        write_rootless_configs(dir)?;
+        write_configs(dir, None)?;
         user.give(dir, true)?;
         let mut podman = user.command(home, "podman");
         podman.env("XDG_RUNTIME_DIR", runtime);
@@ -130,14 +130,8 @@ impl PodmanService {
             tracing::warn!("removing test containers: {err}");
         }
         stop_group(&mut self.child, Duration::from_secs(5));
-        // Rootless Podman keeps its user namespace open with a pause process
-        // (`catatonit -P`) of its own session, recorded in its tmp_dir.
-        if let Some(pid) = std::fs::read_to_string(self.dir.join("tmp").join("pause.pid"))
-            .ok()
-            .and_then(|t| rustix::process::Pid::from_raw(t.trim().parse().ok()?))
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
+        // A rootless service's tmp_dir (see write_configs).
+        crate::cleanup::kill_pause_process(&self.dir.join("tmp"));
         crate::cleanup::reap_dir(&self.dir);
     }
 }
@@ -168,37 +162,22 @@ pub(crate) fn config_env(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     ]
 }
 
-/// The rootless service's configuration: the same engine settings, its
-/// store under `dir` (`rootless_storage_path`: a rootless Podman ignores
-/// `graphroot`), Podman's temporary files (and the pause process's pid)
-/// under `dir/tmp`.
-fn write_rootless_configs(dir: &Path) -> Result<(), HarnessError> {
-    let conf = format!(
-        "{}\n[network]\nnetwork_config_dir = \"{}\"\n",
-        CONTAINERS_CONF.replace(
+/// The service's configuration under `dir`. A rootful service reads images
+/// also from the shared `image_store`. A rootless one (`None`) has no shared
+/// store (it could use only layers its own user owns): its store is given
+/// as `rootless_storage_path` (a rootless Podman ignores `graphroot`), and
+/// its temporary files, the pause process's pid among them, go under
+/// `dir/tmp`.
+fn write_configs(dir: &Path, image_store: Option<&Path>) -> Result<(), HarnessError> {
+    let engine = match image_store {
+        Some(_) => CONTAINERS_CONF.to_owned(),
+        None => CONTAINERS_CONF.replace(
             "[engine]\n",
-            &format!("[engine]\ntmp_dir = \"{}\"\n", dir.join("tmp").display())
+            &format!("[engine]\ntmp_dir = \"{}\"\n", dir.join("tmp").display()),
         ),
-        dir.join("networks").display()
-    );
-    fs::write(dir.join("containers.conf"), conf).map_err(HarnessError::io(
-        "writing containers.conf",
-        dir.join("containers.conf"),
-    ))?;
-    let storage = format!(
-        "[storage]\ndriver = \"overlay\"\ngraphroot = \"{root}\"\nrootless_storage_path = \"{root}\"\nrunroot = \"{}\"\n",
-        dir.join("runroot").display(),
-        root = dir.join("root").display(),
-    );
-    fs::write(dir.join("storage.conf"), storage).map_err(HarnessError::io(
-        "writing storage.conf",
-        dir.join("storage.conf"),
-    ))
-}
-
-fn write_configs(dir: &Path, image_store: &Path) -> Result<(), HarnessError> {
+    };
     let conf = format!(
-        "{CONTAINERS_CONF}\n[network]\nnetwork_config_dir = \"{}\"\n",
+        "{engine}\n[network]\nnetwork_config_dir = \"{}\"\n",
         dir.join("networks").display()
     );
     fs::write(dir.join("containers.conf"), conf).map_err(HarnessError::io(
@@ -207,12 +186,19 @@ fn write_configs(dir: &Path, image_store: &Path) -> Result<(), HarnessError> {
     ))?;
     // The graph root is given here, not with --root: Podman ignores the
     // additional image stores of storage.conf when --root is passed.
-    let storage = format!(
-        "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n\n[storage.options]\nadditionalimagestores = [\"{}\"]\n",
-        dir.join("root").display(),
+    let root = dir.join("root");
+    let mut storage = format!(
+        "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+        root.display(),
         dir.join("runroot").display(),
-        image_store.display(),
     );
+    match image_store {
+        Some(store) => storage.push_str(&format!(
+            "\n[storage.options]\nadditionalimagestores = [\"{}\"]\n",
+            store.display()
+        )),
+        None => storage.push_str(&format!("rootless_storage_path = \"{}\"\n", root.display())),
+    }
     fs::write(dir.join("storage.conf"), storage).map_err(HarnessError::io(
         "writing storage.conf",
         dir.join("storage.conf"),
