@@ -8,18 +8,6 @@ use zion_compositor::Origin;
 use zion_tests::compositor::Fixture;
 use zion_tests::wayland::{Client, Seen, TestWindow};
 
-fn wait_for(c: &mut Fixture, client: &mut Client, what: &str, done: impl Fn(&Seen) -> bool) {
-    let ok = c
-        .roundtrip_until(client, |seen, _| done(seen))
-        .unwrap_or_else(|e| panic!("{what}: the client stopped: {e}"));
-    assert!(ok, "{what}: {:?}", client.seen);
-}
-
-fn settle(c: &mut Fixture, client: &mut Client) {
-    c.settle();
-    c.roundtrip(client).expect("the client runs");
-}
-
 fn client(c: &mut Fixture, profile: &str) -> Client {
     let socket = c.profile_socket(profile);
     let mut client = c.connect(&socket);
@@ -49,7 +37,7 @@ fn token(c: &mut Fixture, client: &mut Client, surface: Option<&TestWindow>) -> 
     client
         .request_activation_token(surface.map(|w| &w.surface))
         .expect("xdg_activation_v1 is offered");
-    wait_for(c, client, "a token", |s| s.activation_tokens.len() > n);
+    c.wait_seen(client, "a token", |s| s.activation_tokens.len() > n);
     client.seen.activation_tokens[n].clone()
 }
 
@@ -66,9 +54,7 @@ fn a_token_from_work_never_activates_a_gaming_window() {
     c.show("gaming");
     let g1 = open(&mut c, &mut gaming, "gaming", 1);
     let g2 = open(&mut c, &mut gaming, "gaming", 2);
-    wait_for(&mut c, &mut gaming, "g2 has the keyboard", |s| {
-        has_keyboard(s, &g2)
-    });
+    c.wait_seen(&mut gaming, "g2 has the keyboard", |s| has_keyboard(s, &g2));
 
     // Work's token, handed to gaming (through shared storage, say): g1
     // asks to be activated with it, and is refused.
@@ -76,7 +62,7 @@ fn a_token_from_work_never_activates_a_gaming_window() {
     gaming
         .activate(&stolen, &g1.surface)
         .expect("activate sent");
-    settle(&mut c, &mut gaming);
+    c.settle_client(&mut gaming);
     assert!(
         has_keyboard(&gaming.seen, &g2),
         "work's token activated a gaming window: {:?}",
@@ -86,15 +72,12 @@ fn a_token_from_work_never_activates_a_gaming_window() {
     // Gaming's own token does it (so the refusal above was the token's).
     let own = token(&mut c, &mut gaming, Some(&g2));
     gaming.activate(&own, &g1.surface).expect("activate sent");
-    wait_for(
-        &mut c,
-        &mut gaming,
-        "gaming's own token activates g1",
-        |s| has_keyboard(s, &g1),
-    );
+    c.wait_seen(&mut gaming, "gaming's own token activates g1", |s| {
+        has_keyboard(s, &g1)
+    });
     // A token works once.
     gaming.activate(&own, &g2.surface).expect("activate sent");
-    settle(&mut c, &mut gaming);
+    c.settle_client(&mut gaming);
     assert!(has_keyboard(&gaming.seen, &g1), "a token was used twice");
 }
 
@@ -107,14 +90,14 @@ fn a_profile_never_pulls_the_user_onto_its_desktop() {
     let g = open(&mut c, &mut gaming, "gaming", 1);
     c.show("work");
     let w = open(&mut c, &mut work, "work", 1);
-    wait_for(&mut c, &mut work, "work's window has the keyboard", |s| {
+    c.wait_seen(&mut work, "work's window has the keyboard", |s| {
         has_keyboard(s, &w)
     });
     let enters = gaming.seen.keyboard_enters;
     let own = token(&mut c, &mut gaming, Some(&g));
     gaming.activate(&own, &g.surface).expect("activate sent");
-    settle(&mut c, &mut gaming);
-    settle(&mut c, &mut work);
+    c.settle_client(&mut gaming);
+    c.settle_client(&mut work);
     assert_eq!(
         c.state.layout.active(),
         c.desktop("work"),
@@ -139,7 +122,7 @@ fn a_host_token_may_activate_a_window_on_another_desktop() {
     gaming
         .activate(&from_host, &g.surface)
         .expect("activate sent");
-    wait_for(&mut c, &mut gaming, "the host's token activates g", |s| {
+    c.wait_seen(&mut gaming, "the host's token activates g", |s| {
         has_keyboard(s, &g)
     });
     assert_eq!(c.state.layout.active(), c.desktop("gaming"));
@@ -156,11 +139,11 @@ fn nothing_is_activated_while_the_session_is_locked() {
     let from_host = token(&mut c, &mut host, None);
     let mut locker = c.add_client(Origin::Host);
     let _lock = locker.lock(0x0000_00ff).expect("the locker locks");
-    wait_for(&mut c, &mut locker, "locked", |s| s.locked);
+    c.wait_seen(&mut locker, "locked", |s| s.locked);
     gaming
         .activate(&from_host, &g.surface)
         .expect("activate sent");
-    settle(&mut c, &mut gaming);
+    c.settle_client(&mut gaming);
     assert_eq!(
         c.state.layout.active(),
         c.desktop("work"),

@@ -28,16 +28,6 @@ fn compositor() -> Fixture {
     Fixture::with_size((320, 240))
 }
 
-/// Round trips of `client` (the compositor dispatched meanwhile) until it
-/// has seen what `done` asks for.
-fn wait_for(c: &mut Fixture, client: &mut Client, what: &str, done: impl Fn(&Seen) -> bool) {
-    let ok = c
-        .roundtrip_until(client, |seen, _| done(seen))
-        .unwrap_or_else(|e| panic!("{what}: the client stopped: {e}"));
-    let seen = &client.seen;
-    assert!(ok && done(seen), "{what}: {seen:?}");
-}
-
 /// The interface names `seen` lists.
 fn names(seen: &Seen) -> Vec<String> {
     seen.globals.iter().map(|(_, i, _)| i.clone()).collect()
@@ -47,13 +37,6 @@ fn names(seen: &Seen) -> Vec<String> {
 fn type_key(c: &mut Fixture, code: u32) {
     c.state.process_input_event(injected::key(code, true));
     c.state.process_input_event(injected::key(code, false));
-}
-
-/// Lets a few rounds of events pass, then reads all `client` was sent (for
-/// things that must NOT arrive).
-fn settle(c: &mut Fixture, client: &mut Client) {
-    c.settle();
-    c.roundtrip(client).expect("the profile's client runs");
 }
 
 /// Whether every pixel of `shot` is `rgb`.
@@ -119,7 +102,7 @@ fn profile_window(c: &mut Fixture) -> (String, Client) {
         .roundtrip_until(&mut app, |_, s| !s.layout.visible().is_empty())
         .expect("the profile's client runs");
     assert!(mapped, "the profile's window did not open: {:?}", app.seen);
-    wait_for(c, &mut app, "the window gets the keyboard", |s| {
+    c.wait_seen(&mut app, "the window gets the keyboard", |s| {
         s.keyboard_enters > 0
     });
     (profile, app)
@@ -131,14 +114,12 @@ fn the_lock_manager_is_offered_to_host_clients_only() {
     const GLOBAL: &str = "ext_session_lock_manager_v1";
     let host_socket = c.host_socket();
     let mut host = c.connect(&host_socket);
-    wait_for(&mut c, &mut host, "host globals", |s| !s.globals.is_empty());
+    c.wait_seen(&mut host, "host globals", |s| !s.globals.is_empty());
     assert!(names(&host.seen).iter().any(|g| g == GLOBAL));
     for profile in ["work", "personal", "gaming"] {
         let socket = c.profile_socket(profile);
         let mut client = c.connect(&socket);
-        wait_for(&mut c, &mut client, "profile globals", |s| {
-            !s.globals.is_empty()
-        });
+        c.wait_seen(&mut client, "profile globals", |s| !s.globals.is_empty());
         let globals = names(&client.seen);
         assert!(globals.iter().any(|g| g == "wl_seat"), "{globals:?}");
         assert!(
@@ -170,9 +151,7 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     // Unlocked, the profile's window gets the keys typed, and the pointer
     // and a scroll over it.
     type_key(&mut c, KEY_A);
-    wait_for(&mut c, &mut app, "a key before locking", |s| {
-        s.keys == [KEY_A]
-    });
+    c.wait_seen(&mut app, "a key before locking", |s| s.keys == [KEY_A]);
     let rect = {
         let placed = &c.state.layout.visible()[0];
         zion_compositor::render::content_rect(&placed.window, placed.pos)
@@ -184,16 +163,16 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     c.state.process_input_event(injected::place(x, y));
     c.state
         .process_input_event(injected::scroll(injected::Scroll::wheel(1.0)));
-    wait_for(&mut c, &mut app, "pointer and scroll before locking", |s| {
+    c.wait_seen(&mut app, "pointer and scroll before locking", |s| {
         s.pointer_enters == 1 && s.axis.len() == 1
     });
 
     let host = c.host_socket();
     let mut locker = c.connect(&host);
     let lock = locker.lock(LOCK_RGB).expect("the lock client asks to lock");
-    wait_for(&mut c, &mut locker, "locked", |s| s.locked);
+    c.wait_seen(&mut locker, "locked", |s| s.locked);
     assert!(c.state.lock.is_locked());
-    wait_for(&mut c, &mut locker, "the lock surface is drawn", |s| {
+    c.wait_seen(&mut locker, "the lock surface is drawn", |s| {
         s.lock_surfaces_drawn > 0
     });
     c.settle();
@@ -203,7 +182,7 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     // (it has no keyboard focus).
     type_key(&mut c, KEY_A);
     type_key(&mut c, keys::ENTER);
-    settle(&mut c, &mut app);
+    c.settle_client(&mut app);
     app.set_selection()
         .expect("the profile's client has a data device");
     c.state
@@ -214,7 +193,7 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
         .process_input_event(injected::button(zion_compositor::input::BTN_LEFT, true));
     c.state
         .process_input_event(injected::button(zion_compositor::input::BTN_LEFT, false));
-    settle(&mut c, &mut app);
+    c.settle_client(&mut app);
     let seen = &app.seen;
     assert_eq!(seen.keys, [KEY_A], "keys reached the profile while locked");
     assert_eq!(
@@ -251,9 +230,7 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     // A second locker is refused while the first lives.
     let mut second = c.connect(&host);
     let second_lock = second.lock(LOCK_RGB).expect("the second lock client asks");
-    wait_for(&mut c, &mut second, "the second lock is refused", |s| {
-        s.finished
-    });
+    c.wait_seen(&mut second, "the second lock is refused", |s| s.finished);
     assert!(!second.seen.locked);
     // Attack: the refused lock asks to unlock. It is not the lock holding
     // the session: the compositor stops it with a protocol error and the
@@ -282,7 +259,7 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
         "the plain lock colour after the locker died",
     );
     type_key(&mut c, KEY_A);
-    settle(&mut c, &mut app);
+    c.settle_client(&mut app);
     assert_eq!(
         app.seen.keys,
         [KEY_A],
@@ -292,18 +269,18 @@ fn a_locked_session_gives_profiles_nothing_until_the_lock_unlocks() {
     // A new locker takes over, and unlocks: input goes back to the profile.
     let mut new = c.connect(&host);
     let new_lock = new.lock(LOCK_RGB).expect("the new lock client asks");
-    wait_for(&mut c, &mut new, "the new lock takes over", |s| s.locked);
+    c.wait_seen(&mut new, "the new lock takes over", |s| s.locked);
     new_lock.unlock_and_destroy();
     new.flush().expect("the unlock is sent");
     let unlocked = c
         .dispatch_until(WAIT, |s| !s.lock.is_locked())
         .expect("event loop runs");
     assert!(unlocked, "unlock_and_destroy did not unlock");
-    wait_for(&mut c, &mut app, "the keyboard comes back", |s| {
+    c.wait_seen(&mut app, "the keyboard comes back", |s| {
         s.keyboard_enters >= 2
     });
     type_key(&mut c, KEY_A);
-    wait_for(&mut c, &mut app, "a key after unlocking", |s| {
+    c.wait_seen(&mut app, "a key after unlocking", |s| {
         s.keys == [KEY_A, KEY_A]
     });
     let shot = c.shot();
@@ -332,7 +309,7 @@ fn super_l_locks_with_real_swaylock_and_killing_it_leaves_the_session_locked() {
         .dispatch_until(WAIT, |s| s.lock.is_locked())
         .expect("event loop runs");
     assert!(locked, "Super+L did not lock (is swaylock on PATH?)");
-    wait_for(&mut c, &mut app, "the keyboard leaves the profile", |s| {
+    c.wait_seen(&mut app, "the keyboard leaves the profile", |s| {
         s.keyboard_leaves > 0
     });
     // swaylock draws its black colour on the whole output.
@@ -340,7 +317,7 @@ fn super_l_locks_with_real_swaylock_and_killing_it_leaves_the_session_locked() {
     // (Super itself went to the profile before the lock: not a hotkey.)
     let before = app.seen.keys.clone();
     type_key(&mut c, KEY_A);
-    settle(&mut c, &mut app);
+    c.settle_client(&mut app);
     assert_eq!(app.seen.keys, before, "a key reached the profile");
     drop(app);
     drop(c);

@@ -8,7 +8,7 @@ use zion_compositor::backend::injected;
 use zion_compositor::input::keys;
 use zion_config::Config;
 use zion_tests::compositor::{Fixture, Setup};
-use zion_tests::wayland::{Client, Seen, TestWindow};
+use zion_tests::wayland::{Client, TestWindow};
 
 /// C and L (evdev).
 const KEY_C: u32 = 46;
@@ -25,18 +25,6 @@ fn chord(c: &mut Fixture, mods: &[u32], key: u32) {
     }
 }
 
-fn wait_for(c: &mut Fixture, client: &mut Client, what: &str, done: impl Fn(&Seen) -> bool) {
-    let ok = c
-        .roundtrip_until(client, |seen, _| done(seen))
-        .unwrap_or_else(|e| panic!("{what}: the client stopped: {e}"));
-    assert!(ok, "{what}: {:?}", client.seen);
-}
-
-fn settle(c: &mut Fixture, client: &mut Client) {
-    c.settle();
-    c.roundtrip(client).expect("the client runs");
-}
-
 /// A work client with two windows (the second has the keyboard), whose
 /// second window inhibits shortcuts, granted.
 fn inhibiting_work_client(c: &mut Fixture) -> (Client, TestWindow, TestWindow) {
@@ -49,12 +37,12 @@ fn inhibiting_work_client(c: &mut Fixture) -> (Client, TestWindow, TestWindow) {
     let second = app
         .window("second", (200, 100), 0x0040_4040)
         .expect("a window");
-    wait_for(c, &mut app, "the second window has the keyboard", |s| {
+    c.wait_seen(&mut app, "the second window has the keyboard", |s| {
         s.keyboard_focus.as_ref() == Some(&second.surface)
     });
     app.inhibit_shortcuts(&second.surface)
         .expect("the inhibit manager is offered to profiles");
-    wait_for(c, &mut app, "the inhibitor is granted", |s| {
+    c.wait_seen(&mut app, "the inhibitor is granted", |s| {
         s.shortcuts_inhibited == Some(true)
     });
     (app, first, second)
@@ -69,7 +57,7 @@ fn an_inhibiting_client_gets_ordinary_hotkeys_but_never_the_desktop_switch_or_tr
     // Alt+Tab does not switch windows; the keys arrive.
     chord(&mut c, &[keys::LEFT_META], keys::W);
     chord(&mut c, &[keys::LEFT_ALT], keys::TAB);
-    wait_for(&mut c, &mut app, "W and Tab reach the client", |s| {
+    c.wait_seen(&mut app, "W and Tab reach the client", |s| {
         s.keys.contains(&keys::W) && s.keys.contains(&keys::TAB)
     });
     assert_eq!(c.windows(0).len(), 2, "Super+W closed a window");
@@ -77,7 +65,7 @@ fn an_inhibiting_client_gets_ordinary_hotkeys_but_never_the_desktop_switch_or_tr
 
     // The transfer chord is Zion's: its C never reaches the client.
     chord(&mut c, &[keys::LEFT_META, keys::LEFT_SHIFT], KEY_C);
-    settle(&mut c, &mut app);
+    c.settle_client(&mut app);
     assert!(
         !app.seen.keys.contains(&KEY_C),
         "Super+Shift+C was swallowed"
@@ -86,7 +74,7 @@ fn an_inhibiting_client_gets_ordinary_hotkeys_but_never_the_desktop_switch_or_tr
     // Super+2 shows gaming whatever the client wants: it loses the
     // keyboard, its inhibitor goes inactive, the 2 never reaches it.
     chord(&mut c, &[keys::LEFT_META], keys::DIGIT_1 + 1);
-    wait_for(&mut c, &mut app, "the keyboard leaves the client", |s| {
+    c.wait_seen(&mut app, "the keyboard leaves the client", |s| {
         s.keyboard_focus.is_none() && s.shortcuts_inhibited == Some(false)
     });
     assert_eq!(c.state.layout.active(), c.desktop("gaming"));
@@ -98,17 +86,11 @@ fn an_inhibiting_client_gets_ordinary_hotkeys_but_never_the_desktop_switch_or_tr
     // Back on work the inhibitor is active again; Super+Tab (next desktop)
     // still works.
     chord(&mut c, &[keys::LEFT_META], keys::DIGIT_1);
-    wait_for(
-        &mut c,
-        &mut app,
-        "back: the inhibitor is active again",
-        |s| {
-            s.keyboard_focus.as_ref() == Some(&second.surface)
-                && s.shortcuts_inhibited == Some(true)
-        },
-    );
+    c.wait_seen(&mut app, "back: the inhibitor is active again", |s| {
+        s.keyboard_focus.as_ref() == Some(&second.surface) && s.shortcuts_inhibited == Some(true)
+    });
     chord(&mut c, &[keys::LEFT_META, keys::LEFT_SHIFT], keys::TAB);
-    wait_for(&mut c, &mut app, "Super+Shift+Tab leaves work", |s| {
+    c.wait_seen(&mut app, "Super+Shift+Tab leaves work", |s| {
         s.keyboard_focus.is_none()
     });
     assert_ne!(c.state.layout.active(), c.desktop("work"));
@@ -125,16 +107,13 @@ fn an_inhibitor_on_a_window_without_the_keyboard_inhibits_nothing() {
     let window = c.windows(0)[0].clone();
     c.state.layout.focus(&window);
     c.state.refresh_view();
-    wait_for(&mut c, &mut app, "the first window has the keyboard", |s| {
+    c.wait_seen(&mut app, "the first window has the keyboard", |s| {
         s.keyboard_focus.as_ref() == Some(&first.surface) && s.shortcuts_inhibited == Some(false)
     });
     chord(&mut c, &[keys::LEFT_ALT], keys::TAB);
-    wait_for(
-        &mut c,
-        &mut app,
-        "Alt+Tab switches to the second window",
-        |s| s.keyboard_focus.as_ref() != Some(&first.surface) && s.keyboard_focus.is_some(),
-    );
+    c.wait_seen(&mut app, "Alt+Tab switches to the second window", |s| {
+        s.keyboard_focus.as_ref() != Some(&first.surface) && s.keyboard_focus.is_some()
+    });
     assert!(
         !app.seen.keys.contains(&keys::TAB),
         "the Tab of a hotkey reached the client: {:?}",
@@ -162,7 +141,7 @@ fn an_inhibiting_profile_client_cannot_swallow_the_lock_chord() {
         locked,
         "Super+L did not lock while a client inhibits shortcuts"
     );
-    wait_for(&mut c, &mut app, "the keyboard leaves the client", |s| {
+    c.wait_seen(&mut app, "the keyboard leaves the client", |s| {
         s.keyboard_focus.is_none()
     });
     assert!(

@@ -12,14 +12,7 @@ use wayland_protocols::wp::cursor_shape::v1::client::wp_cursor_shape_device_v1::
 use zion_compositor::backend::injected;
 use zion_compositor::render::content_rect;
 use zion_tests::compositor::Fixture;
-use zion_tests::wayland::{Client, Seen, Swipe, TestWindow};
-
-fn wait_for(c: &mut Fixture, client: &mut Client, what: &str, done: impl Fn(&Seen) -> bool) {
-    let ok = c
-        .roundtrip_until(client, |seen, _| done(seen))
-        .unwrap_or_else(|e| panic!("{what}: the client stopped: {e}"));
-    assert!(ok, "{what}: {:?}", client.seen);
-}
+use zion_tests::wayland::{Client, Swipe, TestWindow};
 
 /// A work client with one window, the pointer over it.
 fn window_under_pointer(c: &mut Fixture) -> (Client, TestWindow) {
@@ -41,7 +34,7 @@ fn window_under_pointer(c: &mut Fixture) -> (Client, TestWindow) {
         f64::from(rect.x + rect.w / 2),
         f64::from(rect.y + rect.h / 2),
     ));
-    wait_for(c, &mut app, "the pointer enters", |s| s.pointer_enters > 0);
+    c.wait_seen(&mut app, "the pointer enters", |s| s.pointer_enters > 0);
     (app, window)
 }
 
@@ -105,9 +98,7 @@ fn a_touchpad_swipe_reaches_the_window_under_the_pointer() {
     for event in injected::swipe(3, 12.0, -4.0) {
         c.state.process_input_event(event);
     }
-    wait_for(&mut c, &mut app, "the swipe arrives", |s| {
-        s.swipes.len() >= 3
-    });
+    c.wait_seen(&mut app, "the swipe arrives", |s| s.swipes.len() >= 3);
     assert_eq!(
         app.seen.swipes,
         [

@@ -37,15 +37,6 @@ fn chord(c: &mut Fixture, mods: &[u32], key: u32) {
     }
 }
 
-/// Round trips until `done` holds on what `client` has seen; fails with
-/// `what` (and what it saw) otherwise.
-fn wait_for(c: &mut Fixture, client: &mut Client, what: &str, done: impl Fn(&Seen) -> bool) {
-    let ok = c
-        .roundtrip_until(client, |seen, _| done(seen))
-        .unwrap_or_else(|e| panic!("{what}: the client stopped: {e}"));
-    assert!(ok, "{what}: {:?}", client.seen);
-}
-
 /// A client of `profile` with the seat bound.
 fn client(c: &mut Fixture, profile: &str) -> Client {
     let socket = c.profile_socket(profile);
@@ -75,13 +66,6 @@ fn has_keyboard(seen: &Seen, window: &TestWindow) -> bool {
     seen.keyboard_focus.as_ref() == Some(&window.surface)
 }
 
-/// Lets frames pass and reads everything `client` was sent (for what must
-/// NOT arrive).
-fn settle(c: &mut Fixture, client: &mut Client) {
-    c.settle();
-    c.roundtrip(client).expect("the client runs");
-}
-
 #[test]
 fn alt_tab_goes_through_windows_most_recently_used_first_and_focuses_on_alt_release() {
     let mut c = Fixture::new();
@@ -89,30 +73,26 @@ fn alt_tab_goes_through_windows_most_recently_used_first_and_focuses_on_alt_rele
     let a = open(&mut c, &mut app, "work", 1, RED);
     let b = open(&mut c, &mut app, "work", 2, GREEN);
     let w3 = open(&mut c, &mut app, "work", 3, BLUE);
-    wait_for(
-        &mut c,
-        &mut app,
-        "the newest window has the keyboard",
-        |s| has_keyboard(s, &w3),
-    );
+    c.wait_seen(&mut app, "the newest window has the keyboard", |s| {
+        has_keyboard(s, &w3)
+    });
 
     // Alt held, Tab twice: B, then A is chosen; the keyboard stays put.
     down(&mut c, keys::LEFT_ALT);
     chord(&mut c, &[], keys::TAB);
-    settle(&mut c, &mut app);
+    c.settle_client(&mut app);
     assert!(
         has_keyboard(&app.seen, &w3),
         "focus moved before Alt was released"
     );
     chord(&mut c, &[], keys::TAB);
-    settle(&mut c, &mut app);
+    c.settle_client(&mut app);
     assert!(
         has_keyboard(&app.seen, &w3),
         "focus moved before Alt was released"
     );
     up(&mut c, keys::LEFT_ALT);
-    wait_for(
-        &mut c,
+    c.wait_seen(
         &mut app,
         "Alt released: the chosen window (A) has the keyboard",
         |s| has_keyboard(s, &a),
@@ -128,20 +108,14 @@ fn alt_tab_goes_through_windows_most_recently_used_first_and_focuses_on_alt_rele
 
     // Used now: A, the third, B. One Alt+Tab goes back to the third.
     chord(&mut c, &[keys::LEFT_ALT], keys::TAB);
-    wait_for(
-        &mut c,
-        &mut app,
-        "Alt+Tab: back to the window used before",
-        |s| has_keyboard(s, &w3),
-    );
+    c.wait_seen(&mut app, "Alt+Tab: back to the window used before", |s| {
+        has_keyboard(s, &w3)
+    });
     // Alt+Shift+Tab goes the other way: to the least recently used, B.
     chord(&mut c, &[keys::LEFT_ALT, keys::LEFT_SHIFT], keys::TAB);
-    wait_for(
-        &mut c,
-        &mut app,
-        "Alt+Shift+Tab: the least recently used",
-        |s| has_keyboard(s, &b),
-    );
+    c.wait_seen(&mut app, "Alt+Shift+Tab: the least recently used", |s| {
+        has_keyboard(s, &b)
+    });
     assert!(
         !app.seen.keys.contains(&keys::TAB),
         "the Tab of Alt+Tab reached the client: {:?}",
@@ -155,9 +129,7 @@ fn escape_during_alt_tab_keeps_the_focus_and_the_stacking() {
     let mut app = client(&mut c, "work");
     let a = open(&mut c, &mut app, "work", 1, RED);
     let b = open(&mut c, &mut app, "work", 2, GREEN);
-    wait_for(&mut c, &mut app, "B has the keyboard", |s| {
-        has_keyboard(s, &b)
-    });
+    c.wait_seen(&mut app, "B has the keyboard", |s| has_keyboard(s, &b));
     let rect_b = c.content(&c.windows(0)[1]);
     // Where B overlaps A.
     let (x, y) = (rect_b.x + 4, rect_b.y + 4);
@@ -173,7 +145,7 @@ fn escape_during_alt_tab_keeps_the_focus_and_the_stacking() {
     );
     chord(&mut c, &[], keys::ESC);
     up(&mut c, keys::LEFT_ALT);
-    settle(&mut c, &mut app);
+    c.settle_client(&mut app);
     assert!(has_keyboard(&app.seen, &b), "Escape did not keep the focus");
     assert!(!has_keyboard(&app.seen, &a));
     assert_eq!(
@@ -195,12 +167,9 @@ fn alt_tab_and_closing_never_give_the_focus_to_another_desktops_window() {
     let w1 = open(&mut c, &mut work, "work", 1, RED);
     let _g1 = open(&mut c, &mut gaming, "gaming", 1, GREEN);
     let w2 = open(&mut c, &mut work, "work", 2, BLUE);
-    wait_for(
-        &mut c,
-        &mut work,
-        "work's newest window has the keyboard",
-        |s| has_keyboard(s, &w2),
-    );
+    c.wait_seen(&mut work, "work's newest window has the keyboard", |s| {
+        has_keyboard(s, &w2)
+    });
 
     // Round and round work's two windows: gaming's never comes up.
     down(&mut c, keys::LEFT_ALT);
@@ -208,13 +177,12 @@ fn alt_tab_and_closing_never_give_the_focus_to_another_desktops_window() {
         chord(&mut c, &[], keys::TAB);
     }
     up(&mut c, keys::LEFT_ALT);
-    wait_for(
-        &mut c,
+    c.wait_seen(
         &mut work,
         "five steps over two windows end on the other",
         |s| has_keyboard(s, &w1),
     );
-    settle(&mut c, &mut gaming);
+    c.settle_client(&mut gaming);
     assert_eq!(
         gaming.seen.keyboard_enters, 0,
         "a gaming window got the keyboard"
@@ -225,13 +193,10 @@ fn alt_tab_and_closing_never_give_the_focus_to_another_desktops_window() {
     w1.toplevel.destroy();
     w1.xdg.destroy();
     w1.surface.destroy();
-    wait_for(
-        &mut c,
-        &mut work,
-        "the window used last gets the keyboard",
-        |s| has_keyboard(s, &w2),
-    );
-    settle(&mut c, &mut gaming);
+    c.wait_seen(&mut work, "the window used last gets the keyboard", |s| {
+        has_keyboard(s, &w2)
+    });
+    c.settle_client(&mut gaming);
     assert_eq!(
         gaming.seen.keyboard_enters, 0,
         "a gaming window got the keyboard"
@@ -248,21 +213,17 @@ fn closing_a_window_focuses_the_one_used_last_never_a_minimized_one() {
     let w3 = open(&mut c, &mut app, "work", 3, BLUE);
     // Used: B (Alt+Tab), the third, A.
     chord(&mut c, &[keys::LEFT_ALT], keys::TAB);
-    wait_for(&mut c, &mut app, "B has the keyboard", |s| {
-        has_keyboard(s, &b)
-    });
+    c.wait_seen(&mut app, "B has the keyboard", |s| has_keyboard(s, &b));
     b.toplevel.destroy();
     b.xdg.destroy();
     b.surface.destroy();
-    wait_for(&mut c, &mut app, "closing B focuses the third", |s| {
+    c.wait_seen(&mut app, "closing B focuses the third", |s| {
         has_keyboard(s, &w3)
     });
     // The third minimized: A has the keyboard; closing A leaves nothing
     // focused rather than bringing the minimized window back.
     chord(&mut c, &[keys::LEFT_META], keys::M);
-    wait_for(&mut c, &mut app, "A has the keyboard", |s| {
-        has_keyboard(s, &a)
-    });
+    c.wait_seen(&mut app, "A has the keyboard", |s| has_keyboard(s, &a));
     a.toplevel.destroy();
     a.xdg.destroy();
     a.surface.destroy();
@@ -270,19 +231,16 @@ fn closing_a_window_focuses_the_one_used_last_never_a_minimized_one() {
         .roundtrip_until(&mut app, |_, s| s.layout.desktops()[0].windows().is_empty())
         .expect("the client runs");
     assert!(closed, "A did not close");
-    settle(&mut c, &mut app);
+    c.settle_client(&mut app);
     assert!(
         !has_keyboard(&app.seen, &w3),
         "the minimized window got the keyboard"
     );
     assert!(c.state.layout.focused().is_none());
     chord(&mut c, &[keys::LEFT_META, keys::LEFT_SHIFT], keys::M);
-    wait_for(
-        &mut c,
-        &mut app,
-        "Super+Shift+M brings the third back",
-        |s| has_keyboard(s, &w3),
-    );
+    c.wait_seen(&mut app, "Super+Shift+M brings the third back", |s| {
+        has_keyboard(s, &w3)
+    });
 }
 
 #[test]
@@ -299,7 +257,7 @@ fn super_arrows_snap_to_halves_and_maximize_and_the_client_is_told() {
         .state
         .placement_area(&window, Mode::Snapped(Side::Left))
         .expect("an area");
-    wait_for(&mut c, &mut app, "configured to the left half", |s| {
+    c.wait_seen(&mut app, "configured to the left half", |s| {
         s.last_configure(&win.toplevel)
             .is_some_and(|k| k.size == (left.w, left.h))
     });
@@ -314,7 +272,7 @@ fn super_arrows_snap_to_halves_and_maximize_and_the_client_is_told() {
         .state
         .placement_area(&window, Mode::Snapped(Side::Right))
         .expect("an area");
-    wait_for(&mut c, &mut app, "configured to the right half", |s| {
+    c.wait_seen(&mut app, "configured to the right half", |s| {
         s.last_configure(&win.toplevel)
             .is_some_and(|k| k.size == (right.w, right.h))
     });
@@ -323,7 +281,7 @@ fn super_arrows_snap_to_halves_and_maximize_and_the_client_is_told() {
 
     // Again: back where it was, at its own size, tiled no more.
     chord(&mut c, &[keys::LEFT_META], keys::RIGHT);
-    wait_for(&mut c, &mut app, "back to its own size", |s| {
+    c.wait_seen(&mut app, "back to its own size", |s| {
         s.last_configure(&win.toplevel)
             .is_some_and(|k| k.size == SIZE)
     });
@@ -334,12 +292,12 @@ fn super_arrows_snap_to_halves_and_maximize_and_the_client_is_told() {
         .state
         .placement_area(&window, Mode::Maximized)
         .expect("an area");
-    wait_for(&mut c, &mut app, "maximized", |s| {
+    c.wait_seen(&mut app, "maximized", |s| {
         s.last_configure(&win.toplevel)
             .is_some_and(|k| k.size == (max.w, max.h) && k.states.contains(&XdgState::Maximized))
     });
     chord(&mut c, &[keys::LEFT_META], keys::UP);
-    wait_for(&mut c, &mut app, "Super+Up again: back", |s| {
+    c.wait_seen(&mut app, "Super+Up again: back", |s| {
         s.last_configure(&win.toplevel)
             .is_some_and(|k| k.size == SIZE && !k.states.contains(&XdgState::Maximized))
     });
@@ -353,9 +311,7 @@ fn super_m_hides_the_focused_window_and_super_shift_m_brings_it_back() {
     let mut app = client(&mut c, "work");
     let a = open(&mut c, &mut app, "work", 1, RED);
     let b = open(&mut c, &mut app, "work", 2, GREEN);
-    wait_for(&mut c, &mut app, "B has the keyboard", |s| {
-        has_keyboard(s, &b)
-    });
+    c.wait_seen(&mut app, "B has the keyboard", |s| has_keyboard(s, &b));
     let window_b = c.windows(0)[1].clone();
     let rect = c.content(&window_b);
     // B's bottom-right corner lies outside A (cascaded up and left of it).
@@ -367,7 +323,7 @@ fn super_m_hides_the_focused_window_and_super_shift_m_brings_it_back() {
     );
 
     chord(&mut c, &[keys::LEFT_META], keys::M);
-    wait_for(&mut c, &mut app, "Super+M: A has the keyboard", |s| {
+    c.wait_seen(&mut app, "Super+M: A has the keyboard", |s| {
         has_keyboard(s, &a)
     });
     assert!(
@@ -384,12 +340,9 @@ fn super_m_hides_the_focused_window_and_super_shift_m_brings_it_back() {
     );
 
     chord(&mut c, &[keys::LEFT_META, keys::LEFT_SHIFT], keys::M);
-    wait_for(
-        &mut c,
-        &mut app,
-        "Super+Shift+M: B has the keyboard again",
-        |s| has_keyboard(s, &b),
-    );
+    c.wait_seen(&mut app, "Super+Shift+M: B has the keyboard again", |s| {
+        has_keyboard(s, &b)
+    });
     c.settle();
     assert_eq!(
         c.shot().pixel(x, y),
@@ -406,24 +359,21 @@ fn super_shift_m_brings_back_only_the_shown_desktops_windows() {
     let w = open(&mut c, &mut work, "work", 1, RED);
     c.show("gaming");
     let g = open(&mut c, &mut gaming, "gaming", 1, GREEN);
-    wait_for(
-        &mut c,
-        &mut gaming,
-        "the gaming window has the keyboard",
-        |s| has_keyboard(s, &g),
-    );
+    c.wait_seen(&mut gaming, "the gaming window has the keyboard", |s| {
+        has_keyboard(s, &g)
+    });
     chord(&mut c, &[keys::LEFT_META], keys::M);
-    wait_for(&mut c, &mut gaming, "minimized: no keyboard", |s| {
+    c.wait_seen(&mut gaming, "minimized: no keyboard", |s| {
         s.keyboard_focus.is_none()
     });
     c.show("work");
-    wait_for(&mut c, &mut work, "work's window has the keyboard", |s| {
+    c.wait_seen(&mut work, "work's window has the keyboard", |s| {
         has_keyboard(s, &w)
     });
     let enters = gaming.seen.keyboard_enters;
     chord(&mut c, &[keys::LEFT_META, keys::LEFT_SHIFT], keys::M);
-    settle(&mut c, &mut gaming);
-    settle(&mut c, &mut work);
+    c.settle_client(&mut gaming);
+    c.settle_client(&mut work);
     assert_eq!(
         gaming.seen.keyboard_enters, enters,
         "gaming's window came back on work"
@@ -433,7 +383,7 @@ fn super_shift_m_brings_back_only_the_shown_desktops_windows() {
     // On gaming, it comes back.
     c.show("gaming");
     chord(&mut c, &[keys::LEFT_META, keys::LEFT_SHIFT], keys::M);
-    wait_for(&mut c, &mut gaming, "back on its own desktop", |s| {
+    c.wait_seen(&mut gaming, "back on its own desktop", |s| {
         has_keyboard(s, &g)
     });
 }

@@ -359,6 +359,28 @@ impl Fixture {
                 .expect("event loop runs");
         }
     }
+
+    /// Round trips of `client` until `done` holds on what it has seen;
+    /// fails the test, naming `what` and what the client saw, otherwise.
+    pub fn wait_seen(
+        &mut self,
+        client: &mut Client,
+        what: &str,
+        done: impl Fn(&crate::wayland::Seen) -> bool,
+    ) {
+        let ok = self
+            .roundtrip_until(client, |seen, _| done(seen))
+            .unwrap_or_else(|e| panic!("{what}: the client stopped: {e}"));
+        let seen = &client.seen;
+        assert!(ok && done(seen), "{what}: {seen:?}");
+    }
+
+    /// Lets the compositor settle, then a round trip of `client`, so that
+    /// it has read everything the compositor sent.
+    pub fn settle_client(&mut self, client: &mut Client) {
+        self.settle();
+        self.roundtrip(client).expect("the client runs");
+    }
 }
 
 impl Default for Fixture {
