@@ -19,7 +19,7 @@ lint: deps dependency-cuts
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
 
-# Only zion-panel links a GUI, only the scanner links libyara, the compositor
+# Only zion-panel links a GUI toolkit, only the scanner links libyara, the compositor
 # links no Podman client, zionctl and the panel link no daemon (issue 14).
 dependency-cuts: deps
 	@CARGO=$(CARGO) bash session-files/dev/dependency-cuts.sh
@@ -67,7 +67,7 @@ DESTDIR ?=
 ZION_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 ZION_BINS := zion-compositor zion-sandboxd zion-scan-worker zionctl zion-session
 BIN_SRC ?= $(ZION_TARGET_DIR)/$(if $(strip $(foreach b,$(ZION_BINS),$(if $(wildcard $(ZION_TARGET_DIR)/release/$(b)),,$(b)))),debug,release)
-ZION_OPTIONAL_BINS := zion-panel
+ZION_OPTIONAL_BINS := zion-panel zion-bar
 ZION_DEST := $(DESTDIR)$(PREFIX)
 # The shipped files name /usr/bin; the installed ones name $(PREFIX)/bin.
 ZION_REWRITE := sed -e 's|/usr/bin/zion-|$(PREFIX)/bin/zion-|g' -e 's|^Exec=zion-session|Exec=$(PREFIX)/bin/zion-session|' -e 's|^TryExec=zion-session|TryExec=$(PREFIX)/bin/zion-session|'

@@ -42,6 +42,10 @@ struct Args {
     /// Do not open an X11 socket per profile (X11 programs will not run).
     #[arg(long)]
     no_xwayland: bool,
+    /// Do not start the bar, whatever `[session] bar` says (the bar reads
+    /// Compositor1, so it starts only when that is served).
+    #[arg(long)]
+    no_bar: bool,
     /// Stop a profile's Xwayland after it has had no X11 window for this
     /// many seconds (0: never); the next X11 program starts it again.
     #[arg(long, default_value_t = 60.0)]
@@ -96,14 +100,16 @@ fn main() -> anyhow::Result<()> {
     let mut compositor = Compositor::new(config, &options)?;
     match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
         _ if args.no_dbus => {}
-        Ok(address) if !address.is_empty() => {
-            if let Err(err) = compositor.serve_bus(&address) {
-                tracing::warn!(
-                    "going on without org.zionos.Compositor1 (zionctl switch and sandbox sockets \
+        Ok(address) if !address.is_empty() => match compositor.serve_bus(&address) {
+            Err(err) => tracing::warn!(
+                "going on without org.zionos.Compositor1 (zionctl switch and sandbox sockets \
                      will not work): {err:#}"
-                );
+            ),
+            Ok(()) if !args.no_bar && compositor.state.config.session.bar => {
+                compositor.state.start_bar();
             }
-        }
+            Ok(()) => {}
+        },
         _ => tracing::info!(
             "DBUS_SESSION_BUS_ADDRESS is not set: org.zionos.Compositor1 is not served"
         ),

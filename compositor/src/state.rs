@@ -462,6 +462,12 @@ impl State {
         self.spawn_host_program("zionctl", &["launcher"], "opening the launcher");
     }
 
+    /// The bar (`[session] bar`): `zion-bar` on the host socket, reading
+    /// the session bus.
+    pub fn start_bar(&mut self) {
+        self.spawn_host_program("zion-bar", &[], "starting the bar");
+    }
+
     /// Runs one of Zion's own programs (beside the compositor, else on
     /// PATH) as a host client: on the host socket, never an X11 display.
     fn spawn_host_program(&mut self, name: &str, args: &[&str], what: &str) {

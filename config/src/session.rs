@@ -3,7 +3,9 @@
 //! `lock` hotkey, `Compositor1.Lock`); it must speak ext-session-lock-v1.
 //! `idle` says when an idle session locks itself and turns its screens
 //! off: `idle = { lock_after = "10m", screen_off_after = "15m" }`, each a
-//! duration (the units of [`crate::parse_duration`]) or `"never"`.
+//! duration (the units of [`crate::parse_duration`]) or `"never"`. `bar`
+//! says whether the compositor starts Zion's bar (`zion-bar`) along the top
+//! of the screen (default `true`).
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use super::units::parse_duration;
 use super::ConfigError;
 
 /// The keys of `[session]`.
-pub(super) const SESSION_KEYS: [&str; 2] = ["locker", "idle"];
+pub(super) const SESSION_KEYS: [&str; 3] = ["locker", "idle", "bar"];
 
 /// How long the session waits without input before it locks itself.
 pub const DEFAULT_LOCK_AFTER: Duration = Duration::from_secs(10 * 60);
@@ -34,6 +36,8 @@ pub struct Session {
     pub locker: Vec<String>,
     /// What an idle session does, and when.
     pub idle: Idle,
+    /// Whether the compositor starts the bar.
+    pub bar: bool,
 }
 
 /// `[session] idle`: how long without input (and without a visible idle
@@ -61,6 +65,7 @@ impl Default for Session {
         Session {
             locker: DEFAULT_LOCKER.iter().map(|s| (*s).to_owned()).collect(),
             idle: Idle::default(),
+            bar: true,
         }
     }
 }
@@ -71,6 +76,7 @@ impl Default for Session {
 pub(super) struct RawSession {
     locker: Option<Spanned<Vec<String>>>,
     idle: Option<RawIdle>,
+    bar: Option<bool>,
 }
 
 /// `[session] idle` as written.
@@ -110,6 +116,9 @@ pub(super) fn session(
     let Some(raw) = raw.map(Spanned::into_inner) else {
         return Ok(out);
     };
+    if let Some(bar) = raw.bar {
+        out.bar = bar;
+    }
     if let Some(idle) = raw.idle {
         if let Some(v) = idle.lock_after {
             out.idle.lock_after = idle_delay(src, v, "lock_after")?;
@@ -167,6 +176,16 @@ mod tests {
         assert!(empty.contains("names no program"), "{empty}");
         let typo = parse(&format!("{base}[session]\nlocke = [\"x\"]\n")).expect_err("typo");
         assert!(typo.contains("locker"), "{typo}");
+    }
+
+    #[test]
+    fn the_bar_is_on_unless_turned_off() {
+        let base = "[[profile]]\nname = \"work\"\n";
+        assert_eq!(parse(base).map(|c| c.session.bar), Ok(true));
+        let off = parse(&format!("{base}[session]\nbar = false\n"));
+        assert_eq!(off.map(|c| c.session.bar), Ok(false));
+        let bad = parse(&format!("{base}[session]\nbar = \"no\"\n")).expect_err("a string");
+        assert!(bad.contains("bar"), "{bad}");
     }
 
     #[test]

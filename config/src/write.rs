@@ -105,8 +105,23 @@ pub(super) fn to_toml(config: &Config) -> String {
         let _ = writeln!(out, "\n[sandbox]\npool = {}", config.sandbox.pool);
     }
     if config.session != crate::Session::default() {
-        let argv: Vec<String> = config.session.locker.iter().map(|a| quoted(a)).collect();
+        let session = &config.session;
+        let argv: Vec<String> = session.locker.iter().map(|a| quoted(a)).collect();
         let _ = writeln!(out, "\n[session]\nlocker = [{}]", argv.join(", "));
+        if !session.bar {
+            let _ = writeln!(out, "bar = false");
+        }
+        if session.idle != crate::session::Idle::default() {
+            let delay = |d: Option<std::time::Duration>| {
+                quoted(&d.map_or_else(|| "never".to_owned(), crate::units::format_duration))
+            };
+            let _ = writeln!(
+                out,
+                "idle = {{ lock_after = {}, screen_off_after = {} }}",
+                delay(session.idle.lock_after),
+                delay(session.idle.screen_off_after)
+            );
+        }
     }
     if config.podman != PodmanSettings::default() {
         let p = &config.podman;

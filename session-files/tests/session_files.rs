@@ -598,12 +598,38 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn direct_session_starts_compositor_and_daemon_and_sigterm_stops_both() {
     require_installed!(on_path("dbus-daemon"), "dbus-daemon is not installed");
-    require_built(&["zion-compositor", "zion-sandboxd", "zion-scan-worker"]);
+    require_built(&[
+        "zion-compositor",
+        "zion-sandboxd",
+        "zion-scan-worker",
+        "zion-bar",
+    ]);
     let tmp = temp_dir("session");
     let bus = DbusBus::start(&tmp.path().join("dbus")).expect("starting a private bus");
     let rt = runtime();
     let mut session = start_direct_session(tmp.path(), Some(bus.address()), &default_path(), &[]);
     let (children, _) = wait_for_session(tmp.path(), Some(bus.address()), &rt, &mut session);
+    // `[session] bar` is on by default: the compositor starts the bar.
+    let compositor = children
+        .iter()
+        .find(|(_, n)| n == "zion-compositor")
+        .map(|(pid, _)| *pid)
+        .expect("the compositor");
+    let start = Instant::now();
+    let bar = loop {
+        if let Some((pid, _)) = children_of(compositor)
+            .into_iter()
+            .find(|(_, n)| n == "zion-bar")
+        {
+            break pid;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the compositor started no zion-bar:\n{}",
+            log_of(tmp.path())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
 
     let pid = Pid::from_raw(session.child.id() as i32).expect("a pid");
     kill_process(pid, Signal::TERM).expect("sending SIGTERM to zion-session");
@@ -615,6 +641,14 @@ fn direct_session_starts_compositor_and_daemon_and_sigterm_stops_both() {
             !running(*child),
             "{name} (pid {child}) still runs after zion-session exited ({status})"
         );
+    }
+    let start = Instant::now();
+    while running(bar) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "zion-bar (pid {bar}) still runs after the session ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
         UnixStream::connect(tmp.path().join("runtime/wayland-zion")).is_err(),

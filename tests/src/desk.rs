@@ -19,7 +19,8 @@ pub const COMPOSITOR: &str = "org.zionos.Compositor1";
 pub const PROFILES: &str = "org.zionos.Profiles1";
 
 /// The headless compositor at `bin` with its sockets in `runtime`, an output
-/// of `size` (`WIDTHxHEIGHT`), logging (appending) to `log`.
+/// of `size` (`WIDTHxHEIGHT`), logging (appending) to `log`; without the
+/// bar (tests measure where windows go on the whole output).
 pub fn compositor_command(bin: &Path, runtime: &Path, size: &str, log: &Path) -> Command {
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -27,7 +28,7 @@ pub fn compositor_command(bin: &Path, runtime: &Path, size: &str, log: &Path) ->
         .open(log)
         .unwrap_or_else(|e| panic!("log {}: {e}", log.display()));
     let mut cmd = Command::new(bin);
-    cmd.args(["--backend", "headless", "--size", size])
+    cmd.args(["--backend", "headless", "--size", size, "--no-bar"])
         .arg("--runtime-dir")
         .arg(runtime)
         .env("RUST_LOG", "info")
