@@ -19,8 +19,9 @@ pub const DEFAULT_QUOTA: u64 = 16 << 30;
 pub const DEFAULT_RESERVE: u64 = 2 << 30;
 
 /// The keys of `[quarantine]`.
-pub(crate) const QUARANTINE_KEYS: [&str; 7] = [
+pub(crate) const QUARANTINE_KEYS: [&str; 8] = [
     "max_size",
+    "archives",
     "auto_release",
     "default_destination",
     "transfer_hold",
@@ -49,6 +50,8 @@ pub struct Policy {
     pub quota: ByteSize,
     /// Free space ingest always leaves on the quarantine's disk, e.g. `"2GiB"`.
     pub reserve: ByteSize,
+    /// How far the scanner unpacks archives.
+    pub archives: Archives,
 }
 
 impl Default for Policy {
@@ -61,7 +64,90 @@ impl Default for Policy {
             transfers: Transfers::default(),
             quota: ByteSize(DEFAULT_QUOTA),
             reserve: ByteSize(DEFAULT_RESERVE),
+            archives: Archives::default(),
         }
+    }
+}
+
+/// `[quarantine] archives = { depth = 8, members = 10000, unpacked =
+/// "256MiB", ratio = 100 }`: how far the scanner unpacks archives (zip, tar,
+/// 7z and compressed streams) to scan every member. An archive past a limit
+/// is refused as a bomb (`too deep`, `too many members`, `too large`,
+/// `ratio`) and held for review, never called clean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, try_from = "RawArchives")]
+pub struct Archives {
+    /// Levels of nesting unpacked (a compression layer counts as one), 1–32.
+    pub depth: u32,
+    /// Members over every level, at least 1.
+    pub members: u64,
+    /// Unpacked bytes over every level (members are scanned from memory).
+    pub unpacked: ByteSize,
+    /// The largest expansion against the archive's own size, at least 1.
+    pub ratio: u64,
+}
+
+/// The deepest nesting `depth` may allow.
+pub const MAX_ARCHIVE_DEPTH: u32 = 32;
+
+impl Default for Archives {
+    fn default() -> Self {
+        Archives {
+            depth: 8,
+            members: 10_000,
+            unpacked: ByteSize(256 << 20),
+            ratio: 100,
+        }
+    }
+}
+
+/// `archives` as written, checked into [`Archives`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawArchives {
+    depth: u32,
+    members: u64,
+    unpacked: ByteSize,
+    ratio: u64,
+}
+
+impl Default for RawArchives {
+    fn default() -> Self {
+        let a = Archives::default();
+        RawArchives {
+            depth: a.depth,
+            members: a.members,
+            unpacked: a.unpacked,
+            ratio: a.ratio,
+        }
+    }
+}
+
+impl TryFrom<RawArchives> for Archives {
+    type Error = String;
+
+    fn try_from(raw: RawArchives) -> Result<Archives, String> {
+        if !(1..=MAX_ARCHIVE_DEPTH).contains(&raw.depth) {
+            return Err(format!(
+                "archives: depth {} is out of range: give 1 to {MAX_ARCHIVE_DEPTH} levels",
+                raw.depth
+            ));
+        }
+        if raw.members == 0 {
+            return Err("archives: members must be at least 1".into());
+        }
+        if raw.ratio == 0 {
+            return Err("archives: ratio must be at least 1".into());
+        }
+        if raw.unpacked.0 == 0 {
+            return Err("archives: unpacked must be a size above 0, e.g. \"256MiB\"".into());
+        }
+        Ok(Archives {
+            depth: raw.depth,
+            members: raw.members,
+            unpacked: raw.unpacked,
+            ratio: raw.ratio,
+        })
     }
 }
 
@@ -182,4 +268,65 @@ fn destination<'de, D: Deserializer<'de>>(d: D) -> Result<Destination, D::Error>
     let text = String::deserialize(d)?;
     text.parse::<Destination>()
         .map_err(|e| serde::de::Error::custom(format!("default_destination: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Archives, ByteSize};
+    use crate::Config;
+    use std::path::Path;
+
+    fn archives(text: &str) -> Result<Archives, String> {
+        let toml = format!("[[profile]]\nname = \"work\"\n\n[quarantine]\n{text}\n");
+        Config::parse(&toml, Path::new("zion.toml"))
+            .map(|c| c.quarantine.archives)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn archive_limits_default_to_the_scanners_and_take_each_key() {
+        assert_eq!(archives(""), Ok(Archives::default()));
+        let given =
+            archives("archives = { depth = 3, members = 50, unpacked = \"64MiB\", ratio = 20 }");
+        assert_eq!(
+            given,
+            Ok(Archives {
+                depth: 3,
+                members: 50,
+                unpacked: ByteSize(64 << 20),
+                ratio: 20
+            })
+        );
+        // One key: the others keep their defaults.
+        let one = archives("archives = { members = 2 }").expect("members alone");
+        assert_eq!((one.members, one.depth), (2, Archives::default().depth));
+    }
+
+    #[test]
+    fn archive_limits_out_of_range_are_refused_with_the_key_named() {
+        for (text, says) in [
+            ("archives = { depth = 0 }", "depth"),
+            ("archives = { depth = 99 }", "depth"),
+            ("archives = { members = 0 }", "members"),
+            ("archives = { ratio = 0 }", "ratio"),
+            ("archives = { unpacked = \"0B\" }", "unpacked"),
+            ("archives = { unpacked = \"lots\" }", "size"),
+            ("archives = { deep = 3 }", "deep"),
+        ] {
+            let err = archives(text).expect_err(text);
+            assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn archive_limits_survive_a_write_and_read() {
+        let toml = "[[profile]]\nname = \"work\"\n\n[quarantine]\narchives = { depth = 2, members = 7, unpacked = \"1MiB\", ratio = 5 }\n";
+        let config = Config::parse(toml, Path::new("zion.toml")).expect("parses");
+        let written = config.to_toml();
+        let again = Config::parse(&written, Path::new("zion.toml")).expect("written parses");
+        assert_eq!(
+            again.quarantine.archives, config.quarantine.archives,
+            "{written}"
+        );
+    }
 }

@@ -70,6 +70,14 @@ fn quarantine(out: &mut String, q: &Policy) {
     let _ = writeln!(out, "transfer_hold = \"{}\"", q.transfer_hold);
     let _ = writeln!(out, "quota = \"{}\"", q.quota);
     let _ = writeln!(out, "reserve = \"{}\"", q.reserve);
+    if q.archives != crate::quarantine::Archives::default() {
+        let a = &q.archives;
+        let _ = writeln!(
+            out,
+            "archives = {{ depth = {}, members = {}, unpacked = \"{}\", ratio = {} }}",
+            a.depth, a.members, a.unpacked, a.ratio
+        );
+    }
     let mut rules = q.transfers.configured().peekable();
     if rules.peek().is_some() {
         let _ = writeln!(out, "\n[quarantine.transfers]");

@@ -392,6 +392,47 @@ async fn an_archive_member_match_is_named_and_an_encrypted_archive_is_held() {
     assert!(!ok && err.contains("--override"), "{err}");
 }
 
+/// `[quarantine] archives` reaches the confined scan worker: with at most
+/// two members, a zip of two is scanned clean and one of three is refused
+/// as a bomb and held, never called clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_archive_limits_are_the_scanners() {
+    if !zion_tests::skip::installed("zip", "zip") {
+        return;
+    }
+    let env = TestEnv::new().expect("test environment");
+    write_config(
+        &env,
+        &format!("archives = {{ members = 2 }}\n{REVIEW_OUTBOX}"),
+    );
+    let daemon = Daemon::start(&env);
+    let (_bus, proxy) = connect_quarantine(&env).await;
+    let two = zip_tool(
+        &env,
+        "two.zip",
+        &[("a.txt", b"a\n"), ("b.txt", b"b\n")],
+        &[],
+    );
+    let three = zip_tool(
+        &env,
+        "three.zip",
+        &[("c.txt", b"c\n"), ("d.txt", b"d\n"), ("e.txt", b"e\n")],
+        &[],
+    );
+    drop_file(&outbox(&env), "two.zip", &two);
+    drop_file(&outbox(&env), "three.zip", &three);
+    let items = verdicts(&proxy, &["two.zip", "three.zip"]).await;
+    let two = &items["two.zip"];
+    assert_eq!(two.state, "clean", "{two:?}\n{}", daemon.log());
+    let three = &items["three.zip"];
+    assert_ne!(three.state, "clean", "{three:?}");
+    assert!(
+        three.detail.contains("too many members"),
+        "{three:?}\n{}",
+        daemon.log()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_rule_rescans_what_the_quarantine_holds() {
     let env = TestEnv::new().expect("test environment");

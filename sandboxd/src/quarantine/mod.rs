@@ -113,9 +113,11 @@ pub async fn start(
     .context("opening the quarantine store")??;
     let store = Arc::new(store);
     let (args2, paths2, store2) = (args.clone(), paths.clone(), store.clone());
-    let scanning = tokio::task::spawn_blocking(move || scanning::start(&args2, &paths2, store2))
-        .await
-        .context("setting up the scanner")??;
+    let archives = config.quarantine.archives;
+    let scanning =
+        tokio::task::spawn_blocking(move || scanning::start(&args2, &paths2, store2, archives))
+            .await
+            .context("setting up the scanner")??;
 
     // Subscribe before the watcher takes anything, so no event is missed.
     let pipeline_events = service::bridge(store.subscribe());

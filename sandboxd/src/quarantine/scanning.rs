@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use zion_config::quarantine::Archives;
 use zion_quarantine::{StateKind, Store};
+use zion_scanner::archive::ArchiveLimits;
 use zion_scanner::{
     default_worker_exe, CompiledRules, RuleSources, RuleWatcher, RulesEvent, Scanner, ScannerConfig,
 };
@@ -50,6 +52,7 @@ pub fn start(
     args: &QuarantineArgs,
     paths: &SessionPaths,
     store: Arc<Store>,
+    archives: Archives,
 ) -> anyhow::Result<Scanning> {
     let mut sources = RuleSources::new(default_rules(args));
     if let Some(user_rules) = paths.user_rules() {
@@ -68,6 +71,7 @@ pub fn start(
     let mut config = ScannerConfig::new(&rules_file);
     config.worker_exe = args.scan_worker.clone().unwrap_or_else(default_worker_exe);
     config.max_idle_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    config.archive = archive_limits(archives);
     let scanner = Arc::new(Scanner::new(config).context("starting the scan worker")?);
     // The scanner logs the confinement its first worker reported.
     let reloaded = scanner.clone();
@@ -94,6 +98,18 @@ pub fn start(
     Ok(Scanning { scan, watcher })
 }
 
+/// The scanner's archive limits from `[quarantine] archives` (the ratio's
+/// floor stays the scanner's own).
+pub fn archive_limits(a: Archives) -> ArchiveLimits {
+    ArchiveLimits {
+        max_depth: a.depth,
+        max_members: a.members,
+        max_unpacked: a.unpacked.0,
+        max_ratio: a.ratio,
+        ..ArchiveLimits::default()
+    }
+}
+
 /// Sends every item that has a verdict back to be scanned with the new rules.
 fn rescan_all(store: &Store) {
     let items = match store.list() {
@@ -112,5 +128,18 @@ fn rescan_all(store: &Store) {
                 tracing::warn!("quarantine item {}: no rescan: {e}", item.id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_archive_defaults_are_the_scanners_own() {
+        assert_eq!(
+            archive_limits(Archives::default()),
+            ArchiveLimits::default()
+        );
     }
 }
