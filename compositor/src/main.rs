@@ -75,8 +75,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let config = match config_path(args.config) {
-        Some(path) => Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?,
+    let config_file = config_path(args.config);
+    let config = match &config_file {
+        Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => Config::defaults(),
     };
     let backend = match args.backend {
@@ -114,6 +115,10 @@ fn main() -> anyhow::Result<()> {
         compositor.open_x11_sockets();
     }
     compositor.stop_on_signals(signals)?;
+    // `[input]` and `[[output]]` apply again on SIGHUP.
+    if let Some(path) = config_file {
+        compositor.reload_on_sighup(path)?;
+    }
     let until = args
         .exit_after
         .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));

@@ -167,6 +167,27 @@ pub struct Seen {
     pub idled: u32,
     /// `ext_idle_notification_v1.resumed` events received.
     pub resumed: u32,
+    /// The keymaps `wl_keyboard.keymap` sent (xkb text), in order.
+    pub keymaps: Vec<String>,
+    /// The last `wl_keyboard.repeat_info`: (rate, delay in ms).
+    pub repeat_info: Option<(i32, i32)>,
+    /// What `wl_output` said, as of its last `done`.
+    pub output: OutputSeen,
+}
+
+/// A `wl_output`'s state as its events gave it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutputSeen {
+    /// `geometry`: x, y and transform.
+    pub geometry: Option<(i32, i32, WEnum<wl_output::Transform>)>,
+    /// The current `mode`: width and height.
+    pub mode: Option<(i32, i32)>,
+    /// `scale` (an integer: wl_output rounds a fractional scale up).
+    pub scale: Option<i32>,
+    /// How many `done`s came.
+    pub done: u32,
+    /// Events since the last `done`.
+    pending: Option<Box<OutputSeen>>,
 }
 
 /// A `zwp_pointer_gesture_swipe_v1` event.
@@ -841,6 +862,50 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
     }
 }
 
+impl Dispatch<wl_output::WlOutput, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wl_output::WlOutput,
+        event: wl_output::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        let out = &mut seen.output;
+        if let wl_output::Event::Done = event {
+            let done = out.done + 1;
+            if let Some(p) = out.pending.take() {
+                *out = *p;
+            }
+            out.done = done;
+            return;
+        }
+        if out.pending.is_none() {
+            out.pending = Some(Box::new(out.clone()));
+        }
+        let Some(pending) = out.pending.as_mut() else {
+            return;
+        };
+        match event {
+            wl_output::Event::Geometry {
+                x, y, transform, ..
+            } => {
+                pending.geometry = Some((x, y, transform));
+            }
+            wl_output::Event::Mode {
+                flags: WEnum::Value(flags),
+                width,
+                height,
+                ..
+            } if flags.contains(wl_output::Mode::Current) => {
+                pending.mode = Some((width, height));
+            }
+            wl_output::Event::Scale { factor } => pending.scale = Some(factor),
+            _ => {}
+        }
+    }
+}
+
 impl Dispatch<wl_keyboard::WlKeyboard, ()> for Seen {
     fn event(
         seen: &mut Self,
@@ -861,6 +926,21 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for Seen {
             wl_keyboard::Event::Leave { .. } => {
                 seen.keyboard_leaves += 1;
                 seen.keyboard_focus = None;
+            }
+            wl_keyboard::Event::Keymap { fd, size, .. } => {
+                // Read at offset 0 without moving a file offset the
+                // compositor's other clients may share.
+                use std::os::unix::fs::FileExt;
+                let file = File::from(fd);
+                let mut text = vec![0; size as usize];
+                if file.read_exact_at(&mut text, 0).is_ok() {
+                    let end = text.iter().position(|b| *b == 0).unwrap_or(text.len());
+                    seen.keymaps
+                        .push(String::from_utf8_lossy(&text[..end]).into_owned());
+                }
+            }
+            wl_keyboard::Event::RepeatInfo { rate, delay } => {
+                seen.repeat_info = Some((rate, delay));
             }
             wl_keyboard::Event::Key {
                 serial, key, state, ..
@@ -1097,7 +1177,6 @@ wayland_client::delegate_noop!(Seen: ignore wl_shm::WlShm);
 wayland_client::delegate_noop!(Seen: ignore wl_shm_pool::WlShmPool);
 wayland_client::delegate_noop!(Seen: ignore wl_buffer::WlBuffer);
 wayland_client::delegate_noop!(Seen: ignore wl_seat::WlSeat);
-wayland_client::delegate_noop!(Seen: ignore wl_output::WlOutput);
 wayland_client::delegate_noop!(Seen: ignore wl_data_device_manager::WlDataDeviceManager);
 wayland_client::delegate_noop!(Seen: ignore wl_data_source::WlDataSource);
 wayland_client::delegate_noop!(Seen: ignore wl_data_offer::WlDataOffer);

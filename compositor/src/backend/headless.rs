@@ -1,5 +1,6 @@
-//! The headless backend: one output of a fixed size, drawn by Pixman into an
-//! image in memory.
+//! The headless backend: one output, drawn by Pixman into an image in
+//! memory. It offers a few common modes besides its starting size, so that
+//! output management (`wlr-randr --mode`) can be tried headless.
 
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::damage::OutputDamageTracker;
@@ -16,6 +17,9 @@ use crate::layout::Layout;
 use crate::lock::LockScene;
 use crate::render::{output_elements, BACKGROUND};
 use crate::screenshot::Screenshot;
+
+/// The modes offered besides the starting size.
+pub const EXTRA_MODES: [(i32, i32); 4] = [(640, 480), (800, 600), (1280, 720), (1920, 1080)];
 
 /// Pixman rendering into memory.
 pub struct Headless {
@@ -59,6 +63,14 @@ impl Headless {
             Some((0, 0).into()),
         );
         output.set_preferred(mode);
+        for (w, h) in EXTRA_MODES {
+            if (w, h) != (width, height) {
+                output.add_mode(Mode {
+                    size: (w, h).into(),
+                    refresh: 60_000,
+                });
+            }
+        }
         let damage = OutputDamageTracker::from_output(&output);
         Ok(Headless {
             renderer,
@@ -73,6 +85,25 @@ impl Headless {
     /// The output.
     pub fn output(&self) -> &Output {
         &self.output
+    }
+
+    /// Switches to `mode`: a new image of its size.
+    pub fn set_mode(&mut self, mode: Mode) -> anyhow::Result<()> {
+        let (width, height) = (mode.size.w, mode.size.h);
+        self.buffer = self
+            .renderer
+            .create_buffer(Fourcc::Abgr8888, Size::<i32, Buffer>::from((width, height)))
+            .map_err(|e| anyhow::anyhow!("error creating a {width}x{height} image: {e}"))?;
+        self.size = (width, height);
+        self.needs_render = true;
+        Ok(())
+    }
+
+    /// The output's mode, scale or transform changed: damage is tracked
+    /// anew for it.
+    pub fn output_changed(&mut self) {
+        self.damage = OutputDamageTracker::from_output(&self.output);
+        self.needs_render = true;
     }
 
     /// Asks for a frame.

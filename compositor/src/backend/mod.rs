@@ -105,6 +105,42 @@ impl Backend {
         }
     }
 
+    /// Every output (under udev, left to right).
+    pub fn outputs(&self) -> Vec<Output> {
+        match self {
+            Backend::Udev(u) => u.outputs().to_vec(),
+            _ => vec![self.output().clone()],
+        }
+    }
+
+    /// Whether `output`'s mode can be switched: headless only so far (a
+    /// winit window follows its window, DRM mode setting is to come).
+    pub fn can_set_mode(&self, _output: &Output) -> bool {
+        matches!(self, Backend::Headless(_))
+    }
+
+    /// Switches `output` to `mode` (see [`Backend::can_set_mode`]).
+    pub fn set_mode(&mut self, output: &Output, mode: smithay::output::Mode) -> anyhow::Result<()> {
+        match self {
+            Backend::Headless(h) => h.set_mode(mode),
+            _ => {
+                anyhow::ensure!(
+                    output.current_mode() == Some(mode),
+                    "this backend cannot switch modes"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// `output`'s mode, scale, transform or place changed.
+    pub fn output_changed(&mut self, _output: &Output) {
+        match self {
+            Backend::Headless(h) => h.output_changed(),
+            _ => self.schedule_render(),
+        }
+    }
+
     /// Places the backend's outputs in `space`.
     pub fn map_outputs(&self, space: &mut Space<Window>) {
         match self {
