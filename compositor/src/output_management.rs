@@ -159,6 +159,17 @@ impl OutputManagementState {
     pub fn serial(&self) -> u32 {
         self.serial
     }
+
+    /// Takes `outputs` as the state of serial 1: the outputs as the
+    /// compositor starts, before any client was told anything.
+    pub fn starting_with(&mut self, outputs: &[Output]) {
+        self.last = outputs.iter().map(HeadState::of).collect();
+    }
+
+    /// How many managers are bound.
+    pub fn managers(&self) -> usize {
+        self.managers.len()
+    }
 }
 
 /// A head's user data: the output it stands for.
@@ -300,8 +311,8 @@ impl State {
         if now == mgmt.last {
             return;
         }
-        mgmt.serial = mgmt.serial.wrapping_add(1);
         mgmt.last = now.clone();
+        mgmt.serial = mgmt.serial.wrapping_add(1);
         let dh = self.display_handle.clone();
         for manager in &mut mgmt.managers {
             let Some(client) = manager.resource.client() else {

@@ -240,8 +240,8 @@ impl State {
     }
 
     /// Checks `changes` and, unless `test_only`, applies them; on an error
-    /// nothing changed. Clients of wl_output and wlr-output-management are
-    /// told the new state.
+    /// nothing changed. wl_output clients are told the new state at once,
+    /// wlr-output-management's by [`State::outputs_changed`].
     pub fn apply_output_changes(
         &mut self,
         changes: &[OutputChange],
@@ -265,7 +265,8 @@ impl State {
         self.space.refresh();
         self.refresh_view();
         self.render_soon();
-        self.outputs_changed();
+        // Managers are told by the caller (after `succeeded`, for a
+        // client's configuration) or at the end of this dispatch.
         Ok(())
     }
 
@@ -318,6 +319,8 @@ impl State {
         for error in self.apply_output_settings(&settings) {
             self.notice(error);
         }
+        let outputs = self.backend.outputs();
+        self.output_management.starting_with(&outputs);
     }
 }
 

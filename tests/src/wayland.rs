@@ -57,6 +57,7 @@ use wayland_protocols::wp::tearing_control::v1::client::{
 use wayland_protocols::xdg::activation::v1::client::{xdg_activation_token_v1, xdg_activation_v1};
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
 use wayland_protocols_wlr::layer_shell::v1::client::{zwlr_layer_shell_v1, zwlr_layer_surface_v1};
+use wayland_protocols_wlr::output_management::v1::client::zwlr_output_manager_v1;
 use wayland_protocols_wlr::screencopy::v1::client::{
     zwlr_screencopy_frame_v1, zwlr_screencopy_manager_v1,
 };
@@ -1185,4 +1186,7 @@ wayland_client::delegate_noop!(Seen: ignore zwp_pointer_constraints_v1::ZwpPoint
 wayland_client::delegate_noop!(Seen: ignore wp_tearing_control_manager_v1::WpTearingControlManagerV1);
 wayland_client::delegate_noop!(Seen: ignore wp_tearing_control_v1::WpTearingControlV1);
 wayland_client::delegate_noop!(Seen: ignore zwlr_layer_shell_v1::ZwlrLayerShellV1);
+// Only ever bound by a client that may not (a profile's): refused, so it
+// never gets a head.
+wayland_client::delegate_noop!(Seen: ignore zwlr_output_manager_v1::ZwlrOutputManagerV1);
 wayland_client::delegate_noop!(Seen: ignore zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1);
