@@ -10,6 +10,8 @@
 
 use smithay::output::{Mode, Output, Scale};
 use smithay::utils::Transform;
+use smithay::wayland::compositor::send_surface_state;
+use smithay::wayland::fractional_scale::with_fractional_scale;
 use tracing::{info, warn};
 use zion_config::{OutputMode, OutputSettings, MAX_SCALE, MIN_SCALE};
 
@@ -263,11 +265,33 @@ impl State {
             self.apply_planned(&output, &p);
         }
         self.space.refresh();
+        self.send_scale_to_surfaces();
         self.refresh_view();
         self.render_soon();
         // Managers are told by the caller (after `succeeded`, for a
         // client's configuration) or at the end of this dispatch.
         Ok(())
+    }
+
+    /// Tells every window's surfaces the scale and transform of the output
+    /// (the one windows are shown on): fractional-scale clients draw at
+    /// 1.25 or 1.5, the others get `preferred_buffer_scale`.
+    pub fn send_scale_to_surfaces(&mut self) {
+        let output = self.backend.output().clone();
+        let scale = output.current_scale();
+        let transform = output.current_transform();
+        let windows = self
+            .layout
+            .desktops()
+            .iter()
+            .flat_map(|d| d.all().map(|p| p.window.clone()).collect::<Vec<_>>())
+            .chain(self.unmapped.iter().cloned());
+        for window in windows {
+            window.with_surfaces(|surface, states| {
+                with_fractional_scale(states, |f| f.set_preferred_scale(scale.fractional_scale()));
+                send_surface_state(surface, states, scale.integer_scale(), transform);
+            });
+        }
     }
 
     fn apply_planned(&mut self, output: &Output, p: &Planned) {

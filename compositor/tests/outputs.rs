@@ -232,6 +232,31 @@ fn a_profile_client_neither_sees_nor_binds_output_management() {
     );
 }
 
+#[test]
+fn a_fractional_scale_reaches_a_window_that_asks_for_it() {
+    if missing() {
+        return;
+    }
+    let mut c = compositor(Vec::new());
+    c.show("work");
+    let work = c.profile_socket("work");
+    let mut app = c.connect(&work);
+    let window = app
+        .window("scaled", (200, 100), 0x0080_8080)
+        .expect("the client opens a window");
+    app.fractional_scale(&window.surface)
+        .expect("the client asks for its fractional scale");
+    c.wait_seen(&mut app, "the first preferred scale", |seen| {
+        seen.preferred_scale == Some(120)
+    });
+    let host = c.host_socket();
+    let (ok, said) = randr(&mut c, &host, &["--output", HEADLESS, "--scale", "1.25"]);
+    assert!(ok, "wlr-randr refused the scale: {said}");
+    c.wait_seen(&mut app, "a preferred scale of 1.25 (150/120)", |seen| {
+        seen.preferred_scale == Some(150)
+    });
+}
+
 fn settings() -> OutputSettings {
     OutputSettings {
         name: HEADLESS.into(),

@@ -39,6 +39,9 @@ use wayland_protocols::wp::content_type::v1::client::{
 use wayland_protocols::wp::cursor_shape::v1::client::{
     wp_cursor_shape_device_v1, wp_cursor_shape_manager_v1,
 };
+use wayland_protocols::wp::fractional_scale::v1::client::{
+    wp_fractional_scale_manager_v1, wp_fractional_scale_v1,
+};
 use wayland_protocols::wp::idle_inhibit::zv1::client::{
     zwp_idle_inhibit_manager_v1, zwp_idle_inhibitor_v1,
 };
@@ -174,6 +177,8 @@ pub struct Seen {
     pub repeat_info: Option<(i32, i32)>,
     /// What `wl_output` said, as of its last `done`.
     pub output: OutputSeen,
+    /// The last `wp_fractional_scale_v1.preferred_scale`, in 120ths.
+    pub preferred_scale: Option<u32>,
 }
 
 /// A `wl_output`'s state as its events gave it.
@@ -632,6 +637,17 @@ impl Client {
         self.registry.bind(name, version, &self.qh, ())
     }
 
+    /// Asks for `surface`'s preferred fractional scale
+    /// ([`Seen::preferred_scale`]).
+    pub fn fractional_scale(
+        &mut self,
+        surface: &wl_surface::WlSurface,
+    ) -> Result<wp_fractional_scale_v1::WpFractionalScaleV1, ClientError> {
+        let manager: wp_fractional_scale_manager_v1::WpFractionalScaleManagerV1 =
+            self.bind(1..=1)?;
+        Ok(manager.get_fractional_scale(surface, &self.qh, ()))
+    }
+
     /// Asks for a frame callback on `surface` ([`Seen::frame_done`]).
     pub fn request_frame(&mut self, surface: &wl_surface::WlSurface) {
         self.seen.frame_done = None;
@@ -859,6 +875,21 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+impl Dispatch<wp_fractional_scale_v1::WpFractionalScaleV1, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wp_fractional_scale_v1::WpFractionalScaleV1,
+        event: wp_fractional_scale_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wp_fractional_scale_v1::Event::PreferredScale { scale } = event {
+            seen.preferred_scale = Some(scale);
         }
     }
 }
@@ -1186,6 +1217,7 @@ wayland_client::delegate_noop!(Seen: ignore zwp_pointer_constraints_v1::ZwpPoint
 wayland_client::delegate_noop!(Seen: ignore wp_tearing_control_manager_v1::WpTearingControlManagerV1);
 wayland_client::delegate_noop!(Seen: ignore wp_tearing_control_v1::WpTearingControlV1);
 wayland_client::delegate_noop!(Seen: ignore zwlr_layer_shell_v1::ZwlrLayerShellV1);
+wayland_client::delegate_noop!(Seen: ignore wp_fractional_scale_manager_v1::WpFractionalScaleManagerV1);
 // Only ever bound by a client that may not (a profile's): refused, so it
 // never gets a head.
 wayland_client::delegate_noop!(Seen: ignore zwlr_output_manager_v1::ZwlrOutputManagerV1);

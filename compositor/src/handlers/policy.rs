@@ -205,9 +205,11 @@ delegate_viewporter!(State);
 
 impl FractionalScaleHandler for State {
     fn new_fractional_scale(&mut self, surface: WlSurface) {
-        debug!("fractional scale: preferred 1");
+        // The output's scale (`[[output]]`, wlr-output-management).
+        let preferred = self.backend.output().current_scale().fractional_scale();
+        debug!("fractional scale: preferred {preferred}");
         with_states(&surface, |states| {
-            with_fractional_scale(states, |scale| scale.set_preferred_scale(1.0));
+            with_fractional_scale(states, |scale| scale.set_preferred_scale(preferred));
         });
     }
 }
