@@ -16,6 +16,7 @@ use zion_tests::compositor::programs;
 use zion_tests::compositor::{Fixture, Setup};
 
 const WLR_RANDR: &str = "/usr/bin/wlr-randr";
+const KANSHI: &str = "/usr/bin/kanshi";
 /// The headless output's name.
 const HEADLESS: &str = "headless-1";
 /// wlr-output-management's global.
@@ -254,6 +255,35 @@ fn a_fractional_scale_reaches_a_window_that_asks_for_it() {
     assert!(ok, "wlr-randr refused the scale: {said}");
     c.wait_seen(&mut app, "a preferred scale of 1.25 (150/120)", |seen| {
         seen.preferred_scale == Some(150)
+    });
+}
+
+#[test]
+fn kanshi_applies_its_profile_to_the_headless_output() {
+    if !zion_tests::skip::installed(KANSHI, "kanshi") {
+        return;
+    }
+    let mut c = compositor(Vec::new());
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let config = dir.path().join("kanshi.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "profile desk {{\n  output {HEADLESS} mode 1280x720@60Hz position 200,100 scale 1.5 transform 180\n}}\n"
+        ),
+    )
+    .expect("kanshi's configuration written");
+    let host = c.host_socket();
+    let mut cmd = programs::command(&host, KANSHI);
+    cmd.arg("-c").arg(&config).env("HOME", dir.path());
+    c.keep(cmd);
+    c.wait("kanshi applies its profile", |s| {
+        let o = s.backend.output();
+        let at = o.current_location();
+        o.current_mode().map(|m| (m.size.w, m.size.h)) == Some((1280, 720))
+            && (at.x, at.y) == (200, 100)
+            && o.current_scale().fractional_scale() == 1.5
+            && o.current_transform() == Transform::_180
     });
 }
 
