@@ -113,17 +113,18 @@ impl Backend {
         }
     }
 
-    /// Whether `output`'s mode can be switched: headless only so far (a
-    /// winit window follows its window, DRM mode setting is to come).
+    /// Whether `output`'s mode can be switched: headless and udev (DRM);
+    /// a winit window's output follows its window.
     pub fn can_set_mode(&self, _output: &Output) -> bool {
-        matches!(self, Backend::Headless(_))
+        matches!(self, Backend::Headless(_) | Backend::Udev(_))
     }
 
     /// Switches `output` to `mode` (see [`Backend::can_set_mode`]).
     pub fn set_mode(&mut self, output: &Output, mode: smithay::output::Mode) -> anyhow::Result<()> {
         match self {
             Backend::Headless(h) => h.set_mode(mode),
-            _ => {
+            Backend::Udev(u) => u.set_mode(output, mode),
+            Backend::Winit(_) => {
                 anyhow::ensure!(
                     output.current_mode() == Some(mode),
                     "this backend cannot switch modes"
