@@ -115,10 +115,18 @@ fn main() -> anyhow::Result<()> {
         compositor.open_x11_sockets();
     }
     compositor.stop_on_signals(signals)?;
-    // `[input]` and `[[output]]` apply again on SIGHUP.
-    if let Some(path) = config_file {
-        compositor.reload_on_sighup(path)?;
-    }
+    // `[input]` and `[[output]]` apply again when the file changes, and on
+    // SIGHUP.
+    let _watch = match &config_file {
+        Some(path) => {
+            compositor.reload_on_sighup(path.clone())?;
+            compositor
+                .reload_on_change(path)
+                .map_err(|err| tracing::warn!("zion.toml is not reloaded on change: {err:#}"))
+                .ok()
+        }
+        None => None,
+    };
     let until = args
         .exit_after
         .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));

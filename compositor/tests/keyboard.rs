@@ -120,6 +120,45 @@ fn a_layout_xkb_does_not_know_is_refused_on_reload_and_the_old_keymap_stays() {
     );
 }
 
+#[test]
+fn an_edit_of_zion_toml_reaches_the_clients_keyboard() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let file = dir.path().join("zion.toml");
+    let text = |layout: &str| {
+        format!("[[profile]]\nname = \"work\"\n\n[input]\nkeyboard = {{ layout = \"{layout}\" }}\nrepeat_rate = 33\n")
+    };
+    std::fs::write(&file, text("de")).expect("zion.toml written");
+    let config = Config::load(&file).expect("zion.toml loads");
+    let mut c = Fixture::start(Setup {
+        config,
+        size: (320, 240),
+        ..Setup::default()
+    });
+    let _watch = c.reload_on_change(&file).expect("the file is watched");
+    let mut app = profile_client(&mut c);
+    assert_eq!(
+        layout_name(app.seen.keymaps.last().expect("a keymap")),
+        "German"
+    );
+
+    // An editor's save: a new file renamed over the old one.
+    let new = dir.path().join(".zion.toml.new");
+    std::fs::write(&new, text("fr")).expect("new zion.toml written");
+    std::fs::rename(&new, &file).expect("zion.toml replaced");
+    c.wait_seen(&mut app, "the keymap of the edited file", |seen| {
+        seen.keymaps
+            .last()
+            .is_some_and(|k| layout_name(k) == "French")
+    });
+
+    // A layout xkb does not know: refused, told as a notice; fr stays.
+    std::fs::write(&file, text("zz-no-such-layout")).expect("zion.toml written");
+    c.wait("the bad layout is refused with a notice", |s| {
+        s.notices.iter().any(|n| n.contains("zz-no-such-layout"))
+    });
+    assert_eq!(c.state.config.input.keyboard.layout, "fr");
+}
+
 /// Scrolls two wheel clicks down over `app`'s window; the axis values the
 /// client gets.
 fn scroll_over_window(c: &mut Fixture, app: &mut Client) -> (Vec<f64>, Vec<i32>) {
