@@ -123,7 +123,7 @@ fn restate(raw: &str, place: &Place, in_header: bool) -> (String, String) {
         let hint = match closest(&field, keys) {
             Some(near) => format!("did you mean `{near}`?"),
             None if top => {
-                "remove it; the sections are [[profile]], [hotkeys] and [quarantine], and optionally [focus], [sandbox] and [podman]"
+                "remove it; the sections are [[profile]], [hotkeys] and [quarantine], and optionally [focus], [sandbox], [session], [podman], [input] and [[output]]"
                     .to_owned()
             }
             None => format!("remove it; the keys here are: {}", keys.join(", ")),
