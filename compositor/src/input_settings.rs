@@ -148,16 +148,19 @@ impl InputDevices {
 }
 
 /// Gives `seat` its keyboard with `input`'s keymap and repeat; xkb's
-/// default keymap (with a warning) when xkb refuses the configured one, so
-/// that a typo in zion.toml never leaves a session without a keyboard.
-pub fn add_keyboard(seat: &mut Seat<State>, input: &Input) -> anyhow::Result<()> {
+/// default keymap when xkb refuses the configured one (the error is
+/// returned, for a notice), so that a typo in zion.toml never leaves a
+/// session without a keyboard.
+pub fn add_keyboard(seat: &mut Seat<State>, input: &Input) -> anyhow::Result<Option<KeymapError>> {
     let (rate, delay) = repeat_info(input);
     if let Err(err) = seat.add_keyboard(xkb_config(&input.keyboard), delay, rate) {
-        warn!("{}: {err:?}", keymap_error(&input.keyboard));
+        let refused = keymap_error(&input.keyboard);
+        warn!("{refused}: {err:?}; xkb's default keymap instead");
         seat.add_keyboard(XkbConfig::default(), delay, rate)
             .map_err(|e| anyhow::anyhow!("error creating the keyboard (xkb keymap): {e:?}"))?;
+        return Ok(Some(refused));
     }
-    Ok(())
+    Ok(None)
 }
 
 impl State {

@@ -155,7 +155,7 @@ impl State {
         );
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
-        crate::input_settings::add_keyboard(&mut seat, &config.input)?;
+        let keymap_refused = crate::input_settings::add_keyboard(&mut seat, &config.input)?;
         seat.add_pointer();
 
         let layout = Layout::new(config.profiles.iter().map(|p| p.name.to_string()));
@@ -202,6 +202,9 @@ impl State {
             output_management,
         };
         state.arm_idle_timer();
+        if let Some(err) = keymap_refused {
+            state.notice(format!("{err}; xkb's default keymap is used"));
+        }
         state.apply_output_settings_at_start();
         Ok(state)
     }

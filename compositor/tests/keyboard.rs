@@ -159,6 +159,23 @@ fn an_edit_of_zion_toml_reaches_the_clients_keyboard() {
     assert_eq!(c.state.config.input.keyboard.layout, "fr");
 }
 
+#[test]
+fn a_session_started_with_a_layout_xkb_does_not_know_still_has_a_keyboard_and_says_why() {
+    let mut c = compositor(input("zz-no-such-layout", 25, 600));
+    assert!(
+        c.state
+            .notices
+            .iter()
+            .any(|n| n.contains("zz-no-such-layout")),
+        "no notice: {:?}",
+        c.state.notices
+    );
+    // xkb's default keymap (XKB_DEFAULT_LAYOUT, else us): one that reads.
+    let app = profile_client(&mut c);
+    let layout = layout_name(app.seen.keymaps.last().expect("a keymap"));
+    assert!(!layout.is_empty(), "a keymap without a layout");
+}
+
 /// Scrolls two wheel clicks down over `app`'s window; the axis values the
 /// client gets.
 fn scroll_over_window(c: &mut Fixture, app: &mut Client) -> (Vec<f64>, Vec<i32>) {
