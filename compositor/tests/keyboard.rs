@@ -176,6 +176,34 @@ fn a_session_started_with_a_layout_xkb_does_not_know_still_has_a_keyboard_and_sa
     assert!(!layout.is_empty(), "a keymap without a layout");
 }
 
+#[test]
+fn hotkeys_stay_on_latin_letters_while_a_non_latin_layout_is_active() {
+    const KEY_N: u32 = 49;
+    let text = "[[profile]]\nname = \"work\"\n[[profile]]\nname = \"gaming\"\n\
+                [hotkeys]\n\"Super+N\" = \"next-profile\"\n\
+                [input]\nkeyboard = { layout = \"us,ru\" }\n";
+    let config = Config::parse(text, std::path::Path::new("zion.toml")).expect("parses");
+    let mut c = Fixture::start(Setup {
+        config,
+        size: (320, 240),
+        ..Setup::default()
+    });
+    let keyboard = c.state.seat.get_keyboard().expect("a keyboard");
+    let active = keyboard.with_xkb_state(&mut c.state, |mut ctx| {
+        ctx.set_layout(smithay::input::keyboard::Layout(1));
+        let xkb = ctx.xkb().lock().expect("the xkb state");
+        xkb.layout_name(xkb.active_layout()).to_owned()
+    });
+    assert_eq!(active, "Russian", "the second layout is active");
+    assert_eq!(c.state.layout.active(), 0);
+    c.press(&[zion_compositor::input::keys::LEFT_META], KEY_N);
+    assert_eq!(
+        c.state.layout.active(),
+        1,
+        "Super+N (Super+Cyrillic_te on the Russian layout) did not switch"
+    );
+}
+
 /// Scrolls two wheel clicks down over `app`'s window; the axis values the
 /// client gets.
 fn scroll_over_window(c: &mut Fixture, app: &mut Client) -> (Vec<f64>, Vec<i32>) {
