@@ -68,7 +68,7 @@ pub struct HeadState {
     pub preferred: Option<Mode>,
     /// The mode it shows.
     pub current: Option<Mode>,
-    /// On (always, for now).
+    /// On: part of the desktop.
     pub enabled: bool,
     /// Top-left corner in the desktop.
     pub position: (i32, i32),
@@ -79,8 +79,8 @@ pub struct HeadState {
 }
 
 impl HeadState {
-    /// The state of `output`.
-    pub fn of(output: &Output) -> HeadState {
+    /// The state of `output`, on (`enabled`) or off.
+    pub fn of(output: &Output, enabled: bool) -> HeadState {
         let physical = output.physical_properties();
         let at = output.current_location();
         HeadState {
@@ -92,7 +92,7 @@ impl HeadState {
             modes: output.modes(),
             preferred: output.preferred_mode(),
             current: output.current_mode(),
-            enabled: true,
+            enabled,
             position: (at.x, at.y),
             transform: output.current_transform(),
             scale: output.current_scale().fractional_scale(),
@@ -121,6 +121,9 @@ pub struct OutputManagementState {
     managers: Vec<Manager>,
     serial: u32,
     last: Vec<HeadState>,
+    /// The wl_output globals Zion can take away when an output is turned
+    /// off (the headless outputs it adds).
+    pub(crate) globals: Vec<(String, GlobalId)>,
 }
 
 impl std::fmt::Debug for OutputManagementState {
@@ -147,6 +150,7 @@ impl OutputManagementState {
             managers: Vec::new(),
             serial: 1,
             last: Vec::new(),
+            globals: Vec::new(),
         }
     }
 
@@ -162,8 +166,8 @@ impl OutputManagementState {
 
     /// Takes `outputs` as the state of serial 1: the outputs as the
     /// compositor starts, before any client was told anything.
-    pub fn starting_with(&mut self, outputs: &[Output]) {
-        self.last = outputs.iter().map(HeadState::of).collect();
+    pub fn starting_with(&mut self, heads: Vec<HeadState>) {
+        self.last = heads;
     }
 
     /// How many managers are bound.
@@ -280,6 +284,8 @@ fn send_head(
     if !new.enabled {
         return;
     }
+    // Turned on again: everything is told anew.
+    let old = old.filter(|o| o.enabled);
     if old.is_none_or(|o| o.current != new.current || o.modes != new.modes) {
         if let Some((_, resource)) = modes.iter().find(|(m, _)| Some(*m) == new.current) {
             head.current_mode(resource);
@@ -300,13 +306,22 @@ fn send_head(
 }
 
 impl State {
+    /// Every output as a head shows it.
+    pub fn head_states(&self) -> Vec<HeadState> {
+        self.backend
+            .outputs()
+            .iter()
+            .map(|o| HeadState::of(o, self.output_enabled(o)))
+            .collect()
+    }
+
     /// Tells every manager what changed in the outputs since it was last
     /// told (heads new, gone or changed), with a new `done` serial; does
     /// nothing when nothing changed. Called after each dispatch, so any
     /// change (an apply, a reload, a resized window, a screen plugged) is
     /// announced.
     pub fn outputs_changed(&mut self) {
-        let now: Vec<HeadState> = self.backend.outputs().iter().map(HeadState::of).collect();
+        let now: Vec<HeadState> = self.head_states();
         let mgmt = &mut self.output_management;
         if now == mgmt.last {
             return;
@@ -391,7 +406,7 @@ impl GlobalDispatch<ZwlrOutputManagerV1, ManagerGlobalData> for State {
         // Announce any change first, so the serial is that of what the new
         // manager is told.
         state.outputs_changed();
-        let outputs: Vec<HeadState> = state.backend.outputs().iter().map(HeadState::of).collect();
+        let outputs: Vec<HeadState> = state.head_states();
         let heads = outputs
             .iter()
             .filter_map(|s| new_head(dh, client, &manager, s))

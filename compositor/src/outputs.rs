@@ -38,7 +38,7 @@ pub enum ModeWanted {
 pub struct OutputChange {
     /// The output's name.
     pub name: String,
-    /// Whether it stays on.
+    /// Whether it is on (off: taken out of the desktop).
     pub enabled: bool,
     /// Its mode.
     pub mode: Option<ModeWanted>,
@@ -61,6 +61,8 @@ pub struct OutputNow {
     pub mode_settable: bool,
     /// Its current mode.
     pub mode: Option<Mode>,
+    /// The output the desktops are laid out and drawn on: it stays on.
+    pub primary: bool,
 }
 
 /// One output's new state, every field decided.
@@ -68,6 +70,8 @@ pub struct OutputNow {
 pub struct Planned {
     /// The output's name.
     pub name: String,
+    /// Whether it is on.
+    pub enabled: bool,
     /// The mode it gets (`None`: it has none and none was asked).
     pub mode: Option<Mode>,
     /// The position it gets, if changed.
@@ -107,8 +111,8 @@ pub enum PlanError {
         /// The scale asked for.
         scale: f64,
     },
-    /// Turning screens off is not done by this compositor yet.
-    #[error("output `{0}` cannot be turned off: Zion keeps every screen on (not supported yet)")]
+    /// The output holding the desktops cannot be turned off.
+    #[error("output `{0}` holds the desktops: it cannot be turned off")]
     Disable(String),
 }
 
@@ -122,7 +126,18 @@ pub fn plan(outputs: &[OutputNow], changes: &[OutputChange]) -> Result<Vec<Plann
             .find(|o| o.name == change.name)
             .ok_or_else(|| PlanError::UnknownOutput(change.name.clone()))?;
         if !change.enabled {
-            return Err(PlanError::Disable(change.name.clone()));
+            if now.primary {
+                return Err(PlanError::Disable(change.name.clone()));
+            }
+            planned.push(Planned {
+                name: change.name.clone(),
+                enabled: false,
+                mode: now.mode,
+                position: None,
+                scale: None,
+                transform: None,
+            });
+            continue;
         }
         let mode = match change.mode {
             None => now.mode,
@@ -159,6 +174,7 @@ pub fn plan(outputs: &[OutputNow], changes: &[OutputChange]) -> Result<Vec<Plann
         }
         planned.push(Planned {
             name: change.name.clone(),
+            enabled: true,
             mode,
             position: change.position,
             scale: change.scale,
@@ -229,6 +245,7 @@ pub fn change_of(settings: &OutputSettings) -> OutputChange {
 impl State {
     /// The outputs as they are, for [`plan`].
     pub fn outputs_now(&self) -> Vec<OutputNow> {
+        let primary = self.backend.output();
         self.backend
             .outputs()
             .iter()
@@ -237,8 +254,70 @@ impl State {
                 modes: o.modes(),
                 mode_settable: self.backend.can_set_mode(o),
                 mode: o.current_mode(),
+                primary: o == primary,
             })
             .collect()
+    }
+
+    /// Whether `output` is on: part of the desktop.
+    pub fn output_enabled(&self, output: &Output) -> bool {
+        self.space.outputs().any(|o| o == output)
+    }
+
+    /// Adds a headless output of `width`×`height` right of the others
+    /// (tests of several screens; the headless backend only): announced
+    /// to clients and placed in the desktop, never drawn.
+    pub fn add_headless_output(&mut self, width: i32, height: i32) -> Option<Output> {
+        let right = self
+            .space
+            .outputs()
+            .filter_map(|o| self.space.output_geometry(o))
+            .map(|g| g.loc.x + g.size.w)
+            .max()
+            .unwrap_or(0);
+        let crate::backend::Backend::Headless(headless) = &mut self.backend else {
+            return None;
+        };
+        let output = headless.add_output(width, height);
+        output.change_current_state(None, None, None, Some((right, 0).into()));
+        let global = output.create_global::<State>(&self.display_handle);
+        self.output_management.globals.push((output.name(), global));
+        self.space.map_output(&output, (right, 0));
+        Some(output)
+    }
+
+    /// Takes `output` out of the desktop: nothing is placed on it, and its
+    /// wl_output goes where Zion made the global itself (headless outputs;
+    /// a udev screen keeps its wl_output and shows the background).
+    fn disable_output(&mut self, output: &Output) {
+        self.space.unmap_output(output);
+        let name = output.name();
+        if let Some((_, id)) = self
+            .output_management
+            .globals
+            .iter()
+            .find(|(n, _)| *n == name)
+        {
+            self.display_handle.disable_global::<State>(id.clone());
+        }
+        info!(output = %name, "output off");
+    }
+
+    /// Puts `output` back in the desktop where it was, its wl_output again.
+    fn enable_output(&mut self, output: &Output) {
+        let name = output.name();
+        let dh = self.display_handle.clone();
+        if let Some(entry) = self
+            .output_management
+            .globals
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+        {
+            dh.remove_global::<State>(entry.1.clone());
+            entry.1 = output.create_global::<State>(&dh);
+        }
+        self.space.map_output(output, output.current_location());
+        info!(output = %name, "output on");
     }
 
     /// Checks `changes` and, unless `test_only`, applies them; on an error
@@ -295,6 +374,15 @@ impl State {
     }
 
     fn apply_planned(&mut self, output: &Output, p: &Planned) {
+        if !p.enabled {
+            if self.output_enabled(output) {
+                self.disable_output(output);
+            }
+            return;
+        }
+        if !self.output_enabled(output) {
+            self.enable_output(output);
+        }
         if let Some(mode) = p.mode.filter(|m| Some(*m) != output.current_mode()) {
             if let Err(err) = self.backend.set_mode(output, mode) {
                 warn!("error switching {} to {mode:?}: {err:#}", p.name);
@@ -343,8 +431,8 @@ impl State {
         for error in self.apply_output_settings(&settings) {
             self.notice(error);
         }
-        let outputs = self.backend.outputs();
-        self.output_management.starting_with(&outputs);
+        let heads = self.head_states();
+        self.output_management.starting_with(heads);
     }
 }
 
@@ -369,6 +457,7 @@ mod tests {
             ],
             mode_settable: true,
             mode: Some(mode(1920, 1080, 60000)),
+            primary: true,
         }]
     }
 
@@ -409,6 +498,27 @@ mod tests {
             plan(&screen(), &[sixty]).unwrap()[0].mode,
             Some(mode(1920, 1080, 60000))
         );
+    }
+
+    #[test]
+    fn only_an_output_that_does_not_hold_the_desktops_turns_off() {
+        let mut two = screen();
+        two.push(OutputNow {
+            name: "HDMI-A-1".into(),
+            primary: false,
+            ..screen()[0].clone()
+        });
+        let off = |name: &str| OutputChange {
+            name: name.into(),
+            enabled: false,
+            ..change()
+        };
+        assert_eq!(
+            plan(&two, &[off("DP-1")]),
+            Err(PlanError::Disable("DP-1".into()))
+        );
+        let planned = plan(&two, &[change(), off("HDMI-A-1")]).expect("allowed");
+        assert!(planned[0].enabled && !planned[1].enabled, "{planned:?}");
     }
 
     #[test]

@@ -258,6 +258,99 @@ fn a_fractional_scale_reaches_a_window_that_asks_for_it() {
     });
 }
 
+/// The lines wlr-randr lists for output `name`.
+fn block(listed: &str, name: &str) -> String {
+    let mut lines = listed
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("{name} ")));
+    let head = lines.next().unwrap_or_default();
+    let rest: Vec<&str> = lines.take_while(|l| l.starts_with(' ')).collect();
+    format!("{head}\n{}", rest.join("\n"))
+}
+
+/// The place of output `name` in the desktop, `None` when it is off.
+fn placed(c: &Fixture, name: &str) -> Option<(i32, i32)> {
+    let s = &c.state;
+    s.space
+        .outputs()
+        .find(|o| o.name() == name)
+        .and_then(|o| s.space.output_geometry(o))
+        .map(|g| (g.loc.x, g.loc.y))
+}
+
+#[test]
+fn a_second_screen_is_listed_turned_off_and_on_but_the_one_with_the_desktops_stays_on() {
+    if missing() {
+        return;
+    }
+    let mut c = compositor(Vec::new());
+    c.state
+        .add_headless_output(1024, 768)
+        .expect("the headless backend adds an output");
+    let host = c.host_socket();
+    let (ok, listed) = randr(&mut c, &host, &[]);
+    assert!(ok, "wlr-randr failed: {listed}");
+    assert!(
+        block(&listed, "headless-1").contains("Position: 0,0"),
+        "{listed}"
+    );
+    let second = block(&listed, "headless-2");
+    for line in [
+        "1024x768 px, 60.000000 Hz (preferred, current)",
+        "Position: 800,0",
+        "Enabled: yes",
+    ] {
+        assert!(second.contains(line), "no `{line}` in:\n{listed}");
+    }
+    // A host client sees two wl_outputs; a profile's too.
+    let work = c.profile_socket("work");
+    let app = c.connect(&work);
+    let outputs = |app: &zion_tests::wayland::Client| {
+        app.seen
+            .globals
+            .iter()
+            .filter(|(_, i, _)| i == "wl_output")
+            .count()
+    };
+    assert_eq!(outputs(&app), 2);
+
+    let (ok, said) = randr(&mut c, &host, &["--output", "headless-2", "--off"]);
+    assert!(ok, "wlr-randr could not turn the second screen off: {said}");
+    assert_eq!(placed(&c, "headless-2"), None, "still in the desktop");
+    let (_, listed) = randr(&mut c, &host, &[]);
+    assert!(
+        block(&listed, "headless-1").contains("Enabled: yes"),
+        "{listed}"
+    );
+    assert!(
+        block(&listed, "headless-2").contains("Enabled: no"),
+        "{listed}"
+    );
+    let app = c.connect(&work);
+    assert_eq!(
+        outputs(&app),
+        1,
+        "the wl_output of a screen that is off stays"
+    );
+
+    let (ok, said) = randr(&mut c, &host, &["--output", "headless-1", "--off"]);
+    assert!(
+        !ok && said.contains("failed to apply configuration"),
+        "the screen holding the desktops went off: {said}"
+    );
+    assert_eq!(placed(&c, "headless-1"), Some((0, 0)));
+
+    let (ok, said) = randr(
+        &mut c,
+        &host,
+        &["--output", "headless-2", "--on", "--pos", "0,600"],
+    );
+    assert!(ok, "wlr-randr could not turn the second screen on: {said}");
+    assert_eq!(placed(&c, "headless-2"), Some((0, 600)));
+    let app = c.connect(&work);
+    assert_eq!(outputs(&app), 2, "no wl_output for the screen on again");
+}
+
 #[test]
 fn kanshi_applies_its_profile_to_the_headless_output() {
     if !zion_tests::skip::installed(KANSHI, "kanshi") {

@@ -109,7 +109,8 @@ impl Backend {
     pub fn outputs(&self) -> Vec<Output> {
         match self {
             Backend::Udev(u) => u.outputs().to_vec(),
-            _ => vec![self.output().clone()],
+            Backend::Headless(h) => h.outputs(),
+            Backend::Winit(_) => vec![self.output().clone()],
         }
     }
 
@@ -122,7 +123,7 @@ impl Backend {
     /// Switches `output` to `mode` (see [`Backend::can_set_mode`]).
     pub fn set_mode(&mut self, output: &Output, mode: smithay::output::Mode) -> anyhow::Result<()> {
         match self {
-            Backend::Headless(h) => h.set_mode(mode),
+            Backend::Headless(h) => h.set_mode(output, mode),
             Backend::Udev(u) => u.set_mode(output, mode),
             Backend::Winit(_) => {
                 anyhow::ensure!(
