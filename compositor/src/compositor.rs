@@ -166,6 +166,7 @@ impl Compositor {
             .dispatch(Some(timeout), &mut self.state)
             .context("error dispatching the event loop")?;
         self.state.announce_active();
+        self.state.outputs_changed();
         self.state.space.refresh();
         self.state.refresh_pointer_focus();
         self.state
@@ -238,6 +239,7 @@ impl Compositor {
         self.event_loop
             .run(FRAME_INTERVAL, &mut self.state, |state| {
                 state.announce_active();
+                state.outputs_changed();
                 state.space.refresh();
                 state.refresh_pointer_focus();
                 if let Err(err) = state.display_handle.flush_clients() {

@@ -101,8 +101,14 @@ impl State {
                     return FilterResult::Intercept(None);
                 }
                 let modified = handle.modified_syms();
-                let action = raw.first().and_then(|sym| {
-                    crate::input_events::action_for_key(&state.config, mods, *sym, &modified)
+                // Chords are Latin letters whatever layout is active: with
+                // `layout = "us,ru"` and Russian active, Super+W is still
+                // Super+W (the key's symbol in the first Latin layout).
+                let chord_sym = handle
+                    .raw_latin_sym_or_raw_current_sym()
+                    .or_else(|| raw.first().copied());
+                let action = chord_sym.and_then(|sym| {
+                    crate::input_events::action_for_key(&state.config, mods, sym, &modified)
                 });
                 // A client holding a shortcut inhibitor gets the chord,
                 // unless it is one of Zion's own that always work.

@@ -134,7 +134,10 @@ impl State {
                     0 => self.clock.now().as_millis(),
                     t => t,
                 };
-                let frame = axis_frame::<B>(&event, time);
+                let mut frame = axis_frame::<B>(&event, time);
+                if self.config.input.natural_scroll {
+                    frame = crate::input_settings::natural(frame);
+                }
                 self.pointer_axis(frame);
             }
             InputEvent::GestureSwipeBegin { event } => {

@@ -79,8 +79,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let config = match config_path(args.config) {
-        Some(path) => Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?,
+    let config_file = config_path(args.config);
+    let config = match &config_file {
+        Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => Config::defaults(),
     };
     let backend = match args.backend {
@@ -120,6 +121,18 @@ fn main() -> anyhow::Result<()> {
         compositor.open_x11_sockets();
     }
     compositor.stop_on_signals(signals)?;
+    // `[input]` and `[[output]]` apply again when the file changes, and on
+    // SIGHUP.
+    let _watch = match &config_file {
+        Some(path) => {
+            compositor.reload_on_sighup(path.clone())?;
+            compositor
+                .reload_on_change(path)
+                .map_err(|err| tracing::warn!("zion.toml is not reloaded on change: {err:#}"))
+                .ok()
+        }
+        None => None,
+    };
     let until = args
         .exit_after
         .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::desktop::{PopupManager, Space, Window};
-use smithay::input::keyboard::{KeyboardTarget, XkbConfig};
+use smithay::input::keyboard::KeyboardTarget;
 use smithay::input::{Seat, SeatState};
 use smithay::reexports::calloop::{LoopHandle, LoopSignal};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
@@ -120,6 +120,10 @@ pub struct State {
     /// active only while its surface has the keyboard.
     pub shortcut_inhibitors:
         Vec<smithay::wayland::keyboard_shortcuts_inhibit::KeyboardShortcutsInhibitor>,
+    /// libinput's devices (udev backend), set up from `[input]`.
+    pub input_devices: crate::input_settings::InputDevices,
+    /// wlr-output-management (host only): the heads each manager was told.
+    pub output_management: crate::output_management::OutputManagementState,
 }
 
 impl State {
@@ -145,10 +149,13 @@ impl State {
         let xwayland = crate::xwayland::Xwaylands::new(dh);
         let lock = crate::lock::SessionLock::new();
         let idle = crate::idle::Idle::new(dh, loop_handle.clone());
+        let output_management = crate::output_management::OutputManagementState::new(
+            dh,
+            crate::handlers::policy::is_host,
+        );
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
-        seat.add_keyboard(XkbConfig::default(), 600, 25)
-            .map_err(|e| anyhow::anyhow!("error creating the keyboard (xkb keymap): {e:?}"))?;
+        let keymap_refused = crate::input_settings::add_keyboard(&mut seat, &config.input)?;
         seat.add_pointer();
 
         let layout = Layout::new(config.profiles.iter().map(|p| p.name.to_string()));
@@ -191,8 +198,14 @@ impl State {
             cycle_mods: crate::hotkeys::Mods::default(),
             shortcut_inhibitors: Vec::new(),
             cursor_image: smithay::input::pointer::CursorImageStatus::default_named(),
+            input_devices: Default::default(),
+            output_management,
         };
         state.arm_idle_timer();
+        if let Some(err) = keymap_refused {
+            state.notice(format!("{err}; xkb's default keymap is used"));
+        }
+        state.apply_output_settings_at_start();
         Ok(state)
     }
 

@@ -33,8 +33,9 @@ const EVERYONE: [&str; 11] = [
 ];
 
 /// Globals only host clients see.
-const HOST_ONLY: [&str; 5] = [
+const HOST_ONLY: [&str; 6] = [
     "ext_idle_notifier_v1",
+    "zwlr_output_manager_v1",
     "zwlr_data_control_manager_v1",
     "ext_data_control_manager_v1",
     "zwlr_layer_shell_v1",

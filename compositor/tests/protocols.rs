@@ -14,7 +14,7 @@ use zion_tests::compositor::{profile_name, Fixture};
 const WAYLAND_INFO: &str = "/usr/bin/wayland-info";
 
 /// The globals only host clients may see.
-const HOST_ONLY: [&str; 9] = [
+const HOST_ONLY: [&str; 10] = [
     "zwlr_layer_shell_v1",
     "zwlr_screencopy_manager_v1",
     "zwp_virtual_keyboard_manager_v1",
@@ -24,6 +24,7 @@ const HOST_ONLY: [&str; 9] = [
     "ext_data_control_manager_v1",
     "ext_session_lock_manager_v1",
     "ext_idle_notifier_v1",
+    "zwlr_output_manager_v1",
 ];
 
 /// The globals every client sees.

@@ -83,6 +83,8 @@ pub fn config() -> Config {
         sandbox: crate::SandboxSettings::default(),
         session: crate::Session::default(),
         podman: crate::PodmanSettings::default(),
+        input: crate::Input::default(),
+        outputs: Vec::new(),
         source: None,
     }
 }

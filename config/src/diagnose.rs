@@ -12,6 +12,8 @@ use toml::Spanned;
 
 use crate::error::{closest, Source};
 use crate::focus::FOCUS_KEYS;
+use crate::input::INPUT_KEYS;
+use crate::outputs::OUTPUT_KEYS;
 use crate::parse::{BIND_KEYS, CONFIG_KEYS, PROFILE_KEYS};
 use crate::podman::PODMAN_KEYS;
 use crate::quarantine::QUARANTINE_KEYS;
@@ -42,7 +44,14 @@ enum Place {
 }
 
 /// The small sections whose keys are checked like a profile's.
-const SECTIONS: [&str; 5] = ["focus", "sandbox", "quarantine", "podman", "session"];
+const SECTIONS: [&str; 6] = [
+    "focus",
+    "sandbox",
+    "quarantine",
+    "podman",
+    "session",
+    "input",
+];
 
 fn section_keys(name: &str) -> &'static [&'static str] {
     match name {
@@ -50,6 +59,8 @@ fn section_keys(name: &str) -> &'static [&'static str] {
         "quarantine" => &QUARANTINE_KEYS,
         "podman" => &PODMAN_KEYS,
         "session" => &SESSION_KEYS,
+        "input" => &INPUT_KEYS,
+        "output" => &OUTPUT_KEYS,
         _ => &FOCUS_KEYS,
     }
 }
@@ -112,7 +123,7 @@ fn restate(raw: &str, place: &Place, in_header: bool) -> (String, String) {
         let hint = match closest(&field, keys) {
             Some(near) => format!("did you mean `{near}`?"),
             None if top => {
-                "remove it; the sections are [[profile]], [hotkeys] and [quarantine], and optionally [focus], [sandbox] and [podman]"
+                "remove it; the sections are [[profile]], [hotkeys] and [quarantine], and optionally [focus], [sandbox], [session], [podman], [input] and [[output]]"
                     .to_owned()
             }
             None => format!("remove it; the keys here are: {}", keys.join(", ")),
@@ -297,6 +308,9 @@ fn place(root: &DeTable, at: usize) -> Place {
             key: key(rest.first()),
         },
         [Step::Key(h), Step::Key(chord), ..] if h == "hotkeys" => Place::Hotkey(chord.clone()),
+        [Step::Key(o), Step::Index(_), rest @ ..] if o == "output" => {
+            Place::Section("output", key(rest.first()))
+        }
         [Step::Key(s), rest @ ..] if !rest.is_empty() && SECTIONS.contains(&s.as_str()) => {
             let name = SECTIONS
                 .iter()

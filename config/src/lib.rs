@@ -1,6 +1,6 @@
 //! Zion's configuration (`zion.toml`), shared by every process: profiles,
-//! hotkeys, `[focus]`, `[sandbox]`, `[podman]` and `[quarantine]` (its policy and
-//! transfer rules), and where every file and socket lives (`paths`),
+//! hotkeys, `[focus]`, `[sandbox]`, `[podman]`, `[session]`, `[input]`,
+//! `[[output]]` and `[quarantine]` (its policy and transfer rules), and where every file and socket lives (`paths`),
 //! validated with errors that name file, line and column and say what to do.
 //!
 //! Pure: serde, toml and tracing only, so that the compositor and the panel
@@ -13,7 +13,9 @@ mod defaults;
 mod diagnose;
 mod error;
 mod focus;
+mod input;
 mod model;
+mod outputs;
 mod parse;
 pub mod paths;
 mod podman;
@@ -33,7 +35,12 @@ pub use chord::Chord;
 pub use defaults::{palette, DEFAULT_HIBERNATE};
 pub use error::ConfigError;
 pub use focus::{Focus, DEFAULT_WEIGHT, WEIGHT_MAX, WEIGHT_MIN};
+pub use input::{
+    AccelProfile, Input, Keyboard, DEFAULT_REPEAT_DELAY, DEFAULT_REPEAT_RATE, MAX_REPEAT_DELAY,
+    MAX_REPEAT_RATE,
+};
 pub use model::{Bind, Config, Hotkeys, Profile};
+pub use outputs::{OutputMode, OutputSettings, Transform, MAX_SCALE, MIN_SCALE};
 pub use paths::{SessionPaths, StorePaths};
 pub use podman::PodmanSettings;
 pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};

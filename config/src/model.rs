@@ -30,6 +30,10 @@ pub struct Config {
     pub session: super::Session,
     /// `[podman]`: how long Zion waits for Podman.
     pub podman: PodmanSettings,
+    /// `[input]`: keyboard layout, key repeat, pointer.
+    pub input: super::Input,
+    /// `[[output]]`: screens' modes, positions, scales and transforms.
+    pub outputs: Vec<super::OutputSettings>,
     /// The file it was loaded from (`None` for defaults and parsed text).
     pub source: Option<PathBuf>,
 }

@@ -16,6 +16,8 @@ use crate::defaults;
 use crate::diagnose;
 use crate::error::{closest, Source};
 use crate::focus::{focus, RawFocus};
+use crate::input::{input, RawInput};
+use crate::outputs::{outputs, RawOutput};
 use crate::podman::{podman, RawPodman};
 use crate::quarantine::Policy;
 use crate::sandbox::{sandbox, RawSandbox};
@@ -39,6 +41,9 @@ struct RawConfig {
     sandbox: Option<Spanned<RawSandbox>>,
     session: Option<Spanned<RawSession>>,
     podman: Option<Spanned<RawPodman>>,
+    input: Option<Spanned<RawInput>>,
+    #[serde(default)]
+    output: Vec<Spanned<RawOutput>>,
 }
 
 #[derive(Deserialize)]
@@ -95,7 +100,7 @@ fn yes() -> bool {
 }
 
 /// The sections of the file.
-pub(super) const CONFIG_KEYS: [&str; 7] = [
+pub(super) const CONFIG_KEYS: [&str; 9] = [
     "profile",
     "hotkeys",
     "quarantine",
@@ -103,6 +108,8 @@ pub(super) const CONFIG_KEYS: [&str; 7] = [
     "sandbox",
     "session",
     "podman",
+    "input",
+    "output",
 ];
 /// The keys of a `[[profile]]`.
 pub(super) const PROFILE_KEYS: [&str; 17] = [
@@ -170,6 +177,8 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     let sandbox = sandbox(&src, raw.sandbox)?;
     let session = session(&src, raw.session)?;
     let podman = podman(&src, raw.podman)?;
+    let input = input(&src, raw.input)?;
+    let outputs = outputs(&src, raw.output)?;
     Ok(Config {
         profiles,
         hotkeys,
@@ -178,6 +187,8 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         sandbox,
         session,
         podman,
+        input,
+        outputs,
         source: None,
     })
 }

@@ -12,32 +12,37 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Parses a delay that may be zero: whole numbers each followed by a unit
-/// (`s`, `m`, `h`, `d`), e.g. `0s`, `90s`, `1h30m`. Surrounding blanks are
-/// ignored. A number without a unit (`"10"`) is refused: seconds or minutes
-/// would be a guess.
+/// (`ms`, `s`, `m`, `h`, `d`), e.g. `0s`, `600ms`, `90s`, `1h30m`.
+/// Surrounding blanks are ignored. A number without a unit (`"10"`) is
+/// refused: seconds or minutes would be a guess.
 pub fn parse_delay(s: &str) -> Result<Duration, String> {
     let bad = |why: String| format!("`{s}` is not a duration: {why}");
     let text = s.trim();
     if text.is_empty() {
         return Err(bad("it is empty; write e.g. \"10m\"".into()));
     }
-    let mut total = 0u64;
+    let mut total = 0u64; // milliseconds
     let mut digits = String::new();
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
         if c.is_ascii_digit() {
             digits.push(c);
             continue;
         }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86400,
-            other => return Err(bad(format!("unknown unit `{other}` (s, m, h or d)"))),
+        let (unit, name) = match c {
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                (1, "ms")
+            }
+            's' => (1000, "s"),
+            'm' => (60_000, "m"),
+            'h' => (3_600_000, "h"),
+            'd' => (86_400_000, "d"),
+            other => return Err(bad(format!("unknown unit `{other}` (ms, s, m, h or d)"))),
         };
         let n: u64 = digits
             .parse()
-            .map_err(|_| bad(format!("a number must come before `{c}`")))?;
+            .map_err(|_| bad(format!("a number must come before `{name}`")))?;
         total = n
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))
@@ -45,19 +50,26 @@ pub fn parse_delay(s: &str) -> Result<Duration, String> {
         digits.clear();
     }
     if !digits.is_empty() {
-        return Err(bad(format!("`{digits}` has no unit (s, m, h or d)")));
+        return Err(bad(format!("`{digits}` has no unit (ms, s, m, h or d)")));
     }
-    Ok(Duration::from_secs(total))
+    Ok(Duration::from_millis(total))
 }
 
-/// The shortest text `parse_duration` reads back as `d`.
+/// The shortest text `parse_duration` reads back as `d` (to the
+/// millisecond).
 pub fn format_duration(d: Duration) -> String {
-    let mut secs = d.as_secs();
+    let mut millis = d.as_millis().min(u128::from(u64::MAX)) as u64;
     let mut out = String::new();
-    for (unit, name) in [(86400, 'd'), (3600, 'h'), (60, 'm'), (1, 's')] {
-        if secs >= unit {
-            out.push_str(&format!("{}{name}", secs / unit));
-            secs %= unit;
+    for (unit, name) in [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1000, "s"),
+        (1, "ms"),
+    ] {
+        if millis >= unit {
+            out.push_str(&format!("{}{name}", millis / unit));
+            millis %= unit;
         }
     }
     if out.is_empty() {
@@ -168,6 +180,11 @@ mod tests {
             assert!(err.contains("is not a duration"), "{bad}: {err}");
         }
         assert!(parse_delay("10").unwrap_err().contains("has no unit"));
+        // Milliseconds, for key repeat: `ms` is not `m` then `s`.
+        assert_eq!(parse_delay("600ms").unwrap(), Duration::from_millis(600));
+        assert_eq!(parse_delay("1s250ms").unwrap(), Duration::from_millis(1250));
+        assert_eq!(format_duration(Duration::from_millis(1250)), "1s250ms");
+        assert!(parse_delay("ms").is_err() && parse_delay("5 ms").is_err());
         // Sizes: what either parser read before is read now.
         assert_eq!(parse_size("10kB").unwrap(), 10_000, "quarantine's kB");
         assert_eq!(parse_size("2G").unwrap(), 2 << 30, "profiles' G");

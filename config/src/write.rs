@@ -149,6 +149,8 @@ pub(super) fn to_toml(config: &Config) -> String {
             .map_or_else(|| "never".to_owned(), format_duration);
         let _ = writeln!(out, "long_timeout = \"{long}\"");
     }
+    crate::input::write(&mut out, &config.input);
+    crate::outputs::write(&mut out, &config.outputs);
     if config.quarantine != Policy::default() {
         quarantine(&mut out, &config.quarantine);
     }

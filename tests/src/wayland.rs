@@ -39,6 +39,9 @@ use wayland_protocols::wp::content_type::v1::client::{
 use wayland_protocols::wp::cursor_shape::v1::client::{
     wp_cursor_shape_device_v1, wp_cursor_shape_manager_v1,
 };
+use wayland_protocols::wp::fractional_scale::v1::client::{
+    wp_fractional_scale_manager_v1, wp_fractional_scale_v1,
+};
 use wayland_protocols::wp::idle_inhibit::zv1::client::{
     zwp_idle_inhibit_manager_v1, zwp_idle_inhibitor_v1,
 };
@@ -57,6 +60,7 @@ use wayland_protocols::wp::tearing_control::v1::client::{
 use wayland_protocols::xdg::activation::v1::client::{xdg_activation_token_v1, xdg_activation_v1};
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
 use wayland_protocols_wlr::layer_shell::v1::client::{zwlr_layer_shell_v1, zwlr_layer_surface_v1};
+use wayland_protocols_wlr::output_management::v1::client::zwlr_output_manager_v1;
 use wayland_protocols_wlr::screencopy::v1::client::{
     zwlr_screencopy_frame_v1, zwlr_screencopy_manager_v1,
 };
@@ -167,6 +171,29 @@ pub struct Seen {
     pub idled: u32,
     /// `ext_idle_notification_v1.resumed` events received.
     pub resumed: u32,
+    /// The keymaps `wl_keyboard.keymap` sent (xkb text), in order.
+    pub keymaps: Vec<String>,
+    /// The last `wl_keyboard.repeat_info`: (rate, delay in ms).
+    pub repeat_info: Option<(i32, i32)>,
+    /// What `wl_output` said, as of its last `done`.
+    pub output: OutputSeen,
+    /// The last `wp_fractional_scale_v1.preferred_scale`, in 120ths.
+    pub preferred_scale: Option<u32>,
+}
+
+/// A `wl_output`'s state as its events gave it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutputSeen {
+    /// `geometry`: x, y and transform.
+    pub geometry: Option<(i32, i32, WEnum<wl_output::Transform>)>,
+    /// The current `mode`: width and height.
+    pub mode: Option<(i32, i32)>,
+    /// `scale` (an integer: wl_output rounds a fractional scale up).
+    pub scale: Option<i32>,
+    /// How many `done`s came.
+    pub done: u32,
+    /// Events since the last `done`.
+    pending: Option<Box<OutputSeen>>,
 }
 
 /// A `zwp_pointer_gesture_swipe_v1` event.
@@ -610,6 +637,17 @@ impl Client {
         self.registry.bind(name, version, &self.qh, ())
     }
 
+    /// Asks for `surface`'s preferred fractional scale
+    /// ([`Seen::preferred_scale`]).
+    pub fn fractional_scale(
+        &mut self,
+        surface: &wl_surface::WlSurface,
+    ) -> Result<wp_fractional_scale_v1::WpFractionalScaleV1, ClientError> {
+        let manager: wp_fractional_scale_manager_v1::WpFractionalScaleManagerV1 =
+            self.bind(1..=1)?;
+        Ok(manager.get_fractional_scale(surface, &self.qh, ()))
+    }
+
     /// Asks for a frame callback on `surface` ([`Seen::frame_done`]).
     pub fn request_frame(&mut self, surface: &wl_surface::WlSurface) {
         self.seen.frame_done = None;
@@ -841,6 +879,65 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
     }
 }
 
+impl Dispatch<wp_fractional_scale_v1::WpFractionalScaleV1, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wp_fractional_scale_v1::WpFractionalScaleV1,
+        event: wp_fractional_scale_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wp_fractional_scale_v1::Event::PreferredScale { scale } = event {
+            seen.preferred_scale = Some(scale);
+        }
+    }
+}
+
+impl Dispatch<wl_output::WlOutput, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wl_output::WlOutput,
+        event: wl_output::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        let out = &mut seen.output;
+        if let wl_output::Event::Done = event {
+            let done = out.done + 1;
+            if let Some(p) = out.pending.take() {
+                *out = *p;
+            }
+            out.done = done;
+            return;
+        }
+        if out.pending.is_none() {
+            out.pending = Some(Box::new(out.clone()));
+        }
+        let Some(pending) = out.pending.as_mut() else {
+            return;
+        };
+        match event {
+            wl_output::Event::Geometry {
+                x, y, transform, ..
+            } => {
+                pending.geometry = Some((x, y, transform));
+            }
+            wl_output::Event::Mode {
+                flags: WEnum::Value(flags),
+                width,
+                height,
+                ..
+            } if flags.contains(wl_output::Mode::Current) => {
+                pending.mode = Some((width, height));
+            }
+            wl_output::Event::Scale { factor } => pending.scale = Some(factor),
+            _ => {}
+        }
+    }
+}
+
 impl Dispatch<wl_keyboard::WlKeyboard, ()> for Seen {
     fn event(
         seen: &mut Self,
@@ -861,6 +958,21 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for Seen {
             wl_keyboard::Event::Leave { .. } => {
                 seen.keyboard_leaves += 1;
                 seen.keyboard_focus = None;
+            }
+            wl_keyboard::Event::Keymap { fd, size, .. } => {
+                // Read at offset 0 without moving a file offset the
+                // compositor's other clients may share.
+                use std::os::unix::fs::FileExt;
+                let file = File::from(fd);
+                let mut text = vec![0; size as usize];
+                if file.read_exact_at(&mut text, 0).is_ok() {
+                    let end = text.iter().position(|b| *b == 0).unwrap_or(text.len());
+                    seen.keymaps
+                        .push(String::from_utf8_lossy(&text[..end]).into_owned());
+                }
+            }
+            wl_keyboard::Event::RepeatInfo { rate, delay } => {
+                seen.repeat_info = Some((rate, delay));
             }
             wl_keyboard::Event::Key {
                 serial, key, state, ..
@@ -1097,7 +1209,6 @@ wayland_client::delegate_noop!(Seen: ignore wl_shm::WlShm);
 wayland_client::delegate_noop!(Seen: ignore wl_shm_pool::WlShmPool);
 wayland_client::delegate_noop!(Seen: ignore wl_buffer::WlBuffer);
 wayland_client::delegate_noop!(Seen: ignore wl_seat::WlSeat);
-wayland_client::delegate_noop!(Seen: ignore wl_output::WlOutput);
 wayland_client::delegate_noop!(Seen: ignore wl_data_device_manager::WlDataDeviceManager);
 wayland_client::delegate_noop!(Seen: ignore wl_data_source::WlDataSource);
 wayland_client::delegate_noop!(Seen: ignore wl_data_offer::WlDataOffer);
@@ -1106,4 +1217,8 @@ wayland_client::delegate_noop!(Seen: ignore zwp_pointer_constraints_v1::ZwpPoint
 wayland_client::delegate_noop!(Seen: ignore wp_tearing_control_manager_v1::WpTearingControlManagerV1);
 wayland_client::delegate_noop!(Seen: ignore wp_tearing_control_v1::WpTearingControlV1);
 wayland_client::delegate_noop!(Seen: ignore zwlr_layer_shell_v1::ZwlrLayerShellV1);
+wayland_client::delegate_noop!(Seen: ignore wp_fractional_scale_manager_v1::WpFractionalScaleManagerV1);
+// Only ever bound by a client that may not (a profile's): refused, so it
+// never gets a head.
+wayland_client::delegate_noop!(Seen: ignore zwlr_output_manager_v1::ZwlrOutputManagerV1);
 wayland_client::delegate_noop!(Seen: ignore zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1);

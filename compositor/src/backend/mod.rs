@@ -105,6 +105,44 @@ impl Backend {
         }
     }
 
+    /// Every output (under udev, left to right).
+    pub fn outputs(&self) -> Vec<Output> {
+        match self {
+            Backend::Udev(u) => u.outputs().to_vec(),
+            Backend::Headless(h) => h.outputs(),
+            Backend::Winit(_) => vec![self.output().clone()],
+        }
+    }
+
+    /// Whether `output`'s mode can be switched: headless and udev (DRM);
+    /// a winit window's output follows its window.
+    pub fn can_set_mode(&self, _output: &Output) -> bool {
+        matches!(self, Backend::Headless(_) | Backend::Udev(_))
+    }
+
+    /// Switches `output` to `mode` (see [`Backend::can_set_mode`]).
+    pub fn set_mode(&mut self, output: &Output, mode: smithay::output::Mode) -> anyhow::Result<()> {
+        match self {
+            Backend::Headless(h) => h.set_mode(output, mode),
+            Backend::Udev(u) => u.set_mode(output, mode),
+            Backend::Winit(_) => {
+                anyhow::ensure!(
+                    output.current_mode() == Some(mode),
+                    "this backend cannot switch modes"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// `output`'s mode, scale, transform or place changed.
+    pub fn output_changed(&mut self, _output: &Output) {
+        match self {
+            Backend::Headless(h) => h.output_changed(),
+            _ => self.schedule_render(),
+        }
+    }
+
     /// Places the backend's outputs in `space`.
     pub fn map_outputs(&self, space: &mut Space<Window>) {
         match self {

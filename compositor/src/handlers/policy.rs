@@ -7,7 +7,10 @@
 //! pointer-gestures, keyboard-shortcuts-inhibit and xdg-activation, the
 //! last two with their own rules) are for everyone. wlr-screencopy
 //! (Zion's own, [`crate::screencopy`]: Smithay 0.7 has none) is host only:
-//! it reads every desktop's windows. ext-idle-notify (host only) and
+//! it reads every desktop's windows. wlr-output-management (Zion's own,
+//! [`crate::output_management`]) is host only: it moves and resizes the
+//! screens of the whole session; its global lives in the state, created
+//! with [`is_host`] as filter. ext-idle-notify (host only) and
 //! idle-inhibit (everyone, counted only while visible) live in
 //! [`crate::idle`].
 
@@ -202,9 +205,11 @@ delegate_viewporter!(State);
 
 impl FractionalScaleHandler for State {
     fn new_fractional_scale(&mut self, surface: WlSurface) {
-        debug!("fractional scale: preferred 1");
+        // The output's scale (`[[output]]`, wlr-output-management).
+        let preferred = self.backend.output().current_scale().fractional_scale();
+        debug!("fractional scale: preferred {preferred}");
         with_states(&surface, |states| {
-            with_fractional_scale(states, |scale| scale.set_preferred_scale(1.0));
+            with_fractional_scale(states, |scale| scale.set_preferred_scale(preferred));
         });
     }
 }

@@ -149,6 +149,8 @@ struct Screen {
     crtc: crtc::Handle,
     output: Output,
     compositor: GbmDrmCompositor,
+    /// The connector's modes (output management switches among them).
+    modes: Vec<smithay::reexports::drm::control::Mode>,
     /// A frame is wanted.
     dirty: bool,
     /// A frame was queued and its VBlank has not come yet.
@@ -323,6 +325,28 @@ impl Udev {
     /// All outputs, left to right.
     pub fn outputs(&self) -> &[Output] {
         &self.outputs
+    }
+
+    /// Drives `output`'s screen with its connector's mode that is `mode`
+    /// (output management, `[[output]]`). Untested without a GPU.
+    pub fn set_mode(&mut self, output: &Output, mode: Mode) -> anyhow::Result<()> {
+        let screen = self
+            .gpu
+            .as_mut()
+            .and_then(|g| g.screens.iter_mut().find(|s| s.output == *output))
+            .ok_or_else(|| anyhow::anyhow!("{} is not driven", output.name()))?;
+        let drm_mode = screen
+            .modes
+            .iter()
+            .copied()
+            .find(|m| Mode::from(*m) == mode)
+            .ok_or_else(|| anyhow::anyhow!("{} has no mode {mode:?}", output.name()))?;
+        screen
+            .compositor
+            .use_mode(drm_mode)
+            .map_err(|e| anyhow::anyhow!("error setting the mode of {}: {e}", output.name()))?;
+        screen.dirty = true;
+        Ok(())
     }
 
     /// Places every output in `space` where it sits.
@@ -547,6 +571,9 @@ fn open_screens(
             },
         );
         let wl_mode = Mode::from(mode);
+        for m in info.modes() {
+            output.add_mode(Mode::from(*m));
+        }
         output.set_preferred(wl_mode);
         output.change_current_state(
             Some(wl_mode),
@@ -587,6 +614,7 @@ fn open_screens(
             crtc,
             output,
             compositor,
+            modes: info.modes().to_vec(),
             dirty: true,
             flip_pending: false,
         });
