@@ -23,8 +23,8 @@ PACKAGES=(
   fuzzel
   # profiles' notifications on the host (mako, makoctl) and notify-send in tests
   mako-notifier libnotify-bin
-  # a host output-management client for the wlr-output-management tests
-  wlr-randr
+  # host output-management clients for the wlr-output-management tests
+  wlr-randr kanshi
   # the winit backend's EGL (loaded at run time), Mesa's llvmpipe on machines without a GPU
   libegl1 libegl-mesa0 libwayland-egl1 libgl1-mesa-dri
   # each profile's own sound server (and its tests' PulseAudio clients)
