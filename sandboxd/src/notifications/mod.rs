@@ -248,9 +248,23 @@ impl Relay {
                 }
                 Err(err) => {
                     // Said once per kind of failure, not every second.
-                    let text = err.to_string();
+                    let text = format!("{err:#}");
                     if said.as_deref() != Some(text.as_str()) {
-                        tracing::debug!("profile `{profile}`: its bus is not reachable: {text}");
+                        // Something not a socket in its place is the
+                        // profile's doing: worth the user's eye.
+                        let planted = matches!(
+                            err.downcast_ref::<socket::SocketError>(),
+                            Some(socket::SocketError::NotASocket { .. })
+                        );
+                        if planted {
+                            tracing::warn!(
+                                "profile `{profile}`: its bus is not connected to: {text}"
+                            );
+                        } else {
+                            tracing::debug!(
+                                "profile `{profile}`: its bus is not reachable: {text}"
+                            );
+                        }
                         said = Some(text);
                     }
                 }
