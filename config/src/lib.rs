@@ -34,10 +34,13 @@ pub use defaults::{palette, DEFAULT_HIBERNATE};
 pub use error::ConfigError;
 pub use focus::{Focus, DEFAULT_WEIGHT, WEIGHT_MAX, WEIGHT_MIN};
 pub use model::{Bind, Config, Hotkeys, Profile};
-pub use paths::{SessionPaths, StorePaths};
+pub use paths::{SessionPaths, StorePaths, HOST_WAYLAND_SOCKET};
 pub use podman::PodmanSettings;
 pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};
-pub use session::{Idle, Session, DEFAULT_LOCKER, DEFAULT_LOCK_AFTER, DEFAULT_SCREEN_OFF_AFTER};
+pub use session::{
+    Idle, Session, DEFAULT_LOCKER, DEFAULT_LOCK_AFTER, DEFAULT_NOTIFICATIONS,
+    DEFAULT_SCREEN_OFF_AFTER,
+};
 pub use units::{format_duration, format_size, parse_delay, parse_duration, parse_size};
 pub use values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 

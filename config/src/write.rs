@@ -107,6 +107,13 @@ pub(super) fn to_toml(config: &Config) -> String {
     if config.session != crate::Session::default() {
         let argv: Vec<String> = config.session.locker.iter().map(|a| quoted(a)).collect();
         let _ = writeln!(out, "\n[session]\nlocker = [{}]", argv.join(", "));
+        let argv: Vec<String> = config
+            .session
+            .notifications
+            .iter()
+            .map(|a| quoted(a))
+            .collect();
+        let _ = writeln!(out, "notifications = [{}]", argv.join(", "));
     }
     if config.podman != PodmanSettings::default() {
         let p = &config.podman;

@@ -24,11 +24,15 @@ fn compositor_bin() -> PathBuf {
     zion_tests::sibling_bin(DAEMON, "zion-compositor", "ZION_COMPOSITOR")
 }
 
-fn config(image: &str) -> String {
+/// work and gaming in `image`; `notifications` the `[session]` daemon's argv.
+fn config(image: &str, notifications: &[&str]) -> String {
     let profile = |name: &str, colour: &str| {
         format!("[[profile]]\nname = \"{name}\"\ncolour = \"{colour}\"\nimage = \"{image}\"\nnetwork = \"none\"\nmemory = \"256MiB\"\nhibernate_after = \"never\"\n\n")
     };
-    profile("work", "#3465a4") + &profile("gaming", "#cc0000")
+    let argv: Vec<String> = notifications.iter().map(|a| format!("{a:?}")).collect();
+    profile("work", "#3465a4")
+        + &profile("gaming", "#cc0000")
+        + &format!("[session]\nnotifications = [{}]\n", argv.join(", "))
 }
 
 /// A notification as `makoctl list` shows it.
@@ -44,22 +48,29 @@ struct Shown {
 /// The session (compositor, daemon, work and gaming) and a `mako` on it.
 struct Desk {
     desk: zion_tests::desk::Desk,
-    mako: Child,
+    /// The test's own mako, when the session was told to start none.
+    mako: Option<Child>,
 }
 
 impl Drop for Desk {
     fn drop(&mut self) {
-        let _ = self.mako.kill();
-        let _ = self.mako.wait();
+        if let Some(mako) = self.mako.as_mut() {
+            let _ = mako.kill();
+            let _ = mako.wait();
+        }
     }
 }
 
 impl Desk {
-    async fn start() -> Option<Desk> {
+    /// The session, and mako: started by the daemon as `[session]
+    /// notifications` when `daemon_starts_it`, else by the test after it
+    /// (the session configured to start none). `None`: skipped.
+    async fn start(daemon_starts_it: bool) -> Option<Desk> {
         for (program, package) in [
             ("mako", "mako-notifier"),
             ("makoctl", "mako-notifier"),
             ("busctl", "systemd"),
+            ("notify-send", "libnotify-bin"),
         ] {
             if !zion_tests::skip::installed(program, package) {
                 return None;
@@ -70,7 +81,18 @@ impl Desk {
             .image(TestImage::Wayland)
             .expect("the wayland test image");
         let mut desk = zion_tests::desk::Desk::new(env, WAIT).await;
-        desk.write_config(&config(&image));
+        // mako with its own configuration (nothing of the machine's), on
+        // the compositor's host socket: notifications stay until dismissed.
+        let conf = desk.env.root().join("mako.conf");
+        std::fs::write(&conf, "default-timeout=0\nmax-visible=-1\nmax-history=1\n")
+            .expect("mako's configuration");
+        let conf = conf.to_str().expect("UTF-8 test folder").to_owned();
+        let argv: &[&str] = if daemon_starts_it {
+            &["mako", "-c", &conf]
+        } else {
+            &[]
+        };
+        desk.write_config(&config(&image, argv));
         let compositor = compositor_bin();
         desk.start_session(
             Some((compositor.as_path(), "640x480", true)),
@@ -82,24 +104,26 @@ impl Desk {
             &["work", "gaming"],
         )
         .await;
-        // mako with its own configuration (nothing of the machine's), on
-        // the compositor's host socket: notifications stay until dismissed.
-        let conf = desk.env.root().join("mako.conf");
-        std::fs::write(&conf, "default-timeout=0\nmax-visible=-1\nmax-history=1\n")
-            .expect("mako's configuration");
-        let log = std::fs::File::create(desk.env.root().join("mako.log")).expect("mako's log");
-        let mako = desk
-            .env
-            .command("mako")
-            .arg("-c")
-            .arg(&conf)
-            .env("WAYLAND_DISPLAY", "wayland-zion")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("mako starts");
+        let mako = (!daemon_starts_it).then(|| {
+            let log = std::fs::File::create(desk.env.root().join("mako.log")).expect("mako's log");
+            desk.env
+                .command("mako")
+                .args(["-c", &conf])
+                .env("WAYLAND_DISPLAY", "wayland-zion")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("mako starts")
+        });
         let desk = Desk { desk, mako };
         desk.desk.wait_for_name(NOTIFICATIONS, true).await;
+        if daemon_starts_it {
+            assert!(
+                desk.desk.logs().contains("started `mako -c"),
+                "the session did not start mako\n{}",
+                desk.logs()
+            );
+        }
         for profile in ["work", "gaming"] {
             desk.wait_relayed(profile);
         }
@@ -244,7 +268,8 @@ fn exited(mut child: Child, within: Duration) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_notification_from_work_reaches_the_hosts_daemon_labelled_and_its_action_only_work() {
-    let Some(desk) = Desk::start().await else {
+    // The session starts mako itself: none runs.
+    let Some(desk) = Desk::start(true).await else {
         return;
     };
 
@@ -283,7 +308,7 @@ async fn a_notification_from_work_reaches_the_hosts_daemon_labelled_and_its_acti
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_profile_cannot_close_replace_pass_for_flood_or_reach_past_its_own_bus() {
-    let Some(desk) = Desk::start().await else {
+    let Some(desk) = Desk::start(false).await else {
         return;
     };
     // The host's own notifications first, so that the host's ids and

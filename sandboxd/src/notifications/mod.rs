@@ -9,7 +9,9 @@
 //!
 //! - [`policy`]: what passes, whose each notification is (pure).
 //! - [`socket`]: reaching a socket in a folder the profile writes in.
+//! - [`daemon`]: starting the host's notification daemon when none runs.
 
+pub mod daemon;
 pub mod policy;
 mod server;
 pub mod socket;
@@ -310,6 +312,10 @@ pub async fn run(session: Arc<Session>, host: zbus::Connection) {
     });
     let signals = tokio::spawn(relay.clone().route_host_signals());
     let _signals = AbortOnDrop(signals);
+    let _daemon = AbortOnDrop(tokio::spawn(daemon::keep(
+        session.clone(),
+        relay.host.clone(),
+    )));
     // Each profile's task, aborted when dropped (removed, or `run` aborted).
     let mut served: HashMap<String, (Origin, AbortOnDrop)> = HashMap::new();
     loop {
