@@ -304,6 +304,17 @@ async fn a_notification_from_work_reaches_the_hosts_daemon_labelled_and_its_acti
         "gaming's app was told only that its own closed\n{}",
         desk.logs()
     );
+
+    // Work stopped and started again: its new bus is relayed as the old.
+    let profiles = desk.desk.profiles().await;
+    profiles.stop("work").await.expect("Stop(work)");
+    desk.desk.wait_state("work", "stopped", WAIT).await;
+    profiles.start("work").await.expect("Start(work)");
+    desk.desk.wait_state("work", "running", WAIT).await;
+    desk.wait_relayed("work");
+    let (ok, _, err) = desk.sh("work", "notify-send 'Back again'");
+    assert!(ok, "{err}\n{}", desk.logs());
+    desk.shown("[work] Back again");
 }
 
 #[tokio::test(flavor = "multi_thread")]
