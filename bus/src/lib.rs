@@ -12,11 +12,13 @@
 //! it without pulling in another's implementation.
 
 pub mod compositor;
+pub mod notifications;
 pub mod profiles;
 pub mod quarantine;
 pub mod sandbox;
 
 pub use compositor::Compositor1Proxy;
+pub use notifications::NotificationsProxy;
 pub use profiles::{AppEntry, CapabilityStatus, ProfileStatus, Profiles1Proxy};
 pub use quarantine::Quarantine1Proxy;
 pub use sandbox::Sandbox1Proxy;

@@ -41,10 +41,13 @@ pub use input::{
 };
 pub use model::{Bind, Config, Hotkeys, Profile};
 pub use outputs::{OutputMode, OutputSettings, Transform, MAX_SCALE, MIN_SCALE};
-pub use paths::{SessionPaths, StorePaths};
+pub use paths::{SessionPaths, StorePaths, HOST_WAYLAND_SOCKET};
 pub use podman::PodmanSettings;
 pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};
-pub use session::{Idle, Session, DEFAULT_LOCKER, DEFAULT_LOCK_AFTER, DEFAULT_SCREEN_OFF_AFTER};
+pub use session::{
+    Idle, Session, DEFAULT_LOCKER, DEFAULT_LOCK_AFTER, DEFAULT_NOTIFICATIONS,
+    DEFAULT_SCREEN_OFF_AFTER,
+};
 pub use units::{format_duration, format_size, parse_delay, parse_duration, parse_size};
 pub use values::{Colour, Device, HibernateAfter, HibernateMode, Network, ProfileName, Restart};
 

@@ -9,6 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
+/// The compositor's host socket in the runtime folder: Zion's own clients
+/// (the locker, the panel, the notification daemon) connect there.
+pub const HOST_WAYLAND_SOCKET: &str = "wayland-zion";
+
 /// The session's folders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionPaths {
@@ -40,6 +44,12 @@ impl SessionPaths {
     /// The runtime folder Zion's sockets live in.
     pub fn zion_runtime(&self) -> PathBuf {
         self.runtime.join("zion")
+    }
+
+    /// The compositor's host socket, [`HOST_WAYLAND_SOCKET`] in the runtime
+    /// folder.
+    pub fn host_wayland_socket(&self) -> PathBuf {
+        self.runtime.join(HOST_WAYLAND_SOCKET)
     }
 
     /// Replaces the config file (`--config`).

@@ -6,6 +6,10 @@
 //! duration (the units of [`crate::parse_duration`]) or `"never"`. `bar`
 //! says whether the compositor starts Zion's bar (`zion-bar`) along the top
 //! of the screen (default `true`).
+//! `notifications` is the notification daemon zion-sandboxd starts on the
+//! host socket when none owns `org.freedesktop.Notifications` on the
+//! session bus (the profiles' notifications are relayed to it); `[]` starts
+//! none.
 
 use std::time::Duration;
 
@@ -17,7 +21,7 @@ use super::units::parse_duration;
 use super::ConfigError;
 
 /// The keys of `[session]`.
-pub(super) const SESSION_KEYS: [&str; 3] = ["locker", "idle", "bar"];
+pub(super) const SESSION_KEYS: [&str; 4] = ["locker", "idle", "bar", "notifications"];
 
 /// How long the session waits without input before it locks itself.
 pub const DEFAULT_LOCK_AFTER: Duration = Duration::from_secs(10 * 60);
@@ -29,6 +33,10 @@ pub const DEFAULT_SCREEN_OFF_AFTER: Duration = Duration::from_secs(15 * 60);
 /// daemonized once locked, on black.
 pub const DEFAULT_LOCKER: [&str; 4] = ["swaylock", "-f", "-c", "000000"];
 
+/// The notification daemon when the configuration names none: Debian's
+/// mako.
+pub const DEFAULT_NOTIFICATIONS: [&str; 1] = ["mako"];
+
 /// `[session]`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -38,6 +46,9 @@ pub struct Session {
     pub idle: Idle,
     /// Whether the compositor starts the bar.
     pub bar: bool,
+    /// The notification daemon's argv, started when the session has none;
+    /// empty: none is started.
+    pub notifications: Vec<String>,
 }
 
 /// `[session] idle`: how long without input (and without a visible idle
@@ -66,6 +77,10 @@ impl Default for Session {
             locker: DEFAULT_LOCKER.iter().map(|s| (*s).to_owned()).collect(),
             idle: Idle::default(),
             bar: true,
+            notifications: DEFAULT_NOTIFICATIONS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         }
     }
 }
@@ -77,6 +92,7 @@ pub(super) struct RawSession {
     locker: Option<Spanned<Vec<String>>>,
     idle: Option<RawIdle>,
     bar: Option<bool>,
+    notifications: Option<Spanned<Vec<String>>>,
 }
 
 /// `[session] idle` as written.
@@ -126,6 +142,18 @@ pub(super) fn session(
         if let Some(v) = idle.screen_off_after {
             out.idle.screen_off_after = idle_delay(src, v, "screen_off_after")?;
         }
+    }
+    if let Some(notifications) = raw.notifications {
+        let start = notifications.span().start;
+        let argv = notifications.into_inner();
+        if argv.first().is_some_and(|p| p.trim().is_empty()) {
+            return Err(src.at(
+                start,
+                "notifications in [session] names no program",
+                "give the notification daemon's command, e.g. notifications = [\"mako\"], or [] for none",
+            ));
+        }
+        out.notifications = argv;
     }
     let Some(locker) = raw.locker else {
         return Ok(out);
@@ -186,6 +214,25 @@ mod tests {
         assert_eq!(off.map(|c| c.session.bar), Ok(false));
         let bad = parse(&format!("{base}[session]\nbar = \"no\"\n")).expect_err("a string");
         assert!(bad.contains("bar"), "{bad}");
+    }
+
+    #[test]
+    fn the_notification_daemon_defaults_to_mako_and_can_be_none() {
+        let base = "[[profile]]\nname = \"work\"\n";
+        let default = parse(base).map(|c| c.session.notifications);
+        assert_eq!(default, Ok(vec!["mako".to_owned()]));
+        let given = parse(&format!(
+            "{base}[session]\nnotifications = [\"dunst\", \"-verbosity\", \"crit\"]\n"
+        ));
+        assert_eq!(
+            given.map(|c| c.session.notifications),
+            Ok(vec!["dunst".into(), "-verbosity".into(), "crit".into()])
+        );
+        let none = parse(&format!("{base}[session]\nnotifications = []\n"));
+        assert_eq!(none.map(|c| c.session.notifications), Ok(vec![]));
+        let blank =
+            parse(&format!("{base}[session]\nnotifications = [\" \"]\n")).expect_err("blank");
+        assert!(blank.contains("names no program"), "{blank}");
     }
 
     #[test]

@@ -130,6 +130,13 @@ pub(super) fn to_toml(config: &Config) -> String {
                 delay(session.idle.screen_off_after)
             );
         }
+        let argv: Vec<String> = config
+            .session
+            .notifications
+            .iter()
+            .map(|a| quoted(a))
+            .collect();
+        let _ = writeln!(out, "notifications = [{}]", argv.join(", "));
     }
     if config.podman != PodmanSettings::default() {
         let p = &config.podman;

@@ -3,6 +3,7 @@
 //! `zion-config`.
 
 pub mod apps;
+pub mod bus;
 pub mod devices;
 mod error;
 pub mod host;

@@ -57,6 +57,11 @@ pub struct ProfilePaths {
     /// The profile's X11 folder, `<runtime>/X11`: the compositor puts the
     /// socket of the profile's own Xwayland there. Read-only inside.
     pub x11: PathBuf,
+    /// The profile's bus folder, `<runtime>/zion-bus/<p>`: the container's
+    /// own `dbus-daemon` makes its socket there (read-write inside, at
+    /// [`crate::bus::CONTAINER_BUS`]); the host only ever connects to it,
+    /// without following a link.
+    pub bus: PathBuf,
     /// The host ids its user namespace maps under rootful Podman; `None`
     /// leaves Podman's default (no user namespace when rootful), which only
     /// callers without an allocation (benchmarks) use: the daemon always
@@ -78,6 +83,7 @@ impl ProfilePaths {
             outboxes_to: Vec::new(),
             runtime: runtime.join("zion").join(profile),
             x11: runtime.join("zion").join(profile).join("X11"),
+            bus: runtime.join("zion-bus").join(profile),
             ids: None,
         }
     }
@@ -117,6 +123,7 @@ impl ProfilePaths {
             &self.outbox,
             &self.runtime,
             &self.x11,
+            &self.bus,
         ];
         out.extend(self.outboxes_to.iter().map(|(_, dir)| dir.as_path()));
         out
@@ -634,6 +641,9 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         Mount::sockets(&paths.runtime, CONTAINER_WAYLAND),
         Mount::tmpfs("/tmp"),
         Mount::sockets(&paths.x11, CONTAINER_X11),
+        // The profile's own session bus: its dbus-daemon's socket folder,
+        // the one host folder it writes in besides its home and outboxes.
+        Mount::bind(&paths.bus, crate::bus::CONTAINER_BUS, false),
     ];
     // Each `~/Outbox/<to>` is its own inbox folder mounted over the outbox,
     // so the profile cannot swap it for a link to somewhere else.
@@ -657,6 +667,7 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
         ),
         ("DISPLAY".to_owned(), ":0".to_owned()),
         ("ZION_PROFILE".to_owned(), name.to_owned()),
+        ("DBUS_SESSION_BUS_ADDRESS".to_owned(), crate::bus::address()),
         ("LANG".to_owned(), "C.UTF-8".to_owned()),
     ]);
 
@@ -706,7 +717,7 @@ pub fn container_spec(profile: &Profile, paths: &ProfilePaths, host: &HostDevice
     let mut spec = ContainerSpec {
         name: container_name(name),
         image: profile.image.clone(),
-        command: vec!["sleep".into(), "infinity".into()],
+        command: crate::bus::session_command(),
         init: true,
         hostname: name.to_owned(),
         labels: BTreeMap::from([(LABEL_PROFILE.to_owned(), name.to_owned())]),

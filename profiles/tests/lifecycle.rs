@@ -147,19 +147,26 @@ async fn profile_sees_its_own_home_and_no_other_profile_bus_or_podman() {
     let found = sh(&lc, "work", "find / -xdev -name personal-secret 2>/dev/null; find /home /run /tmp /mnt /media -name personal-secret 2>/dev/null; true").await;
     assert_eq!(found, "", "another profile's storage is not reachable");
 
-    // No socket at all outside /proc and /sys: not the session bus, not
-    // Podman's, not another profile's Wayland socket.
+    // No socket outside /proc and /sys but the profile's own bus (when its
+    // image has dbus-daemon): not the host's session bus, not Podman's, not
+    // another profile's Wayland socket.
     let sockets = sh(
         &lc,
         "work",
         "find / \\( -path /proc -o -path /sys \\) -prune -o -type s -print 2>/dev/null; true",
     )
     .await;
-    assert_eq!(sockets, "", "no socket reachable inside the profile");
-    let env = sh(&lc, "work", "env").await;
     assert!(
-        !env.contains("DBUS_SESSION_BUS_ADDRESS") && !env.contains("CONTAINER_HOST"),
-        "{env}"
+        sockets.lines().all(|s| s == "/run/zion/bus/bus"),
+        "no socket reachable inside the profile but its own bus: {sockets}"
+    );
+    let env = sh(&lc, "work", "env").await;
+    assert!(!env.contains("CONTAINER_HOST"), "{env}");
+    assert!(
+        env.lines()
+            .filter(|l| l.starts_with("DBUS_SESSION_BUS_ADDRESS="))
+            .all(|l| l == "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/zion/bus/bus"),
+        "its session bus is its own: {env}"
     );
     let podman_socket = s.env.podman().socket().display().to_string();
     let check = format!("test -e '{podman_socket}' && echo present || echo absent");

@@ -184,7 +184,7 @@ fn each_outbox_to_another_profile_is_its_own_writable_quarantine_folder() {
         assert!(!m.source.contains("profiles/personal"), "{m:?}");
         assert!(!m.source.contains("profiles/gaming"), "{m:?}");
     }
-    assert_eq!(paths.folders().len(), 7);
+    assert_eq!(paths.folders().len(), 8);
 }
 
 #[test]
@@ -440,12 +440,37 @@ fn host_socket_folders_are_read_only_and_the_runtime_folder_is_a_private_tmpfs()
         assert!(m.options.contains(&"ro".to_owned()), "{m:?}");
         assert!(!m.options.contains(&"rw".to_owned()), "{m:?}");
     }
-    // No writable host mount is ever a folder the compositor writes in.
+    // No writable host mount is ever a folder the compositor writes in;
+    // the one writable runtime folder is the profile's own bus folder,
+    // apart from the compositor's.
     for m in spec.mounts.iter().filter(|m| m.kind == "bind") {
-        if m.source.starts_with("/run/user/1000") {
+        if m.source.starts_with("/run/user/1000") && m.source != "/run/user/1000/zion-bus/work" {
             assert!(m.options.contains(&"ro".to_owned()), "{m:?}");
         }
     }
     assert_eq!(spec.env["XDG_RUNTIME_DIR"], "/run/zion");
     assert_eq!(spec.env["WAYLAND_DISPLAY"], "/run/zion/wayland/wayland-0");
+}
+
+#[test]
+fn the_profile_gets_a_bus_of_its_own_never_the_hosts() {
+    let spec = container_spec(&work(), &paths("work"), &HostDevices::default()).spec;
+    assert_eq!(
+        spec.env["DBUS_SESSION_BUS_ADDRESS"],
+        "unix:path=/run/zion/bus/bus"
+    );
+    let bus = spec
+        .mounts
+        .iter()
+        .find(|m| m.destination == "/run/zion/bus")
+        .unwrap_or_else(|| panic!("no bus folder: {:?}", spec.mounts));
+    assert_eq!(bus.source, "/run/user/1000/zion-bus/work");
+    assert!(bus.options.contains(&"nosuid".to_owned()), "{bus:?}");
+    // Its own folder, not the compositor's, and nothing of the host's bus.
+    for m in &spec.mounts {
+        assert_ne!(m.source, "/run/user/1000/bus", "{m:?}");
+        assert_ne!(m.source, "/run/user/1000/zion", "{m:?}");
+    }
+    // The session's first process starts that bus.
+    assert!(spec.command.join(" ").contains("dbus-daemon --fork"));
 }

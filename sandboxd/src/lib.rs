@@ -8,6 +8,7 @@ pub mod firewall;
 pub mod focus;
 pub mod follow;
 pub mod ids;
+pub mod notifications;
 pub mod profiles_dbus;
 pub mod quarantine;
 pub mod reload;

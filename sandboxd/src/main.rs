@@ -10,7 +10,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use zion_config::Config;
 use zion_profiles::podman::{self, PodmanCandidates};
 use zion_profiles::{Lifecycle, Timeouts};
-use zion_sandboxd::{follow, profiles_dbus, quarantine, reload, sandbox, Session, SessionPaths};
+use zion_sandboxd::{
+    follow, notifications, profiles_dbus, quarantine, reload, sandbox, Session, SessionPaths,
+};
 
 /// Runs the profiles of zion.toml as Podman containers until told to stop.
 #[derive(Debug, Parser)]
@@ -102,6 +104,10 @@ async fn main() -> anyhow::Result<()> {
     let follow = _bus
         .as_ref()
         .map(|bus| tokio::spawn(follow::run(session.clone(), bus.clone())));
+    // Notifications from inside the profiles, to the host's daemon.
+    let relay = _bus
+        .as_ref()
+        .map(|bus| tokio::spawn(notifications::run(session.clone(), bus.clone())));
     let reload = match reload::ConfigWatcher::new(&session.paths().config_file) {
         Ok(mut watcher) => {
             let session = session.clone();
@@ -128,6 +134,9 @@ async fn main() -> anyhow::Result<()> {
     watch.abort();
     if let Some(follow) = follow {
         follow.abort();
+    }
+    if let Some(relay) = relay {
+        relay.abort();
     }
     if let Some(reload) = reload {
         reload.abort();

@@ -1112,6 +1112,8 @@ fn open_to_container(paths: &ProfilePaths, ids: IdRange) -> std::io::Result<()> 
     for outbox in std::iter::once(&paths.outbox).chain(paths.outboxes_to.iter().map(|(_, d)| d)) {
         access::grant(outbox, &[root], rwx)?;
     }
+    // The container's own dbus-daemon makes its socket there.
+    access::grant(&paths.bus, &[root], rwx)?;
     access::grant(
         &paths.shared,
         &[root],

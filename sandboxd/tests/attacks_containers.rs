@@ -373,6 +373,8 @@ async fn a_profile_cannot_connect_to_any_socket_the_host_has() {
     let work_own: Vec<String> = [
         runtime.join("zion/work/wayland-0"),
         runtime.join("zion/work/X11/X0"),
+        // Work's own session bus (its dbus-daemon, inside work).
+        runtime.join("zion-bus/work/bus"),
     ]
     .iter()
     .map(|p| p.display().to_string())
