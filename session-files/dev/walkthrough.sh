@@ -9,7 +9,11 @@
 #      shown in turn and saved as a PNG;
 #   2. a disposable browser of work downloading a file from a local server,
 #      the file landing in the quarantine (scanned, clean);
-#   3. the quarantine panel (zion-panel) showing it.
+#   3. the quarantine panel (zion-panel) showing it;
+#   4. a notification sent inside work (notify-send) shown by the host's
+#      mako, labelled [Work]; the launcher (every profile's applications);
+#      work locked on its own while gaming runs on; the whole session locked.
+# The bar (zion-bar) is along the top of every screenshot.
 # Everything it started is stopped when it ends, however it ends.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,10 +30,10 @@ die() {
   exit 1
 }
 
-for b in zion-compositor zion-sandboxd zionctl zion-panel zion-scan-worker; do
+for b in zion-compositor zion-sandboxd zionctl zion-panel zion-scan-worker zion-bar; do
   [ -x "$bin/$b" ] || die "$bin/$b is missing: build first (make build, or cargo build --workspace --bins)"
 done
-for tool in dbus-daemon dbus-send podman python3 foot; do
+for tool in dbus-daemon dbus-send podman python3 foot mako makoctl fuzzel swaylock; do
   command -v "$tool" >/dev/null || die "$tool is not installed: make deps installs what Zion needs (Debian 12)"
 done
 
@@ -66,7 +70,7 @@ sed -E 's/^devices = \[.*\]$/devices = []/' session-files/zion.toml >"$config"
 grep -q '^name = "work"' "$config" || die "session-files/zion.toml has no work profile"
 
 # Everything started is recorded here and stopped on exit, last first.
-bus_pid="" compositor_pid="" daemon_pid="" server_pid="" panel_pid=""
+bus_pid="" compositor_pid="" daemon_pid="" server_pid="" panel_pid="" launcher_pid=""
 stop_pid() { # stop_pid PID NAME [SECONDS]
   local pid=$1 name=$2 wait=${3:-10} _
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
@@ -79,6 +83,7 @@ cleanup() {
   local rc=$?
   set +e
   [ "$rc" -eq 0 ] || say "stopping after an error; the logs are in $logs"
+  stop_pid "$launcher_pid" "the launcher"
   stop_pid "$panel_pid" zion-panel
   stop_pid "$server_pid" "the file server"
   # SIGTERM makes the daemon stop the profiles' containers first.
@@ -249,6 +254,39 @@ wait_for 60 "the panel's window" eval 'alive "$panel_pid" zion-panel && [ "$(gre
 sleep 4
 shot panel
 say "the panel took $((SECONDS - before_panel))s to show"
+
+stop_pid "$panel_pid" zion-panel
+panel_pid=""
+
+# --- A notification from inside work -------------------------------------------
+
+say "work: notify-send inside the profile; its own bus, Zion's relay, the host's mako"
+compositor_call SwitchTo string:work >/dev/null
+"$bin/zionctl" profiles run work -- notify-send "Build finished" "sent inside work, relayed by Zion"
+wait_for 30 "the notification on the host's mako" \
+  eval 'makoctl list 2>/dev/null | grep -q "Build finished"'
+makoctl list | grep -E '"data"|Build' | head -n 3 || true
+sleep 1
+shot notification
+makoctl dismiss --all 2>/dev/null || true
+
+# --- The launcher ----------------------------------------------------------------
+
+say "the launcher (Super+Space, here zionctl launcher): every profile's applications"
+WAYLAND_DISPLAY=wayland-zion "$bin/zionctl" launcher >"$logs/launcher.log" 2>&1 &
+launcher_pid=$!
+sleep 3
+alive "$launcher_pid" launcher
+shot launcher
+stop_pid "$launcher_pid" "the launcher"
+launcher_pid=""
+
+# --- The whole session locked ------------------------------------------------------
+
+say "locking the session (Super+L, here Compositor1.Lock): swaylock on the host socket"
+compositor_call Lock >/dev/null
+sleep 2
+shot session-locked
 
 echo
 say "done. The screenshots:"
