@@ -20,7 +20,7 @@ use crate::identity::{ClientState, Origin};
 use crate::state::State;
 
 /// The host socket's file name in the runtime folder.
-pub const HOST_SOCKET: &str = "wayland-zion";
+pub const HOST_SOCKET: &str = zion_config::HOST_WAYLAND_SOCKET;
 
 /// The folder under `$XDG_RUNTIME_DIR/zion` holding the sandboxes' sockets.
 pub const SANDBOXES: &str = "sandboxes";
