@@ -18,6 +18,7 @@ pub mod layers;
 pub mod layout;
 pub mod lock;
 pub mod manage;
+pub mod profile_lock;
 pub mod render;
 pub mod screencopy;
 pub mod screenshot;
