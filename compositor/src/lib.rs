@@ -7,6 +7,7 @@ pub mod calls;
 pub mod clipboard;
 pub mod compositor;
 pub mod dbus;
+pub mod foreign;
 pub mod frame;
 pub mod handlers;
 pub mod hotkeys;

@@ -109,6 +109,8 @@ pub struct State {
     pub lock: crate::lock::SessionLock,
     /// The covered profiles' desktops (per-profile locks).
     pub profile_locks: crate::profile_lock::ProfileLocks,
+    /// xdg-foreign's exported windows (imported within their origin only).
+    pub foreign: crate::foreign::Foreign,
     /// Idleness: idle-notify (host only), idle inhibitors, the idle lock
     /// and screens off.
     pub idle: crate::idle::Idle,
@@ -146,6 +148,7 @@ impl State {
         let policy = PolicyGlobals::new(dh, &primary_selection_state);
         let xwayland = crate::xwayland::Xwaylands::new(dh);
         let lock = crate::lock::SessionLock::new();
+        let foreign = crate::foreign::Foreign::new(dh);
         let idle = crate::idle::Idle::new(dh, loop_handle.clone());
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
@@ -190,6 +193,7 @@ impl State {
             dmabuf_state: smithay::wayland::dmabuf::DmabufState::new(),
             lock,
             profile_locks: Default::default(),
+            foreign,
             idle,
             cycle_mods: crate::hotkeys::Mods::default(),
             shortcut_inhibitors: Vec::new(),

@@ -9,7 +9,8 @@
 //! (Zion's own, [`crate::screencopy`]: Smithay 0.7 has none) is host only:
 //! it reads every desktop's windows. ext-idle-notify (host only) and
 //! idle-inhibit (everyone, counted only while visible) live in
-//! [`crate::idle`].
+//! [`crate::idle`]; xdg-foreign (everyone, imports within an origin only)
+//! in [`crate::foreign`].
 
 use smithay::desktop::PopupKind;
 use smithay::input::pointer::PointerHandle;
