@@ -206,7 +206,7 @@ impl State {
             self.lock_profile(&shown)
         };
         if let Err(e) = done {
-            self.notice(format!("{e:?}"));
+            self.notice(format!("{e}"));
         }
     }
 
