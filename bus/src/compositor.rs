@@ -30,4 +30,12 @@ pub trait Compositor1 {
     fn screenshot(&self, path: &str) -> zbus::Result<()>;
     /// Locks the session: starts the session's locker.
     fn lock(&self) -> zbus::Result<()>;
+    /// Covers profile `name`'s desktop: its windows hidden, no input.
+    fn lock_profile(&self, name: &str) -> zbus::Result<()>;
+    /// Asks to uncover profile `name`'s desktop: the session's locker
+    /// authenticates, and the desktop is uncovered when it unlocks.
+    fn unlock_profile(&self, name: &str) -> zbus::Result<()>;
+    /// The profiles whose desktops are covered, sorted.
+    #[zbus(property)]
+    fn locked_profiles(&self) -> zbus::Result<Vec<String>>;
 }

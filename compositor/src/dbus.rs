@@ -103,6 +103,20 @@ pub enum Request {
         /// Where the answer goes.
         reply: Reply<()>,
     },
+    /// Cover a profile's desktop.
+    LockProfile {
+        /// The profile.
+        name: String,
+        /// Where the answer goes.
+        reply: Reply<()>,
+    },
+    /// Ask to uncover a profile's desktop (the locker authenticates).
+    UnlockProfile {
+        /// The profile.
+        name: String,
+        /// Where the answer goes.
+        reply: Reply<()>,
+    },
     /// A call to the session daemon failed: tell the user.
     Notice(String),
 }
@@ -182,13 +196,21 @@ pub fn desktops(state: &State) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The event loop's end of the bus: what `ActiveDesktop` reads, and a
-/// nudge to the bus thread to signal its change.
+/// The event loop's end of the bus: what `ActiveDesktop` and
+/// `LockedProfiles` read, and a nudge to the bus thread to signal a change.
 #[derive(Debug)]
 pub struct Link {
     active: Arc<Mutex<String>>,
-    changed: mpsc::UnboundedSender<()>,
+    locked: Arc<Mutex<Vec<String>>>,
+    changed: mpsc::UnboundedSender<Changed>,
     calls: mpsc::UnboundedSender<Call>,
+}
+
+/// Which property changed.
+#[derive(Debug, Clone, Copy)]
+enum Changed {
+    ActiveDesktop,
+    LockedProfiles,
 }
 
 impl State {
@@ -204,7 +226,21 @@ impl State {
         if *active != *name {
             active.clone_from(name);
             // The bus thread may have gone (it logged why); nothing to do.
-            let _ = bus.changed.send(());
+            let _ = bus.changed.send(Changed::ActiveDesktop);
+        }
+    }
+
+    /// Makes `LockedProfiles` the covered profiles, signalling if it
+    /// changed.
+    pub fn announce_locked_profiles(&mut self) {
+        let Some(bus) = &self.bus else {
+            return;
+        };
+        let now = self.profile_locks.locked();
+        let mut locked = bus.locked.lock().unwrap_or_else(|e| e.into_inner());
+        if *locked != now {
+            *locked = now;
+            let _ = bus.changed.send(Changed::LockedProfiles);
         }
     }
 
@@ -273,6 +309,14 @@ impl State {
                 let _ = reply.send(Ok(()));
                 Vec::new()
             }
+            Request::LockProfile { name, reply } => {
+                let _ = reply.send(self.lock_profile(&name));
+                Vec::new()
+            }
+            Request::UnlockProfile { name, reply } => {
+                let _ = reply.send(self.unlock_profile(&name));
+                Vec::new()
+            }
             Request::Screenshot { reply } => {
                 self.render_frame();
                 let shot = self
@@ -337,6 +381,7 @@ impl State {
 struct Compositor1 {
     desktops: Vec<(String, String)>,
     active: Arc<Mutex<String>>,
+    locked: Arc<Mutex<Vec<String>>>,
     requests: channel::Sender<Request>,
     gate: Gate,
 }
@@ -468,6 +513,44 @@ impl Compositor1 {
             .await
             .map_err(Guarded::Failed)
     }
+
+    /// Covers profile `name`'s desktop: its windows hidden, its clients
+    /// given no input, while the other desktops run.
+    async fn lock_profile(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: String,
+    ) -> Result<(), Guarded<CompositorError>> {
+        self.gate.check(bus, &header).await?;
+        self.ask(|reply| Request::LockProfile { name, reply })
+            .await
+            .map_err(Guarded::Failed)
+    }
+
+    /// Asks to uncover profile `name`'s desktop: starts the session's
+    /// locker, and uncovers it when that lock is released (the person
+    /// authenticated).
+    async fn unlock_profile(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        name: String,
+    ) -> Result<(), Guarded<CompositorError>> {
+        self.gate.check(bus, &header).await?;
+        self.ask(|reply| Request::UnlockProfile { name, reply })
+            .await
+            .map_err(Guarded::Failed)
+    }
+
+    /// The profiles whose desktops are covered, sorted.
+    #[zbus(property)]
+    fn locked_profiles(&self) -> Vec<String> {
+        self.locked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// Serves the interface on the bus at `address` from a thread of its own,
@@ -483,9 +566,11 @@ pub fn serve(
     let (changed, mut changes) = mpsc::unbounded_channel();
     let (calls, mut outgoing) = mpsc::unbounded_channel::<Call>();
     let active = Arc::new(Mutex::new(active));
+    let locked = Arc::new(Mutex::new(Vec::new()));
     let iface = Compositor1 {
         desktops,
         active: active.clone(),
+        locked: locked.clone(),
         requests,
         gate: Gate::new(),
     };
@@ -543,16 +628,21 @@ pub fn serve(
                 loop {
                     tokio::select! {
                         change = changes.recv() => {
-                            if change.is_none() {
+                            let Some(change) = change else {
                                 break;
-                            }
-                            let sent = iface
-                                .get()
-                                .await
-                                .active_desktop_changed(iface.signal_emitter())
-                                .await;
+                            };
+                            let served = iface.get().await;
+                            let emitter = iface.signal_emitter();
+                            let sent = match change {
+                                Changed::ActiveDesktop => {
+                                    served.active_desktop_changed(emitter).await
+                                }
+                                Changed::LockedProfiles => {
+                                    served.locked_profiles_changed(emitter).await
+                                }
+                            };
                             if let Err(e) = sent {
-                                warn!("could not signal the change of ActiveDesktop: {e}");
+                                warn!("could not signal the change of {change:?}: {e}");
                             }
                         }
                         Some(call) = outgoing.recv() => {
@@ -574,6 +664,7 @@ pub fn serve(
     Ok((
         Link {
             active,
+            locked,
             changed,
             calls,
         },

@@ -53,6 +53,7 @@ pub fn beats_inhibitor(action: Action) -> bool {
             | Action::NextProfile
             | Action::PreviousProfile
             | Action::Lock
+            | Action::LockProfile
             | Action::CopyToTransfer
             | Action::PasteTransfer
             | Action::SwitchVt(_)
@@ -148,6 +149,7 @@ mod tests {
             Action::NextProfile,
             Action::PreviousProfile,
             Action::Lock,
+            Action::LockProfile,
             Action::CopyToTransfer,
             Action::PasteTransfer,
             Action::SwitchVt(3),

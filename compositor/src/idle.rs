@@ -123,7 +123,8 @@ impl State {
     /// Whether an idle inhibitor counts now: its surface's window is shown
     /// (on the shown desktop, not minimized) and the session is unlocked.
     fn visible_inhibitor(&self) -> bool {
-        if self.lock.is_locked() {
+        // Behind a lock or a profile's cover no window is shown.
+        if self.lock.is_locked() || self.shown_desktop_covered() {
             return false;
         }
         let visible = self.layout.visible();

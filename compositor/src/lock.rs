@@ -147,16 +147,26 @@ impl SessionLock {
                 .map(|(o, s)| (o.clone(), s.wl_surface().clone()))
                 .collect(),
             cover: &mut self.cover,
+            colour: LOCK_COLOUR,
+            host_layers: false,
         })
     }
 }
 
-/// What a locked output shows: its lock surface, over the lock colour.
+/// What a locked output shows: its lock surface, over the lock colour; or,
+/// for a locked profile's desktop ([`crate::profile_lock`]), the profile's
+/// cover under the host's layer surfaces.
 pub struct LockScene<'a> {
     /// Live lock surfaces with their outputs.
     pub surfaces: Vec<(Output, WlSurface)>,
     /// The plain colour's buffer (resized per output as it is drawn).
     pub cover: &'a mut SolidColorBuffer,
+    /// The plain colour.
+    pub colour: [f32; 4],
+    /// Whether the host's layer surfaces above windows (a bar, the
+    /// launcher) are drawn over the colour: a profile's cover, never the
+    /// session lock.
+    pub host_layers: bool,
 }
 
 impl LockScene<'_> {
@@ -266,6 +276,9 @@ impl SessionLockHandler for State {
         // ext_session_lock_v1 below).
         info!("the session is unlocked");
         self.lock.state = Locked::No;
+        // The locker authenticated the person: profiles waiting for that
+        // are uncovered.
+        self.profile_unlocks_authenticated();
         self.refresh_view();
         self.refresh_pointer_focus();
         self.render_soon();

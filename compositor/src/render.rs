@@ -298,7 +298,8 @@ where
 }
 
 /// What a locked `output` shows, front to back: its lock surface over the
-/// plain lock colour; nothing of any other client.
+/// plain lock colour, nothing of any other client; or a locked profile's
+/// cover under the host's layer surfaces, nothing of the desktop's windows.
 pub fn lock_elements<R>(
     renderer: &mut R,
     output: &smithay::output::Output,
@@ -320,8 +321,10 @@ where
         ),
         None => Vec::new(),
     };
-    lock.cover
-        .update((area.size.w, area.size.h), crate::lock::LOCK_COLOUR);
+    if lock.host_layers {
+        out.extend(layer_elements(renderer, output, &crate::layers::ABOVE));
+    }
+    lock.cover.update((area.size.w, area.size.h), lock.colour);
     out.push(DesktopElement::Frame(SolidColorRenderElement::from_buffer(
         lock.cover,
         area.loc.to_physical(1),

@@ -107,6 +107,10 @@ pub struct State {
     pub dmabuf_state: smithay::wayland::dmabuf::DmabufState,
     /// The session lock (ext-session-lock-v1, host clients only).
     pub lock: crate::lock::SessionLock,
+    /// The covered profiles' desktops (per-profile locks).
+    pub profile_locks: crate::profile_lock::ProfileLocks,
+    /// xdg-foreign's exported windows (imported within their origin only).
+    pub foreign: crate::foreign::Foreign,
     /// Idleness: idle-notify (host only), idle inhibitors, the idle lock
     /// and screens off.
     pub idle: crate::idle::Idle,
@@ -148,6 +152,7 @@ impl State {
         let policy = PolicyGlobals::new(dh, &primary_selection_state);
         let xwayland = crate::xwayland::Xwaylands::new(dh);
         let lock = crate::lock::SessionLock::new();
+        let foreign = crate::foreign::Foreign::new(dh);
         let idle = crate::idle::Idle::new(dh, loop_handle.clone());
         let output_management = crate::output_management::OutputManagementState::new(
             dh,
@@ -194,6 +199,8 @@ impl State {
             xwayland,
             dmabuf_state: smithay::wayland::dmabuf::DmabufState::new(),
             lock,
+            profile_locks: Default::default(),
+            foreign,
             idle,
             cycle_mods: crate::hotkeys::Mods::default(),
             shortcut_inhibitors: Vec::new(),
@@ -279,10 +286,14 @@ impl State {
     /// Makes the mapped windows and keyboard focus match the layout: only
     /// the shown desktop's windows are mapped, and focus is its focus.
     pub fn refresh_view(&mut self) {
+        // A covered desktop's windows are not mapped: nothing finds them
+        // under the pointer, and they get no frames.
+        let covered = self.shown_desktop_covered();
         let visible: Vec<(Window, (i32, i32))> = self
             .layout
             .visible()
             .iter()
+            .filter(|_| !covered)
             .map(|p| (p.window.clone(), p.pos))
             .collect();
         let stale: Vec<Window> = self
@@ -324,7 +335,12 @@ impl State {
     /// window's surface after mapping it, with no event: the pointer's
     /// refresh calls this, so the focus follows once the surface is known.
     pub fn refresh_keyboard_focus(&mut self) {
-        let focused = self.layout.focused().cloned();
+        // A covered desktop's focused window gets no keys.
+        let focused = self
+            .layout
+            .focused()
+            .filter(|_| !self.shown_desktop_covered())
+            .cloned();
         let target = focused.as_ref().and_then(|w| {
             w.wl_surface()
                 .map(|s| s.into_owned())
@@ -393,6 +409,11 @@ impl State {
             info!(?action, "the session is locked: hotkey ignored");
             return;
         }
+        if self.shown_desktop_covered() && !crate::profile_lock::allowed_on_covered_desktop(action)
+        {
+            info!(?action, "the shown desktop is locked: hotkey ignored");
+            return;
+        }
         info!(?action, "hotkey");
         match action {
             Action::SwitchTo(i) => {
@@ -442,6 +463,7 @@ impl State {
             Action::CopyToTransfer => self.copy_to_transfer(),
             Action::PasteTransfer => self.paste_transfer(),
             Action::Lock => self.start_locker(),
+            Action::LockProfile => self.toggle_shown_profile_lock(),
             Action::Launcher => self.open_launcher(),
             Action::SwitchVt(vt) => match &mut self.backend {
                 Backend::Udev(udev) => udev.change_vt(i32::from(vt)),
@@ -525,6 +547,7 @@ impl State {
             layout,
             config,
             lock,
+            profile_locks,
             ..
         } = self;
         let colour = |origin: Option<&Origin>| {
@@ -533,7 +556,13 @@ impl State {
                 .and_then(|p| config.profile(p))
                 .map_or(HOST_COLOUR, |p| p.colour)
         };
-        if let Err(err) = backend.render(layout, colour, lock.scene()) {
+        // The session lock, else the shown desktop's cover if it is locked.
+        let shown = &layout.active_desktop().name;
+        let scene = lock.scene().or_else(|| {
+            let profile = config.profile(shown).map_or(HOST_COLOUR, |p| p.colour);
+            profile_locks.scene(shown, profile)
+        });
+        if let Err(err) = backend.render(layout, colour, scene) {
             warn!("error drawing a frame: {err:?}");
         } else {
             self.send_presentation_feedback();

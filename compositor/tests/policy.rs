@@ -18,7 +18,7 @@ const WAYLAND_INFO: &str = "/usr/bin/wayland-info";
 const FOOT: &str = "/usr/bin/foot";
 
 /// Globals every client sees, host or profile.
-const EVERYONE: [&str; 11] = [
+const EVERYONE: [&str; 13] = [
     "wp_presentation",
     "zwp_idle_inhibit_manager_v1",
     "wp_tearing_control_manager_v1",
@@ -30,6 +30,8 @@ const EVERYONE: [&str; 11] = [
     "wp_cursor_shape_manager_v1",
     "wp_content_type_manager_v1",
     "zwp_pointer_gestures_v1",
+    "zxdg_exporter_v2",
+    "zxdg_importer_v2",
 ];
 
 /// Globals only host clients see.

@@ -28,7 +28,7 @@ const HOST_ONLY: [&str; 10] = [
 ];
 
 /// The globals every client sees.
-const EVERYONE: [&str; 14] = [
+const EVERYONE: [&str; 16] = [
     "wp_tearing_control_manager_v1",
     "wl_compositor",
     "wl_shm",
@@ -43,6 +43,8 @@ const EVERYONE: [&str; 14] = [
     "wp_single_pixel_buffer_manager_v1",
     "zwp_relative_pointer_manager_v1",
     "zwp_pointer_constraints_v1",
+    "zxdg_exporter_v2",
+    "zxdg_importer_v2",
 ];
 
 fn missing(program: &str, package: &str) -> bool {

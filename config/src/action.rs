@@ -33,6 +33,9 @@ pub enum Action {
     PasteTransfer,
     /// Lock the session: start the session's locker.
     Lock,
+    /// Cover the shown profile's desktop (a per-profile lock); on a covered
+    /// desktop, ask to unlock it (the session's locker authenticates).
+    LockProfile,
     /// The launcher: every profile's applications, started in their profile.
     Launcher,
     /// Switch to this virtual terminal (a fixed chord, Ctrl+Alt+F1..F12;
@@ -70,7 +73,7 @@ const SWITCH_NAMES: [&str; 9] = [
 
 impl Action {
     /// Every action a `[hotkeys]` binding can name, in documentation order.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::SwitchTo(0),
         Action::SwitchTo(1),
         Action::SwitchTo(2),
@@ -90,6 +93,7 @@ impl Action {
         Action::CopyToTransfer,
         Action::PasteTransfer,
         Action::Lock,
+        Action::LockProfile,
         Action::Launcher,
         Action::CycleWindows,
         Action::CycleWindowsBack,
@@ -108,6 +112,7 @@ impl Action {
             Action::SwitchTo(i) => return SWITCH_NAMES.get(i).copied(),
             Action::SwitchVt(_) => return None,
             Action::Lock => "lock",
+            Action::LockProfile => "lock-profile",
             Action::Launcher => "launcher",
             Action::NextProfile => "next-profile",
             Action::PreviousProfile => "previous-profile",

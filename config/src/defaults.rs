@@ -90,9 +90,9 @@ pub fn config() -> Config {
 }
 
 /// Super+Tab, Super+Shift+Tab, Super+Return, Super+B, Super+Q, Super+W,
-/// Super+F, Super+Shift+C, Super+Shift+V, Super+L, Super+Space, Alt+Tab,
-/// Alt+Shift+Tab, Super+Left/Right/Up, Super+M and Super+Shift+M
-/// (profiles carry their own Super+N).
+/// Super+F, Super+Shift+C, Super+Shift+V, Super+L, Super+Shift+L,
+/// Super+Space, Alt+Tab, Alt+Shift+Tab, Super+Left/Right/Up, Super+M and
+/// Super+Shift+M (profiles carry their own Super+N).
 pub fn hotkeys() -> Hotkeys {
     let bindings = [
         ("Super+Tab", Action::NextProfile),
@@ -105,6 +105,7 @@ pub fn hotkeys() -> Hotkeys {
         ("Super+Shift+C", Action::CopyToTransfer),
         ("Super+Shift+V", Action::PasteTransfer),
         ("Super+L", Action::Lock),
+        ("Super+Shift+L", Action::LockProfile),
         ("Super+Space", Action::Launcher),
         ("Alt+Tab", Action::CycleWindows),
         ("Alt+Shift+Tab", Action::CycleWindowsBack),

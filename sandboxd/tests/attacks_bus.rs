@@ -8,7 +8,8 @@
 //! namespace, so only the namespaces tell it apart), and a process of
 //! another uid on a bus whose policy lets it connect. It calls what would
 //! hurt: stop a profile, release a quarantined file, open a sandbox, switch
-//! the shown desktop, have the compositor write a screenshot where it asks.
+//! the shown desktop, have the compositor write a screenshot where it asks,
+//! cover a profile or ask to uncover one.
 //! Each call must come back `org.freedesktop.DBus.Error.AccessDenied` with
 //! the reason, be logged, and change nothing; the same calls from the
 //! session user on the host still work.
@@ -387,6 +388,22 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
         format!("the compositor opened {}", sandbox_socket.display()),
     );
 
+    // The per-profile lock: a container neither covers a profile (keeping
+    // the person from it) nor asks to uncover one (its own, say).
+    let attack = Attack::new("org.zionos.Compositor1", "LockProfile", &["s:personal"]);
+    findings.refused(&attack, &in_container(&attack), namespace);
+    shown
+        .lock_profile("work")
+        .await
+        .expect("LockProfile from the host");
+    let attack = Attack::new("org.zionos.Compositor1", "UnlockProfile", &["s:work"]);
+    findings.refused(&attack, &in_container(&attack), namespace);
+    let locked = shown.locked_profiles().await.expect("LockedProfiles");
+    findings.check(
+        locked == ["work"],
+        format!("the locked profiles are {locked:?} after the lock attacks"),
+    );
+
     // Every refusal is logged by the service that refused it.
     let (daemon_log, compositor_log) = (
         read_log(&env, "daemon.log"),
@@ -397,6 +414,7 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
         (&daemon_log, "org.zionos.Quarantine1.Release"),
         (&daemon_log, "org.zionos.Sandbox1.OpenBrowser"),
         (&compositor_log, "org.zionos.Compositor1.Screenshot"),
+        (&compositor_log, "org.zionos.Compositor1.UnlockProfile"),
     ] {
         findings.check(
             log.contains(&format!("refused {call} from")),
@@ -404,6 +422,10 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
         );
     }
 
+    findings.check(
+        !compositor_log.contains("unlock asked"),
+        "the compositor took the container's UnlockProfile".into(),
+    );
     assert!(
         findings.0.is_empty(),
         "the container's calls were not all refused:\n- {}\n{}",

@@ -3,7 +3,8 @@
 //! showing an shm buffer of one colour, locks the session
 //! (ext-session-lock-v1, a lock surface of one colour per output), sets the
 //! clipboard, inhibits shortcuts (keyboard-shortcuts-inhibit), asks for and
-//! uses activation tokens (xdg-activation), and records what the compositor
+//! uses activation tokens (xdg-activation), exports and imports windows
+//! (xdg-foreign), and records what the compositor
 //! sends (configures, keyboard, pointer, confinement, layer-shell,
 //! session-lock, screencopy, inhibitor and activation events, frame
 //! callbacks).
@@ -58,6 +59,9 @@ use wayland_protocols::wp::tearing_control::v1::client::{
     wp_tearing_control_manager_v1, wp_tearing_control_v1,
 };
 use wayland_protocols::xdg::activation::v1::client::{xdg_activation_token_v1, xdg_activation_v1};
+use wayland_protocols::xdg::foreign::zv2::client::{
+    zxdg_exported_v2, zxdg_exporter_v2, zxdg_imported_v2, zxdg_importer_v2,
+};
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
 use wayland_protocols_wlr::layer_shell::v1::client::{zwlr_layer_shell_v1, zwlr_layer_surface_v1};
 use wayland_protocols_wlr::output_management::v1::client::zwlr_output_manager_v1;
@@ -179,6 +183,12 @@ pub struct Seen {
     pub output: OutputSeen,
     /// The last `wp_fractional_scale_v1.preferred_scale`, in 120ths.
     pub preferred_scale: Option<u32>,
+    /// The handles of windows exported (`zxdg_exported_v2.handle`), in
+    /// order.
+    pub exported_handles: Vec<String>,
+    /// `zxdg_imported_v2.destroyed` events received (an import refused or
+    /// revoked).
+    pub imports_destroyed: u32,
 }
 
 /// A `wl_output`'s state as its events gave it.
@@ -624,6 +634,26 @@ impl Client {
     ) -> Result<zwp_idle_inhibitor_v1::ZwpIdleInhibitorV1, ClientError> {
         let manager: zwp_idle_inhibit_manager_v1::ZwpIdleInhibitManagerV1 = self.bind(1..=1)?;
         Ok(manager.create_inhibitor(surface, &self.qh, ()))
+    }
+
+    /// Exports `surface`'s toplevel (xdg-foreign); its handle comes in
+    /// [`Seen::exported_handles`].
+    pub fn export_toplevel(
+        &mut self,
+        surface: &wl_surface::WlSurface,
+    ) -> Result<zxdg_exported_v2::ZxdgExportedV2, ClientError> {
+        let exporter: zxdg_exporter_v2::ZxdgExporterV2 = self.bind(1..=1)?;
+        Ok(exporter.export_toplevel(surface, &self.qh, ()))
+    }
+
+    /// Imports the window exported as `handle` (xdg-foreign); a refused
+    /// import is told `destroyed` ([`Seen::imports_destroyed`]).
+    pub fn import_toplevel(
+        &mut self,
+        handle: &str,
+    ) -> Result<zxdg_imported_v2::ZxdgImportedV2, ClientError> {
+        let importer: zxdg_importer_v2::ZxdgImporterV2 = self.bind(1..=1)?;
+        Ok(importer.import_toplevel(handle.to_owned(), &self.qh, ()))
     }
 
     /// Binds the global `name` as interface `I` at `version`, whether this
@@ -1222,3 +1252,36 @@ wayland_client::delegate_noop!(Seen: ignore wp_fractional_scale_manager_v1::WpFr
 // never gets a head.
 wayland_client::delegate_noop!(Seen: ignore zwlr_output_manager_v1::ZwlrOutputManagerV1);
 wayland_client::delegate_noop!(Seen: ignore zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1);
+
+wayland_client::delegate_noop!(Seen: ignore zxdg_exporter_v2::ZxdgExporterV2);
+wayland_client::delegate_noop!(Seen: ignore zxdg_importer_v2::ZxdgImporterV2);
+
+impl Dispatch<zxdg_exported_v2::ZxdgExportedV2, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &zxdg_exported_v2::ZxdgExportedV2,
+        event: zxdg_exported_v2::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let zxdg_exported_v2::Event::Handle { handle } = event {
+            seen.exported_handles.push(handle);
+        }
+    }
+}
+
+impl Dispatch<zxdg_imported_v2::ZxdgImportedV2, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &zxdg_imported_v2::ZxdgImportedV2,
+        event: zxdg_imported_v2::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let zxdg_imported_v2::Event::Destroyed = event {
+            seen.imports_destroyed += 1;
+        }
+    }
+}

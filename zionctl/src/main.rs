@@ -6,6 +6,7 @@ mod bus;
 mod config;
 mod docs;
 mod image;
+mod lock;
 mod profiles;
 mod quarantine;
 mod sandbox;
@@ -72,6 +73,18 @@ enum Command {
         /// The profile, as in `zionctl profiles list`.
         profile: String,
     },
+    /// Locks one profile's desktop: a cover instead of its windows, no
+    /// input to them; the other desktops keep running.
+    Lock {
+        /// The profile, as in `zionctl profiles list`.
+        profile: String,
+    },
+    /// Unlocks a locked profile's desktop once you authenticate to the
+    /// session's locker (it locks the whole session to ask).
+    Unlock {
+        /// The profile, as in `zionctl profiles list`.
+        profile: String,
+    },
     /// Prints the shell completion script (e.g. `zionctl completions bash >
     /// ~/.local/share/bash-completion/completions/zionctl`).
     Completions { shell: clap_complete::Shell },
@@ -91,6 +104,8 @@ fn main() -> ExitCode {
         Command::Quarantine { command } => quarantine::run(command),
         Command::Sandbox { command } => sandbox::run(command),
         Command::Switch { profile } => switch::run(&profile),
+        Command::Lock { profile } => lock::lock(&profile),
+        Command::Unlock { profile } => lock::unlock(&profile),
         Command::Completions { shell } => docs::completions(shell, Args::command()),
         Command::Man => docs::man(Args::command()),
     }

@@ -21,7 +21,7 @@ async fn call(profile: &str) -> Result<(), String> {
 }
 
 /// Like `bus::explain`, but a missing service is the compositor.
-fn explain(e: zbus::Error) -> String {
+pub fn explain(e: zbus::Error) -> String {
     if zion_bus::is_not_running(&e) {
         format!(
             "no compositor is on this session bus ({NAME} has no owner): \

@@ -102,6 +102,17 @@ impl XdgActivationHandler for State {
         let Some(target) = window.user_data().get::<Origin>().cloned() else {
             return;
         };
+        if self
+            .layout
+            .desktop_of(&window)
+            .is_some_and(|d| self.desktop_covered(d))
+        {
+            warn!(
+                ?target,
+                "activation refused: the window's desktop is locked"
+            );
+            return;
+        }
         let issuer = token_data.user_data.get::<Origin>();
         let decision = if token_data.timestamp.elapsed() >= TOKEN_LIFETIME {
             Activation::Refused("an expired token")

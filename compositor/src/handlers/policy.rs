@@ -12,7 +12,8 @@
 //! screens of the whole session; its global lives in the state, created
 //! with [`is_host`] as filter. ext-idle-notify (host only) and
 //! idle-inhibit (everyone, counted only while visible) live in
-//! [`crate::idle`].
+//! [`crate::idle`]; xdg-foreign (everyone, imports within an origin only)
+//! in [`crate::foreign`].
 
 use smithay::desktop::PopupKind;
 use smithay::input::pointer::PointerHandle;
