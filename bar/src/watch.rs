@@ -130,13 +130,14 @@ async fn desktops(conn: &Connection) -> zbus::Result<(Vec<Desktop>, String)> {
     let proxy = compositor(conn).await?;
     let listed = proxy.list_desktops().await?;
     let shown = proxy.active_desktop().await?;
+    let locked = proxy.locked_profiles().await?;
     let desktops = listed
         .into_iter()
         .map(|(name, colour)| Desktop {
             colour: Rgb::parse(&colour).unwrap_or(model::IDLE_CHIP),
+            locked: locked.contains(&name),
             name,
             state: String::new(),
-            locked: false,
         })
         .collect();
     Ok((desktops, shown))

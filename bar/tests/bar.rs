@@ -263,3 +263,22 @@ fn a_peer_lying_in_a_signal_does_not_change_what_the_bar_shows() {
     );
     assert_eq!(bar.shown(), "work");
 }
+
+/// A profile locked on its own says so on its chip (the bar reads
+/// `Compositor1.LockedProfiles`), and the bar stays drawn over its cover.
+#[test]
+fn a_locked_profile_is_marked_locked() {
+    let Some(mut bar) = Bar::start() else { return };
+    bar.until("the bar is drawn", |s| marks(s, "work", &["gaming"]));
+    let conn = bar.conn.clone();
+    let call = bar.runtime.spawn(async move {
+        zion_bus::Compositor1Proxy::new(&conn).await?.lock_profile("gaming").await
+    });
+    let deadline = Instant::now() + WAIT;
+    while !bar.log().contains("gaming · locked") {
+        assert!(Instant::now() < deadline, "the bar never said gaming is locked\n{}", bar.log());
+        bar.fixture.settle();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(bar.runtime.block_on(call).expect("task").is_ok());
+}

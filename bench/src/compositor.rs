@@ -206,7 +206,7 @@ fn measure(server: &mut Children, socket: &Path, name: &str) -> anyhow::Result<F
 
 fn zion_command(bin: &Path, runtime: &Path, config: &Path, log: &Path) -> anyhow::Result<Command> {
     let mut cmd = Command::new(bin);
-    cmd.args(["--backend", "headless", "--size", "1280x720"])
+    cmd.args(["--backend", "headless", "--size", "1280x720", "--no-bar"])
         .arg("--runtime-dir")
         .arg(runtime)
         .arg("--config")

@@ -242,7 +242,7 @@ impl Compositor {
         let log = env.root().join("compositor.log");
         let child = env
             .command(&bin)
-            .args(["--backend", "headless", "--size", "1280x800"])
+            .args(["--backend", "headless", "--size", "1280x800", "--no-bar"])
             .arg("--runtime-dir")
             .arg(&env.xdg.runtime)
             .env("RUST_LOG", "warn,zion_compositor::state=info")

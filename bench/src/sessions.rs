@@ -206,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
     let mut children = Children(Vec::new());
     children.0.push(
         env.command(&compositor_bin)
-            .args(["--backend", "headless", "--size", "640x480"])
+            .args(["--backend", "headless", "--size", "640x480", "--no-bar"])
             .arg("--runtime-dir")
             .arg(&env.xdg.runtime)
             .stdout(Stdio::null())

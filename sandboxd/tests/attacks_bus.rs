@@ -90,7 +90,7 @@ fn compositor(env: &TestEnv, bus: &str) -> Killed {
     });
     let mut command = logged(env, &bin, "compositor.log");
     command
-        .args(["--backend", "headless", "--size", "320x240"])
+        .args(["--backend", "headless", "--size", "320x240", "--no-bar"])
         .arg("--runtime-dir")
         .arg(&env.xdg.runtime)
         .env("DBUS_SESSION_BUS_ADDRESS", bus);

@@ -265,7 +265,7 @@ async fn a_sandboxed_chromium_draws_its_page_in_a_disposable_work_window() {
 
     let mut command = env.command(compositor_bin());
     command
-        .args(["--backend", "headless", "--size", "1600x1200"])
+        .args(["--backend", "headless", "--size", "1600x1200", "--no-bar"])
         .arg("--runtime-dir")
         .arg(&env.xdg.runtime)
         .env("RUST_LOG", "info")

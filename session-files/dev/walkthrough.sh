@@ -281,6 +281,17 @@ shot launcher
 stop_pid "$launcher_pid" "the launcher"
 launcher_pid=""
 
+# --- One profile locked ----------------------------------------------------------
+
+say "locking work alone (zionctl lock work; Super+Shift+L): its cover, while gaming runs on"
+compositor_call SwitchTo string:work >/dev/null
+"$bin/zionctl" lock work
+sleep 1
+shot work-locked
+compositor_call SwitchTo string:gaming >/dev/null
+sleep 1
+shot gaming-while-work-locked
+
 # --- The whole session locked ------------------------------------------------------
 
 say "locking the session (Super+L, here Compositor1.Lock): swaylock on the host socket"
