@@ -393,21 +393,19 @@ impl Panel {
             .filter(|i| Badge::of(i) == Badge::Clean)
             .collect();
         let skipped = marked.len() - clean.len();
-        let sources: BTreeSet<&str> = clean
-            .iter()
-            .map(|i| i.profile.as_str())
-            .filter(|p| !p.is_empty())
-            .collect();
+        // Where they came from, as the list's SOURCE column words it.
+        let sources: BTreeSet<String> = clean.iter().map(|i| super::format::source(i)).collect();
         let count = match clean.len() {
             1 => "1 clean item".to_owned(),
             n => format!("{n} clean items"),
         };
         let from = match sources.len() {
             0 => String::new(),
-            _ => format!(
+            1..=3 => format!(
                 " from {}",
                 sources.into_iter().collect::<Vec<_>>().join(", ")
             ),
+            n => format!(" from {n} sources"),
         };
         let mut question = format!(
             "Release {count}{from} to {}?",
@@ -1253,7 +1251,7 @@ mod tests {
         let bulk = p.bulk.clone().expect("one question");
         assert_eq!(
             bulk.question,
-            "Release 2 clean items from work to the personal profile? \
+            "Release 2 clean items from sandbox work #1 to the personal profile? \
              3 selected items are not clean and stay in quarantine."
         );
         let release = |id| {
@@ -1309,7 +1307,7 @@ mod tests {
         p.update(Event::AskBulk("shared".into()));
         assert_eq!(
             p.bulk.as_ref().map(|b| b.question.as_str()),
-            Some("Release 1 clean item from work to Shared?")
+            Some("Release 1 clean item from sandbox work #1 to Shared?")
         );
         p.update(Event::Changed(item(1, "report.pdf", "infected")));
         assert!(p.update(Event::Confirm).is_empty());
