@@ -280,6 +280,9 @@ pub enum Effect {
     },
 }
 
+/// Ages and countdowns are shown to the minute: the clock ticks once a minute.
+pub const CLOCK: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The panel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Panel {
@@ -367,6 +370,16 @@ impl Panel {
         } else {
             order
         }
+    }
+
+    /// How often the clock must tick for what is shown (ages and
+    /// countdowns, to the minute): never while nothing is listed, so an
+    /// idle panel does no work.
+    pub fn clock(&self) -> Option<std::time::Duration> {
+        self.items
+            .values()
+            .any(|i| Badge::of(i) != Badge::Deleted)
+            .then_some(CLOCK)
     }
 
     /// How many items wait for a decision (in the whole quarantine, not only
@@ -1332,6 +1345,16 @@ mod tests {
         assert!(p.update(Event::Key(Key::Escape)).is_empty());
         assert_eq!(p.bulk, None);
         assert!(p.update(Event::Confirm).is_empty());
+    }
+
+    #[test]
+    fn the_clock_ticks_once_a_minute_and_only_while_something_is_listed() {
+        let mut p = Panel::new(Vec::new(), None, 1000);
+        assert_eq!(p.clock(), None, "connecting: nothing to age");
+        p.update(Event::Listed(vec![item(1, "a.txt", "clean")]));
+        assert_eq!(p.clock(), Some(std::time::Duration::from_secs(60)));
+        p.update(Event::Changed(item(1, "a.txt", "deleted")));
+        assert_eq!(p.clock(), None, "only deleted items: nothing shown");
     }
 
     #[test]

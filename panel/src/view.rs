@@ -47,18 +47,14 @@ pub fn view(app: &App) -> Element<'_, Message> {
             }
         }
     };
-    column![
-        header(panel),
-        filters(panel),
-        search_and_sort(panel),
-        bulk(panel),
-        rule::horizontal(1),
-        body,
-        footer(app)
-    ]
-    .spacing(10)
-    .padding(16)
-    .into()
+    column![header(panel), filters(panel)]
+        .push(bulk(panel))
+        .push(rule::horizontal(1))
+        .push(body)
+        .push(footer(app))
+        .spacing(10)
+        .padding(16)
+        .into()
 }
 
 fn header(panel: &Panel) -> Element<'_, Message> {
@@ -77,9 +73,11 @@ fn header(panel: &Panel) -> Element<'_, Message> {
     };
     row![
         text("Quarantine").size(22).font(BOLD),
+        search(panel),
         space::horizontal(),
         text(status).color(MUTED),
     ]
+    .spacing(16)
     .align_y(Alignment::Center)
     .into()
 }
@@ -101,23 +99,32 @@ fn filters(panel: &Panel) -> Element<'_, Message> {
     for p in panel.sources() {
         buttons.push(choice(format!("From {p}"), Some(p)).into());
     }
-    row(buttons).spacing(6).into()
+    buttons.push(space::horizontal().into());
+    buttons.push(sort(panel));
+    buttons.push(
+        button(text("Select all shown").size(13))
+            .padding([2, 10])
+            .style(button::secondary)
+            .on_press(Message::Panel(Event::MarkShown))
+            .into(),
+    );
+    row(buttons).spacing(6).align_y(Alignment::Center).into()
 }
 
-/// The search field and one button per sort key (the chosen one shows its
-/// direction).
-fn search_and_sort(panel: &Panel) -> Element<'_, Message> {
-    let search = text_input("Search by name", &panel.query)
+/// The search field: names containing its words, in any case.
+fn search(panel: &Panel) -> Element<'_, Message> {
+    text_input("Search by name", &panel.query)
         .on_input(|q| Message::Panel(Event::Search(q)))
         .padding([4, 8])
-        .width(Length::Fixed(280.0));
-    let mut line = row![
-        search,
-        space::horizontal(),
-        text("Sort").size(13).color(MUTED)
-    ]
-    .spacing(6)
-    .align_y(Alignment::Center);
+        .width(Length::Fixed(280.0))
+        .into()
+}
+
+/// One button per sort key (the chosen one shows its direction).
+fn sort(panel: &Panel) -> Element<'_, Message> {
+    let mut line = row![text("Sort").size(13).color(MUTED)]
+        .spacing(6)
+        .align_y(Alignment::Center);
     for key in SortKey::ALL {
         let chosen = panel.sort.key == key;
         let label = match (chosen, panel.sort.descending) {
@@ -136,38 +143,35 @@ fn search_and_sort(panel: &Panel) -> Element<'_, Message> {
     line.into()
 }
 
-/// Ticking: "Select all shown", and while items are ticked, one release
-/// button per destination (or its question) and "Clear".
-fn bulk(panel: &Panel) -> Element<'_, Message> {
+/// While items are ticked: how many, "Clear", and one release button per
+/// destination (or its question). Nothing otherwise.
+fn bulk(panel: &Panel) -> Option<Element<'_, Message>> {
     if let Some(b) = &panel.bulk {
-        return bulk_question(b);
+        return Some(bulk_question(b));
     }
-    let mut line = row![button(text("Select all shown").size(13))
-        .padding([2, 10])
-        .style(button::secondary)
-        .on_press(Message::Panel(Event::MarkShown))]
+    if panel.marked.is_empty() {
+        return None;
+    }
+    let mut line = row![
+        text(format!("{} selected", panel.marked.len())).color(MUTED),
+        button(text("Clear").size(13))
+            .padding([2, 10])
+            .style(button::secondary)
+            .on_press(Message::Panel(Event::ClearMarks)),
+        space::horizontal(),
+    ]
     .spacing(6)
     .align_y(Alignment::Center);
-    if !panel.marked.is_empty() {
-        line = line.push(text(format!("{} selected", panel.marked.len())).color(MUTED));
+    for (label, destination) in panel.destinations() {
+        let label = label.replacen("Release to", "Release clean to", 1);
         line = line.push(
-            button(text("Clear").size(13))
+            button(text(label).size(13))
                 .padding([2, 10])
-                .style(button::secondary)
-                .on_press(Message::Panel(Event::ClearMarks)),
+                .style(button::primary)
+                .on_press(Message::Panel(Event::AskBulk(destination))),
         );
-        line = line.push(space::horizontal());
-        for (label, destination) in panel.destinations() {
-            let label = label.replacen("Release to", "Release clean to", 1);
-            line = line.push(
-                button(text(label).size(13))
-                    .padding([2, 10])
-                    .style(button::primary)
-                    .on_press(Message::Panel(Event::AskBulk(destination))),
-            );
-        }
     }
-    line.wrap().vertical_spacing(6).into()
+    Some(line.wrap().vertical_spacing(6).into())
 }
 
 fn bulk_question(bulk: &BulkRelease) -> Element<'_, Message> {
