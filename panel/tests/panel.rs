@@ -688,3 +688,66 @@ fn the_panel_draws_as_a_client_of_the_headless_compositor() {
     }
     drop(daemon);
 }
+
+/// 5,000 items: listing them, then a search and a sort, each builds and
+/// lays out the whole window (as iced does after every message) in well
+/// under a second even in a debug build on a busy machine.
+#[test]
+fn five_thousand_waiting_items_keep_the_window_responsive() {
+    use zion_panel::model::{Event, SortKey};
+    use zion_panel::Message;
+
+    let items: Vec<ItemInfo> = (0..5000u64)
+        .map(|n| ItemInfo {
+            id: n + 1,
+            name: format!("download-{}.pdf", (n * 7919) % 5000),
+            safe_name: format!("download-{n}.pdf"),
+            source: "sandbox:work/1".into(),
+            profile: "work".into(),
+            size: 1000 + n,
+            sha256: format!("{n:064x}"),
+            state: if n % 10 == 0 { "infected" } else { "clean" }.into(),
+            verdict: String::new(),
+            detail: String::new(),
+            matches: Vec::new(),
+            added: 1_000_000 + n,
+            changed: 1_000_000 + n,
+            destination: String::new(),
+            held: false,
+        })
+        .collect();
+    let config = Config {
+        bus_address: Some("unix:path=/nonexistent".to_owned()),
+        objects: None,
+        profiles: vec!["work".to_owned()],
+        policy: Some(Policy::default()),
+        config_problem: None,
+        retry: Duration::from_secs(3600),
+        select: None,
+    };
+    let mut app = zion_panel::App::new(config);
+    let mut timed = |what: &str, message: Message| {
+        let start = Instant::now();
+        let _ = app.update(message);
+        let mut ui = iced_test::simulator(zion_panel::view::view(&app));
+        let took = start.elapsed();
+        let shown = ui.find("download-0.pdf").is_ok();
+        eprintln!("{what}: {took:?}");
+        (took, shown)
+    };
+    let (listed, shown) = timed(
+        "listing 5000",
+        Message::Bus(panel::daemon::Update::Event(Event::Listed(items))),
+    );
+    assert!(shown, "the list shows the first item");
+    let (sorted, shown) = timed("sort by name", Message::Panel(Event::Sort(SortKey::Name)));
+    assert!(shown, "download-0.pdf comes first by name");
+    let (searched, shown) = timed(
+        "search",
+        Message::Panel(Event::Search("download-49".into())),
+    );
+    assert!(!shown, "download-0.pdf does not match the search");
+    for took in [listed, searched, sorted] {
+        assert!(took < Duration::from_secs(2), "{took:?}");
+    }
+}
