@@ -53,6 +53,7 @@ pub fn key_of(event: &keyboard::Event) -> Option<Key> {
         IcedKey::Named(Named::Enter) => Some(Key::Enter),
         IcedKey::Named(Named::Delete) => Some(Key::Delete),
         IcedKey::Named(Named::Escape) => Some(Key::Escape),
+        IcedKey::Named(Named::Space) => Some(Key::Space),
         _ => None,
     }
 }

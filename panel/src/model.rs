@@ -197,6 +197,8 @@ pub enum Key {
     Delete,
     /// Cancel the question, close the detail, or clear the selection.
     Escape,
+    /// Tick or untick the selected item for a bulk action.
+    Space,
 }
 
 /// A line under the list saying how the last action went.
@@ -380,15 +382,6 @@ impl Panel {
             .values()
             .any(|i| Badge::of(i) != Badge::Deleted)
             .then_some(CLOCK)
-    }
-
-    /// How many items wait for a decision (in the whole quarantine, not only
-    /// those the list shows).
-    pub fn waiting(&self) -> usize {
-        self.items
-            .values()
-            .filter(|i| Badge::of(i).is_waiting())
-            .count()
     }
 
     /// What "release the ticked items to `destination`" would do: the
@@ -775,6 +768,14 @@ impl Panel {
                 Some(item) if Badge::of(item).is_waiting() && self.confirm.is_none() => {
                     let id = item.id;
                     self.ask(Request::Delete { id })
+                }
+                _ => Vec::new(),
+            },
+            Key::Space => match self.selected_item() {
+                Some(item) if self.confirm.is_none() && self.bulk.is_none() => {
+                    let id = item.id;
+                    let on = !self.marked.contains(&id);
+                    self.update(Event::Mark { id, on })
                 }
                 _ => Vec::new(),
             },
@@ -1311,6 +1312,27 @@ mod tests {
         );
         p.update(Event::Changed(item(1, "report.pdf", "released")));
         assert!(!p.marked.contains(&1), "a released item is unticked");
+    }
+
+    #[test]
+    fn space_ticks_and_unticks_the_selected_waiting_item() {
+        let mut p = panel();
+        p.update(Event::Key(Key::Space));
+        assert!(p.marked.is_empty(), "nothing selected, nothing ticked");
+        p.update(Event::Key(Key::Down));
+        p.update(Event::Key(Key::Space));
+        p.update(Event::Key(Key::Down));
+        p.update(Event::Key(Key::Space));
+        assert_eq!(p.marked, BTreeSet::from([1, 2]));
+        p.update(Event::Key(Key::Space));
+        assert_eq!(p.marked, BTreeSet::from([1]));
+        p.update(Event::Changed(item(4, "gone.txt", "released")));
+        p.update(Event::Mark { id: 4, on: true });
+        assert_eq!(
+            p.marked,
+            BTreeSet::from([1]),
+            "a released item is not ticked"
+        );
     }
 
     #[test]

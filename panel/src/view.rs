@@ -480,7 +480,7 @@ fn footer(app: &App) -> Element<'_, Message> {
         lines = lines.push(text(format!("zion.toml: {problem}")).color(badge_color(Badge::Error)));
     }
     lines = lines.push(
-        text("↑ ↓ select · Enter open · Delete delete · Esc back")
+        text("↑ ↓ select · Space tick · Enter open · Delete delete · Esc back")
             .size(12)
             .color(MUTED),
     );
