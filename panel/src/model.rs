@@ -9,6 +9,7 @@ use zion_bus::quarantine::{ItemInfo, MatchInfo};
 use zion_config::quarantine::Policy;
 
 use super::format::Badge;
+pub use super::order::{Sort, SortKey};
 
 /// Where the panel stands with the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,72 +87,6 @@ pub struct Confirm {
     pub question: String,
     /// The "yes" button's words.
     pub yes: String,
-}
-
-/// What the list is sorted by.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SortKey {
-    /// When it arrived: oldest first.
-    #[default]
-    Age,
-    /// Its name in natural order: `n2` before `n10`.
-    Name,
-    /// Its size: smallest first.
-    Size,
-    /// Its state: what needs a decision (infected, unscannable) first.
-    State,
-}
-
-impl SortKey {
-    /// Every key, in the order the buttons show them.
-    pub const ALL: [SortKey; 4] = [SortKey::Age, SortKey::Name, SortKey::Size, SortKey::State];
-
-    /// The button's word.
-    pub fn label(self) -> &'static str {
-        match self {
-            SortKey::Age => "Age",
-            SortKey::Name => "Name",
-            SortKey::Size => "Size",
-            SortKey::State => "State",
-        }
-    }
-
-    /// How `a` and `b` compare by this key, ascending; ties fall back to
-    /// the id so the order never jumps between redraws.
-    pub fn compare(self, a: &ItemInfo, b: &ItemInfo) -> Ordering {
-        let by_key = match self {
-            SortKey::Age => a.added.cmp(&b.added),
-            SortKey::Name => {
-                natord::compare_ignore_case(&a.name, &b.name).then_with(|| a.name.cmp(&b.name))
-            }
-            SortKey::Size => a.size.cmp(&b.size),
-            SortKey::State => state_rank(Badge::of(a)).cmp(&state_rank(Badge::of(b))),
-        };
-        by_key.then(a.id.cmp(&b.id))
-    }
-}
-
-/// States in the order a person deals with them: the verdicts that need a
-/// decision, then what waits for the scanner, then what is clean.
-fn state_rank(badge: Badge) -> u8 {
-    match badge {
-        Badge::Infected => 0,
-        Badge::Error => 1,
-        Badge::TooLarge => 2,
-        Badge::Scanning => 3,
-        Badge::Clean => 4,
-        Badge::Released => 5,
-        Badge::Deleted => 6,
-    }
-}
-
-/// The list's order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Sort {
-    /// What it is sorted by.
-    pub key: SortKey,
-    /// Largest, newest-last or Z first instead.
-    pub descending: bool,
 }
 
 /// "Release every clean selected item to one destination", waiting for its
@@ -366,12 +301,7 @@ impl Panel {
 
     /// How `a` and `b` compare in the list's order.
     fn ordered(&self, a: &ItemInfo, b: &ItemInfo) -> Ordering {
-        let order = self.sort.key.compare(a, b);
-        if self.sort.descending {
-            order.reverse()
-        } else {
-            order
-        }
+        self.sort.compare(a, b)
     }
 
     /// How often the clock must tick for what is shown (ages and
