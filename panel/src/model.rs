@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use zion_bus::quarantine::{ItemInfo, MatchInfo};
 use zion_config::quarantine::Policy;
 
+pub use super::bulk::{BulkProgress, BulkRelease};
 use super::format::Badge;
 pub use super::order::{Sort, SortKey};
 
@@ -87,36 +88,6 @@ pub struct Confirm {
     pub question: String,
     /// The "yes" button's words.
     pub yes: String,
-}
-
-/// "Release every clean selected item to one destination", waiting for its
-/// one "yes".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BulkRelease {
-    /// The clean items released on "yes".
-    pub ids: Vec<u64>,
-    /// `shared` or `profile:NAME`.
-    pub destination: String,
-    /// Selected items left out because they are not clean (infected,
-    /// unscannable, too large or not scanned yet).
-    pub skipped: usize,
-    /// The question, naming the count, the sources and the destination.
-    pub question: String,
-}
-
-/// A bulk release under way: its calls' answers, counted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BulkProgress {
-    /// `shared` or `profile:NAME`.
-    pub destination: String,
-    /// Calls not answered yet.
-    pub waiting: BTreeSet<u64>,
-    /// Items released so far.
-    pub released: usize,
-    /// Items the daemon refused, with its words.
-    pub failed: Vec<String>,
-    /// Selected items left out because they were not clean.
-    pub skipped: usize,
 }
 
 /// The keys the panel answers to.
@@ -323,43 +294,7 @@ impl Panel {
             .filter_map(|id| self.items.get(id))
             .filter(|i| Badge::of(i).is_waiting())
             .collect();
-        let clean: Vec<&ItemInfo> = marked
-            .iter()
-            .copied()
-            .filter(|i| Badge::of(i) == Badge::Clean)
-            .collect();
-        let skipped = marked.len() - clean.len();
-        // Where they came from, as the list's SOURCE column words it.
-        let sources: BTreeSet<String> = clean.iter().map(|i| super::format::source(i)).collect();
-        let count = match clean.len() {
-            1 => "1 clean item".to_owned(),
-            n => format!("{n} clean items"),
-        };
-        let from = match sources.len() {
-            0 => String::new(),
-            1..=3 => format!(
-                " from {}",
-                sources.into_iter().collect::<Vec<_>>().join(", ")
-            ),
-            n => format!(" from {n} sources"),
-        };
-        let mut question = format!(
-            "Release {count}{from} to {}?",
-            destination_words(destination)
-        );
-        match skipped {
-            0 => {}
-            1 => question.push_str(" 1 selected item is not clean and stays in quarantine."),
-            n => question.push_str(&format!(
-                " {n} selected items are not clean and stay in quarantine."
-            )),
-        }
-        BulkRelease {
-            ids: clean.iter().map(|i| i.id).collect(),
-            destination: destination.to_owned(),
-            skipped,
-            question,
-        }
+        BulkRelease::of(&marked, destination)
     }
 
     /// The profiles items came from, for the filter buttons.
@@ -587,19 +522,9 @@ impl Panel {
                     .is_some_and(|i| Badge::of(i) == Badge::Clean)
             })
             .collect();
-        let skipped = bulk.skipped;
-        self.notice = Some(Notice::Info(format!(
-            "Releasing {} items to {}…",
-            ids.len(),
-            destination_words(&bulk.destination)
-        )));
-        self.progress = Some(BulkProgress {
-            destination: bulk.destination.clone(),
-            waiting: ids.iter().copied().collect(),
-            released: 0,
-            failed: Vec::new(),
-            skipped,
-        });
+        let progress = BulkProgress::start(&bulk.destination, &ids, bulk.skipped);
+        self.notice = Some(progress.notice());
+        self.progress = Some(progress);
         ids.into_iter()
             .map(|id| {
                 Effect::Call(Request::Release {
@@ -610,54 +535,28 @@ impl Panel {
             .collect()
     }
 
-    /// Counts a bulk release's answer; the notice once every call is answered.
+    /// Counts a bulk release's answer; its notice says how far it got.
     fn bulk_done(&mut self, request: &Request, result: &Result<Outcome, String>) -> Option<Notice> {
         let Request::Release { id, .. } = request else {
             return None;
         };
+        let name = self
+            .items
+            .get(id)
+            .map_or_else(|| format!("item {id}"), |i| i.name.clone());
         let progress = self.progress.as_mut()?;
-        if !progress.waiting.remove(id) {
+        let answer = match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("{name}: {e}")),
+        };
+        if !progress.answer(*id, answer) {
             return None;
         }
-        match result {
-            Ok(_) => progress.released += 1,
-            Err(e) => {
-                let name = self
-                    .items
-                    .get(id)
-                    .map_or_else(|| format!("item {id}"), |i| i.name.clone());
-                progress.failed.push(format!("{name}: {e}"));
-            }
+        let notice = progress.notice();
+        if progress.is_done() {
+            self.progress = None;
         }
-        if !progress.waiting.is_empty() {
-            return Some(Notice::Info(format!(
-                "Releasing to {}… {} done, {} to go",
-                destination_words(&progress.destination),
-                progress.released + progress.failed.len(),
-                progress.waiting.len()
-            )));
-        }
-        let progress = self.progress.take()?;
-        let mut words = format!(
-            "Released {} items to {}",
-            progress.released,
-            destination_words(&progress.destination)
-        );
-        if progress.skipped > 0 {
-            words.push_str(&format!(
-                "; {} not clean, left in quarantine",
-                progress.skipped
-            ));
-        }
-        if progress.failed.is_empty() {
-            Some(Notice::Info(words))
-        } else {
-            Some(Notice::Error(format!(
-                "{words}; {} failed: {}",
-                progress.failed.len(),
-                progress.failed.join("; ")
-            )))
-        }
+        Some(notice)
     }
 
     fn key(&mut self, key: Key) -> Vec<Effect> {
