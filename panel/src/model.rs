@@ -285,16 +285,20 @@ impl Panel {
             .then_some(CLOCK)
     }
 
+    /// The ticked items the list shows, in its order: what a bulk action
+    /// takes (a tick hidden by the filter or the search stays, but is not
+    /// acted on unseen).
+    pub fn ticked(&self) -> Vec<&ItemInfo> {
+        self.visible()
+            .into_iter()
+            .filter(|i| self.marked.contains(&i.id) && Badge::of(i).is_waiting())
+            .collect()
+    }
+
     /// What "release the ticked items to `destination`" would do: the
     /// clean ones, and how many are left out because they are not clean.
     pub fn bulk_release(&self, destination: &str) -> BulkRelease {
-        let marked: Vec<&ItemInfo> = self
-            .marked
-            .iter()
-            .filter_map(|id| self.items.get(id))
-            .filter(|i| Badge::of(i).is_waiting())
-            .collect();
-        BulkRelease::of(&marked, destination)
+        BulkRelease::of(&self.ticked(), destination)
     }
 
     /// The profiles items came from, for the filter buttons.
@@ -1162,6 +1166,29 @@ mod tests {
             BTreeSet::from([1]),
             "a released item is not ticked"
         );
+    }
+
+    #[test]
+    fn a_bulk_release_takes_only_the_ticked_items_the_filter_and_search_show() {
+        let mut p = Panel::new(Vec::new(), None, 1000);
+        let mut sent = item(3, "notes.txt", "clean");
+        sent.profile = "personal".into();
+        sent.source = "profile:personal → work".into();
+        p.update(Event::Listed(vec![
+            item(1, "report.pdf", "clean"),
+            item(2, "report-2.pdf", "clean"),
+            sent,
+        ]));
+        p.update(Event::MarkShown);
+        p.update(Event::Filter(Some("work".into())));
+        p.update(Event::Search("report-".into()));
+        let bulk = p.bulk_release("shared");
+        assert_eq!(bulk.ids, vec![2]);
+        assert_eq!(
+            bulk.question,
+            "Release 1 clean item from sandbox work #1 to Shared?"
+        );
+        assert_eq!(p.marked.len(), 3, "hidden ticks stay for later");
     }
 
     #[test]

@@ -149,11 +149,12 @@ fn bulk(panel: &Panel) -> Option<Element<'_, Message>> {
     if let Some(b) = &panel.bulk {
         return Some(bulk_question(b));
     }
-    if panel.marked.is_empty() {
+    let ticked = panel.ticked().len();
+    if ticked == 0 {
         return None;
     }
     let mut line = row![
-        text(format!("{} selected", panel.marked.len())).color(MUTED),
+        text(format!("{ticked} selected")).color(MUTED),
         button(text("Clear").size(13))
             .padding([2, 10])
             .style(button::secondary)
