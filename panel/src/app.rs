@@ -2,7 +2,7 @@
 //! widgets, keys, timers and the daemon's signals, and the effects turned
 //! into tasks.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use iced::keyboard::{self, key::Named, Key as IcedKey};
 use iced::{Subscription, Task};
@@ -31,7 +31,7 @@ pub enum Message {
     Panel(Event),
     /// A key nothing else took.
     Keyboard(keyboard::Event),
-    /// The clock moved (ages and countdowns).
+    /// The clock moved a minute (ages and countdowns).
     Tick,
 }
 
@@ -53,6 +53,7 @@ pub fn key_of(event: &keyboard::Event) -> Option<Key> {
         IcedKey::Named(Named::Enter) => Some(Key::Enter),
         IcedKey::Named(Named::Delete) => Some(Key::Delete),
         IcedKey::Named(Named::Escape) => Some(Key::Escape),
+        IcedKey::Named(Named::Space) => Some(Key::Space),
         _ => None,
     }
 }
@@ -122,13 +123,18 @@ impl App {
         }
     }
 
-    /// The daemon's signals, keys, the clock, and retries while the daemon is away.
+    /// The daemon's signals, keys, the minute clock while items are listed,
+    /// and retries while the daemon is away.
     pub fn subscription(&self) -> Subscription<Message> {
         let mut all = vec![
             Subscription::run_with(self.target.clone(), daemon::follow).map(Message::Bus),
             keyboard::listen().map(Message::Keyboard),
-            iced::time::every(Duration::from_secs(1)).map(|_| Message::Tick),
         ];
+        // Ages and countdowns move once a minute; nothing ticks while
+        // nothing is listed. Every other redraw follows a signal or input.
+        if let Some(every) = self.panel.clock() {
+            all.push(iced::time::every(every).map(|_| Message::Tick));
+        }
         if matches!(self.panel.status, Status::Unavailable { .. }) {
             all.push(iced::time::every(self.config.retry).map(|_| Message::Panel(Event::Retry)));
         }

@@ -97,25 +97,25 @@ pub fn is_transfer(item: &ItemInfo) -> bool {
 /// `68 B`, `1.5 KiB`, `10.0 MiB`.
 pub use zion_bus::quarantine::human_size as size;
 
-/// A duration as the largest one or two units: `45s`, `3m 20s`, `2h 5m`, `4d 1h`.
-pub fn duration(d: Duration) -> String {
+/// A duration to the minute, as the largest one or two units: `3m`, `2h 5m`,
+/// `4d 1h`. The panel's clock ticks once a minute, so it shows no seconds.
+pub fn minutes(d: Duration) -> String {
     let s = d.as_secs();
     let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
     match () {
         _ if d > 0 => format!("{d}d {h}h"),
         _ if h > 0 => format!("{h}h {m}m"),
-        _ if m > 0 => format!("{m}m {}s", s % 60),
-        _ => format!("{s}s"),
+        _ => format!("{m}m"),
     }
 }
 
-/// How long ago `then` was at `now` (seconds since the epoch).
+/// How long ago `then` was at `now` (seconds since the epoch), to the minute.
 pub fn age(now: u64, then: u64) -> String {
     let secs = now.saturating_sub(then);
-    if secs < 5 {
+    if secs < 60 {
         return "just now".to_owned();
     }
-    format!("{} ago", duration(Duration::from_secs(secs)))
+    format!("{} ago", minutes(Duration::from_secs(secs)))
 }
 
 /// When the policy releases `item` on its own (seconds since the epoch), if
@@ -138,14 +138,13 @@ pub fn auto_release_at(item: &ItemInfo, policy: &Policy) -> Option<u64> {
     }
 }
 
-/// `released in 4m 10s`, `releasing now`, or nothing when it is not known.
+/// `released in 5m` (to the minute, rounded up), `releasing now`, or nothing
+/// when it is not known.
 pub fn time_left(item: &ItemInfo, policy: Option<&Policy>, now: u64) -> Option<String> {
     let at = auto_release_at(item, policy?)?;
     Some(if at > now {
-        format!(
-            "released in {}",
-            duration(Duration::from_secs(at.saturating_sub(now)))
-        )
+        let left = at.saturating_sub(now).div_ceil(60) * 60;
+        format!("released in {}", minutes(Duration::from_secs(left)))
     } else {
         "releasing now".to_owned()
     })
@@ -208,8 +207,8 @@ mod tests {
         assert_eq!(size(68), "68 B");
         assert_eq!(size(1536), "1.5 KiB");
         assert_eq!(size(10 << 20), "10.0 MiB");
-        assert_eq!(age(1002, 1000), "just now");
-        assert_eq!(age(1000 + 200, 1000), "3m 20s ago");
+        assert_eq!(age(1059, 1000), "just now");
+        assert_eq!(age(1000 + 200, 1000), "3m ago");
         assert_eq!(age(1000 + 7500, 1000), "2h 5m ago");
         assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
     }
@@ -223,7 +222,7 @@ mod tests {
         let clean = item("clean", "sandbox:work/1");
         assert_eq!(
             time_left(&clean, Some(&policy), 1000 + 350).as_deref(),
-            Some("released in 4m 10s")
+            Some("released in 5m")
         );
         assert_eq!(
             time_left(&clean, Some(&policy), 5000).as_deref(),
@@ -252,7 +251,7 @@ mod tests {
         let scan = item("clean", "profile:work");
         assert_eq!(
             time_left(&scan, Some(&policy), 1030).as_deref(),
-            Some("released in 30s")
+            Some("released in 1m")
         );
         let review = ItemInfo {
             detail: "work -> shared is review: you release it".into(),

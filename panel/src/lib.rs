@@ -3,6 +3,8 @@
 //! `org.zionos.Quarantine1`.
 //!
 //! - [`model`]: the panel's state and events as plain values (tested without iced).
+//! - [`order`]: the list's sort keys (names in natural order).
+//! - [`bulk`]: releasing every clean ticked item with one question.
 //! - [`format`]: badges, sources, sizes, ages and countdowns in words.
 //! - [`mime`]: a file's type guessed from its first bytes.
 //! - [`config`]: the bus, the store and zion.toml's profiles and policy.
@@ -11,11 +13,13 @@
 //! - [`view`]: the widgets.
 
 pub mod app;
+pub mod bulk;
 pub mod config;
 pub mod daemon;
 pub mod format;
 pub mod mime;
 pub mod model;
+pub mod order;
 pub mod view;
 
 pub use app::{App, Message};

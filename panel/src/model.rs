@@ -2,12 +2,15 @@
 //! D-Bus, no files, no iced. What has to happen outside (a D-Bus call, a
 //! reconnect, reading a file's first bytes) comes back as an [`Effect`].
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use zion_bus::quarantine::{ItemInfo, MatchInfo};
 use zion_config::quarantine::Policy;
 
+pub use super::bulk::{BulkProgress, BulkRelease};
 use super::format::Badge;
+pub use super::order::{Sort, SortKey};
 
 /// Where the panel stands with the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +103,8 @@ pub enum Key {
     Delete,
     /// Cancel the question, close the detail, or clear the selection.
     Escape,
+    /// Tick or untick the selected item for a bulk action.
+    Space,
 }
 
 /// A line under the list saying how the last action went.
@@ -150,6 +155,23 @@ pub enum Event {
     /// Show only what came from this profile (its downloads and what it
     /// sent), or everything.
     Filter(Option<String>),
+    /// Show only items whose name contains these words (any case).
+    Search(String),
+    /// Sort by this key; the same key again turns the order round.
+    Sort(SortKey),
+    /// Tick or untick an item for a bulk action.
+    Mark {
+        /// The item.
+        id: u64,
+        /// Ticked.
+        on: bool,
+    },
+    /// Tick every waiting item the list shows (after search and filter).
+    MarkShown,
+    /// Untick everything.
+    ClearMarks,
+    /// Release every clean ticked item to this destination (asks once).
+    AskBulk(String),
 }
 
 /// What must happen outside the model.
@@ -165,6 +187,9 @@ pub enum Effect {
         sha256: String,
     },
 }
+
+/// Ages and countdowns are shown to the minute: the clock ticks once a minute.
+pub const CLOCK: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The panel.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,6 +218,16 @@ pub struct Panel {
     pub open_when_seen: Option<u64>,
     /// Only items from this profile are listed (`None`: all).
     pub from: Option<String>,
+    /// Only items whose name contains this (any case) are listed.
+    pub query: String,
+    /// The list's order.
+    pub sort: Sort,
+    /// Items ticked for a bulk action.
+    pub marked: BTreeSet<u64>,
+    /// The bulk release waiting for its "yes".
+    pub bulk: Option<BulkRelease>,
+    /// The bulk release whose calls are under way.
+    pub progress: Option<BulkProgress>,
 }
 
 impl Panel {
@@ -211,17 +246,59 @@ impl Panel {
             mime: HashMap::new(),
             open_when_seen: None,
             from: None,
+            query: String::new(),
+            sort: Sort::default(),
+            marked: BTreeSet::new(),
+            bulk: None,
+            progress: None,
         }
     }
 
-    /// The items the list shows, oldest first: all but deleted ones, from
-    /// the chosen profile only when one is chosen.
+    /// The items the list shows, in the chosen order: all but deleted
+    /// ones, from the chosen profile only when one is chosen, whose name
+    /// contains the search words when there are some.
     pub fn visible(&self) -> Vec<&ItemInfo> {
-        self.items
+        let query = self.query.trim().to_lowercase();
+        let mut shown: Vec<&ItemInfo> = self
+            .items
             .values()
             .filter(|i| Badge::of(i) != Badge::Deleted)
             .filter(|i| self.from.as_ref().is_none_or(|p| &i.profile == p))
+            .filter(|i| query.is_empty() || i.name.to_lowercase().contains(&query))
+            .collect();
+        shown.sort_by(|a, b| self.ordered(a, b));
+        shown
+    }
+
+    /// How `a` and `b` compare in the list's order.
+    fn ordered(&self, a: &ItemInfo, b: &ItemInfo) -> Ordering {
+        self.sort.compare(a, b)
+    }
+
+    /// How often the clock must tick for what is shown (ages and
+    /// countdowns, to the minute): never while nothing is listed, so an
+    /// idle panel does no work.
+    pub fn clock(&self) -> Option<std::time::Duration> {
+        self.items
+            .values()
+            .any(|i| Badge::of(i) != Badge::Deleted)
+            .then_some(CLOCK)
+    }
+
+    /// The ticked items the list shows, in its order: what a bulk action
+    /// takes (a tick hidden by the filter or the search stays, but is not
+    /// acted on unseen).
+    pub fn ticked(&self) -> Vec<&ItemInfo> {
+        self.visible()
+            .into_iter()
+            .filter(|i| self.marked.contains(&i.id) && Badge::of(i).is_waiting())
             .collect()
+    }
+
+    /// What "release the ticked items to `destination`" would do: the
+    /// clean ones, and how many are left out because they are not clean.
+    pub fn bulk_release(&self, destination: &str) -> BulkRelease {
+        BulkRelease::of(&self.ticked(), destination)
     }
 
     /// The profiles items came from, for the filter buttons.
@@ -271,6 +348,9 @@ impl Panel {
             Event::Listed(items) => {
                 self.status = Status::Ready;
                 self.items = items.into_iter().map(|i| (i.id, i)).collect();
+                let items = &self.items;
+                self.marked
+                    .retain(|id| items.get(id).is_some_and(|i| Badge::of(i).is_waiting()));
                 self.keep_selection_valid();
                 if let Some(id) = self.open_when_seen.filter(|id| self.items.contains_key(id)) {
                     self.open_when_seen = None;
@@ -284,10 +364,15 @@ impl Panel {
                 self.selected = None;
                 self.detail = false;
                 self.confirm = None;
+                self.marked.clear();
+                self.bulk = None;
                 Vec::new()
             }
             Event::Added(item) | Event::Changed(item) => {
                 let id = item.id;
+                if !Badge::of(&item).is_waiting() {
+                    self.marked.remove(&id);
+                }
                 self.items.insert(id, item);
                 if self.open_when_seen == Some(id) {
                     self.open_when_seen = None;
@@ -318,12 +403,18 @@ impl Panel {
             }
             Event::Key(key) => self.key(key),
             Event::Ask(request) => self.ask(request),
-            Event::Confirm => match self.confirm.take() {
-                Some(confirm) => vec![Effect::Call(confirm.request)],
-                None => Vec::new(),
-            },
+            Event::Confirm => {
+                if let Some(bulk) = self.bulk.take() {
+                    return self.start_bulk(bulk);
+                }
+                match self.confirm.take() {
+                    Some(confirm) => vec![Effect::Call(confirm.request)],
+                    None => Vec::new(),
+                }
+            }
             Event::Cancel => {
                 self.confirm = None;
+                self.bulk = None;
                 Vec::new()
             }
             Event::CloseDetail => {
@@ -332,6 +423,10 @@ impl Panel {
                 Vec::new()
             }
             Event::Done(request, result) => {
+                if let Some(notice) = self.bulk_done(&request, &result) {
+                    self.notice = Some(notice);
+                    return Vec::new();
+                }
                 self.notice = Some(self.notice_for(&request, result));
                 Vec::new()
             }
@@ -349,23 +444,129 @@ impl Panel {
             }
             Event::Filter(from) => {
                 self.from = from;
-                // A selection the filter hides is dropped with its detail.
-                if self
-                    .selected_item()
-                    .is_some_and(|i| !self.visible().iter().any(|v| v.id == i.id))
+                self.drop_hidden_selection();
+                Vec::new()
+            }
+            Event::Search(query) => {
+                self.query = query;
+                self.drop_hidden_selection();
+                Vec::new()
+            }
+            Event::Sort(key) => {
+                self.sort = Sort {
+                    key,
+                    descending: self.sort.key == key && !self.sort.descending,
+                };
+                Vec::new()
+            }
+            Event::Mark { id, on } => {
+                if on
+                    && self
+                        .items
+                        .get(&id)
+                        .is_some_and(|i| Badge::of(i).is_waiting())
                 {
-                    self.selected = None;
-                    self.detail = false;
+                    self.marked.insert(id);
+                } else {
+                    self.marked.remove(&id);
                 }
+                Vec::new()
+            }
+            Event::MarkShown => {
+                let shown: Vec<u64> = self
+                    .visible()
+                    .iter()
+                    .filter(|i| Badge::of(i).is_waiting())
+                    .map(|i| i.id)
+                    .collect();
+                self.marked.extend(shown);
+                Vec::new()
+            }
+            Event::ClearMarks => {
+                self.marked.clear();
+                self.bulk = None;
+                Vec::new()
+            }
+            Event::AskBulk(destination) => {
+                let bulk = self.bulk_release(&destination);
+                if bulk.ids.is_empty() {
+                    self.notice = Some(Notice::Info(format!(
+                        "Nothing to release: none of the {} selected items is clean",
+                        bulk.skipped
+                    )));
+                    return Vec::new();
+                }
+                self.confirm = None;
+                self.bulk = Some(bulk);
                 Vec::new()
             }
         }
     }
 
+    /// A selection the filter or the search hides is dropped with its detail.
+    fn drop_hidden_selection(&mut self) {
+        if self
+            .selected_item()
+            .is_some_and(|i| !self.visible().iter().any(|v| v.id == i.id))
+        {
+            self.selected = None;
+            self.detail = false;
+        }
+    }
+
+    /// "Yes" to a bulk release: one call per item that is still clean (a
+    /// rescan may have changed a verdict since the question was asked).
+    fn start_bulk(&mut self, bulk: BulkRelease) -> Vec<Effect> {
+        let ids: Vec<u64> = bulk
+            .ids
+            .into_iter()
+            .filter(|id| {
+                self.items
+                    .get(id)
+                    .is_some_and(|i| Badge::of(i) == Badge::Clean)
+            })
+            .collect();
+        let progress = BulkProgress::start(&bulk.destination, &ids, bulk.skipped);
+        self.notice = Some(progress.notice());
+        self.progress = Some(progress);
+        ids.into_iter()
+            .map(|id| {
+                Effect::Call(Request::Release {
+                    id,
+                    destination: bulk.destination.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Counts a bulk release's answer; its notice says how far it got.
+    fn bulk_done(&mut self, request: &Request, result: &Result<Outcome, String>) -> Option<Notice> {
+        let Request::Release { id, .. } = request else {
+            return None;
+        };
+        let name = self
+            .items
+            .get(id)
+            .map_or_else(|| format!("item {id}"), |i| i.name.clone());
+        let progress = self.progress.as_mut()?;
+        let answer = match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("{name}: {e}")),
+        };
+        if !progress.answer(*id, answer) {
+            return None;
+        }
+        let notice = progress.notice();
+        if progress.is_done() {
+            self.progress = None;
+        }
+        Some(notice)
+    }
+
     fn key(&mut self, key: Key) -> Vec<Effect> {
         match key {
             Key::Up | Key::Down => {
-                if self.confirm.is_some() {
+                if self.confirm.is_some() || self.bulk.is_some() {
                     return Vec::new();
                 }
                 let ids: Vec<u64> = self.visible().iter().map(|i| i.id).collect();
@@ -387,7 +588,7 @@ impl Panel {
                 Vec::new()
             }
             Key::Enter => {
-                if self.confirm.is_some() {
+                if self.confirm.is_some() || self.bulk.is_some() {
                     return self.update(Event::Confirm);
                 }
                 if self.selected_item().is_some() {
@@ -403,7 +604,18 @@ impl Panel {
                 }
                 _ => Vec::new(),
             },
+            Key::Space => match self.selected_item() {
+                Some(item) if self.confirm.is_none() && self.bulk.is_none() => {
+                    let id = item.id;
+                    let on = !self.marked.contains(&id);
+                    self.update(Event::Mark { id, on })
+                }
+                _ => Vec::new(),
+            },
             Key::Escape => {
+                if self.bulk.take().is_some() {
+                    return Vec::new();
+                }
                 if self.confirm.take().is_none() {
                     if self.detail {
                         self.detail = false;
@@ -501,12 +713,18 @@ impl Panel {
         if self.selected_item().is_some() {
             return;
         }
-        let ids: Vec<u64> = self.visible().iter().map(|i| i.id).collect();
-        self.selected = ids
+        // The next item in the list's order, where the gone one stood.
+        let gone = self.items.get(&selected);
+        let shown = self.visible();
+        let after = |i: &&&ItemInfo| match gone {
+            Some(gone) => self.ordered(i, gone) == Ordering::Greater,
+            None => i.id > selected,
+        };
+        self.selected = shown
             .iter()
-            .find(|&&i| i > selected)
-            .or_else(|| ids.last())
-            .copied();
+            .find(after)
+            .or_else(|| shown.last())
+            .map(|i| i.id);
         if self.selected.is_none() {
             self.detail = false;
         }
@@ -798,6 +1016,242 @@ mod tests {
         assert_eq!(p.selected, None);
         p.update(Event::Added(item(4, "b.txt", "scanning")));
         assert_eq!((p.selected, p.detail), (Some(4), true));
+    }
+
+    fn names(p: &Panel) -> Vec<&str> {
+        p.visible().iter().map(|i| i.name.as_str()).collect()
+    }
+
+    #[test]
+    fn names_sort_in_natural_order_and_the_same_key_again_reverses() {
+        let mut p = Panel::new(Vec::new(), None, 1000);
+        p.update(Event::Listed(vec![
+            item(1, "n10.txt", "clean"),
+            item(2, "N2.txt", "clean"),
+            item(3, "n1.txt", "clean"),
+            item(4, "a.txt", "clean"),
+        ]));
+        assert_eq!(names(&p), vec!["n10.txt", "N2.txt", "n1.txt", "a.txt"]);
+        p.update(Event::Sort(SortKey::Name));
+        assert_eq!(names(&p), vec!["a.txt", "n1.txt", "N2.txt", "n10.txt"]);
+        p.update(Event::Sort(SortKey::Name));
+        assert_eq!(names(&p), vec!["n10.txt", "N2.txt", "n1.txt", "a.txt"]);
+        p.update(Event::Sort(SortKey::Age));
+        assert_eq!(p.sort, Sort::default(), "a new key starts ascending");
+    }
+
+    #[test]
+    fn the_list_sorts_by_age_size_and_state() {
+        let mut p = Panel::new(Vec::new(), None, 5000);
+        let mut old = item(1, "old.bin", "clean");
+        old.added = 100;
+        old.size = 900;
+        let mut new = item(2, "new.bin", "infected");
+        new.added = 4000;
+        new.size = 10;
+        let mut mid = item(3, "mid.bin", "scanning");
+        mid.added = 2000;
+        mid.size = 500;
+        p.update(Event::Listed(vec![new, mid, old]));
+        assert_eq!(names(&p), vec!["old.bin", "mid.bin", "new.bin"]);
+        p.update(Event::Sort(SortKey::Size));
+        assert_eq!(names(&p), vec!["new.bin", "mid.bin", "old.bin"]);
+        p.update(Event::Sort(SortKey::Size));
+        assert_eq!(names(&p), vec!["old.bin", "mid.bin", "new.bin"]);
+        p.update(Event::Sort(SortKey::State));
+        assert_eq!(names(&p), vec!["new.bin", "mid.bin", "old.bin"]);
+    }
+
+    #[test]
+    fn search_shows_names_containing_the_words_in_any_case_and_drops_a_hidden_selection() {
+        let mut p = panel();
+        p.update(Event::Select(1));
+        p.update(Event::Search("  EICAR ".into()));
+        assert_eq!(names(&p), vec!["eicar.com"]);
+        assert_eq!((p.selected_item(), p.detail), (None, false));
+        p.update(Event::Search("nothing like it".into()));
+        assert!(p.visible().is_empty());
+        p.update(Event::Search(String::new()));
+        assert_eq!(p.visible().len(), 3);
+    }
+
+    #[test]
+    fn arrows_follow_the_sorted_order() {
+        let mut p = panel();
+        p.update(Event::Sort(SortKey::Name));
+        p.update(Event::Key(Key::Down));
+        assert_eq!(p.selected, Some(3), "big.iso comes first by name");
+        p.update(Event::Key(Key::Down));
+        assert_eq!(p.selected, Some(2));
+    }
+
+    #[test]
+    fn a_bulk_release_asks_once_and_releases_only_the_clean_items() {
+        let mut p = panel();
+        p.update(Event::Added(item(4, "notes.txt", "clean")));
+        p.update(Event::Added(item(5, "broken.docx", "error")));
+        p.update(Event::MarkShown);
+        assert_eq!(p.marked, BTreeSet::from([1, 2, 3, 4, 5]));
+        assert!(p
+            .update(Event::AskBulk("profile:personal".into()))
+            .is_empty());
+        let bulk = p.bulk.clone().expect("one question");
+        assert_eq!(
+            bulk.question,
+            "Release 2 clean items from sandbox work #1 to the personal profile? \
+             3 selected items are not clean and stay in quarantine."
+        );
+        let release = |id| {
+            Effect::Call(Request::Release {
+                id,
+                destination: "profile:personal".into(),
+            })
+        };
+        assert_eq!(
+            p.update(Event::Key(Key::Enter)),
+            vec![release(1), release(4)]
+        );
+        assert_eq!(p.bulk, None);
+        let released = |id, name: &str| {
+            let mut i = item(id, name, "released");
+            i.destination = "profile:personal".into();
+            Ok(Outcome::Released(Box::new(i)))
+        };
+        p.update(Event::Done(
+            Request::Release {
+                id: 1,
+                destination: "profile:personal".into(),
+            },
+            released(1, "report.pdf"),
+        ));
+        assert_eq!(
+            p.notice,
+            Some(Notice::Info(
+                "Releasing to the personal profile… 1 done, 1 to go".into()
+            ))
+        );
+        p.update(Event::Done(
+            Request::Release {
+                id: 4,
+                destination: "profile:personal".into(),
+            },
+            released(4, "notes.txt"),
+        ));
+        assert_eq!(
+            p.notice,
+            Some(Notice::Info(
+                "Released 2 items to the personal profile; 3 not clean, left in quarantine".into()
+            ))
+        );
+        p.update(Event::Changed(item(1, "report.pdf", "released")));
+        assert!(!p.marked.contains(&1), "a released item is unticked");
+    }
+
+    #[test]
+    fn space_ticks_and_unticks_the_selected_waiting_item() {
+        let mut p = panel();
+        p.update(Event::Key(Key::Space));
+        assert!(p.marked.is_empty(), "nothing selected, nothing ticked");
+        p.update(Event::Key(Key::Down));
+        p.update(Event::Key(Key::Space));
+        p.update(Event::Key(Key::Down));
+        p.update(Event::Key(Key::Space));
+        assert_eq!(p.marked, BTreeSet::from([1, 2]));
+        p.update(Event::Key(Key::Space));
+        assert_eq!(p.marked, BTreeSet::from([1]));
+        p.update(Event::Changed(item(4, "gone.txt", "released")));
+        p.update(Event::Mark { id: 4, on: true });
+        assert_eq!(
+            p.marked,
+            BTreeSet::from([1]),
+            "a released item is not ticked"
+        );
+    }
+
+    #[test]
+    fn a_bulk_release_takes_only_the_ticked_items_the_filter_and_search_show() {
+        let mut p = Panel::new(Vec::new(), None, 1000);
+        let mut sent = item(3, "notes.txt", "clean");
+        sent.profile = "personal".into();
+        sent.source = "profile:personal → work".into();
+        p.update(Event::Listed(vec![
+            item(1, "report.pdf", "clean"),
+            item(2, "report-2.pdf", "clean"),
+            sent,
+        ]));
+        p.update(Event::MarkShown);
+        p.update(Event::Filter(Some("work".into())));
+        p.update(Event::Search("report-".into()));
+        let bulk = p.bulk_release("shared");
+        assert_eq!(bulk.ids, vec![2]);
+        assert_eq!(
+            bulk.question,
+            "Release 1 clean item from sandbox work #1 to Shared?"
+        );
+        assert_eq!(p.marked.len(), 3, "hidden ticks stay for later");
+    }
+
+    #[test]
+    fn a_bulk_release_skips_an_item_whose_verdict_changed_before_the_yes() {
+        let mut p = panel();
+        p.update(Event::Mark { id: 1, on: true });
+        p.update(Event::AskBulk("shared".into()));
+        assert_eq!(
+            p.bulk.as_ref().map(|b| b.question.as_str()),
+            Some("Release 1 clean item from sandbox work #1 to Shared?")
+        );
+        p.update(Event::Changed(item(1, "report.pdf", "infected")));
+        assert!(p.update(Event::Confirm).is_empty());
+    }
+
+    #[test]
+    fn a_bulk_release_of_nothing_clean_says_so_and_cancel_calls_nothing() {
+        let mut p = panel();
+        p.update(Event::Mark { id: 2, on: true });
+        p.update(Event::Mark { id: 3, on: true });
+        assert!(p.update(Event::AskBulk("shared".into())).is_empty());
+        assert_eq!(p.bulk, None);
+        assert_eq!(
+            p.notice,
+            Some(Notice::Info(
+                "Nothing to release: none of the 2 selected items is clean".into()
+            ))
+        );
+        p.update(Event::Mark { id: 1, on: true });
+        p.update(Event::AskBulk("shared".into()));
+        assert!(p.bulk.is_some());
+        assert!(p.update(Event::Key(Key::Escape)).is_empty());
+        assert_eq!(p.bulk, None);
+        assert!(p.update(Event::Confirm).is_empty());
+    }
+
+    #[test]
+    fn the_clock_ticks_once_a_minute_and_only_while_something_is_listed() {
+        let mut p = Panel::new(Vec::new(), None, 1000);
+        assert_eq!(p.clock(), None, "connecting: nothing to age");
+        p.update(Event::Listed(vec![item(1, "a.txt", "clean")]));
+        assert_eq!(p.clock(), Some(std::time::Duration::from_secs(60)));
+        p.update(Event::Changed(item(1, "a.txt", "deleted")));
+        assert_eq!(p.clock(), None, "only deleted items: nothing shown");
+    }
+
+    #[test]
+    fn five_thousand_items_filter_and_sort_quickly() {
+        let mut p = Panel::new(Vec::new(), None, 1_000_000);
+        p.update(Event::Listed(
+            (0..5000)
+                .map(|n| item(n, &format!("file{}.bin", (n * 7919) % 5000), "clean"))
+                .collect(),
+        ));
+        p.update(Event::Sort(SortKey::Name));
+        let start = std::time::Instant::now();
+        let shown = p.visible();
+        let took = start.elapsed();
+        assert_eq!(shown.len(), 5000);
+        assert_eq!(shown[0].name, "file0.bin");
+        assert_eq!(shown[10].name, "file10.bin");
+        // Generous for a debug build on a busy machine; a redraw does this.
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
     }
 
     #[test]

@@ -2,14 +2,17 @@
 //! the selected item's detail with its actions or a question, and a footer.
 //! Every value is its own text widget so that tests find it by its words.
 
-use iced::widget::{button, center, column, container, row, rule, scrollable, space, text, Column};
+use iced::widget::{
+    button, center, checkbox, column, container, row, rule, scrollable, space, text, text_input,
+    Column,
+};
 use iced::{border, font, Alignment, Color, Element, Font, Length, Theme};
 
 use zion_bus::quarantine::ItemInfo;
 
 use super::app::{App, Message};
 use super::format::{self, Badge};
-use super::model::{Event, Notice, Panel, Request, Status};
+use super::model::{BulkRelease, Event, Notice, Panel, Request, SortKey, Status};
 
 const MUTED: Color = Color::from_rgb(0.62, 0.64, 0.68);
 const BOLD: Font = Font {
@@ -25,7 +28,11 @@ pub fn view(app: &App) -> Element<'_, Message> {
         Status::Connecting if panel.items.is_empty() => {
             center(text("Connecting to zion-sandboxd…").color(MUTED)).into()
         }
-        _ if panel.visible().is_empty() => empty(),
+        _ if panel.items.values().all(|i| !Badge::of(i).is_waiting())
+            && panel.visible().is_empty() =>
+        {
+            empty()
+        }
         _ => {
             let list = list(panel);
             match panel.selected_item().filter(|_| panel.detail) {
@@ -40,16 +47,14 @@ pub fn view(app: &App) -> Element<'_, Message> {
             }
         }
     };
-    column![
-        header(panel),
-        filters(panel),
-        rule::horizontal(1),
-        body,
-        footer(app)
-    ]
-    .spacing(10)
-    .padding(16)
-    .into()
+    column![header(panel), filters(panel)]
+        .push(bulk(panel))
+        .push(rule::horizontal(1))
+        .push(body)
+        .push(footer(app))
+        .spacing(10)
+        .padding(16)
+        .into()
 }
 
 fn header(panel: &Panel) -> Element<'_, Message> {
@@ -68,9 +73,11 @@ fn header(panel: &Panel) -> Element<'_, Message> {
     };
     row![
         text("Quarantine").size(22).font(BOLD),
+        search(panel),
         space::horizontal(),
         text(status).color(MUTED),
     ]
+    .spacing(16)
     .align_y(Alignment::Center)
     .into()
 }
@@ -92,7 +99,100 @@ fn filters(panel: &Panel) -> Element<'_, Message> {
     for p in panel.sources() {
         buttons.push(choice(format!("From {p}"), Some(p)).into());
     }
-    row(buttons).spacing(6).into()
+    buttons.push(space::horizontal().into());
+    buttons.push(sort(panel));
+    buttons.push(
+        button(text("Select all shown").size(13))
+            .padding([2, 10])
+            .style(button::secondary)
+            .on_press(Message::Panel(Event::MarkShown))
+            .into(),
+    );
+    row(buttons).spacing(6).align_y(Alignment::Center).into()
+}
+
+/// The search field: names containing its words, in any case.
+fn search(panel: &Panel) -> Element<'_, Message> {
+    text_input("Search by name", &panel.query)
+        .on_input(|q| Message::Panel(Event::Search(q)))
+        .padding([4, 8])
+        .width(Length::Fixed(280.0))
+        .into()
+}
+
+/// One button per sort key (the chosen one shows its direction).
+fn sort(panel: &Panel) -> Element<'_, Message> {
+    let mut line = row![text("Sort").size(13).color(MUTED)]
+        .spacing(6)
+        .align_y(Alignment::Center);
+    for key in SortKey::ALL {
+        let chosen = panel.sort.key == key;
+        let label = match (chosen, panel.sort.descending) {
+            (true, false) => format!("{} ↑", key.label()),
+            (true, true) => format!("{} ↓", key.label()),
+            (false, _) => key.label().to_owned(),
+        };
+        let b = button(text(label).size(13)).padding([2, 10]);
+        let b = if chosen {
+            b.style(button::primary)
+        } else {
+            b.style(button::secondary)
+        };
+        line = line.push(b.on_press(Message::Panel(Event::Sort(key))));
+    }
+    line.into()
+}
+
+/// While items are ticked: how many, "Clear", and one release button per
+/// destination (or its question). Nothing otherwise.
+fn bulk(panel: &Panel) -> Option<Element<'_, Message>> {
+    if let Some(b) = &panel.bulk {
+        return Some(bulk_question(b));
+    }
+    let ticked = panel.ticked().len();
+    if ticked == 0 {
+        return None;
+    }
+    let mut line = row![
+        text(format!("{ticked} selected")).color(MUTED),
+        button(text("Clear").size(13))
+            .padding([2, 10])
+            .style(button::secondary)
+            .on_press(Message::Panel(Event::ClearMarks)),
+        space::horizontal(),
+    ]
+    .spacing(6)
+    .align_y(Alignment::Center);
+    for (label, destination) in panel.destinations() {
+        let label = label.replacen("Release to", "Release clean to", 1);
+        line = line.push(
+            button(text(label).size(13))
+                .padding([2, 10])
+                .style(button::primary)
+                .on_press(Message::Panel(Event::AskBulk(destination))),
+        );
+    }
+    Some(line.wrap().vertical_spacing(6).into())
+}
+
+fn bulk_question(bulk: &BulkRelease) -> Element<'_, Message> {
+    container(
+        row![
+            text(&bulk.question).width(Length::Fill),
+            button("Release")
+                .style(button::primary)
+                .on_press(Message::Panel(Event::Confirm)),
+            button("Cancel")
+                .style(button::secondary)
+                .on_press(Message::Panel(Event::Cancel)),
+        ]
+        .spacing(8)
+        .align_y(Alignment::Center),
+    )
+    .padding(10)
+    .width(Length::Fill)
+    .style(container::bordered_box)
+    .into()
 }
 
 fn unavailable(reason: &str, retry: u64) -> Element<'_, Message> {
@@ -129,10 +229,12 @@ fn empty<'a>() -> Element<'a, Message> {
 const SIZE_W: f32 = 72.0;
 const AGE_W: f32 = 80.0;
 const STATE_W: f32 = 90.0;
+const CHECK_W: f32 = 24.0;
 
 fn list(panel: &Panel) -> Element<'_, Message> {
     let heading = |s: &'static str| text(s).size(12).color(MUTED);
     let head = row![
+        space::horizontal().width(CHECK_W),
         heading("NAME").width(Length::FillPortion(5)),
         heading("SOURCE").width(Length::FillPortion(4)),
         heading("SIZE").width(SIZE_W),
@@ -141,7 +243,11 @@ fn list(panel: &Panel) -> Element<'_, Message> {
     ]
     .spacing(8)
     .padding([0, 8]);
-    let rows = panel.visible().into_iter().map(|item| {
+    let shown = panel.visible();
+    if shown.is_empty() {
+        return center(text("Nothing here matches the search and the filter").color(MUTED)).into();
+    }
+    let rows = shown.into_iter().map(|item| {
         let selected = panel.selected == Some(item.id);
         let mut name = column![text(&item.name)];
         if let Some(left) = format::time_left(item, panel.policy.as_ref(), panel.now) {
@@ -158,18 +264,29 @@ fn list(panel: &Panel) -> Element<'_, Message> {
         ]
         .spacing(8)
         .align_y(Alignment::Center);
-        button(line)
-            .width(Length::Fill)
-            .padding([6, 8])
-            .on_press(Message::Panel(Event::Select(item.id)))
-            .style(move |theme: &Theme, status| {
-                if selected {
-                    button::primary(theme, status)
-                } else {
-                    button::text(theme, status)
-                }
-            })
-            .into()
+        let id = item.id;
+        let tick = checkbox(panel.marked.contains(&id)).on_toggle_maybe(
+            Badge::of(item)
+                .is_waiting()
+                .then_some(move |on| Message::Panel(Event::Mark { id, on })),
+        );
+        row![
+            container(tick).width(CHECK_W),
+            button(line)
+                .width(Length::Fill)
+                .padding([6, 8])
+                .on_press(Message::Panel(Event::Select(id)))
+                .style(move |theme: &Theme, status| {
+                    if selected {
+                        button::primary(theme, status)
+                    } else {
+                        button::text(theme, status)
+                    }
+                }),
+        ]
+        .spacing(4)
+        .align_y(Alignment::Center)
+        .into()
     });
     column![
         head,
@@ -364,7 +481,7 @@ fn footer(app: &App) -> Element<'_, Message> {
         lines = lines.push(text(format!("zion.toml: {problem}")).color(badge_color(Badge::Error)));
     }
     lines = lines.push(
-        text("↑ ↓ select · Enter open · Delete delete · Esc back")
+        text("↑ ↓ select · Space tick · Enter open · Delete delete · Esc back")
             .size(12)
             .color(MUTED),
     );
