@@ -272,11 +272,18 @@ fn a_locked_profile_is_marked_locked() {
     bar.until("the bar is drawn", |s| marks(s, "work", &["gaming"]));
     let conn = bar.conn.clone();
     let call = bar.runtime.spawn(async move {
-        zion_bus::Compositor1Proxy::new(&conn).await?.lock_profile("gaming").await
+        zion_bus::Compositor1Proxy::new(&conn)
+            .await?
+            .lock_profile("gaming")
+            .await
     });
     let deadline = Instant::now() + WAIT;
     while !bar.log().contains("gaming · locked") {
-        assert!(Instant::now() < deadline, "the bar never said gaming is locked\n{}", bar.log());
+        assert!(
+            Instant::now() < deadline,
+            "the bar never said gaming is locked\n{}",
+            bar.log()
+        );
         bar.fixture.settle();
         std::thread::sleep(Duration::from_millis(20));
     }
