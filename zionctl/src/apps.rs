@@ -128,10 +128,24 @@ fn line(app: &AppEntry, labels: &HashMap<String, String>) -> String {
 /// `None` when it printed nothing (closed without a choice).
 async fn choose(menu: &[String], lines: &[String]) -> Result<Option<String>, String> {
     let (program, menu_args) = menu.split_first().ok_or("no menu program")?;
-    let mut child = std::process::Command::new(program)
+    let mut command = std::process::Command::new(program);
+    command
         .args(menu_args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::piped());
+    // The menu goes with zionctl: a launcher stopped (or killed) leaves no
+    // menu on screen whose choice nobody would run. (Spawned on the main
+    // thread: zionctl's runtime is current-thread, and the signal follows
+    // the spawning thread.)
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no
+    // memory of the parent.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command
         .spawn()
         .map_err(|e| format!("cannot run the menu `{program}`: {e}"))?;
     let input = lines.join("\n") + "\n";
