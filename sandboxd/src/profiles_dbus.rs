@@ -20,10 +20,10 @@ use zion_caller::Gate;
 use zion_profiles::apps::Limits;
 use zion_profiles::{Capabilities, Capability};
 
-use crate::quarantine::notify::NotificationsProxy;
 use crate::session::Event;
 pub use crate::session::{state_name, ProfileStatus};
 use crate::Session;
+use zion_bus::NotificationsProxy;
 
 /// The bus name and object path.
 pub const NAME: &str = zion_bus::profiles::NAME;

@@ -6,27 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use zbus::zvariant::Value;
+use zion_bus::NotificationsProxy;
 use zion_quarantine::{Item, Refusal, State};
-
-#[zbus::proxy(
-    interface = "org.freedesktop.Notifications",
-    default_service = "org.freedesktop.Notifications",
-    default_path = "/org/freedesktop/Notifications"
-)]
-pub(crate) trait Notifications {
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        app_name: &str,
-        replaces_id: u32,
-        app_icon: &str,
-        summary: &str,
-        body: &str,
-        actions: &[&str],
-        hints: HashMap<&str, &Value<'_>>,
-        expire_timeout: i32,
-    ) -> zbus::Result<u32>;
-}
 
 /// How long a notification may take before it is given up.
 const TIMEOUT: Duration = Duration::from_secs(3);
