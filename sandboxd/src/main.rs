@@ -96,7 +96,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let failed = session.up_all().await;
     if failed.len() == session.config().profiles.len() && !failed.is_empty() {
-        anyhow::bail!("no profile could start ({})", failed.join(", "));
+        // Still serving: on a first login no image is built yet, and the
+        // user reads why in each profile's status, builds the images and
+        // starts the profiles (the quarantine runs meanwhile).
+        tracing::error!(
+            "no profile could start ({}); each one's status says why",
+            failed.join(", ")
+        );
     }
     let watch = tokio::spawn(session.clone().watch());
     session.check_disk_hibernate().await;

@@ -121,7 +121,9 @@ fn a_profile_whose_image_was_never_built_says_how_to_build_it() {
     let mut daemon = Daemon::start(&env);
     daemon.wait_for("zionctl image build work", Duration::from_secs(60));
     // And the user reads it where they look: the profile's status.
-    let status = status_json(&env, "work");
+    let (ok, out) = zionctl(&env, &["profiles", "status", "work", "--json"]);
+    assert!(ok, "{out}\ndaemon:\n{}", daemon.log());
+    let status: serde_json::Value = serde_json::from_str(&out).expect("status --json is JSON");
     assert!(
         status.to_string().contains("zionctl image build work"),
         "{status}"
