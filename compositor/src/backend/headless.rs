@@ -50,13 +50,9 @@ fn headless_output(name: String, width: i32, height: i32) -> Output {
         size: (width, height).into(),
         refresh: 60_000,
     };
-    output.change_current_state(
-        Some(mode),
-        Some(Transform::Normal),
-        None,
-        Some((0, 0).into()),
-    );
-    output.set_preferred(mode);
+    // The other modes first, the current one last: wl_output sends them in
+    // this order, and some clients (WLCS's among them) take the last mode
+    // as the output's size whatever its flags say.
     for (w, h) in EXTRA_MODES {
         if (w, h) != (width, height) {
             output.add_mode(Mode {
@@ -65,6 +61,13 @@ fn headless_output(name: String, width: i32, height: i32) -> Output {
             });
         }
     }
+    output.change_current_state(
+        Some(mode),
+        Some(Transform::Normal),
+        None,
+        Some((0, 0).into()),
+    );
+    output.set_preferred(mode);
     output
 }
 
