@@ -38,9 +38,10 @@ pub async fn run(
     mut publish: impl FnMut(Snapshot) -> bool,
 ) -> zbus::Result<()> {
     let mut signals = signals(&conn).await?;
+    let services = Services::new(&conn).await?;
     let mut last = None;
     loop {
-        let snapshot = snapshot(&conn).await;
+        let snapshot = services.snapshot().await;
         if last.as_ref() != Some(&snapshot) {
             if !publish(snapshot.clone()) {
                 return Ok(());
@@ -61,7 +62,7 @@ pub async fn run(
             }
             request = requests.recv() => match request {
                 Some(Request::Show(name)) => {
-                    if let Err(e) = compositor(&conn).await?.switch_to(&name).await {
+                    if let Err(e) = services.compositor.switch_to(&name).await {
                         warn!("showing {name}: {e}");
                     }
                 }
@@ -93,67 +94,83 @@ async fn signals(
     Ok(all)
 }
 
-async fn compositor(conn: &Connection) -> zbus::Result<Compositor1Proxy<'static>> {
-    Compositor1Proxy::builder(conn)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
+/// The three services' proxies, made once: each call goes to whoever owns
+/// the name at the time (a restarted daemon included), and none caches a
+/// property (every snapshot asks).
+struct Services {
+    compositor: Compositor1Proxy<'static>,
+    profiles: Profiles1Proxy<'static>,
+    quarantine: Quarantine1Proxy<'static>,
 }
 
-/// What the services say now; a service that does not answer leaves its
-/// part empty (no desktops, no states, an unknown count).
-pub async fn snapshot(conn: &Connection) -> Snapshot {
-    let mut snapshot = Snapshot::default();
-    match desktops(conn).await {
-        Ok((desktops, shown)) => {
-            snapshot.desktops = desktops;
-            snapshot.shown = shown;
-        }
-        Err(e) => debug!("Compositor1: {e}"),
-    }
-    match states(conn).await {
-        Ok(states) => {
-            for d in &mut snapshot.desktops {
-                d.state = states.get(&d.name).cloned().unwrap_or_default();
-            }
-        }
-        Err(e) => debug!("Profiles1: {e}"),
-    }
-    match waiting(conn).await {
-        Ok(n) => snapshot.waiting = Some(n),
-        Err(e) => debug!("Quarantine1: {e}"),
-    }
-    snapshot
-}
-
-async fn desktops(conn: &Connection) -> zbus::Result<(Vec<Desktop>, String)> {
-    let proxy = compositor(conn).await?;
-    let listed = proxy.list_desktops().await?;
-    let shown = proxy.active_desktop().await?;
-    let locked = proxy.locked_profiles().await?;
-    let desktops = listed
-        .into_iter()
-        .map(|(name, colour)| Desktop {
-            colour: Rgb::parse(&colour).unwrap_or(model::IDLE_CHIP),
-            locked: locked.contains(&name),
-            name,
-            state: String::new(),
+impl Services {
+    async fn new(conn: &Connection) -> zbus::Result<Services> {
+        use zbus::proxy::CacheProperties::No;
+        Ok(Services {
+            compositor: Compositor1Proxy::builder(conn)
+                .cache_properties(No)
+                .build()
+                .await?,
+            profiles: Profiles1Proxy::builder(conn)
+                .cache_properties(No)
+                .build()
+                .await?,
+            quarantine: Quarantine1Proxy::builder(conn)
+                .cache_properties(No)
+                .build()
+                .await?,
         })
-        .collect();
-    Ok((desktops, shown))
-}
+    }
 
-async fn states(conn: &Connection) -> zbus::Result<HashMap<String, String>> {
-    let proxy = Profiles1Proxy::new(conn).await?;
-    Ok(proxy
-        .list()
-        .await?
-        .into_iter()
-        .map(|(name, _label, _colour, state)| (name, state))
-        .collect())
-}
+    /// What the services say now; a service that does not answer leaves its
+    /// part empty (no desktops, no states, an unknown count).
+    async fn snapshot(&self) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        match self.desktops().await {
+            Ok((desktops, shown)) => {
+                snapshot.desktops = desktops;
+                snapshot.shown = shown;
+            }
+            Err(e) => debug!("Compositor1: {e}"),
+        }
+        match self.states().await {
+            Ok(states) => {
+                for d in &mut snapshot.desktops {
+                    d.state = states.get(&d.name).cloned().unwrap_or_default();
+                }
+            }
+            Err(e) => debug!("Profiles1: {e}"),
+        }
+        match self.quarantine.list().await {
+            Ok(items) => snapshot.waiting = Some(model::waiting(&items)),
+            Err(e) => debug!("Quarantine1: {e}"),
+        }
+        snapshot
+    }
 
-async fn waiting(conn: &Connection) -> zbus::Result<usize> {
-    let proxy = Quarantine1Proxy::new(conn).await?;
-    Ok(model::waiting(&proxy.list().await?))
+    async fn desktops(&self) -> zbus::Result<(Vec<Desktop>, String)> {
+        let listed = self.compositor.list_desktops().await?;
+        let shown = self.compositor.active_desktop().await?;
+        let locked = self.compositor.locked_profiles().await?;
+        let desktops = listed
+            .into_iter()
+            .map(|(name, colour)| Desktop {
+                colour: Rgb::parse(&colour).unwrap_or(model::IDLE_CHIP),
+                locked: locked.contains(&name),
+                name,
+                state: String::new(),
+            })
+            .collect();
+        Ok((desktops, shown))
+    }
+
+    async fn states(&self) -> zbus::Result<HashMap<String, String>> {
+        Ok(self
+            .profiles
+            .list()
+            .await?
+            .into_iter()
+            .map(|(name, _label, _colour, state)| (name, state))
+            .collect())
+    }
 }
