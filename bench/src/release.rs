@@ -73,6 +73,7 @@ fn main() -> anyhow::Result<()> {
     // What the quarantine store uses: objects are named by their SHA-256.
     let options = ReleaseOptions {
         verify_source: false,
+        ..ReleaseOptions::default()
     };
     let verified = ReleaseOptions::default();
 

@@ -20,7 +20,7 @@ use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
-use crate::item::{Item, Source};
+use crate::item::{Item, ItemId, Source};
 use crate::journal::{InboxIdentity, NewItem, Owner};
 use crate::store::{lock, open_dir, sync_dir, Store, StoreEvent};
 
@@ -228,14 +228,19 @@ fn unchanged(a: &InboxIdentity, b: &InboxIdentity) -> bool {
 impl Store {
     /// Takes `inbox/<source>/<name>` into the store. Files that are not
     /// regular files with one name are refused and left where they are.
-    pub fn ingest(&self, source: &str, name: &OsStr) -> Result<IngestOutcome, StoreError> {
+    fn prepare(&self, source: &str, name: &OsStr, sync: bool) -> Result<Prepared, StoreError> {
+        macro_rules! outcome {
+            ($e:expr) => {
+                Ok(Prepared::Outcome($e))
+            };
+        }
         Source::check_name(source).map_err(|reason| StoreError::InvalidSource {
             name: source.to_owned(),
             reason,
         })?;
         let dir_path = self.paths.inbox.join(source);
         let path = dir_path.join(name);
-        let gone = || Ok(IngestOutcome::Gone { path: path.clone() });
+        let gone = || outcome!(IngestOutcome::Gone { path: path.clone() });
         let bytes = name.as_bytes();
         if bytes.is_empty() || bytes.contains(&b'/') || bytes == b"." || bytes == b".." {
             return gone();
@@ -270,10 +275,10 @@ impl Store {
                 },
                 other => other,
             };
-            return Ok(IngestOutcome::Refused(Refusal { path, reason }));
+            return outcome!(IngestOutcome::Refused(Refusal { path, reason }));
         }
         if before.st_nlink > 1 {
-            return Ok(IngestOutcome::Refused(Refusal {
+            return outcome!(IngestOutcome::Refused(Refusal {
                 path,
                 reason: RefuseReason::HardLink {
                     links: before.st_nlink,
@@ -286,7 +291,9 @@ impl Store {
             Ok(fd) => fd,
             Err(Errno::NOENT) => return gone(),
             // Swapped for a link or a special file since the look: look again later.
-            Err(Errno::LOOP) | Err(Errno::NXIO) => return Ok(IngestOutcome::Changing { path }),
+            Err(Errno::LOOP) | Err(Errno::NXIO) => {
+                return outcome!(IngestOutcome::Changing { path })
+            }
             Err(e) => return Err(StoreError::errno("opening", &path, e)),
         };
         let st = rustix::fs::fstat(&fd).map_err(|e| StoreError::errno("inspecting", &path, e))?;
@@ -294,10 +301,10 @@ impl Store {
             || st.st_dev != before.st_dev
             || FileType::from_raw_mode(st.st_mode) != FileType::RegularFile
         {
-            return Ok(IngestOutcome::Changing { path });
+            return outcome!(IngestOutcome::Changing { path });
         }
         if st.st_nlink > 1 {
-            return Ok(IngestOutcome::Refused(Refusal {
+            return outcome!(IngestOutcome::Refused(Refusal {
                 path,
                 reason: RefuseReason::HardLink { links: st.st_nlink },
             }));
@@ -310,7 +317,7 @@ impl Store {
                 "{} is item {existing} already; removing it from the inbox",
                 path.display()
             );
-            remove_inbox_file(&dir, &dir_path, name, &first)?;
+            remove_inbox_file(&dir, &dir_path, name, &first, true)?;
             lock(&self.journal).clear_inbox(existing)?;
             return gone();
         }
@@ -324,7 +331,7 @@ impl Store {
         };
         let held = lock(&self.journal).bytes_held(&owner)?;
         if held.saturating_add(first.size) > limits.quota {
-            return Ok(IngestOutcome::Refused(Refusal {
+            return outcome!(IngestOutcome::Refused(Refusal {
                 path,
                 reason: RefuseReason::OverQuota {
                     size: first.size,
@@ -345,7 +352,7 @@ impl Store {
         let _claim = match self.claim_space(need, limits.reserve)? {
             Ok(claim) => claim,
             Err(free) => {
-                return Ok(IngestOutcome::Refused(Refusal {
+                return outcome!(IngestOutcome::Refused(Refusal {
                     path,
                     reason: RefuseReason::LowSpace {
                         need,
@@ -373,7 +380,7 @@ impl Store {
         // A hole filled during the copy writes more than was claimed: slack
         // for filesystems that count blocks differently, then it is "changing".
         let budget = need.saturating_add((need / 16).max(CHUNK as u64));
-        let copied = match self.copy_in(&fd, &temp, first.size, budget) {
+        let copied = match self.copy_in(&fd, &temp, first.size, budget, sync) {
             Ok(copied) => copied,
             Err(e) => {
                 rollback("the copy failed")?;
@@ -382,7 +389,7 @@ impl Store {
         };
         let Some((sha, size)) = copied else {
             rollback("the file grew or filled its holes during the copy")?;
-            return Ok(IngestOutcome::Changing { path });
+            return outcome!(IngestOutcome::Changing { path });
         };
         let after =
             rustix::fs::fstat(&fd).map_err(|e| StoreError::errno("inspecting", &path, e))?;
@@ -393,7 +400,7 @@ impl Store {
         let last = InboxIdentity::of(&after);
         if !unchanged(&first, &last) || size != first.size {
             rollback("the file changed during the copy")?;
-            return Ok(IngestOutcome::Changing { path });
+            return outcome!(IngestOutcome::Changing { path });
         }
         match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(now) if now.st_ino == after.st_ino && now.st_dev == after.st_dev => {}
@@ -407,49 +414,189 @@ impl Store {
             }
         }
 
-        // The object and the `stored` row together, under the objects lock.
-        {
+        Ok(Prepared::Copied(Box::new(Copied {
+            id,
+            temp,
+            sha,
+            size,
+            last,
+            dir,
+            dir_path,
+            name: name.to_owned(),
+            path,
+            label: src.label,
+        })))
+    }
+
+    /// Takes the file `name` of the inbox folder `source` into the store
+    /// (see the module's documentation for each step).
+    pub fn ingest(&self, source: &str, name: &OsStr) -> Result<IngestOutcome, StoreError> {
+        self.ingest_all(source, &[name.to_owned()])
+            .pop()
+            .unwrap_or_else(|| {
+                Ok(IngestOutcome::Gone {
+                    path: self.paths.inbox.join(source).join(name),
+                })
+            })
+    }
+
+    /// Takes many files of one inbox folder, each as [`Store::ingest`]
+    /// takes one, with the durable steps done once for all (group commit):
+    /// the copies synced with one `syncfs`, their `stored` rows in one
+    /// commit, the inbox folder synced once after their removal. A file is
+    /// reported stored only once all of that is durable. One result per
+    /// name, in order.
+    pub fn ingest_all(
+        &self,
+        source: &str,
+        names: &[OsString],
+    ) -> Vec<Result<IngestOutcome, StoreError>> {
+        // One file syncs its copy and folder itself; many share one syncfs.
+        let sync = names.len() <= 1;
+        let mut results = Vec::with_capacity(names.len());
+        let mut copied = Vec::new();
+        for name in names {
+            match self.prepare(source, name, sync) {
+                Ok(Prepared::Copied(c)) => {
+                    copied.push((results.len(), c));
+                    results.push(Ok(IngestOutcome::Gone {
+                        path: PathBuf::new(),
+                    }));
+                }
+                Ok(Prepared::Outcome(outcome)) => results.push(Ok(outcome)),
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if copied.is_empty() {
+            return results;
+        }
+        // The objects and their `stored` rows together, under the objects lock.
+        let stored = {
             let _objects = lock(&self.objects_lock);
-            let object = hex::encode(sha);
-            match rustix::fs::renameat_with(
-                &self.objects_dir,
-                temp.as_os_str(),
-                &self.objects_dir,
-                object.as_str(),
-                RenameFlags::NOREPLACE,
-            ) {
-                Ok(()) => {}
-                // The same bytes are already stored: share that object.
-                Err(Errno::EXIST) => remove_temp(self, &temp)?,
-                Err(e) => {
-                    rollback("the object could not be put in place")?;
-                    return Err(StoreError::errno(
-                        "storing the object",
-                        self.paths.objects.join(&object),
-                        e,
-                    ));
+            let mut placed = Vec::with_capacity(copied.len());
+            for (n, c) in copied {
+                match self.place_object(&c) {
+                    Ok(()) => placed.push((n, c)),
+                    Err(e) => results[n] = Err(e),
                 }
             }
-            sync_dir(&self.objects_dir, &self.paths.objects)?;
-            lock(&self.journal).mark_stored(id, &sha, size, &last)?;
-        }
+            let synced = if sync {
+                sync_dir(&self.objects_dir, &self.paths.objects)
+            } else {
+                rustix::fs::syncfs(&self.objects_dir).map_err(|e| {
+                    StoreError::errno("syncing the filesystem of", &self.paths.objects, e)
+                })
+            };
+            let committed = synced.and_then(|()| {
+                lock(&self.journal).atomically(|j| {
+                    for (_, c) in &placed {
+                        j.mark_stored(c.id, &c.sha, c.size, &c.last)?;
+                    }
+                    Ok(())
+                })
+            });
+            if let Err(e) = committed {
+                // Rows still `ingesting`, inbox files untouched: undo them
+                // (recovery does the same after a crash).
+                let text = e.to_string();
+                for (n, c) in placed {
+                    if let Err(undo) = lock(&self.journal).delete_row(c.id) {
+                        tracing::warn!("quarantine item {}: {undo}", c.id);
+                    }
+                    results[n] = Err(StoreError::Io {
+                        op: "recording the ingest of",
+                        path: c.path.clone(),
+                        source: std::io::Error::other(text.clone()),
+                    });
+                }
+                if let Err(e) = self.remove_orphan_objects() {
+                    tracing::warn!("after a failed ingest: {e}");
+                }
+                return results;
+            }
+            placed
+        };
 
-        // Now, and only now, the inbox file may go. If that fails, the
+        // Now, and only now, the inbox files may go. If that fails, the
         // journal still knows the file (recovery and the next offer remove it).
-        if let Err(e) = remove_inbox_file(&dir, &dir_path, name, &last) {
-            tracing::warn!("item {id} is stored but its inbox file stays for now: {e}");
+        let mut removed = Vec::new();
+        for (_, c) in &stored {
+            match remove_inbox_file(&c.dir, &c.dir_path, &c.name, &c.last, sync) {
+                Ok(_) => removed.push(c.id),
+                Err(e) => tracing::warn!(
+                    "item {} is stored but its inbox file stays for now: {e}",
+                    c.id
+                ),
+            }
         }
-        let item = self.get(id)?;
-        tracing::info!(
-            item = %id,
-            source = %src.label,
-            sha256 = %hex::encode(sha),
-            size,
-            "ingested {}",
-            path.display()
-        );
-        self.emit(StoreEvent::ItemAdded(item.clone()));
-        Ok(IngestOutcome::Stored(Box::new(item)))
+        if !sync {
+            if let Some((_, c)) = stored.first() {
+                if let Err(e) = sync_dir(&c.dir, &c.dir_path) {
+                    tracing::warn!("syncing {}: {e}", c.dir_path.display());
+                }
+            }
+        }
+        // Lost in a crash, it is found again: the inbox file is gone already.
+        let cleared = lock(&self.journal).lazily(|j| {
+            j.atomically(|j| {
+                for id in &removed {
+                    j.clear_inbox(*id)?;
+                }
+                Ok(())
+            })
+        });
+        if let Err(e) = cleared {
+            tracing::warn!("forgetting ingested inbox files: {e}");
+        }
+        for (n, c) in stored {
+            let item = match self.get(c.id) {
+                Ok(item) => item,
+                Err(e) => {
+                    results[n] = Err(e);
+                    continue;
+                }
+            };
+            tracing::info!(
+                item = %c.id,
+                source = %c.label,
+                sha256 = %hex::encode(c.sha),
+                size = c.size,
+                "ingested {}",
+                c.path.display()
+            );
+            self.emit(StoreEvent::ItemAdded(item.clone()));
+            results[n] = Ok(IngestOutcome::Stored(Box::new(item)));
+        }
+        results
+    }
+
+    /// Renames a copy to its object name (or drops it when that object is
+    /// already there: the same bytes are shared). Objects lock held.
+    fn place_object(&self, c: &Copied) -> Result<(), StoreError> {
+        let object = hex::encode(c.sha);
+        match rustix::fs::renameat_with(
+            &self.objects_dir,
+            c.temp.as_os_str(),
+            &self.objects_dir,
+            object.as_str(),
+            RenameFlags::NOREPLACE,
+        ) {
+            Ok(()) => Ok(()),
+            Err(Errno::EXIST) => remove_temp(self, &c.temp),
+            Err(e) => {
+                tracing::debug!(
+                    "ingest of {} rolled back: the object could not be put in place",
+                    c.path.display()
+                );
+                remove_temp(self, &c.temp)?;
+                lock(&self.journal).delete_row(c.id)?;
+                Err(StoreError::errno(
+                    "storing the object",
+                    self.paths.objects.join(&object),
+                    e,
+                ))
+            }
+        }
     }
 
     /// Reserves `need` bytes of the store's filesystem for a copy, keeping
@@ -482,6 +629,7 @@ impl Store {
         temp: &OsStr,
         expected: u64,
         budget: u64,
+        sync: bool,
     ) -> Result<Option<([u8; 32], u64)>, StoreError> {
         let temp_path = self.paths.objects.join(temp);
         let out = rustix::fs::openat(
@@ -562,7 +710,9 @@ impl Store {
         // The length, holes to the end included.
         rustix::fs::ftruncate(&out, expected)
             .map_err(|e| StoreError::errno("writing", &temp_path, e))?;
-        rustix::fs::fsync(&out).map_err(|e| StoreError::errno("syncing", &temp_path, e))?;
+        if sync {
+            rustix::fs::fsync(&out).map_err(|e| StoreError::errno("syncing", &temp_path, e))?;
+        }
         tracing::debug!(
             "copied {} bytes of data of {expected} into {}",
             written,
@@ -617,11 +767,35 @@ fn remove_temp(store: &Store, temp: &OsStr) -> Result<(), StoreError> {
 
 /// Removes the inbox entry `name` if it is still the file that was stored
 /// (same device, inode, size and times); anything else there is left alone.
+/// What the first, private half of an ingest came to.
+enum Prepared {
+    /// Nothing to store (refused, gone, changing).
+    Outcome(IngestOutcome),
+    /// Copied and hashed into a temporary file, its row `ingesting`.
+    Copied(Box<Copied>),
+}
+
+/// A file copied into the store, not yet its object.
+struct Copied {
+    id: ItemId,
+    temp: OsString,
+    sha: [u8; 32],
+    size: u64,
+    /// The inbox file as it was when the copy ended.
+    last: InboxIdentity,
+    dir: OwnedFd,
+    dir_path: PathBuf,
+    name: OsString,
+    path: PathBuf,
+    label: String,
+}
+
 pub(crate) fn remove_inbox_file(
     dir: &OwnedFd,
     dir_path: &std::path::Path,
     name: &OsStr,
     identity: &InboxIdentity,
+    sync: bool,
 ) -> Result<bool, StoreError> {
     let path = dir_path.join(name);
     match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -640,6 +814,8 @@ pub(crate) fn remove_inbox_file(
             ))
         }
     }
-    sync_dir(dir, dir_path)?;
+    if sync {
+        sync_dir(dir, dir_path)?;
+    }
     Ok(true)
 }

@@ -155,6 +155,36 @@ impl Journal {
         })
     }
 
+    /// Runs `f` with commits that do not wait for the disk (`synchronous =
+    /// NORMAL`): for changes a crash may undo without harm (a scan's state,
+    /// a verdict, which recovery or a rescan restores). The WAL is written
+    /// in order, so the next durable commit makes them durable too.
+    pub fn lazily<T>(
+        &self,
+        f: impl FnOnce(&Journal) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(|e| self.err(e))?;
+        let result = f(self);
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL")
+            .map_err(|e| self.err(e))?;
+        result
+    }
+
+    /// Runs `f` in one transaction: every change it makes is committed
+    /// together, with one fsync, or none is.
+    pub fn atomically<T>(
+        &self,
+        f: impl FnOnce(&Journal) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let value = f(self)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(value)
+    }
+
     /// Opens an existing journal read-only, changing nothing (`zionctl audit verify`).
     pub fn open_read_only(path: &Path) -> Result<Journal, StoreError> {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)

@@ -129,7 +129,7 @@ impl Store {
             let dir_path = self.paths.inbox.join(&item.inbox);
             match open_dir(&dir_path) {
                 Ok(dir) => {
-                    if remove_inbox_file(&dir, &dir_path, &item.original_name, &identity)? {
+                    if remove_inbox_file(&dir, &dir_path, &item.original_name, &identity, true)? {
                         report.inbox_files_removed.push(item.id);
                     }
                 }
@@ -202,7 +202,7 @@ impl Store {
 
     /// Objects no item in a holding state refers to (left by a crash between
     /// the rename and `stored`, or between `deleted`/`released` and the unlink).
-    fn remove_orphan_objects(&self) -> Result<usize, StoreError> {
+    pub(crate) fn remove_orphan_objects(&self) -> Result<usize, StoreError> {
         let referenced = lock(&self.journal).referenced_objects()?;
         let mut removed = 0;
         for name in self.object_dir_names()? {

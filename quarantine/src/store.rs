@@ -28,6 +28,7 @@ use crate::verdict::Verdict;
 /// another filesystem is still verified byte for byte.
 pub(crate) const STORE_RELEASE: zion_storage::ReleaseOptions = zion_storage::ReleaseOptions {
     verify_source: false,
+    sync_dirs: true,
 };
 
 /// Where the store keeps its files; defined with the rest of the path layout
@@ -242,21 +243,43 @@ impl Store {
         Ok(item)
     }
 
+    /// [`Store::transition`] without waiting for the disk: for what a crash
+    /// may undo (recovery takes `scanning` back to `stored`; a lost verdict
+    /// is scanned again). Anything acted on later (a release) is committed
+    /// durably first, and the write-ahead log keeps order, so no effect
+    /// ever rests on a state the disk does not have.
+    fn transition_lazily(
+        &self,
+        id: ItemId,
+        event: Event,
+        verdict: Option<Option<&Verdict>>,
+    ) -> Result<Item, StoreError> {
+        let item = {
+            let journal = lock(&self.journal);
+            let item = journal.get(id)?.ok_or(StoreError::NoSuchItem(id))?;
+            let state =
+                next(&item.state, event).map_err(|source| StoreError::Transition { id, source })?;
+            journal.lazily(|j| j.set_state(id, &state, verdict, None))?;
+            journal.get(id)?.ok_or(StoreError::NoSuchItem(id))?
+        };
+        self.emit(StoreEvent::ItemChanged(item.clone()));
+        Ok(item)
+    }
+
     /// `stored → scanning`; returns the object to scan.
     pub fn begin_scan(&self, id: ItemId) -> Result<PathBuf, StoreError> {
         let item = self.get(id)?;
         let path = self.existing_object(&item)?;
-        self.transition(id, Event::ScanStarted, None, None)?;
+        self.transition_lazily(id, Event::ScanStarted, None)?;
         Ok(path)
     }
 
     /// `scanning → clean | infected | error | too_large`.
     pub fn finish_scan(&self, id: ItemId, verdict: Verdict) -> Result<Item, StoreError> {
-        self.transition(
+        self.transition_lazily(
             id,
             Event::ScanFinished(verdict.clone()),
             Some(Some(&verdict)),
-            None,
         )
     }
 

@@ -195,8 +195,8 @@ enum Msg {
     Fs(notify::Result<notify::Event>),
     Rescan,
     Stop,
-    /// An ingest on a source's thread finished.
-    Done(Key, Result<IngestOutcome, StoreError>),
+    /// The ingest of a batch of a source's files finished, one result each.
+    Done(String, Vec<(OsString, Result<IngestOutcome, StoreError>)>),
 }
 
 /// The running watcher; stops (and joins its thread) when dropped.
@@ -280,6 +280,9 @@ impl Drop for InboxWatcher {
 
 type Key = (String, OsString);
 
+/// The most files of one source taken in one group commit.
+const MAX_BATCH: usize = 256;
+
 struct Worker {
     /// Where the ingest threads report.
     tx: Sender<Msg>,
@@ -329,20 +332,23 @@ impl Worker {
     fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Stop => self.stop = true,
-            Msg::Done(key, result) => {
-                if let Some(thread) = self.busy.remove(&key.0) {
+            Msg::Done(source, results) => {
+                if let Some(thread) = self.busy.remove(&source) {
                     if thread.join().is_err() {
-                        tracing::error!("the inbox ingest thread of {} panicked", key.0);
+                        tracing::error!("the inbox ingest thread of {source} panicked");
                     }
                 }
-                let source = key.0.clone();
-                self.finish(key, result);
-                let next = self.waiting.get_mut(&source).and_then(BTreeSet::pop_first);
-                if self.waiting.get(&source).is_some_and(BTreeSet::is_empty) {
-                    self.waiting.remove(&source);
+                for (name, result) in results {
+                    self.finish((source.clone(), name), result);
                 }
-                if let Some(name) = next {
-                    self.schedule((source, name), Instant::now());
+                // What became due meanwhile goes in one batch.
+                let names = self.waiting.remove(&source).unwrap_or_default();
+                let ready: Vec<OsString> = names
+                    .into_iter()
+                    .filter(|name| self.ready(&(source.clone(), name.clone())))
+                    .collect();
+                if !ready.is_empty() {
+                    self.take(&source, ready);
                 }
             }
             Msg::Rescan => self.sweep_all(),
@@ -496,7 +502,21 @@ impl Worker {
     }
 
     fn offer(&mut self, key: Key) {
-        let (source, name) = &key;
+        if !self.ready(&key) {
+            return;
+        }
+        let (source, name) = key;
+        if self.busy.contains_key(&source) {
+            self.waiting.entry(source).or_default().insert(name);
+            return;
+        }
+        self.take(&source, vec![name]);
+    }
+
+    /// Whether `key` may be taken now; if not, it is planned for later
+    /// (or dropped, when its name is gone).
+    fn ready(&mut self, key: &Key) -> bool {
+        let (source, name) = key;
         let dir = self.inbox.join(source);
         // A browser may keep a placeholder under the final name while the
         // `.part` file grows: wait for the rename.
@@ -506,8 +526,8 @@ impl Worker {
             dir.join(partial).symlink_metadata().is_ok()
         });
         if in_progress {
-            self.schedule(key, Instant::now() + self.config.retry);
-            return;
+            self.schedule(key.clone(), Instant::now() + self.config.retry);
+            return false;
         }
         // Taken only once it has settled under this name: nothing wrote to,
         // renamed or re-attributed it for the settle time (whatever events
@@ -517,38 +537,52 @@ impl Worker {
             Ok(meta) => {
                 let quiet = quiet_for(&meta);
                 if meta.is_file() && quiet < self.config.settle {
-                    self.postpone(key, Instant::now() + (self.config.settle - quiet));
-                    return;
+                    self.postpone(key.clone(), Instant::now() + (self.config.settle - quiet));
+                    return false;
                 }
             }
             // Renamed away or removed since: its new name has its own events.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
             Err(_) => {}
         }
-        if self.busy.contains_key(source) {
+        true
+    }
+
+    /// Ingests `names` of `source` on a thread of their own, in batches
+    /// (each one group commit, see [`Store::ingest_all`]).
+    fn take(&mut self, source: &str, mut names: Vec<OsString>) {
+        if names.len() > MAX_BATCH {
+            let rest = names.split_off(MAX_BATCH);
             self.waiting
-                .entry(source.clone())
+                .entry(source.to_owned())
                 .or_default()
-                .insert(name.clone());
-            return;
+                .extend(rest);
         }
-        let (store, tx, job) = (self.store.clone(), self.tx.clone(), key.clone());
+        let (store, tx, job) = (self.store.clone(), self.tx.clone(), source.to_owned());
         let spawned = std::thread::Builder::new()
             .name(format!(
                 "zion-inbox-{}",
                 source.chars().take(4).collect::<String>()
             ))
-            .spawn(move || {
-                let result = store.ingest(&job.0, &job.1);
-                let _ = tx.send(Msg::Done(job, result));
+            .spawn({
+                let names = names.clone();
+                move || {
+                    let results = store.ingest_all(&job, &names);
+                    let _ = tx.send(Msg::Done(job, names.into_iter().zip(results).collect()));
+                }
             });
         match spawned {
             Ok(thread) => {
-                self.busy.insert(source.clone(), thread);
+                self.busy.insert(source.to_owned(), thread);
             }
             Err(e) => {
                 tracing::warn!("could not start an inbox ingest thread: {e}");
-                self.schedule(key, Instant::now() + self.config.retry);
+                for name in names {
+                    self.schedule(
+                        (source.to_owned(), name),
+                        Instant::now() + self.config.retry,
+                    );
+                }
             }
         }
     }

@@ -437,7 +437,16 @@ impl AuditLog {
     }
 
     /// Appends `entry` (filling `prev_hash` and `hash`) and fsyncs it before returning.
-    pub fn append(&self, mut entry: AuditEntry) -> Result<(), StorageError> {
+    pub fn append(&self, entry: AuditEntry) -> Result<(), StorageError> {
+        self.append_all(vec![entry])
+    }
+
+    /// Appends `entries` in order, chained, with one fsync and one anchor
+    /// update for all of them: durable together when this returns.
+    pub fn append_all(&self, mut entries: Vec<AuditEntry>) -> Result<(), StorageError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let mut tail = self
             .tail
             .lock()
@@ -471,14 +480,21 @@ impl AuditLog {
             }
             // Verify against the anchor before extending the chain.
             let (head, _) = self.reconcile(!same)?;
-            entry.prev_hash = tail.last_hash.clone();
-            entry.hash = entry.compute_hash(&entry.prev_hash);
-            let mut line = serde_json::to_string(&entry)
-                .map_err(|e| io_err(io::Error::new(io::ErrorKind::InvalidData, e)))?;
-            line.push('\n');
+            let mut prev = tail.last_hash.clone();
+            let mut lines = String::new();
+            for entry in &mut entries {
+                entry.prev_hash = std::mem::take(&mut prev);
+                entry.hash = entry.compute_hash(&entry.prev_hash);
+                prev = entry.hash.clone();
+                lines.push_str(
+                    &serde_json::to_string(&entry)
+                        .map_err(|e| io_err(io::Error::new(io::ErrorKind::InvalidData, e)))?,
+                );
+                lines.push('\n');
+            }
             let written = tail
                 .file
-                .write_all(line.as_bytes())
+                .write_all(lines.as_bytes())
                 .and_then(|()| tail.file.sync_data());
             if let Err(e) = written {
                 // Leave no half line behind for the next append to chain onto.
@@ -490,12 +506,12 @@ impl AuditLog {
                 }
                 return Err(io_err(e));
             }
-            tail.len += line.len() as u64;
-            tail.last_hash = entry.hash.clone();
+            tail.len += lines.len() as u64;
+            tail.last_hash = prev;
             if let Some(anchor) = self.anchor.get() {
                 let next = AuditHead {
-                    entries: head.entries + 1,
-                    hash: entry.hash.clone(),
+                    entries: head.entries + entries.len() as u64,
+                    hash: tail.last_hash.clone(),
                 };
                 // The entry is durable: if the anchor is not, the next check
                 // finds the log one entry ahead and adopts it.

@@ -24,6 +24,6 @@ pub use error::StorageError;
 pub use layout::{is_safe_segment, Destination, Layout};
 pub use name::{sanitize_name, SafeName};
 pub use release::{
-    audit_entry, find_released, release, release_with, remove_partials, resume_release, Method,
-    ReleaseOptions, ReleaseRequest, Released,
+    audit_entry, find_released, release, release_all, release_with, remove_partials,
+    resume_release, Method, ReleaseOptions, ReleaseRequest, Released,
 };

@@ -125,6 +125,7 @@ pub(crate) fn rename_into(
     dir: &OwnedFd,
     dir_path: &Path,
     name: &SafeName,
+    sync_dirs: bool,
 ) -> Result<Option<(PathBuf, SafeName)>, StorageError> {
     for n in 0..=MAX_COLLISIONS {
         let candidate = candidate(name, n);
@@ -136,8 +137,10 @@ pub(crate) fn rename_into(
             RenameFlags::NOREPLACE,
         ) {
             Ok(()) => {
-                sync_dir(dir, dir_path)?;
-                sync_dir(&src.dir, src.path.parent().unwrap_or(Path::new(".")))?;
+                if sync_dirs {
+                    sync_dir(dir, dir_path)?;
+                    sync_dir(&src.dir, src.path.parent().unwrap_or(Path::new(".")))?;
+                }
                 let path = dir_path.join(candidate.as_str());
                 rustix::fs::fchmod(&src.file, Mode::from_raw_mode(RELEASED_MODE))
                     .map_err(|e| StorageError::io("setting the mode of", &path, e.into()))?;
@@ -382,6 +385,29 @@ fn check_hash(path: &Path, expected: &[u8; 32], actual: &[u8; 32]) -> Result<(),
         expected: hex::encode(expected),
         actual: hex::encode(actual),
     })
+}
+
+/// Syncs every filesystem holding one of `dirs`, once each (`syncfs`).
+pub(crate) fn sync_filesystems(dirs: &[&Path]) -> Result<(), StorageError> {
+    let mut done = Vec::new();
+    for dir in dirs {
+        let fd = rustix::fs::open(
+            *dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| StorageError::io("opening", dir, e.into()))?;
+        let dev = rustix::fs::fstat(&fd)
+            .map_err(|e| StorageError::io("inspecting", dir, e.into()))?
+            .st_dev;
+        if done.contains(&dev) {
+            continue;
+        }
+        rustix::fs::syncfs(&fd)
+            .map_err(|e| StorageError::io("syncing the filesystem of", dir, e.into()))?;
+        done.push(dev);
+    }
+    Ok(())
 }
 
 pub(crate) fn sync_dir(dir: &OwnedFd, path: &Path) -> Result<(), StorageError> {

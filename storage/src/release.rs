@@ -66,12 +66,16 @@ pub struct ReleaseOptions {
     /// verified; turning this off makes a same-filesystem release take
     /// constant time, trusting the store's own hash.
     pub verify_source: bool,
+    /// Fsync the folders a rename changed before returning (on by default).
+    /// [`release_all`] turns it off and syncs each filesystem once instead.
+    pub sync_dirs: bool,
 }
 
 impl Default for ReleaseOptions {
     fn default() -> Self {
         ReleaseOptions {
             verify_source: true,
+            sync_dirs: true,
         }
     }
 }
@@ -109,6 +113,85 @@ pub fn release_with(
     Ok(released)
 }
 
+/// Releases many objects at once: each is put in place as [`release_with`]
+/// does, then every filesystem they went into (and came from) is synced
+/// once, and their audit entries are appended with one fsync. One result
+/// per request, in order; a file in place whose entry could not be written
+/// is [`StorageError::AuditAfterRelease`], as with a single release.
+pub fn release_all(
+    layout: &Layout,
+    audit: &AuditLog,
+    reqs: &[ReleaseRequest],
+    options: &ReleaseOptions,
+) -> Vec<Result<Released, StorageError>> {
+    let batch = ReleaseOptions {
+        sync_dirs: false,
+        ..*options
+    };
+    let mut results: Vec<Result<Released, StorageError>> = reqs
+        .iter()
+        .map(|req| place_file(layout, req, &batch, Staging::Anonymous))
+        .collect();
+    // Durable before they are audited: one sync per filesystem touched.
+    let mut touched: Vec<&Path> = Vec::new();
+    for (req, result) in reqs.iter().zip(&results) {
+        if let Ok(released) = result {
+            touched.push(released.path.parent().unwrap_or(Path::new("/")));
+            touched.push(req.source.parent().unwrap_or(Path::new("/")));
+        }
+    }
+    if let Err(e) = place::sync_filesystems(&touched) {
+        tracing::error!("syncing a batch of releases: {e}");
+        return unaudited(results, "syncing the batch", &e);
+    }
+    let entries: Vec<AuditEntry> = reqs
+        .iter()
+        .zip(&results)
+        .filter_map(|(req, r)| r.as_ref().ok().map(|rel| audit_entry(req, &rel.path)))
+        .collect();
+    if entries.is_empty() {
+        return results;
+    }
+    if let Err(e) = audit.append_all(entries) {
+        return unaudited(results, "appending the batch's audit entries", &e);
+    }
+    for (req, released) in reqs.iter().zip(results.iter_mut()) {
+        if let Ok(released) = released {
+            tracing::info!(
+                item = req.item_id,
+                destination = %req.destination,
+                path = %released.path.display(),
+                method = ?released.method,
+                "released"
+            );
+        }
+    }
+    results
+}
+
+/// Every file placed becomes [`StorageError::AuditAfterRelease`] for `why`.
+fn unaudited(
+    results: Vec<Result<Released, StorageError>>,
+    op: &'static str,
+    cause: &StorageError,
+) -> Vec<Result<Released, StorageError>> {
+    results
+        .into_iter()
+        .map(|r| {
+            r.and_then(|released| {
+                Err(StorageError::AuditAfterRelease {
+                    source: Box::new(StorageError::Io {
+                        op,
+                        path: released.path.clone(),
+                        source: std::io::Error::other(cause.to_string()),
+                    }),
+                    released: released.path,
+                })
+            })
+        })
+        .collect()
+}
+
 /// Moves the file into place, without the audit record.
 pub(crate) fn place_file(
     layout: &Layout,
@@ -123,7 +206,9 @@ pub(crate) fn place_file(
         src.verify(&req.sha256)?;
     }
     if req.remove_source {
-        if let Some((path, name)) = place::rename_into(&src, &dir, &dir_path, &name)? {
+        if let Some((path, name)) =
+            place::rename_into(&src, &dir, &dir_path, &name, options.sync_dirs)?
+        {
             return Ok(Released {
                 path,
                 name,

@@ -353,6 +353,7 @@ fn a_copy_that_does_not_hash_right_is_never_linked_into_place() {
     // Skip the up-front check so that only the verification of the copy stands.
     let options = ReleaseOptions {
         verify_source: false,
+        ..ReleaseOptions::default()
     };
 
     let err = release_with(&fx.layout, &fx.audit, &req, &options).expect_err("copy mismatch");

@@ -14,6 +14,7 @@ use zion_quarantine::{
     due, release_at, Action, DecidedBy, Item, ItemId, Policy, Store, StoreError, StoreEvent,
     Verdict, WatchEvent,
 };
+use zion_storage::Destination;
 
 use super::notify::{self, Notifier};
 
@@ -56,9 +57,14 @@ pub struct Pipeline {
 /// What a finished task tells the loop.
 struct Done(ItemId);
 
+/// The most releases committed together (see [`releaser`]).
+const RELEASE_BATCH: usize = 256;
+
 struct Runner {
     p: Arc<Pipeline>,
     scans: Arc<Semaphore>,
+    /// Releases due, taken in batches by [`releaser`].
+    releases: UnboundedSender<(ItemId, Destination)>,
     in_flight: HashSet<ItemId>,
     timers: BTreeMap<ItemId, SystemTime>,
     done: UnboundedSender<Done>,
@@ -73,9 +79,13 @@ impl Pipeline {
         mut watch: UnboundedReceiver<WatchEvent>,
     ) {
         let (done_tx, mut done_rx) = unbounded_channel();
+        let (release_tx, release_rx) = unbounded_channel();
+        let p = Arc::new(self);
+        tokio::spawn(releaser(p.clone(), release_rx, done_tx.clone()));
         let mut r = Runner {
-            scans: Arc::new(Semaphore::new(self.parallel_scans.max(1))),
-            p: Arc::new(self),
+            scans: Arc::new(Semaphore::new(p.parallel_scans.max(1))),
+            releases: release_tx,
+            p,
             in_flight: HashSet::new(),
             timers: BTreeMap::new(),
             done: done_tx,
@@ -200,27 +210,56 @@ impl Runner {
             }
             Some(Action::Release { destination }) => {
                 self.in_flight.insert(id);
-                tokio::spawn(async move {
-                    let to = destination.clone();
-                    let released = run_blocking(p.store.clone(), move |s| {
-                        s.release(id, &to, DecidedBy::Policy, false)
-                    })
-                    .await;
-                    match released {
-                        Ok(item) => tracing::info!(
-                            "quarantine item {id} released by the policy to {destination}: {}",
-                            super::wire::item_info(&item).detail
-                        ),
-                        Err(e) => tracing::warn!("automatic release: {e}"),
-                    }
-                    let _ = done.send(Done(id));
-                });
+                if self.releases.send((id, destination)).is_err() {
+                    tracing::error!("quarantine item {id}: the releases have stopped");
+                }
             }
             None => {
                 if let Some(at) = release_at(item, &p.policy) {
                     self.timers.insert(id, at);
                 }
             }
+        }
+    }
+}
+
+/// Releases what the policy found due, as many at a time as have queued up
+/// (up to [`RELEASE_BATCH`]) while the previous batch was committed: one
+/// durable commit per batch, not several per file.
+async fn releaser(
+    p: Arc<Pipeline>,
+    mut due: UnboundedReceiver<(ItemId, Destination)>,
+    done: UnboundedSender<Done>,
+) {
+    while let Some(first) = due.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < RELEASE_BATCH {
+            match due.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let store = p.store.clone();
+        let work = batch.clone();
+        let results =
+            tokio::task::spawn_blocking(move || store.release_all(&work, DecidedBy::Policy)).await;
+        let results = match results {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::error!("a batch of automatic releases stopped: {e}");
+                Vec::new()
+            }
+        };
+        for (n, (id, destination)) in batch.iter().enumerate() {
+            match results.get(n) {
+                Some(Ok(item)) => tracing::info!(
+                    "quarantine item {id} released by the policy to {destination}: {}",
+                    super::wire::item_info(item).detail
+                ),
+                Some(Err(e)) => tracing::warn!("automatic release: {e}"),
+                None => {}
+            }
+            let _ = done.send(Done(*id));
         }
     }
 }
