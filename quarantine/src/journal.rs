@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_sha256 ON items(sha256);
 CREATE INDEX IF NOT EXISTS items_state ON items(state);
+-- What a profile or an inbox holds (checked at every ingest).
+CREATE INDEX IF NOT EXISTS items_profile_state ON items(profile, state);
+CREATE INDEX IF NOT EXISTS items_inbox_state ON items(inbox, state);
 CREATE INDEX IF NOT EXISTS items_inbox ON items(inbox_ino) WHERE inbox_ino IS NOT NULL;
 CREATE TABLE IF NOT EXISTS sources (
     name TEXT PRIMARY KEY,

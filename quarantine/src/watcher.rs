@@ -242,6 +242,7 @@ impl InboxWatcher {
             watcher,
             watched: HashSet::new(),
             pending: HashMap::new(),
+            queue: BTreeSet::new(),
             reported: HashSet::new(),
             failed: HashSet::new(),
             out: out_tx,
@@ -297,6 +298,8 @@ struct Worker {
     watched: HashSet<String>,
     /// Files to offer, and from when.
     pending: HashMap<Key, Instant>,
+    /// The same, ordered by when each is due.
+    queue: BTreeSet<(Instant, Key)>,
     /// Refusals already reported (until the name changes).
     reported: HashSet<Key>,
     /// Failures already reported.
@@ -309,10 +312,9 @@ impl Worker {
     fn run(mut self, rx: Receiver<Msg>) {
         while !self.stop {
             let wait = self
-                .pending
-                .values()
-                .min()
-                .map(|due| due.saturating_duration_since(Instant::now()))
+                .queue
+                .first()
+                .map(|(due, _)| due.saturating_duration_since(Instant::now()))
                 .unwrap_or(Duration::from_secs(3600));
             match rx.recv_timeout(wait) {
                 Ok(msg) => self.handle(msg),
@@ -401,7 +403,7 @@ impl Worker {
                     names.remove(&name);
                 }
                 let key = (source, name);
-                self.pending.remove(&key);
+                self.unschedule(&key);
                 self.reported.remove(&key);
                 self.failed.remove(&key);
             }
@@ -409,17 +411,31 @@ impl Worker {
     }
 
     fn schedule(&mut self, key: Key, at: Instant) {
-        let due = self.pending.entry(key).or_insert(at);
-        if at < *due {
-            *due = at;
+        match self.pending.get(&key) {
+            Some(due) if *due <= at => {}
+            _ => self.plan(key, at),
         }
     }
 
     /// Offers `key` no earlier than `at`.
     fn postpone(&mut self, key: Key, at: Instant) {
-        let due = self.pending.entry(key).or_insert(at);
-        if at > *due {
-            *due = at;
+        match self.pending.get(&key) {
+            Some(due) if *due >= at => {}
+            _ => self.plan(key, at),
+        }
+    }
+
+    /// Offers `key` at `at`, whenever it was due before.
+    fn plan(&mut self, key: Key, at: Instant) {
+        if let Some(old) = self.pending.insert(key.clone(), at) {
+            self.queue.remove(&(old, key.clone()));
+        }
+        self.queue.insert((at, key));
+    }
+
+    fn unschedule(&mut self, key: &Key) {
+        if let Some(due) = self.pending.remove(key) {
+            self.queue.remove(&(due, key.clone()));
         }
     }
 
@@ -486,30 +502,37 @@ impl Worker {
             if self.stop {
                 return;
             }
+            // Every file due now, oldest first.
             let now = Instant::now();
-            let Some(key) = self
-                .pending
-                .iter()
-                .filter(|(_, due)| **due <= now)
-                .min_by_key(|(_, due)| **due)
-                .map(|(k, _)| k.clone())
-            else {
+            let mut any = false;
+            while let Some((due, _)) = self.queue.first() {
+                if *due > now {
+                    break;
+                }
+                let Some((_, key)) = self.queue.pop_first() else {
+                    break;
+                };
+                self.pending.remove(&key);
+                any = true;
+                self.offer(key);
+            }
+            if !any {
                 return;
-            };
-            self.pending.remove(&key);
-            self.offer(key);
+            }
         }
     }
 
     fn offer(&mut self, key: Key) {
+        // A busy source's files are looked at when it is free again.
+        if self.busy.contains_key(&key.0) {
+            let (source, name) = key;
+            self.waiting.entry(source).or_default().insert(name);
+            return;
+        }
         if !self.ready(&key) {
             return;
         }
         let (source, name) = key;
-        if self.busy.contains_key(&source) {
-            self.waiting.entry(source).or_default().insert(name);
-            return;
-        }
         self.take(&source, vec![name]);
     }
 
