@@ -371,6 +371,22 @@ impl Store {
         Ok(seen)
     }
 
+    /// How many items are being taken in or wait for (or are in) a scan:
+    /// the retro-hunt waits until there are none, so that it never delays
+    /// a new download's verdict.
+    pub fn scans_waiting(&self) -> Result<u64, StoreError> {
+        let journal = lock(&self.journal);
+        let n: i64 = journal
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM items WHERE state IN ('ingesting', 'stored', 'scanning')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| journal.err(e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The released contents to scan again with the rules recorded by
     /// [`Store::note_rules`] (see [`plan`]), and those rules' fingerprint.
     pub fn hunt_plan(&self) -> Result<(String, Vec<Hunt>), StoreError> {
