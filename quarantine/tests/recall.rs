@@ -53,6 +53,22 @@ fn a_recalled_content_moves_back_as_a_held_item_and_changed_copies_stay() {
         RulesSeen::First
     );
     let bytes = content(1, 50_000);
+    // A file waiting for its scan holds the hunt back.
+    env.put("waiting.bin", b"a new download");
+    let waiting = match store
+        .ingest(SOURCE, "waiting.bin".as_ref())
+        .expect("ingest")
+    {
+        IngestOutcome::Stored(item) => *item,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(store.scans_waiting().expect("count"), 1);
+    store.begin_scan(waiting.id).expect("scan");
+    assert_eq!(store.scans_waiting().expect("count"), 1, "scanning counts");
+    store
+        .finish_scan(waiting.id, Verdict::Clean)
+        .expect("clean");
+    assert_eq!(store.scans_waiting().expect("count"), 0);
     let a = released(&env, &store, "a.bin", &bytes, &Destination::Shared);
     let b = released(&env, &store, "b.bin", &bytes, &work());
     let c = released(&env, &store, "c.bin", &bytes, &work());

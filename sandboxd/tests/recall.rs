@@ -214,6 +214,25 @@ async fn a_released_file_a_new_rule_matches_is_recalled_and_moves_back_when_aske
     assert!(!ok && err.contains("nothing to move back"), "{err}");
     let (ok, _, err) = zionctl(&env, &["quarantine", "recall", "9999"]);
     assert!(!ok && err.contains("9999"), "{err}");
+
+    // The hunt ran at the lowest priority, beside the downloads' scans.
+    assert_eq!(thread_nice(daemon.child.id(), "zion-retro-hunt"), Some(19));
+    assert_eq!(thread_nice(daemon.child.id(), "zion-sandboxd"), Some(0));
+}
+
+/// The nice value of the daemon's thread named `name` (`/proc/PID/task/*/stat`, field 19).
+fn thread_nice(pid: u32, name: &str) -> Option<i64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.filter_map(Result::ok) {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        let after = &stat[stat.rfind(')')? + 2..];
+        return after.split_whitespace().nth(16)?.parse().ok();
+    }
+    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
