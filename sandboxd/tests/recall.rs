@@ -311,3 +311,28 @@ async fn a_profile_that_swaps_its_copy_between_hunt_and_recall_keeps_what_it_put
         .collect();
     assert_eq!(objects, [sha256(CANARY)], "{}", daemon.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_added_while_the_daemon_was_down_recalls_at_the_next_start() {
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env, REVIEW_OUTBOX);
+    let rules = user_rules(&env);
+    let mut daemon = Daemon::start(&env);
+    let (released_item, path) = {
+        let (_bus, proxy) = connect_quarantine(&env).await;
+        released(&env, &proxy, "minutes.txt", CANARY, "shared").await
+    };
+    daemon.kill();
+
+    add_rule(&rules);
+    let (server, _notifications) = NotificationServer::start(&env).await;
+    let daemon = Daemon::start(&env);
+    let (_bus, proxy) = connect_quarantine(&env).await;
+
+    let recall = recall_of(&proxy, released_item.id).await;
+    assert_eq!(recall.matches[0].rule, "RecallCanary", "{}", daemon.log());
+    assert_eq!(copy(&recall, released_item.id).status, "present");
+    server.wait_for("minutes.txt is recalled").await;
+    // Found, announced, and still not moved.
+    assert_eq!(std::fs::read(&path).expect("still there"), CANARY);
+}
