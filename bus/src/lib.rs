@@ -15,12 +15,14 @@ pub mod compositor;
 pub mod notifications;
 pub mod profiles;
 pub mod quarantine;
+pub mod recall;
 pub mod sandbox;
 
 pub use compositor::Compositor1Proxy;
 pub use notifications::NotificationsProxy;
 pub use profiles::{AppEntry, CapabilityStatus, ProfileStatus, Profiles1Proxy};
 pub use quarantine::Quarantine1Proxy;
+pub use recall::{CopyInfo, RecallInfo};
 pub use sandbox::Sandbox1Proxy;
 
 /// The D-Bus errors that mean "nobody owns that name": the service is not

@@ -139,6 +139,16 @@ pub trait Quarantine1 {
     fn hold(&self, id: u64, held: bool) -> zbus::Result<()>;
     /// The audit log: chain intact, entries, breaks found ("TIME: what").
     fn audit_status(&self) -> zbus::Result<(bool, u64, Vec<String>)>;
+    /// Every released content a rule matched after its release (issue 17).
+    fn recalls(&self) -> zbus::Result<Vec<crate::recall::RecallInfo>>;
+    /// The recall released item `id` is a copy of.
+    fn recall(&self, id: u64) -> zbus::Result<crate::recall::RecallInfo>;
+    /// Moves every copy of item `id`'s recalled content that is still that
+    /// content back into the quarantine, as a held item.
+    fn move_back(&self, id: u64) -> zbus::Result<crate::recall::RecallInfo>;
+    /// A released content was recalled (or its copies moved back).
+    #[zbus(signal)]
+    fn item_recalled(&self, recall: crate::recall::RecallInfo) -> zbus::Result<()>;
     /// The audit log's chain was found broken.
     #[zbus(signal)]
     fn audit_broken(&self, problem: String) -> zbus::Result<()>;

@@ -94,6 +94,7 @@ async fn run(address: Option<&str>, out: &mut mpsc::Sender<Update>) -> Result<()
         .receive_owner_changed()
         .await
         .map_err(explain)?;
+    let recalled = proxy.receive_item_recalled().await.map_err(explain)?;
     let items = proxy.list().await.map_err(explain)?;
     if out
         .send(Update::Connected(connection.clone(), items))
@@ -102,14 +103,31 @@ async fn run(address: Option<&str>, out: &mut mpsc::Sender<Update>) -> Result<()
     {
         return Ok(());
     }
+    // A daemon from before recalls has none to tell.
+    for recall in proxy.recalls().await.unwrap_or_default() {
+        let event = Event::Recalled(Box::new(recall));
+        if out.send(Update::Event(event)).await.is_err() {
+            return Ok(());
+        }
+    }
 
     enum Signal {
         Item(Box<zbus::Result<ItemEvent>>),
         Owner(bool),
+        Recalled(Box<zion_bus::recall::RecallInfo>),
     }
     let items_changed = items_changed.map(|event| Signal::Item(Box::new(event)));
     let owner = owner.map(|o| Signal::Owner(o.is_some()));
-    let mut all = iced::futures::stream::select(items_changed, owner);
+    let recalled = recalled.filter_map(|signal| async move {
+        signal
+            .args()
+            .ok()
+            .map(|args| Signal::Recalled(Box::new(args.recall)))
+    });
+    let mut all = iced::futures::stream::select(
+        iced::futures::stream::select(items_changed, owner),
+        Box::pin(recalled),
+    );
     while let Some(signal) = all.next().await {
         let event = match signal {
             Signal::Item(event) => match *event {
@@ -120,6 +138,7 @@ async fn run(address: Option<&str>, out: &mut mpsc::Sender<Update>) -> Result<()
                     continue;
                 }
             },
+            Signal::Recalled(recall) => Event::Recalled(recall),
             Signal::Owner(false) => return Ok(()),
             // A new daemon took the name: its items replace what we had.
             Signal::Owner(true) => Event::Listed(proxy.list().await.map_err(explain)?),
@@ -145,6 +164,10 @@ pub async fn call(connection: zbus::Connection, request: Request) -> Result<Outc
             .map(|item| Outcome::Released(Box::new(item))),
         Request::Delete { id } => proxy.delete(id).await.map(|()| Outcome::Deleted(id)),
         Request::Rescan { id } => proxy.rescan(id).await.map(|()| Outcome::Rescanning(id)),
+        Request::MoveBack { id } => proxy
+            .move_back(id)
+            .await
+            .map(|recall| Outcome::MovedBack(Box::new(recall))),
     };
     outcome.map_err(explain)
 }

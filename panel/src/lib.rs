@@ -5,6 +5,7 @@
 //! - [`model`]: the panel's state and events as plain values (tested without iced).
 //! - [`order`]: the list's sort keys (names in natural order).
 //! - [`bulk`]: releasing every clean ticked item with one question.
+//! - [`recall`]: released items a later rule matched, and moving them back.
 //! - [`format`]: badges, sources, sizes, ages and countdowns in words.
 //! - [`mime`]: a file's type guessed from its first bytes.
 //! - [`config`]: the bus, the store and zion.toml's profiles and policy.
@@ -20,6 +21,7 @@ pub mod format;
 pub mod mime;
 pub mod model;
 pub mod order;
+pub mod recall;
 pub mod view;
 
 pub use app::{App, Message};

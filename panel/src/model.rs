@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use zion_bus::quarantine::{ItemInfo, MatchInfo};
+use zion_bus::recall::RecallInfo;
 use zion_config::quarantine::Policy;
 
 pub use super::bulk::{BulkProgress, BulkRelease};
@@ -53,6 +54,11 @@ pub enum Request {
         /// The item.
         id: u64,
     },
+    /// `MoveBack(id)`: a recalled item's copies back into the quarantine.
+    MoveBack {
+        /// The released item.
+        id: u64,
+    },
 }
 
 impl Request {
@@ -62,7 +68,8 @@ impl Request {
             Request::Release { id, .. }
             | Request::ReleaseOverride { id, .. }
             | Request::Delete { id }
-            | Request::Rescan { id } => *id,
+            | Request::Rescan { id }
+            | Request::MoveBack { id } => *id,
         }
     }
 }
@@ -76,6 +83,8 @@ pub enum Outcome {
     Deleted(u64),
     /// The item will be scanned again.
     Rescanning(u64),
+    /// A recalled item's copies were moved back.
+    MovedBack(Box<RecallInfo>),
 }
 
 /// A question the user answers before a call that cannot be undone or that
@@ -159,6 +168,8 @@ pub enum Event {
     Search(String),
     /// Sort by this key; the same key again turns the order round.
     Sort(SortKey),
+    /// A released content was recalled (listed, or `ItemRecalled`).
+    Recalled(Box<RecallInfo>),
     /// Tick or untick an item for a bulk action.
     Mark {
         /// The item.
@@ -228,6 +239,8 @@ pub struct Panel {
     pub bulk: Option<BulkRelease>,
     /// The bulk release whose calls are under way.
     pub progress: Option<BulkProgress>,
+    /// Released contents a rule matched after their release.
+    pub recalls: Vec<RecallInfo>,
 }
 
 impl Panel {
@@ -251,6 +264,7 @@ impl Panel {
             marked: BTreeSet::new(),
             bulk: None,
             progress: None,
+            recalls: Vec::new(),
         }
     }
 
@@ -427,7 +441,14 @@ impl Panel {
                     self.notice = Some(notice);
                     return Vec::new();
                 }
+                if let Ok(Outcome::MovedBack(recall)) = &result {
+                    super::recall::keep(&mut self.recalls, (**recall).clone());
+                }
                 self.notice = Some(self.notice_for(&request, result));
+                Vec::new()
+            }
+            Event::Recalled(recall) => {
+                super::recall::keep(&mut self.recalls, *recall);
                 Vec::new()
             }
             Event::Mime { sha256, mime } => {
@@ -633,6 +654,11 @@ impl Panel {
         let Some(item) = self.items.get(&request.id()) else {
             return Vec::new();
         };
+        if let Request::MoveBack { id } = request {
+            let confirm = super::recall::confirm(&self.recalls, item, id);
+            self.confirm = confirm;
+            return Vec::new();
+        }
         let badge = Badge::of(item);
         if !badge.is_waiting() {
             return Vec::new();
@@ -701,6 +727,7 @@ impl Panel {
             Ok(Outcome::Rescanning(id)) => {
                 Notice::Info(format!("{} will be scanned again", name(id)))
             }
+            Ok(Outcome::MovedBack(recall)) => super::recall::moved_notice(&recall),
             Err(e) => Notice::Error(format!("{}: {e}", name(request.id()))),
         }
     }

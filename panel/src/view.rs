@@ -350,6 +350,9 @@ fn detail<'a>(panel: &'a Panel, item: &'a ItemInfo) -> Element<'a, Message> {
         state = state.push(text(&item.detail).color(MUTED));
     }
     info = info.push(field("State", state.into()));
+    if let Some(recall) = super::recall::of(&panel.recalls, item.id) {
+        info = info.push(recall_section(panel, item, recall));
+    }
     info = info.push(field("Source", text(format::source(item)).into()));
     info = info.push(field(
         "Size",
@@ -486,4 +489,40 @@ fn footer(app: &App) -> Element<'_, Message> {
             .color(MUTED),
     );
     lines.into()
+}
+
+/// A recalled item: the rule, where every copy went and stands, and the
+/// one action (asked first).
+fn recall_section<'a>(
+    panel: &'a Panel,
+    item: &'a ItemInfo,
+    recall: &'a zion_bus::recall::RecallInfo,
+) -> Element<'a, Message> {
+    let mut section = column![text(super::recall::headline(recall))
+        .font(BOLD)
+        .color(iced::Color::from_rgb(0.95, 0.45, 0.35))]
+    .spacing(6);
+    for line in super::recall::lines(recall) {
+        section = section.push(text(line).size(13));
+    }
+    match &panel.confirm {
+        Some(confirm) if confirm.request == (Request::MoveBack { id: item.id }) => {
+            section = section.push(question(confirm));
+        }
+        _ if recall.returnable() > 0 && recall.covers(item.id) => {
+            section = section.push(
+                button(text(super::recall::action(recall)))
+                    .style(button::danger)
+                    .on_press(Message::Panel(Event::Ask(Request::MoveBack {
+                        id: item.id,
+                    }))),
+            );
+        }
+        _ => {}
+    }
+    container(section)
+        .padding(8)
+        .width(Length::Fill)
+        .style(container::bordered_box)
+        .into()
 }

@@ -283,7 +283,12 @@ impl Journal {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    fn err(&self, source: rusqlite::Error) -> StoreError {
+    /// The connection, for the tables other modules keep (`recall`).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Journal {
             path: self.path.clone(),
             source,

@@ -114,6 +114,7 @@ impl Store {
             create_dir(parent, 0o700)?;
         }
         let journal = Journal::open(&paths.journal)?;
+        crate::recall::migrate(&journal)?;
         let objects_dir = open_dir(&paths.objects)?;
         let subscribers = Arc::new(Mutex::new(Vec::new()));
         // Before recovery, which may append the entries of interrupted releases.

@@ -341,6 +341,11 @@ async fn a_container_with_the_session_bus_is_refused_every_zion_method_and_chang
 
     let attack = Attack::new("org.zionos.Quarantine1", "List", &[]);
     findings.refused(&attack, &in_container(&attack), namespace);
+    // Recall (issue 17): which files went where, and taking them back.
+    let attack = Attack::new("org.zionos.Quarantine1", "Recalls", &[]);
+    findings.refused(&attack, &in_container(&attack), namespace);
+    let attack = Attack::new("org.zionos.Quarantine1", "MoveBack", &[&id]);
+    findings.refused(&attack, &in_container(&attack), namespace);
 
     let attack = Attack::new(
         "org.zionos.Sandbox1",

@@ -7,6 +7,8 @@
 //! - [`release`]: the one way in: no symlink followed, nothing overwritten,
 //!   nothing partial ever visible, every byte verified.
 //! - [`audit`]: the hash-chained log of every release.
+//! - [`recall`]: the way back out: a released copy taken back only while it
+//!   is still the released content.
 
 pub mod access;
 pub mod audit;
@@ -15,6 +17,7 @@ pub mod error;
 pub mod layout;
 pub mod name;
 mod place;
+pub mod recall;
 pub mod release;
 
 pub use audit::{

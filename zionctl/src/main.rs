@@ -9,6 +9,7 @@ mod image;
 mod lock;
 mod profiles;
 mod quarantine;
+mod recall;
 mod sandbox;
 mod switch;
 

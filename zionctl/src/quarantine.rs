@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use crate::bus::{self, explain};
+use crate::recall;
 use futures_util::StreamExt;
 use zion_bus::quarantine::{human_size, item_events, utc, ItemEvent, ItemInfo, Quarantine1Proxy};
 
@@ -42,6 +43,9 @@ pub enum QuarantineCommand {
     Hold { id: u64 },
     /// Lets a held item be released automatically again.
     Unhold { id: u64 },
+    /// Moves every copy of a recalled item that is still the released file
+    /// back into the quarantine (a new rule matched it after its release).
+    Recall { id: u64 },
     /// Prints every change as it happens (Ctrl+C stops).
     Watch {
         /// Stop after this many changes.
@@ -65,9 +69,13 @@ async fn call(command: QuarantineCommand) -> Result<(), String> {
             transfers,
         } => {
             let items = proxy.list().await.map_err(explain)?;
+            let recalls = recall::recalls(&proxy).await;
             let shown: Vec<&ItemInfo> = items
                 .iter()
-                .filter(|i| all || !matches!(i.state.as_str(), "released" | "deleted"))
+                .filter(|i| {
+                    all || !matches!(i.state.as_str(), "released" | "deleted")
+                        || recall::waiting(&recalls, i.id)
+                })
                 .filter(|i| from.as_ref().is_none_or(|p| &i.profile == p))
                 .filter(|i| !transfers || i.source.starts_with("profile:"))
                 .collect();
@@ -79,12 +87,20 @@ async fn call(command: QuarantineCommand) -> Result<(), String> {
                     "ID", "STATE", "SIZE", "SOURCE"
                 );
                 for item in shown {
-                    println!("{}", list_line(item));
+                    println!("{}{}", list_line(item), recall::mark(&recalls, item.id));
                 }
             }
         }
         QuarantineCommand::Show { id } => {
-            print!("{}", show(&proxy.get(id).await.map_err(explain)?))
+            print!("{}", show(&proxy.get(id).await.map_err(explain)?));
+            let recalls = recall::recalls(&proxy).await;
+            if let Some(found) = recalls.iter().find(|r| r.covers(id) || r.returned_as == id) {
+                print!("{}", recall::show(found));
+            }
+        }
+        QuarantineCommand::Recall { id } => {
+            let moved = proxy.move_back(id).await.map_err(explain)?;
+            print!("{}", recall::moved(&moved));
         }
         QuarantineCommand::Release {
             id,

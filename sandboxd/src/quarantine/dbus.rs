@@ -16,8 +16,10 @@ use zion_quarantine::{
 };
 use zion_storage::{Destination, StorageError};
 
+use super::recall;
 use super::wire::item_info_with_transfers;
 use zion_bus::quarantine::ItemInfo;
+use zion_bus::recall::RecallInfo;
 
 pub use zion_bus::quarantine::{NAME, PATH};
 
@@ -302,6 +304,63 @@ impl Quarantine1 {
             breaks,
         ))
     }
+
+    /// Every released content a rule matched after its release (issue 17).
+    async fn recalls(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+    ) -> Result<Vec<RecallInfo>, Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        let recalls = recall::blocking(&self.store, |s| Ok(s.recalls()?))
+            .await
+            .map_err(Guarded::Failed)?;
+        Ok(recalls.iter().map(recall::recall_info).collect())
+    }
+
+    /// The recall released item `id` is a copy of (or was moved back into).
+    async fn recall(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        id: u64,
+    ) -> Result<RecallInfo, Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        let id = item_id(id).map_err(Guarded::Failed)?;
+        let found = recall::blocking(&self.store, move |s| {
+            s.recall_of(id)?
+                .ok_or(zion_quarantine::RecallError::NotRecalled(id))
+        })
+        .await
+        .map_err(Guarded::Failed)?;
+        Ok(recall::recall_info(&found))
+    }
+
+    /// Moves every copy of item `id`'s recalled content that is still that
+    /// content back into the quarantine, as one held item; the user's act.
+    async fn move_back(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+        id: u64,
+    ) -> Result<RecallInfo, Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        let id = item_id(id).map_err(Guarded::Failed)?;
+        let (moved, _) = recall::blocking(&self.store, move |s| s.move_back(id))
+            .await
+            .map_err(Guarded::Failed)?;
+        let info = recall::recall_info(&moved);
+        if let Err(e) = Self::item_recalled(&emitter, info.clone()).await {
+            tracing::warn!("could not signal a recall: {e}");
+        }
+        Ok(info)
+    }
+
+    /// A released content was recalled, or its copies moved back.
+    #[zbus(signal)]
+    pub async fn item_recalled(emitter: &SignalEmitter<'_>, recall: RecallInfo)
+        -> zbus::Result<()>;
 
     /// The release audit log's chain was found broken: what is wrong.
     #[zbus(signal)]

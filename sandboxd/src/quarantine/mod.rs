@@ -7,9 +7,11 @@
 //! - [`service`]: the pipeline (watcher → store → scanner → policy → release).
 //! - [`notify`]: `org.freedesktop.Notifications`, best effort.
 //! - [`scanning`]: the YARA scanner in its confined worker, and rule reloads.
+//! - [`recall`]: released files hunted again when the rules change, recalled on a match.
 
 pub mod dbus;
 pub mod notify;
+pub mod recall;
 pub mod scanning;
 pub mod service;
 pub mod wire;
@@ -135,6 +137,14 @@ pub async fn start(
     }
     let (watcher, watch_events) = InboxWatcher::start(store.clone(), WatcherConfig::default())
         .context("watching the quarantine inbox")?;
+    recall::start(
+        store.clone(),
+        scanning.scanner,
+        scanning.sources,
+        scanning.rules_changed,
+        notify::Notifier::new(bus.clone()),
+        bus.clone(),
+    );
     let pipeline = service::Pipeline {
         store: store.clone(),
         policy,

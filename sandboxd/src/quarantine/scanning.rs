@@ -23,6 +23,12 @@ pub struct Scanning {
     pub scan: ScanFn,
     /// Recompiles on rule changes; stops when dropped.
     pub watcher: Option<RuleWatcher>,
+    /// The scanner itself (the retro-hunt scans released copies with it).
+    pub scanner: Arc<Scanner>,
+    /// The rule folders.
+    pub sources: RuleSources,
+    /// A message after each recompile (the retro-hunt's cue).
+    pub rules_changed: std::sync::mpsc::Receiver<()>,
 }
 
 /// Where the default rules are: `--rules`/`$ZION_RULES`, else the installed
@@ -75,13 +81,15 @@ pub fn start(
     let scanner = Arc::new(Scanner::new(config).context("starting the scan worker")?);
     // The scanner logs the confinement its first worker reported.
     let reloaded = scanner.clone();
-    let watcher = RuleWatcher::start(sources, rules_file, move |event| match event {
+    let (rules_tx, rules_changed) = std::sync::mpsc::channel();
+    let watcher = RuleWatcher::start(sources.clone(), rules_file, move |event| match event {
         RulesEvent::Recompiled { rule_count, files } => {
             reloaded.reload();
             tracing::info!(
                 "rules changed ({rule_count} rules, {files} files): rescanning the quarantine"
             );
             rescan_all(&store);
+            let _ = rules_tx.send(());
         }
         RulesEvent::Rejected(e) => tracing::warn!("{e}"),
     });
@@ -94,8 +102,15 @@ pub fn start(
     };
     // Each source gets its own workers: a file that exploited libyara sees
     // no other source's files and decides no other source's verdicts.
-    let scan: ScanFn = Arc::new(move |source: &str, path: &Path| scanner.scan_for(source, path));
-    Ok(Scanning { scan, watcher })
+    let scanning = scanner.clone();
+    let scan: ScanFn = Arc::new(move |source: &str, path: &Path| scanning.scan_for(source, path));
+    Ok(Scanning {
+        scan,
+        watcher,
+        scanner,
+        sources,
+        rules_changed,
+    })
 }
 
 /// The scanner's archive limits from `[quarantine] archives` (the ratio's
