@@ -145,6 +145,10 @@ pub async fn call(connection: zbus::Connection, request: Request) -> Result<Outc
             .map(|item| Outcome::Released(Box::new(item))),
         Request::Delete { id } => proxy.delete(id).await.map(|()| Outcome::Deleted(id)),
         Request::Rescan { id } => proxy.rescan(id).await.map(|()| Outcome::Rescanning(id)),
+        Request::Sanitise { id } => proxy
+            .sanitise(id)
+            .await
+            .map(|(_, _, summary)| Outcome::Sanitised(summary)),
     };
     outcome.map_err(explain)
 }
