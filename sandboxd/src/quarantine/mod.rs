@@ -48,7 +48,8 @@ pub struct QuarantineArgs {
     pub sanitise_runtime: Option<String>,
     /// The sanitiser Podman: a Podman API service whose runtime is gVisor
     /// (`podman --runtime zion-gvisor system service unix://…`), tried
-    /// first; without it the converter runs under the session's Podman.
+    /// first; without it the converter runs under the session's Podman
+    /// [default: $XDG_RUNTIME_DIR/zion/podman-gvisor.sock].
     #[arg(long, env = "ZION_SANITISE_PODMAN")]
     pub sanitise_podman: Option<String>,
     /// Seconds one conversion may take [default: 120].
@@ -69,7 +70,12 @@ impl QuarantineArgs {
         if let Some(runtime) = &self.sanitise_runtime {
             settings.runtime.clone_from(runtime);
         }
-        settings.gvisor_podman.clone_from(&self.sanitise_podman);
+        // The session's sanitiser Podman (zion-sanitiser-podman.service).
+        settings.gvisor_podman = self.sanitise_podman.clone().or_else(|| {
+            let runtime = std::env::var_os("XDG_RUNTIME_DIR")?;
+            let socket = PathBuf::from(runtime).join("zion/podman-gvisor.sock");
+            Some(format!("unix://{}", socket.display()))
+        });
         if let Some(secs) = self.sanitise_timeout {
             settings.timeout = std::time::Duration::from_secs(secs);
         }

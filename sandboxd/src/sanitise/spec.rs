@@ -125,7 +125,9 @@ pub enum Isolation {
 impl Isolation {
     /// From the runtime Podman says the container ran under.
     pub fn of_runtime(runtime: &str) -> Isolation {
-        if runtime == GVISOR_RUNTIME || runtime == "runsc" {
+        // By name, or by path (`podman --runtime /usr/lib/zion/zion-gvisor`).
+        let name = runtime.rsplit('/').next().unwrap_or(runtime);
+        if name == GVISOR_RUNTIME || name == "runsc" {
             Isolation::Gvisor
         } else {
             Isolation::Hardened {
@@ -434,6 +436,10 @@ mod tests {
     #[test]
     fn isolation_is_what_podman_ran() {
         assert_eq!(Isolation::of_runtime("zion-gvisor").word(), "gvisor");
+        assert_eq!(
+            Isolation::of_runtime("/usr/lib/zion/zion-gvisor").word(),
+            "gvisor"
+        );
         assert_eq!(Isolation::of_runtime("runc").word(), "runc-hardened");
         assert_eq!(Isolation::of_runtime("crun").word(), "runc-hardened");
         assert_eq!(
