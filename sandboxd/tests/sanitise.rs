@@ -381,3 +381,49 @@ async fn hostile_inputs_end_in_clear_failures_within_the_time_limit() {
         "{items:?}"
     );
 }
+
+/// A daemon killed mid-conversion leaves a running converter and a job
+/// folder; the next daemon removes both (the folder when it starts, the
+/// container before it runs a converter of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_killed_daemon_left_is_removed_by_the_next() {
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env, REVIEW_OUTBOX);
+    let mut daemon = start_daemon(&env, &[]);
+    let (_bus, proxy) = connect_quarantine(&env).await;
+    let endless = "0 0 1 1 re f\n".repeat(20_000_000);
+    let slow = quarantined(
+        &env,
+        &proxy,
+        "slow.pdf",
+        &pdf(1, endless.as_bytes(), true, false),
+    )
+    .await;
+    drop(endless);
+    let chart = quarantined(&env, &proxy, "chart.png", &png(8, 8)).await;
+    let call = {
+        let proxy = proxy.clone();
+        tokio::spawn(async move { proxy.sanitise(slow.id).await })
+    };
+    eventually("a running converter", Duration::from_secs(30), || {
+        let found = !containers(&env).is_empty() && !leftovers(&env).is_empty();
+        async move { found.then_some(()) }
+    })
+    .await;
+    daemon.kill();
+    assert!(
+        call.await.expect("task").is_err(),
+        "the call dies with the daemon"
+    );
+    assert!(!containers(&env).is_empty() && !leftovers(&env).is_empty());
+
+    let daemon = start_daemon(&env, &[]);
+    assert!(leftovers(&env).is_empty(), "{:?}", leftovers(&env));
+    let (_bus, proxy) = connect_quarantine(&env).await;
+    proxy
+        .sanitise(chart.id)
+        .await
+        .unwrap_or_else(|e| panic!("sanitise: {e}\n{}", daemon.log()));
+    assert_eq!(containers(&env), "", "{}", daemon.log());
+    assert!(leftovers(&env).is_empty());
+}

@@ -134,6 +134,7 @@ pub async fn start(
         let store =
             Store::open(store_paths, layout, audit).context("opening the quarantine store")?;
         store.set_limits(limits);
+        crate::sanitise::remove_job_leftovers(&store);
         for from in &names {
             // The profile's `~/Outbox` and `~/Outbox/<to>` for every other
             // profile (see `zion_profiles::ProfilePaths`).

@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use podman_api::conn::TtyChunk;
-use podman_api::opts::{ContainerDeleteOpts, ContainerLogsOpts};
+use podman_api::opts::{
+    ContainerDeleteOpts, ContainerListFilter, ContainerListOpts, ContainerLogsOpts,
+};
 use zion_profiles::podman::{self, PodmanCandidates};
 use zion_profiles::{LifecycleError, PodmanClient, Timeouts};
 use zion_quarantine::{Item, ItemId, StateKind, Store, StoreError};
@@ -251,7 +253,11 @@ impl Sanitiser {
     async fn client(&self, id: ItemId) -> Result<&PodmanClient, SanitiseError> {
         self.podman
             .get_or_try_init(|| async {
-                podman::connect(&PodmanCandidates::from_env(), self.settings.podman).await
+                let client =
+                    podman::connect(&PodmanCandidates::from_env(), self.settings.podman).await?;
+                // Before this daemon made any: what a killed one left.
+                remove_leftovers(&client).await;
+                Ok::<_, anyhow::Error>(client)
             })
             .await
             .map_err(|e| SanitiseError::Podman {
@@ -559,6 +565,71 @@ impl Sanitiser {
     }
 }
 
+/// Removes every converter container (a daemon killed mid-conversion
+/// leaves its own).
+async fn remove_leftovers(podman: &PodmanClient) {
+    let opts = ContainerListOpts::builder()
+        .all(true)
+        .filter([ContainerListFilter::LabelKey(spec::LABEL_SANITISE.into())])
+        .build();
+    let list = match podman
+        .timed(
+            "GET /libpod/containers/json",
+            podman.api().containers().list(&opts),
+        )
+        .await
+    {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::warn!("looking for converters a previous run left: {e}");
+            return;
+        }
+    };
+    let delete = ContainerDeleteOpts::builder()
+        .force(true)
+        .timeout(0)
+        .build();
+    for id in list.into_iter().filter_map(|c| c.id) {
+        tracing::info!("removing the converter {id} a previous run left");
+        let c = podman.api().containers().get(&id);
+        if let Err(e) = podman
+            .timed(
+                &format!("DELETE /libpod/containers/{id}"),
+                c.delete(&delete),
+            )
+            .await
+        {
+            tracing::warn!("removing the converter {id}: {e}");
+        }
+    }
+}
+
+/// Removes the job folders a killed daemon left in the store's
+/// `sanitise/` folder; call before any job starts.
+pub fn remove_job_leftovers(store: &Store) {
+    let base = jobs_dir(store);
+    for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+        let path = entry.path();
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => tracing::info!(
+                "removed the sanitise job {} a previous run left",
+                path.display()
+            ),
+            Err(e) => tracing::warn!("removing {}: {e}", path.display()),
+        }
+    }
+}
+
+/// `<quarantine>/sanitise`, beside the store's objects (same filesystem).
+fn jobs_dir(store: &Store) -> PathBuf {
+    store
+        .paths()
+        .objects
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .join("sanitise")
+}
+
 fn podman_error(id: ItemId, what: &str, e: &LifecycleError) -> SanitiseError {
     SanitiseError::Podman {
         id,
@@ -628,12 +699,7 @@ fn prepare(store: &Store, id: ItemId) -> Result<Job, SanitiseError> {
         id,
         name: item.safe_name.clone(),
     })?;
-    let base = store
-        .paths()
-        .objects
-        .parent()
-        .unwrap_or(Path::new("/"))
-        .join("sanitise");
+    let base = jobs_dir(store);
     std::fs::create_dir_all(&base).map_err(io(id, "creating", &base))?;
     let dir = tempfile::Builder::new()
         .prefix(&format!("{id}-"))
