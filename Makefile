@@ -70,7 +70,7 @@ BIN_SRC ?= $(ZION_TARGET_DIR)/$(if $(strip $(foreach b,$(ZION_BINS),$(if $(wildc
 ZION_OPTIONAL_BINS := zion-panel zion-bar
 ZION_DEST := $(DESTDIR)$(PREFIX)
 # The shipped files name /usr/bin; the installed ones name $(PREFIX)/bin.
-ZION_REWRITE := sed -e 's|/usr/bin/zion-|$(PREFIX)/bin/zion-|g' -e 's|^Exec=zion-session|Exec=$(PREFIX)/bin/zion-session|' -e 's|^TryExec=zion-session|TryExec=$(PREFIX)/bin/zion-session|'
+ZION_REWRITE := sed -e 's|/usr/bin/zion-|$(PREFIX)/bin/zion-|g' -e 's|/usr/lib/zion/|$(PREFIX)/lib/zion/|g' -e 's|^Exec=zion-session|Exec=$(PREFIX)/bin/zion-session|' -e 's|^TryExec=zion-session|TryExec=$(PREFIX)/bin/zion-session|'
 
 # `make deb`: zion_<version>_<arch>.deb in target/deb from release binaries
 # (built here), for `sudo apt install ./target/deb/zion_*.deb`.
@@ -93,6 +93,7 @@ install:
 	install -m 0644 session-files/zion.toml "$(ZION_DEST)/share/zion/zion.toml"
 	install -m 0644 session-files/rules/* "$(ZION_DEST)/share/zion/rules/"
 	install -m 0644 session-files/images/* "$(ZION_DEST)/share/zion/images/"
+	install -D -m 0755 session-files/containers/zion-gvisor "$(ZION_DEST)/lib/zion/zion-gvisor"
 	@echo "install: Zion is in $(ZION_DEST); pick \"Zion\" at the login screen (display managers read $(PREFIX)/share/wayland-sessions when it is in XDG_DATA_DIRS; SDDM reads /usr/share/wayland-sessions only)"
 
 # WLCS conformance: builds Zion's integration (compositor/wlcs, a cdylib) and

@@ -137,6 +137,10 @@ pub trait Quarantine1 {
     fn rescan(&self, id: u64) -> zbus::Result<()>;
     /// Holds an item or lets it go.
     fn hold(&self, id: u64, held: bool) -> zbus::Result<()>;
+    /// Makes a safe copy of a PDF or image item in a converter with no
+    /// network: the new item's id, the isolation (`gvisor` or
+    /// `runc-hardened`) and a summary.
+    fn sanitise(&self, id: u64) -> zbus::Result<(u64, String, String)>;
     /// The audit log: chain intact, entries, breaks found ("TIME: what").
     fn audit_status(&self) -> zbus::Result<(bool, u64, Vec<String>)>;
     /// Every released content a rule matched after its release (issue 17).

@@ -168,6 +168,10 @@ pub async fn call(connection: zbus::Connection, request: Request) -> Result<Outc
             .move_back(id)
             .await
             .map(|recall| Outcome::MovedBack(Box::new(recall))),
+        Request::Sanitise { id } => proxy
+            .sanitise(id)
+            .await
+            .map(|(_, _, summary)| Outcome::Sanitised(summary)),
     };
     outcome.map_err(explain)
 }

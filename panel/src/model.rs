@@ -59,6 +59,11 @@ pub enum Request {
         /// The released item.
         id: u64,
     },
+    /// `Sanitise(id)`: a safe copy made in a converter with no network.
+    Sanitise {
+        /// The item.
+        id: u64,
+    },
 }
 
 impl Request {
@@ -70,6 +75,7 @@ impl Request {
             | Request::Delete { id }
             | Request::Rescan { id }
             | Request::MoveBack { id } => *id,
+            Request::Sanitise { id } => *id,
         }
     }
 }
@@ -85,6 +91,9 @@ pub enum Outcome {
     Rescanning(u64),
     /// A recalled item's copies were moved back.
     MovedBack(Box<RecallInfo>),
+    /// A safe copy was made: the daemon's summary (it names the new item
+    /// and how the converter was confined).
+    Sanitised(String),
 }
 
 /// A question the user answers before a call that cannot be undone or that
@@ -728,6 +737,7 @@ impl Panel {
                 Notice::Info(format!("{} will be scanned again", name(id)))
             }
             Ok(Outcome::MovedBack(recall)) => super::recall::moved_notice(&recall),
+            Ok(Outcome::Sanitised(summary)) => Notice::Info(summary),
             Err(e) => Notice::Error(format!("{}: {e}", name(request.id()))),
         }
     }
@@ -1019,6 +1029,27 @@ mod tests {
                 "Release to personal",
                 "Release to work"
             ]
+        );
+    }
+
+    #[test]
+    fn sanitising_says_where_the_copy_is_and_how_it_was_made() {
+        let mut p = panel();
+        let ask = p.update(Event::Ask(Request::Sanitise { id: 2 }));
+        assert_eq!(ask, vec![Effect::Call(Request::Sanitise { id: 2 })]);
+        let summary = "item 2 sanitised into item 9 (eicar.sanitised.pdf), converted in gVisor with no network (interfaces: lo)";
+        p.update(Event::Done(
+            Request::Sanitise { id: 2 },
+            Ok(Outcome::Sanitised(summary.into())),
+        ));
+        assert_eq!(p.notice, Some(Notice::Info(summary.into())));
+        p.update(Event::Done(
+            Request::Sanitise { id: 2 },
+            Err("not a PDF or an image".into()),
+        ));
+        assert_eq!(
+            p.notice,
+            Some(Notice::Error("eicar.com: not a PDF or an image".into()))
         );
     }
 

@@ -635,7 +635,7 @@ impl Store {
     /// reports (`SEEK_DATA`/`SEEK_HOLE`) is read, and blocks of zeros in it are
     /// skipped, not written. `None` when the file grew, shrank, or more than
     /// `budget` bytes of data turned up (holes filled during the copy).
-    fn copy_in(
+    pub(crate) fn copy_in(
         &self,
         fd: &OwnedFd,
         temp: &OsStr,

@@ -6,6 +6,7 @@ pub mod verdict;
 // The store and its journal, ingest, recovery, watcher and policy.
 pub mod audit;
 mod batch;
+pub mod derived;
 pub mod error;
 pub mod ingest;
 pub mod item;

@@ -13,6 +13,7 @@ pub mod profiles_dbus;
 pub mod quarantine;
 pub mod reload;
 pub mod sandbox;
+pub mod sanitise;
 pub mod session;
 pub mod sound;
 

@@ -26,6 +26,9 @@ pub enum TestImage {
     /// Minbase plus Debian's Chromium: `localhost/zion-browser`, the
     /// disposable browser's image (issue 6).
     Browser,
+    /// Minbase plus poppler and Pillow: `localhost/zion-sanitiser`, the
+    /// converter that makes safe copies of PDFs and images (issue 17).
+    Sanitiser,
 }
 
 impl TestImage {
@@ -35,6 +38,7 @@ impl TestImage {
             TestImage::Base => "localhost/zion-test-base",
             TestImage::Wayland => "localhost/zion-test-wayland",
             TestImage::Browser => "localhost/zion-browser",
+            TestImage::Sanitiser => "localhost/zion-sanitiser",
         }
     }
 
@@ -44,6 +48,9 @@ impl TestImage {
             TestImage::Base => include_str!("../../session-files/images/base.packages"),
             TestImage::Wayland => include_str!("../../session-files/images/wayland.packages"),
             TestImage::Browser => include_str!("../../session-files/images/browser.packages"),
+            TestImage::Sanitiser => {
+                include_str!("../../session-files/images/sanitiser.packages")
+            }
         };
         Recipe::parse(text)
     }

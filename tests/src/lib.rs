@@ -42,7 +42,7 @@ pub use dbus::DbusBus;
 pub use env::{TestEnv, XdgDirs};
 pub use error::HarnessError;
 pub use images::TestImage;
-pub use podman::PodmanService;
+pub use podman::{GvisorService, PodmanService};
 
 /// The project's shared data (YARA rule sets, the corpus generator):
 /// `$ZION_SHARED_DATA`, else `shared/data` beside the checkout (CI clones

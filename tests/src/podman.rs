@@ -14,7 +14,12 @@ use crate::HarnessError;
 /// `containers.conf` for test services. These settings suit the test
 /// machines (hybrid cgroups, where crun fails; runc's rlimit checks); a normal
 /// desktop needs none of them, so they live here and not in Zion's defaults.
-const CONTAINERS_CONF: &str = r#"[containers]
+/// `zion-gvisor` (gVisor with no network, the sanitiser's runtime) is
+/// registered as the installed session's
+/// `/etc/containers/containers.conf.d/zion-gvisor.conf` does, from the
+/// checkout.
+const CONTAINERS_CONF: &str = concat!(
+    r#"[containers]
 default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 
 [engine]
@@ -23,7 +28,13 @@ exit_command_delay = 5
 lock_type = "file"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
-"#;
+
+[engine.runtimes]
+zion-gvisor = [""#,
+    env!("CARGO_MANIFEST_DIR"),
+    r#"/../session-files/containers/zion-gvisor"]
+"#
+);
 
 /// A running private Podman API service.
 pub struct PodmanService {
@@ -133,6 +144,52 @@ impl PodmanService {
         // A rootless service's tmp_dir (see write_configs).
         crate::cleanup::kill_pause_process(&self.dir.join("tmp"));
         crate::cleanup::reap_dir(&self.dir);
+    }
+}
+
+/// A second API service on a [`PodmanService`]'s store and configuration
+/// whose containers run under gVisor (`podman --runtime zion-gvisor`), as
+/// the session's sanitiser Podman does: Podman 4.3 ignores the runtime a
+/// container's spec asks for (`oci_runtime`), so the runtime is chosen per
+/// service. Stopped when dropped; its containers go with the main service's.
+pub struct GvisorService {
+    socket: PathBuf,
+    child: Child,
+}
+
+impl GvisorService {
+    /// The service's address, as `ZION_SANITISE_PODMAN` takes it.
+    pub fn uri(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+}
+
+impl Drop for GvisorService {
+    fn drop(&mut self) {
+        stop_group(&mut self.child, Duration::from_secs(5));
+    }
+}
+
+impl PodmanService {
+    /// Starts a [`GvisorService`] beside this (rootful) service.
+    pub fn start_gvisor(&self) -> Result<GvisorService, HarnessError> {
+        require_program("runsc")?;
+        let socket = self.dir.join("podman-gvisor.sock");
+        let mut podman = Command::new("podman");
+        podman
+            .args(["--log-level", "warn", "--runtime", "zion-gvisor"])
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .envs(config_env(&self.dir));
+        let child = start_service(
+            "the gVisor Podman API service",
+            podman,
+            &self.dir,
+            "podman-gvisor",
+            &socket,
+            Duration::from_secs(30),
+        )?;
+        Ok(GvisorService { socket, child })
     }
 }
 

@@ -12,6 +12,8 @@ use podman_api::opts::ImageTagOpts;
 use zion_config::Config;
 use zion_config::SessionPaths;
 use zion_profiles::image::BROWSER_IMAGE_NAME;
+/// The sanitiser's converter image (issue 17), built from sanitiser.packages.
+const SANITISER_IMAGE_NAME: &str = "localhost/zion-sanitiser";
 use zion_profiles::image::{self, phase_fraction, Builder, Progress, Recipe};
 use zion_profiles::podman::{self, PodmanCandidates};
 use zion_profiles::{PodmanClient, Timeouts};
@@ -31,6 +33,10 @@ pub enum ImageCommand {
         /// Also build the disposable browser's image (localhost/zion-browser).
         #[arg(long)]
         browser: bool,
+        /// Also build the sanitiser's converter image
+        /// (localhost/zion-sanitiser: poppler and Pillow).
+        #[arg(long)]
+        sanitiser: bool,
         /// The configuration file [default: $XDG_CONFIG_HOME/zion/zion.toml,
         /// else the built-in profiles].
         #[arg(long)]
@@ -54,6 +60,7 @@ pub fn run(command: ImageCommand) -> ExitCode {
     let ImageCommand::Build {
         profile,
         browser,
+        sanitiser,
         config,
         recipes,
         mirror,
@@ -68,7 +75,14 @@ pub fn run(command: ImageCommand) -> ExitCode {
     };
     crate::bus::run(async move {
         let config = load_config(config)?;
-        let wanted = wanted_images(&config, profile.as_deref(), browser)?;
+        let mut wanted = wanted_images(&config, profile.as_deref(), browser)?;
+        if sanitiser {
+            wanted.push(Wanted {
+                image: SANITISER_IMAGE_NAME.to_owned(),
+                recipe: "sanitiser".to_owned(),
+                users: vec!["the sanitiser".to_owned()],
+            });
+        }
         let podman = podman::connect(
             &PodmanCandidates::from_env(),
             Timeouts::from(&config.podman),

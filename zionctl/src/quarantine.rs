@@ -46,6 +46,11 @@ pub enum QuarantineCommand {
     /// Moves every copy of a recalled item that is still the released file
     /// back into the quarantine (a new rule matched it after its release).
     Recall { id: u64 },
+    /// Makes a safe copy of a PDF or an image, in a converter with no
+    /// network (gVisor when Podman has it): pages drawn to pixels and
+    /// rebuilt, images written again without metadata. The copy is a new
+    /// item, scanned like any other; the original stays held.
+    Sanitise { id: u64 },
     /// Prints every change as it happens (Ctrl+C stops).
     Watch {
         /// Stop after this many changes.
@@ -130,6 +135,13 @@ async fn call(command: QuarantineCommand) -> Result<(), String> {
         QuarantineCommand::Unhold { id } => {
             proxy.hold(id, false).await.map_err(explain)?;
             println!("item {id} is no longer held");
+        }
+        QuarantineCommand::Sanitise { id } => {
+            let (copy, isolation, summary) = proxy.sanitise(id).await.map_err(explain)?;
+            println!("{summary}");
+            println!(
+                "new item {copy} (isolation: {isolation}); see `zionctl quarantine show {copy}`"
+            );
         }
         QuarantineCommand::Watch { count } => watch(&proxy, count).await?,
     }

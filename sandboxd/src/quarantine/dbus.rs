@@ -69,6 +69,7 @@ impl From<StoreError> for QuarantineError {
 /// The interface over one store.
 pub struct Quarantine1 {
     store: Arc<Store>,
+    sanitiser: Arc<crate::sanitise::Sanitiser>,
     profiles: Vec<String>,
     transfers: Transfers,
     gate: Gate,
@@ -80,6 +81,7 @@ impl Quarantine1 {
     pub fn new(store: Arc<Store>, profiles: Vec<String>, transfers: Transfers) -> Quarantine1 {
         Quarantine1 {
             store,
+            sanitiser: Arc::new(crate::sanitise::Sanitiser::new(Default::default())),
             profiles,
             transfers,
             gate: Gate::new(),
@@ -163,6 +165,17 @@ fn transfer_destination(from: &str, asked: Destination) -> Destination {
             from: from.to_owned(),
         },
         other => other,
+    }
+}
+
+fn sanitise_error(e: crate::sanitise::SanitiseError) -> QuarantineError {
+    use crate::sanitise::SanitiseError as E;
+    match e {
+        E::Store(e) => e.into(),
+        e @ (E::NotConvertible { .. } | E::NotHere { .. } | E::TooLarge { .. }) => {
+            QuarantineError::NotAllowed(e.to_string())
+        }
+        e => QuarantineError::Failed(e.to_string()),
     }
 }
 
@@ -283,6 +296,32 @@ impl Quarantine1 {
         Ok(())
     }
 
+    /// Makes a safe copy of a PDF or image item in a throw-away converter
+    /// with no network (see [`crate::sanitise`]): returns the new item's
+    /// id, the isolation (`gvisor` or `runc-hardened`) and a summary. The
+    /// original stays as it is.
+    async fn sanitise(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] bus: &zbus::Connection,
+        id: u64,
+    ) -> Result<(u64, String, String), Guarded<QuarantineError>> {
+        self.gate.check(bus, &header).await?;
+        let id = item_id(id).map_err(Guarded::Failed)?;
+        let made = self.sanitiser.sanitise(self.store.clone(), id).await;
+        match made {
+            Ok(copy) => Ok((
+                u64::try_from(copy.item.id.0).unwrap_or_default(),
+                copy.isolation.word().to_owned(),
+                copy.summary(id),
+            )),
+            Err(e) => {
+                tracing::warn!("{e}");
+                Err(Guarded::Failed(sanitise_error(e)))
+            }
+        }
+    }
+
     /// The release audit log: whether its chain is intact (no break ever
     /// found), how many entries it holds, and each break found ("TIME: what").
     async fn audit_status(&self) -> Result<(bool, u64, Vec<String>), QuarantineError> {
@@ -383,10 +422,11 @@ pub async fn serve(
     profiles: Vec<String>,
     transfers: Transfers,
     mut events: tokio::sync::mpsc::UnboundedReceiver<StoreEvent>,
+    sanitiser: Arc<crate::sanitise::Sanitiser>,
 ) -> zbus::Result<()> {
-    bus.object_server()
-        .at(PATH, Quarantine1::new(store, profiles, transfers.clone()))
-        .await?;
+    let mut iface = Quarantine1::new(store, profiles, transfers.clone());
+    iface.sanitiser = sanitiser;
+    bus.object_server().at(PATH, iface).await?;
     bus.request_name(NAME).await?;
     let iface = bus
         .object_server()

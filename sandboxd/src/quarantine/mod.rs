@@ -38,6 +38,51 @@ pub struct QuarantineArgs {
     /// The default YARA rule folder [default: the installed session-files rules].
     #[arg(long, env = "ZION_RULES")]
     pub rules: Option<PathBuf>,
+    /// The sanitiser's converter image [default: localhost/zion-sanitiser
+    /// tagged with its recipe's hash, as `zionctl image build --sanitiser`
+    /// builds it].
+    #[arg(long, env = "ZION_SANITISER_IMAGE")]
+    pub sanitiser_image: Option<String>,
+    /// The OCI runtime the converter is tried under first [default:
+    /// zion-gvisor]; Podman's default (runc, hardened) when Podman has none
+    /// of that name.
+    #[arg(long, env = "ZION_SANITISE_RUNTIME")]
+    pub sanitise_runtime: Option<String>,
+    /// The sanitiser Podman: a Podman API service whose runtime is gVisor
+    /// (`podman --runtime zion-gvisor system service unix://…`), tried
+    /// first; without it the converter runs under the session's Podman
+    /// [default: $XDG_RUNTIME_DIR/zion/podman-gvisor.sock].
+    #[arg(long, env = "ZION_SANITISE_PODMAN")]
+    pub sanitise_podman: Option<String>,
+    /// Seconds one conversion may take [default: 120].
+    #[arg(long, env = "ZION_SANITISE_TIMEOUT")]
+    pub sanitise_timeout: Option<u64>,
+}
+
+impl QuarantineArgs {
+    /// The sanitiser's settings these options give.
+    pub fn sanitise_settings(&self, config: &Config) -> crate::sanitise::Settings {
+        let mut settings = crate::sanitise::Settings {
+            podman: zion_profiles::Timeouts::from(&config.podman),
+            ..Default::default()
+        };
+        if let Some(image) = &self.sanitiser_image {
+            settings.image.clone_from(image);
+        }
+        if let Some(runtime) = &self.sanitise_runtime {
+            settings.runtime.clone_from(runtime);
+        }
+        // The session's sanitiser Podman (zion-sanitiser-podman.service).
+        settings.gvisor_podman = self.sanitise_podman.clone().or_else(|| {
+            let runtime = std::env::var_os("XDG_RUNTIME_DIR")?;
+            let socket = PathBuf::from(runtime).join("zion/podman-gvisor.sock");
+            Some(format!("unix://{}", socket.display()))
+        });
+        if let Some(secs) = self.sanitise_timeout {
+            settings.timeout = std::time::Duration::from_secs(secs);
+        }
+        settings
+    }
 }
 
 /// The running quarantine; dropping it stops the inbox watcher.
@@ -91,6 +136,7 @@ pub async fn start(
         let store =
             Store::open(store_paths, layout, audit).context("opening the quarantine store")?;
         store.set_limits(limits);
+        crate::sanitise::remove_job_leftovers(&store);
         for from in &names {
             // The profile's `~/Outbox` and `~/Outbox/<to>` for every other
             // profile (see `zion_profiles::ProfilePaths`).
@@ -131,6 +177,9 @@ pub async fn start(
             profiles,
             policy.transfers.clone(),
             signal_events,
+            Arc::new(crate::sanitise::Sanitiser::new(
+                args.sanitise_settings(config),
+            )),
         )
         .await
         .with_context(|| format!("serving {} on the session bus", dbus::NAME))?;

@@ -5,7 +5,12 @@ use zion_tests::images::{ImageCache, TestImage};
 
 fn main() {
     let cache = ImageCache::default_location();
-    for image in [TestImage::Base, TestImage::Wayland, TestImage::Browser] {
+    for image in [
+        TestImage::Base,
+        TestImage::Wayland,
+        TestImage::Browser,
+        TestImage::Sanitiser,
+    ] {
         match cache.ensure(image) {
             Ok(reference) => println!("test image ready: {reference}"),
             Err(err) => {
