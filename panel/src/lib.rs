@@ -4,7 +4,10 @@
 //!
 //! - [`model`]: the panel's state and events as plain values (tested without iced).
 //! - [`order`]: the list's sort keys (names in natural order).
-//! - [`bulk`]: releasing every clean ticked item with one question.
+//! - [`bulk`]: acting on every ticked item (release, delete, hold) with one question.
+//! - [`selection`]: ctrl- and shift-click ranges over the list's order.
+//! - [`window`]: which rows a scroll offset shows (only those are built).
+//! - [`names`]: a hostile file name shown as one honest line.
 //! - [`format`]: badges, sources, sizes, ages and countdowns in words.
 //! - [`mime`]: a file's type guessed from its first bytes.
 //! - [`config`]: the bus, the store and zion.toml's profiles and policy.
@@ -19,8 +22,11 @@ pub mod daemon;
 pub mod format;
 pub mod mime;
 pub mod model;
+pub mod names;
 pub mod order;
+pub mod selection;
 pub mod view;
+pub mod window;
 
 pub use app::{App, Message};
 pub use config::Config;
