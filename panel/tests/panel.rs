@@ -884,7 +884,8 @@ fn hostile_file_names_stay_one_line_and_do_not_break_the_list() {
     let env = TestEnv::new().expect("test environment");
     write_config(&env);
     let inbox = downloads(&env);
-    let long = format!("{}.txt", "x".repeat(251));
+    // 250 bytes: with the browser's `.part` while it downloads, the most a name holds.
+    let long = format!("{}.txt", "x".repeat(246));
     let names = [
         "a-first.txt".to_owned(),
         "b-line\nbreak.txt".to_owned(),
