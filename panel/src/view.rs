@@ -331,6 +331,7 @@ fn list_row<'a>(panel: &'a Panel, item: &'a ItemInfo) -> Element<'a, Message> {
         container(badge(Badge::of(item))).width(STATE_W),
     ]
     .spacing(8)
+    .height(Length::Fill)
     .align_y(Alignment::Center);
     let id = item.id;
     let tick = checkbox(panel.marked.contains(&id)).on_toggle_maybe(

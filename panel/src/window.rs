@@ -58,15 +58,16 @@ impl Viewport {
         if count == 0 {
             return 0..0;
         }
-        let first = (self.offset / ROW_HEIGHT) as usize;
-        let last = self.offset.saturating_add(self.height).div_ceil(ROW_HEIGHT) as usize;
+        // An offset past the end (the list shrank under it, or a float
+        // rounded up) shows the list's tail, as the scrollable will.
+        let whole = u32::try_from(count)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(ROW_HEIGHT);
+        let offset = self.offset.min(whole.saturating_sub(self.height));
+        let first = (offset / ROW_HEIGHT) as usize;
+        let last = offset.saturating_add(self.height).div_ceil(ROW_HEIGHT) as usize;
         let start = first.saturating_sub(OVERSCAN).min(count);
         let end = last.saturating_add(OVERSCAN).min(count);
-        // Scrolled past the end (the list shrank under the offset): show its tail.
-        if start >= end {
-            let seen = self.height.div_ceil(ROW_HEIGHT) as usize + OVERSCAN;
-            return count.saturating_sub(seen)..count;
-        }
         start..end
     }
 
@@ -143,6 +144,8 @@ mod tests {
         let rows = at(9000.0 * H, 460.0).rows(20);
         assert_eq!(rows, 6..20);
         assert!(!rows.is_empty());
+        // Past the end of a long list: its last screenful, not a few rows.
+        assert_eq!(at(1e9, 460.0).rows(10_000), 9990 - OVERSCAN..10_000);
     }
 
     #[test]
