@@ -10,6 +10,7 @@ use zion_config::quarantine::Policy;
 
 pub use super::bulk::{BulkAction, BulkProgress, BulkRelease};
 use super::format::Badge;
+use super::names::one_line;
 pub use super::order::{Sort, SortKey};
 use super::selection;
 pub use super::selection::Pick;
@@ -700,7 +701,7 @@ impl Panel {
         let name = self
             .items
             .get(&id)
-            .map_or_else(|| format!("item {id}"), |i| i.name.clone());
+            .map_or_else(|| format!("item {id}"), |i| one_line(&i.name));
         let answer = match result {
             Ok(_) => Ok(()),
             Err(e) => Err(format!("{name}: {e}")),
@@ -799,7 +800,7 @@ impl Panel {
             Request::Delete { .. } => Some(Confirm {
                 question: format!(
                     "Delete {}? It is removed from the quarantine and cannot be recovered.",
-                    item.name
+                    one_line(&item.name)
                 ),
                 yes: "Delete".to_owned(),
                 request: request.clone(),
@@ -842,7 +843,7 @@ impl Panel {
         let name = |id: u64| {
             self.items
                 .get(&id)
-                .map_or_else(|| format!("item {id}"), |i| i.name.clone())
+                .map_or_else(|| format!("item {id}"), |i| one_line(&i.name))
         };
         match result {
             Ok(Outcome::Released(item)) => {
@@ -853,7 +854,7 @@ impl Panel {
                     }
                     _ => String::new(),
                 };
-                Notice::Info(format!("Released {} to {dest}", item.name))
+                Notice::Info(format!("Released {} to {dest}", one_line(&item.name)))
             }
             Ok(Outcome::Deleted(id)) => Notice::Info(format!("Deleted {}", name(id))),
             Ok(Outcome::Rescanning(id)) => {
@@ -1598,5 +1599,28 @@ mod tests {
                 "Held 0 items; 1 failed: eicar.com: no such item".into()
             ))
         );
+    }
+    #[test]
+    fn a_hostile_name_cannot_break_a_question_or_a_notice_into_lines() {
+        let mut p = Panel::new(Vec::new(), None, 1000);
+        p.update(Event::Listed(vec![item(
+            1,
+            "a\nFAKE: all clean\u{202E}",
+            "clean",
+        )]));
+        p.update(Event::Ask(Request::Delete { id: 1 }));
+        let question = p.confirm.clone().expect("a question").question;
+        assert!(
+            !question.contains('\n') && !question.contains('\u{202E}'),
+            "{question:?}"
+        );
+        p.update(Event::Done(
+            Request::Delete { id: 1 },
+            Ok(Outcome::Deleted(1)),
+        ));
+        let Some(Notice::Info(notice)) = p.notice.clone() else {
+            panic!("a notice");
+        };
+        assert_eq!(notice, "Deleted a\u{FFFD}FAKE: all clean\u{FFFD}");
     }
 }
