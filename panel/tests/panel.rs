@@ -977,3 +977,54 @@ fn hostile_file_names_stay_one_line_and_do_not_break_the_list() {
     assert!(ui.row("z-last.txt").contains(&"clean".to_owned()));
     drop(daemon);
 }
+
+/// Ticked items held with one click (the daemon records it), then deleted
+/// with one question: exactly those, and the others stay waiting.
+#[test]
+fn ticked_items_are_held_then_deleted_with_one_question() {
+    use zion_panel::Message;
+    const COUNT: usize = 20;
+    let (env, daemon, watch) = many_downloads(COUNT);
+    let mut ui = Ui::new(panel::application(panel_config(&env)));
+    ui.wait_for_text(&format!("{COUNT} items waiting"));
+    ui.click("Name");
+    ui.click("download-4.txt");
+    ui.emulator.update(
+        &ui.program,
+        Message::Keyboard(iced::keyboard::Event::ModifiersChanged(
+            iced::keyboard::Modifiers::SHIFT,
+        )),
+    );
+    ui.click("download-8.txt");
+    ui.wait_for_text("5 selected");
+
+    ui.click("Hold");
+    ui.wait_for_text("Held 5 items");
+    let picked = |n: usize| (4..=8).contains(&n);
+    for n in 0..COUNT {
+        let item = watch.named(&format!("download-{n}.txt"));
+        assert_eq!(item.held, picked(n), "download-{n}.txt held");
+    }
+
+    ui.click("Delete selected");
+    ui.wait_for_text(
+        "Delete 5 selected items from sandbox work #1? They are removed from the quarantine \
+         and cannot be recovered.",
+    );
+    for n in 0..COUNT {
+        assert_eq!(
+            watch.named(&format!("download-{n}.txt")).state,
+            "clean",
+            "nothing before the yes"
+        );
+    }
+    ui.click("Delete");
+    ui.wait_for_text("Deleted 5 items");
+    for n in 0..COUNT {
+        let item = watch.named(&format!("download-{n}.txt"));
+        let expected = if picked(n) { "deleted" } else { "clean" };
+        assert_eq!(item.state, expected, "download-{n}.txt");
+    }
+    ui.wait_for_text(&format!("{} items waiting", COUNT - 5));
+    drop(daemon);
+}
