@@ -9,9 +9,10 @@
 //! memory under 60 MB) and, when a panel from before is given, beside it
 //! in the same run on the same quarantine.
 //!
-//! Usage: bench-panel [--items N] [--idle SECONDS] [--before PATH]
+//! Usage: bench-panel [--items N] [--idle SECONDS] [--panel PATH] [--before PATH]
 //! `--before` (or `ZION_BENCH_PANEL_BEFORE`): another zion-panel binary,
-//! e.g. main's, measured the same way. Needs zion-sandboxd,
+//! e.g. main's, measured the same way; `--panel`: the panel to measure
+//! (default: the one beside this benchmark). Needs zion-sandboxd,
 //! zion-scan-worker, zion-compositor and zion-panel built beside it
 //! (`make bench` builds them).
 
@@ -36,6 +37,7 @@ struct Args {
     items: usize,
     idle: Duration,
     before: Option<PathBuf>,
+    panel: Option<PathBuf>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -44,6 +46,7 @@ fn args() -> anyhow::Result<Args> {
         // A minute: the ages' clock ticks once in it.
         idle: Duration::from_secs(60),
         before: std::env::var_os("ZION_BENCH_PANEL_BEFORE").map(PathBuf::from),
+        panel: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -54,6 +57,7 @@ fn args() -> anyhow::Result<Args> {
                 out.idle = Duration::from_secs(value()?.parse().context("--idle: seconds")?)
             }
             "--before" => out.before = Some(PathBuf::from(value()?)),
+            "--panel" => out.panel = Some(PathBuf::from(value()?)),
             other => bail!("unknown argument {other:?} (see the header of bench/src/panel.rs)"),
         }
     }
@@ -259,7 +263,18 @@ async fn main() -> anyhow::Result<()> {
     if !Path::new("/proc/self/stat").exists() {
         bail!("this benchmark reads /proc, which is not mounted");
     }
-    let panel_bin = sibling("zion-panel")?;
+    let panel_bin = match &args.panel {
+        Some(path) => path.clone(),
+        None => sibling("zion-panel")?,
+    };
+    for bin in [Some(&panel_bin), args.before.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if !bin.exists() {
+            bail!("{} does not exist", bin.display());
+        }
+    }
     let compositor_bin = sibling("zion-compositor")?;
     let env = TestEnv::new()?;
     let config = env.xdg.config.join("zion");
@@ -319,13 +334,23 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
 
-    let build = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
+    // The panels' build, as far as their path says (target/<profile>/…).
+    let build = |bin: &Path| {
+        let profile = bin.parent().and_then(Path::file_name);
+        match profile.and_then(|p| p.to_str()) {
+            Some("release") => "release",
+            Some("debug") => "debug",
+            _ => "unknown",
+        }
+    };
+    let build = match &args.before {
+        Some(before) if build(before) != build(&panel_bin) => {
+            format!("{} build, before: {}", build(&panel_bin), build(before))
+        }
+        _ => format!("{} build", build(&panel_bin)),
     };
     println!(
-        "zion-panel with {} items waiting ({build} build, on headless zion-compositor 1280x800; \
+        "zion-panel with {} items waiting ({build}, on headless zion-compositor 1280x800; \
          quarantine filled through zion-sandboxd in {:.1} s, {:.0} items/s):",
         args.items,
         filled.as_secs_f64(),
