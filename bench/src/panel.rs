@@ -267,13 +267,8 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => path.clone(),
         None => sibling("zion-panel")?,
     };
-    for bin in [Some(&panel_bin), args.before.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        if !bin.exists() {
-            bail!("{} does not exist", bin.display());
-        }
+    if !panel_bin.exists() {
+        bail!("{} does not exist", panel_bin.display());
     }
     let compositor_bin = sibling("zion-compositor")?;
     let env = TestEnv::new()?;
