@@ -52,7 +52,7 @@ run: build images
 	@if [ -n "$${WAYLAND_DISPLAY:-}$${DISPLAY:-}" ]; then bash session-files/dev/run.sh; else bash session-files/dev/walkthrough.sh; fi
 
 bench: deps
-	$(CARGO) build --release -p zion-bench -p zion-sandboxd -p zion-scanner -p zion-compositor --bins
+	$(CARGO) build --release -p zion-bench -p zion-sandboxd -p zion-scanner -p zion-compositor -p zion-panel --bins
 	@for b in target/release/bench-*; do [ -x "$$b" ] || continue; echo "== $$b"; $$b || exit 1; done
 
 clean:

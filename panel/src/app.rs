@@ -9,7 +9,12 @@ use iced::{Subscription, Task};
 
 use super::config::Config;
 use super::daemon::{self, Target, Update};
-use super::model::{Effect, Event, Key, Panel, Status};
+use super::model::{Effect, Event, Key, Panel, Pick, Status};
+
+/// The list's scrollable, for scrolling it to the selection.
+pub fn list_id() -> iced::widget::Id {
+    iced::widget::Id::new("zion-panel-list")
+}
 
 /// The running panel.
 #[derive(Debug)]
@@ -20,6 +25,10 @@ pub struct App {
     pub config: Config,
     connection: Option<zbus::Connection>,
     target: Target,
+    /// Shift and ctrl as they are now (for clicks on rows).
+    modifiers: keyboard::Modifiers,
+    /// How many rows the list showed when that was last logged.
+    logged: Option<usize>,
 }
 
 /// Everything that reaches [`App::update`].
@@ -33,6 +42,8 @@ pub enum Message {
     Keyboard(keyboard::Event),
     /// The clock moved a minute (ages and countdowns).
     Tick,
+    /// A row was clicked (shift and ctrl decide what that picks).
+    Row(u64),
 }
 
 /// Seconds since the epoch, now.
@@ -71,6 +82,8 @@ impl App {
             },
             config,
             connection: None,
+            modifiers: keyboard::Modifiers::default(),
+            logged: None,
         }
     }
 
@@ -88,12 +101,28 @@ impl App {
                 self.panel.update(event)
             }
             Message::Panel(event) => self.panel.update(event),
-            Message::Keyboard(event) => match key_of(&event) {
-                Some(key) => self.panel.update(Event::Key(key)),
-                None => Vec::new(),
-            },
+            Message::Keyboard(event) => {
+                let (keyboard::Event::ModifiersChanged(modifiers)
+                | keyboard::Event::KeyPressed { modifiers, .. }
+                | keyboard::Event::KeyReleased { modifiers, .. }) = &event;
+                self.modifiers = *modifiers;
+                match key_of(&event) {
+                    Some(key) => self.panel.update(Event::Key(key)),
+                    None => Vec::new(),
+                }
+            }
             Message::Tick => self.panel.update(Event::Tick(now())),
+            Message::Row(id) => {
+                let how = Pick::with(self.modifiers.shift(), self.modifiers.control());
+                self.panel.update(Event::Pick { id, how })
+            }
         };
+        let shown = self.panel.shown_ids().len();
+        if self.logged != Some(shown) {
+            // What the window lists, for whoever watches the log (bench-panel does).
+            tracing::info!("the list shows {shown} items");
+            self.logged = Some(shown);
+        }
         Task::batch(effects.into_iter().map(|e| self.effect(e)))
     }
 
@@ -111,6 +140,25 @@ impl App {
                     Err("not connected to zion-sandboxd".to_owned()),
                 ))),
             },
+            Effect::CallMany(requests) => match self.connection.clone() {
+                Some(connection) => Task::run(
+                    daemon::call_many(connection, requests),
+                    |(request, result)| Message::Panel(Event::Done(request, result)),
+                ),
+                None => Task::batch(requests.into_iter().map(|request| {
+                    Task::done(Message::Panel(Event::Done(
+                        request,
+                        Err("not connected to zion-sandboxd".to_owned()),
+                    )))
+                })),
+            },
+            Effect::ScrollTo(y) => iced::widget::operation::scroll_to(
+                list_id(),
+                iced::widget::operation::AbsoluteOffset {
+                    x: None,
+                    y: Some(y as f32),
+                },
+            ),
             Effect::Reconnect => {
                 // A new key makes iced drop the old stream and start a new one.
                 self.target.attempt += 1;

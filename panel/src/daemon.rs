@@ -128,26 +128,114 @@ async fn run(address: Option<&str>, out: &mut mpsc::Sender<Update>) -> Result<()
         iced::futures::stream::select(items_changed, owner),
         Box::pin(recalled),
     );
-    while let Some(signal) = all.next().await {
-        let event = match signal {
-            Signal::Item(event) => match *event {
-                Ok(ItemEvent::Added(item)) => Event::Added(item),
-                Ok(ItemEvent::Changed(item)) => Event::Changed(item),
-                Err(e) => {
-                    tracing::warn!("a malformed Quarantine1 signal: {e}");
+    // A burst of signals (a folder of 5,000 files arriving, scanned, released)
+    // becomes one message per COALESCE: one redraw, not one per signal.
+    let mut burst = Burst::default();
+    loop {
+        let next = match burst.deadline {
+            None => all.next().await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, all.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if !burst.flush(out).await {
+                        return Ok(());
+                    }
                     continue;
                 }
             },
-            Signal::Recalled(recall) => Event::Recalled(recall),
-            Signal::Owner(false) => return Ok(()),
-            // A new daemon took the name: its items replace what we had.
-            Signal::Owner(true) => Event::Listed(proxy.list().await.map_err(explain)?),
         };
-        if out.send(Update::Event(event)).await.is_err() {
-            return Ok(());
+        let Some(signal) = next else {
+            break;
+        };
+        match signal {
+            Signal::Item(event) => match *event {
+                Ok(ItemEvent::Added(item) | ItemEvent::Changed(item)) => {
+                    burst.push(item);
+                    if burst.items.len() >= MAX_BURST && !burst.flush(out).await {
+                        return Ok(());
+                    }
+                }
+                Err(e) => tracing::warn!("a malformed Quarantine1 signal: {e}"),
+            },
+            Signal::Recalled(recall) => {
+                // After the items it is about.
+                if !burst.flush(out).await
+                    || out
+                        .send(Update::Event(Event::Recalled(recall)))
+                        .await
+                        .is_err()
+                {
+                    return Ok(());
+                }
+            }
+            Signal::Owner(false) => break,
+            // A new daemon took the name: its items replace what we had.
+            Signal::Owner(true) => {
+                burst.items.clear();
+                burst.deadline = None;
+                let items = proxy.list().await.map_err(explain)?;
+                if out.send(Update::Event(Event::Listed(items))).await.is_err() {
+                    return Ok(());
+                }
+            }
         }
     }
+    burst.flush(out).await;
     Ok(())
+}
+
+/// How long signals gather before the panel hears of them: well under what
+/// a person notices, long enough that a burst redraws a few times a second.
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The most items one message carries.
+const MAX_BURST: usize = 4096;
+
+/// Signals gathered since the first one not yet sent.
+#[derive(Default)]
+struct Burst {
+    items: Vec<ItemInfo>,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl Burst {
+    fn push(&mut self, item: ItemInfo) {
+        if self.deadline.is_none() {
+            self.deadline = Some(tokio::time::Instant::now() + COALESCE);
+        }
+        self.items.push(item);
+    }
+
+    /// Sends what gathered (oldest first); false once the panel is gone.
+    async fn flush(&mut self, out: &mut mpsc::Sender<Update>) -> bool {
+        self.deadline = None;
+        if self.items.is_empty() {
+            return true;
+        }
+        let items = std::mem::take(&mut self.items);
+        out.send(Update::Event(Event::Updated(items))).await.is_ok()
+    }
+}
+
+/// How many calls of a bulk action are in flight at once: enough to keep
+/// the daemon busy, few enough not to queue thousands of blocking jobs in it.
+const IN_FLIGHT: usize = 8;
+
+/// Makes `requests` on `connection`, [`IN_FLIGHT`] at a time; each answer
+/// as it comes.
+pub fn call_many(
+    connection: zbus::Connection,
+    requests: Vec<Request>,
+) -> impl iced::futures::Stream<Item = (Request, Result<Outcome, String>)> {
+    iced::futures::stream::iter(requests)
+        .map(move |request| {
+            let connection = connection.clone();
+            async move {
+                let result = call(connection, request.clone()).await;
+                (request, result)
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
 }
 
 /// Makes `request` on `connection`.
@@ -172,6 +260,7 @@ pub async fn call(connection: zbus::Connection, request: Request) -> Result<Outc
             .sanitise(id)
             .await
             .map(|(_, _, summary)| Outcome::Sanitised(summary)),
+        Request::Hold { id, held } => proxy.hold(id, held).await.map(|()| Outcome::Held(id, held)),
     };
     outcome.map_err(explain)
 }

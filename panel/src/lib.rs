@@ -6,6 +6,10 @@
 //! - [`order`]: the list's sort keys (names in natural order).
 //! - [`bulk`]: releasing every clean ticked item with one question.
 //! - [`recall`]: released items a later rule matched, and moving them back.
+//! - [`bulk`]: acting on every ticked item (release, delete, hold) with one question.
+//! - [`selection`]: ctrl- and shift-click ranges over the list's order.
+//! - [`window`]: which rows a scroll offset shows (only those are built).
+//! - [`names`]: a hostile file name shown as one honest line.
 //! - [`format`]: badges, sources, sizes, ages and countdowns in words.
 //! - [`mime`]: a file's type guessed from its first bytes.
 //! - [`config`]: the bus, the store and zion.toml's profiles and policy.
@@ -20,9 +24,12 @@ pub mod daemon;
 pub mod format;
 pub mod mime;
 pub mod model;
+pub mod names;
 pub mod order;
 pub mod recall;
+pub mod selection;
 pub mod view;
+pub mod window;
 
 pub use app::{App, Message};
 pub use config::Config;

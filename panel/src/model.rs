@@ -9,9 +9,13 @@ use zion_bus::quarantine::{ItemInfo, MatchInfo};
 use zion_bus::recall::RecallInfo;
 use zion_config::quarantine::Policy;
 
-pub use super::bulk::{BulkProgress, BulkRelease};
+pub use super::bulk::{BulkAction, BulkProgress, BulkRelease};
 use super::format::Badge;
+use super::names::one_line;
 pub use super::order::{Sort, SortKey};
+use super::selection;
+pub use super::selection::Pick;
+pub use super::window::Viewport;
 
 /// Where the panel stands with the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +68,13 @@ pub enum Request {
         /// The item.
         id: u64,
     },
+    /// `Hold(id, held)`: the policy does not release it by itself (or may again).
+    Hold {
+        /// The item.
+        id: u64,
+        /// Held.
+        held: bool,
+    },
 }
 
 impl Request {
@@ -76,6 +87,7 @@ impl Request {
             | Request::Rescan { id }
             | Request::MoveBack { id } => *id,
             Request::Sanitise { id } => *id,
+            Request::Hold { id, .. } => *id,
         }
     }
 }
@@ -94,6 +106,8 @@ pub enum Outcome {
     /// A safe copy was made: the daemon's summary (it names the new item
     /// and how the converter was confined).
     Sanitised(String),
+    /// The item is held (`true`) or let go.
+    Held(u64, bool),
 }
 
 /// A question the user answers before a call that cannot be undone or that
@@ -145,6 +159,18 @@ pub enum Event {
     Added(ItemInfo),
     /// `ItemChanged`.
     Changed(ItemInfo),
+    /// Several `ItemAdded`/`ItemChanged` signals at once, oldest first (the
+    /// signal stream coalesces a burst into one redraw).
+    Updated(Vec<ItemInfo>),
+    /// The list's scrollable moved or changed size.
+    Scrolled(Viewport),
+    /// A row was clicked: plainly, with ctrl or with shift.
+    Pick {
+        /// The row's item.
+        id: u64,
+        /// How.
+        how: Pick,
+    },
     /// The user picked an item (a click): select it and show its detail.
     Select(u64),
     /// A key press.
@@ -192,6 +218,10 @@ pub enum Event {
     ClearMarks,
     /// Release every clean ticked item to this destination (asks once).
     AskBulk(String),
+    /// Delete every ticked item (asks once).
+    AskBulkDelete,
+    /// Hold every ticked item (`true`), or let them go.
+    HoldMarked(bool),
 }
 
 /// What must happen outside the model.
@@ -199,6 +229,10 @@ pub enum Event {
 pub enum Effect {
     /// Make this call.
     Call(Request),
+    /// Make these calls (a bulk action), a few at a time.
+    CallMany(Vec<Request>),
+    /// Scroll the list to this offset (the selection moved out of sight).
+    ScrollTo(u32),
     /// Connect again and list.
     Reconnect,
     /// Read the first bytes of this object to guess its type.
@@ -250,6 +284,13 @@ pub struct Panel {
     pub progress: Option<BulkProgress>,
     /// Released contents a rule matched after their release.
     pub recalls: Vec<RecallInfo>,
+    /// What the list's scrollable shows.
+    pub viewport: Viewport,
+    /// Where a shift-click's range starts: the last row clicked.
+    pub anchor: Option<u64>,
+    /// The ids the list shows, in its order: worked out once per change
+    /// (not once per redraw), see [`Panel::visible`].
+    order: Vec<u64>,
 }
 
 impl Panel {
@@ -274,13 +315,30 @@ impl Panel {
             bulk: None,
             progress: None,
             recalls: Vec::new(),
+            viewport: Viewport::default(),
+            anchor: None,
+            order: Vec::new(),
         }
     }
 
     /// The items the list shows, in the chosen order: all but deleted
     /// ones, from the chosen profile only when one is chosen, whose name
-    /// contains the search words when there are some.
+    /// contains the search words when there are some. Worked out when the
+    /// items, the filter, the search or the sort change, not on every call.
     pub fn visible(&self) -> Vec<&ItemInfo> {
+        self.order
+            .iter()
+            .filter_map(|id| self.items.get(id))
+            .collect()
+    }
+
+    /// The ids the list shows, in its order.
+    pub fn shown_ids(&self) -> &[u64] {
+        &self.order
+    }
+
+    /// Works the list's order out again (after what can change it).
+    fn refresh(&mut self) {
         let query = self.query.trim().to_lowercase();
         let mut shown: Vec<&ItemInfo> = self
             .items
@@ -290,7 +348,19 @@ impl Panel {
             .filter(|i| query.is_empty() || i.name.to_lowercase().contains(&query))
             .collect();
         shown.sort_by(|a, b| self.ordered(a, b));
-        shown
+        self.order = shown.into_iter().map(|i| i.id).collect();
+    }
+
+    /// The offset that brings the selected row into sight, if it is out of it.
+    pub fn reveal_selected(&self) -> Option<u32> {
+        let selected = self.selected?;
+        let index = self.order.iter().position(|&id| id == selected)?;
+        self.viewport.reveal(index)
+    }
+
+    /// The rows the list builds for its viewport, as indices into [`Panel::shown_ids`].
+    pub fn rows(&self) -> std::ops::Range<usize> {
+        self.viewport.rows(self.order.len())
     }
 
     /// How `a` and `b` compare in the list's order.
@@ -312,6 +382,9 @@ impl Panel {
     /// takes (a tick hidden by the filter or the search stays, but is not
     /// acted on unseen).
     pub fn ticked(&self) -> Vec<&ItemInfo> {
+        if self.marked.is_empty() {
+            return Vec::new();
+        }
         self.visible()
             .into_iter()
             .filter(|i| self.marked.contains(&i.id) && Badge::of(i).is_waiting())
@@ -371,6 +444,7 @@ impl Panel {
             Event::Listed(items) => {
                 self.status = Status::Ready;
                 self.items = items.into_iter().map(|i| (i.id, i)).collect();
+                self.refresh();
                 let items = &self.items;
                 self.marked
                     .retain(|id| items.get(id).is_some_and(|i| Badge::of(i).is_waiting()));
@@ -389,32 +463,17 @@ impl Panel {
                 self.confirm = None;
                 self.marked.clear();
                 self.bulk = None;
+                self.anchor = None;
+                self.refresh();
                 Vec::new()
             }
-            Event::Added(item) | Event::Changed(item) => {
-                let id = item.id;
-                if !Badge::of(&item).is_waiting() {
-                    self.marked.remove(&id);
-                }
-                self.items.insert(id, item);
-                if self.open_when_seen == Some(id) {
-                    self.open_when_seen = None;
-                    return self.update(Event::Select(id));
-                }
-                if self.confirm.as_ref().is_some_and(|c| c.request.id() == id)
-                    && !self
-                        .items
-                        .get(&id)
-                        .is_some_and(|i| Badge::of(i).is_waiting())
-                {
-                    self.confirm = None;
-                }
-                self.keep_selection_valid();
-                if self.selected == Some(id) {
-                    return self.sniff_selected();
-                }
+            Event::Updated(items) => self.items_changed(items),
+            Event::Added(item) | Event::Changed(item) => self.items_changed(vec![item]),
+            Event::Scrolled(viewport) => {
+                self.viewport = viewport;
                 Vec::new()
             }
+            Event::Pick { id, how } => self.pick(id, how),
             Event::Select(id) => {
                 if !self.items.contains_key(&id) {
                     return Vec::new();
@@ -474,11 +533,13 @@ impl Panel {
             }
             Event::Filter(from) => {
                 self.from = from;
+                self.refresh();
                 self.drop_hidden_selection();
                 Vec::new()
             }
             Event::Search(query) => {
                 self.query = query;
+                self.refresh();
                 self.drop_hidden_selection();
                 Vec::new()
             }
@@ -487,6 +548,7 @@ impl Panel {
                     key,
                     descending: self.sort.key == key && !self.sort.descending,
                 };
+                self.refresh();
                 Vec::new()
             }
             Event::Mark { id, on } => {
@@ -530,6 +592,101 @@ impl Panel {
                 self.bulk = Some(bulk);
                 Vec::new()
             }
+            Event::AskBulkDelete => {
+                let bulk = BulkRelease::delete(&self.ticked());
+                if bulk.ids.is_empty() {
+                    return Vec::new();
+                }
+                self.confirm = None;
+                self.bulk = Some(bulk);
+                Vec::new()
+            }
+            Event::HoldMarked(held) => {
+                // Holding is undone as easily: no question.
+                let ids = self.ticked().iter().map(|i| i.id).collect();
+                self.start_bulk(BulkRelease {
+                    ids,
+                    destination: String::new(),
+                    skipped: 0,
+                    question: String::new(),
+                    action: BulkAction::Hold(held),
+                    yes: String::new(),
+                })
+            }
+        }
+    }
+
+    /// Items the daemon announced or changed: stored, the order worked out
+    /// once, then what each one's news means for the selection, the
+    /// question and ticks.
+    fn items_changed(&mut self, items: Vec<ItemInfo>) -> Vec<Effect> {
+        let ids: Vec<u64> = items.iter().map(|i| i.id).collect();
+        for item in items {
+            if !Badge::of(&item).is_waiting() {
+                self.marked.remove(&item.id);
+            }
+            self.items.insert(item.id, item);
+        }
+        self.refresh();
+        let mut effects = Vec::new();
+        for id in ids {
+            if self.open_when_seen == Some(id) {
+                self.open_when_seen = None;
+                effects.extend(self.update(Event::Select(id)));
+                continue;
+            }
+            if self.confirm.as_ref().is_some_and(|c| c.request.id() == id)
+                && !self
+                    .items
+                    .get(&id)
+                    .is_some_and(|i| Badge::of(i).is_waiting())
+            {
+                self.confirm = None;
+            }
+            self.keep_selection_valid();
+            if self.selected == Some(id) {
+                effects.extend(self.sniff_selected());
+            }
+        }
+        effects.dedup();
+        effects
+    }
+
+    /// A click on a row: pick it alone (and open it), tick or untick it,
+    /// or tick the range from the last picked row to it.
+    fn pick(&mut self, id: u64, how: Pick) -> Vec<Effect> {
+        if !self.items.contains_key(&id) {
+            return Vec::new();
+        }
+        match how {
+            Pick::Only => {
+                self.anchor = Some(id);
+                self.update(Event::Select(id))
+            }
+            Pick::Toggle => {
+                self.anchor = Some(id);
+                self.selected = Some(id);
+                if self
+                    .items
+                    .get(&id)
+                    .is_some_and(|i| Badge::of(i).is_waiting())
+                {
+                    selection::toggle(&mut self.marked, id);
+                }
+                Vec::new()
+            }
+            Pick::Range => {
+                let from = self.anchor.or(self.selected);
+                let picked = selection::range(&self.order, from, id);
+                let items = &self.items;
+                self.marked.extend(
+                    picked
+                        .into_iter()
+                        .filter(|i| items.get(i).is_some_and(|i| Badge::of(i).is_waiting())),
+                );
+                self.selected = Some(id);
+                Vec::new()
+            }
         }
     }
 
@@ -544,46 +701,42 @@ impl Panel {
         }
     }
 
-    /// "Yes" to a bulk release: one call per item that is still clean (a
-    /// rescan may have changed a verdict since the question was asked).
+    /// "Yes" to a bulk action: one call per item it still takes (a rescan
+    /// may have changed a verdict since the question was asked), sent as
+    /// one batch the panel feeds to the daemon a few at a time.
     fn start_bulk(&mut self, bulk: BulkRelease) -> Vec<Effect> {
         let ids: Vec<u64> = bulk
             .ids
             .into_iter()
-            .filter(|id| {
-                self.items
-                    .get(id)
-                    .is_some_and(|i| Badge::of(i) == Badge::Clean)
-            })
+            .filter(|id| self.items.get(id).is_some_and(|i| bulk.action.takes(i)))
             .collect();
-        let progress = BulkProgress::start(&bulk.destination, &ids, bulk.skipped);
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let progress = BulkProgress::start(bulk.action.clone(), &ids, bulk.skipped);
         self.notice = Some(progress.notice());
         self.progress = Some(progress);
-        ids.into_iter()
-            .map(|id| {
-                Effect::Call(Request::Release {
-                    id,
-                    destination: bulk.destination.clone(),
-                })
-            })
-            .collect()
+        vec![Effect::CallMany(
+            ids.into_iter().map(|id| bulk.action.request(id)).collect(),
+        )]
     }
 
-    /// Counts a bulk release's answer; its notice says how far it got.
+    /// Counts a bulk action's answer; its notice says how far it got.
     fn bulk_done(&mut self, request: &Request, result: &Result<Outcome, String>) -> Option<Notice> {
-        let Request::Release { id, .. } = request else {
+        let progress = self.progress.as_mut()?;
+        if !progress.action.made(request) {
             return None;
-        };
+        }
+        let id = request.id();
         let name = self
             .items
-            .get(id)
-            .map_or_else(|| format!("item {id}"), |i| i.name.clone());
-        let progress = self.progress.as_mut()?;
+            .get(&id)
+            .map_or_else(|| format!("item {id}"), |i| one_line(&i.name));
         let answer = match result {
             Ok(_) => Ok(()),
             Err(e) => Err(format!("{name}: {e}")),
         };
-        if !progress.answer(*id, answer) {
+        if !progress.answer(id, answer) {
             return None;
         }
         let notice = progress.notice();
@@ -612,10 +765,16 @@ impl Panel {
                     _ => return Vec::new(),
                 };
                 self.selected = Some(next);
+                self.anchor = Some(next);
+                let mut effects: Vec<Effect> = self
+                    .reveal_selected()
+                    .map(Effect::ScrollTo)
+                    .into_iter()
+                    .collect();
                 if self.detail {
-                    return self.sniff_selected();
+                    effects.extend(self.sniff_selected());
                 }
-                Vec::new()
+                effects
             }
             Key::Enter => {
                 if self.confirm.is_some() || self.bulk.is_some() {
@@ -676,7 +835,7 @@ impl Panel {
             Request::Delete { .. } => Some(Confirm {
                 question: format!(
                     "Delete {}? It is removed from the quarantine and cannot be recovered.",
-                    item.name
+                    one_line(&item.name)
                 ),
                 yes: "Delete".to_owned(),
                 request: request.clone(),
@@ -719,7 +878,7 @@ impl Panel {
         let name = |id: u64| {
             self.items
                 .get(&id)
-                .map_or_else(|| format!("item {id}"), |i| i.name.clone())
+                .map_or_else(|| format!("item {id}"), |i| one_line(&i.name))
         };
         match result {
             Ok(Outcome::Released(item)) => {
@@ -730,7 +889,7 @@ impl Panel {
                     }
                     _ => String::new(),
                 };
-                Notice::Info(format!("Released {} to {dest}", item.name))
+                Notice::Info(format!("Released {} to {dest}", one_line(&item.name)))
             }
             Ok(Outcome::Deleted(id)) => Notice::Info(format!("Deleted {}", name(id))),
             Ok(Outcome::Rescanning(id)) => {
@@ -738,6 +897,8 @@ impl Panel {
             }
             Ok(Outcome::MovedBack(recall)) => super::recall::moved_notice(&recall),
             Ok(Outcome::Sanitised(summary)) => Notice::Info(summary),
+            Ok(Outcome::Held(id, true)) => Notice::Info(format!("{} is held", name(id))),
+            Ok(Outcome::Held(id, false)) => Notice::Info(format!("{} is no longer held", name(id))),
             Err(e) => Notice::Error(format!("{}: {e}", name(request.id()))),
         }
     }
@@ -1159,15 +1320,13 @@ mod tests {
             "Release 2 clean items from sandbox work #1 to the personal profile? \
              3 selected items are not clean and stay in quarantine."
         );
-        let release = |id| {
-            Effect::Call(Request::Release {
-                id,
-                destination: "profile:personal".into(),
-            })
+        let release = |id| Request::Release {
+            id,
+            destination: "profile:personal".into(),
         };
         assert_eq!(
             p.update(Event::Key(Key::Enter)),
-            vec![release(1), release(4)]
+            vec![Effect::CallMany(vec![release(1), release(4)])]
         );
         assert_eq!(p.bulk, None);
         let released = |id, name: &str| {
@@ -1335,5 +1494,191 @@ mod tests {
         );
         panel.update(Event::Filter(None));
         assert_eq!(panel.visible().len(), 2);
+    }
+
+    fn many(count: u64) -> Panel {
+        let mut p = Panel::new(Vec::new(), None, 1_000_000);
+        p.update(Event::Listed(
+            (1..=count)
+                .map(|n| item(n, &format!("file{n}.bin"), "clean"))
+                .collect(),
+        ));
+        p
+    }
+
+    #[test]
+    fn click_ctrl_click_and_shift_click_tick_what_a_file_manager_would() {
+        let mut p = many(10);
+        p.update(Event::Pick {
+            id: 3,
+            how: Pick::Only,
+        });
+        assert_eq!((p.selected, p.detail), (Some(3), true));
+        assert!(p.marked.is_empty(), "a plain click opens, ticks nothing");
+        p.update(Event::Pick {
+            id: 6,
+            how: Pick::Range,
+        });
+        assert_eq!(p.marked, BTreeSet::from([3, 4, 5, 6]));
+        p.update(Event::Pick {
+            id: 4,
+            how: Pick::Toggle,
+        });
+        assert_eq!(p.marked, BTreeSet::from([3, 5, 6]));
+        // The anchor moved to 4: a shift-click upwards runs from there.
+        p.update(Event::Pick {
+            id: 1,
+            how: Pick::Range,
+        });
+        assert_eq!(p.marked, BTreeSet::from([1, 2, 3, 4, 5, 6]));
+        p.update(Event::Changed(item(9, "file9.bin", "released")));
+        p.update(Event::Pick {
+            id: 10,
+            how: Pick::Range,
+        });
+        assert!(
+            !p.marked.contains(&9),
+            "a released item in the range is not ticked"
+        );
+        assert!(p.marked.contains(&10));
+    }
+
+    #[test]
+    fn a_shift_click_follows_the_sorted_order_not_the_ids() {
+        let mut p = many(12);
+        p.update(Event::Sort(SortKey::Name));
+        // By name: file1, file2, …, file9, file10, file11, file12.
+        p.update(Event::Pick {
+            id: 9,
+            how: Pick::Only,
+        });
+        p.update(Event::Pick {
+            id: 11,
+            how: Pick::Range,
+        });
+        assert_eq!(p.marked, BTreeSet::from([9, 10, 11]));
+    }
+
+    #[test]
+    fn the_selected_row_is_scrolled_into_sight_by_the_arrows() {
+        let mut p = many(100);
+        p.update(Event::Scrolled(Viewport::new(
+            0.0,
+            (4 * crate::window::ROW_HEIGHT) as f32,
+        )));
+        for _ in 0..4 {
+            assert!(!p
+                .update(Event::Key(Key::Down))
+                .iter()
+                .any(|e| matches!(e, Effect::ScrollTo(_))));
+        }
+        assert_eq!(p.selected, Some(4));
+        assert_eq!(
+            p.update(Event::Key(Key::Down)),
+            vec![Effect::ScrollTo(crate::window::ROW_HEIGHT)],
+            "row 5 is below the fourth"
+        );
+    }
+
+    #[test]
+    fn a_burst_of_signals_is_one_update_and_the_order_follows_it() {
+        let mut p = many(3);
+        p.update(Event::Sort(SortKey::State));
+        p.update(Event::Updated(vec![
+            item(2, "file2.bin", "scanning"),
+            item(4, "file4.bin", "infected"),
+            item(1, "file1.bin", "deleted"),
+            item(2, "file2.bin", "clean"),
+        ]));
+        let ids: Vec<u64> = p.visible().iter().map(|i| i.id).collect();
+        assert_eq!(
+            ids,
+            vec![4, 2, 3],
+            "infected first, the deleted one gone, the last word wins"
+        );
+    }
+
+    #[test]
+    fn ten_thousand_items_build_a_few_dozen_rows_wherever_the_list_is_scrolled() {
+        let mut p = many(10_000);
+        assert!(p.rows().len() < 40);
+        p.update(Event::Scrolled(Viewport::new(
+            (5000 * crate::window::ROW_HEIGHT) as f32,
+            600.0,
+        )));
+        let rows = p.rows();
+        assert!(rows.contains(&5000) && rows.len() < 40, "{rows:?}");
+        p.update(Event::Search("file9999".into()));
+        assert_eq!(p.rows(), 0..1, "a search that leaves one row shows it");
+    }
+
+    #[test]
+    fn a_bulk_delete_asks_once_and_a_bulk_hold_does_not_ask() {
+        let mut p = panel();
+        p.update(Event::MarkShown);
+        assert!(p.update(Event::AskBulkDelete).is_empty());
+        let bulk = p.bulk.clone().expect("one question");
+        assert_eq!(
+            bulk.question,
+            "Delete 3 selected items from sandbox work #1? They are removed from the quarantine \
+             and cannot be recovered."
+        );
+        assert_eq!(bulk.yes, "Delete");
+        assert_eq!(
+            p.update(Event::Confirm),
+            vec![Effect::CallMany(vec![
+                Request::Delete { id: 1 },
+                Request::Delete { id: 2 },
+                Request::Delete { id: 3 },
+            ])]
+        );
+        for id in [1, 2, 3] {
+            p.update(Event::Done(
+                Request::Delete { id },
+                Ok(Outcome::Deleted(id)),
+            ));
+        }
+        assert_eq!(p.notice, Some(Notice::Info("Deleted 3 items".into())));
+
+        let mut p = panel();
+        p.update(Event::Mark { id: 2, on: true });
+        assert_eq!(
+            p.update(Event::HoldMarked(true)),
+            vec![Effect::CallMany(vec![Request::Hold { id: 2, held: true }])]
+        );
+        assert_eq!(p.bulk, None, "holding asks nothing");
+        p.update(Event::Done(
+            Request::Hold { id: 2, held: true },
+            Err("no such item".into()),
+        ));
+        assert_eq!(
+            p.notice,
+            Some(Notice::Error(
+                "Held 0 items; 1 failed: eicar.com: no such item".into()
+            ))
+        );
+    }
+    #[test]
+    fn a_hostile_name_cannot_break_a_question_or_a_notice_into_lines() {
+        let mut p = Panel::new(Vec::new(), None, 1000);
+        p.update(Event::Listed(vec![item(
+            1,
+            "a\nFAKE: all clean\u{202E}",
+            "clean",
+        )]));
+        p.update(Event::Ask(Request::Delete { id: 1 }));
+        let question = p.confirm.clone().expect("a question").question;
+        assert!(
+            !question.contains('\n') && !question.contains('\u{202E}'),
+            "{question:?}"
+        );
+        p.update(Event::Done(
+            Request::Delete { id: 1 },
+            Ok(Outcome::Deleted(1)),
+        ));
+        let Some(Notice::Info(notice)) = p.notice.clone() else {
+            panic!("a notice");
+        };
+        assert_eq!(notice, "Deleted a\u{FFFD}FAKE: all clean\u{FFFD}");
     }
 }

@@ -12,7 +12,8 @@ use zion_bus::quarantine::ItemInfo;
 
 use super::app::{App, Message};
 use super::format::{self, Badge};
-use super::model::{BulkRelease, Event, Notice, Panel, Request, SortKey, Status};
+use super::model::{BulkRelease, Event, Notice, Panel, Request, SortKey, Status, Viewport};
+use super::{names, window};
 
 const MUTED: Color = Color::from_rgb(0.62, 0.64, 0.68);
 const BOLD: Font = Font {
@@ -29,7 +30,7 @@ pub fn view(app: &App) -> Element<'_, Message> {
             center(text("Connecting to zion-sandboxd…").color(MUTED)).into()
         }
         _ if panel.items.values().all(|i| !Badge::of(i).is_waiting())
-            && panel.visible().is_empty() =>
+            && panel.shown_ids().is_empty() =>
         {
             empty()
         }
@@ -172,6 +173,23 @@ fn bulk(panel: &Panel) -> Option<Element<'_, Message>> {
                 .on_press(Message::Panel(Event::AskBulk(destination))),
         );
     }
+    for (label, event) in [
+        ("Hold", Event::HoldMarked(true)),
+        ("Let go", Event::HoldMarked(false)),
+    ] {
+        line = line.push(
+            button(text(label).size(13))
+                .padding([2, 10])
+                .style(button::secondary)
+                .on_press(Message::Panel(event)),
+        );
+    }
+    line = line.push(
+        button(text("Delete selected").size(13))
+            .padding([2, 10])
+            .style(button::danger)
+            .on_press(Message::Panel(Event::AskBulkDelete)),
+    );
     Some(line.wrap().vertical_spacing(6).into())
 }
 
@@ -179,8 +197,11 @@ fn bulk_question(bulk: &BulkRelease) -> Element<'_, Message> {
     container(
         row![
             text(&bulk.question).width(Length::Fill),
-            button("Release")
-                .style(button::primary)
+            button(text(&bulk.yes))
+                .style(match bulk.action {
+                    super::model::BulkAction::Delete => button::danger,
+                    _ => button::primary,
+                })
                 .on_press(Message::Panel(Event::Confirm)),
             button("Cancel")
                 .style(button::secondary)
@@ -231,6 +252,8 @@ const AGE_W: f32 = 80.0;
 const STATE_W: f32 = 90.0;
 const CHECK_W: f32 = 24.0;
 
+/// The list: a heading and a scrollable holding only the rows its
+/// viewport shows (see [`window`]), with spacers standing for the rest.
 fn list(panel: &Panel) -> Element<'_, Message> {
     let heading = |s: &'static str| text(s).size(12).color(MUTED);
     let head = row![
@@ -243,39 +266,87 @@ fn list(panel: &Panel) -> Element<'_, Message> {
     ]
     .spacing(8)
     .padding([0, 8]);
-    let shown = panel.visible();
-    if shown.is_empty() {
+    let ids = panel.shown_ids();
+    if ids.is_empty() {
         return center(text("Nothing here matches the search and the filter").color(MUTED)).into();
     }
-    let rows = shown.into_iter().map(|item| {
-        let selected = panel.selected == Some(item.id);
-        let mut name = column![text(&item.name)];
-        if let Some(left) = format::time_left(item, panel.policy.as_ref(), panel.now) {
-            name = name.push(text(left).size(12).color(MUTED));
-        } else if item.held {
-            name = name.push(text("held").size(12).color(MUTED));
-        }
-        let line = row![
-            name.width(Length::FillPortion(5)),
-            text(format::source(item)).width(Length::FillPortion(4)),
-            text(format::size(item.size)).width(SIZE_W),
-            text(format::age(panel.now, item.added)).width(AGE_W),
-            container(badge(Badge::of(item))).width(STATE_W),
-        ]
-        .spacing(8)
-        .align_y(Alignment::Center);
-        let id = item.id;
-        let tick = checkbox(panel.marked.contains(&id)).on_toggle_maybe(
-            Badge::of(item)
-                .is_waiting()
-                .then_some(move |on| Message::Panel(Event::Mark { id, on })),
+    let rows = panel.rows();
+    let mut body = Column::new();
+    if rows.start > 0 {
+        body = body.push(space::vertical().height(window::height(rows.start)));
+    }
+    for item in ids[rows.clone()]
+        .iter()
+        .filter_map(|id| panel.items.get(id))
+    {
+        body = body.push(list_row(panel, item));
+    }
+    if rows.end < ids.len() {
+        body = body.push(space::vertical().height(window::height(ids.len() - rows.end)));
+    }
+    column![
+        head,
+        scrollable(body)
+            .id(super::app::list_id())
+            .on_scroll(|v| {
+                Message::Panel(Event::Scrolled(Viewport::new(
+                    v.absolute_offset().y,
+                    v.bounds().height,
+                )))
+            })
+            .height(Length::Fill)
+    ]
+    .spacing(6)
+    .into()
+}
+
+/// One line of text that never wraps and never draws outside its column.
+fn cell<'a>(words: String, width: Length) -> Element<'a, Message> {
+    container(text(words).wrapping(text::Wrapping::None))
+        .width(width)
+        .clip(true)
+        .into()
+}
+
+/// One row, exactly [`window::ROW_HEIGHT`] high whatever its item's name
+/// holds (newlines, bidi overrides, 255 bytes: see [`names::one_line`]).
+fn list_row<'a>(panel: &'a Panel, item: &'a ItemInfo) -> Element<'a, Message> {
+    let selected = panel.selected == Some(item.id);
+    let mut name = column![text(names::one_line(&item.name)).wrapping(text::Wrapping::None)];
+    if let Some(left) = format::time_left(item, panel.policy.as_ref(), panel.now) {
+        name = name.push(
+            text(left)
+                .size(12)
+                .color(MUTED)
+                .wrapping(text::Wrapping::None),
         );
+    } else if item.held {
+        name = name.push(text("held").size(12).color(MUTED));
+    }
+    let line = row![
+        container(name).width(Length::FillPortion(5)).clip(true),
+        cell(format::source(item), Length::FillPortion(4)),
+        cell(format::size(item.size), Length::Fixed(SIZE_W)),
+        cell(format::age(panel.now, item.added), Length::Fixed(AGE_W)),
+        container(badge(Badge::of(item))).width(STATE_W),
+    ]
+    .spacing(8)
+    .height(Length::Fill)
+    .align_y(Alignment::Center);
+    let id = item.id;
+    let tick = checkbox(panel.marked.contains(&id)).on_toggle_maybe(
+        Badge::of(item)
+            .is_waiting()
+            .then_some(move |on| Message::Panel(Event::Mark { id, on })),
+    );
+    container(
         row![
             container(tick).width(CHECK_W),
             button(line)
                 .width(Length::Fill)
-                .padding([6, 8])
-                .on_press(Message::Panel(Event::Select(id)))
+                .height(Length::Fill)
+                .padding([4, 8])
+                .on_press(Message::Row(id))
                 .style(move |theme: &Theme, status| {
                     if selected {
                         button::primary(theme, status)
@@ -285,14 +356,11 @@ fn list(panel: &Panel) -> Element<'_, Message> {
                 }),
         ]
         .spacing(4)
-        .align_y(Alignment::Center)
-        .into()
-    });
-    column![
-        head,
-        scrollable(Column::with_children(rows).spacing(2)).height(Length::Fill)
-    ]
-    .spacing(6)
+        .align_y(Alignment::Center),
+    )
+    .height(window::ROW_HEIGHT as f32)
+    .padding([1, 0])
+    .clip(true)
     .into()
 }
 
@@ -329,7 +397,7 @@ fn field<'a>(label: &'a str, value: Element<'a, Message>) -> Element<'a, Message
 fn detail<'a>(panel: &'a Panel, item: &'a ItemInfo) -> Element<'a, Message> {
     let b = Badge::of(item);
     let mut info = column![row![
-        text(&item.name).size(20).font(BOLD),
+        text(names::one_line(&item.name)).size(20).font(BOLD),
         space::horizontal(),
         button("Close")
             .style(button::text)
@@ -491,7 +559,7 @@ fn footer(app: &App) -> Element<'_, Message> {
         lines = lines.push(text(format!("zion.toml: {problem}")).color(badge_color(Badge::Error)));
     }
     lines = lines.push(
-        text("↑ ↓ select · Space tick · Enter open · Delete delete · Esc back")
+        text("↑ ↓ select · Space or Ctrl-click tick · Shift-click tick a range · Enter open · Delete delete · Esc back")
             .size(12)
             .color(MUTED),
     );
