@@ -343,12 +343,21 @@ impl Worker {
                 for (name, result) in results {
                     self.finish((source.clone(), name), result);
                 }
-                // What became due meanwhile goes in one batch.
-                let names = self.waiting.remove(&source).unwrap_or_default();
-                let ready: Vec<OsString> = names
-                    .into_iter()
-                    .filter(|name| self.ready(&(source.clone(), name.clone())))
-                    .collect();
+                // What became due meanwhile goes in one batch; the rest
+                // waits, unexamined, for the next.
+                let mut names = self.waiting.remove(&source).unwrap_or_default();
+                let mut ready = Vec::new();
+                while ready.len() < MAX_BATCH {
+                    let Some(name) = names.pop_first() else {
+                        break;
+                    };
+                    if self.ready(&(source.clone(), name.clone())) {
+                        ready.push(name);
+                    }
+                }
+                if !names.is_empty() {
+                    self.waiting.insert(source.clone(), names);
+                }
                 if !ready.is_empty() {
                     self.take(&source, ready);
                 }
