@@ -106,6 +106,7 @@ fn main() -> anyhow::Result<()> {
                 source_label: "bench",
                 verdict: "clean",
                 decided_by: "policy",
+                origin: None,
             };
             release_with(&layout, &audit, &req, &options)?;
             zmove.push(start.elapsed());
@@ -135,6 +136,7 @@ fn main() -> anyhow::Result<()> {
                 source_label: "bench",
                 verdict: "clean",
                 decided_by: "policy",
+                origin: None,
             };
             release_with(&layout, &audit, &req, &verified)?;
             zcopy.push(start.elapsed());

@@ -369,6 +369,14 @@ impl Store {
             remove_temp(self, &temp)?;
             lock(&self.journal).delete_row(id)
         };
+        // What the file says of where it came from: read from the open
+        // file, bounded and sanitised, and recorded as its claim.
+        if let Some(origin) = crate::origin::claimed_by_file(&fd) {
+            if let Err(e) = lock(&self.journal).set_origin(id, &origin) {
+                rollback("its origin could not be recorded")?;
+                return Err(e);
+            }
+        }
 
         // A hole filled during the copy writes more than was claimed: slack
         // for filesystems that count blocks differently, then it is "changing".

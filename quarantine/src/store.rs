@@ -375,6 +375,11 @@ impl Store {
             source_label: &item.source,
             verdict: &verdict,
             decided_by,
+            origin: item.origin.as_ref().map(|o| zion_storage::ReleaseOrigin {
+                url: o.url.as_deref(),
+                referrer: o.referrer.as_deref(),
+                provenance: o.provenance.as_str(),
+            }),
         };
         f(&req).map_err(|source| StoreError::Release {
             id: item.id,

@@ -12,6 +12,7 @@ pub mod access;
 pub mod audit;
 mod beneath;
 pub mod error;
+pub mod label;
 pub mod layout;
 pub mod name;
 mod place;
@@ -25,5 +26,5 @@ pub use layout::{is_safe_segment, Destination, Layout};
 pub use name::{sanitize_name, SafeName};
 pub use release::{
     audit_entry, find_released, release, release_with, remove_partials, resume_release, Method,
-    ReleaseOptions, ReleaseRequest, Released,
+    ReleaseOptions, ReleaseOrigin, ReleaseRequest, Released,
 };

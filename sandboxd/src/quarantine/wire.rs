@@ -131,6 +131,7 @@ mod tests {
             verdict: Some(Verdict::Infected { matches }),
             destination: None,
             held: false,
+            origin: None,
         }
     }
 
