@@ -453,3 +453,118 @@ fn eventually_blocking<T>(mut f: impl FnMut() -> Option<T>) -> T {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A page that starts a download by itself, so that it is the referrer.
+fn serve_download_page(internet: &Internet, report: Vec<u8>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    serve(internet, move |path| match path {
+        "/start.html" => Reply {
+            status: "200 OK",
+            headers: String::new(),
+            content_type: "text/html",
+            body: b"<!doctype html><title>start</title>\
+                    <script>location.href = '/files/q3-report.bin';</script>"
+                .to_vec(),
+        },
+        "/files/q3-report.bin" => Reply {
+            status: "200 OK",
+            headers: "Content-Disposition: attachment; filename=\"q3-report.bin\"\r\n".into(),
+            content_type: "application/octet-stream",
+            body: report.clone(),
+        },
+        _ => Reply {
+            status: "404 Not Found",
+            headers: String::new(),
+            content_type: "text/plain",
+            body: b"not here".to_vec(),
+        },
+    })
+}
+
+fn xattr(path: &std::path::Path, name: &str) -> Option<String> {
+    let mut buf = vec![0u8; 8192];
+    match rustix::fs::getxattr(path, name, &mut buf[..]) {
+        Ok(n) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        Err(rustix::io::Errno::NODATA) => None,
+        Err(e) => panic!("reading {name} of {}: {e}", path.display()),
+    }
+}
+
+/// Issue 17: the URL a real browser downloaded from reaches the quarantine
+/// item (labelled as the file's claim) and, after release, the released
+/// file's attributes, beside the source it came through.
+///
+/// Fails today, and is ignored for that reason: measured on 2026-12-02, the
+/// image's Chromium (`--headless=new`) writes no `user.xdg.*` attribute on
+/// its downloads at all (polled for 14 s with the file left in the inbox),
+/// so only what the host observes (DevTools `Browser.downloadWillBegin`,
+/// issue 17 item 1, not done yet) can carry a browser download's URL. The
+/// path from attribute to item, audit log and released file is pinned by
+/// `quarantine/tests/origin.rs` and `sandboxd/tests/attacks_origin.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the sandbox's Chromium writes no user.xdg.origin.url: needs the host-observed origin (DevTools download events)"]
+async fn a_browser_download_carries_its_url_to_the_item_and_onto_the_released_file() {
+    let env = TestEnv::new().expect("test env");
+    let base = env.image(TestImage::Base).expect("base image");
+    let browser = env.image(TestImage::Browser).expect("browser image");
+    write_config(&env, &base);
+    let daemon = start_daemon(&env, &browser);
+    daemon.wait_for_log("session up", TIMEOUT);
+    let bus = env.dbus().connect().await.expect("bus");
+    let quarantine = eventually("the quarantine on the bus", TIMEOUT, || async {
+        let p = Quarantine1Proxy::new(&bus).await.ok()?;
+        p.list().await.ok().map(|_| p)
+    })
+    .await;
+    let sandboxes = eventually("Sandbox1 on the bus", TIMEOUT, || async {
+        let p = Sandbox1Proxy::new(&bus).await.ok()?;
+        p.list().await.ok().map(|_| p)
+    })
+    .await;
+    daemon.wait_for_log("ready in the warm pool", TIMEOUT);
+
+    let report: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 253) as u8).collect();
+    let internet = Internet::new();
+    let gateway = internet.ip;
+    let (port, requests) = serve_download_page(&internet, report.clone());
+    let page = format!("http://{gateway}:{port}/start.html");
+    let file_url = format!("http://{gateway}:{port}/files/q3-report.bin");
+
+    let id = sandboxes
+        .open_browser("work", &page)
+        .await
+        .expect("OpenBrowser");
+    let source = format!("sandbox:work/{id}");
+    let got = item(&quarantine, "q3-report.bin", &source, || {
+        format!(
+            "requests: {:?}\ndaemon: {}",
+            requests.lock().unwrap_or_else(|p| p.into_inner()),
+            daemon.log()
+        )
+    })
+    .await;
+    assert_eq!(got.sha256, sha256(&report));
+    assert_eq!(got.origin.url, file_url, "{got:#?}");
+    assert_eq!(got.origin.referrer, page, "{got:#?}");
+    assert_eq!(got.origin.provenance, "file", "{got:#?}");
+    assert_eq!(got.origin.note, "");
+
+    let released = if got.state == "released" {
+        got
+    } else {
+        quarantine
+            .release(got.id, "profile:work")
+            .await
+            .expect("release")
+    };
+    assert_eq!(released.state, "released", "{released:#?}");
+    let path = std::path::PathBuf::from(&released.detail);
+    assert_eq!(std::fs::read(&path).expect("the released file"), report);
+    assert_eq!(xattr(&path, "user.xdg.origin.url"), Some(file_url));
+    assert_eq!(xattr(&path, "user.xdg.referrer.url"), Some(page));
+    assert_eq!(xattr(&path, "user.zion.source"), Some(source));
+    assert_eq!(
+        xattr(&path, "user.zion.origin.provenance").as_deref(),
+        Some("file")
+    );
+    let _ = sandboxes.close(&id).await;
+}
