@@ -369,9 +369,11 @@ impl Store {
             remove_temp(self, &temp)?;
             lock(&self.journal).delete_row(id)
         };
-        // What the file says of where it came from: read from the open
-        // file, bounded and sanitised, and recorded as its claim.
-        if let Some(origin) = crate::origin::claimed_by_file(&fd) {
+        // Where it came from: what the host saw of this source's download
+        // under this name and size, else what the file says (read from the
+        // open file, bounded and sanitised, and recorded as its claim).
+        let seen = self.host_origins.take(source, name, first.size);
+        if let Some(origin) = seen.or_else(|| crate::origin::claimed_by_file(&fd)) {
             if let Err(e) = lock(&self.journal).set_origin(id, &origin) {
                 rollback("its origin could not be recorded")?;
                 return Err(e);

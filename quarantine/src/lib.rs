@@ -16,6 +16,7 @@ pub mod state;
 pub mod store;
 pub mod transfer;
 pub mod watcher;
+pub mod witness;
 
 pub use verdict::{member_path, ArchiveProblem, RuleMatch, Verdict, MEMBER_SEPARATOR};
 
@@ -30,3 +31,4 @@ pub use state::{next, DecidedBy, Event, State, StateKind, TransitionError};
 pub use store::{Store, StoreEvent, StorePaths};
 pub use transfer::{Rule, Target, Transfer, Transfers};
 pub use watcher::{InboxWatcher, WatchEvent, WatcherConfig};
+pub use witness::{HostOrigins, WitnessRefusal};
