@@ -189,6 +189,13 @@ impl Sandboxes {
     /// Removes every sandbox container a previous run left (a crash), and
     /// their sockets.
     pub async fn remove_leftovers(&self) {
+        // Their DevTools FIFOs too (no sandbox of this run has any yet).
+        let devtools = self.session.paths().runtime.join("devtools");
+        if let Err(e) = std::fs::remove_dir_all(&devtools) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("removing {}: {e}", devtools.display());
+            }
+        }
         let opts = ContainerListOpts::builder()
             .all(true)
             .filter([ContainerListFilter::LabelKey(LABEL_SANDBOX.into())])
