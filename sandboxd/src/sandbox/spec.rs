@@ -401,6 +401,39 @@ mod tests {
     }
 
     #[test]
+    fn the_devtools_fifos_are_bound_read_only_and_opened_as_fds_3_and_4() {
+        let mut p = paths(true);
+        p.devtools = Some("/run/user/1/zion/devtools/sandbox-work-7".into());
+        let spec = sandbox_spec(&work("full"), "7", &p, "img").container;
+        let bound = spec
+            .mounts
+            .iter()
+            .find(|m| m.destination == super::super::devtools::CONTAINER_DEVTOOLS)
+            .expect("the DevTools folder is bound");
+        assert_eq!(bound.source, "/run/user/1/zion/devtools/sandbox-work-7");
+        assert!(bound.options.contains(&"ro".to_owned()), "{bound:?}");
+        let argv = browser_command_observed("http://h/x", true, true);
+        assert!(argv.contains(&"--remote-debugging-pipe".to_owned()));
+        assert!(!argv.iter().any(|a| a.contains("remote-debugging-port")));
+        let script = &argv[4];
+        assert!(
+            script.contains(
+                "exec 3<>/run/zion-devtools/commands 4<>/run/zion-devtools/events && exec \"$@\""
+            ),
+            "{script}"
+        );
+        // Without it, neither.
+        let plain = browser_command("http://h/x", true);
+        assert!(!plain.iter().any(|a| a.contains("remote-debugging")));
+        assert!(!plain[4].contains("devtools"), "{}", plain[4]);
+        assert!(!sandbox_spec(&work("full"), "7", &paths(true), "img")
+            .container
+            .mounts
+            .iter()
+            .any(|m| m.destination == super::super::devtools::CONTAINER_DEVTOOLS));
+    }
+
+    #[test]
     fn the_wayland_folder_is_bound_when_the_compositor_gave_one() {
         let spec = sandbox_spec(&work("full"), "7", &paths(true), "img").container;
         let sockets = spec
