@@ -231,6 +231,7 @@ mod tests {
             changed: 0,
             destination: String::new(),
             held: false,
+            origin: Default::default(),
         }
     }
 

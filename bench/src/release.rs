@@ -107,6 +107,7 @@ fn main() -> anyhow::Result<()> {
                 source_label: "bench",
                 verdict: "clean",
                 decided_by: "policy",
+                origin: None,
             };
             release_with(&layout, &audit, &req, &options)?;
             zmove.push(start.elapsed());
@@ -136,6 +137,7 @@ fn main() -> anyhow::Result<()> {
                 source_label: "bench",
                 verdict: "clean",
                 decided_by: "policy",
+                origin: None,
             };
             release_with(&layout, &audit, &req, &verified)?;
             zcopy.push(start.elapsed());

@@ -78,6 +78,65 @@ pub struct ItemInfo {
     pub destination: String,
     /// Held by the user: the policy does not release it automatically.
     pub held: bool,
+    /// Where it was downloaded from (issue 17). An archive's origin is every
+    /// member's: members have none of their own.
+    pub origin: OriginInfo,
+}
+
+/// Where an item was downloaded from: `(url, referrer, provenance, note)`,
+/// each "" when unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct OriginInfo {
+    /// The download's URL: http, https, ftp, or data (cut short); never with
+    /// a user name or password.
+    pub url: String,
+    /// The page the download was started from.
+    pub referrer: String,
+    /// Who says so: `host` (the host observed the download) or `file` (the
+    /// file's own attributes claim it: whoever wrote the file chose it).
+    pub provenance: String,
+    /// What was not recorded and why, in Zion's words.
+    pub note: String,
+}
+
+impl OriginInfo {
+    /// Whether nothing is known.
+    pub fn is_empty(&self) -> bool {
+        self.url.is_empty() && self.referrer.is_empty() && self.note.is_empty()
+    }
+
+    /// Who says so, as people read it.
+    pub fn provenance_text(&self) -> &'static str {
+        match self.provenance.as_str() {
+            "host" => "observed by the host",
+            "file" => "claimed by the file (not verified)",
+            _ => "unknown",
+        }
+    }
+
+    /// The origin as `(label, text)` lines, for zionctl and the panel alike;
+    /// `archive` adds that every member shares it.
+    pub fn lines(&self, archive: bool) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.is_empty() {
+            return out;
+        }
+        if !self.url.is_empty() {
+            out.push(("from", self.url.clone()));
+        }
+        if !self.referrer.is_empty() {
+            out.push(("referrer", self.referrer.clone()));
+        }
+        let mut said = self.provenance_text().to_owned();
+        if archive {
+            said.push_str("; every member of the archive shares it");
+        }
+        out.push(("origin", said));
+        if !self.note.is_empty() {
+            out.push(("", self.note.clone()));
+        }
+        out
+    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch (civil-from-days).
@@ -213,12 +272,41 @@ mod tests {
 
     #[test]
     fn signatures_are_fixed() {
-        // The member path (issue 17) is the match's last field.
+        // The member path (issue 17) is the match's last field; the
+        // origin (issue 17) the item's.
         assert_eq!(MatchInfo::SIGNATURE.to_string(), "(ssssasa{ss}s)");
         assert_eq!(
             ItemInfo::SIGNATURE.to_string(),
-            "(tsssstssssa(ssssasa{ss}s)ttsb)"
+            "(tsssstssssa(ssssasa{ss}s)ttsb(ssss))"
         );
+    }
+
+    #[test]
+    fn an_origin_says_who_claims_it() {
+        let claimed = OriginInfo {
+            url: "https://example.org/a.zip".into(),
+            referrer: String::new(),
+            provenance: "file".into(),
+            note: "referrer not recorded: not UTF-8 text".into(),
+        };
+        assert_eq!(
+            claimed.lines(true),
+            vec![
+                ("from", "https://example.org/a.zip".to_owned()),
+                (
+                    "origin",
+                    "claimed by the file (not verified); every member of the archive shares it"
+                        .to_owned()
+                ),
+                ("", "referrer not recorded: not UTF-8 text".to_owned()),
+            ]
+        );
+        assert!(OriginInfo::default().lines(false).is_empty());
+        let seen = OriginInfo {
+            provenance: "host".into(),
+            ..claimed
+        };
+        assert_eq!(seen.lines(false)[1].1, "observed by the host");
     }
 
     #[test]

@@ -1038,6 +1038,7 @@ mod tests {
             changed: 1000,
             destination: String::new(),
             held: false,
+            origin: Default::default(),
         }
     }
 

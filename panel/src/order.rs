@@ -107,6 +107,7 @@ mod tests {
             changed: 0,
             destination: String::new(),
             held: false,
+            origin: Default::default(),
         }
     }
 

@@ -422,6 +422,18 @@ fn detail<'a>(panel: &'a Panel, item: &'a ItemInfo) -> Element<'a, Message> {
         info = info.push(recall_section(panel, item, recall));
     }
     info = info.push(field("Source", text(format::source(item)).into()));
+    // Where it was downloaded from, and who says so (issue 17).
+    let archive = item.matches.iter().any(|m| !m.member.is_empty());
+    for (label, line) in item.origin.lines(archive) {
+        let label = match label {
+            "from" => "From",
+            "referrer" => "Referrer",
+            "origin" => "Origin",
+            _ => "",
+        };
+        let line = text(line).wrapping(text::Wrapping::Glyph);
+        info = info.push(field(label, line.into()));
+    }
     info = info.push(field(
         "Size",
         text(format!("{} ({} bytes)", format::size(item.size), item.size)).into(),

@@ -715,6 +715,7 @@ fn ten_thousand_waiting_items_keep_the_window_responsive() {
             changed: 1_000_000 + n,
             destination: String::new(),
             held: false,
+            origin: Default::default(),
         })
         .collect();
     let config = Config {

@@ -25,6 +25,7 @@ struct Owned {
     item_id: String,
     source_label: String,
     verdict: String,
+    origin: Option<crate::origin::Origin>,
 }
 
 impl Owned {
@@ -39,6 +40,11 @@ impl Owned {
             source_label: &self.source_label,
             verdict: &self.verdict,
             decided_by,
+            origin: self.origin.as_ref().map(|o| zion_storage::ReleaseOrigin {
+                url: o.url.as_deref(),
+                referrer: o.referrer.as_deref(),
+                provenance: o.provenance.as_str(),
+            }),
         }
     }
 }
@@ -183,6 +189,7 @@ impl Store {
             item_id: item.id.to_string(),
             source_label: item.source.clone(),
             verdict,
+            origin: item.origin.clone(),
         })
     }
 }

@@ -381,6 +381,16 @@ impl Store {
             remove_temp(self, &temp)?;
             lock(&self.journal).lazily(|j| j.delete_row(id))
         };
+        // Where it came from: what the host saw of this source's download
+        // under this name and size, else what the file says (read from the
+        // open file, bounded and sanitised, and recorded as its claim).
+        let seen = self.host_origins.take(source, name, first.size);
+        if let Some(origin) = seen.or_else(|| crate::origin::claimed_by_file(&fd)) {
+            if let Err(e) = lock(&self.journal).set_origin(id, &origin) {
+                rollback("its origin could not be recorded")?;
+                return Err(e);
+            }
+        }
 
         // A hole filled during the copy writes more than was claimed: slack
         // for filesystems that count blocks differently, then it is "changing".

@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
 
+use crate::origin::Origin;
 use crate::state::State;
 use crate::verdict::Verdict;
 
@@ -62,6 +63,9 @@ pub struct Item {
     pub destination: Option<String>,
     /// Held by the user: the policy will not release it automatically.
     pub held: bool,
+    /// Where it was downloaded from, and who says so (an archive's is
+    /// every member's).
+    pub origin: Option<Origin>,
 }
 
 impl Item {

@@ -13,6 +13,7 @@ use zion_storage::AuditHead;
 
 use crate::error::StoreError;
 use crate::item::{Item, ItemId, Source};
+use crate::origin::Origin;
 use crate::state::{State, StateKind};
 use crate::verdict::Verdict;
 
@@ -67,8 +68,22 @@ CREATE TABLE IF NOT EXISTS audit_breaks (
 PRAGMA user_version = 1;
 ";
 
+/// Where each item came from (issue 17), added beside `items` so that older
+/// journals gain it as they open: one row per item that has an origin.
+const ORIGIN_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS item_origins (
+    item INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    provenance TEXT NOT NULL CHECK (provenance IN ('host', 'file')),
+    url TEXT,
+    referrer TEXT,
+    note TEXT
+);
+";
+
 const ITEM_COLUMNS: &str = "id, original_name, safe_name, inbox, source, profile, size, sha256, \
-     added_ms, changed_ms, state_json, verdict_json, destination, held";
+     added_ms, changed_ms, state_json, verdict_json, destination, held, \
+     (SELECT json_object('provenance', provenance, 'url', url, 'referrer', referrer, 'note', note) \
+      FROM item_origins WHERE item_origins.item = items.id) AS origin_json";
 
 /// The states whose items need their object (see [`StateKind::holds_object`]).
 const HOLDING: &str =
@@ -152,6 +167,7 @@ impl Journal {
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        conn.execute_batch(ORIGIN_SCHEMA).map_err(err)?;
         Ok(Journal {
             conn,
             path: path.to_owned(),
@@ -355,6 +371,26 @@ impl Journal {
         Ok(())
     }
 
+    /// Records where an item came from (its row goes with the item's).
+    pub fn set_origin(&self, id: ItemId, origin: &Origin) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO item_origins (item, provenance, url, referrer, note) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(item) DO UPDATE SET \
+                 provenance = excluded.provenance, url = excluded.url, \
+                 referrer = excluded.referrer, note = excluded.note",
+                params![
+                    id.0,
+                    origin.provenance.as_str(),
+                    origin.url,
+                    origin.referrer,
+                    origin.note
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Removes a row (an ingest rolled back).
     pub fn delete_row(&self, id: ItemId) -> Result<(), StoreError> {
         self.conn
@@ -484,11 +520,11 @@ impl Journal {
         let rows = stmt
             .query_map([], |r| {
                 let identity = InboxIdentity {
-                    dev: r.get::<_, i64>(14)? as u64,
-                    ino: r.get::<_, i64>(15)? as u64,
-                    size: r.get::<_, i64>(16)? as u64,
-                    mtime_ns: r.get(17)?,
-                    ctime_ns: r.get(18)?,
+                    dev: r.get::<_, i64>("inbox_dev")? as u64,
+                    ino: r.get::<_, i64>("inbox_ino")? as u64,
+                    size: r.get::<_, i64>("inbox_size")? as u64,
+                    mtime_ns: r.get("inbox_mtime_ns")?,
+                    ctime_ns: r.get("inbox_ctime_ns")?,
                 };
                 Ok((read_row(r), identity))
             })
@@ -628,6 +664,14 @@ fn read_row(r: &Row) -> Result<Item, (i64, String)> {
                 .map_err(|e| (id, format!("verdict {text:?}: {e}")))?,
         ),
     };
+    let origin_text: Option<String> = r.get(14).map_err(bad)?;
+    let origin = match origin_text {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_str::<Origin>(&text)
+                .map_err(|e| (id, format!("origin {text:?}: {e}")))?,
+        ),
+    };
     Ok(Item {
         id: ItemId(id),
         original_name: OsString::from_vec(name),
@@ -643,5 +687,6 @@ fn read_row(r: &Row) -> Result<Item, (i64, String)> {
         verdict,
         destination: r.get(12).map_err(bad)?,
         held: r.get(13).map_err(bad)?,
+        origin,
     })
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod ingest;
 pub mod item;
 mod journal;
+pub mod origin;
 pub mod policy;
 pub mod recall;
 pub mod recovery;
@@ -18,6 +19,7 @@ pub mod state;
 pub mod store;
 pub mod transfer;
 pub mod watcher;
+pub mod witness;
 
 pub use verdict::{member_path, ArchiveProblem, RuleMatch, Verdict, MEMBER_SEPARATOR};
 
@@ -25,6 +27,7 @@ pub use audit::{AuditBreak, AuditReport, AuditStatus};
 pub use error::StoreError;
 pub use ingest::{IngestLimits, IngestOutcome, Refusal, RefuseReason};
 pub use item::{Item, ItemId, Source};
+pub use origin::{Origin, Provenance};
 pub use policy::{due, release_at, Action, AutoRelease, ByteSize, Policy};
 pub use recall::{CopyStatus, Recall, RecallError, RecalledCopy};
 pub use recovery::RecoveryReport;
@@ -32,3 +35,4 @@ pub use state::{next, DecidedBy, Event, State, StateKind, TransitionError};
 pub use store::{Store, StoreEvent, StorePaths};
 pub use transfer::{Rule, Target, Transfer, Transfers};
 pub use watcher::{InboxWatcher, WatchEvent, WatcherConfig};
+pub use witness::{HostOrigins, WitnessRefusal};

@@ -65,6 +65,8 @@ pub struct Store {
     pub(crate) claimed: Mutex<u64>,
     /// What was wrong with the audit log when the store was opened.
     audit_problem: Option<String>,
+    /// Downloads the host saw, waiting for their file (issue 17).
+    pub(crate) host_origins: crate::witness::HostOrigins,
 }
 
 impl std::fmt::Debug for Store {
@@ -135,6 +137,7 @@ impl Store {
             limits: Mutex::new(IngestLimits::default()),
             claimed: Mutex::new(0),
             audit_problem,
+            host_origins: Default::default(),
         };
         store.recovery = store.recover()?;
         if !store.recovery.is_empty() {
@@ -166,6 +169,13 @@ impl Store {
     /// anything (breaks found later arrive as [`StoreEvent::AuditBroken`]).
     pub fn audit_problem_at_open(&self) -> Option<&str> {
         self.audit_problem.as_deref()
+    }
+
+    /// Downloads the host saw: what the daemon records there becomes the
+    /// origin (provenance `host`) of the file that arrives under that name
+    /// and size from that source, over whatever the file claims.
+    pub fn host_origins(&self) -> &crate::witness::HostOrigins {
+        &self.host_origins
     }
 
     /// Sets how much each source may hold and how much disk ingest leaves free.
@@ -399,6 +409,11 @@ impl Store {
             source_label: &item.source,
             verdict: &verdict,
             decided_by,
+            origin: item.origin.as_ref().map(|o| zion_storage::ReleaseOrigin {
+                url: o.url.as_deref(),
+                referrer: o.referrer.as_deref(),
+                provenance: o.provenance.as_str(),
+            }),
         };
         f(&req).map_err(|source| StoreError::Release {
             id: item.id,

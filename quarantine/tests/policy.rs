@@ -37,6 +37,7 @@ fn item(state: State, size: u64, changed: SystemTime) -> Item {
         verdict: None,
         destination: None,
         held: false,
+        origin: None,
     }
 }
 

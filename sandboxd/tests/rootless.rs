@@ -294,6 +294,14 @@ async fn the_whole_session_runs_as_an_ordinary_user_on_their_rootless_podman() {
             .all(|l| l.split_whitespace().next() != Some(user.uid.to_string().as_str())),
         "Chromium runs as the account itself: {browser_uid}"
     );
+    // Its downloads are followed by the host (issue 17) rootless too.
+    assert!(
+        !desk
+            .logs()
+            .contains("downloads' URLs will not be seen by the host"),
+        "{}",
+        desk.logs()
+    );
     sandboxes.close(&id).await.expect("Close");
 
     // When the session ends, nothing in the account's folders is root's.

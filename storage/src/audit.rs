@@ -49,6 +49,15 @@ pub struct AuditEntry {
     pub verdict: String,
     /// Who decided: `policy` or `user`.
     pub decided_by: String,
+    /// The URL it was downloaded from, if known (issue 17).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_url: Option<String>,
+    /// The page the download started from, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_referrer: Option<String>,
+    /// Who says so: `host` (observed) or `file` (claimed by the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_provenance: Option<String>,
     /// The previous entry's `hash` ([`GENESIS`] for the first); set by [`AuditLog::append`].
     #[serde(rename = "prev", default)]
     pub prev_hash: String,
@@ -70,6 +79,13 @@ struct Canonical<'a> {
     sha256: &'a str,
     verdict: &'a str,
     decided_by: &'a str,
+    // Left out when absent, so that entries from before keep their hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin_referrer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin_provenance: Option<&'a str>,
 }
 
 impl AuditEntry {
@@ -86,6 +102,9 @@ impl AuditEntry {
             sha256: &self.sha256,
             verdict: &self.verdict,
             decided_by: &self.decided_by,
+            origin_url: self.origin_url.as_deref(),
+            origin_referrer: self.origin_referrer.as_deref(),
+            origin_provenance: self.origin_provenance.as_deref(),
         };
         let mut hasher = Sha256::new();
         hasher.update(prev.as_bytes());

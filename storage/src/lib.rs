@@ -14,6 +14,7 @@ pub mod access;
 pub mod audit;
 mod beneath;
 pub mod error;
+pub mod label;
 pub mod layout;
 pub mod name;
 mod place;
@@ -28,5 +29,5 @@ pub use layout::{is_safe_segment, Destination, Layout};
 pub use name::{sanitize_name, SafeName};
 pub use release::{
     audit_entry, find_released, release, release_all, release_with, remove_partials,
-    resume_release, Method, ReleaseOptions, ReleaseRequest, Released,
+    resume_release, Method, ReleaseOptions, ReleaseOrigin, ReleaseRequest, Released,
 };

@@ -171,6 +171,7 @@ pub(crate) fn copy_into(
     dir_path: &Path,
     name: &SafeName,
     expected: &[u8; 32],
+    labels: &[(&str, &str)],
     staging: Staging,
 ) -> Result<(PathBuf, SafeName), StorageError> {
     let mut tmp = Staged::create(dir, dir_path, staging, src.size)?;
@@ -187,6 +188,7 @@ pub(crate) fn copy_into(
     )?;
     rustix::fs::fchmod(&tmp.file, Mode::from_raw_mode(RELEASED_MODE))
         .map_err(|e| StorageError::io("setting the mode of the copy in", dir_path, e.into()))?;
+    crate::label::apply(&tmp.file, labels, dir_path);
     for n in 0..=MAX_COLLISIONS {
         let candidate = candidate(name, n);
         match tmp.place(dir, candidate.as_str()) {
@@ -202,7 +204,7 @@ pub(crate) fn copy_into(
                     "cannot link an O_TMPFILE copy here; copying under a hidden name instead"
                 );
                 drop(tmp);
-                return copy_into(src, dir, dir_path, name, expected, Staging::Hidden);
+                return copy_into(src, dir, dir_path, name, expected, labels, Staging::Hidden);
             }
             Err(e) => return Err(placing_error(e, dir_path, src.size)),
         }

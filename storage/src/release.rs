@@ -37,6 +37,19 @@ pub struct ReleaseRequest<'a> {
     pub verdict: &'a str,
     /// `policy` or `user`.
     pub decided_by: &'a str,
+    /// Where it was downloaded from, if the quarantine knows (issue 17).
+    pub origin: Option<ReleaseOrigin<'a>>,
+}
+
+/// Where a released file was downloaded from, as the quarantine recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseOrigin<'a> {
+    /// The download's URL.
+    pub url: Option<&'a str>,
+    /// The page it was started from.
+    pub referrer: Option<&'a str>,
+    /// Who says so: `host` (observed) or `file` (claimed by the file).
+    pub provenance: &'a str,
 }
 
 /// Where a released file ended up, and how it got there.
@@ -205,10 +218,12 @@ pub(crate) fn place_file(
     if options.verify_source {
         src.verify(&req.sha256)?;
     }
+    let labels = crate::label::labels(req);
     if req.remove_source {
         if let Some((path, name)) =
             place::rename_into(&src, &dir, &dir_path, &name, options.sync_dirs)?
         {
+            crate::label::apply(&src.file, &labels, &dir_path);
             return Ok(Released {
                 path,
                 name,
@@ -216,7 +231,8 @@ pub(crate) fn place_file(
             });
         }
     }
-    let (path, name) = place::copy_into(&src, &dir, &dir_path, &name, &req.sha256, staging)?;
+    let (path, name) =
+        place::copy_into(&src, &dir, &dir_path, &name, &req.sha256, &labels, staging)?;
     if req.remove_source {
         src.remove()?;
     }
@@ -247,6 +263,9 @@ pub fn audit_entry(req: &ReleaseRequest, final_path: &Path) -> AuditEntry {
         sha256: hex::encode(req.sha256),
         verdict: req.verdict.to_owned(),
         decided_by: req.decided_by.to_owned(),
+        origin_url: req.origin.and_then(|o| o.url).map(str::to_owned),
+        origin_referrer: req.origin.and_then(|o| o.referrer).map(str::to_owned),
+        origin_provenance: req.origin.map(|o| o.provenance.to_owned()),
         prev_hash: String::new(),
         hash: String::new(),
     }
@@ -427,6 +446,7 @@ mod tests {
             source_label: "test",
             verdict: "clean",
             decided_by: "user",
+            origin: None,
         }
     }
 

@@ -20,6 +20,9 @@ fn entry(i: usize) -> AuditEntry {
         sha256: "ab".repeat(32),
         verdict: "clean".into(),
         decided_by: "policy".into(),
+        origin_url: None,
+        origin_referrer: None,
+        origin_provenance: None,
         prev_hash: String::new(),
         hash: String::new(),
     }

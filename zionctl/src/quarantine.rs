@@ -218,6 +218,10 @@ fn show(item: &ItemInfo) -> String {
     field("held", if item.held { "yes" } else { "" });
     field("added", &utc(item.added));
     field("changed", &utc(item.changed));
+    let archive = item.matches.iter().any(|m| !m.member.is_empty());
+    for (label, text) in item.origin.lines(archive) {
+        field(if label.is_empty() { "  " } else { label }, &text);
+    }
     for m in &item.matches {
         out.push_str(&format!(
             "match        {} (namespace {})\n",
@@ -257,6 +261,46 @@ fn show(item: &ItemInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn show_says_where_an_item_came_from_and_who_says_so() {
+        let item = ItemInfo {
+            id: 4,
+            name: "a.zip".into(),
+            safe_name: "a.zip".into(),
+            source: "sandbox:work/2".into(),
+            profile: "work".into(),
+            size: 10,
+            sha256: String::new(),
+            state: "clean".into(),
+            verdict: "clean".into(),
+            detail: String::new(),
+            matches: Vec::new(),
+            added: 0,
+            changed: 0,
+            destination: String::new(),
+            held: false,
+            origin: zion_bus::quarantine::OriginInfo {
+                url: "https://example.org/a.zip".into(),
+                referrer: "https://example.org/".into(),
+                provenance: "file".into(),
+                note: String::new(),
+            },
+        };
+        let shown = show(&item);
+        assert!(
+            shown.contains("from         https://example.org/a.zip\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("referrer     https://example.org/\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("origin       claimed by the file (not verified)\n"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn times_and_sizes_read_as_people_write_them() {

@@ -220,6 +220,7 @@ mod tests {
             verdict: None,
             destination: None,
             held: false,
+            origin: None,
         }
     }
 

@@ -4,8 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use zion_bus::quarantine::{ItemInfo, MatchInfo};
-use zion_quarantine::{Item, RuleMatch, State, Transfers, Verdict};
+use zion_bus::quarantine::{ItemInfo, MatchInfo, OriginInfo};
+use zion_quarantine::{Item, Origin, RuleMatch, State, Transfers, Verdict};
 
 /// A rule match as it travels.
 pub fn match_info(m: &RuleMatch) -> MatchInfo {
@@ -64,6 +64,16 @@ pub fn item_info_with_transfers(item: &Item, transfers: &Transfers) -> ItemInfo 
     info
 }
 
+/// Where an item came from, as it travels.
+pub fn origin_info(origin: &Origin) -> OriginInfo {
+    OriginInfo {
+        url: origin.url.clone().unwrap_or_default(),
+        referrer: origin.referrer.clone().unwrap_or_default(),
+        provenance: origin.provenance.as_str().to_owned(),
+        note: origin.note.clone().unwrap_or_default(),
+    }
+}
+
 /// The item as it travels.
 pub fn item_info(item: &Item) -> ItemInfo {
     let matches = match (&item.state, &item.verdict) {
@@ -92,6 +102,7 @@ pub fn item_info(item: &Item) -> ItemInfo {
         changed: unix_seconds(item.changed),
         destination: item.destination.clone().unwrap_or_default(),
         held: item.held,
+        origin: item.origin.as_ref().map(origin_info).unwrap_or_default(),
     }
 }
 
@@ -131,6 +142,7 @@ mod tests {
             verdict: Some(Verdict::Infected { matches }),
             destination: None,
             held: false,
+            origin: None,
         }
     }
 
@@ -182,6 +194,23 @@ mod tests {
             member: vec![],
         };
         assert_eq!(verdict_word(&bomb), "refused");
+    }
+
+    #[test]
+    fn an_origin_travels_with_who_claims_it() {
+        let mut item = infected();
+        assert!(item_info(&item).origin.is_empty());
+        item.origin = Some(Origin {
+            url: Some("https://example.org/a.zip".into()),
+            referrer: None,
+            provenance: zion_quarantine::Provenance::File,
+            note: Some("referrer not recorded: not UTF-8 text".into()),
+        });
+        let origin = item_info(&item).origin;
+        assert_eq!(origin.url, "https://example.org/a.zip");
+        assert_eq!(origin.referrer, "");
+        assert_eq!(origin.provenance, "file");
+        assert_eq!(origin.note, "referrer not recorded: not UTF-8 text");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod compositor;
 pub mod dbus;
+pub mod devtools;
 pub mod service;
 pub mod spec;
 pub mod state;

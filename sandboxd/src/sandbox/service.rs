@@ -19,8 +19,9 @@ use zion_profiles::network::sandbox_network;
 use zion_quarantine::{Source, Store};
 
 use super::compositor::Compositor;
+use super::devtools::{make_pipes, Observer};
 use super::spec::{
-    browser_command, check_url, container_name, sandbox_spec, source_label, source_name,
+    browser_command_observed, check_url, container_name, sandbox_spec, source_label, source_name,
     SandboxPaths, BROWSER_UID, LABEL_SANDBOX, LABEL_SANDBOX_PROFILE,
 };
 use super::state::{next_id, pool_plan, SandboxState, Step};
@@ -103,6 +104,8 @@ struct Entry {
     /// Its user-namespace slot (rootful Podman), apart from every other
     /// live sandbox's and every profile's.
     slot: Option<u32>,
+    /// What follows its browser's downloads (issue 17), when it could start.
+    devtools: Option<Observer>,
 }
 
 /// The sandbox service's settings.
@@ -186,6 +189,13 @@ impl Sandboxes {
     /// Removes every sandbox container a previous run left (a crash), and
     /// their sockets.
     pub async fn remove_leftovers(&self) {
+        // Their DevTools FIFOs too (no sandbox of this run has any yet).
+        let devtools = self.session.paths().runtime.join("devtools");
+        if let Err(e) = std::fs::remove_dir_all(&devtools) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("removing {}: {e}", devtools.display());
+            }
+        }
         let opts = ContainerListOpts::builder()
             .all(true)
             .filter([ContainerListFilter::LabelKey(LABEL_SANDBOX.into())])
@@ -371,6 +381,27 @@ impl Sandboxes {
                 ))
             })?;
         let wayland = self.compositor.open_socket(profile, &ids).await;
+        // The host follows its downloads through DevTools FIFOs of its own;
+        // without them, the files' own claims are all there is.
+        let devtools_dir = self
+            .session
+            .paths()
+            .runtime
+            .join("devtools")
+            .join(source_name(profile, &ids));
+        let devtools = match make_pipes(&devtools_dir).and_then(|()| {
+            Observer::start(&devtools_dir, source_name(profile, &ids), store.clone())
+        }) {
+            Ok(observer) => Some(observer),
+            Err(e) => {
+                tracing::warn!(
+                    "sandbox {profile}/{id}: its downloads' URLs will not be seen by the host: {}: {e}",
+                    devtools_dir.display()
+                );
+                let _ = std::fs::remove_dir_all(&devtools_dir);
+                None
+            }
+        };
         let rootless = self.session.rootless();
         let slot = self.entries(|e| {
             let slot = if rootless {
@@ -390,6 +421,7 @@ impl Sandboxes {
                     opened: false,
                     slot,
                     frozen: false,
+                    devtools: devtools.clone(),
                 },
             );
             slot
@@ -424,6 +456,7 @@ impl Sandboxes {
         }
         let paths = SandboxPaths {
             downloads,
+            devtools: devtools.as_ref().map(|_| devtools_dir.clone()),
             wayland,
             ids: range,
         };
@@ -503,7 +536,7 @@ impl Sandboxes {
         entry: &Entry,
         url: &str,
     ) -> Result<(), SandboxError> {
-        let argv = browser_command(url, entry.wayland.is_some());
+        let argv = browser_command_observed(url, entry.wayland.is_some(), entry.devtools.is_some());
         let opts = ExecCreateOpts::builder()
             .command(&argv)
             .attach_stdout(true)
@@ -617,6 +650,9 @@ impl Sandboxes {
             self.compositor.close_socket(&entry.profile, &ids).await;
         }
         self.entries(|e| e.all.remove(&id));
+        if let Some(observer) = &entry.devtools {
+            observer.stop();
+        }
         if let Some(dir) = self.inbox_dir(&entry.profile, &ids) {
             tokio::spawn(drain_then_remove(dir));
         }

@@ -66,6 +66,9 @@ pub struct SandboxPaths {
     /// of its own, apart from every profile's); `None` under rootless
     /// Podman, whose default already maps root inside to the user.
     pub ids: Option<IdRange>,
+    /// The folder of its DevTools FIFOs (issue 17), bound at
+    /// [`super::devtools::CONTAINER_DEVTOOLS`], when the host follows its downloads.
+    pub devtools: Option<PathBuf>,
 }
 
 impl SandboxPaths {
@@ -78,6 +81,7 @@ impl SandboxPaths {
                 .join(source_name(profile, id)),
             wayland: None,
             ids: None,
+            devtools: None,
         }
     }
 }
@@ -145,6 +149,12 @@ pub fn sandbox_spec(profile: &Profile, id: &str, paths: &SandboxPaths, image: &s
     // writes is a path the compositor later uses (issue 18, finding 1).
     mounts.push(tmpfs(CONTAINER_RUNTIME, &own));
     env.insert("XDG_RUNTIME_DIR".into(), CONTAINER_RUNTIME.into());
+    if let Some(devtools) = &paths.devtools {
+        mounts.push(Mount::sockets(
+            devtools,
+            super::devtools::CONTAINER_DEVTOOLS,
+        ));
+    }
     if let Some(wayland) = &paths.wayland {
         mounts.push(Mount::sockets(wayland, CONTAINER_WAYLAND));
         env.insert(
@@ -213,6 +223,13 @@ pub fn sandbox_spec(profile: &Profile, id: &str, paths: &SandboxPaths, image: &s
 /// first writes the preferences that save downloads to `~/Downloads`
 /// without asking.
 pub fn browser_command(url: &str, wayland: bool) -> Vec<String> {
+    browser_command_observed(url, wayland, false)
+}
+
+/// [`browser_command`], with the browser's DevTools on the FIFOs bound at
+/// [`super::devtools::CONTAINER_DEVTOOLS`] (fds 3 and 4) when `devtools`:
+/// the host follows its downloads there (issue 17).
+pub fn browser_command_observed(url: &str, wayland: bool, devtools: bool) -> Vec<String> {
     let downloads = container_downloads();
     let prefs = serde_json::json!({
         "download": {
@@ -252,16 +269,26 @@ pub fn browser_command(url: &str, wayland: bool) -> Vec<String> {
             ));
         }
     }
+    if devtools {
+        // A pipe, not a port: nothing in the sandbox's network reaches it.
+        argv.push("--remote-debugging-pipe".into());
+    }
     // `--` so that a URL can never be taken for a flag.
     argv.push("--".into());
     argv.push(url.to_owned());
-    let script = "mkdir -p \"$HOME/.config/chromium/Default\" && printf '%s' \"$ZION_PREFS\" > \"$HOME/.config/chromium/Default/Preferences\" && exec \"$@\"";
+    let fds = if devtools {
+        super::devtools::open_fds_script()
+    } else {
+        String::new()
+    };
+    let script = "mkdir -p \"$HOME/.config/chromium/Default\" && printf '%s' \"$ZION_PREFS\" > \"$HOME/.config/chromium/Default/Preferences\" && ";
+    let script = format!("{script}{fds}exec \"$@\"");
     let mut out = vec![
         "env".to_owned(),
         format!("ZION_PREFS={prefs}"),
         "sh".into(),
         "-c".into(),
-        script.to_owned(),
+        script,
         "zion-browser".into(),
     ];
     out.extend(argv);
@@ -371,6 +398,39 @@ mod tests {
         assert_eq!(tmpfs, vec!["/home/zion", "/tmp", "/run/zion"]);
         assert!(spec.devices.is_empty());
         assert!(!spec.env.contains_key("WAYLAND_DISPLAY"));
+    }
+
+    #[test]
+    fn the_devtools_fifos_are_bound_read_only_and_opened_as_fds_3_and_4() {
+        let mut p = paths(true);
+        p.devtools = Some("/run/user/1/zion/devtools/sandbox-work-7".into());
+        let spec = sandbox_spec(&work("full"), "7", &p, "img").container;
+        let bound = spec
+            .mounts
+            .iter()
+            .find(|m| m.destination == super::super::devtools::CONTAINER_DEVTOOLS)
+            .expect("the DevTools folder is bound");
+        assert_eq!(bound.source, "/run/user/1/zion/devtools/sandbox-work-7");
+        assert!(bound.options.contains(&"ro".to_owned()), "{bound:?}");
+        let argv = browser_command_observed("http://h/x", true, true);
+        assert!(argv.contains(&"--remote-debugging-pipe".to_owned()));
+        assert!(!argv.iter().any(|a| a.contains("remote-debugging-port")));
+        let script = &argv[4];
+        assert!(
+            script.contains(
+                "exec 3<>/run/zion-devtools/commands 4<>/run/zion-devtools/events && exec \"$@\""
+            ),
+            "{script}"
+        );
+        // Without it, neither.
+        let plain = browser_command("http://h/x", true);
+        assert!(!plain.iter().any(|a| a.contains("remote-debugging")));
+        assert!(!plain[4].contains("devtools"), "{}", plain[4]);
+        assert!(!sandbox_spec(&work("full"), "7", &paths(true), "img")
+            .container
+            .mounts
+            .iter()
+            .any(|m| m.destination == super::super::devtools::CONTAINER_DEVTOOLS));
     }
 
     #[test]

@@ -139,6 +139,7 @@ pub fn request<'a>(
         source_label: "sandbox:work/3",
         verdict: "clean",
         decided_by: "user",
+        origin: None,
     }
 }
 
