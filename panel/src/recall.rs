@@ -151,6 +151,7 @@ mod tests {
             changed: 0,
             destination: "shared".into(),
             held: false,
+            origin: Default::default(),
         }
     }
 

@@ -963,6 +963,7 @@ mod tests {
             verdict: Some(Verdict::Clean),
             destination: Some(dest.into()),
             held: false,
+            origin: None,
         }
     }
 
