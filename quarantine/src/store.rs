@@ -242,16 +242,7 @@ impl Store {
         verdict: Option<Option<&Verdict>>,
         destination: Option<&str>,
     ) -> Result<Item, StoreError> {
-        let item = {
-            let journal = lock(&self.journal);
-            let item = journal.get(id)?.ok_or(StoreError::NoSuchItem(id))?;
-            let state =
-                next(&item.state, event).map_err(|source| StoreError::Transition { id, source })?;
-            journal.set_state(id, &state, verdict, destination)?;
-            journal.get(id)?.ok_or(StoreError::NoSuchItem(id))?
-        };
-        self.emit(StoreEvent::ItemChanged(item.clone()));
-        Ok(item)
+        self.apply(id, event, verdict, destination, true)
     }
 
     /// [`Store::transition`] without waiting for the disk: for what a crash
@@ -265,12 +256,28 @@ impl Store {
         event: Event,
         verdict: Option<Option<&Verdict>>,
     ) -> Result<Item, StoreError> {
+        self.apply(id, event, verdict, None, false)
+    }
+
+    fn apply(
+        &self,
+        id: ItemId,
+        event: Event,
+        verdict: Option<Option<&Verdict>>,
+        destination: Option<&str>,
+        durable: bool,
+    ) -> Result<Item, StoreError> {
         let item = {
             let journal = lock(&self.journal);
             let item = journal.get(id)?.ok_or(StoreError::NoSuchItem(id))?;
             let state =
                 next(&item.state, event).map_err(|source| StoreError::Transition { id, source })?;
-            journal.lazily(|j| j.set_state(id, &state, verdict, None))?;
+            let set = |j: &Journal| j.set_state(id, &state, verdict, destination);
+            if durable {
+                set(&journal)?;
+            } else {
+                journal.lazily(set)?;
+            }
             journal.get(id)?.ok_or(StoreError::NoSuchItem(id))?
         };
         self.emit(StoreEvent::ItemChanged(item.clone()));

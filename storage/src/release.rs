@@ -110,13 +110,7 @@ pub fn release_with(
     options: &ReleaseOptions,
 ) -> Result<Released, StorageError> {
     let released = place_file(layout, req, options, Staging::Anonymous)?;
-    tracing::info!(
-        item = req.item_id,
-        destination = %req.destination,
-        path = %released.path.display(),
-        method = ?released.method,
-        "released"
-    );
+    log_released(req, &released);
     audit
         .append(audit_entry(req, &released.path))
         .map_err(|e| StorageError::AuditAfterRelease {
@@ -141,7 +135,7 @@ pub fn release_all(
         sync_dirs: false,
         ..*options
     };
-    let mut results: Vec<Result<Released, StorageError>> = reqs
+    let results: Vec<Result<Released, StorageError>> = reqs
         .iter()
         .map(|req| place_file(layout, req, &batch, Staging::Anonymous))
         .collect();
@@ -168,18 +162,22 @@ pub fn release_all(
     if let Err(e) = audit.append_all(entries) {
         return unaudited(results, "appending the batch's audit entries", &e);
     }
-    for (req, released) in reqs.iter().zip(results.iter_mut()) {
+    for (req, released) in reqs.iter().zip(&results) {
         if let Ok(released) = released {
-            tracing::info!(
-                item = req.item_id,
-                destination = %req.destination,
-                path = %released.path.display(),
-                method = ?released.method,
-                "released"
-            );
+            log_released(req, released);
         }
     }
     results
+}
+
+fn log_released(req: &ReleaseRequest, released: &Released) {
+    tracing::info!(
+        item = req.item_id,
+        destination = %req.destination,
+        path = %released.path.display(),
+        method = ?released.method,
+        "released"
+    );
 }
 
 /// Every file placed becomes [`StorageError::AuditAfterRelease`] for `why`.
