@@ -4,7 +4,7 @@
 CARGO ?= cargo
 CARGO_FLAGS ?=
 
-.PHONY: all deps build lint dependency-cuts test test-images run images bench clean
+.PHONY: all deps build lint dependency-cuts test test-images run images bench bench-engine clean
 
 all: build
 
@@ -53,7 +53,13 @@ run: build images
 
 bench: deps
 	$(CARGO) build --release -p zion-bench -p zion-sandboxd -p zion-scanner -p zion-compositor -p zion-panel --bins
-	@for b in target/release/bench-*; do [ -x "$$b" ] || continue; echo "== $$b"; $$b || exit 1; done
+	@for b in target/release/bench-*; do [ -x "$$b" ] || continue; [ "$${b##*/}" = bench-engine ] && continue; echo "== $$b"; $$b || exit 1; done
+
+# libyara beside YARA-X on the shared rules and corpus (issue 17 item 7).
+# Not part of `make bench`: YARA-X is a long build of its own.
+bench-engine: deps
+	$(CARGO) build --release -p zion-bench --features yara-x --bin bench-engine
+	target/release/bench-engine
 
 clean:
 	$(CARGO) clean
