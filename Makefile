@@ -58,7 +58,7 @@ bench: deps
 # libyara beside YARA-X on the shared rules and corpus (issue 17 item 7).
 # Not part of `make bench`: YARA-X is a long build of its own.
 bench-engine: deps
-	$(CARGO) build --release -p zion-bench --features yara-x --bin bench-engine
+	$(CARGO) build --release --manifest-path bench/engine/Cargo.toml --target-dir target
 	target/release/bench-engine
 
 clean:

@@ -5,8 +5,8 @@
 //! each compiles, how long that takes, its scan throughput on one thread,
 //! and whether the two engines name the same rules for every file.
 //!
-//! Built only with `--features yara-x` (YARA-X brings its own compiler
-//! back end, a long build): `make bench-engine`.
+//! A workspace of its own (YARA-X brings its own compiler back end, a long
+//! build, and newer versions of crates Zion shares): `make bench-engine`.
 //! Usage: bench-engine [SIZE_MB] [--corpus DIR]
 
 use std::collections::BTreeSet;
