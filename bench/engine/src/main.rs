@@ -127,7 +127,7 @@ fn main() -> Result<()> {
     let mb = bytes as f64 / MB;
 
     let dirs = vec![
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../session-files/rules"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../session-files/rules"),
         shared.join("yara-rules/reversinglabs"),
         shared.join("yara-rules/signature-base"),
     ];
