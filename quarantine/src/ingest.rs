@@ -386,7 +386,9 @@ impl Store {
         // open file, bounded and sanitised, and recorded as its claim).
         let seen = self.host_origins.take(source, name, first.size);
         if let Some(origin) = seen.or_else(|| crate::origin::claimed_by_file(&fd)) {
-            if let Err(e) = lock(&self.journal).set_origin(id, &origin) {
+            // Not waited for, like the row it belongs to: the `stored`
+            // commit makes both durable.
+            if let Err(e) = lock(&self.journal).lazily(|j| j.set_origin(id, &origin)) {
                 rollback("its origin could not be recorded")?;
                 return Err(e);
             }
