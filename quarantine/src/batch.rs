@@ -12,8 +12,8 @@ use zion_storage::{Destination, ReleaseRequest, StorageError};
 use crate::error::StoreError;
 use crate::item::{Item, ItemId};
 use crate::journal::Journal;
-use crate::state::{next, DecidedBy, Event, State};
-use crate::store::{lock, verdict_word, Store, StoreEvent, STORE_RELEASE};
+use crate::state::{DecidedBy, Event, State};
+use crate::store::{lock, step, verdict_word, Store, StoreEvent, STORE_RELEASE};
 
 /// What a release request borrows, owned for the length of a batch.
 struct Owned {
@@ -132,11 +132,11 @@ impl Store {
                 let mut items = Vec::new();
                 for (n, path) in &done {
                     let id = batch[*n].0;
-                    let item = settle(j, id, Event::Released { path: path.clone() })?;
+                    let item = step(j, id, Event::Released { path: path.clone() }, None, None)?;
                     items.push((*n, item));
                 }
                 for n in &failed {
-                    settle(j, batch[*n].0, Event::ReleaseFailed)?;
+                    step(j, batch[*n].0, Event::ReleaseFailed, None, None)?;
                 }
                 Ok(items)
             })
@@ -203,24 +203,10 @@ fn start(
 ) -> Result<Item, StoreError> {
     destination.validate()?;
     let text = destination.to_string();
-    let item = j.get(id)?.ok_or(StoreError::NoSuchItem(id))?;
-    let state = next(
-        &item.state,
-        Event::Release {
-            destination: text.clone(),
-            by,
-            override_verdict: false,
-        },
-    )
-    .map_err(|source| StoreError::Transition { id, source })?;
-    j.set_state(id, &state, None, Some(&text))?;
-    j.get(id)?.ok_or(StoreError::NoSuchItem(id))
-}
-
-/// Applies `event` inside the batch's transaction.
-fn settle(j: &Journal, id: ItemId, event: Event) -> Result<Item, StoreError> {
-    let item = j.get(id)?.ok_or(StoreError::NoSuchItem(id))?;
-    let state = next(&item.state, event).map_err(|source| StoreError::Transition { id, source })?;
-    j.set_state(id, &state, None, None)?;
-    j.get(id)?.ok_or(StoreError::NoSuchItem(id))
+    let event = Event::Release {
+        destination: text.clone(),
+        by,
+        override_verdict: false,
+    };
+    step(j, id, event, None, Some(&text))
 }

@@ -269,16 +269,12 @@ impl Store {
     ) -> Result<Item, StoreError> {
         let item = {
             let journal = lock(&self.journal);
-            let item = journal.get(id)?.ok_or(StoreError::NoSuchItem(id))?;
-            let state =
-                next(&item.state, event).map_err(|source| StoreError::Transition { id, source })?;
-            let set = |j: &Journal| j.set_state(id, &state, verdict, destination);
+            let step = |j: &Journal| step(j, id, event, verdict, destination);
             if durable {
-                set(&journal)?;
+                step(&journal)?
             } else {
-                journal.lazily(set)?;
+                journal.lazily(step)?
             }
-            journal.get(id)?.ok_or(StoreError::NoSuchItem(id))?
         };
         self.emit(StoreEvent::ItemChanged(item.clone()));
         Ok(item)
@@ -484,6 +480,22 @@ impl Store {
             Err(e) => Err(StoreError::errno("inspecting the object", path, e)),
         }
     }
+}
+
+/// Applies `event` to item `id` in `j`: checks it with [`next`], writes the
+/// new state (and verdict and destination when given), and returns the item
+/// as it now is. Commits as `j` does (alone, lazily, or in a transaction).
+pub(crate) fn step(
+    j: &Journal,
+    id: ItemId,
+    event: Event,
+    verdict: Option<Option<&Verdict>>,
+    destination: Option<&str>,
+) -> Result<Item, StoreError> {
+    let item = j.get(id)?.ok_or(StoreError::NoSuchItem(id))?;
+    let state = next(&item.state, event).map_err(|source| StoreError::Transition { id, source })?;
+    j.set_state(id, &state, verdict, destination)?;
+    j.get(id)?.ok_or(StoreError::NoSuchItem(id))
 }
 
 /// The audit log's word for a verdict.
