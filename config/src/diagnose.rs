@@ -226,6 +226,8 @@ fn form(key: &str) -> (&'static str, &'static str) {
         "background_weight" => ("a whole number", "background_weight = 50"),
         "sandbox" => ("a table", "[sandbox] then pool = 1"),
         "pool" => ("a whole number", "pool = 1"),
+        "runtime" => ("a string", "runtime = \"gvisor\""),
+        "browser" => ("a string", "browser = \"firefox\""),
         "max_size" => (
             "a size in a string or a number of bytes",
             "max_size = \"2GiB\"",

@@ -43,7 +43,7 @@ pub use model::{Bind, Config, Hotkeys, Profile};
 pub use outputs::{OutputMode, OutputSettings, Transform, MAX_SCALE, MIN_SCALE};
 pub use paths::{SessionPaths, StorePaths, HOST_WAYLAND_SOCKET};
 pub use podman::PodmanSettings;
-pub use sandbox::{SandboxSettings, DEFAULT_POOL, MAX_POOL};
+pub use sandbox::{SandboxBrowser, SandboxRuntime, SandboxSettings, DEFAULT_POOL, MAX_POOL};
 pub use session::{
     Idle, Session, DEFAULT_LOCKER, DEFAULT_LOCK_AFTER, DEFAULT_NOTIFICATIONS,
     DEFAULT_SCREEN_OFF_AFTER,

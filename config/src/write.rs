@@ -110,7 +110,14 @@ pub(super) fn to_toml(config: &Config) -> String {
         let _ = writeln!(out, "background_weight = {}", f.background_weight);
     }
     if config.sandbox != SandboxSettings::default() {
-        let _ = writeln!(out, "\n[sandbox]\npool = {}", config.sandbox.pool);
+        let sandbox = &config.sandbox;
+        let _ = writeln!(out, "\n[sandbox]\npool = {}", sandbox.pool);
+        if sandbox.runtime != SandboxSettings::default().runtime {
+            let _ = writeln!(out, "runtime = \"{}\"", sandbox.runtime);
+        }
+        if sandbox.browser != SandboxSettings::default().browser {
+            let _ = writeln!(out, "browser = \"{}\"", sandbox.browser);
+        }
     }
     if config.session != crate::Session::default() {
         let session = &config.session;
