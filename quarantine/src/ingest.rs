@@ -665,11 +665,14 @@ impl Store {
         .map_err(|e| StoreError::errno("creating", &temp_path, e))?;
         let read_err = |e: Errno| StoreError::errno("reading the inbox file for", &temp_path, e);
         let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK];
-        let zeros = vec![0u8; CHUNK];
+        // A small file gets small buffers: two of a whole chunk, zeroed for
+        // each of ten thousand files, cost more than copying them.
+        let chunk = usize::try_from(expected).map_or(CHUNK, |e| e.clamp(1, CHUNK));
+        let mut buf = vec![0u8; chunk];
+        let zeros = vec![0u8; chunk];
         let hash_zeros = |hasher: &mut Sha256, mut len: u64| {
             while len > 0 {
-                let n = len.min(CHUNK as u64) as usize;
+                let n = len.min(chunk as u64) as usize;
                 hasher.update(&zeros[..n]);
                 len -= n as u64;
             }
@@ -699,12 +702,12 @@ impl Store {
             };
             // Changed between the two looks: read at least a chunk.
             let hole = if hole <= pos {
-                (pos + CHUNK as u64).min(expected)
+                (pos + chunk as u64).min(expected)
             } else {
                 hole
             };
             while pos < hole {
-                let want = (hole - pos).min(CHUNK as u64) as usize;
+                let want = (hole - pos).min(chunk as u64) as usize;
                 let n = match rustix::io::pread(fd, &mut buf[..want], pos) {
                     Ok(0) => return Ok(None),
                     Ok(n) => n,

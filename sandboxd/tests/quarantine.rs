@@ -121,6 +121,89 @@ async fn dropped_files_get_their_verdict_in_list_signals_and_notifications() {
     );
 }
 
+/// How many verdicts a notification tells: "N files from … are …" tells N,
+/// "name is …" one.
+fn verdicts_told(summary: &str) -> usize {
+    summary
+        .strip_suffix(" are clean")
+        .and_then(|s| s.split_once(" files from "))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The attack: a profile writes a flood of files into its Outbox to bury the
+/// user's screen in notifications (and whatever one of them says). Before,
+/// each verdict was a notification of its own: 60 here. Now they are
+/// gathered, one summary per source and kind of verdict, and the infected
+/// file among them is still told alone, urgently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_files_from_a_profile_is_one_notification_not_one_each() {
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env, REVIEW_OUTBOX);
+    let (server, _notifications) = NotificationServer::start(&env).await;
+    let daemon = Daemon::start(&env);
+    let (_bus, proxy) = connect_quarantine(&env).await;
+
+    const FLOOD: usize = 60;
+    let stage = env.root().join("stage");
+    std::fs::create_dir_all(&stage).expect("stage");
+    let mut names: Vec<String> = (0..FLOOD).map(|n| format!("flood-{n:02}.txt")).collect();
+    for name in &names {
+        std::fs::write(stage.join(name), format!("harmless {name}\n")).expect("write");
+    }
+    std::fs::write(stage.join("eicar.com"), EICAR).expect("write");
+    names.push("eicar.com".into());
+    // All at once, as a folder moved into the Outbox arrives.
+    for name in &names {
+        std::fs::rename(stage.join(name), outbox(&env).join(name)).expect("move in");
+    }
+    let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+    let items = verdicts(&proxy, &wanted).await;
+    assert_eq!(items["eicar.com"].state, "infected");
+
+    let received = eventually(
+        "a notification for every verdict",
+        Duration::from_secs(10),
+        || {
+            let received = server.received.lock().expect("lock").clone();
+            async move {
+                let clean: usize = received
+                    .iter()
+                    .filter(|n| n.1.ends_with(" clean"))
+                    .map(|n| verdicts_told(&n.1))
+                    .sum();
+                (clean >= FLOOD).then_some(received)
+            }
+        },
+    )
+    .await;
+    let clean: Vec<_> = received
+        .iter()
+        .filter(|n| n.1.ends_with(" clean"))
+        .collect();
+    let told: usize = clean.iter().map(|n| verdicts_told(&n.1)).sum();
+    assert_eq!(told, FLOOD, "every clean verdict told once: {received:#?}");
+    assert!(
+        clean.len() <= 4,
+        "{} notifications for {FLOOD} clean files: the flood reached the screen\n{received:#?}\n{}",
+        clean.len(),
+        daemon.log()
+    );
+    assert!(
+        clean
+            .iter()
+            .any(|n| n.1.contains(" files from profile:work are clean") && n.2.contains("more")),
+        "{received:#?}"
+    );
+    let infected: Vec<_> = received
+        .iter()
+        .filter(|n| n.1.ends_with(" infected"))
+        .collect();
+    assert_eq!(infected.len(), 1, "{received:#?}");
+    assert_eq!(infected[0].1, "eicar.com is infected");
+    assert_eq!(infected[0].3, 2, "critical urgency");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_delete_and_rescan_do_what_they_say_and_refuse_with_clear_errors() {
     let env = TestEnv::new().expect("test environment");

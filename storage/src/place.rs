@@ -363,7 +363,9 @@ fn fill(src: &Source, dest: &File, dir_path: &Path) -> Result<(), StorageError> 
 /// The SHA-256 of a whole open file, read from its start.
 pub(crate) fn sha256_of(file: &File) -> io::Result<[u8; 32]> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
+    // Sized to the file: a small file's check zeroes no 256 KiB buffer.
+    let size = file.metadata()?.len();
+    let mut buf = vec![0u8; usize::try_from(size).map_or(256 * 1024, |n| n.clamp(1, 256 * 1024))];
     let mut offset = 0u64;
     loop {
         let n = match file.read_at(&mut buf, offset) {

@@ -202,7 +202,7 @@ impl Runner {
                 tokio::spawn(async move {
                     match run_blocking(p.store.clone(), move |s| s.mark_too_large(id, limit)).await
                     {
-                        Ok(item) => p.notifier.verdict(&item).await,
+                        Ok(item) => p.notifier.verdict(&item),
                         Err(e) => tracing::warn!("quarantine item {id}: {e}"),
                     }
                     let _ = done.send(Done(id));
@@ -300,7 +300,7 @@ async fn scan(p: &Pipeline, id: ItemId) {
     })
     .await;
     match finished {
-        Ok((item, true)) => p.notifier.verdict(&item).await,
+        Ok((item, true)) => p.notifier.verdict(&item),
         Ok((item, false)) => tracing::debug!("item {}: verdict unchanged", item.id),
         // Deleted while it was being scanned, for instance.
         Err(e) => tracing::info!("quarantine item {id}: scan not recorded: {e}"),
