@@ -125,6 +125,8 @@ pub struct Sandboxes {
     settings: Settings,
     entries: Mutex<Entries>,
     refilling: tokio::sync::Mutex<()>,
+    /// Set when the daemon stops: nothing more is made.
+    stopping: std::sync::atomic::AtomicBool,
     events: broadcast::Sender<SandboxEvent>,
 }
 
@@ -153,6 +155,7 @@ impl Sandboxes {
             settings,
             entries: Mutex::new(Entries::default()),
             refilling: tokio::sync::Mutex::new(()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             events,
         }
     }
@@ -347,6 +350,10 @@ impl Sandboxes {
     /// Makes a sandbox of `profile` in `state` (pooled, or starting when
     /// made for an `OpenBrowser`), running its waiting process; returns its id.
     async fn make(&self, profile: &str, state: SandboxState) -> Result<u64, SandboxError> {
+        let ending = || SandboxError::Failed("the session is ending".into());
+        if self.stopping() {
+            return Err(ending());
+        }
         let store = self.store.as_ref().ok_or(SandboxError::NoQuarantine)?;
         let config = self
             .session
@@ -505,7 +512,17 @@ impl Sandboxes {
             self.close_entry(id, "it could not be made").await;
             return Err(err);
         }
+        // Made while the daemon began to stop: closed here, as no one else
+        // will (the soak found such sandboxes left running).
+        if self.stopping() {
+            self.close_entry(id, "the session is ending").await;
+            return Err(ending());
+        }
         Ok(id)
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     async fn allocate_id(&self, store: &Arc<Store>) -> Result<u64, SandboxError> {
@@ -707,6 +724,9 @@ impl Sandboxes {
     /// profile). Pooled sandboxes are frozen: they use no CPU.
     pub async fn refill(&self) {
         let _one_at_a_time = self.refilling.lock().await;
+        if self.stopping() {
+            return;
+        }
         let target = match self.entries(|e| e.pool_profile.clone()) {
             Some(p) => p,
             None => {
@@ -814,6 +834,11 @@ impl Sandboxes {
 
     /// Closes every sandbox, pooled ones too (the daemon is stopping).
     pub async fn close_all(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // A refill under way finishes first, so that what it made is
+        // closed below; none starts after.
+        let _no_refill = self.refilling.lock().await;
         let ids: Vec<u64> = self.entries(|e| e.all.keys().copied().collect());
         let closes = ids
             .into_iter()
