@@ -615,3 +615,34 @@ async fn hostile_office_files_end_in_clear_refusals_within_the_time_limit_and_re
         .collect();
     assert_eq!(copies.len(), 1, "{items:?}");
 }
+
+/// Where gVisor is missing, LibreOffice runs under runc with every
+/// hardening (read-only root, nobody, no capabilities, a noexec tmpfs for
+/// its profile): the copy is made all the same, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_gvisor_an_office_document_is_converted_under_hardened_runc() {
+    if !tools_here() {
+        return;
+    }
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env, REVIEW_OUTBOX);
+    // A runtime Podman does not have: as on a machine without runsc.
+    let daemon = start_daemon(&env, &[("ZION_SANITISE_RUNTIME", "zion-no-gvisor-here")]);
+    let (_bus, proxy) = connect_quarantine(&env).await;
+    let original = quarantined(
+        &env,
+        &proxy,
+        "notes.odt",
+        &odt("Meeting notes 7", "http://192.0.2.1"),
+    )
+    .await;
+    let (ok, summary, err) = zionctl(&env, &["quarantine", "sanitise", &original.id.to_string()]);
+    assert!(ok, "{err}\n{}", daemon.log());
+    assert!(summary.contains("(isolation: runc-hardened)"), "{summary}");
+    assert!(summary.contains("(interfaces: lo)"), "{summary}");
+    let copy = scanned(&proxy, |i| i.name == "notes.sanitised.pdf").await;
+    let safe = object(&env, &copy);
+    assert_eq!(pages_of(&safe), 1);
+    assert_pixels_only(&safe, &["Meeting"]);
+    assert!(ink(&safe, env.root()) > 0.002, "page 1 is blank");
+}
