@@ -427,8 +427,22 @@ async fn office_documents_come_back_as_pdfs_of_pixels_without_macros_links_or_ob
     assert_pixels_only(&safe, &["Meeting", "minutes"]);
     assert!(ink(&safe, env.root()) > 0.002, "page 1 is blank");
 
+    // Rich Text, named as a Word document: LibreOffice reads it as RTF.
+    let rtf = format!(
+        "{{\\rtf1\\ansi{{\\fonttbl\\f0\\fswiss Helvetica;}}\\f0\\fs72 Travel plan 9\\par          {{\\field{{\\*\\fldinst HYPERLINK \"{url}/trip\"}}{{\\fldrslt the booking}}}}\\par}}"
+    );
+    let original_rtf = quarantined(&env, &proxy, "plan.doc", rtf.as_bytes()).await;
+    let (rtf_copy, _, _) = proxy
+        .sanitise(original_rtf.id)
+        .await
+        .unwrap_or_else(|e| panic!("sanitise: {e}\n{}", daemon.log()));
+    let copy = scanned(&proxy, |i| i.id == rtf_copy).await;
+    let safe = object(&env, &copy);
+    assert_pixels_only(&safe, &["Travel", "booking"]);
+    assert!(ink(&safe, env.root()) > 0.002, "page 1 is blank");
+
     // The originals stay, unchanged; nothing was left; nothing went out.
-    for item in [&original, &original_odt] {
+    for item in [&original, &original_odt, &original_rtf] {
         let after = proxy.get(item.id).await.expect("original");
         assert_eq!(after.sha256, item.sha256);
         assert!(object(&env, item).exists());
