@@ -10,9 +10,9 @@
 #   2. a disposable browser of work downloading a file from a local server,
 #      the file landing in the quarantine (scanned, clean);
 #   3. where the download came from (zionctl quarantine show: its URL, as
-#      the host saw it); a PDF with JavaScript that work sends out, made a
-#      safe copy of pixels in a converter with no network (zionctl
-#      quarantine sanitise); a file released to Shared that a newly added
+#      the host saw it); a PDF with JavaScript and a Word document that
+#      work sends out, made safe copies of pixels in a converter with no
+#      network (zionctl quarantine sanitise); a file released to Shared that a newly added
 #      rule then matches, recalled and moved back (zionctl quarantine
 #      recall);
 #   4. the quarantine panel (zion-panel) showing them;
@@ -375,6 +375,38 @@ if command -v qpdf >/dev/null && command -v pdftotext >/dev/null; then
       "$(pdftotext "$file" - 2>/dev/null | tr -s '\n' ' ' | head -c 60)"
   done
 fi
+
+# An office document: LibreOffice, in the same kind of converter, makes it
+# a PDF, which is then drawn to pixels (its macros and links do not survive).
+python3 - "$www/letter.docx" <<'PY'
+import sys, zipfile
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+parts = {
+    "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+    "_rels/.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{R}/officeDocument" Target="word/document.xml"/></Relationships>',
+    "word/_rels/document.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{R}/hyperlink" Target="http://evil.example/claim" TargetMode="External"/></Relationships>',
+    "word/document.xml": f'<w:document xmlns:w="{W}" xmlns:r="{R}"><w:body>'
+    '<w:p><w:r><w:rPr><w:sz w:val="56"/></w:rPr><w:t>Dear customer,</w:t></w:r></w:p>'
+    '<w:p><w:hyperlink r:id="rId1"><w:r><w:t>claim your refund here</w:t></w:r></w:hyperlink></w:p>'
+    '</w:body></w:document>',
+}
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for name, text in parts.items():
+        z.writestr(name, text)
+PY
+say "sanitise: work sends letter.docx (a Word document with a link); LibreOffice makes it a PDF inside the converter"
+send_from_work "$www/letter.docx"
+wait_for 60 "letter.docx scanned clean" eval 'item_id letter.docx clean >/dev/null'
+letter_id=$(item_id letter.docx clean)
+before_sanitise=$SECONDS
+q sanitise "$letter_id" || die "zionctl quarantine sanitise $letter_id failed; see $logs/zion-sandboxd.log"
+say "the safe copy of the Word document took $((SECONDS - before_sanitise))s"
 
 say "recall: work sends minutes.txt out, it scans clean, the user releases it to Shared"
 printf 'Board minutes, ZION-DEMO-CANARY-2417: not for sharing.\n' >"$demo/minutes.txt"
