@@ -1,8 +1,9 @@
 //! The MIME type of a file guessed from its first bytes (never from its
 //! name, which the sender chose): a small table of magic numbers.
 
-/// How many bytes [`guess`] looks at.
-pub const HEAD: usize = 512;
+/// How many bytes [`guess`] looks at (an office document's first members'
+/// names lie in its first few kilobytes).
+pub const HEAD: usize = 4096;
 
 /// Magic numbers at offset 0, most specific first.
 const MAGIC: &[(&[u8], &str)] = &[
@@ -43,6 +44,9 @@ pub fn guess(head: &[u8]) -> &'static str {
     if head.is_empty() {
         return "application/x-empty";
     }
+    if let Some(office) = office(head) {
+        return office;
+    }
     if let Some((_, mime)) = MAGIC.iter().find(|(magic, _)| head.starts_with(magic)) {
         return mime;
     }
@@ -69,6 +73,75 @@ pub fn guess(head: &[u8]) -> &'static str {
         return "text/plain";
     }
     "application/octet-stream"
+}
+
+/// OpenDocument (its first member, `mimetype`, stored, holds its type) and
+/// Office Open XML (its first member `[Content_Types].xml`, then a
+/// `word/`, `xl/` or `ppt/` member among the first): a hint for the panel,
+/// the sanitiser decides by the whole zip.
+fn office(head: &[u8]) -> Option<&'static str> {
+    const ODF: &[(&[u8], &str)] = &[
+        (
+            b"mimetypeapplication/vnd.oasis.opendocument.text",
+            "application/vnd.oasis.opendocument.text",
+        ),
+        (
+            b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet",
+            "application/vnd.oasis.opendocument.spreadsheet",
+        ),
+        (
+            b"mimetypeapplication/vnd.oasis.opendocument.presentation",
+            "application/vnd.oasis.opendocument.presentation",
+        ),
+        (
+            b"mimetypeapplication/vnd.oasis.opendocument.graphics",
+            "application/vnd.oasis.opendocument.graphics",
+        ),
+    ];
+    const OOXML: &[(&[u8], &str)] = &[
+        (
+            b"word/",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (
+            b"xl/",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        (
+            b"ppt/",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ),
+    ];
+    if !head.starts_with(b"PK\x03\x04") {
+        return None;
+    }
+    // The first local header's name, right after its 30 fixed bytes (an
+    // ODF's `mimetype` has no extra field: its content follows the name).
+    let rest = head.get(30..)?;
+    if let Some((_, mime)) = ODF.iter().find(|(m, _)| rest.starts_with(m)) {
+        return Some(mime);
+    }
+    if !(rest.starts_with(b"[Content_Types].xml") || rest.starts_with(b"_rels/.rels")) {
+        return None;
+    }
+    // The later members' names, each after a local header's signature.
+    head.windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x03\x04")
+        .filter_map(|(at, _)| head.get(at + 30..))
+        .find_map(|name| OOXML.iter().find(|(dir, _)| name.starts_with(dir)))
+        .map(|(_, mime)| *mime)
+}
+
+/// Whether the sanitiser makes safe copies of files of type `mime` (a PDF,
+/// an image, an office document): the panel offers *Sanitise* for them.
+pub fn sanitisable(mime: &str) -> bool {
+    mime == "application/pdf"
+        || mime.starts_with("image/")
+        || mime.starts_with("application/vnd.oasis.opendocument.")
+        || mime.starts_with("application/vnd.openxmlformats-officedocument.")
+        || mime == "application/x-ole-storage"
+        || mime == "application/rtf"
 }
 
 /// UTF-8 (a character may be cut at the end) without control characters
@@ -113,6 +186,36 @@ mod tests {
         assert_eq!(guess(&"aé".as_bytes()[..2]), "text/plain");
         assert_eq!(guess(&[0x00, 0x01, 0x02, 0xff]), "application/octet-stream");
         assert_eq!(guess(b""), "application/x-empty");
+    }
+
+    #[test]
+    fn office_documents_are_told_by_their_first_members() {
+        fn local(name: &[u8], data: &[u8]) -> Vec<u8> {
+            let mut h = b"PK\x03\x04".to_vec();
+            h.extend_from_slice(&[0u8; 22]);
+            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            h.extend_from_slice(&[0, 0]);
+            h.extend_from_slice(name);
+            h.extend_from_slice(data);
+            h
+        }
+        let odt = local(b"mimetype", b"application/vnd.oasis.opendocument.text");
+        assert_eq!(guess(&odt), "application/vnd.oasis.opendocument.text");
+        let mut docx = local(b"[Content_Types].xml", b"\x8b\x01compressed");
+        docx.extend(local(b"_rels/.rels", b"..."));
+        docx.extend(local(b"word/document.xml", b"..."));
+        let mime = guess(&docx);
+        assert_eq!(
+            mime,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        );
+        assert!(sanitisable(mime));
+        // A plain archive stays a zip, and is not offered.
+        let zip = local(b"readme.txt", b"word/ in its text");
+        assert_eq!(guess(&zip), "application/zip");
+        assert!(!sanitisable("application/zip"));
+        assert!(sanitisable("application/pdf") && sanitisable("image/png"));
+        assert!(sanitisable(guess(b"{\\rtf1\\ansi")));
     }
 
     #[test]

@@ -523,9 +523,10 @@ fn actions<'a>(panel: &'a Panel, item: &'a ItemInfo, b: Badge) -> Element<'a, Me
     buttons = buttons.push(button("Rescan").style(button::secondary).on_press_maybe(
         scanned.then_some(Message::Panel(Event::Ask(Request::Rescan { id: item.id }))),
     ));
-    // A safe copy of a PDF or an image (issue 17), judged by its content.
+    // A safe copy of a PDF, an image or an office document (issue 17),
+    // judged by its content.
     let mime = panel.mime.get(&item.sha256).map_or("", String::as_str);
-    if mime == "application/pdf" || mime.starts_with("image/") {
+    if crate::mime::sanitisable(mime) {
         buttons = buttons.push(button("Sanitise").style(button::secondary).on_press(
             Message::Panel(Event::Ask(Request::Sanitise { id: item.id })),
         ));

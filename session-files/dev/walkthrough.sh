@@ -9,8 +9,14 @@
 #      shown in turn and saved as a PNG;
 #   2. a disposable browser of work downloading a file from a local server,
 #      the file landing in the quarantine (scanned, clean);
-#   3. the quarantine panel (zion-panel) showing it;
-#   4. a notification sent inside work (notify-send) shown by the host's
+#   3. where the download came from (zionctl quarantine show: its URL, as
+#      the host saw it); a PDF with JavaScript and a Word document that
+#      work sends out, made safe copies of pixels in a converter with no
+#      network (zionctl quarantine sanitise); a file released to Shared that a newly added
+#      rule then matches, recalled and moved back (zionctl quarantine
+#      recall);
+#   4. the quarantine panel (zion-panel) showing them;
+#   5. a notification sent inside work (notify-send) shown by the host's
 #      mako, labelled [Work]; the launcher (every profile's applications);
 #      work locked on its own while gaming runs on; the whole session locked.
 # The bar (zion-bar) is along the top of every screenshot.
@@ -68,9 +74,15 @@ logs=$demo/logs
 config=$XDG_CONFIG_HOME/zion/zion.toml
 sed -E 's/^devices = \[.*\]$/devices = []/' session-files/zion.toml >"$config"
 grep -q '^name = "work"' "$config" || die "session-files/zion.toml has no work profile"
+# What work sends out waits for the user (the shipped default releases
+# clean files to Shared at once): the walkthrough sanitises one of them.
+printf '\n[quarantine.transfers]\n"work -> shared" = "review"\n' >>"$config"
+# The user's own YARA rules (the walkthrough adds one to show a recall).
+user_rules=$XDG_CONFIG_HOME/zion/rules
+mkdir -p "$user_rules"
 
 # Everything started is recorded here and stopped on exit, last first.
-bus_pid="" compositor_pid="" daemon_pid="" server_pid="" panel_pid="" launcher_pid=""
+bus_pid="" compositor_pid="" daemon_pid="" server_pid="" panel_pid="" launcher_pid="" gvisor_pid=""
 stop_pid() { # stop_pid PID NAME [SECONDS]
   local pid=$1 name=$2 wait=${3:-10} _
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
@@ -93,6 +105,7 @@ cleanup() {
   stop_pid "$daemon_pid" zion-sandboxd 60
   stop_pid "$compositor_pid" zion-compositor
   stop_pid "$bus_pid" dbus-daemon
+  stop_pid "$gvisor_pid" "the sanitiser's Podman (gVisor)"
   [ "$runtime" = "$demo/runtime" ] || rm -rf "$runtime"
   if [ -n "${ZION_PODMAN_PID:-}" ]; then
     say "stopping the Podman service"
@@ -119,13 +132,39 @@ say "session bus at $DBUS_SESSION_BUS_ADDRESS"
 zion_podman_find_or_start "$logs/podman.log"
 say "Podman at $CONTAINER_HOST"
 
-say "building the profile and browser images (once; kept when up to date)"
-"$bin/zionctl" image build --browser --recipes session-files/images --config "$config" 2>&1 \
+say "building the profile, browser and sanitiser images (once; kept when up to date)"
+"$bin/zionctl" image build --browser --sanitiser --recipes session-files/images --config "$config" 2>&1 \
   | tee "$logs/images.log" || die "the images could not be built (see $logs/images.log; as root zionctl uses debootstrap, as an ordinary user mmdebstrap, which needs a subordinate id range: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \$USER)"
 # The daemon takes the browser image zionctl just built or found.
 ZION_BROWSER_IMAGE=$(tr '\r' '\n' <"$logs/images.log" | grep -Eo 'localhost/zion-browser:[0-9a-f]+' | tail -n 1) \
   || die "zionctl image build named no browser image (see $logs/images.log)"
 export ZION_BROWSER_IMAGE
+
+# The sanitiser's converters run under gVisor where runsc is installed: a
+# second Podman service on the same store whose runtime is runsc with no
+# network (the installed session's zion-sanitiser-podman.service).
+if [ "$(id -u)" -eq 0 ] && command -v runsc >/dev/null; then
+  gvisor_sock=$XDG_RUNTIME_DIR/zion/podman-gvisor.sock
+  mkdir -p "$XDG_RUNTIME_DIR/zion"
+  # Not as a client of CONTAINER_HOST: a service of its own.
+  setsid env -u CONTAINER_HOST podman --runtime "$repo/session-files/containers/zion-gvisor" \
+    system service --time=0 \
+    "unix://$gvisor_sock" >"$logs/podman-gvisor.log" 2>&1 </dev/null &
+  gvisor_pid=$!
+  for _ in $(seq 150); do
+    [ -S "$gvisor_sock" ] && zion_podman_answers "$gvisor_sock" && break
+    kill -0 "$gvisor_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if zion_podman_answers "$gvisor_sock"; then
+    export ZION_SANITISE_PODMAN=unix://$gvisor_sock
+    say "the sanitiser's Podman (gVisor) at $ZION_SANITISE_PODMAN"
+  else
+    say "the sanitiser's Podman (gVisor) did not start (see $logs/podman-gvisor.log): converters run under hardened runc"
+  fi
+else
+  say "no runsc here (or not root): the sanitiser's converters run under hardened runc"
+fi
 
 # --- The compositor and the daemon ----------------------------------------
 
@@ -264,6 +303,136 @@ PY
 else
   say "skipping the download: a stand-in internet for the browser needs root (the firewall keeps sandboxes off the host)"
 fi
+
+# --- Origin, sanitise, recall (issue 17) -----------------------------------------
+
+q() { "$bin/zionctl" quarantine "$@"; }
+# item_id NAME [STATE]: the id of the newest item called NAME (in STATE).
+item_id() {
+  local name=${1//./\\.} found
+  found=$(q list --all 2>/dev/null | grep -E "^ *[0-9]+ +${2:-[a-z_]+} .* $name( |\$)" | tail -n 1) || return 1
+  awk '{ print $1 }' <<<"$found"
+}
+# Work's ~/Outbox, as the quarantine sees it: a program in work saving there.
+outbox=$XDG_DATA_HOME/zion/quarantine/inbox/profile-work
+send_from_work() { # send_from_work FILE: saved into work's outbox, as an editor does
+  local name
+  name=$(basename "$1")
+  cp "$1" "$outbox/.$name.tmp"
+  mv "$outbox/.$name.tmp" "$outbox/$name"
+}
+[ -d "$outbox" ] || die "work's outbox ($outbox) is missing; see $logs/zion-sandboxd.log"
+
+if [ -n "$inet_ns" ]; then
+  report_id=$(item_id report.txt) || die "report.txt is not in the quarantine"
+  say "origin: where report.txt came from (zionctl quarantine show $report_id)"
+  q show "$report_id"
+  q show "$report_id" | grep -q "$url" || die "zionctl quarantine show does not name $url"
+fi
+
+# A PDF whose JavaScript runs when it is opened, sent from work.
+cat >"$demo/make-pdf.py" <<'PY'
+import sys
+text, js = "BT /F1 28 Tf 72 700 Td (Brochure: spring offers) Tj ET", "app.alert('pwned');"
+objs = [
+    "<< /Type /Catalog /Pages 2 0 R /OpenAction 5 0 R /Names << /JavaScript << /Names [(x) 5 0 R] >> >> >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 6 0 R >> >> >>",
+    "<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text),
+    "<< /Type /Action /S /JavaScript /JS (%s) >>" % js,
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+]
+out, offs = b"%PDF-1.7\n", []
+for i, o in enumerate(objs, 1):
+    offs.append(len(out))
+    out += b"%d 0 obj\n%s\nendobj\n" % (i, o.encode())
+xref = len(out)
+out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+out += b"".join(b"%010d 00000 n \n" % o for o in offs)
+out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+open(sys.argv[1], "wb").write(out)
+PY
+python3 "$demo/make-pdf.py" "$www/brochure.pdf"
+say "sanitise: work sends brochure.pdf (a PDF with JavaScript) out through ~/Outbox; it waits in the quarantine"
+send_from_work "$www/brochure.pdf"
+wait_for 60 "brochure.pdf scanned clean" eval 'item_id brochure.pdf clean >/dev/null'
+brochure_id=$(item_id brochure.pdf clean)
+say "zionctl quarantine sanitise $brochure_id: its pages drawn to pixels in a converter with no network"
+before_sanitise=$SECONDS
+sanitised=$(q sanitise "$brochure_id") || die "zionctl quarantine sanitise failed; see $logs/zion-sandboxd.log"
+printf '%s\n' "$sanitised"
+say "the safe copy took $((SECONDS - before_sanitise))s"
+copy_id=$(sed -n 's/.*new item \([0-9]*\).*/\1/p' <<<"$sanitised")
+[ -n "$copy_id" ] || die "zionctl quarantine sanitise named no new item"
+wait_for 60 "the safe copy scanned" eval 'item_id brochure.sanitised.pdf clean >/dev/null'
+q show "$copy_id"
+if command -v qpdf >/dev/null && command -v pdftotext >/dev/null; then
+  sha_of() { q show "$1" | sed -n 's/^sha256 *//p'; }
+  for which in "original:$brochure_id" "safe copy:$copy_id"; do
+    file=$XDG_DATA_HOME/zion/quarantine/objects/$(sha_of "${which##*:}")
+    printf '  %-10s JavaScript keys (qpdf): %s; text layer (pdftotext): %s\n' "${which%%:*}" \
+      "$(qpdf --json=2 --json-key=qpdf "$file" | grep -c '"/JavaScript"\|"/JS"' || true)" \
+      "$(pdftotext "$file" - 2>/dev/null | tr -s '\n' ' ' | head -c 60)"
+  done
+fi
+
+# An office document: LibreOffice, in the same kind of converter, makes it
+# a PDF, which is then drawn to pixels (its macros and links do not survive).
+python3 - "$www/letter.docx" <<'PY'
+import sys, zipfile
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+parts = {
+    "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+    "_rels/.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{R}/officeDocument" Target="word/document.xml"/></Relationships>',
+    "word/_rels/document.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{R}/hyperlink" Target="http://evil.example/claim" TargetMode="External"/></Relationships>',
+    "word/document.xml": f'<w:document xmlns:w="{W}" xmlns:r="{R}"><w:body>'
+    '<w:p><w:r><w:rPr><w:sz w:val="56"/></w:rPr><w:t>Dear customer,</w:t></w:r></w:p>'
+    '<w:p><w:hyperlink r:id="rId1"><w:r><w:t>claim your refund here</w:t></w:r></w:hyperlink></w:p>'
+    '</w:body></w:document>',
+}
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for name, text in parts.items():
+        z.writestr(name, text)
+PY
+say "sanitise: work sends letter.docx (a Word document with a link); LibreOffice makes it a PDF inside the converter"
+send_from_work "$www/letter.docx"
+wait_for 60 "letter.docx scanned clean" eval 'item_id letter.docx clean >/dev/null'
+letter_id=$(item_id letter.docx clean)
+before_sanitise=$SECONDS
+q sanitise "$letter_id" || die "zionctl quarantine sanitise $letter_id failed; see $logs/zion-sandboxd.log"
+say "the safe copy of the Word document took $((SECONDS - before_sanitise))s"
+
+say "recall: work sends minutes.txt out, it scans clean, the user releases it to Shared"
+printf 'Board minutes, ZION-DEMO-CANARY-2417: not for sharing.\n' >"$demo/minutes.txt"
+send_from_work "$demo/minutes.txt"
+wait_for 60 "minutes.txt scanned clean" eval 'item_id minutes.txt clean >/dev/null'
+minutes_id=$(item_id minutes.txt clean)
+q release "$minutes_id" shared
+say "a new rule learns what the file holds (saved into $user_rules); released files are scanned again"
+cat >"$user_rules/.demo-canary.yar.tmp" <<'YARA'
+rule DemoCanary {
+  meta:
+    author = "Zion walkthrough"
+    description = "the board minutes' canary: must never leave work"
+  strings:
+    $c = "ZION-DEMO-CANARY-2417"
+  condition:
+    $c
+}
+YARA
+mv "$user_rules/.demo-canary.yar.tmp" "$user_rules/demo-canary.yar"
+wait_for 60 "minutes.txt recalled" eval 'q list 2>/dev/null | grep -E "^ *$minutes_id .*RECALLED" >/dev/null'
+q list
+q show "$minutes_id"
+say "zionctl quarantine recall $minutes_id: the released copy moves back into the quarantine"
+q recall "$minutes_id"
+q list
 
 # --- The quarantine panel ----------------------------------------------------
 

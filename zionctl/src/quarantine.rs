@@ -46,10 +46,12 @@ pub enum QuarantineCommand {
     /// Moves every copy of a recalled item that is still the released file
     /// back into the quarantine (a new rule matched it after its release).
     Recall { id: u64 },
-    /// Makes a safe copy of a PDF or an image, in a converter with no
-    /// network (gVisor when Podman has it): pages drawn to pixels and
-    /// rebuilt, images written again without metadata. The copy is a new
-    /// item, scanned like any other; the original stays held.
+    /// Makes a safe copy of a PDF, an image or an office document, in a
+    /// converter with no network (gVisor when Podman has it): pages drawn
+    /// to pixels and rebuilt, images written again without metadata,
+    /// office documents made a PDF by LibreOffice, then drawn to pixels.
+    /// The copy is a new item, scanned like any other; the original stays
+    /// held.
     Sanitise { id: u64 },
     /// Prints every change as it happens (Ctrl+C stops).
     Watch {

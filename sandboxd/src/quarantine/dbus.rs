@@ -172,9 +172,10 @@ fn sanitise_error(e: crate::sanitise::SanitiseError) -> QuarantineError {
     use crate::sanitise::SanitiseError as E;
     match e {
         E::Store(e) => e.into(),
-        e @ (E::NotConvertible { .. } | E::NotHere { .. } | E::TooLarge { .. }) => {
-            QuarantineError::NotAllowed(e.to_string())
-        }
+        e @ (E::NotConvertible { .. }
+        | E::Unsafe { .. }
+        | E::NotHere { .. }
+        | E::TooLarge { .. }) => QuarantineError::NotAllowed(e.to_string()),
         e => QuarantineError::Failed(e.to_string()),
     }
 }

@@ -1,16 +1,20 @@
 # Zion's sanitiser (issue 17), run inside a throw-away container with no
 # network, a read-only root, no capabilities, as nobody:
-#   python3 -I -c SCRIPT KIND MAX_PAGES MAX_PIXELS
+#   python3 -I -c SCRIPT KIND MAX_PAGES MAX_PIXELS [EXT MAX_MEMBERS MAX_UNPACKED]
 # reads /in/input and writes exactly one file, /out/safe.pdf (KIND pdf: every
-# page drawn to pixels by poppler, the PDF rebuilt from those pixels alone)
-# or /out/safe.png (KIND image: the first frame decoded, written again with
-# no metadata). A failure is one line on stderr starting `zion-sanitise:`
-# and exit status 65 (unreadable input) or 66 (refused: too many pages or
-# pixels).
+# page drawn to pixels by poppler, the PDF rebuilt from those pixels alone;
+# KIND office: LibreOffice, headless, makes the document of type EXT a PDF
+# in /tmp first, which then goes the same way) or /out/safe.png (KIND image:
+# the first frame decoded, written again with no metadata). A failure is one
+# line on stderr starting `zion-sanitise:` and exit status 65 (unreadable
+# input) or 66 (refused: too many pages, pixels or members, too large
+# unpacked).
 import os
+import shutil
 import subprocess
 import sys
 import warnings
+import zipfile
 
 IN = "/in/input"
 OUT = "/out"
@@ -55,17 +59,10 @@ def pixels_only(im):
     return Image.frombytes(mode, im.size, im.tobytes())
 
 
-if kind == "image":
-    try:
-        with Image.open(IN) as im:
-            safe = pixels_only(im)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        fail(66, "too many pixels: %s" % e)
-    except Exception as e:
-        fail(65, "not an image the sanitiser can read: %s" % e)
-    safe.save(OUT + "/safe.png", format="PNG")
-elif kind == "pdf":
-    info = subprocess.run(["pdfinfo", IN], capture_output=True, text=True)
+def pdf_to_pixels(source):
+    """Draws every page of the PDF `source` and rebuilds /out/safe.pdf from
+    the pixels alone."""
+    info = subprocess.run(["pdfinfo", source], capture_output=True, text=True)
     pages = None
     for line in info.stdout.splitlines():
         if line.startswith("Pages:"):
@@ -81,7 +78,7 @@ elif kind == "pdf":
     # 100 dpi, each page cut at 2400 x 2400 pixels (a page of giant
     # dimensions is cropped, not drawn at any size).
     drawn = subprocess.run(
-        ["pdftoppm", "-r", "100", "-W", "2400", "-H", "2400", "-png", IN, PAGES + "/p"],
+        ["pdftoppm", "-r", "100", "-W", "2400", "-H", "2400", "-png", source, PAGES + "/p"],
         capture_output=True,
         text=True,
     )
@@ -99,6 +96,90 @@ elif kind == "pdf":
         append_images=images[1:],
         resolution=100.0,
     )
+
+
+# OpenDocument and Office Open XML are zips; the rest LibreOffice reads as is.
+ZIPPED = ("docx", "xlsx", "pptx", "odt", "ods", "odp", "odg")
+
+
+def check_zip(max_members, max_unpacked):
+    """Refuses a zip bomb before LibreOffice opens it: every member is
+    inflated here, counted as it comes, and checked against its CRC, so
+    that what the members claim (which the host checked) is what they
+    hold."""
+    try:
+        with zipfile.ZipFile(IN) as z:
+            members = z.infolist()
+            if len(members) > max_members:
+                fail(66, "a zip of %d members, more than the %d an office document may have"
+                     % (len(members), max_members))
+            total = 0
+            for member in members:
+                with z.open(member) as f:
+                    while True:
+                        chunk = f.read(1 << 20)
+                        if not chunk:
+                            break
+                        total += len(chunk)
+                        if total > max_unpacked:
+                            fail(66, "its members unpack to more than %d MiB (a zip bomb?)"
+                                 % (max_unpacked >> 20))
+    except zipfile.BadZipFile as e:
+        fail(65, "a damaged zip, or one whose members hold other than they claim"
+             " (a zip bomb?): %s" % str(e)[:300])
+    except (zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError,
+            ValueError, OSError) as e:
+        fail(65, "a zip LibreOffice is not given (encrypted or unsupported): %s"
+             % str(e)[:300])
+
+
+# Its own folder's launcher: /usr/bin/soffice finds that folder by reading
+# its link with `ls -l`, which fails here.
+SOFFICE = "/usr/lib/libreoffice/program/soffice"
+
+
+def office_to_pdf(ext):
+    """LibreOffice, headless, with a fresh profile in /tmp: the document of
+    type `ext` made a PDF. Returns the PDF's path."""
+    docs, pdfs = "/tmp/doc", "/tmp/pdf"
+    os.mkdir(docs)
+    os.mkdir(pdfs)
+    source = os.path.join(docs, "input." + ext)
+    shutil.copyfile(IN, source)
+    env = dict(os.environ, SAL_USE_VCLPLUGIN="svp", SAL_ENABLE_FILE_LOCKING="0")
+    made = subprocess.run(
+        [SOFFICE, "--headless", "--invisible", "--nodefault", "--nofirststartwizard",
+         "--nolockcheck", "--nologo", "--norestore",
+         "-env:UserInstallation=file:///tmp/lo-profile",
+         "--convert-to", "pdf", "--outdir", pdfs, source],
+        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+    )
+    said = (made.stdout + made.stderr).strip()
+    print("zion-sanitise: libreoffice: " + " | ".join(said.splitlines())[:500], flush=True)
+    pdf = os.path.join(pdfs, "input.pdf")
+    if made.returncode != 0 or not os.path.isfile(pdf) or os.path.getsize(pdf) == 0:
+        why = (said.splitlines() or ["no PDF made"])[-1]
+        fail(65, "LibreOffice could not read it as a .%s document (%s)" % (ext, why[:300]))
+    os.remove(source)
+    return pdf
+
+
+if kind == "image":
+    try:
+        with Image.open(IN) as im:
+            safe = pixels_only(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        fail(66, "too many pixels: %s" % e)
+    except Exception as e:
+        fail(65, "not an image the sanitiser can read: %s" % e)
+    safe.save(OUT + "/safe.png", format="PNG")
+elif kind == "pdf":
+    pdf_to_pixels(IN)
+elif kind == "office":
+    ext, max_members, max_unpacked = sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+    if ext in ZIPPED:
+        check_zip(max_members, max_unpacked)
+    pdf_to_pixels(office_to_pdf(ext))
 else:
     fail(64, "unknown kind %r" % kind)
 print("zion-sanitise: done", flush=True)

@@ -1,8 +1,12 @@
-//! Sanitise (issue 17): a safe copy of a quarantined PDF or image, made in a
-//! throw-away converter container with no network — pages drawn to pixels
-//! and rebuilt as a PDF, images decoded and written again without metadata
-//! — that enters the quarantine as a new item (scanned like any other)
-//! whose source names the original; the original stays where it is.
+//! Sanitise (issue 17): a safe copy of a quarantined PDF, image or office
+//! document, made in a throw-away converter container with no network —
+//! pages drawn to pixels and rebuilt as a PDF, images decoded and written
+//! again without metadata, office documents made a PDF by LibreOffice
+//! (headless, in the same container) and then drawn to pixels — that
+//! enters the quarantine as a new item (scanned like any other) whose
+//! source names the original; the original stays where it is. The copy of
+//! an office document is a PDF of pixels: no macro, link, embedded object
+//! or text layer survives.
 //!
 //! The container runs under gVisor (`zion-gvisor`: runsc with no network)
 //! when there is a Podman for it, under Podman's default runtime (runc)
@@ -16,7 +20,9 @@
 //! regular file of the expected kind and size, or nothing.
 //!
 //! - [`spec`]: the pure decisions (kind, container spec, output checks).
+//! - [`office`]: which office document a file is, by its content.
 
+pub mod office;
 pub mod spec;
 
 use std::ffi::OsString;
@@ -35,6 +41,7 @@ use zion_profiles::podman::{self, PodmanCandidates};
 use zion_profiles::{LifecycleError, PodmanClient, Timeouts};
 use zion_quarantine::{Item, ItemId, StateKind, Store, StoreError};
 
+pub use office::Office;
 pub use spec::{Isolation, Kind};
 
 /// How long a conversion may take by default.
@@ -112,12 +119,23 @@ pub enum SanitiseError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The item is not something the sanitiser converts.
-    #[error("item {id} ({name}) is not a PDF or an image (judged by its content, not its name): the sanitiser converts PDFs and PNG, JPEG, GIF, WebP, BMP and TIFF images")]
+    #[error("item {id} ({name}) is not a PDF, an image or an office document (judged by its content, not its name): the sanitiser converts PDFs, PNG, JPEG, GIF, WebP, BMP and TIFF images, and Word, Excel, PowerPoint, OpenDocument and RTF documents")]
     NotConvertible {
         /// The item.
         id: ItemId,
         /// Its name.
         name: String,
+    },
+    /// The item looks like an office document but is refused unopened
+    /// (a zip bomb, too many members, an unreadable zip).
+    #[error("item {id} ({name}) is refused before any conversion: {reason}")]
+    Unsafe {
+        /// The item.
+        id: ItemId,
+        /// Its name.
+        name: String,
+        /// Why.
+        reason: String,
     },
     /// The item's state has no file to convert.
     #[error("item {id} is {state}: only an item still in the quarantine can be sanitised")]
@@ -695,7 +713,21 @@ fn prepare(store: &Store, id: ItemId) -> Result<Job, SanitiseError> {
         .take(1024)
         .read_to_end(&mut head)
         .map_err(io(id, "reading", &object))?;
-    let kind = Kind::sniff(&head).ok_or_else(|| SanitiseError::NotConvertible {
+    let mut kind = Kind::sniff(&head);
+    if kind.is_none() && Office::maybe_zip(&head) {
+        // A zip: an office document only by its members.
+        source
+            .seek(SeekFrom::Start(0))
+            .map_err(io(id, "reading", &object))?;
+        kind = office::sniff_zip(&mut source)
+            .map_err(|reason| SanitiseError::Unsafe {
+                id,
+                name: item.safe_name.clone(),
+                reason,
+            })?
+            .map(Kind::Office);
+    }
+    let kind = kind.ok_or_else(|| SanitiseError::NotConvertible {
         id,
         name: item.safe_name.clone(),
     })?;

@@ -9,6 +9,8 @@ use std::path::Path;
 
 use zion_profiles::spec::{ContainerSpec, MemoryLimit, Mount, Namespace, PidsLimit, Resources};
 
+use super::office::{self, Office};
+
 /// Label holding the item a converter container works on.
 pub const LABEL_SANITISE: &str = "org.zionos.sanitise";
 /// The image's repository; its tag is the recipe's hash.
@@ -61,6 +63,9 @@ pub enum Kind {
     Pdf,
     /// Decoded and written again as a PNG without metadata.
     Image,
+    /// An office document: made a PDF by LibreOffice, then drawn to
+    /// pixels as a PDF is (see [`office`]).
+    Office(Office),
 }
 
 impl Kind {
@@ -80,7 +85,10 @@ impl Kind {
             || head.starts_with(b"BM")
             || head.starts_with(b"II*\0")
             || head.starts_with(b"MM\0*");
-        image.then_some(Kind::Image)
+        if image {
+            return Some(Kind::Image);
+        }
+        Office::sniff(head).map(Kind::Office)
     }
 
     /// The converter's argument.
@@ -88,13 +96,14 @@ impl Kind {
         match self {
             Kind::Pdf => "pdf",
             Kind::Image => "image",
+            Kind::Office(_) => "office",
         }
     }
 
     /// The one file the converter must write.
     pub fn output(self) -> &'static str {
         match self {
-            Kind::Pdf => "safe.pdf",
+            Kind::Pdf | Kind::Office(_) => "safe.pdf",
             Kind::Image => "safe.png",
         }
     }
@@ -102,7 +111,7 @@ impl Kind {
     /// The copy's extension.
     fn extension(self) -> &'static str {
         match self {
-            Kind::Pdf => "pdf",
+            Kind::Pdf | Kind::Office(_) => "pdf",
             Kind::Image => "png",
         }
     }
@@ -220,19 +229,27 @@ pub fn converter_spec(c: &Conversion<'_>, runtime: Option<&str>) -> serde_json::
     let mut tmp = Mount::tmpfs_mode("/tmp", "mode=1777");
     tmp.options.push(TMP_SIZE.into());
     tmp.options.push("noexec".into());
+    let mut command = vec![
+        "python3".into(),
+        "-I".into(),
+        "-B".into(),
+        "-c".into(),
+        converter.into(),
+        kind.word().into(),
+        MAX_PAGES.to_string(),
+        MAX_PIXELS.to_string(),
+    ];
+    if let Kind::Office(family) = kind {
+        command.extend([
+            family.extension().to_owned(),
+            office::MAX_MEMBERS.to_string(),
+            office::MAX_UNPACKED.to_string(),
+        ]);
+    }
     let spec = ContainerSpec {
         name: format!("zion-sanitise-{job}"),
         image: image.to_owned(),
-        command: vec![
-            "python3".into(),
-            "-I".into(),
-            "-B".into(),
-            "-c".into(),
-            converter.into(),
-            kind.word().into(),
-            MAX_PAGES.to_string(),
-            MAX_PIXELS.to_string(),
-        ],
+        command,
         init: false,
         hostname: "sanitiser".into(),
         labels: BTreeMap::from([(LABEL_SANITISE.to_owned(), item.to_string())]),
@@ -297,7 +314,12 @@ pub fn failure(exit_code: i32, oom_killed: bool, log: &str) -> String {
         .lines()
         .rev()
         .filter_map(|l| l.trim().strip_prefix("zion-sanitise: "))
-        .find(|l| !l.starts_with("interfaces:") && !l.starts_with("kernel:") && *l != "done");
+        .find(|l| {
+            !l.starts_with("interfaces:")
+                && !l.starts_with("kernel:")
+                && !l.starts_with("libreoffice:")
+                && *l != "done"
+        });
     match said {
         Some(reason) => reason.to_owned(),
         None => format!("the converter failed (exit status {exit_code})"),
@@ -344,7 +366,9 @@ pub fn check_output(kind: Kind, size: u64, head: &[u8], tail: &[u8]) -> Result<(
         ));
     }
     let ok = match kind {
-        Kind::Pdf => head.starts_with(b"%PDF-") && tail.windows(5).any(|w| w == b"%%EOF"),
+        Kind::Pdf | Kind::Office(_) => {
+            head.starts_with(b"%PDF-") && tail.windows(5).any(|w| w == b"%%EOF")
+        }
         Kind::Image => head.starts_with(b"\x89PNG\r\n\x1a\n") && head.get(12..16) == Some(b"IHDR"),
     };
     if ok {
@@ -354,7 +378,7 @@ pub fn check_output(kind: Kind, size: u64, head: &[u8], tail: &[u8]) -> Result<(
             "{} is not a {}",
             kind.output(),
             match kind {
-                Kind::Pdf => "PDF",
+                Kind::Pdf | Kind::Office(_) => "PDF",
                 Kind::Image => "PNG",
             }
         ))
@@ -373,6 +397,12 @@ mod tests {
         assert_eq!(Kind::sniff(b"\xff\xd8\xff\xe1"), Some(Kind::Image));
         assert_eq!(Kind::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(Kind::Image));
         assert_eq!(Kind::sniff(b"MZ\x90\0"), None);
+        assert_eq!(
+            Kind::sniff(b"{\\rtf1\\ansi"),
+            Some(Kind::Office(Office::Rtf))
+        );
+        // A zip is told by its members (see office.rs), not its first bytes.
+        assert_eq!(Kind::sniff(b"PK\x03\x04\x14\0"), None);
         assert_eq!(Kind::sniff(b""), None);
     }
 
@@ -427,6 +457,16 @@ mod tests {
             .as_array()
             .expect("options")
             .contains(&"ro".into()));
+        c.kind = Kind::Office(Office::Docx);
+        let office = converter_spec(&c, None);
+        assert_eq!(office["command"][5], "office");
+        assert_eq!(office["command"][8], "docx");
+        assert_eq!(office["command"][10], office::MAX_UNPACKED.to_string());
+        assert_eq!(Kind::Office(Office::Odt).output(), "safe.pdf");
+        assert_eq!(
+            copy_name("letter.docx".as_ref(), Kind::Office(Office::Docx)),
+            "letter.sanitised.pdf"
+        );
         c.kind = Kind::Image;
         let runc = converter_spec(&c, None);
         assert_eq!(runc["command"][5], "image");

@@ -171,3 +171,20 @@ pub fn pages_of(file: &Path) -> u32 {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no page count from pdfinfo: {info}"))
 }
+
+/// The text poppler finds in `pdf` (its text layer).
+pub fn text_of(pdf: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg("-layout")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    assert!(
+        out.status.success(),
+        "pdftotext reads {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
