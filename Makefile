@@ -44,7 +44,7 @@ images: deps
 	$(CARGO) build $(CARGO_FLAGS) -p zionctl
 	@bash -c 'set -euo pipefail; export XDG_RUNTIME_DIR="$${XDG_RUNTIME_DIR:-/tmp/zion-runtime-$$(id -u)}"; \
 		mkdir -p -m 0700 "$$XDG_RUNTIME_DIR"; . session-files/dev/podman.sh; zion_podman_find_or_start; trap zion_podman_stop EXIT; \
-		$(ZION_TARGET_DIR)/debug/zionctl image build --browser --recipes session-files/images --config session-files/zion.toml'
+		$(ZION_TARGET_DIR)/debug/zionctl image build --browser --sanitiser --recipes session-files/images --config session-files/zion.toml'
 
 # With a display, Zion in a window (run.sh); without one, the headless
 # walkthrough, which writes PNGs to target/zion-demo/.

@@ -180,7 +180,10 @@ impl PodmanService {
             .args(["--log-level", "warn", "--runtime", "zion-gvisor"])
             .args(["system", "service", "--time=0"])
             .arg(format!("unix://{}", socket.display()))
-            .envs(config_env(&self.dir));
+            .envs(config_env(&self.dir))
+            // runsc leaves an `oom` file in its working folder when a
+            // container runs out of memory: the test's, not the checkout.
+            .current_dir(&self.dir);
         let child = start_service(
             "the gVisor Podman API service",
             podman,

@@ -34,7 +34,7 @@ pub enum ImageCommand {
         #[arg(long)]
         browser: bool,
         /// Also build the sanitiser's converter image
-        /// (localhost/zion-sanitiser: poppler and Pillow).
+        /// (localhost/zion-sanitiser: poppler, Pillow and LibreOffice).
         #[arg(long)]
         sanitiser: bool,
         /// The configuration file [default: $XDG_CONFIG_HOME/zion/zion.toml,
