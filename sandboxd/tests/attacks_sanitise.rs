@@ -5,6 +5,7 @@
 //! nothing left in the host but the job's folder, which goes too.
 //! Real Podman (runc: the weaker of the two isolations), the real image.
 
+mod quarantine_support;
 mod sanitise_support;
 
 use std::path::Path;

@@ -16,7 +16,6 @@ use quarantine_support::{eventually, sha256, zionctl_bin};
 use sandbox_support::*;
 use zion_bus::quarantine::ItemInfo;
 use zion_bus::Quarantine1Proxy;
-use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
 use zion_tests::{TestEnv, TestImage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,17 +26,7 @@ async fn a_sandboxed_chromium_downloads_only_into_the_quarantine_and_leaves_noth
     write_config(&env, &base);
     let mut daemon = start_daemon(&env, &browser);
     daemon.wait_for_log("session up", TIMEOUT);
-    let bus = env.dbus().connect().await.expect("bus");
-    let quarantine = eventually("the quarantine on the bus", TIMEOUT, || async {
-        let p = Quarantine1Proxy::new(&bus).await.ok()?;
-        p.list().await.ok().map(|_| p)
-    })
-    .await;
-    let sandboxes = eventually("Sandbox1 on the bus", TIMEOUT, || async {
-        let p = Sandbox1Proxy::new(&bus).await.ok()?;
-        p.list().await.ok().map(|_| p)
-    })
-    .await;
+    let (_bus, quarantine, sandboxes) = on_the_bus(&env).await;
     let mut opened = sandboxes.receive_opened().await.expect("Opened");
     let mut closed = sandboxes.receive_closed().await.expect("Closed");
     daemon.wait_for_log("ready in the warm pool", TIMEOUT);
@@ -390,17 +379,7 @@ async fn a_browser_download_carries_its_url_to_the_item_and_onto_the_released_fi
     write_config(&env, &base);
     let daemon = start_daemon(&env, &browser);
     daemon.wait_for_log("session up", TIMEOUT);
-    let bus = env.dbus().connect().await.expect("bus");
-    let quarantine = eventually("the quarantine on the bus", TIMEOUT, || async {
-        let p = Quarantine1Proxy::new(&bus).await.ok()?;
-        p.list().await.ok().map(|_| p)
-    })
-    .await;
-    let sandboxes = eventually("Sandbox1 on the bus", TIMEOUT, || async {
-        let p = Sandbox1Proxy::new(&bus).await.ok()?;
-        p.list().await.ok().map(|_| p)
-    })
-    .await;
+    let (_bus, quarantine, sandboxes) = on_the_bus(&env).await;
     daemon.wait_for_log("ready in the warm pool", TIMEOUT);
 
     let report: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 253) as u8).collect();
@@ -478,17 +457,7 @@ async fn files_a_sandbox_writes_itself_never_inherit_a_download_url() {
     write_config(&env, &base);
     let daemon = start_daemon(&env, &browser);
     daemon.wait_for_log("session up", TIMEOUT);
-    let bus = env.dbus().connect().await.expect("bus");
-    let quarantine = eventually("the quarantine on the bus", TIMEOUT, || async {
-        let p = Quarantine1Proxy::new(&bus).await.ok()?;
-        p.list().await.ok().map(|_| p)
-    })
-    .await;
-    let sandboxes = eventually("Sandbox1 on the bus", TIMEOUT, || async {
-        let p = Sandbox1Proxy::new(&bus).await.ok()?;
-        p.list().await.ok().map(|_| p)
-    })
-    .await;
+    let (_bus, quarantine, sandboxes) = on_the_bus(&env).await;
     daemon.wait_for_log("ready in the warm pool", TIMEOUT);
 
     let report: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();

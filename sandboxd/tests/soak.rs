@@ -19,10 +19,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use internet_support::{serve, Internet, Reply};
-use quarantine_support::{eventually, sha256};
-use sandbox_support::{item, start_daemon, write_config, TIMEOUT};
-use zion_bus::Quarantine1Proxy;
-use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
+use quarantine_support::sha256;
+use sandbox_support::{item, on_the_bus, start_daemon, write_config, TIMEOUT};
 use zion_tests::{TestEnv, TestImage};
 
 /// The daemon may grow this much over the cycles after its warm-up.
@@ -181,17 +179,7 @@ async fn two_hundred_disposable_browsers_leave_nothing_behind() {
     let mut daemon = start_daemon(&env, &browser);
     daemon.wait_for_log("session up", TIMEOUT);
     let pid = daemon.child.id();
-    let bus = env.dbus().connect().await.expect("bus");
-    let quarantine = eventually("the quarantine on the bus", TIMEOUT, || async {
-        let p = Quarantine1Proxy::new(&bus).await.ok()?;
-        p.list().await.ok().map(|_| p)
-    })
-    .await;
-    let sandboxes = eventually("Sandbox1 on the bus", TIMEOUT, || async {
-        let p = Sandbox1Proxy::new(&bus).await.ok()?;
-        p.list().await.ok().map(|_| p)
-    })
-    .await;
+    let (_bus, quarantine, sandboxes) = on_the_bus(&env).await;
     let mut closed = sandboxes.receive_closed().await.expect("Closed");
     daemon.wait_for_log("ready in the warm pool", TIMEOUT);
     let runtime_at_rest = tree(&env.xdg.runtime.join("zion"));

@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::internet_support::{serve, Internet, Reply};
-use crate::quarantine_support::{default_rules, scan_worker, Daemon, DAEMON, EICAR};
+use crate::quarantine_support::{default_rules, eventually, scan_worker, Daemon, DAEMON, EICAR};
 use zion_bus::quarantine::ItemInfo;
 use zion_bus::Quarantine1Proxy;
+use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
 use zion_tests::TestEnv;
 
 pub const TIMEOUT: Duration = Duration::from_secs(90);
@@ -127,4 +128,27 @@ pub async fn item(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A connection to the test's bus, and Quarantine1 and Sandbox1 on it once
+/// the daemon answers both.
+pub async fn on_the_bus(
+    env: &TestEnv,
+) -> (
+    zbus::Connection,
+    Quarantine1Proxy<'static>,
+    Sandbox1Proxy<'static>,
+) {
+    let bus = env.dbus().connect().await.expect("bus");
+    let quarantine = eventually("the quarantine on the bus", TIMEOUT, || async {
+        let p = Quarantine1Proxy::new(&bus).await.ok()?;
+        p.list().await.ok().map(|_| p)
+    })
+    .await;
+    let sandboxes = eventually("Sandbox1 on the bus", TIMEOUT, || async {
+        let p = Sandbox1Proxy::new(&bus).await.ok()?;
+        p.list().await.ok().map(|_| p)
+    })
+    .await;
+    (bus, quarantine, sandboxes)
 }

@@ -6,8 +6,15 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use crate::quarantine_support::*;
+use zion_bus::quarantine::ItemInfo;
+use zion_bus::Quarantine1Proxy;
+use zion_tests::images::TestImage;
+use zion_tests::TestEnv;
 
 /// A PDF's JavaScript: run when the document opens, and named in the
 /// document's JavaScript name tree.
@@ -187,4 +194,93 @@ pub fn text_of(pdf: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub const VERDICT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The daemon with the sanitiser's image and `extra` variables.
+pub fn start_daemon(env: &TestEnv, extra: &[(&str, &str)]) -> Daemon {
+    let image = env
+        .image(TestImage::Sanitiser)
+        .expect("the sanitiser's image");
+    let mut command = env.command(DAEMON);
+    command
+        .arg("--no-profiles")
+        .env("ZION_SCAN_WORKER", scan_worker())
+        .env("ZION_RULES", default_rules())
+        .env("ZION_SANITISER_IMAGE", image)
+        .env("RUST_LOG", "info");
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    let daemon = Daemon::from_command(command);
+    daemon.wait_for_log("quarantine ready", Duration::from_secs(20));
+    daemon
+}
+
+/// Drops `bytes` as `name` into work's outbox and waits for its verdict.
+pub async fn quarantined(
+    env: &TestEnv,
+    proxy: &Quarantine1Proxy<'_>,
+    name: &str,
+    bytes: &[u8],
+) -> ItemInfo {
+    drop_file(&outbox(env), name, bytes);
+    scanned(proxy, |i| i.name == name).await
+}
+
+/// The first item `which` picks once it has a verdict.
+pub async fn scanned(proxy: &Quarantine1Proxy<'_>, which: impl Fn(&ItemInfo) -> bool) -> ItemInfo {
+    eventually("a scanned item", VERDICT_TIMEOUT, || {
+        let found = async {
+            let items = proxy.list().await.ok()?;
+            items
+                .into_iter()
+                .find(|i| which(i) && !i.verdict.is_empty())
+        };
+        found
+    })
+    .await
+}
+
+/// Where the store keeps an item's bytes.
+pub fn object(env: &TestEnv, item: &ItemInfo) -> PathBuf {
+    data(env).join("quarantine/objects").join(&item.sha256)
+}
+
+/// The job folders left behind (there must be none).
+pub fn leftovers(env: &TestEnv) -> Vec<PathBuf> {
+    std::fs::read_dir(data(env).join("quarantine/sanitise"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect()
+}
+
+/// The converter containers left behind (there must be none).
+pub fn containers(env: &TestEnv) -> String {
+    let out = env
+        .podman()
+        .cli()
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            "label=org.zionos.sanitise",
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .expect("podman ps");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+pub fn method_error(e: &zbus::Error) -> (String, String) {
+    match e {
+        zbus::Error::MethodError(name, detail, _) => {
+            (name.to_string(), detail.clone().unwrap_or_default())
+        }
+        other => panic!("expected a D-Bus error reply, got {other:?}"),
+    }
 }
