@@ -155,6 +155,7 @@ impl Journal {
         };
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        conn.set_prepared_statement_cache_capacity(32);
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(err)?;
@@ -242,24 +243,22 @@ impl Journal {
 
     /// Records the audit log's head. Durable when this returns.
     pub fn set_audit_head(&self, head: &AuditHead) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO audit_anchor (id, entries, head) VALUES (1, ?1, ?2) \
+        self.exec(
+            "INSERT INTO audit_anchor (id, entries, head) VALUES (1, ?1, ?2) \
                  ON CONFLICT(id) DO UPDATE SET entries = excluded.entries, head = excluded.head",
-                params![i64::try_from(head.entries).unwrap_or(i64::MAX), head.hash],
-            )
-            .map_err(|e| self.err(e))?;
+            params![i64::try_from(head.entries).unwrap_or(i64::MAX), head.hash],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
     /// Records a break of the audit chain.
     pub fn record_audit_break(&self, problem: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO audit_breaks (time_ms, problem) VALUES (?1, ?2)",
-                params![now_ms(), problem],
-            )
-            .map_err(|e| self.err(e))?;
+        self.exec(
+            "INSERT INTO audit_breaks (time_ms, problem) VALUES (?1, ?2)",
+            params![now_ms(), problem],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -299,6 +298,22 @@ impl Journal {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// Runs `sql` through the connection's statement cache: parsed once,
+    /// not for each of ten thousand items.
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
+    /// One row of `sql`, through the statement cache.
+    fn query_one<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, f)
+    }
+
     /// The connection, for the tables other modules keep (`recall`).
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
@@ -315,8 +330,8 @@ impl Journal {
     pub fn insert_ingesting(&self, new: &NewItem) -> Result<ItemId, StoreError> {
         let now = now_ms();
         let state = State::Ingesting;
-        self.conn
-            .execute(
+        self
+            .exec(
                 "INSERT INTO items (original_name, safe_name, inbox, source, profile, size, \
                  added_ms, changed_ms, state, state_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
                 params![
@@ -345,8 +360,7 @@ impl Journal {
     ) -> Result<(), StoreError> {
         let state = State::Stored;
         let n = self
-            .conn
-            .execute(
+            .exec(
                 "UPDATE items SET state = ?2, state_json = ?3, sha256 = ?4, size = ?5, changed_ms = ?6, \
                  inbox_dev = ?7, inbox_ino = ?8, inbox_size = ?9, inbox_mtime_ns = ?10, inbox_ctime_ns = ?11 \
                  WHERE id = ?1 AND state = 'ingesting'",
@@ -373,28 +387,26 @@ impl Journal {
 
     /// Records where an item came from (its row goes with the item's).
     pub fn set_origin(&self, id: ItemId, origin: &Origin) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO item_origins (item, provenance, url, referrer, note) \
+        self.exec(
+            "INSERT INTO item_origins (item, provenance, url, referrer, note) \
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(item) DO UPDATE SET \
                  provenance = excluded.provenance, url = excluded.url, \
                  referrer = excluded.referrer, note = excluded.note",
-                params![
-                    id.0,
-                    origin.provenance.as_str(),
-                    origin.url,
-                    origin.referrer,
-                    origin.note
-                ],
-            )
-            .map_err(|e| self.err(e))?;
+            params![
+                id.0,
+                origin.provenance.as_str(),
+                origin.url,
+                origin.referrer,
+                origin.note
+            ],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
     /// Removes a row (an ingest rolled back).
     pub fn delete_row(&self, id: ItemId) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM items WHERE id = ?1", params![id.0])
+        self.exec("DELETE FROM items WHERE id = ?1", params![id.0])
             .map_err(|e| self.err(e))?;
         Ok(())
     }
@@ -410,8 +422,7 @@ impl Journal {
     ) -> Result<(), StoreError> {
         let verdict_json = verdict.map(|v| v.map(verdict_json));
         let n = self
-            .conn
-            .execute(
+            .exec(
                 "UPDATE items SET state = ?2, state_json = ?3, changed_ms = ?4, \
                  verdict_json = CASE WHEN ?5 THEN ?6 ELSE verdict_json END, \
                  destination = COALESCE(?7, destination), \
@@ -437,8 +448,7 @@ impl Journal {
     /// Sets or clears the user's hold.
     pub fn set_held(&self, id: ItemId, held: bool) -> Result<(), StoreError> {
         let n = self
-            .conn
-            .execute(
+            .exec(
                 "UPDATE items SET held = ?2 WHERE id = ?1",
                 params![id.0, held],
             )
@@ -451,13 +461,12 @@ impl Journal {
 
     /// Forgets the inbox identity once the inbox file is gone.
     pub fn clear_inbox(&self, id: ItemId) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE items SET inbox_dev = NULL, inbox_ino = NULL, inbox_size = NULL, \
+        self.exec(
+            "UPDATE items SET inbox_dev = NULL, inbox_ino = NULL, inbox_size = NULL, \
                  inbox_mtime_ns = NULL, inbox_ctime_ns = NULL WHERE id = ?1",
-                params![id.0],
-            )
-            .map_err(|e| self.err(e))?;
+            params![id.0],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -465,8 +474,7 @@ impl Journal {
     pub fn get(&self, id: ItemId) -> Result<Option<Item>, StoreError> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1");
         let row = self
-            .conn
-            .query_row(&sql, params![id.0], |r| Ok(read_row(r)))
+            .query_one(&sql, params![id.0], |r| Ok(read_row(r)))
             .optional()
             .map_err(|e| self.err(e))?;
         row.map(|r| r.map_err(|e| self.corrupt(e))).transpose()
@@ -491,8 +499,7 @@ impl Journal {
             "SELECT COUNT(*) FROM items WHERE sha256 = ?1 AND id != ?2 AND state IN {HOLDING}"
         );
         let n: i64 = self
-            .conn
-            .query_row(&sql, params![hex::encode(sha256), except.0], |r| r.get(0))
+            .query_one(&sql, params![hex::encode(sha256), except.0], |r| r.get(0))
             .map_err(|e| self.err(e))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -558,8 +565,8 @@ impl Journal {
 
     /// Records (or updates) an inbox source.
     pub fn upsert_source(&self, source: &Source) -> Result<(), StoreError> {
-        self.conn
-            .execute(
+        self
+            .exec(
                 "INSERT INTO sources (name, label, profile) VALUES (?1, ?2, ?3) \
                  ON CONFLICT(name) DO UPDATE SET label = excluded.label, profile = excluded.profile",
                 params![source.name, source.label, source.profile],
