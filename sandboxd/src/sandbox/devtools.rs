@@ -365,6 +365,25 @@ mod tests {
     }
 
     #[test]
+    fn replies_are_told_apart_from_events_and_malformed_ones_are_none() {
+        assert_eq!(
+            reply(b"{\"id\":2,\"result\":{}}"),
+            Some(Reply { id: 2, ok: true })
+        );
+        assert_eq!(
+            reply(b"{\"id\":4,\"error\":{\"code\":-32000,\"message\":\"no\"}}"),
+            Some(Reply { id: 4, ok: false })
+        );
+        assert_eq!(reply(&begin("g", "http://h/x", "x")), None);
+        assert_eq!(reply(b"{\"id\":-1,\"result\":{}}"), None);
+        assert_eq!(reply(b"{\"id\":"), None);
+        let mut long = b"{\"id\":1,\"result\":\"".to_vec();
+        long.extend(std::iter::repeat_n(b'x', MAX_MESSAGE));
+        long.extend(b"\"}");
+        assert_eq!(reply(&long), None);
+    }
+
+    #[test]
     fn a_completed_download_is_reported_once_under_the_name_it_was_saved_as() {
         let mut d = Downloads::default();
         assert_eq!(d.message(&begin("g1", "http://h/a.bin", "a.bin")), None);

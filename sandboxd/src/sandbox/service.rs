@@ -14,7 +14,7 @@ use podman_api::opts::{
     ContainerDeleteOpts, ContainerListFilter, ContainerListOpts, ExecCreateOpts, ExecStartOpts,
 };
 use tokio::sync::broadcast;
-use zion_config::Network;
+use zion_config::{Focus, Network, DEFAULT_WEIGHT};
 use zion_profiles::network::sandbox_network;
 use zion_quarantine::{Source, Store};
 
@@ -573,6 +573,9 @@ impl Sandboxes {
         // observer's own set-up.
         warm::send(devtools.dir(), &warm::allow_downloads()).map_err(failed)?;
         warm::send(devtools.dir(), &warm::discover_targets()).map_err(failed)?;
+        // Its start yields the CPU to the desktop, the browsers in use first.
+        self.cpu_weight(&entry.container, warm::STARTING_WEIGHT)
+            .await;
         self.exec_browser(id, &entry, &warm::warm_browser_command())
             .await?;
         warm::answered(
@@ -582,12 +585,28 @@ impl Sandboxes {
         )
         .await
         .map_err(failed)?;
+        self.cpu_weight(&entry.container, DEFAULT_WEIGHT).await;
         self.entries(|e| {
             if let Some(entry) = e.all.get_mut(&id) {
                 entry.warm = true;
             }
         });
         Ok(true)
+    }
+
+    /// Sets a sandbox's CPU weight where the machine has CPU weights; a
+    /// failure costs only the priority.
+    async fn cpu_weight(&self, container: &str, weight: u32) {
+        if !self.session.capabilities().cpu_weights.is_available() {
+            return;
+        }
+        if let Err(e) = self
+            .client()
+            .update_cpu_shares(container, Focus::shares(weight))
+            .await
+        {
+            tracing::debug!("sandbox container {container}: CPU weight {weight} not set: {e}");
+        }
     }
 
     /// Opens the window of a thawed warm browser on `url`; its sandbox

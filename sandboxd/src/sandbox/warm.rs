@@ -33,6 +33,9 @@ pub const WINDOW_ID: u64 = 4;
 /// The most pages followed: a browser claiming more is taken at its word
 /// that it has some open.
 pub const MAX_PAGES: usize = 1024;
+/// The CPU weight (cgroup scale, 100 the default) of a pooled sandbox
+/// while its browser starts: the pool refills in the background.
+pub const STARTING_WEIGHT: u32 = 10;
 /// How long a pooled browser has to answer after it was started.
 pub const START_LIMIT: Duration = Duration::from_secs(60);
 /// How long a thawed browser has to answer the window request.
