@@ -299,11 +299,20 @@ async fn a_pooled_browser_runs_frozen_with_no_window_and_one_request_shows_the_p
         .await
         .expect("OpenBrowser");
     assert_eq!(id, pooled, "the pooled sandbox is handed out");
-    assert!(
-        desk.daemon.log().contains("its browser warm"),
-        "{}",
-        desk.said()
-    );
+    // (Logged before the answer, read by the test's own thread.)
+    eventually(
+        "the daemon's word that the browser was warm",
+        TIMEOUT,
+        || async {
+            desk.daemon
+                .log()
+                .contains(&format!(
+                    "sandbox work/{id} opened (from the warm pool, its browser warm"
+                ))
+                .then_some(())
+        },
+    )
+    .await;
     eventually("the window mapped", TIMEOUT, || async {
         (desk.mapped(&id) > 0).then_some(())
     })
