@@ -22,7 +22,10 @@ use std::time::Duration;
 
 use rustix::fs::{FileType, Mode, OFlags};
 use serde::Deserialize;
+use tokio::sync::watch;
 use zion_quarantine::Store;
+
+use super::warm::Pages;
 
 /// Where the FIFOs are inside the sandbox.
 pub const CONTAINER_DEVTOOLS: &str = "/run/zion-devtools";
@@ -37,6 +40,8 @@ pub const MAX_PENDING: usize = 256;
 /// The longest name and URL kept from an event.
 const MAX_FIELD: usize = 8 * 1024;
 
+/// The id of the command that turns the download events on.
+pub const ENABLE_ID: u64 = 1;
 /// The command that turns the download events on.
 const ENABLE: &[u8] =
     b"{\"id\":1,\"method\":\"Browser.setDownloadBehavior\",\"params\":{\"behavior\":\"default\",\"eventsEnabled\":true}}\0";
@@ -79,6 +84,11 @@ pub fn open_fds_script() -> String {
 pub struct Observer {
     stop: Arc<AtomicBool>,
     dir: PathBuf,
+    /// The last reply the browser gave to one of the daemon's commands.
+    replies: watch::Receiver<Option<Reply>>,
+    /// How many pages the browser has open, once it reported any (only
+    /// after `Target.setDiscoverTargets`: see [`super::warm`]).
+    pages: watch::Receiver<Option<usize>>,
 }
 
 impl Observer {
@@ -100,11 +110,26 @@ impl Observer {
         rustix::io::write(&commands, ENABLE)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let (replied, replies) = watch::channel(None);
+        let (counted, pages) = watch::channel(None);
         std::thread::Builder::new()
             .name(format!("devtools {source}"))
             .spawn(move || {
                 let _commands = commands;
-                follow(&events, &flag, |d| {
+                let mut downloads = Downloads::default();
+                let mut open = Pages::default();
+                follow(&events, &flag, |raw| {
+                    if let Some(r) = reply(raw) {
+                        replied.send_replace(Some(r));
+                        return;
+                    }
+                    if let Some(n) = open.message(raw) {
+                        counted.send_replace(Some(n));
+                        return;
+                    }
+                    let Some(d) = downloads.message(raw) else {
+                        return;
+                    };
                     if let Err(why) = store.host_origins().record(
                         &source,
                         OsStr::new(&d.name),
@@ -125,7 +150,24 @@ impl Observer {
         Ok(Observer {
             stop,
             dir: dir.to_owned(),
+            replies,
+            pages,
         })
+    }
+
+    /// The FIFOs' folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Follows the browser's replies to the daemon's commands.
+    pub fn replies(&self) -> watch::Receiver<Option<Reply>> {
+        self.replies.clone()
+    }
+
+    /// Follows how many pages the browser has open.
+    pub fn pages(&self) -> watch::Receiver<Option<usize>> {
+        self.pages.clone()
     }
 
     /// Stops following and removes the FIFOs' folder.
@@ -144,6 +186,33 @@ pub struct Completed {
     pub size: u64,
     /// Where it came from (raw: the quarantine parses it).
     pub url: String,
+}
+
+/// The browser's answer to a command: its id, and whether it succeeded.
+/// The browser may forge one; only its own sandbox is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// The command's id.
+    pub id: u64,
+    /// No `error` in it.
+    pub ok: bool,
+}
+
+/// The reply `raw` (one message, without its NUL) is, if it is one.
+pub fn reply(raw: &[u8]) -> Option<Reply> {
+    #[derive(Deserialize)]
+    struct Answer {
+        id: u64,
+        error: Option<serde::de::IgnoredAny>,
+    }
+    if raw.len() > MAX_MESSAGE {
+        return None;
+    }
+    let answer: Answer = serde_json::from_slice(raw).ok()?;
+    Some(Reply {
+        id: answer.id,
+        ok: answer.error.is_none(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -223,10 +292,9 @@ impl Downloads {
 }
 
 /// Reads NUL-separated messages from `events` until `stop`, handing each
-/// completed download to `done`.
-fn follow(events: &OwnedFd, stop: &AtomicBool, mut done: impl FnMut(Completed)) {
+/// (without its NUL, at most [`MAX_MESSAGE`] long) to `message`.
+fn follow(events: &OwnedFd, stop: &AtomicBool, mut message: impl FnMut(&[u8])) {
     use rustix::event::{poll, PollFd, PollFlags};
-    let mut downloads = Downloads::default();
     let mut buf = Vec::with_capacity(4096);
     // Skipping a message over the bound, up to its NUL.
     let mut skipping = false;
@@ -264,9 +332,7 @@ fn follow(events: &OwnedFd, stop: &AtomicBool, mut done: impl FnMut(Completed)) 
             }
             if ends {
                 if !skipping {
-                    if let Some(d) = downloads.message(&buf) {
-                        done(d);
-                    }
+                    message(&buf);
                 }
                 buf.clear();
                 skipping = false;
@@ -296,6 +362,25 @@ mod tests {
         }
         serde_json::to_vec(&serde_json::json!({"method": "Browser.downloadProgress", "params": p}))
             .unwrap()
+    }
+
+    #[test]
+    fn replies_are_told_apart_from_events_and_malformed_ones_are_none() {
+        assert_eq!(
+            reply(b"{\"id\":2,\"result\":{}}"),
+            Some(Reply { id: 2, ok: true })
+        );
+        assert_eq!(
+            reply(b"{\"id\":4,\"error\":{\"code\":-32000,\"message\":\"no\"}}"),
+            Some(Reply { id: 4, ok: false })
+        );
+        assert_eq!(reply(&begin("g", "http://h/x", "x")), None);
+        assert_eq!(reply(b"{\"id\":-1,\"result\":{}}"), None);
+        assert_eq!(reply(b"{\"id\":"), None);
+        let mut long = b"{\"id\":1,\"result\":\"".to_vec();
+        long.extend(std::iter::repeat_n(b'x', MAX_MESSAGE));
+        long.extend(b"\"}");
+        assert_eq!(reply(&long), None);
     }
 
     #[test]
@@ -355,9 +440,12 @@ mod tests {
         });
         let stop = AtomicBool::new(false);
         let mut got = Vec::new();
-        follow(&r, &stop, |d| {
-            got.push(d);
-            stop.store(true, Ordering::Relaxed);
+        let mut downloads = Downloads::default();
+        follow(&r, &stop, |raw| {
+            if let Some(d) = downloads.message(raw) {
+                got.push(d);
+                stop.store(true, Ordering::Relaxed);
+            }
         });
         writer.join().unwrap();
         assert_eq!(got.len(), 1);

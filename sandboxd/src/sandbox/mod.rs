@@ -8,6 +8,8 @@
 //! - [`service`]: making, handing out, watching and removing sandboxes.
 //! - [`compositor`]: each sandbox's own Wayland socket, from the compositor.
 //! - [`dbus`]: `org.zionos.Sandbox1` and its proxy.
+//! - [`devtools`]: the browser's DevTools pipe, and its downloads seen there.
+//! - [`warm`]: a pooled sandbox's browser, started with no window.
 
 pub mod compositor;
 pub mod dbus;
@@ -15,6 +17,7 @@ pub mod devtools;
 pub mod service;
 pub mod spec;
 pub mod state;
+pub mod warm;
 
 use std::sync::Arc;
 
@@ -35,6 +38,10 @@ pub struct SandboxArgs {
     /// zion.toml [default: 1].
     #[arg(long, env = "ZION_SANDBOX_POOL")]
     pub sandbox_pool: Option<usize>,
+    /// Whether a pooled sandbox holds a browser already started with no
+    /// window, opened by one DevTools request [default: true].
+    #[arg(long, env = "ZION_SANDBOX_WARM_BROWSER")]
+    pub sandbox_warm_browser: Option<bool>,
 }
 
 /// The settings from the options and zion.toml's `[sandbox]`.
@@ -46,7 +53,11 @@ pub fn settings(args: &SandboxArgs, session: &Session) -> Settings {
     let pool = args
         .sandbox_pool
         .map_or(session.config().sandbox.pool, |n| n.min(MAX_POOL));
-    Settings { image, pool }
+    Settings {
+        image,
+        pool,
+        warm_browser: args.sandbox_warm_browser.unwrap_or(true),
+    }
 }
 
 /// Starts the sandboxes: removes what a crash left, serves `Sandbox1` on

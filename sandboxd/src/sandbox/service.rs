@@ -14,7 +14,7 @@ use podman_api::opts::{
     ContainerDeleteOpts, ContainerListFilter, ContainerListOpts, ExecCreateOpts, ExecStartOpts,
 };
 use tokio::sync::broadcast;
-use zion_config::Network;
+use zion_config::{Focus, Network, DEFAULT_WEIGHT};
 use zion_profiles::network::sandbox_network;
 use zion_quarantine::{Source, Store};
 
@@ -25,6 +25,7 @@ use super::spec::{
     SandboxPaths, BROWSER_UID, LABEL_SANDBOX, LABEL_SANDBOX_PROFILE,
 };
 use super::state::{next_id, pool_plan, SandboxState, Step};
+use super::warm;
 use crate::session::Made;
 use crate::Session;
 use zion_profiles::spec::IdRange;
@@ -106,6 +107,8 @@ struct Entry {
     slot: Option<u32>,
     /// What follows its browser's downloads (issue 17), when it could start.
     devtools: Option<Observer>,
+    /// Its browser runs already, with no window (issue 15).
+    warm: bool,
 }
 
 /// The sandbox service's settings.
@@ -115,6 +118,8 @@ pub struct Settings {
     pub image: String,
     /// Sandboxes kept ready.
     pub pool: usize,
+    /// Pooled sandboxes hold a browser started with no window (issue 15).
+    pub warm_browser: bool,
 }
 
 /// The session's sandboxes.
@@ -258,7 +263,12 @@ impl Sandboxes {
         let entry = self
             .entries(|e| e.all.get(&id).cloned())
             .ok_or_else(|| SandboxError::Failed(format!("sandbox {id} vanished while opening")))?;
-        if let Err(err) = self.launch(id, &entry, url).await {
+        let launched = if entry.warm {
+            self.open_warm(id, &entry, url).await
+        } else {
+            self.launch(id, &entry, url).await
+        };
+        if let Err(err) = launched {
             self.close_entry(id, &format!("its browser could not start: {err}"))
                 .await;
             return Err(err);
@@ -271,7 +281,11 @@ impl Sandboxes {
         });
         tracing::info!(
             "sandbox {profile}/{id} opened ({}; container running after {ready:?}, browser launched after {:?}){}",
-            if pooled { "from the warm pool" } else { "made now" },
+            match (pooled, entry.warm) {
+                (true, true) => "from the warm pool, its browser warm",
+                (true, false) => "from the warm pool",
+                _ => "made now",
+            },
             started.elapsed(),
             if entry.wayland.is_some() { "" } else { ", headless: no Wayland socket" }
         );
@@ -429,6 +443,7 @@ impl Sandboxes {
                     slot,
                     frozen: false,
                     devtools: devtools.clone(),
+                    warm: false,
                 },
             );
             slot
@@ -554,8 +569,106 @@ impl Sandboxes {
         url: &str,
     ) -> Result<(), SandboxError> {
         let argv = browser_command_observed(url, entry.wayland.is_some(), entry.devtools.is_some());
+        self.exec_browser(id, entry, &argv).await
+    }
+
+    /// Starts a pooled sandbox's browser with no window and waits for it
+    /// to answer on its DevTools pipe (issue 15); `false` where it has no
+    /// Wayland socket or DevTools pipe, or warm browsers are turned off.
+    async fn warm_up(self: &Arc<Self>, id: u64) -> Result<bool, SandboxError> {
+        let Some(entry) = self.entries(|e| e.all.get(&id).cloned()) else {
+            return Ok(false);
+        };
+        let devtools = match &entry.devtools {
+            Some(d) if self.settings.warm_browser && entry.wayland.is_some() => d,
+            _ => return Ok(false),
+        };
+        let failed = |e: warm::WarmError| {
+            SandboxError::Failed(format!("pooled sandbox {}/{id}: {e}", entry.profile))
+        };
+        // Buffered in the FIFO until the browser reads it, after the
+        // observer's own set-up.
+        warm::send(devtools.dir(), &warm::allow_downloads()).map_err(failed)?;
+        warm::send(devtools.dir(), &warm::discover_targets()).map_err(failed)?;
+        // Its start yields the CPU to the desktop, the browsers in use first.
+        self.cpu_weight(&entry.container, warm::STARTING_WEIGHT)
+            .await;
+        self.exec_browser(id, &entry, &warm::warm_browser_command())
+            .await?;
+        warm::answered(
+            &mut devtools.replies(),
+            warm::DISCOVER_ID,
+            warm::START_LIMIT,
+        )
+        .await
+        .map_err(failed)?;
+        self.cpu_weight(&entry.container, DEFAULT_WEIGHT).await;
+        self.entries(|e| {
+            if let Some(entry) = e.all.get_mut(&id) {
+                entry.warm = true;
+            }
+        });
+        Ok(true)
+    }
+
+    /// Sets a sandbox's CPU weight where the machine has CPU weights; a
+    /// failure costs only the priority.
+    async fn cpu_weight(&self, container: &str, weight: u32) {
+        if !self.session.capabilities().cpu_weights.is_available() {
+            return;
+        }
+        if let Err(e) = self
+            .client()
+            .update_cpu_shares(container, Focus::shares(weight))
+            .await
+        {
+            tracing::debug!("sandbox container {container}: CPU weight {weight} not set: {e}");
+        }
+    }
+
+    /// Opens the window of a thawed warm browser on `url`; its sandbox
+    /// closes when its last page does (DevTools keeps the browser alive).
+    async fn open_warm(
+        self: &Arc<Self>,
+        id: u64,
+        entry: &Entry,
+        url: &str,
+    ) -> Result<(), SandboxError> {
+        let failed =
+            |e: warm::WarmError| SandboxError::Failed(format!("sandbox {}: {e}", entry.container));
+        let Some(devtools) = &entry.devtools else {
+            return Err(SandboxError::Failed(format!(
+                "sandbox {}: a warm browser without its DevTools pipe",
+                entry.container
+            )));
+        };
+        let mut replies = devtools.replies();
+        warm::send(devtools.dir(), &warm::open_window(url)).map_err(failed)?;
+        warm::answered(&mut replies, warm::WINDOW_ID, warm::WINDOW_LIMIT)
+            .await
+            .map_err(failed)?;
+        let mut pages = devtools.pages();
+        let me = self.clone();
+        tokio::spawn(async move {
+            // `Some(0)` only after a page was opened and closed; the wait
+            // ends with the observer too.
+            if pages.wait_for(|n| *n == Some(0)).await.is_ok() {
+                me.close_entry(id, "its last window closed").await;
+            }
+        });
+        Ok(())
+    }
+
+    /// Execs `argv` (a browser) in sandbox `id` and watches it: when it
+    /// exits, the sandbox closes.
+    async fn exec_browser(
+        self: &Arc<Self>,
+        id: u64,
+        entry: &Entry,
+        argv: &[String],
+    ) -> Result<(), SandboxError> {
         let opts = ExecCreateOpts::builder()
-            .command(&argv)
+            .command(argv)
             .attach_stdout(true)
             .attach_stderr(true)
             .build();
@@ -722,7 +835,7 @@ impl Sandboxes {
     /// Makes or removes pooled sandboxes until the pool holds its size for
     /// the profile last used (at first: the desktop shown, else the first
     /// profile). Pooled sandboxes are frozen: they use no CPU.
-    pub async fn refill(&self) {
+    pub async fn refill(self: &Arc<Self>) {
         let _one_at_a_time = self.refilling.lock().await;
         if self.stopping() {
             return;
@@ -765,6 +878,18 @@ impl Sandboxes {
                     return;
                 }
             };
+            if let Err(err) = self.warm_up(id).await {
+                tracing::warn!("{err}; discarding it");
+                self.close_entry(id, "its browser did not start").await;
+                unfrozen += 1;
+                if unfrozen == MAX_UNFROZEN {
+                    tracing::warn!(
+                        "the warm pool is not refilled: {MAX_UNFROZEN} browsers in a row did not start"
+                    );
+                    return;
+                }
+                continue;
+            }
             let Some(container) = self.entries(|e| e.all.get(&id).map(|s| s.container.clone()))
             else {
                 continue;
