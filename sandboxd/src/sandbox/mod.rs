@@ -4,6 +4,7 @@
 //! as `~/Downloads`.
 //!
 //! - [`spec`]: the container a sandbox gives and the browser's command (pure).
+//! - [`firefox`]: Firefox ESR instead of Chromium: its image, preferences and command.
 //! - [`state`]: a sandbox's states, ids and the warm pool's plan (pure).
 //! - [`service`]: making, handing out, watching and removing sandboxes.
 //! - [`compositor`]: each sandbox's own Wayland socket, from the compositor.
@@ -12,13 +13,14 @@
 pub mod compositor;
 pub mod dbus;
 pub mod devtools;
+pub mod firefox;
 pub mod service;
 pub mod spec;
 pub mod state;
 
 use std::sync::Arc;
 
-use zion_config::MAX_POOL;
+use zion_config::{SandboxBrowser, MAX_POOL};
 use zion_quarantine::Store;
 
 pub use service::{SandboxError, SandboxEvent, Sandboxes, Settings};
@@ -28,7 +30,8 @@ use crate::Session;
 /// The daemon's sandbox options.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SandboxArgs {
-    /// The browser image [default: localhost/zion-browser:<recipe hash>].
+    /// The browser image [default: localhost/zion-browser:<recipe hash>, or
+    /// localhost/zion-firefox:<recipe hash> with `[sandbox] browser = "firefox"`].
     #[arg(long, env = "ZION_BROWSER_IMAGE")]
     pub browser_image: Option<String>,
     /// Sandboxes kept ready ahead of time; overrides `[sandbox] pool` of
@@ -39,14 +42,19 @@ pub struct SandboxArgs {
 
 /// The settings from the options and zion.toml's `[sandbox]`.
 pub fn settings(args: &SandboxArgs, session: &Session) -> Settings {
-    let image = args
-        .browser_image
-        .clone()
-        .unwrap_or_else(spec::default_browser_image);
+    let browser = session.config().sandbox.browser;
+    let image = args.browser_image.clone().unwrap_or_else(|| match browser {
+        SandboxBrowser::Chromium => spec::default_browser_image(),
+        SandboxBrowser::Firefox => firefox::default_firefox_image(),
+    });
     let pool = args
         .sandbox_pool
         .map_or(session.config().sandbox.pool, |n| n.min(MAX_POOL));
-    Settings { image, pool }
+    Settings {
+        image,
+        pool,
+        browser,
+    }
 }
 
 /// Starts the sandboxes: removes what a crash left, serves `Sandbox1` on
@@ -60,7 +68,8 @@ pub async fn start(
 ) -> Arc<Sandboxes> {
     let settings = settings(args, &session);
     tracing::info!(
-        "browser sandboxes: image {}, {} kept ready",
+        "browser sandboxes: {} from image {}, {} kept ready",
+        settings.browser,
         settings.image,
         settings.pool
     );
