@@ -398,9 +398,10 @@ fn escaped(dir: &Path, except: &Path, found: &mut Vec<PathBuf>) {
 
 /// The attack: a page in Firefox names its downloads to land outside
 /// `~/Downloads` (`../../`, an absolute path, an encoded `..%2F`, the
-/// profile's own `user.js`); every one lands in the quarantine under a
-/// plain name, nothing is written anywhere else, in the sandbox or on the
-/// host, and the profile's preferences are untouched. Then a page stores a
+/// profile's own `user.js`), one of them where a link to `user.js` waits;
+/// every one lands in the quarantine under a plain name, nothing is
+/// written anywhere else, in the sandbox or on the host, and the
+/// profile's preferences are untouched. Then a page stores a
 /// cookie and local storage in one disposable: the next disposable's
 /// Firefox has neither, nor a file planted in the first one's profile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,13 +451,14 @@ async fn a_page_in_firefox_writes_nowhere_but_downloads_and_its_profile_dies_wit
             }
         }
         let page: &[u8] = match path {
-            // One download after another, each from a hidden frame.
+            // One download after another, each from a hidden frame, after
+            // the test has planted its link.
             "/evil.html" => {
                 b"<!doctype html><title>evil</title><script>\
                 for (let n = 0; n < 4; n++) setTimeout(() => {\
                   const f = document.createElement('iframe');\
                   f.style.display = 'none'; f.src = '/dl/' + n;\
-                  document.body.appendChild(f); }, 400 * n);\
+                  document.body.appendChild(f); }, 3000 + 400 * n);\
                 </script>"
             }
             // Reports what it finds stored, then stores a cookie and local
@@ -490,6 +492,15 @@ async fn a_page_in_firefox_writes_nowhere_but_downloads_and_its_profile_dies_wit
         .await
         .expect("OpenBrowser");
     let source = format!("sandbox:work/{id}");
+    // Before the first download, what a compromised process in the
+    // sandbox could add: a link under the name Firefox gives it, to the
+    // profile's user.js. Firefox must not write through it.
+    let plant = in_sandbox(
+        &env,
+        &id,
+        "ln -s /home/zion/.zion-firefox/user.js '/home/zion/Downloads/_.._zionbreakout-1.txt'",
+    );
+    assert!(plant.status.success(), "{plant:?}");
     let mut names = Vec::new();
     for n in 0..NAMES.len() {
         let item = item_with(&quarantine, &source, &sha256(body(n).as_bytes()), || {
