@@ -109,6 +109,23 @@ pub fn preferences() -> Vec<(&'static str, serde_json::Value)> {
         ("browser.ping-centre.telemetry", json!(false)),
         ("extensions.pocket.enabled", json!(false)),
         ("browser.discovery.enabled", json!(false)),
+        ("extensions.getAddons.cache.enabled", json!(false)),
+        ("extensions.systemAddon.update.enabled", json!(false)),
+        ("browser.region.update.enabled", json!(false)),
+        ("browser.region.network.url", json!("")),
+        // The start page (an empty URL) without sponsored tiles or stories.
+        (
+            "browser.newtabpage.activity-stream.showSponsored",
+            json!(false),
+        ),
+        (
+            "browser.newtabpage.activity-stream.showSponsoredTopSites",
+            json!(false),
+        ),
+        (
+            "browser.newtabpage.activity-stream.feeds.section.topstories",
+            json!(false),
+        ),
         // No remote control: the Remote Agent and Marionette listen on TCP
         // ports a page could reach.
         ("remote.enabled", json!(false)),

@@ -43,10 +43,10 @@ pub struct SandboxArgs {
 /// The settings from the options and zion.toml's `[sandbox]`.
 pub fn settings(args: &SandboxArgs, session: &Session) -> Settings {
     let browser = session.config().sandbox.browser;
-    let image = args.browser_image.clone().unwrap_or_else(|| match browser {
-        SandboxBrowser::Chromium => spec::default_browser_image(),
-        SandboxBrowser::Firefox => firefox::default_firefox_image(),
-    });
+    let image = args
+        .browser_image
+        .clone()
+        .unwrap_or_else(|| default_image(browser));
     let pool = args
         .sandbox_pool
         .map_or(session.config().sandbox.pool, |n| n.min(MAX_POOL));
@@ -54,6 +54,14 @@ pub fn settings(args: &SandboxArgs, session: &Session) -> Settings {
         image,
         pool,
         browser,
+    }
+}
+
+/// The image of `browser` as `zionctl image build --browser` builds it.
+pub fn default_image(browser: SandboxBrowser) -> String {
+    match browser {
+        SandboxBrowser::Chromium => spec::default_browser_image(),
+        SandboxBrowser::Firefox => firefox::default_firefox_image(),
     }
 }
 
@@ -89,4 +97,15 @@ pub async fn start(
     }
     sandboxes.clone().refill_later();
     sandboxes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_browser_has_its_own_default_image() {
+        assert!(default_image(SandboxBrowser::Chromium).starts_with("localhost/zion-browser:"));
+        assert!(default_image(SandboxBrowser::Firefox).starts_with("localhost/zion-firefox:"));
+    }
 }
