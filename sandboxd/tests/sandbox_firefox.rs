@@ -10,6 +10,7 @@ mod window_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -186,19 +187,29 @@ async fn a_sandboxed_firefox_draws_in_a_disposable_frame_downloads_into_the_quar
         daemon.log()
     );
 
-    // The page: yellow, and a second later it downloads a file.
+    // The page: yellow; it downloads a file once the server says go.
     let report: Vec<u8> = (0..200_000u32).map(|i| (i * 7919 % 251) as u8).collect();
     let internet = Internet::new();
     let gateway = internet.ip;
     let body = report.clone();
-    let (port, requests) = serve(&internet, move |path| match path {
+    let go = Arc::new(AtomicBool::new(false));
+    let told = go.clone();
+    let (port, requests) = serve(&internet, move |path| {
+        match path {
+        "/go" if told.load(Ordering::Relaxed) => Reply {
+            status: "200 OK",
+            headers: String::new(),
+            content_type: "text/plain",
+            body: b"go".to_vec(),
+        },
         "/" => Reply {
             status: "200 OK",
             headers: String::new(),
             content_type: "text/html",
             body: b"<!doctype html><html><head><title>zion</title></head>\
                 <body style=\"margin:0;background:#ffcc00\"><div style=\"height:100vh\"></div>\
-                <script>setTimeout(() => { location.href = '/files/report.bin'; }, 1000);</script>\
+                <script>const poll = () => fetch('/go').then(r => r.ok ? location.href = '/files/report.bin' \
+                : setTimeout(poll, 200), () => setTimeout(poll, 200)); poll();</script>\
                 </body></html>"
                 .to_vec(),
         },
@@ -214,6 +225,7 @@ async fn a_sandboxed_firefox_draws_in_a_disposable_frame_downloads_into_the_quar
             content_type: "text/plain",
             body: b"not here".to_vec(),
         },
+    }
     });
     let file_url = format!("http://{gateway}:{port}/files/report.bin");
 
@@ -320,8 +332,10 @@ async fn a_sandboxed_firefox_draws_in_a_disposable_frame_downloads_into_the_quar
         "something listens on a TCP port in the sandbox"
     );
 
-    // 2. Its download: from the page's server into the quarantine, saved
-    // without a question, whole.
+    // 2. Its download, from the page's server into the quarantine, saved
+    // without a question, whole. The page starts it only now: the
+    // quarantine's notice of it would cover the frame's corner.
+    go.store(true, Ordering::Relaxed);
     let got = item_with(
         &quarantine,
         &format!("sandbox:work/{id}"),
