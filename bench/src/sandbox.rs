@@ -43,6 +43,9 @@ use zion_bus::Sandbox1Proxy;
 use anyhow::{bail, Context};
 use zion_tests::{TestEnv, TestImage};
 
+/// The Firefox part (issue 15).
+mod sandbox_firefox;
+
 const ROUNDS: usize = 9;
 const WAIT: Duration = Duration::from_secs(60);
 const URL: &str = "about:blank";
@@ -614,6 +617,9 @@ async fn main() -> anyhow::Result<()> {
     if !Path::new("/proc/self/environ").exists() {
         bail!("this benchmark reads /proc, which is not mounted");
     }
+    if std::env::var("ZION_BENCH_SANDBOX").as_deref() == Ok("firefox") {
+        return sandbox_firefox::run(&env, &base).await;
+    }
     // The CLI first: its first run also warms the image's layers into the
     // page cache for all three.
     let cli = podman_cli(&env, &browser, None)?;
@@ -716,5 +722,6 @@ async fn main() -> anyhow::Result<()> {
             "missed"
         }
     );
+    sandbox_firefox::run(&env, &base).await?;
     Ok(())
 }

@@ -90,6 +90,9 @@ fn is_package_name(name: &str) -> bool {
 
 /// The disposable browser's image repository, built from the `browser` recipe.
 pub const BROWSER_IMAGE_NAME: &str = "localhost/zion-browser";
+/// The disposable Firefox's image repository (`[sandbox] browser =
+/// "firefox"`), built from the `firefox` recipe.
+pub const FIREFOX_IMAGE_NAME: &str = "localhost/zion-firefox";
 
 /// The recipe name of an image Zion builds: `localhost/zion-NAME[:tag]`
 /// gives `NAME`; any other image is pulled, not built.

@@ -26,6 +26,10 @@ pub enum TestImage {
     /// Minbase plus Debian's Chromium: `localhost/zion-browser`, the
     /// disposable browser's image (issue 6).
     Browser,
+    /// Minbase plus Debian's Firefox ESR: `localhost/zion-firefox`, the
+    /// disposable browser's image with `[sandbox] browser = "firefox"`
+    /// (issue 15).
+    Firefox,
     /// Minbase plus poppler and Pillow: `localhost/zion-sanitiser`, the
     /// converter that makes safe copies of PDFs and images (issue 17).
     Sanitiser,
@@ -38,6 +42,7 @@ impl TestImage {
             TestImage::Base => "localhost/zion-test-base",
             TestImage::Wayland => "localhost/zion-test-wayland",
             TestImage::Browser => "localhost/zion-browser",
+            TestImage::Firefox => "localhost/zion-firefox",
             TestImage::Sanitiser => "localhost/zion-sanitiser",
         }
     }
@@ -48,6 +53,7 @@ impl TestImage {
             TestImage::Base => include_str!("../../session-files/images/base.packages"),
             TestImage::Wayland => include_str!("../../session-files/images/wayland.packages"),
             TestImage::Browser => include_str!("../../session-files/images/browser.packages"),
+            TestImage::Firefox => include_str!("../../session-files/images/firefox.packages"),
             TestImage::Sanitiser => {
                 include_str!("../../session-files/images/sanitiser.packages")
             }

@@ -10,8 +10,9 @@ use std::time::Instant;
 use clap::Subcommand;
 use podman_api::opts::ImageTagOpts;
 use zion_config::Config;
+use zion_config::SandboxBrowser;
 use zion_config::SessionPaths;
-use zion_profiles::image::BROWSER_IMAGE_NAME;
+use zion_profiles::image::{BROWSER_IMAGE_NAME, FIREFOX_IMAGE_NAME};
 /// The sanitiser's converter image (issue 17), built from sanitiser.packages.
 const SANITISER_IMAGE_NAME: &str = "localhost/zion-sanitiser";
 use zion_profiles::image::{self, phase_fraction, Builder, Progress, Recipe};
@@ -30,7 +31,9 @@ pub enum ImageCommand {
     Build {
         /// The profile, as in zion.toml.
         profile: Option<String>,
-        /// Also build the disposable browser's image (localhost/zion-browser).
+        /// Also build the disposable browser's image: localhost/zion-browser
+        /// (Chromium), or localhost/zion-firefox with `[sandbox] browser =
+        /// "firefox"` in zion.toml.
         #[arg(long)]
         browser: bool,
         /// Also build the sanitiser's converter image
@@ -177,10 +180,18 @@ fn wanted_images(
         });
     }
     if browser {
+        // The image of the browser `[sandbox] browser` names.
+        let (image, recipe) = match config.sandbox.browser {
+            SandboxBrowser::Chromium => (BROWSER_IMAGE_NAME, "browser"),
+            SandboxBrowser::Firefox => (FIREFOX_IMAGE_NAME, "firefox"),
+        };
         wanted.push(Wanted {
-            image: BROWSER_IMAGE_NAME.to_owned(),
-            recipe: "browser".to_owned(),
-            users: vec!["the disposable browser".to_owned()],
+            image: image.to_owned(),
+            recipe: recipe.to_owned(),
+            users: vec![format!(
+                "the disposable browser ({})",
+                config.sandbox.browser
+            )],
         });
     }
     Ok(wanted)
@@ -462,6 +473,23 @@ mod tests {
         assert!(err.contains("podman pull"), "{err}");
         let err = wanted_images(&c, Some("nope"), false).expect_err("no such profile");
         assert!(err.contains("work, gaming, ext"), "{err}");
+    }
+
+    #[test]
+    fn the_browser_image_is_the_one_sandbox_browser_names() {
+        let chromium =
+            wanted_images(&config("[[profile]]\nname = \"work\"\n"), None, true).expect("images");
+        assert_eq!(chromium[1].image, BROWSER_IMAGE_NAME);
+        assert_eq!(chromium[1].recipe, "browser");
+        let firefox = wanted_images(
+            &config("[sandbox]\nbrowser = \"firefox\"\n\n[[profile]]\nname = \"work\"\n"),
+            None,
+            true,
+        )
+        .expect("images");
+        assert_eq!(firefox[1].image, FIREFOX_IMAGE_NAME);
+        assert_eq!(firefox[1].recipe, "firefox");
+        assert!(firefox[1].users[0].contains("firefox"), "{firefox:?}");
     }
 
     #[test]

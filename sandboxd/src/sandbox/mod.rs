@@ -4,6 +4,7 @@
 //! as `~/Downloads`.
 //!
 //! - [`spec`]: the container a sandbox gives and the browser's command (pure).
+//! - [`firefox`]: Firefox ESR instead of Chromium: its image, preferences and command.
 //! - [`state`]: a sandbox's states, ids and the warm pool's plan (pure).
 //! - [`service`]: making, handing out, watching and removing sandboxes.
 //! - [`compositor`]: each sandbox's own Wayland socket, from the compositor.
@@ -14,6 +15,7 @@
 pub mod compositor;
 pub mod dbus;
 pub mod devtools;
+pub mod firefox;
 pub mod service;
 pub mod spec;
 pub mod state;
@@ -21,7 +23,7 @@ pub mod warm;
 
 use std::sync::Arc;
 
-use zion_config::MAX_POOL;
+use zion_config::{SandboxBrowser, MAX_POOL};
 use zion_quarantine::Store;
 
 pub use service::{SandboxError, SandboxEvent, Sandboxes, Settings};
@@ -31,7 +33,8 @@ use crate::Session;
 /// The daemon's sandbox options.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SandboxArgs {
-    /// The browser image [default: localhost/zion-browser:<recipe hash>].
+    /// The browser image [default: localhost/zion-browser:<recipe hash>, or
+    /// localhost/zion-firefox:<recipe hash> with `[sandbox] browser = "firefox"`].
     #[arg(long, env = "ZION_BROWSER_IMAGE")]
     pub browser_image: Option<String>,
     /// Sandboxes kept ready ahead of time; overrides `[sandbox] pool` of
@@ -46,10 +49,11 @@ pub struct SandboxArgs {
 
 /// The settings from the options and zion.toml's `[sandbox]`.
 pub fn settings(args: &SandboxArgs, session: &Session) -> Settings {
+    let browser = session.config().sandbox.browser;
     let image = args
         .browser_image
         .clone()
-        .unwrap_or_else(spec::default_browser_image);
+        .unwrap_or_else(|| default_image(browser));
     let pool = args
         .sandbox_pool
         .map_or(session.config().sandbox.pool, |n| n.min(MAX_POOL));
@@ -57,6 +61,15 @@ pub fn settings(args: &SandboxArgs, session: &Session) -> Settings {
         image,
         pool,
         warm_browser: args.sandbox_warm_browser.unwrap_or(true),
+        browser,
+    }
+}
+
+/// The image of `browser` as `zionctl image build --browser` builds it.
+pub fn default_image(browser: SandboxBrowser) -> String {
+    match browser {
+        SandboxBrowser::Chromium => spec::default_browser_image(),
+        SandboxBrowser::Firefox => firefox::default_firefox_image(),
     }
 }
 
@@ -71,7 +84,8 @@ pub async fn start(
 ) -> Arc<Sandboxes> {
     let settings = settings(args, &session);
     tracing::info!(
-        "browser sandboxes: image {}, {} kept ready",
+        "browser sandboxes: {} from image {}, {} kept ready",
+        settings.browser,
         settings.image,
         settings.pool
     );
@@ -91,4 +105,15 @@ pub async fn start(
     }
     sandboxes.clone().refill_later();
     sandboxes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_browser_has_its_own_default_image() {
+        assert!(default_image(SandboxBrowser::Chromium).starts_with("localhost/zion-browser:"));
+        assert!(default_image(SandboxBrowser::Firefox).starts_with("localhost/zion-firefox:"));
+    }
 }

@@ -14,7 +14,7 @@ use podman_api::opts::{
     ContainerDeleteOpts, ContainerListFilter, ContainerListOpts, ExecCreateOpts, ExecStartOpts,
 };
 use tokio::sync::broadcast;
-use zion_config::{Focus, Network, DEFAULT_WEIGHT};
+use zion_config::{Focus, Network, SandboxBrowser, DEFAULT_WEIGHT};
 use zion_profiles::network::sandbox_network;
 use zion_quarantine::{Source, Store};
 
@@ -120,6 +120,8 @@ pub struct Settings {
     pub pool: usize,
     /// Pooled sandboxes hold a browser started with no window (issue 15).
     pub warm_browser: bool,
+    /// The browser the image holds.
+    pub browser: SandboxBrowser,
 }
 
 /// The session's sandboxes.
@@ -410,11 +412,18 @@ impl Sandboxes {
             .runtime
             .join("devtools")
             .join(source_name(profile, &ids));
-        let devtools = match make_pipes(&devtools_dir).and_then(|()| {
-            Observer::start(&devtools_dir, source_name(profile, &ids), store.clone())
-        }) {
-            Ok(observer) => Some(observer),
-            Err(e) => {
+        let pipes = match self.settings.browser {
+            SandboxBrowser::Chromium => Some(make_pipes(&devtools_dir).and_then(|()| {
+                Observer::start(&devtools_dir, source_name(profile, &ids), store.clone())
+            })),
+            // Firefox has no DevTools over a pipe (see `firefox`): the host
+            // observes nothing of its downloads.
+            SandboxBrowser::Firefox => None,
+        };
+        let devtools = match pipes {
+            None => None,
+            Some(Ok(observer)) => Some(observer),
+            Some(Err(e)) => {
                 tracing::warn!(
                     "sandbox {profile}/{id}: its downloads' URLs will not be seen by the host: {}: {e}",
                     devtools_dir.display()
@@ -568,7 +577,14 @@ impl Sandboxes {
         entry: &Entry,
         url: &str,
     ) -> Result<(), SandboxError> {
-        let argv = browser_command_observed(url, entry.wayland.is_some(), entry.devtools.is_some());
+        let argv = match self.settings.browser {
+            SandboxBrowser::Chromium => {
+                browser_command_observed(url, entry.wayland.is_some(), entry.devtools.is_some())
+            }
+            SandboxBrowser::Firefox => {
+                super::firefox::firefox_command(url, entry.wayland.is_some())
+            }
+        };
         self.exec_browser(id, entry, &argv).await
     }
 

@@ -1,6 +1,8 @@
-//! What the disposable-window tests share (copied from sandbox_window.rs,
-//! which keeps its own): the compositor's frame as pixels, screenshots read
-//! back, and processes whose stderr is collected.
+//! Looking at a disposable window as a user does: the compositor's
+//! screenshots read as pixels, the frame and dashed band it draws around a
+//! sandbox's window found in them (compositor/src/frame.rs), and processes
+//! whose stderr the test keeps. The same checks as `sandbox_window.rs`
+//! (Chromium), shared with `sandbox_firefox.rs`.
 
 #![allow(dead_code)]
 
@@ -39,9 +41,9 @@ pub struct Rect {
 }
 
 pub struct Shot {
-    width: u32,
-    height: u32,
-    rgba: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
 }
 
 impl Shot {

@@ -9,6 +9,7 @@ fn main() {
         TestImage::Base,
         TestImage::Wayland,
         TestImage::Browser,
+        TestImage::Firefox,
         TestImage::Sanitiser,
     ] {
         match cache.ensure(image) {
