@@ -8,17 +8,19 @@
 //! - [`service`]: making, handing out, watching and removing sandboxes.
 //! - [`compositor`]: each sandbox's own Wayland socket, from the compositor.
 //! - [`dbus`]: `org.zionos.Sandbox1` and its proxy.
+//! - [`gvisor`]: `[sandbox] runtime = "gvisor"`: gVisor's Podman, waypipe.
 
 pub mod compositor;
 pub mod dbus;
 pub mod devtools;
+pub mod gvisor;
 pub mod service;
 pub mod spec;
 pub mod state;
 
 use std::sync::Arc;
 
-use zion_config::MAX_POOL;
+use zion_config::{SandboxRuntime, MAX_POOL};
 use zion_quarantine::Store;
 
 pub use service::{SandboxError, SandboxEvent, Sandboxes, Settings};
@@ -35,6 +37,15 @@ pub struct SandboxArgs {
     /// zion.toml [default: 1].
     #[arg(long, env = "ZION_SANDBOX_POOL")]
     pub sandbox_pool: Option<usize>,
+    /// The browser Podman, whose runtime is gVisor, used with `[sandbox]
+    /// runtime = "gvisor"` [default:
+    /// unix://$XDG_RUNTIME_DIR/zion/podman-gvisor-browser.sock].
+    #[arg(long, env = "ZION_SANDBOX_GVISOR_PODMAN")]
+    pub sandbox_gvisor_podman: Option<String>,
+    /// gVisor's runsc, whose absence refuses gVisor sandboxes: a path, or
+    /// a name looked up on PATH [default: runsc].
+    #[arg(long, env = "ZION_RUNSC")]
+    pub runsc: Option<std::path::PathBuf>,
 }
 
 /// The settings from the options and zion.toml's `[sandbox]`.
@@ -46,7 +57,19 @@ pub fn settings(args: &SandboxArgs, session: &Session) -> Settings {
     let pool = args
         .sandbox_pool
         .map_or(session.config().sandbox.pool, |n| n.min(MAX_POOL));
-    Settings { image, pool }
+    let config = session.config();
+    let gvisor = (config.sandbox.runtime == SandboxRuntime::Gvisor).then(|| {
+        gvisor::GvisorSettings::standard(
+            args.sandbox_gvisor_podman.clone(),
+            args.runsc.clone(),
+            zion_profiles::Timeouts::from(&config.podman),
+        )
+    });
+    Settings {
+        image,
+        pool,
+        gvisor,
+    }
 }
 
 /// Starts the sandboxes: removes what a crash left, serves `Sandbox1` on
@@ -60,9 +83,13 @@ pub async fn start(
 ) -> Arc<Sandboxes> {
     let settings = settings(args, &session);
     tracing::info!(
-        "browser sandboxes: image {}, {} kept ready",
+        "browser sandboxes: image {}, {} kept ready, under {}",
         settings.image,
-        settings.pool
+        settings.pool,
+        match &settings.gvisor {
+            Some(g) => format!("gVisor (browser Podman {})", g.podman),
+            None => "runc".to_owned(),
+        }
     );
     let compositor = compositor::Compositor::new(bus.cloned());
     let sandboxes = Arc::new(Sandboxes::new(session, store, compositor, settings));

@@ -20,6 +20,7 @@ use zion_quarantine::{Source, Store};
 
 use super::compositor::Compositor;
 use super::devtools::{make_pipes, Observer};
+use super::gvisor::{self, Gvisor, GvisorSettings};
 use super::spec::{
     browser_command_observed, check_url, container_name, sandbox_spec, source_label, source_name,
     SandboxPaths, BROWSER_UID, LABEL_SANDBOX, LABEL_SANDBOX_PROFILE,
@@ -115,6 +116,9 @@ pub struct Settings {
     pub image: String,
     /// Sandboxes kept ready.
     pub pool: usize,
+    /// Under gVisor (`[sandbox] runtime = "gvisor"`), where to find it;
+    /// `None`: runc.
+    pub gvisor: Option<GvisorSettings>,
 }
 
 /// The session's sandboxes.
@@ -123,6 +127,7 @@ pub struct Sandboxes {
     store: Option<Arc<Store>>,
     compositor: Compositor,
     settings: Settings,
+    gvisor: Option<Gvisor>,
     entries: Mutex<Entries>,
     refilling: tokio::sync::Mutex<()>,
     events: broadcast::Sender<SandboxEvent>,
@@ -150,6 +155,7 @@ impl Sandboxes {
             session,
             store,
             compositor,
+            gvisor: settings.gvisor.clone().map(Gvisor::new),
             settings,
             entries: Mutex::new(Entries::default()),
             refilling: tokio::sync::Mutex::new(()),
@@ -171,8 +177,17 @@ impl Sandboxes {
     }
 
     /// The Podman client: its `timed` puts each podman-api call under a limit.
+    /// Under gVisor, the browser Podman (once found: [`Gvisor::ready`]).
     fn client(&self) -> &zion_profiles::PodmanClient {
-        self.session.lifecycle().client()
+        match self.gvisor.as_ref().and_then(Gvisor::podman) {
+            Some(podman) => podman,
+            None => self.session.lifecycle().client(),
+        }
+    }
+
+    /// waypipe's socket folder of sandbox `source` (under gVisor).
+    fn waypipe_dir(&self, source: &str) -> PathBuf {
+        self.session.paths().runtime.join("waypipe").join(source)
     }
 
     /// Every sandbox handed out: (id, profile, state), by id.
@@ -189,11 +204,20 @@ impl Sandboxes {
     /// Removes every sandbox container a previous run left (a crash), and
     /// their sockets.
     pub async fn remove_leftovers(&self) {
-        // Their DevTools FIFOs too (no sandbox of this run has any yet).
-        let devtools = self.session.paths().runtime.join("devtools");
-        if let Err(e) = std::fs::remove_dir_all(&devtools) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!("removing {}: {e}", devtools.display());
+        // Their DevTools FIFOs and waypipe sockets too (no sandbox of this
+        // run has any yet).
+        for folder in ["devtools", "waypipe"] {
+            let dir = self.session.paths().runtime.join(folder);
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!("removing {}: {e}", dir.display());
+                }
+            }
+        }
+        // gVisor's containers are removed by the Podman that runs them.
+        if let Some(gvisor) = &self.gvisor {
+            if let Err(e) = gvisor.ready().await {
+                tracing::warn!("{e}");
             }
         }
         let opts = ContainerListOpts::builder()
@@ -348,6 +372,10 @@ impl Sandboxes {
     /// made for an `OpenBrowser`), running its waiting process; returns its id.
     async fn make(&self, profile: &str, state: SandboxState) -> Result<u64, SandboxError> {
         let store = self.store.as_ref().ok_or(SandboxError::NoQuarantine)?;
+        // Under gVisor or not at all: refused before anything is made.
+        if let Some(gvisor) = &self.gvisor {
+            gvisor.ready().await?;
+        }
         let config = self
             .session
             .profile(profile)
@@ -460,11 +488,25 @@ impl Sandboxes {
             wayland,
             ids: range,
         };
-        let spec = sandbox_spec(&config, &ids, &paths, &self.settings.image);
+        let spec = match &self.gvisor {
+            None => sandbox_spec(&config, &ids, &paths, &self.settings.image),
+            Some(gvisor) => {
+                let source = source_name(profile, &ids);
+                let dir = self.waypipe_dir(&source);
+                let spec = gvisor
+                    .sandbox_spec(&config, &ids, &paths, &self.settings.image, &dir)
+                    .await;
+                match spec {
+                    Ok(spec) => spec,
+                    Err(err) => {
+                        self.close_entry(id, "waypipe could not start").await;
+                        return Err(err);
+                    }
+                }
+            }
+        };
         let made = async {
             let created = self
-                .session
-                .lifecycle()
                 .client()
                 .create_container(&spec.to_json())
                 .await
@@ -488,6 +530,9 @@ impl Sandboxes {
                     entry.container.clone_from(&container);
                 }
             });
+            if let Some(gvisor) = &self.gvisor {
+                gvisor.check(self.client(), &container).await?;
+            }
             let made = self.podman().containers().get(&container);
             self.client()
                 .timed(
@@ -536,7 +581,11 @@ impl Sandboxes {
         entry: &Entry,
         url: &str,
     ) -> Result<(), SandboxError> {
-        let argv = browser_command_observed(url, entry.wayland.is_some(), entry.devtools.is_some());
+        let mut argv =
+            browser_command_observed(url, entry.wayland.is_some(), entry.devtools.is_some());
+        if self.gvisor.is_some() && entry.wayland.is_some() {
+            argv = gvisor::through_waypipe(argv);
+        }
         let opts = ExecCreateOpts::builder()
             .command(&argv)
             .attach_stdout(true)
@@ -646,6 +695,10 @@ impl Sandboxes {
         };
         self.delete_container(&entry.container).await;
         let ids = id.to_string();
+        if let Some(gvisor) = &self.gvisor {
+            let source = source_name(&entry.profile, &ids);
+            gvisor.stop_waypipe(&source, &self.waypipe_dir(&source));
+        }
         if entry.wayland.is_some() {
             self.compositor.close_socket(&entry.profile, &ids).await;
         }
