@@ -36,6 +36,9 @@ use zion_bus::Sandbox1Proxy;
 use anyhow::{bail, Context};
 use zion_tests::{TestEnv, TestImage};
 
+/// runc vs gVisor (issue 15): `bench-sandbox gvisor` runs it alone.
+mod sandbox_gvisor;
+
 const ROUNDS: usize = 9;
 const WAIT: Duration = Duration::from_secs(60);
 const URL: &str = "about:blank";
@@ -482,6 +485,9 @@ async fn main() -> anyhow::Result<()> {
     if !Path::new("/proc/self/environ").exists() {
         bail!("this benchmark reads /proc, which is not mounted");
     }
+    if std::env::args().nth(1).as_deref() == Some("gvisor") {
+        return sandbox_gvisor::compare(&env, &base, &browser).await;
+    }
     // The CLI first: its first run also warms the image's layers into the
     // page cache for all three.
     let cli = podman_cli(&env, &browser, None)?;
@@ -556,6 +562,7 @@ async fn main() -> anyhow::Result<()> {
             "missed"
         }
     );
+    sandbox_gvisor::compare(&env, &base, &browser).await?;
     let warm_c = median(warm.container);
     println!(
         "aim: a running sandbox in under 150 ms with the pool: {:.1} ms ({})",

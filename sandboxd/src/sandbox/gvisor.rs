@@ -203,7 +203,18 @@ impl Gvisor {
         std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .map_err(|e| failed("closing", &e))?;
         let socket = dir.join(WAYPIPE_SOCKET);
-        let mut child = tokio::process::Command::new(&self.settings.waypipe)
+        let mut command = tokio::process::Command::new(&self.settings.waypipe);
+        // SAFETY: between fork and exec the closure only makes one syscall
+        // (prctl), allocating nothing: it ends with the daemon, even killed.
+        unsafe {
+            command.pre_exec(|| {
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ))
+                .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = command
             .args(waypipe_client_args(&socket))
             .env("WAYLAND_DISPLAY", wayland.join(WAYLAND_SOCKET))
             .env_remove("DISPLAY")
