@@ -257,6 +257,16 @@ async fn a_gvisor_chromium_draws_its_page_in_a_disposable_frame_on_gvisors_own_k
     assert!(runtime.contains("WAYPIPE"), "{runtime}");
     assert!(!runtime.contains("COMPOSITOR"), "{runtime}");
 
+    let waypipe = env
+        .xdg
+        .runtime
+        .join("waypipe")
+        .join(format!("sandbox-work-{id}"));
+    assert!(
+        !waypipe_clients(&waypipe).is_empty(),
+        "a waypipe client serves the open sandbox in {}",
+        waypipe.display()
+    );
     sandboxes.close(&id).await.expect("Close");
     eventually("the window gone", TIMEOUT, || async {
         let path = shots.join("closed.png");
@@ -265,15 +275,33 @@ async fn a_gvisor_chromium_draws_its_page_in_a_disposable_frame_on_gvisors_own_k
     })
     .await;
     // Its waypipe went with it.
-    let waypipe = env
-        .xdg
-        .runtime
-        .join("zion/waypipe")
-        .join(format!("sandbox-work-{id}"));
     eventually("waypipe's folder removed", TIMEOUT, || async {
         (!waypipe.exists()).then_some(())
     })
     .await;
+    eventually("waypipe's client ended", TIMEOUT, || async {
+        waypipe_clients(&waypipe).is_empty().then_some(())
+    })
+    .await;
+}
+
+/// The pids of host waypipe clients listening in `dir` (waypipe cuts its
+/// socket argument at the last `/` in place).
+fn waypipe_clients(dir: &std::path::Path) -> Vec<u32> {
+    let needle = format!("{}\0waypipe.sock", dir.display());
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+                    let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                    String::from_utf8_lossy(&cmdline)
+                        .contains(&needle)
+                        .then_some(pid)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The attacker is the page, with code execution in the browser: inside
@@ -375,13 +403,14 @@ async fn from_inside_a_gvisor_sandbox_the_host_kernel_network_and_sockets_are_ou
     let devtools = env
         .xdg
         .runtime
-        .join("zion/devtools")
+        .join("devtools")
         .join(format!("sandbox-work-{id}"));
     let inbox = env
         .xdg
         .data
         .join(format!("zion/quarantine/inbox/sandbox-work-{id}"));
     for dir in [&devtools, &inbox] {
+        assert!(dir.is_dir(), "{} is the sandbox's folder", dir.display());
         let planted = dir.join("planted");
         assert!(
             std::fs::symlink_metadata(&planted)
