@@ -106,6 +106,7 @@ install:
 	install -m 0644 session-files/rules/* "$(ZION_DEST)/share/zion/rules/"
 	install -m 0644 session-files/images/* "$(ZION_DEST)/share/zion/images/"
 	install -D -m 0755 session-files/containers/zion-gvisor "$(ZION_DEST)/lib/zion/zion-gvisor"
+	install -D -m 0755 session-files/containers/zion-gvisor-browser "$(ZION_DEST)/lib/zion/zion-gvisor-browser"
 	@echo "install: Zion is in $(ZION_DEST); pick \"Zion\" at the login screen (display managers read $(PREFIX)/share/wayland-sessions when it is in XDG_DATA_DIRS; SDDM reads /usr/share/wayland-sessions only)"
 
 # WLCS conformance: builds Zion's integration (compositor/wlcs, a cdylib) and

@@ -45,6 +45,8 @@ use zion_tests::{TestEnv, TestImage};
 
 /// The Firefox part (issue 15).
 mod sandbox_firefox;
+/// runc vs gVisor (issue 15): `bench-sandbox gvisor` runs it alone.
+mod sandbox_gvisor;
 
 const ROUNDS: usize = 9;
 const WAIT: Duration = Duration::from_secs(60);
@@ -620,6 +622,9 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var("ZION_BENCH_SANDBOX").as_deref() == Ok("firefox") {
         return sandbox_firefox::run(&env, &base).await;
     }
+    if std::env::args().nth(1).as_deref() == Some("gvisor") {
+        return sandbox_gvisor::compare(&env, &base, &browser).await;
+    }
     // The CLI first: its first run also warms the image's layers into the
     // page cache for all three.
     let cli = podman_cli(&env, &browser, None)?;
@@ -712,6 +717,7 @@ async fn main() -> anyhow::Result<()> {
             "missed"
         }
     );
+    sandbox_gvisor::compare(&env, &base, &browser).await?;
     let warm_c = median(warm.container);
     println!(
         "aim: a running sandbox in under 150 ms with the pool: {:.1} ms ({})",

@@ -29,8 +29,8 @@ PACKAGES=(
   libegl1 libegl-mesa0 libwayland-egl1 libgl1-mesa-dri
   # each profile's own sound server (and its tests' PulseAudio clients)
   pipewire pipewire-bin pipewire-pulse wireplumber pulseaudio-utils util-linux
-  # the sanitiser's second kernel (gVisor) and the tools its tests check PDFs and images with
-  runsc qpdf poppler-utils libimage-exiftool-perl
+  # gVisor (the sanitiser's and gVisor browsers' second kernel), waypipe (those browsers' windows), and the tools the sanitise tests check PDFs and images with
+  runsc waypipe qpdf poppler-utils libimage-exiftool-perl
   # tests and benchmarks: the corpus generator and the YARA command line
   openssl xxd zip unzip xz-utils gzip tar yara
 )

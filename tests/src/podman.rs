@@ -33,6 +33,9 @@ events_logger = "file"
 zion-gvisor = [""#,
     env!("CARGO_MANIFEST_DIR"),
     r#"/../session-files/containers/zion-gvisor"]
+zion-gvisor-browser = [""#,
+    env!("CARGO_MANIFEST_DIR"),
+    r#"/../session-files/containers/zion-gvisor-browser"]
 "#
 );
 
@@ -173,11 +176,26 @@ impl Drop for GvisorService {
 impl PodmanService {
     /// Starts a [`GvisorService`] beside this (rootful) service.
     pub fn start_gvisor(&self) -> Result<GvisorService, HarnessError> {
+        self.start_gvisor_runtime("zion-gvisor", "podman-gvisor")
+    }
+
+    /// Starts a [`GvisorService`] for disposable browsers beside this
+    /// (rootful) service, as the session's browser Podman
+    /// (`zion-browser-podman.service`, runtime `zion-gvisor-browser`) is.
+    pub fn start_gvisor_browser(&self) -> Result<GvisorService, HarnessError> {
+        self.start_gvisor_runtime("zion-gvisor-browser", "podman-gvisor-browser")
+    }
+
+    fn start_gvisor_runtime(
+        &self,
+        runtime: &str,
+        name: &'static str,
+    ) -> Result<GvisorService, HarnessError> {
         require_program("runsc")?;
-        let socket = self.dir.join("podman-gvisor.sock");
+        let socket = self.dir.join(format!("{name}.sock"));
         let mut podman = Command::new("podman");
         podman
-            .args(["--log-level", "warn", "--runtime", "zion-gvisor"])
+            .args(["--log-level", "warn", "--runtime", runtime])
             .args(["system", "service", "--time=0"])
             .arg(format!("unix://{}", socket.display()))
             .envs(config_env(&self.dir))
@@ -188,7 +206,7 @@ impl PodmanService {
             "the gVisor Podman API service",
             podman,
             &self.dir,
-            "podman-gvisor",
+            name,
             &socket,
             Duration::from_secs(30),
         )?;

@@ -31,6 +31,9 @@ impl CompositorHandler for State {
     }
 
     fn commit(&mut self, surface: &WlSurface) {
+        // Counted by bench-sandbox (frame time per runtime); evaluated only
+        // when this target logs at trace level.
+        tracing::trace!(origin = ?self.origin_of_surface(surface), "surface commit");
         on_commit_buffer_handler::<Self>(surface);
         if !is_sync_subsurface(surface) {
             let mut root = surface.clone();

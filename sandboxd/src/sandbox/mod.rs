@@ -11,11 +11,13 @@
 //! - [`dbus`]: `org.zionos.Sandbox1` and its proxy.
 //! - [`devtools`]: the browser's DevTools pipe, and its downloads seen there.
 //! - [`warm`]: a pooled sandbox's browser, started with no window.
+//! - [`gvisor`]: `[sandbox] runtime = "gvisor"`: gVisor's Podman, waypipe.
 
 pub mod compositor;
 pub mod dbus;
 pub mod devtools;
 pub mod firefox;
+pub mod gvisor;
 pub mod service;
 pub mod spec;
 pub mod state;
@@ -23,7 +25,7 @@ pub mod warm;
 
 use std::sync::Arc;
 
-use zion_config::{SandboxBrowser, MAX_POOL};
+use zion_config::{SandboxBrowser, SandboxRuntime, MAX_POOL};
 use zion_quarantine::Store;
 
 pub use service::{SandboxError, SandboxEvent, Sandboxes, Settings};
@@ -45,6 +47,15 @@ pub struct SandboxArgs {
     /// window, opened by one DevTools request [default: true].
     #[arg(long, env = "ZION_SANDBOX_WARM_BROWSER")]
     pub sandbox_warm_browser: Option<bool>,
+    /// The browser Podman, whose runtime is gVisor, used with `[sandbox]
+    /// runtime = "gvisor"` [default:
+    /// unix://$XDG_RUNTIME_DIR/zion/podman-gvisor-browser.sock].
+    #[arg(long, env = "ZION_SANDBOX_GVISOR_PODMAN")]
+    pub sandbox_gvisor_podman: Option<String>,
+    /// gVisor's runsc, whose absence refuses gVisor sandboxes: a path, or
+    /// a name looked up on PATH [default: runsc].
+    #[arg(long, env = "ZION_RUNSC")]
+    pub runsc: Option<std::path::PathBuf>,
 }
 
 /// The settings from the options and zion.toml's `[sandbox]`.
@@ -57,11 +68,20 @@ pub fn settings(args: &SandboxArgs, session: &Session) -> Settings {
     let pool = args
         .sandbox_pool
         .map_or(session.config().sandbox.pool, |n| n.min(MAX_POOL));
+    let config = session.config();
+    let gvisor = (config.sandbox.runtime == SandboxRuntime::Gvisor).then(|| {
+        gvisor::GvisorSettings::standard(
+            args.sandbox_gvisor_podman.clone(),
+            args.runsc.clone(),
+            zion_profiles::Timeouts::from(&config.podman),
+        )
+    });
     Settings {
         image,
         pool,
         warm_browser: args.sandbox_warm_browser.unwrap_or(true),
         browser,
+        gvisor,
     }
 }
 
@@ -84,10 +104,14 @@ pub async fn start(
 ) -> Arc<Sandboxes> {
     let settings = settings(args, &session);
     tracing::info!(
-        "browser sandboxes: {} from image {}, {} kept ready",
+        "browser sandboxes: {} from image {}, {} kept ready, under {}",
         settings.browser,
         settings.image,
-        settings.pool
+        settings.pool,
+        match &settings.gvisor {
+            Some(g) => format!("gVisor (browser Podman {})", g.podman),
+            None => "runc".to_owned(),
+        }
     );
     let compositor = compositor::Compositor::new(bus.cloned());
     let sandboxes = Arc::new(Sandboxes::new(session, store, compositor, settings));

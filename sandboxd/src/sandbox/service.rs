@@ -20,6 +20,7 @@ use zion_quarantine::{Source, Store};
 
 use super::compositor::Compositor;
 use super::devtools::{make_pipes, Observer};
+use super::gvisor::{self, Gvisor, GvisorSettings};
 use super::spec::{
     browser_command_observed, check_url, container_name, sandbox_spec, source_label, source_name,
     SandboxPaths, BROWSER_UID, LABEL_SANDBOX, LABEL_SANDBOX_PROFILE,
@@ -122,6 +123,9 @@ pub struct Settings {
     pub warm_browser: bool,
     /// The browser the image holds.
     pub browser: SandboxBrowser,
+    /// Under gVisor (`[sandbox] runtime = "gvisor"`), where to find it;
+    /// `None`: runc.
+    pub gvisor: Option<GvisorSettings>,
 }
 
 /// The session's sandboxes.
@@ -130,6 +134,7 @@ pub struct Sandboxes {
     store: Option<Arc<Store>>,
     compositor: Compositor,
     settings: Settings,
+    gvisor: Option<Gvisor>,
     entries: Mutex<Entries>,
     refilling: tokio::sync::Mutex<()>,
     /// Set when the daemon stops: nothing more is made.
@@ -159,6 +164,7 @@ impl Sandboxes {
             session,
             store,
             compositor,
+            gvisor: settings.gvisor.clone().map(Gvisor::new),
             settings,
             entries: Mutex::new(Entries::default()),
             refilling: tokio::sync::Mutex::new(()),
@@ -181,8 +187,17 @@ impl Sandboxes {
     }
 
     /// The Podman client: its `timed` puts each podman-api call under a limit.
+    /// Under gVisor, the browser Podman (once found: [`Gvisor::ready`]).
     fn client(&self) -> &zion_profiles::PodmanClient {
-        self.session.lifecycle().client()
+        match self.gvisor.as_ref().and_then(Gvisor::podman) {
+            Some(podman) => podman,
+            None => self.session.lifecycle().client(),
+        }
+    }
+
+    /// waypipe's socket folder of sandbox `source` (under gVisor).
+    fn waypipe_dir(&self, source: &str) -> PathBuf {
+        self.session.paths().runtime.join("waypipe").join(source)
     }
 
     /// Every sandbox handed out: (id, profile, state), by id.
@@ -199,11 +214,20 @@ impl Sandboxes {
     /// Removes every sandbox container a previous run left (a crash), and
     /// their sockets.
     pub async fn remove_leftovers(&self) {
-        // Their DevTools FIFOs too (no sandbox of this run has any yet).
-        let devtools = self.session.paths().runtime.join("devtools");
-        if let Err(e) = std::fs::remove_dir_all(&devtools) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!("removing {}: {e}", devtools.display());
+        // Their DevTools FIFOs and waypipe sockets too (no sandbox of this
+        // run has any yet).
+        for folder in ["devtools", "waypipe"] {
+            let dir = self.session.paths().runtime.join(folder);
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!("removing {}: {e}", dir.display());
+                }
+            }
+        }
+        // gVisor's containers are removed by the Podman that runs them.
+        if let Some(gvisor) = &self.gvisor {
+            if let Err(e) = gvisor.ready().await {
+                tracing::warn!("{e}");
             }
         }
         let opts = ContainerListOpts::builder()
@@ -371,6 +395,10 @@ impl Sandboxes {
             return Err(ending());
         }
         let store = self.store.as_ref().ok_or(SandboxError::NoQuarantine)?;
+        // Under gVisor or not at all: refused before anything is made.
+        if let Some(gvisor) = &self.gvisor {
+            gvisor.ready().await?;
+        }
         let config = self
             .session
             .profile(profile)
@@ -491,11 +519,25 @@ impl Sandboxes {
             wayland,
             ids: range,
         };
-        let spec = sandbox_spec(&config, &ids, &paths, &self.settings.image);
+        let spec = match &self.gvisor {
+            None => sandbox_spec(&config, &ids, &paths, &self.settings.image),
+            Some(gvisor) => {
+                let source = source_name(profile, &ids);
+                let dir = self.waypipe_dir(&source);
+                let spec = gvisor
+                    .sandbox_spec(&config, &ids, &paths, &self.settings.image, &dir)
+                    .await;
+                match spec {
+                    Ok(spec) => spec,
+                    Err(err) => {
+                        self.close_entry(id, "waypipe could not start").await;
+                        return Err(err);
+                    }
+                }
+            }
+        };
         let made = async {
             let created = self
-                .session
-                .lifecycle()
                 .client()
                 .create_container(&spec.to_json())
                 .await
@@ -519,6 +561,9 @@ impl Sandboxes {
                     entry.container.clone_from(&container);
                 }
             });
+            if let Some(gvisor) = &self.gvisor {
+                gvisor.check(self.client(), &container).await?;
+            }
             let made = self.podman().containers().get(&container);
             self.client()
                 .timed(
@@ -577,7 +622,7 @@ impl Sandboxes {
         entry: &Entry,
         url: &str,
     ) -> Result<(), SandboxError> {
-        let argv = match self.settings.browser {
+        let mut argv = match self.settings.browser {
             SandboxBrowser::Chromium => {
                 browser_command_observed(url, entry.wayland.is_some(), entry.devtools.is_some())
             }
@@ -585,6 +630,9 @@ impl Sandboxes {
                 super::firefox::firefox_command(url, entry.wayland.is_some())
             }
         };
+        if self.gvisor.is_some() && entry.wayland.is_some() {
+            argv = gvisor::through_waypipe(argv);
+        }
         self.exec_browser(id, entry, &argv).await
     }
 
@@ -596,7 +644,14 @@ impl Sandboxes {
             return Ok(false);
         };
         let devtools = match &entry.devtools {
-            Some(d) if self.settings.warm_browser && entry.wayland.is_some() => d,
+            // Not under gVisor: its window goes through waypipe, untried warm.
+            Some(d)
+                if self.settings.warm_browser
+                    && entry.wayland.is_some()
+                    && self.gvisor.is_none() =>
+            {
+                d
+            }
             _ => return Ok(false),
         };
         let failed = |e: warm::WarmError| {
@@ -792,6 +847,10 @@ impl Sandboxes {
         };
         self.delete_container(&entry.container).await;
         let ids = id.to_string();
+        if let Some(gvisor) = &self.gvisor {
+            let source = source_name(&entry.profile, &ids);
+            gvisor.stop_waypipe(&source, &self.waypipe_dir(&source));
+        }
         if entry.wayland.is_some() {
             self.compositor.close_socket(&entry.profile, &ids).await;
         }
