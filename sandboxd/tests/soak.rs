@@ -12,6 +12,7 @@
 mod internet_support;
 mod quarantine_support;
 mod sandbox_support;
+mod window_support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,8 +20,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use internet_support::{serve, Internet, Reply};
-use quarantine_support::sha256;
+use quarantine_support::{eventually, sha256};
 use sandbox_support::{item, on_the_bus, start_daemon, write_config, TIMEOUT};
+use window_support::{compositor_bin, Logged};
+use zion_bus::Compositor1Proxy;
 use zion_tests::{TestEnv, TestImage};
 
 /// The daemon may grow this much over the cycles after its warm-up.
@@ -162,11 +165,37 @@ fn traces(env: &TestEnv, graph_root: &Path, ids: &BTreeSet<String>) -> Traces {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: `make soak` runs it"]
 async fn two_hundred_disposable_browsers_leave_nothing_behind() {
+    soak(false).await;
+}
+
+/// The same on the headless compositor: each disposable a warm browser
+/// from the pool, its window drawn; the compositor's memory stays flat too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: `make soak` runs it"]
+async fn two_hundred_warm_browser_windows_leave_nothing_behind() {
+    soak(true).await;
+}
+
+/// The compositor's RSS may grow this much over the cycles after the warm-up.
+const COMPOSITOR_RSS_SLACK_KIB: u64 = 24 * 1024;
+
+async fn soak(on_compositor: bool) {
     let cycles = cycles();
     let env = TestEnv::new().expect("test env");
     let base = env.image(TestImage::Base).expect("base image");
     let browser = env.image(TestImage::Browser).expect("browser image");
     write_config(&env, &base);
+    let compositor = on_compositor.then(|| {
+        let mut command = env.command(compositor_bin());
+        command
+            .args(["--backend", "headless", "--size", "1280x800", "--no-bar"])
+            .arg("--runtime-dir")
+            .arg(&env.xdg.runtime)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1");
+        Logged::spawn(command, "zion-compositor")
+    });
+    let compositor_pid = compositor.as_ref().map(Logged::pid);
     let graph_root = PathBuf::from(
         podman_lines(&env, &["info", "--format", "{{.Store.GraphRoot}}"])
             .first()
@@ -176,6 +205,15 @@ async fn two_hundred_disposable_browsers_leave_nothing_behind() {
     let before = traces(&env, &graph_root, &container_ids);
     assert!(before.containers.is_empty(), "{before:#?}");
 
+    if on_compositor {
+        // The daemon finds the compositor on the bus: let it be there first.
+        let bus = env.dbus().connect().await.expect("bus");
+        eventually("Compositor1 on the bus", TIMEOUT, || async {
+            let p = Compositor1Proxy::new(&bus).await.ok()?;
+            p.list_desktops().await.ok().map(|_| p)
+        })
+        .await;
+    }
     let mut daemon = start_daemon(&env, &browser);
     daemon.wait_for_log("session up", TIMEOUT);
     let pid = daemon.child.id();
@@ -212,10 +250,12 @@ async fn two_hundred_disposable_browsers_leave_nothing_behind() {
 
     let started = Instant::now();
     let mut warm_rss = None;
+    let mut compositor_warm_rss = None;
     let mut ids = BTreeSet::new();
     for n in 0..cycles {
         if n == WARM_UP {
             warm_rss = Some(rss_kib(pid));
+            compositor_warm_rss = compositor_pid.map(rss_kib);
         }
         let name = format!("file-{n}.bin");
         let id = sandboxes
@@ -258,6 +298,15 @@ async fn two_hundred_disposable_browsers_leave_nothing_behind() {
     }
     let took = started.elapsed();
     let end_rss = rss_kib(pid);
+    let compositor_end_rss = compositor_pid.map(rss_kib);
+    if let Some(c) = &compositor {
+        let log = c.log();
+        let mapped = log.lines().filter(|l| l.contains("window mapped")).count();
+        assert!(
+            mapped >= cycles,
+            "{mapped} windows mapped for {cycles} disposables\n{log}"
+        );
+    }
 
     // Every download is in the quarantine, once.
     let items = quarantine.list().await.expect("List");
@@ -341,6 +390,19 @@ async fn two_hundred_disposable_browsers_leave_nothing_behind() {
         end_rss <= warm_rss + RSS_SLACK_KIB,
         "zion-sandboxd grew from {warm_rss} KiB to {end_rss} KiB over {cycles} cycles"
     );
+    if let (Some(end), Some(warm)) = (
+        compositor_end_rss,
+        compositor_warm_rss.or(compositor_end_rss),
+    ) {
+        eprintln!(
+            "soak: zion-compositor RSS {warm} KiB after {WARM_UP} cycles, {end} KiB after {cycles} ({:+} KiB)",
+            end as i64 - warm as i64
+        );
+        assert!(
+            end <= warm + COMPOSITOR_RSS_SLACK_KIB,
+            "zion-compositor grew from {warm} KiB to {end} KiB over {cycles} cycles"
+        );
+    }
     assert!(
         after.containers.is_empty(),
         "containers left: {after:#?}\n{}",

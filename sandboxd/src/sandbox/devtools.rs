@@ -42,9 +42,27 @@ const MAX_FIELD: usize = 8 * 1024;
 
 /// The id of the command that turns the download events on.
 pub const ENABLE_ID: u64 = 1;
-/// The command that turns the download events on.
-const ENABLE: &[u8] =
-    b"{\"id\":1,\"method\":\"Browser.setDownloadBehavior\",\"params\":{\"behavior\":\"default\",\"eventsEnabled\":true}}\0";
+/// The command that turns the download events on, and lets the browser
+/// save into the sandbox's Downloads without asking: a Chromium with a
+/// window otherwise holds an http:// download as `Unconfirmed NNN.crdownload`
+/// until the user keeps it (found by the soak on the compositor, for a
+/// disposable made when the pool was empty). The quarantine scans every
+/// download anyway.
+fn enable() -> Vec<u8> {
+    let mut command = serde_json::json!({
+        "id": ENABLE_ID,
+        "method": "Browser.setDownloadBehavior",
+        "params": {
+            "behavior": "allow",
+            "downloadPath": super::spec::container_downloads(),
+            "eventsEnabled": true,
+        },
+    })
+    .to_string()
+    .into_bytes();
+    command.push(0);
+    command
+}
 
 /// Makes the sandbox's FIFO folder `dir` (mode 0755, FIFOs 0666: the folder
 /// is bound into that one sandbox only, under the user's runtime directory).
@@ -107,7 +125,7 @@ impl Observer {
         let commands = open(COMMANDS)?;
         let events = open(EVENTS)?;
         // Buffered in the FIFO until the browser reads it.
-        rustix::io::write(&commands, ENABLE)?;
+        rustix::io::write(&commands, &enable())?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let (replied, replies) = watch::channel(None);

@@ -185,6 +185,11 @@ pub struct Logged {
 }
 
 impl Logged {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn spawn(mut command: Command, what: &str) -> Logged {
         let mut child = command
             .stdout(Stdio::null())
