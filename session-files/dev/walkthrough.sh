@@ -15,6 +15,11 @@
 #      network (zionctl quarantine sanitise); a file released to Shared that a newly added
 #      rule then matches, recalled and moved back (zionctl quarantine
 #      recall);
+#   3b. the two dials of issue 15, each by editing zion.toml and restarting
+#      zion-sandboxd: a disposable Firefox ([sandbox] browser = "firefox")
+#      downloading a file into the quarantine, and a disposable browser
+#      under gVisor ([sandbox] runtime = "gvisor", needs root and runsc)
+#      whose `uname -r` is gVisor's own; then zion.toml as it was;
 #   4. the quarantine panel (zion-panel) showing them;
 #   5. a notification sent inside work (notify-send) shown by the host's
 #      mako, labelled [Work]; the launcher (every profile's applications);
@@ -83,6 +88,7 @@ mkdir -p "$user_rules"
 
 # Everything started is recorded here and stopped on exit, last first.
 bus_pid="" compositor_pid="" daemon_pid="" server_pid="" panel_pid="" launcher_pid="" gvisor_pid=""
+gvisor_browser_pid=""
 stop_pid() { # stop_pid PID NAME [SECONDS]
   local pid=$1 name=$2 wait=${3:-10} _
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
@@ -106,6 +112,7 @@ cleanup() {
   stop_pid "$compositor_pid" zion-compositor
   stop_pid "$bus_pid" dbus-daemon
   stop_pid "$gvisor_pid" "the sanitiser's Podman (gVisor)"
+  stop_pid "$gvisor_browser_pid" "the browser's Podman (gVisor)"
   [ "$runtime" = "$demo/runtime" ] || rm -rf "$runtime"
   if [ -n "${ZION_PODMAN_PID:-}" ]; then
     say "stopping the Podman service"
@@ -253,6 +260,7 @@ inet_ns="" inet_link=""
 www=$demo/www
 mkdir -p "$www"
 printf 'Quarterly report\n\nRevenue is up; nothing in this file is harmful.\n' >"$www/report.txt"
+printf '<!doctype html><title>Zion</title><h1 style="font-size:64px">A page in a disposable browser</h1>\n' >"$www/welcome.html"
 if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
   inet_ns=zion-demo-inet inet_link=zidemoh
   ip link del "$inet_link" 2>/dev/null || true
@@ -279,7 +287,8 @@ class Server(http.server.ThreadingHTTPServer):
 class Attachment(http.server.SimpleHTTPRequestHandler):
     def end_headers(self):
         name = self.path.rsplit("/", 1)[-1]
-        self.send_header("Content-Disposition", f'attachment; filename="{name}"')
+        if not name.endswith(".html"):
+            self.send_header("Content-Disposition", f'attachment; filename="{name}"')
         super().end_headers()
 handler = functools.partial(Attachment, directory=sys.argv[3])
 Server((sys.argv[1], int(sys.argv[2])), handler).serve_forever()
@@ -329,6 +338,115 @@ if [ -n "$inet_ns" ]; then
   q show "$report_id"
   q show "$report_id" | grep -q "$url" || die "zionctl quarantine show does not name $url"
 fi
+
+# --- Firefox, and gVisor (issue 15) ----------------------------------------
+
+# zion-sandboxd reads [sandbox] only when it starts (its reload of zion.toml
+# leaves [sandbox] alone), so each dial is shown as a user turns it:
+# zion.toml edited, zion-sandboxd restarted (SIGTERM stops the profiles'
+# containers; the new daemon starts them again).
+base_config=$demo/zion.base.toml
+cp "$config" "$base_config"
+# restart_daemon WHAT [VAR=VALUE...]: zion-sandboxd again, with zion.toml as
+# it is now and the extra environment given.
+restart_daemon() {
+  local what=$1
+  shift
+  say "restarting zion-sandboxd ($what)"
+  local before_restart=$SECONDS
+  stop_pid "$daemon_pid" zion-sandboxd 60
+  daemon_pid=""
+  env "$@" ZION_RULES="$repo/session-files/rules" ZION_SANDBOX_POOL=0 RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \
+    "$bin/zion-sandboxd" --config "$config" >>"$logs/zion-sandboxd.log" 2>&1 &
+  daemon_pid=$!
+  wait_for 30 "org.zionos.Profiles1 appearing on the bus" \
+    eval 'alive "$daemon_pid" zion-sandboxd && has_owner org.zionos.Profiles1'
+  wait_for "$WAIT" "all three profiles running" eval 'alive "$daemon_pid" zion-sandboxd && all_running'
+  say "zion-sandboxd and the three profiles were back in $((SECONDS - before_restart))s"
+}
+set_sandbox() { # set_sandbox LINE: zion.toml with [sandbox] LINE, saved as an editor does
+  { cat "$base_config"; printf '\n[sandbox]\n%s\n' "$1"; } >"$config.tmp"
+  mv "$config.tmp" "$config"
+}
+# open_sandbox URL WHAT: work's disposable browser on URL; sets $sandbox.
+open_sandbox() {
+  compositor_call SwitchTo string:work >/dev/null
+  local before
+  before=$(toplevels)
+  sandbox=$("$bin/zionctl" sandbox open work "$1") || die "zionctl sandbox open failed; see $logs/zion-sandboxd.log"
+  say "sandbox $sandbox is open"
+  wait_for "$WAIT" "$2's window" eval 'alive "$daemon_pid" zion-sandboxd && [ "$(toplevels)" -gt "$before" ]'
+}
+# The page the gVisor browser opens: the stand-in internet's, else a blank one.
+page=about:blank
+if [ -n "$inet_ns" ]; then
+  page="http://$gateway:$port/welcome.html"
+  printf 'Minutes of the Firefox meeting.\n' >"$www/firefox-notes.txt"
+fi
+
+say "Firefox: [sandbox] browser = \"firefox\" (building its image once: zionctl image build --browser)"
+set_sandbox 'browser = "firefox"'
+"$bin/zionctl" image build --browser --recipes session-files/images --config "$config" 2>&1 \
+  | tee "$logs/images-firefox.log" || die "the Firefox image could not be built (see $logs/images-firefox.log)"
+firefox_image=$(tr '\r' '\n' <"$logs/images-firefox.log" | grep -Eo 'localhost/zion-firefox:[0-9a-f]+' | tail -n 1) \
+  || die "zionctl image build named no Firefox image (see $logs/images-firefox.log)"
+restart_daemon 'browser = "firefox"' ZION_BROWSER_IMAGE="$firefox_image"
+if [ -n "$inet_ns" ]; then
+  firefox_url="http://$gateway:$port/firefox-notes.txt"
+  say "work: a disposable Firefox downloads $firefox_url"
+  open_sandbox "$firefox_url" Firefox
+  wait_for "$WAIT" "firefox-notes.txt scanned clean in the quarantine" \
+    eval 'alive "$daemon_pid" zion-sandboxd && item_id firefox-notes.txt clean >/dev/null'
+  "$bin/zionctl" quarantine list | grep -E '^ *ID|firefox-notes' || true
+else
+  say "work: a disposable Firefox opens $page (skipping its download: a stand-in internet needs root)"
+  open_sandbox "$page" Firefox
+fi
+sleep 3
+shot work-firefox
+"$bin/zionctl" sandbox close "$sandbox"
+
+# gVisor: the browser Podman (the session's zion-browser-podman.service),
+# a Podman service on the same store whose runtime is runsc.
+gvisor_browser_sock=$XDG_RUNTIME_DIR/zion/podman-gvisor-browser.sock
+if [ "$(id -u)" -ne 0 ]; then
+  say "skipping gVisor: the walkthrough starts the browser's gVisor Podman as root only"
+elif ! command -v runsc >/dev/null || ! command -v waypipe >/dev/null; then
+  say "skipping gVisor: runsc or waypipe is not installed (make deps installs waypipe; runsc is gVisor's package)"
+else
+  # In the logs folder: runsc leaves an `oom` file in its working folder.
+  (cd "$logs" && exec setsid env -u CONTAINER_HOST podman --runtime "$repo/session-files/containers/zion-gvisor-browser" \
+    system service --time=0 "unix://$gvisor_browser_sock" >"$logs/podman-gvisor-browser.log" 2>&1 </dev/null) &
+  gvisor_browser_pid=$!
+  for _ in $(seq 150); do
+    [ -S "$gvisor_browser_sock" ] && zion_podman_answers "$gvisor_browser_sock" && break
+    kill -0 "$gvisor_browser_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if zion_podman_answers "$gvisor_browser_sock"; then
+    say "gVisor: [sandbox] runtime = \"gvisor\", the browser's Podman (runsc) at unix://$gvisor_browser_sock"
+    set_sandbox 'runtime = "gvisor"'
+    restart_daemon 'runtime = "gvisor"' ZION_SANDBOX_GVISOR_PODMAN="unix://$gvisor_browser_sock"
+    say "work: a disposable Chromium under gVisor opens $page (its window through waypipe)"
+    open_sandbox "$page" "the gVisor browser"
+    kernel=$(podman --remote --url "unix://$gvisor_browser_sock" exec "zion-sandbox-work-$sandbox" uname -r) \
+      || die "podman exec uname -r in the gVisor sandbox failed"
+    say "uname -r inside the sandbox: $kernel (gVisor's own kernel; the host runs $(uname -r))"
+    sleep 3
+    shot work-gvisor
+    "$bin/zionctl" sandbox close "$sandbox"
+  else
+    say "skipping gVisor: the browser's gVisor Podman did not start (see $logs/podman-gvisor-browser.log)"
+  fi
+fi
+
+# The rest of the walkthrough with zion.toml as it was.
+cp "$base_config" "$config.tmp"
+mv "$config.tmp" "$config"
+restart_daemon "zion.toml as before"
+# Their terminals went with the profiles' containers: open them again.
+for p in "${profiles[@]}"; do "$bin/zionctl" profiles run "$p" -- foot; done
+"$bin/zionctl" profiles run gaming -- xeyes -geometry 300x200
 
 # A PDF whose JavaScript runs when it is opened, sent from work.
 cat >"$demo/make-pdf.py" <<'PY'
