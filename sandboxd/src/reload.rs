@@ -171,6 +171,10 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
     if old.quarantine != new.quarantine {
         plan.daemon_restart.push("quarantine");
     }
+    // The pool, runtime and browser are read when the sandboxes start.
+    if old.sandbox != new.sandbox {
+        plan.daemon_restart.push("sandbox");
+    }
     plan
 }
 
@@ -329,6 +333,14 @@ mod tests {
             "{pending:?}"
         );
         assert!(pending[1].starts_with("needs restart: personal: cpus, binds"));
+    }
+
+    #[test]
+    fn a_changed_sandbox_section_says_the_daemon_needs_a_restart() {
+        let new = config(&format!("{BASE}\n[sandbox]\nruntime = \"gvisor\"\n"));
+        let plan = plan(&config(BASE), &new);
+        assert_eq!(plan.daemon_restart, ["sandbox"]);
+        assert_eq!(plan.pending(), ["needs restart: zion-sandboxd: [sandbox]"]);
     }
 
     #[test]
