@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use internet_support::{serve, Internet, Reply};
 use quarantine_support::{default_rules, eventually, scan_worker, sha256, DAEMON};
-use window_support::{compositor_bin, disposable_window, like, Logged, Shot, BORDER, WORK};
+use window_support::{disposable_window, headless_compositor, like, Logged, Shot, BORDER, WORK};
 use zion_bus::quarantine::ItemInfo;
 use zion_bus::{Compositor1Proxy, Quarantine1Proxy};
 use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
@@ -152,14 +152,7 @@ async fn a_sandboxed_firefox_draws_in_a_disposable_frame_downloads_into_the_quar
     let firefox = env.image(TestImage::Firefox).expect("firefox image");
     write_config(&env, &base);
 
-    let mut command = env.command(compositor_bin());
-    command
-        .args(["--backend", "headless", "--size", "1600x1200", "--no-bar"])
-        .arg("--runtime-dir")
-        .arg(&env.xdg.runtime)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
-    let compositor = Logged::spawn(command, "zion-compositor");
+    let compositor = headless_compositor(&env, "1600x1200");
     let bus = env.dbus().connect().await.expect("bus");
     let screen = eventually("Compositor1 on the bus", TIMEOUT, || async {
         let p = Compositor1Proxy::new(&bus).await.ok()?;

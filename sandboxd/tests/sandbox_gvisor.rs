@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use internet_support::{serve, Internet, Reply};
 use quarantine_support::{default_rules, eventually, scan_worker, sha256, DAEMON};
-use window_support::{disposable_window, like, Logged, Shot, WORK};
+use window_support::{disposable_window, headless_compositor, like, Logged, Shot, WORK};
 use zion_bus::{Compositor1Proxy, Quarantine1Proxy};
 use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
 use zion_tests::{GvisorService, TestEnv, TestImage};
@@ -91,10 +91,6 @@ fn host_kernel() -> String {
         .to_owned()
 }
 
-fn compositor_bin() -> std::path::PathBuf {
-    zion_tests::sibling_bin(DAEMON, "zion-compositor", "ZION_COMPOSITOR")
-}
-
 fn serve_page(internet: &Internet) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     serve(internet, |path| {
         let (status, body) = if path == "/" {
@@ -150,14 +146,7 @@ async fn a_gvisor_chromium_draws_its_page_in_a_disposable_frame_on_gvisors_own_k
         .start_gvisor_browser()
         .expect("the browser Podman");
 
-    let mut command = env.command(compositor_bin());
-    command
-        .args(["--backend", "headless", "--size", "1600x1200", "--no-bar"])
-        .arg("--runtime-dir")
-        .arg(&env.xdg.runtime)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
-    let compositor = Logged::spawn(command, "zion-compositor");
+    let compositor = headless_compositor(&env, "1600x1200");
     let bus = env.dbus().connect().await.expect("bus");
     let screen = eventually("Compositor1 on the bus", TIMEOUT, || async {
         let p = Compositor1Proxy::new(&bus).await.ok()?;

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use internet_support::{serve, Internet, Reply};
 use quarantine_support::{default_rules, eventually, scan_worker, sha256, DAEMON};
-use window_support::{compositor_bin, disposable_window, Logged, Shot, PAGE, PAGE_HTML, TIMEOUT};
+use window_support::{
+    disposable_window, headless_compositor, Logged, Shot, PAGE, PAGE_HTML, TIMEOUT,
+};
 use zion_bus::{Compositor1Proxy, Quarantine1Proxy};
 use zion_sandboxd::sandbox::dbus::Sandbox1Proxy;
 use zion_tests::{TestEnv, TestImage};
@@ -47,14 +49,7 @@ impl Desk {
             ),
         )
         .expect("zion.toml");
-        let mut command = env.command(compositor_bin());
-        command
-            .args(["--backend", "headless", "--size", "1600x1200", "--no-bar"])
-            .arg("--runtime-dir")
-            .arg(&env.xdg.runtime)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1");
-        let compositor = Logged::spawn(command, "zion-compositor");
+        let compositor = headless_compositor(&env, "1600x1200");
         let bus = env.dbus().connect().await.expect("bus");
         let screen = eventually("Compositor1 on the bus", TIMEOUT, || async {
             let p = Compositor1Proxy::new(&bus).await.ok()?;

@@ -55,14 +55,7 @@ async fn a_sandboxed_chromium_draws_its_page_in_a_disposable_work_window() {
     )
     .expect("zion.toml");
 
-    let mut command = env.command(compositor_bin());
-    command
-        .args(["--backend", "headless", "--size", "1600x1200", "--no-bar"])
-        .arg("--runtime-dir")
-        .arg(&env.xdg.runtime)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
-    let compositor = Logged::spawn(command, "zion-compositor");
+    let compositor = headless_compositor(&env, "1600x1200");
     let bus = env.dbus().connect().await.expect("bus");
     let screen = eventually("Compositor1 on the bus", TIMEOUT, || async {
         let p = Compositor1Proxy::new(&bus).await.ok()?;

@@ -22,7 +22,7 @@ use futures_util::StreamExt;
 use internet_support::{serve, Internet, Reply};
 use quarantine_support::{eventually, sha256};
 use sandbox_support::{item, on_the_bus, start_daemon, write_config, TIMEOUT};
-use window_support::{compositor_bin, Logged};
+use window_support::{headless_compositor, Logged};
 use zion_bus::Compositor1Proxy;
 use zion_tests::{TestEnv, TestImage};
 
@@ -185,16 +185,7 @@ async fn soak(on_compositor: bool) {
     let base = env.image(TestImage::Base).expect("base image");
     let browser = env.image(TestImage::Browser).expect("browser image");
     write_config(&env, &base);
-    let compositor = on_compositor.then(|| {
-        let mut command = env.command(compositor_bin());
-        command
-            .args(["--backend", "headless", "--size", "1280x800", "--no-bar"])
-            .arg("--runtime-dir")
-            .arg(&env.xdg.runtime)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1");
-        Logged::spawn(command, "zion-compositor")
-    });
+    let compositor = on_compositor.then(|| headless_compositor(&env, "1280x800"));
     let compositor_pid = compositor.as_ref().map(Logged::pid);
     let graph_root = PathBuf::from(
         podman_lines(&env, &["info", "--format", "{{.Store.GraphRoot}}"])

@@ -226,3 +226,16 @@ impl Drop for Logged {
 pub fn compositor_bin() -> PathBuf {
     zion_tests::sibling_bin(DAEMON, "zion-compositor", "ZION_COMPOSITOR")
 }
+
+/// The compositor on the headless backend at `size` (no bar), on the test's
+/// bus and runtime folder, its log kept.
+pub fn headless_compositor(env: &zion_tests::TestEnv, size: &str) -> Logged {
+    let mut command = env.command(compositor_bin());
+    command
+        .args(["--backend", "headless", "--size", size, "--no-bar"])
+        .arg("--runtime-dir")
+        .arg(&env.xdg.runtime)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    Logged::spawn(command, "zion-compositor")
+}
