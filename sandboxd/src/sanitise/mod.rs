@@ -566,19 +566,38 @@ impl Sanitiser {
     }
 
     async fn delete(&self, podman: &PodmanClient, container: &str) {
-        let opts = ContainerDeleteOpts::builder()
-            .force(true)
-            .timeout(0)
-            .build();
-        let c = podman.api().containers().get(container);
-        if let Err(e) = podman
+        delete_converter(podman, container).await;
+    }
+}
+
+/// Force-removes a converter container. Podman refuses now and then while
+/// the container is still starting ("could not be stopped"): it is asked
+/// again a little later, a few times.
+async fn delete_converter(podman: &PodmanClient, container: &str) {
+    let opts = ContainerDeleteOpts::builder()
+        .force(true)
+        .timeout(0)
+        .build();
+    let c = podman.api().containers().get(container);
+    let mut wait = std::time::Duration::from_millis(250);
+    for attempt in 1..=4 {
+        match podman
             .timed(
                 &format!("DELETE /libpod/containers/{container}"),
                 c.delete(&opts),
             )
             .await
         {
-            tracing::warn!("removing the converter {container}: {e}");
+            Ok(_) => return,
+            Err(e) if attempt < 4 && e.to_string().contains("could not be stopped") => {
+                tracing::debug!("removing the converter {container}: {e}; asking again");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(e) => {
+                tracing::warn!("removing the converter {container}: {e}");
+                return;
+            }
         }
     }
 }
@@ -603,22 +622,9 @@ async fn remove_leftovers(podman: &PodmanClient) {
             return;
         }
     };
-    let delete = ContainerDeleteOpts::builder()
-        .force(true)
-        .timeout(0)
-        .build();
     for id in list.into_iter().filter_map(|c| c.id) {
         tracing::info!("removing the converter {id} a previous run left");
-        let c = podman.api().containers().get(&id);
-        if let Err(e) = podman
-            .timed(
-                &format!("DELETE /libpod/containers/{id}"),
-                c.delete(&delete),
-            )
-            .await
-        {
-            tracing::warn!("removing the converter {id}: {e}");
-        }
+        delete_converter(podman, &id).await;
     }
 }
 
