@@ -140,6 +140,54 @@ fn firefox_processes(env: &TestEnv, id: &str) -> Vec<String> {
     stdout(&out).lines().map(str::to_owned).collect()
 }
 
+/// What is wrong with Firefox's processes as `firefox_processes` lists
+/// them: not uid 1000, remote control, a content process without
+/// Firefox's own seccomp filter over Podman's, or in the container's own
+/// user namespace.
+fn unsandboxed_content(procs: &[String]) -> Result<(), String> {
+    let main = procs
+        .iter()
+        .find(|l| !l.contains("-contentproc"))
+        .ok_or_else(|| format!("no Firefox: {procs:?}"))?;
+    if !main.starts_with("1000 ") {
+        return Err(format!("Firefox is not uid 1000: {main}"));
+    }
+    if !main.contains("--profile /home/zion/.zion-firefox") {
+        return Err(format!("not Zion's profile: {main}"));
+    }
+    if main.contains("--remote") || main.contains("--marionette") {
+        return Err(format!("remote control on: {main}"));
+    }
+    let content: Vec<&String> = procs
+        .iter()
+        .filter(|l| l.contains("-contentproc"))
+        .collect();
+    if content.is_empty() {
+        return Err(format!("no content process: {procs:?}"));
+    }
+    // Podman's seccomp filter is on every process; a content process runs
+    // under Firefox's own on top, in a user namespace of its own.
+    let filters = |l: &str| l.split(' ').nth(1).and_then(|f| f.parse::<u32>().ok());
+    let main_filters = filters(main).ok_or_else(|| format!("no filter count: {main}"))?;
+    for c in content {
+        if filters(c).is_none_or(|f| f <= main_filters) {
+            return Err(format!(
+                "a content process without Firefox's seccomp sandbox: {c} (browser: {main})"
+            ));
+        }
+        if !c
+            .split(' ')
+            .nth(2)
+            .is_some_and(|ns| ns.starts_with("user:"))
+        {
+            return Err(format!(
+                "a content process in the container's own user namespace: {c}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn requests_of(requests: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
     requests.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
@@ -274,37 +322,17 @@ async fn a_sandboxed_firefox_draws_in_a_disposable_frame_downloads_into_the_quar
     // Firefox itself: natively on Wayland (no X server exists here), as
     // uid 1000, its content processes under its own seccomp sandbox, no
     // remote control.
-    let procs = firefox_processes(&env, &id);
-    let main = procs
-        .iter()
-        .find(|l| !l.contains("-contentproc"))
-        .unwrap_or_else(|| panic!("no Firefox: {procs:?}"));
-    assert!(main.starts_with("1000 "), "Firefox is not uid 1000: {main}");
-    assert!(
-        main.contains("--profile /home/zion/.zion-firefox"),
-        "{main}"
-    );
-    assert!(!main.contains("--remote") && !main.contains("--marionette"));
-    let content_procs: Vec<&String> = procs
-        .iter()
-        .filter(|l| l.contains("-contentproc"))
-        .collect();
-    assert!(!content_procs.is_empty(), "no content process: {procs:?}");
-    // Podman's seccomp filter is on every process; a content process runs
-    // under Firefox's own on top, in a user namespace of its own.
-    let filters = |l: &str| l.split(' ').nth(1).and_then(|f| f.parse::<u32>().ok());
-    let main_filters = filters(main).unwrap_or_else(|| panic!("{main}"));
-    for c in &content_procs {
-        assert!(
-            filters(c).is_some_and(|f| f > main_filters),
-            "a content process without Firefox's seccomp sandbox: {c} (browser: {main})"
-        );
-        assert!(
-            c.split(' ')
-                .nth(2)
-                .is_some_and(|ns| ns.starts_with("user:")),
-            "a content process in the container's own user namespace: {c}"
-        );
+    // A content process is forked before it installs Firefox's filter (a
+    // preallocated one may appear at any moment), so each one is given a
+    // while to reach it; one that stays without it fails the test.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let procs = firefox_processes(&env, &id);
+        match unsandboxed_content(&procs) {
+            Ok(()) => break,
+            Err(why) if Instant::now() > deadline => panic!("{why}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
     }
     let env_of_main = stdout(&in_sandbox(
         &env,
