@@ -11,6 +11,7 @@
 //! - [`dbus`]: `org.zionos.Sandbox1` and its proxy.
 //! - [`devtools`]: the browser's DevTools pipe, and its downloads seen there.
 //! - [`warm`]: a pooled sandbox's browser, started with no window.
+//! - [`settle`]: waiting for that browser's start-up to end before it is frozen.
 //! - [`gvisor`]: `[sandbox] runtime = "gvisor"`: gVisor's Podman, waypipe.
 
 pub mod compositor;
@@ -19,6 +20,7 @@ pub mod devtools;
 pub mod firefox;
 pub mod gvisor;
 pub mod service;
+pub mod settle;
 pub mod spec;
 pub mod state;
 pub mod warm;

@@ -21,6 +21,7 @@ use zion_quarantine::{Source, Store};
 use super::compositor::Compositor;
 use super::devtools::{make_pipes, Observer};
 use super::gvisor::{self, Gvisor, GvisorSettings};
+use super::settle;
 use super::spec::{
     browser_command_observed, check_url, container_name, sandbox_spec, source_label, source_name,
     SandboxPaths, BROWSER_UID, LABEL_SANDBOX, LABEL_SANDBOX_PROFILE,
@@ -673,13 +674,59 @@ impl Sandboxes {
         )
         .await
         .map_err(failed)?;
+        // Its network service up, then its start-up over: one frozen
+        // before that came back stalled or with that service dead.
+        warm::send(devtools.dir(), &warm::probe_network()).map_err(failed)?;
+        warm::answered(&mut devtools.replies(), warm::NETWORK_ID, warm::START_LIMIT)
+            .await
+            .map_err(failed)?;
         self.cpu_weight(&entry.container, DEFAULT_WEIGHT).await;
+        self.settle(&entry).await;
         self.entries(|e| {
             if let Some(entry) = e.all.get_mut(&id) {
                 entry.warm = true;
             }
         });
         Ok(true)
+    }
+
+    /// Waits until a pooled sandbox's browser has fallen quiet (see
+    /// [`settle`]); one whose CPU time cannot be read, or that stays busy,
+    /// is frozen anyway, and that is logged.
+    async fn settle(&self, entry: &Entry) {
+        let container = self.podman().containers().get(&entry.container);
+        let endpoint = format!("GET /libpod/containers/{}/json", entry.container);
+        let pid = match self.client().timed(&endpoint, container.inspect()).await {
+            Ok(c) => c
+                .state
+                .and_then(|s| s.pid)
+                .and_then(|p| u32::try_from(p).ok()),
+            Err(e) => {
+                tracing::debug!("sandbox container {}: {e}", entry.container);
+                None
+            }
+        };
+        let Some(clock) = pid
+            .filter(|p| *p > 0)
+            .and_then(settle::CpuClock::of_process)
+        else {
+            tracing::warn!(
+                "sandbox container {}: its CPU time cannot be read; its browser is frozen without waiting for it to settle",
+                entry.container
+            );
+            return;
+        };
+        match settle::until_quiet(&clock).await {
+            Some(took) => tracing::debug!(
+                "sandbox container {}: its browser settled in {took:?}",
+                entry.container
+            ),
+            None => tracing::warn!(
+                "sandbox container {}: its browser was still busy after {:?}; frozen anyway",
+                entry.container,
+                settle::LIMIT
+            ),
+        }
     }
 
     /// Sets a sandbox's CPU weight where the machine has CPU weights; a

@@ -28,8 +28,11 @@ use super::spec::{browser_command_observed, container_downloads};
 pub const DOWNLOADS_ID: u64 = 2;
 /// The id of the command that has the browser report its pages.
 pub const DISCOVER_ID: u64 = 3;
+/// The id of the command that reaches the pooled browser's network
+/// service (before the window's: replies are awaited by order of id).
+pub const NETWORK_ID: u64 = 4;
 /// The id of the command that opens the pooled browser's window.
-pub const WINDOW_ID: u64 = 4;
+pub const WINDOW_ID: u64 = 5;
 /// The most pages followed: a browser claiming more is taken at its word
 /// that it has some open.
 pub const MAX_PAGES: usize = 1024;
@@ -110,6 +113,13 @@ pub fn discover_targets() -> Vec<u8> {
         "Target.setDiscoverTargets",
         serde_json::json!({ "discover": true }),
     )
+}
+
+/// A command only the browser's network service can answer (its cookie
+/// store): answered, the service is up. A pooled browser is frozen only
+/// after that (see [`super::settle`]).
+pub fn probe_network() -> Vec<u8> {
+    command(NETWORK_ID, "Storage.getCookies", serde_json::json!({}))
 }
 
 /// The command that opens a new window on `url` (checked by
