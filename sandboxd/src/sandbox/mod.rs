@@ -12,8 +12,10 @@
 //! - [`devtools`]: the browser's DevTools pipe, and its downloads seen there.
 //! - [`warm`]: a pooled sandbox's browser, started with no window.
 //! - [`gvisor`]: `[sandbox] runtime = "gvisor"`: gVisor's Podman, waypipe.
+//! - [`confine_waypipe`]: the host's waypipe client of a gVisor sandbox, confined.
 
 pub mod compositor;
+pub mod confine_waypipe;
 pub mod dbus;
 pub mod devtools;
 pub mod firefox;
