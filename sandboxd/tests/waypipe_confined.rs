@@ -186,8 +186,19 @@ fn status(pid: u32, field: &str) -> String {
         .to_owned()
 }
 
-fn namespace(pid: &str, ns: &str) -> PathBuf {
-    std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).expect("a namespace")
+/// Checks that `pid` has user, network and mount namespaces of its own.
+/// Run as an unprivileged user, the test cannot look: the kernel makes a
+/// program whose owner (root) its user namespace does not map
+/// non-dumpable, and hides its namespaces (what the probes met shows them).
+fn assert_own_namespaces(pid: u32) {
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    for ns in ["user", "net", "mnt"] {
+        let of =
+            |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).expect("a namespace");
+        assert_ne!(of(&pid.to_string()), of("self"), "{ns} namespace");
+    }
 }
 
 fn gvisor(waypipe: &Path) -> Gvisor {
@@ -279,13 +290,7 @@ async fn an_exploited_waypipe_client_reaches_nothing_of_the_session_but_still_ma
     // Its process: no new privileges, a seccomp filter, namespaces of its own.
     assert_eq!(status(pid, "NoNewPrivs"), "1");
     assert_eq!(status(pid, "Seccomp"), "2");
-    for ns in ["user", "net", "mnt"] {
-        assert_ne!(
-            namespace(&pid.to_string(), ns),
-            namespace("self", ns),
-            "{ns} namespace"
-        );
-    }
+    assert_own_namespaces(pid);
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
     let core = limits
         .lines()
@@ -335,13 +340,7 @@ async fn the_real_waypipe_client_runs_confined_and_still_reaches_the_compositor_
     let pid = pids[0];
     assert_eq!(status(pid, "NoNewPrivs"), "1");
     assert_eq!(status(pid, "Seccomp"), "2");
-    for ns in ["user", "net", "mnt"] {
-        assert_ne!(
-            namespace(&pid.to_string(), ns),
-            namespace("self", ns),
-            "{ns} namespace"
-        );
-    }
+    assert_own_namespaces(pid);
     // A waypipe server (the sandbox's side) connects: the confined client
     // connects on to the compositor's socket.
     let xdg = session.tmp.path().join("server-runtime");
@@ -370,4 +369,51 @@ async fn the_real_waypipe_client_runs_confined_and_still_reaches_the_compositor_
         .expect("the confined client reaches the compositor's socket in time")
         .expect("accept");
     gvisor.stop_waypipe("sandbox-work-1", &session.waypipe);
+}
+
+/// In real life the daemon runs as the user, not root: the same two tests,
+/// run by a copy of this test program as the unprivileged test account
+/// (the user namespace is then an unprivileged one, its uid mapped to
+/// itself).
+#[test]
+fn the_same_confinement_holds_when_the_daemon_is_an_unprivileged_user() {
+    if !rustix::process::geteuid().is_root() {
+        zion_tests::skip::lacking("making the unprivileged test account needs root");
+        return;
+    }
+    let user = zion_tests::user::TestUser::ensure().expect("the unprivileged test account");
+    let bin = tempfile::Builder::new()
+        .prefix("zion-waypipe-confined-bin-")
+        .tempdir()
+        .expect("a program folder");
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("open the folder");
+    let copy = |from: &Path| {
+        let to = bin.path().join(from.file_name().expect("a name"));
+        std::fs::copy(from, &to).expect("copy");
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).expect("mode");
+        to
+    };
+    let tests = copy(&std::env::current_exe().expect("this test program"));
+    let hostile = copy(&hostile());
+    let home = bin.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    user.give(&home, true).expect("the account's home");
+    let out = user
+        .command(&home, &tests)
+        .args(["--skip", "unprivileged", "--test-threads=1", "--nocapture"])
+        .env("ZION_TEST_HOSTILE_WAYPIPE", &hostile)
+        .output()
+        .expect("the tests as the account");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("as {} (uid {}):\n{text}", user.name, user.uid);
+    assert!(out.status.success(), "{text}");
+    // Both ran (not skipped), and the attack was made and failed.
+    assert!(text.contains("2 passed"), "{text}");
+    assert!(text.contains("confined (pid"), "{text}");
+    assert!(!text.contains("SKIPPED"), "{text}");
 }
