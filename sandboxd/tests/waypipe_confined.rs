@@ -32,21 +32,6 @@ fn hostile() -> PathBuf {
     )
 }
 
-/// The kernel's Landlock ABI (0: none).
-fn landlock_abi() -> i64 {
-    // SAFETY: LANDLOCK_CREATE_RULESET_VERSION with no attributes only
-    // returns a number.
-    unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            1u32,
-        )
-    }
-    .max(0)
-}
-
 /// A session's folders in a test folder: `$HOME` with a secret, Zion's
 /// data folder with one, the runtime folder with a sandbox's Wayland
 /// folder, and waypipe's socket folder.
@@ -209,7 +194,7 @@ fn gvisor(waypipe: &Path) -> Gvisor {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exploited_waypipe_client_reaches_nothing_of_the_session_but_still_makes_its_socket() {
-    if landlock_abi() < 6 {
+    if zion_sandboxd::sandbox::confine_waypipe::landlock_abi() < 6 {
         zion_tests::skip::lacking(
             "the kernel's Landlock is older than ABI 6 (no signal or abstract socket scopes)",
         );
@@ -328,11 +313,34 @@ async fn the_real_waypipe_client_runs_confined_and_still_reaches_the_compositor_
     }
     let session = Session::new();
     let compositor = session.compositor();
+    // What confining costs at start: waypipe to its socket, unconfined.
+    std::fs::create_dir_all(&session.waypipe).expect("waypipe's folder");
+    let socket = session.waypipe.join("waypipe.sock");
+    let started = std::time::Instant::now();
+    let mut plain = tokio::process::Command::new("waypipe")
+        .args(waypipe_client_args(&socket))
+        .env("WAYLAND_DISPLAY", session.wayland.join("wayland-0"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("waypipe");
+    while !socket.exists() {
+        assert!(started.elapsed() < TIMEOUT, "no socket from waypipe");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let unconfined = started.elapsed();
+    let _ = plain.start_kill();
+    let _ = plain.wait().await;
+
     let gvisor = gvisor(Path::new("waypipe"));
+    let started = std::time::Instant::now();
     gvisor
         .start_waypipe("sandbox-work-1", &session.waypipe, &session.wayland)
         .await
         .expect("waypipe makes its socket, confined");
+    eprintln!(
+        "waypipe's client to its socket: {unconfined:?} unconfined, {:?} confined (start_waypipe)",
+        started.elapsed()
+    );
     // waypipe cuts its socket argument at the last `/` in place.
     let needle = format!("{}\0waypipe.sock", session.waypipe.display());
     let pids = processes_with(&needle);

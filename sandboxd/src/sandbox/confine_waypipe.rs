@@ -63,8 +63,11 @@ const LD_CACHE: &str = "/etc/ld.so.cache";
 /// Open descriptors: waypipe holds the two connections and a descriptor per
 /// shared buffer it mirrors.
 const OPEN_FILES: u64 = 4096;
-/// Processes and threads of the daemon's uid in waypipe's user namespace.
-const PROCESSES: u64 = 64;
+/// Processes and threads of the daemon's uid in waypipe's user namespace
+/// (counted there only; root's uid is exempt, as everywhere).
+const PROCESSES: u64 = 256;
+/// The first Landlock ABI with scopes (signals, abstract Unix sockets).
+const LANDLOCK_SCOPES: i64 = 6;
 
 /// Why waypipe's confinement could not be prepared.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +178,7 @@ impl WaypipeJail {
         let hard = rustix::process::getrlimit(Resource::Nofile).maximum;
         jail.open_files = hard.map_or(OPEN_FILES, |h| h.min(OPEN_FILES));
 
+        warn_weaker_landlock();
         let abi = LANDLOCK_ABI;
         let mut ruleset = Ruleset::default()
             .handle_access(AccessFs::from_all(abi))?
@@ -308,6 +312,34 @@ impl WaypipeJail {
         })?;
         Ok(())
     }
+}
+
+/// The kernel's Landlock ABI (0: none, or not enabled).
+pub fn landlock_abi() -> i64 {
+    // SAFETY: LANDLOCK_CREATE_RULESET_VERSION, with no attributes, only
+    // returns a number.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    abi.max(0)
+}
+
+/// Says once what an older kernel's Landlock leaves to the other layers.
+fn warn_weaker_landlock() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let abi = landlock_abi();
+        if abi < LANDLOCK_SCOPES {
+            tracing::warn!(
+                "this kernel's Landlock (ABI {abi}, 0: none) has no scopes: the host's waypipe clients of gVisor sandboxes run in their own namespaces, with a root of system folders only and a seccomp filter, but could signal the session's processes"
+            );
+        }
+    });
 }
 
 /// `path` as a C string.
