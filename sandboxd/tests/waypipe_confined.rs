@@ -201,7 +201,9 @@ async fn an_exploited_waypipe_client_reaches_nothing_of_the_session_but_still_ma
         return;
     }
     let session = Session::new();
-    let bus = DbusBus::start(&session.tmp.path().join("dbus")).expect("a session bus");
+    // The bus where a session has it: in the runtime folder, beside the
+    // folders waypipe is shown.
+    let bus = DbusBus::start(&session.tmp.path().join("run")).expect("a session bus");
     let targets = Targets::new(&session, &bus);
     let hostile = hostile();
 

@@ -228,6 +228,12 @@ impl WaypipeJail {
         dir: bool,
         dirs: &mut BTreeSet<PathBuf>,
     ) -> Result<(), JailError> {
+        if !path.is_absolute() {
+            return Err(JailError::Path {
+                path: path.to_owned(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, "not an absolute path"),
+            });
+        }
         for parent in path.ancestors().skip(1) {
             if parent != Path::new("/") {
                 dirs.insert(parent.to_owned());
@@ -523,6 +529,11 @@ mod tests {
         let socket_dir = format!("/proc{}", sockets.display());
         assert!(at(&run).expect("run") < at(&socket_dir).expect("socket folder"));
         assert!(!jail.seccomp.is_empty());
+        // A relative folder is refused, never shown somewhere else.
+        let err = WaypipeJail::prepare(&program, Path::new("run/waypipe"), &wayland)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("not an absolute path"), "{err}");
         let uid_map = String::from_utf8(jail.uid_map.clone()).expect("text");
         assert!(!uid_map.starts_with("0 "), "{uid_map}: never root inside");
     }
