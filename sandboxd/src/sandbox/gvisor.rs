@@ -218,6 +218,8 @@ impl Gvisor {
             ))
         })?;
         let mut command = tokio::process::Command::new(jail.program());
+        // Named as before (`ps`, bench-sandbox find it by it).
+        command.arg0(&self.settings.waypipe);
         // SAFETY: between fork and exec the closure only makes system calls,
         // allocating nothing (everything was prepared above).
         unsafe {
