@@ -17,7 +17,9 @@
 //! socket, listens on a socket in a folder of its own bound read-only into
 //! the container; `waypipe server` inside runs the browser on a display of
 //! its own and forwards to it. The compositor still sees the sandbox's
-//! socket, and so frames the window as that sandbox's.
+//! socket, and so frames the window as that sandbox's. The host's client
+//! parses what the sandbox sends: it runs confined
+//! ([`super::confine_waypipe`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
