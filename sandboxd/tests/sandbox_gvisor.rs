@@ -251,11 +251,20 @@ async fn a_gvisor_chromium_draws_its_page_in_a_disposable_frame_on_gvisors_own_k
         .runtime
         .join("waypipe")
         .join(format!("sandbox-work-{id}"));
+    let clients = waypipe_clients(&waypipe);
     assert!(
-        !waypipe_clients(&waypipe).is_empty(),
+        !clients.is_empty(),
         "a waypipe client serves the open sandbox in {}",
         waypipe.display()
     );
+    // ... confined (waypipe_confined.rs shows what that stops).
+    for pid in clients {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        assert!(
+            status.contains("NoNewPrivs:\t1") && status.contains("Seccomp:\t2"),
+            "waypipe's client {pid} runs confined:\n{status}"
+        );
+    }
     sandboxes.close(&id).await.expect("Close");
     eventually("the window gone", TIMEOUT, || async {
         let path = shots.join("closed.png");

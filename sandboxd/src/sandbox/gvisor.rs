@@ -17,7 +17,9 @@
 //! socket, listens on a socket in a folder of its own bound read-only into
 //! the container; `waypipe server` inside runs the browser on a display of
 //! its own and forwards to it. The compositor still sees the sandbox's
-//! socket, and so frames the window as that sandbox's.
+//! socket, and so frames the window as that sandbox's. The host's client
+//! parses what the sandbox sends: it runs confined
+//! ([`super::confine_waypipe`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ use zion_profiles::{PodmanClient, Timeouts};
 
 use zion_config::Profile;
 
+use super::confine_waypipe::WaypipeJail;
 use super::spec::{SandboxPaths, SandboxSpec};
 use super::SandboxError;
 
@@ -203,16 +206,26 @@ impl Gvisor {
         std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .map_err(|e| failed("closing", &e))?;
         let socket = dir.join(WAYPIPE_SOCKET);
-        let mut command = tokio::process::Command::new(&self.settings.waypipe);
-        // SAFETY: between fork and exec the closure only makes one syscall
-        // (prctl), allocating nothing: it ends with the daemon, even killed.
+        // It parses what the sandbox sends: confined (see confine_waypipe),
+        // ended with the daemon, even killed.
+        let program = find_program(&self.settings.waypipe).ok_or_else(|| {
+            SandboxError::Failed(format!(
+                "sandbox {source}: waypipe (`{}`) not found",
+                self.settings.waypipe.display()
+            ))
+        })?;
+        let mut jail = WaypipeJail::prepare(&program, dir, wayland).map_err(|e| {
+            SandboxError::Failed(format!(
+                "sandbox {source}: preparing waypipe's confinement: {e}"
+            ))
+        })?;
+        let mut command = tokio::process::Command::new(jail.program());
+        // Named as before (`ps`, bench-sandbox find it by it).
+        command.arg0(&self.settings.waypipe);
+        // SAFETY: between fork and exec the closure only makes system calls,
+        // allocating nothing (everything was prepared above).
         unsafe {
-            command.pre_exec(|| {
-                rustix::process::set_parent_process_death_signal(Some(
-                    rustix::process::Signal::KILL,
-                ))
-                .map_err(std::io::Error::from)
-            });
+            command.pre_exec(move || jail.enter());
         }
         let mut child = command
             .args(waypipe_client_args(&socket))
@@ -225,8 +238,8 @@ impl Gvisor {
             .spawn()
             .map_err(|e| {
                 SandboxError::Failed(format!(
-                    "sandbox {source}: waypipe ({}) does not start: {e}",
-                    self.settings.waypipe.display()
+                    "sandbox {source}: waypipe ({}) does not start confined (its own user, network and mount namespaces need user namespaces; then Landlock and seccomp): {e}",
+                    program.display()
                 ))
             })?;
         if let Some(stderr) = child.stderr.take() {

@@ -13,8 +13,10 @@
 //! - [`warm`]: a pooled sandbox's browser, started with no window.
 //! - [`settle`]: waiting for that browser's start-up to end before it is frozen.
 //! - [`gvisor`]: `[sandbox] runtime = "gvisor"`: gVisor's Podman, waypipe.
+//! - [`confine_waypipe`]: the host's waypipe client of a gVisor sandbox, confined.
 
 pub mod compositor;
+pub mod confine_waypipe;
 pub mod dbus;
 pub mod devtools;
 pub mod firefox;
