@@ -801,7 +801,51 @@ impl Store {
                 n += self.finish_returns(&recall.sha256)?;
             }
         }
+        // A copy taken out just before a crash has its audit entry now.
+        for recall in self.recalls()? {
+            for copy in &recall.copies {
+                if let CopyStatus::Returned { into } = copy.status {
+                    let action = returned_action(into);
+                    let item_id = copy.item.to_string();
+                    let written = self
+                        .audit
+                        .contains_action(&item_id, &action)
+                        .map_err(StorageError::from)?;
+                    if !written {
+                        self.audit_return(&recall, copy, into)?;
+                    }
+                }
+            }
+        }
         Ok(n)
+    }
+
+    /// Writes the audit entry of a recalled copy taken out of its
+    /// destination (the user's act), after the journal recorded it: a crash
+    /// in between is made good by [`Store::resume_recalls`].
+    fn audit_return(
+        &self,
+        recall: &Recall,
+        copy: &RecalledCopy,
+        into: i64,
+    ) -> Result<(), StoreError> {
+        let item = self.get(copy.item)?;
+        let dest: Destination = copy
+            .destination
+            .parse()
+            .map_err(|e| StoreError::CorruptRow {
+                path: self.paths.journal.clone(),
+                id: copy.item.0,
+                reason: format!("recalled copy's destination: {e}"),
+            })?;
+        let rules: Vec<&str> = recall.matches.iter().map(|m| m.rule.as_str()).collect();
+        let mut entry = self.with_request(&item, &dest, "user", |req| {
+            Ok(zion_storage::audit_entry(req, &copy.path))
+        })?;
+        entry.verdict = format!("recalled: {}", rules.join(", "));
+        entry.action = Some(returned_action(into));
+        self.audit.append(entry)?;
+        Ok(())
     }
 
     fn finish_returns(&self, sha256: &[u8; 32]) -> Result<usize, StoreError> {
@@ -849,6 +893,15 @@ impl Store {
                 }
             };
             self.set_copy_status(copy.item, &status)?;
+            if let CopyStatus::Returned { into } = status {
+                if let Err(e) = self.audit_return(&recall, copy, into) {
+                    // Made good by `resume_recalls` on the next start.
+                    tracing::error!(
+                        "recall: {} was taken out but its audit entry is not written yet: {e}",
+                        copy.path.display()
+                    );
+                }
+            }
         }
         Ok(n)
     }
@@ -939,6 +992,11 @@ fn path_of(item: &Item) -> PathBuf {
         State::Released { path } => path.clone(),
         _ => PathBuf::new(),
     }
+}
+
+/// The audit log's `action` of a recalled copy taken back into item `into`.
+fn returned_action(into: i64) -> String {
+    format!("returned into item {into}")
 }
 
 #[cfg(test)]

@@ -137,6 +137,26 @@ fn a_recalled_content_moves_back_as_a_held_item_and_changed_copies_stay() {
         CopyStatus::Returned { into: held.id.0 }
     );
     assert!(!file_path(&a).exists() && !file_path(&b).exists());
+    // Each copy taken out is in the audit log, after its release, chained;
+    // the copy left alone is not.
+    let entries = env.audit().entries().expect("audit entries");
+    let action = format!("returned into item {}", held.id);
+    let returned: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action.as_deref() == Some(action.as_str()))
+        .collect();
+    assert_eq!(returned.len(), 2, "{entries:#?}");
+    for (copy, entry) in [(&a, returned[0]), (&b, returned[1])] {
+        assert_eq!(entry.item_id, copy.id.to_string());
+        assert_eq!(std::path::Path::new(&entry.final_path), file_path(copy));
+        assert_eq!(entry.verdict, "recalled: Canary");
+        assert_eq!(entry.decided_by, "user");
+        assert_eq!(entry.sha256, hex::encode(sha256(&bytes)));
+    }
+    assert!(!entries
+        .iter()
+        .any(|e| e.item_id == c.id.to_string() && e.action.is_some()));
+    assert!(env.audit().verify().is_ok(), "the chain holds");
     assert_eq!(
         std::fs::read(&c_path).expect("c stays"),
         b"my own notes now"
@@ -213,4 +233,50 @@ fn file_path(item: &Item) -> std::path::PathBuf {
         State::Released { path } => path.clone(),
         other => panic!("not released: {other:?}"),
     }
+}
+
+/// The daemon died after the journal said a copy was returned and before
+/// the audit log had it: the next start writes the entry, once.
+#[test]
+fn a_crash_before_the_return_was_audited_is_audited_on_the_restart() {
+    let env = Env::new();
+    let bytes = content(4, 9_000);
+    let sha = sha256(&bytes);
+    let a = {
+        let store = env.open();
+        store.note_rules("rules-a").expect("rules");
+        let a = released(&env, &store, "a.bin", &bytes, &Destination::Shared);
+        store
+            .record_recall(&sha, &[rule()], "rules-b")
+            .expect("recall");
+        a
+    };
+    // The world at the crash: the copy gone, the journal saying so.
+    std::fs::remove_file(file_path(&a)).expect("taken out");
+    let conn = rusqlite::Connection::open(&env.paths.journal).expect("journal");
+    conn.execute(
+        "UPDATE recall_copies SET status_json = ?1 WHERE item_id = ?2",
+        rusqlite::params!["{\"status\":\"returned\",\"into\":42}", a.id.0],
+    )
+    .expect("returned");
+    drop(conn);
+    let returned = |env: &Env| {
+        env.audit()
+            .entries()
+            .expect("entries")
+            .into_iter()
+            .filter(|e| e.action.as_deref() == Some("returned into item 42"))
+            .count()
+    };
+    assert_eq!(returned(&env), 0, "the crash lost the entry");
+
+    let store = env.open();
+    store.resume_recalls().expect("resume");
+    assert_eq!(returned(&env), 1);
+    store.resume_recalls().expect("resume again");
+    drop(store);
+    let store = env.open();
+    store.resume_recalls().expect("resume after a restart");
+    assert_eq!(returned(&env), 1, "written once");
+    assert!(env.audit().verify().is_ok());
 }

@@ -58,6 +58,11 @@ pub struct AuditEntry {
     /// Who says so: `host` (observed) or `file` (claimed by the file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_provenance: Option<String>,
+    /// What was done when it was not a release, e.g. `returned into item 7`
+    /// (a recalled copy taken out of its destination into the quarantine,
+    /// issue 17); `final_path` is then where the copy was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     /// The previous entry's `hash` ([`GENESIS`] for the first); set by [`AuditLog::append`].
     #[serde(rename = "prev", default)]
     pub prev_hash: String,
@@ -86,6 +91,8 @@ struct Canonical<'a> {
     origin_referrer: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     origin_provenance: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a str>,
 }
 
 impl AuditEntry {
@@ -105,6 +112,7 @@ impl AuditEntry {
             origin_url: self.origin_url.as_deref(),
             origin_referrer: self.origin_referrer.as_deref(),
             origin_provenance: self.origin_provenance.as_deref(),
+            action: self.action.as_deref(),
         };
         let mut hasher = Sha256::new();
         hasher.update(prev.as_bytes());
@@ -572,9 +580,20 @@ impl AuditLog {
         Ok(count)
     }
 
-    /// Whether an entry for `item_id` is in the log (crash recovery asks this).
+    /// Whether the release of `item_id` is in the log (crash recovery asks this).
     pub fn contains_item(&self, item_id: &str) -> Result<bool, AuditError> {
-        Ok(self.entries()?.iter().any(|e| e.item_id == item_id))
+        Ok(self
+            .entries()?
+            .iter()
+            .any(|e| e.item_id == item_id && e.action.is_none()))
+    }
+
+    /// Whether an entry records `action` (see [`AuditEntry::action`]) for item `item_id`.
+    pub fn contains_action(&self, item_id: &str, action: &str) -> Result<bool, AuditError> {
+        Ok(self
+            .entries()?
+            .iter()
+            .any(|e| e.item_id == item_id && e.action.as_deref() == Some(action)))
     }
 
     /// The hash of the last entry ([`GENESIS`] when empty): keep it elsewhere to

@@ -264,6 +264,7 @@ pub fn audit_entry(req: &ReleaseRequest, final_path: &Path) -> AuditEntry {
         origin_url: req.origin.and_then(|o| o.url).map(str::to_owned),
         origin_referrer: req.origin.and_then(|o| o.referrer).map(str::to_owned),
         origin_provenance: req.origin.map(|o| o.provenance.to_owned()),
+        action: None,
         prev_hash: String::new(),
         hash: String::new(),
     }

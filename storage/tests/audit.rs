@@ -23,6 +23,7 @@ fn entry(i: usize) -> AuditEntry {
         origin_url: None,
         origin_referrer: None,
         origin_provenance: None,
+        action: None,
         prev_hash: String::new(),
         hash: String::new(),
     }

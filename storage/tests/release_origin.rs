@@ -110,6 +110,7 @@ fn entry() -> AuditEntry {
         origin_url: None,
         origin_referrer: None,
         origin_provenance: None,
+        action: None,
         prev_hash: String::new(),
         hash: String::new(),
     }
