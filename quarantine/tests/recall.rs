@@ -38,6 +38,17 @@ fn released(env: &Env, store: &Store, name: &str, bytes: &[u8], dest: &Destinati
         .expect("release")
 }
 
+/// `bytes` released to Shared as `a.bin`, then recalled by a new rule.
+fn recalled_in_shared(env: &Env, bytes: &[u8]) -> (Store, Item) {
+    let store = env.open();
+    store.note_rules("rules-a").expect("rules");
+    let a = released(env, &store, "a.bin", bytes, &Destination::Shared);
+    store
+        .record_recall(&sha256(bytes), &[rule()], "rules-b")
+        .expect("recall");
+    (store, a)
+}
+
 fn work() -> Destination {
     Destination::Profile {
         name: "work".into(),
@@ -186,12 +197,7 @@ fn a_crash_after_the_journal_said_returning_loses_nothing() {
     let bytes = content(3, 20_000);
     let sha = sha256(&bytes);
     let (a, held_id) = {
-        let store = env.open();
-        store.note_rules("rules-a").expect("rules");
-        let a = released(&env, &store, "a.bin", &bytes, &Destination::Shared);
-        store
-            .record_recall(&sha, &[rule()], "rules-b")
-            .expect("recall");
+        let (store, a) = recalled_in_shared(&env, &bytes);
         // What move_back commits before it touches a copy: the content in the
         // store and a held item for it, then the copy marked `returning`.
         let (_, held) = store.move_back(a.id).expect("move back");
@@ -241,16 +247,7 @@ fn file_path(item: &Item) -> std::path::PathBuf {
 fn a_crash_before_the_return_was_audited_is_audited_on_the_restart() {
     let env = Env::new();
     let bytes = content(4, 9_000);
-    let sha = sha256(&bytes);
-    let a = {
-        let store = env.open();
-        store.note_rules("rules-a").expect("rules");
-        let a = released(&env, &store, "a.bin", &bytes, &Destination::Shared);
-        store
-            .record_recall(&sha, &[rule()], "rules-b")
-            .expect("recall");
-        a
-    };
+    let a = recalled_in_shared(&env, &bytes).1;
     // The world at the crash: the copy gone, the journal saying so.
     std::fs::remove_file(file_path(&a)).expect("taken out");
     let conn = rusqlite::Connection::open(&env.paths.journal).expect("journal");

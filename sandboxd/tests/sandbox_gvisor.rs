@@ -286,20 +286,7 @@ async fn a_gvisor_chromium_draws_its_page_in_a_disposable_frame_on_gvisors_own_k
 /// The pids of host waypipe clients listening in `dir` (waypipe cuts its
 /// socket argument at the last `/` in place).
 fn waypipe_clients(dir: &std::path::Path) -> Vec<u32> {
-    let needle = format!("{}\0waypipe.sock", dir.display());
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| {
-                    let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
-                    let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-                    String::from_utf8_lossy(&cmdline)
-                        .contains(&needle)
-                        .then_some(pid)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    zion_tests::processes_with(&format!("{}\0waypipe.sock", dir.display()))
 }
 
 /// The attacker is the page, with code execution in the browser: inside

@@ -291,23 +291,6 @@ async fn an_exploited_waypipe_client_reaches_nothing_of_the_session_but_still_ma
     let _ = std::io::stderr().flush();
 }
 
-/// The pids of processes whose command line holds `needle`.
-fn processes_with(needle: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| {
-                    let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
-                    let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-                    String::from_utf8_lossy(&cmdline)
-                        .contains(needle)
-                        .then_some(pid)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_waypipe_client_runs_confined_and_still_reaches_the_compositor_socket() {
     if !zion_tests::skip::installed("waypipe", "waypipe") {
@@ -345,7 +328,7 @@ async fn the_real_waypipe_client_runs_confined_and_still_reaches_the_compositor_
     );
     // waypipe cuts its socket argument at the last `/` in place.
     let needle = format!("{}\0waypipe.sock", session.waypipe.display());
-    let pids = processes_with(&needle);
+    let pids = zion_tests::processes_with(&needle);
     assert_eq!(pids.len(), 1, "one waypipe client: {pids:?}");
     let pid = pids[0];
     assert_eq!(status(pid, "NoNewPrivs"), "1");

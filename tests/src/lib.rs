@@ -70,3 +70,21 @@ pub fn sibling_bin(beside: &str, name: &str, override_var: &str) -> std::path::P
     );
     bin
 }
+
+/// The pids of this machine's processes whose command line (its arguments
+/// joined by NULs) holds `needle`.
+pub fn processes_with(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+                    let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                    String::from_utf8_lossy(&cmdline)
+                        .contains(needle)
+                        .then_some(pid)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
