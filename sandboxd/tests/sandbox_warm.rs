@@ -550,3 +550,41 @@ async fn closing_the_last_window_of_a_warm_browser_ends_its_disposable() {
     .await;
     assert_eq!(desk.container_state(&id), "");
 }
+
+/// A warm browser that hangs in the pool (stopped here by the test) costs
+/// the user the wait for its answer, never the window: the daemon discards
+/// it and opens the page in a sandbox made at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_warm_browser_costs_a_wait_not_the_window() {
+    let mut desk = Desk::start().await;
+    let pooled = desk.pooled(1).await;
+    let hung = browser_of(&desk, &pooled).expect("the pooled browser");
+    let stopped = std::process::Command::new("kill")
+        .args(["-STOP", &hung.to_string()])
+        .status()
+        .expect("kill");
+    assert!(stopped.success());
+    let internet = Internet::new();
+    let (port, _requests) = serve_page(&internet);
+    let started = Instant::now();
+    let id = desk
+        .sandboxes
+        .open_browser("work", &format!("http://{}:{port}/", internet.ip))
+        .await
+        .unwrap_or_else(|e| panic!("OpenBrowser: {e}\n{}", desk.said()));
+    assert_ne!(id, pooled, "a new sandbox, not the hung one");
+    page_shown(&mut desk, started).await;
+    assert!(
+        desk.daemon.log().contains("its warm browser failed"),
+        "{}",
+        desk.said()
+    );
+    eventually("the hung sandbox removed", TIMEOUT, || async {
+        (desk.container_state(&pooled).is_empty() && gone(hung)).then_some(())
+    })
+    .await;
+    eprintln!(
+        "the page shown {:?} after the request, past a hung warm browser",
+        started.elapsed()
+    );
+}

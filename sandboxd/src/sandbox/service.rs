@@ -280,21 +280,34 @@ impl Sandboxes {
         let started = Instant::now();
         self.known(profile)?;
         check_url(url).map_err(SandboxError::InvalidUrl)?;
-        let (id, pooled) = match self.take_pooled(profile).await {
+        let (mut id, mut pooled) = match self.take_pooled(profile).await {
             Some(id) => (id, true),
             None => (self.make(profile, SandboxState::Starting).await?, false),
         };
         let ready = started.elapsed();
         // The pool follows the profile last used.
         self.entries(|e| e.pool_profile = Some(profile.to_owned()));
-        let entry = self
+        let vanished = |id| SandboxError::Failed(format!("sandbox {id} vanished while opening"));
+        let mut entry = self
             .entries(|e| e.all.get(&id).cloned())
-            .ok_or_else(|| SandboxError::Failed(format!("sandbox {id} vanished while opening")))?;
-        let launched = if entry.warm {
+            .ok_or_else(|| vanished(id))?;
+        let mut launched = if entry.warm {
             self.open_warm(id, &entry, url).await
         } else {
             self.launch(id, &entry, url).await
         };
+        if let (Err(err), true) = (&launched, entry.warm) {
+            // A warm browser that does not answer costs the user its wait,
+            // never the window: a sandbox made now takes its place.
+            tracing::warn!("sandbox {profile}/{id}: its warm browser failed ({err}); opening a new sandbox instead");
+            self.close_entry(id, &format!("its warm browser failed: {err}"))
+                .await;
+            (id, pooled) = (self.make(profile, SandboxState::Starting).await?, false);
+            entry = self
+                .entries(|e| e.all.get(&id).cloned())
+                .ok_or_else(|| vanished(id))?;
+            launched = self.launch(id, &entry, url).await;
+        }
         if let Err(err) = launched {
             self.close_entry(id, &format!("its browser could not start: {err}"))
                 .await;
