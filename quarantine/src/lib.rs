@@ -7,6 +7,7 @@ pub mod verdict;
 pub mod audit;
 mod batch;
 pub mod derived;
+pub mod early_scan;
 pub mod error;
 pub mod ingest;
 pub mod item;
@@ -24,6 +25,7 @@ pub mod witness;
 pub use verdict::{member_path, ArchiveProblem, RuleMatch, Verdict, MEMBER_SEPARATOR};
 
 pub use audit::{AuditBreak, AuditReport, AuditStatus};
+pub use early_scan::{IngestScan, ScanFile};
 pub use error::StoreError;
 pub use ingest::{IngestLimits, IngestOutcome, Refusal, RefuseReason};
 pub use item::{Item, ItemId, Source};

@@ -14,6 +14,7 @@ use rustix::io::Errno;
 use zion_storage::{AuditLog, Destination, Layout, ReleaseRequest, StorageError};
 
 use crate::audit::{AuditStatus, JournalAnchor};
+use crate::early_scan::IngestScan;
 use crate::error::StoreError;
 use crate::ingest::IngestLimits;
 use crate::item::{Item, ItemId, Source};
@@ -67,6 +68,8 @@ pub struct Store {
     audit_problem: Option<String>,
     /// Downloads the host saw, waiting for their file (issue 17).
     pub(crate) host_origins: crate::witness::HostOrigins,
+    /// How ingest scans what it takes in, if it does.
+    pub(crate) ingest_scan: Mutex<Option<IngestScan>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -138,12 +141,20 @@ impl Store {
             claimed: Mutex::new(0),
             audit_problem,
             host_origins: Default::default(),
+            ingest_scan: Mutex::new(None),
         };
         store.recovery = store.recover()?;
         if !store.recovery.is_empty() {
             tracing::info!("quarantine recovery: {:?}", store.recovery);
         }
         Ok(store)
+    }
+
+    /// Has [`Store::ingest_all`] scan each copy while it is made durable
+    /// (see [`crate::early_scan`]), or not (`None`, the default: every item
+    /// is stored unscanned, for the caller to scan).
+    pub fn set_ingest_scan(&self, how: Option<IngestScan>) {
+        *lock(&self.ingest_scan) = how;
     }
 
     /// Its paths.

@@ -52,8 +52,7 @@ impl Env {
     }
 
     pub fn open(&self) -> Store {
-        let audit = AuditLog::open(&self.audit_path).expect("audit log");
-        Store::open(self.paths.clone(), self.layout.clone(), audit).expect("open store")
+        open_store_at(self.dir.path())
     }
 
     pub fn audit(&self) -> AuditLog {
@@ -95,6 +94,14 @@ impl Env {
     pub fn object_names(&self) -> Vec<String> {
         names(&self.paths.objects)
     }
+}
+
+/// The store of an [`Env`] whose folder is `root` (for a child process).
+pub fn open_store_at(root: &Path) -> Store {
+    let paths = StorePaths::under(root.join("quarantine"));
+    let layout = Layout::new(root.join("zion"));
+    let audit = AuditLog::open(root.join("zion/audit.log")).expect("audit log");
+    Store::open(paths, layout, audit).expect("open store")
 }
 
 pub fn names(dir: &Path) -> Vec<String> {

@@ -167,6 +167,16 @@ pub async fn start(
             .await
             .context("setting up the scanner")??;
 
+    // Each copy is scanned while ingest makes it durable (issue 17, item
+    // 5); its verdict arrives with the item. Larger ones, and any whose
+    // scan at ingest could not be recorded, the pipeline marks or scans.
+    let early = scanning.scanner.clone();
+    store.set_ingest_scan(Some(zion_quarantine::IngestScan {
+        scan: Arc::new(move |source: &str, file| early.scan_file_for(source, &file)),
+        max_size: policy.max_size.0,
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+    }));
+
     // Subscribe before the watcher takes anything, so no event is missed.
     let pipeline_events = service::bridge(store.subscribe());
     if let Some(bus) = &bus {

@@ -102,7 +102,12 @@ impl Pipeline {
             let sleep = r.next_timer();
             tokio::select! {
                 event = events.recv() => match event {
-                    Some(StoreEvent::ItemAdded(item) | StoreEvent::ItemChanged(item)) => r.consider(&item),
+                    Some(StoreEvent::ItemAdded(item)) => {
+                        // Scanned at ingest: its verdict is news.
+                        r.p.notifier.verdict(&item);
+                        r.consider(&item)
+                    }
+                    Some(StoreEvent::ItemChanged(item)) => r.consider(&item),
                     // Logged as an error where it was found.
                     Some(StoreEvent::AuditBroken(problem)) => {
                         r.p.notifier.send(&notify::audit_message(&problem)).await
