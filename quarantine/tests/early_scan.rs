@@ -197,24 +197,62 @@ fn child_killed_where_its_parent_test_says() {
     let journal = store.paths().journal.clone();
     let seen = root.join(SEEN);
     let when = when.to_owned();
+    // "before-stored": a thread takes the journal's write lock as soon as
+    // the `ingesting` row is there and keeps it, so that the ingest cannot
+    // commit `stored` until this process is gone, however fast its sync
+    // (on a tmpfs it is instant). It says when it holds it (true), or that
+    // the commit came first (false).
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<bool>();
+    if when == "before-stored" {
+        let journal = journal.clone();
+        std::thread::spawn(move || {
+            let db = Connection::open(&journal).expect("journal");
+            db.busy_timeout(Duration::from_secs(10)).expect("timeout");
+            loop {
+                db.execute_batch("BEGIN IMMEDIATE").expect("write lock");
+                let state: Option<String> = db
+                    .query_row(
+                        "SELECT state FROM items ORDER BY id DESC LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .ok();
+                match state.as_deref() {
+                    Some("ingesting") => {
+                        let _ = held_tx.send(true);
+                        // Held until the process is killed.
+                        loop {
+                            std::thread::park();
+                        }
+                    }
+                    Some(_) => {
+                        let _ = held_tx.send(false);
+                        db.execute_batch("ROLLBACK").expect("rollback");
+                        return;
+                    }
+                    None => db.execute_batch("ROLLBACK").expect("rollback"),
+                }
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        });
+    }
+    let held = std::sync::Mutex::new(held_rx);
     store.set_ingest_scan(Some(IngestScan {
         scan: Arc::new(move |_source: &str, file: BorrowedFd<'_>| {
             match when.as_str() {
                 "before-stored" => {
-                    // Holding the journal's write lock from the scan's start,
-                    // the ingest cannot commit `stored` until this process
-                    // is gone (unless it did before the scan started).
-                    let db = Connection::open(&journal).expect("journal");
-                    db.busy_timeout(Duration::from_secs(10)).expect("timeout");
-                    db.execute_batch("BEGIN IMMEDIATE").expect("write lock");
+                    let holds = held
+                        .lock()
+                        .expect("held")
+                        .recv_timeout(Duration::from_secs(20))
+                        .unwrap_or(false);
                     let _verdict = verdict_of(&read_all(file));
-                    let state: String = db
-                        .query_row(
-                            "SELECT state FROM items ORDER BY id DESC LIMIT 1",
-                            [],
-                            |r| r.get(0),
-                        )
-                        .expect("row");
+                    // Read beside the held lock (the journal is in WAL mode).
+                    let state = if holds {
+                        journal_state(&journal)
+                    } else {
+                        "stored".to_owned()
+                    };
                     std::fs::write(&seen, &state).expect("seen");
                     kill_myself();
                 }
@@ -304,8 +342,8 @@ fn scan_once_more_and_release(env: &Env, store: &Store, bytes: &[u8]) {
 
 #[test]
 fn a_crash_after_the_scan_but_before_the_stored_commit_rolls_the_ingest_back() {
-    // Large enough that its sync takes longer than the scan thread's start:
-    // the scan holds the journal before `stored` can be committed.
+    // Large enough that its copy gives the child's locking thread time to
+    // take the journal once the `ingesting` row is there.
     let bytes = content(5, 48 << 20);
     for attempt in 1..=3 {
         let env = Env::new();
