@@ -829,7 +829,7 @@ impl Store {
         // Not during the copy: the disk then set the copy's pace (1 GB
         // copied in 1.8 s rather than 1.3 s, measured here under load), and
         // the scan the sync runs beside takes longer than the sync anyway.
-        start_writeback(&out, 0, 0);
+        start_writeback(&out);
         Ok(Some((sha, expected, out)))
     }
 
@@ -1142,18 +1142,13 @@ struct Copied {
     label: String,
 }
 
-/// Starts writing `len` bytes of `file` from `at` (`0, 0`: all of it) to
-/// disk without waiting, so that the `fdatasync` before the `stored` commit
-/// finds them written (and a batch's syncs wait for the disk once). Only a
-/// hint: a failure changes nothing.
-fn start_writeback(file: &OwnedFd, at: u64, len: u64) {
+/// Starts writing all of `file` to disk without waiting, so that the
+/// `fdatasync` before the `stored` commit finds it written (and a batch's
+/// syncs wait for the disk once). Only a hint: a failure changes nothing.
+fn start_writeback(file: &OwnedFd) {
     use std::os::fd::AsRawFd;
-    let (Ok(at), Ok(len)) = (i64::try_from(at), i64::try_from(len)) else {
-        return;
-    };
     // SAFETY: a plain system call on a file descriptor we own, no memory passed.
-    let r =
-        unsafe { libc::sync_file_range(file.as_raw_fd(), at, len, libc::SYNC_FILE_RANGE_WRITE) };
+    let r = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
     if r != 0 {
         tracing::debug!("sync_file_range: {}", std::io::Error::last_os_error());
     }

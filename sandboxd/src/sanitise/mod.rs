@@ -397,7 +397,7 @@ impl Sanitiser {
                     Err(e) => return Err(podman_error(id, "creating the converter", &e)),
                 };
                 if let Err(e) = self.start(main, &container).await {
-                    self.delete(main, &container).await;
+                    delete_converter(main, &container).await;
                     return Err(SanitiseError::Podman {
                         id,
                         message: format!("the converter did not start: {e}"),
@@ -421,7 +421,7 @@ impl Sanitiser {
                     .unwrap_or(Isolation::Hardened {
                         runtime: "unknown".into(),
                     });
-                self.delete(podman, &container).await;
+                delete_converter(podman, &container).await;
                 return Err(SanitiseError::TimedOut {
                     id,
                     limit,
@@ -429,7 +429,7 @@ impl Sanitiser {
                 });
             }
         };
-        self.delete(podman, &container).await;
+        delete_converter(podman, &container).await;
         let run = run?;
         // Said only when gVisor did not run it after all.
         let fallback = (run.isolation != Isolation::Gvisor)
@@ -476,7 +476,7 @@ impl Sanitiser {
             .await
             .map_err(|e| e.to_string())?;
         if let Err(e) = self.start(podman, &container).await {
-            self.delete(podman, &container).await;
+            delete_converter(podman, &container).await;
             return Err(format!("the converter did not start: {e}"));
         }
         Ok(container)
@@ -563,10 +563,6 @@ impl Sanitiser {
                 .unwrap_or_default(),
             log,
         })
-    }
-
-    async fn delete(&self, podman: &PodmanClient, container: &str) {
-        delete_converter(podman, container).await;
     }
 }
 
