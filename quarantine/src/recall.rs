@@ -801,20 +801,30 @@ impl Store {
                 n += self.finish_returns(&recall.sha256)?;
             }
         }
-        // A copy taken out just before a crash has its audit entry now.
-        for recall in self.recalls()? {
-            for copy in &recall.copies {
-                if let CopyStatus::Returned { into } = copy.status {
-                    let action = returned_action(into);
-                    let item_id = copy.item.to_string();
-                    let written = self
-                        .audit
-                        .contains_action(&item_id, &action)
-                        .map_err(StorageError::from)?;
-                    if !written {
-                        self.audit_return(&recall, copy, into)?;
-                    }
-                }
+        // A copy taken out just before a crash has its audit entry now (the
+        // log read once, and only when some copy was ever returned).
+        let recalls = self.recalls()?;
+        let returned = recalls.iter().flat_map(|r| {
+            r.copies.iter().filter_map(move |c| match c.status {
+                CopyStatus::Returned { into } => Some((r, c, into)),
+                _ => None,
+            })
+        });
+        let mut written: Option<HashSet<(String, String)>> = None;
+        for (recall, copy, into) in returned {
+            let written = match &mut written {
+                Some(w) => w,
+                None => written.insert(
+                    self.audit
+                        .entries()
+                        .map_err(StorageError::from)?
+                        .into_iter()
+                        .filter_map(|e| Some((e.item_id, e.action?)))
+                        .collect(),
+                ),
+            };
+            if !written.contains(&(copy.item.to_string(), returned_action(into))) {
+                self.audit_return(recall, copy, into)?;
             }
         }
         Ok(n)

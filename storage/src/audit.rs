@@ -588,14 +588,6 @@ impl AuditLog {
             .any(|e| e.item_id == item_id && e.action.is_none()))
     }
 
-    /// Whether an entry records `action` (see [`AuditEntry::action`]) for item `item_id`.
-    pub fn contains_action(&self, item_id: &str, action: &str) -> Result<bool, AuditError> {
-        Ok(self
-            .entries()?
-            .iter()
-            .any(|e| e.item_id == item_id && e.action.as_deref() == Some(action)))
-    }
-
     /// The hash of the last entry ([`GENESIS`] when empty): keep it elsewhere to
     /// detect a truncated log.
     pub fn head(&self) -> Result<String, AuditError> {
