@@ -9,6 +9,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use zion_sandboxd::sandbox::settle::CpuClock;
 use zion_tests::{TestEnv, TestImage};
 
 const DAEMON: &str = env!("CARGO_BIN_EXE_zion-sandboxd");
@@ -89,22 +90,15 @@ impl CpuCgroup {
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
     }
 
-    /// The CPU time charged so far.
+    /// The CPU time charged so far, read as the daemon's warm pool reads it.
     fn usage(&self) -> Duration {
-        match self {
-            CpuCgroup::V1 { cpuacct, .. } => {
-                let text = Self::read(&cpuacct.join("cpuacct.usage"));
-                Duration::from_nanos(text.trim().parse().expect("cpuacct.usage is a number"))
-            }
-            CpuCgroup::V2 { dir } => {
-                let text = Self::read(&dir.join("cpu.stat"));
-                let usec = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("usage_usec "))
-                    .expect("cpu.stat has usage_usec");
-                Duration::from_micros(usec.trim().parse().expect("usage_usec is a number"))
-            }
-        }
+        let clock = match self {
+            CpuCgroup::V1 { cpuacct, .. } => CpuClock::V1(cpuacct.join("cpuacct.usage")),
+            CpuCgroup::V2 { dir } => CpuClock::V2(dir.join("cpu.stat")),
+        };
+        clock
+            .read()
+            .unwrap_or_else(|| panic!("no CPU time in {clock:?}"))
     }
 
     /// The weight the kernel holds (`cpu.shares` or `cpu.weight`).
