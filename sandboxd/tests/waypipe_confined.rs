@@ -126,7 +126,16 @@ impl Targets {
 
 /// Accepts the hostile program's connection on `compositor`, gives it the
 /// probes and returns its pid and answers (`probe: ok …` / `probe: denied …`).
-async fn attack(compositor: &UnixListener, probes: &[String]) -> (u32, Vec<String>) {
+/// What `attack` learnt: the program's pid, its answers, and the
+/// connection, which keeps the program alive (it stays until the
+/// compositor's end closes) while the test looks at its process.
+struct Attacked {
+    pid: u32,
+    answers: Vec<String>,
+    _connection: (Lines, tokio::net::unix::OwnedWriteHalf),
+}
+
+async fn attack(compositor: &UnixListener, probes: &[String]) -> Attacked {
     let (stream, _) = tokio::time::timeout(TIMEOUT, compositor.accept())
         .await
         .expect("the program connects to the compositor's socket in time")
@@ -148,7 +157,11 @@ async fn attack(compositor: &UnixListener, probes: &[String]) -> (u32, Vec<Strin
     }
     write.write_all(b"end\n").await.expect("end");
     assert_eq!(next_line(&mut lines).await, "done");
-    (pid, answers)
+    Attacked {
+        pid,
+        answers,
+        _connection: (lines, write),
+    }
 }
 
 type Lines = tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>;
@@ -221,7 +234,7 @@ async fn an_exploited_waypipe_client_reaches_nothing_of_the_session_but_still_ma
         .kill_on_drop(true)
         .spawn()
         .expect("the hostile program");
-    let (_, answers) = attack(&compositor, &targets.probes).await;
+    let Attacked { answers, .. } = attack(&compositor, &targets.probes).await;
     let _ = unconfined.start_kill();
     let _ = unconfined.wait().await;
     eprintln!("unconfined:\n  {}", answers.join("\n  "));
@@ -251,7 +264,9 @@ async fn an_exploited_waypipe_client_reaches_nothing_of_the_session_but_still_ma
         .start_waypipe("sandbox-work-1", &session.waypipe, &session.wayland)
         .await
         .expect("the confined program makes its socket");
-    let (pid, answers) = attack(&compositor, &targets.probes).await;
+    // Held until the end: the program's process is looked at below.
+    let attacked = attack(&compositor, &targets.probes).await;
+    let (pid, answers) = (attacked.pid, &attacked.answers);
     eprintln!("confined (pid {pid}):\n  {}", answers.join("\n  "));
     let (tried, needed) = answers.split_at(answers.len() - 1);
     for answer in tried {
@@ -287,6 +302,7 @@ async fn an_exploited_waypipe_client_reaches_nothing_of_the_session_but_still_ma
         core.split_whitespace().nth(4) == Some("0"),
         "no core dumps: {core}"
     );
+    drop(attacked);
     gvisor.stop_waypipe("sandbox-work-1", &session.waypipe);
     let _ = std::io::stderr().flush();
 }
