@@ -4,7 +4,8 @@
 //! beside `cp` of the same files and the `yara` command line over them, in
 //! one run on one filesystem: one file of 1 GB, and 10,000 small files.
 //!
-//! Usage: bench-transfer [DIR] (default: a temporary folder under /var/tmp).
+//! Usage: bench-transfer [DIR] [--only big|small] (default: a temporary
+//! folder under /var/tmp, both parts).
 //! Needs zion-sandboxd and zion-scan-worker built beside it
 //! (`cargo build --release --bins`; `make bench` does).
 
@@ -158,8 +159,18 @@ fn mb_s(bytes: u64, d: Duration) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let base = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let only = match args.iter().position(|a| a == "--only") {
+        Some(i) => match args.get(i + 1).map(String::as_str) {
+            Some(part @ ("big" | "small")) => Some(part.to_owned()),
+            _ => bail!("--only takes `big` or `small`"),
+        },
+        None => None,
+    };
+    let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    let base = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
         .map_or_else(|| PathBuf::from("/var/tmp"), PathBuf::from);
     let work = tempfile::Builder::new()
         .prefix("zion-bench-transfer-")
@@ -184,20 +195,36 @@ fn main() -> anyhow::Result<()> {
         base.display()
     );
 
-    // One file of 1 GB.
+    if runs("big") {
+        big(&stage, &peers, &outbox, &shared, &rule_files)?;
+    }
+    if runs("small") {
+        small(&stage, &peers, &outbox, &shared, &rule_files)?;
+    }
+    Ok(())
+}
+
+/// One file of 1 GB.
+fn big(
+    stage: &Path,
+    peers: &Path,
+    outbox: &Path,
+    shared: &Path,
+    rule_files: &[PathBuf],
+) -> anyhow::Result<()> {
     let size = 1000 * MB;
     make_file(&stage.join("big.bin"), size, 1)?;
     make_file(&peers.join("big.bin"), size, 1)?;
     let start = Instant::now();
-    move_all(&stage, &outbox)?;
-    let zion = wait_for(&shared, 1, start, Duration::from_secs(600))?;
+    move_all(stage, outbox)?;
+    let zion = wait_for(shared, 1, start, Duration::from_secs(600))?;
     let cp = timed(
         Command::new("cp")
             .arg(peers.join("big.bin"))
             .arg(peers.join("big.copy")),
     )?;
     let mut yara = Command::new(YARA);
-    yara.args(&rule_files).arg(peers.join("big.bin"));
+    yara.args(rule_files).arg(peers.join("big.bin"));
     let scan = timed(&mut yara)?;
     println!(
         "  1 file of 1 GB:    Zion {:6.1} MB/s ({:.2} s)   cp {:6.1} MB/s ({:.2} s)   yara CLI scan alone {:6.1} MB/s   Zion/yara {:.2}   (Qubes qvm-copy: {QUBES})",
@@ -210,8 +237,17 @@ fn main() -> anyhow::Result<()> {
     );
     fs::remove_file(peers.join("big.bin"))?;
     fs::remove_file(peers.join("big.copy"))?;
+    Ok(())
+}
 
-    // 10,000 small files of 1-64 KB.
+/// 10,000 small files of 1-64 KB.
+fn small(
+    stage: &Path,
+    peers: &Path,
+    outbox: &Path,
+    shared: &Path,
+    rule_files: &[PathBuf],
+) -> anyhow::Result<()> {
     let small_in = peers.join("small");
     fs::create_dir_all(&small_in)?;
     let mut total = 0u64;
@@ -221,11 +257,11 @@ fn main() -> anyhow::Result<()> {
         make_file(&stage.join(format!("f{i:04}.dat")), size, i as u64 + 2)?;
         make_file(&small_in.join(format!("f{i:04}.dat")), size, i as u64 + 2)?;
     }
-    let before = fs::read_dir(&shared)?.count();
+    let before = fs::read_dir(shared)?.count();
     let start = Instant::now();
-    move_all(&stage, &outbox)?;
+    move_all(stage, outbox)?;
     let zion = wait_for(
-        &shared,
+        shared,
         before + SMALL_FILES,
         start,
         Duration::from_secs(600),
@@ -237,7 +273,7 @@ fn main() -> anyhow::Result<()> {
             .arg(peers.join("small.copy")),
     )?;
     let mut yara = Command::new(YARA);
-    yara.arg("-r").args(&rule_files).arg(&small_in);
+    yara.arg("-r").args(rule_files).arg(&small_in);
     let scan = timed(&mut yara)?;
     println!(
         "  {SMALL_FILES} small files ({:.1} MB): Zion {:6.0} files/s ({:.2} s; aim {SMALL_AIM:.0}: {})   cp {:6.0} files/s ({:.2} s)   yara CLI scan alone {:6.0} files/s   Zion/yara {:.2}",
