@@ -5,7 +5,8 @@
 //! one run on one filesystem: one file of 1 GB, and 10,000 small files.
 //!
 //! Usage: bench-transfer [DIR] [--only big|small] (default: a temporary
-//! folder under /var/tmp, both parts).
+//! folder under /var/tmp, both parts). The daemon's log goes to the file
+//! `$ZION_BENCH_LOG` names, at the level `$ZION_BENCH_RUST_LOG` sets.
 //! Needs zion-sandboxd and zion-scan-worker built beside it
 //! (`cargo build --release --bins`; `make bench` does).
 
@@ -76,7 +77,11 @@ impl Daemon {
             .env("XDG_RUNTIME_DIR", &runtime)
             .env("ZION_SCAN_WORKER", &worker)
             .env("ZION_RULES", rules)
-            .env("RUST_LOG", "warn,zion_sandboxd::quarantine=info")
+            .env(
+                "RUST_LOG",
+                std::env::var("ZION_BENCH_RUST_LOG")
+                    .unwrap_or_else(|_| "warn,zion_sandboxd::quarantine=info".into()),
+            )
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -92,8 +97,19 @@ impl Daemon {
                 _ => bail!("zion-sandboxd did not get its quarantine ready"),
             }
         }
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        // Keep draining its log so it never blocks on a full pipe; kept in
+        // the file $ZION_BENCH_LOG names, if it does.
+        let mut keep = match std::env::var_os("ZION_BENCH_LOG") {
+            Some(path) => Some(fs::File::create(&path).context("the daemon's log file")?),
+            None => None,
+        };
+        std::thread::spawn(move || {
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Some(file) = keep.as_mut() {
+                    let _ = writeln!(file, "{line}");
+                }
+            }
+        });
         Ok(Daemon(child))
     }
 }
