@@ -89,6 +89,22 @@ mod tests {
         assert!(err.contains("yarax") && err.contains("\"yara-x\""), "{err}");
     }
 
+    #[cfg(not(feature = "yara-x"))]
+    #[test]
+    fn compiling_for_yara_x_without_its_feature_says_how_to_build_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.yar"), "rule a { condition: true }\n").expect("rule");
+        let sources = crate::RuleSources::new(dir.path()).with_engine(Engine::YaraX);
+        let err = crate::CompiledRules::compile(&sources).expect_err("no YARA-X in this build");
+        let text = err.to_string();
+        assert!(
+            matches!(err, crate::RulesError::EngineUnavailable(_))
+                && text.contains("`yara-x` feature")
+                && text.contains("engine = \"yara\""),
+            "{text}"
+        );
+    }
+
     #[test]
     fn libyara_is_always_built_and_yara_x_with_its_feature() {
         assert!(Engine::Yara.unavailable().is_none());
