@@ -8,7 +8,8 @@
 //! Run it optimised, with the worker built beside it:
 //! `cargo build --release -p zion-scanner --bin zion-scan-worker &&
 //!  cargo run --release -p zion-bench --bin bench-scan -- [SIZE_MB] [--rounds N]
-//!  [--corpus DIR] [--worker PATH]`
+//!  [--corpus DIR] [--worker PATH] [--engine yara|yara-x]`
+//! `--engine yara-x` needs both built with `--features zion-scanner/yara-x`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use zion_quarantine::Verdict;
-use zion_scanner::{default_worker_exe, CompiledRules, RuleSources, Scanner, ScannerConfig};
+use zion_scanner::{
+    default_worker_exe, CompiledRules, Engine, RuleSources, Scanner, ScannerConfig,
+};
 
 const YARA: &str = "/usr/bin/yara";
 const YARAC: &str = "/usr/bin/yarac";
@@ -29,6 +32,7 @@ struct Args {
     rounds: usize,
     corpus: Option<PathBuf>,
     worker: PathBuf,
+    engine: Engine,
 }
 
 fn parse_args() -> Result<Args> {
@@ -37,6 +41,7 @@ fn parse_args() -> Result<Args> {
         rounds: 3,
         corpus: None,
         worker: default_worker_exe(),
+        engine: Engine::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -44,6 +49,13 @@ fn parse_args() -> Result<Args> {
             "--rounds" => args.rounds = it.next().context("--rounds N")?.parse()?,
             "--corpus" => args.corpus = Some(it.next().context("--corpus DIR")?.into()),
             "--worker" => args.worker = it.next().context("--worker PATH")?.into(),
+            "--engine" => {
+                args.engine = it
+                    .next()
+                    .context("--engine yara|yara-x")?
+                    .parse()
+                    .map_err(anyhow::Error::msg)?
+            }
             size => args.size_mb = size.parse().with_context(|| format!("bad size {size}"))?,
         }
     }
@@ -191,7 +203,8 @@ fn main() -> Result<()> {
     let sb = shared.join("yara-rules/signature-base");
     let sources = RuleSources::new(&default_dir)
         .with_user_dir(&rl)
-        .with_user_dir(&sb);
+        .with_user_dir(&sb)
+        .with_engine(args.engine);
     let start = Instant::now();
     let mut compiled = CompiledRules::compile(&sources)?;
     let zion_compile = start.elapsed();
@@ -216,18 +229,20 @@ fn main() -> Result<()> {
     }
 
     let mut config = ScannerConfig::new(&rules_file);
+    config.engine = args.engine;
     config.worker_exe = args.worker.clone();
     config.max_idle_workers = 2;
     let scanner = Scanner::new(config)?;
     let confinement = scanner.confinement();
 
     println!(
-        "bench-scan: {} files, {mb:.1} MB (corpus {}), {} rules from {} files, {} round(s)",
+        "bench-scan: {} files, {mb:.1} MB (corpus {}), {} rules from {} files, {} round(s), engine {}",
         files.len(),
         corpus.display(),
         compiled.rule_count,
         compiled.files.len(),
-        args.rounds
+        args.rounds,
+        args.engine
     );
     if let Some(c) = &confinement {
         println!(
@@ -236,7 +251,11 @@ fn main() -> Result<()> {
         );
     }
     println!(
-        "compile: Zion (libyara 4.5) {:.2} s, yarac 4.2.3 {:.2} s",
+        "compile: Zion ({}) {:.2} s, yarac 4.2.3 {:.2} s",
+        match args.engine {
+            Engine::Yara => "libyara 4.5",
+            Engine::YaraX => "YARA-X 1.22",
+        },
         zion_compile.as_secs_f64(),
         cli_compile.as_secs_f64()
     );

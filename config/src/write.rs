@@ -70,6 +70,7 @@ fn quarantine(out: &mut String, q: &Policy) {
     let _ = writeln!(out, "transfer_hold = \"{}\"", q.transfer_hold);
     let _ = writeln!(out, "quota = \"{}\"", q.quota);
     let _ = writeln!(out, "reserve = \"{}\"", q.reserve);
+    let _ = writeln!(out, "engine = \"{}\"", q.engine);
     if q.archives != crate::quarantine::Archives::default() {
         let a = &q.archives;
         let _ = writeln!(

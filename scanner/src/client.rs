@@ -20,6 +20,7 @@ use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
 
 use super::archive::ArchiveLimits;
 use super::confine::{Confinement, Limits};
+use super::engine::Engine;
 use super::protocol::{Channel, Outcome, ReadError, Reply, Request};
 use zion_quarantine::verdict::Verdict;
 
@@ -36,6 +37,8 @@ pub struct ScannerConfig {
     pub worker_exe: PathBuf,
     /// The compiled rules ([`super::CompiledRules::save`]).
     pub rules_file: PathBuf,
+    /// The engine that compiled them; the worker scans with the same.
+    pub engine: Engine,
     /// Wall-clock time one scan (or a worker's start) may take.
     pub timeout: Duration,
     /// CPU time one scan may use.
@@ -51,13 +54,14 @@ pub struct ScannerConfig {
 }
 
 impl ScannerConfig {
-    /// Defaults: the worker beside this executable, 30 s per scan, 20 CPU
-    /// seconds, 4 GiB of address space (the store's 2 GiB objects fit), 2 idle
-    /// workers.
+    /// Defaults: libyara, the worker beside this executable, 30 s per scan,
+    /// 20 CPU seconds, 4 GiB of address space (the store's 2 GiB objects
+    /// fit), 2 idle workers.
     pub fn new(rules_file: impl Into<PathBuf>) -> Self {
         ScannerConfig {
             worker_exe: default_worker_exe(),
             rules_file: rules_file.into(),
+            engine: Engine::default(),
             timeout: Duration::from_secs(30),
             cpu_limit: Duration::from_secs(20),
             mem_limit: 4 << 30,
@@ -324,6 +328,8 @@ impl Scanner {
         command
             .arg("--rules")
             .arg(&self.config.rules_file)
+            .arg("--engine")
+            .arg(self.config.engine.as_str())
             .arg("--cpu-limit")
             .arg(limits.cpu_seconds_per_scan.to_string())
             .arg("--cpu-lifetime")

@@ -130,12 +130,16 @@ pub enum ConfineError {
     /// The seccomp filter could not be built or installed.
     #[error("{0}")]
     Seccomp(#[from] seccomp::SeccompError),
+    /// The process has more than one thread (or its count could not be read).
+    #[error("the scan worker has {0} threads: seccomp and Landlock would confine only one")]
+    Threads(String),
 }
 
 /// Applies every restriction to the calling (single-threaded) process. A
 /// namespace the kernel will not make is reported, not fatal: the parent
 /// refuses such a worker and says why.
 pub fn confine(limits: &Limits) -> Result<Confinement, ConfineError> {
+    single_threaded()?;
     // First, while the process still has its capabilities (in its new user
     // namespace, or as root).
     let (namespaces, namespaces_error) = match namespace::enter() {
@@ -196,6 +200,25 @@ pub fn confine(limits: &Limits) -> Result<Confinement, ConfineError> {
         namespaces,
         namespaces_error,
     })
+}
+
+/// A seccomp filter and a Landlock domain bind the calling thread only: a
+/// thread an engine started while loading (YARA-X's timeout "heartbeat", a
+/// parallel compiler) would go on unconfined. The worker starts none, and
+/// refuses to serve if one exists.
+fn single_threaded() -> Result<(), ConfineError> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| ConfineError::Threads(format!("an unknown number of ({e})")))?;
+    let threads = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .map(str::trim)
+        .unwrap_or("an unknown number of");
+    if threads == "1" {
+        Ok(())
+    } else {
+        Err(ConfineError::Threads(threads.to_string()))
+    }
 }
 
 /// Moves the soft CPU limit so the next scan gets `per_scan` more seconds,

@@ -1,4 +1,4 @@
-//! The scanner: YARA rules compiled once (and again when a rule file
+//! The scanner: YARA rules (libyara's or YARA-X's, see [`Engine`]) compiled once (and again when a rule file
 //! changes), and objects scanned in `zion-scan-worker` processes confined by
 //! namespaces, rlimits, Landlock and a seccomp allow-list, one set of workers
 //! per source (a worker never scans two sources' objects). A worker that crashes, hangs or talks
@@ -13,6 +13,7 @@
 pub mod archive;
 mod client;
 pub mod confine;
+mod engine;
 mod namespace;
 mod protocol;
 mod rules;
@@ -22,11 +23,14 @@ pub mod selftest;
 mod watch;
 #[doc(hidden)] // for the zion-scan-worker binary only
 pub mod worker;
+#[cfg(feature = "yara-x")]
+mod yarax;
 
 pub use client::{
     default_worker_exe, Scanner, ScannerConfig, ScannerError, UNATTRIBUTED, WORKER_NAME,
 };
 pub use confine::{Confinement, LandlockEnforcement, Limits, Namespaces};
+pub use engine::Engine;
 pub use rules::{
     is_rule_file, load_compiled, rule_files, CompiledRules, RuleDiagnostic, RuleFolder,
     RuleSources, RulesError, DEFAULT_NAMESPACE,

@@ -1,6 +1,6 @@
 //! The rule set: which files are compiled (the default folder, then the user's
 //! folders, every `*.yar`/`*.yara` in sorted order), compiling them with
-//! libyara, and saving the result for the worker.
+//! libyara or YARA-X ([`Engine`]), and saving the result for the worker.
 
 use std::fmt;
 use std::fs::File;
@@ -9,20 +9,26 @@ use std::path::{Path, PathBuf};
 
 use yara::{CompileErrorLevel, Compiler};
 
+use super::engine::Engine;
+
 /// Namespace of the rules shipped with Zion.
 pub const DEFAULT_NAMESPACE: &str = "zion";
 
 /// External variables that LOKI/THOR-style rule sets (signature-base) expect.
 /// They are defined empty so such files compile; Zion does not fill them.
-const EXTERNAL_VARIABLES: [&str; 5] = ["filename", "filepath", "extension", "filetype", "owner"];
+pub(crate) const EXTERNAL_VARIABLES: [&str; 5] =
+    ["filename", "filepath", "extension", "filetype", "owner"];
 
-/// Where the rules come from: Zion's default folder and the user's folders.
+/// Where the rules come from (Zion's default folder and the user's folders)
+/// and which engine compiles them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSources {
     /// The default rules shipped in `session-files/rules/` (namespace `zion`).
     pub default_dir: PathBuf,
     /// The user's rule folders; each is one namespace, named after the folder.
     pub user_dirs: Vec<PathBuf>,
+    /// The engine that compiles them (and whose worker scans with them).
+    pub engine: Engine,
 }
 
 /// One rule folder resolved to its namespace and files.
@@ -73,6 +79,9 @@ pub enum RulesError {
     /// libyara failed outside of a rule file (memory, initialisation).
     #[error("libyara: {0}")]
     Yara(String),
+    /// The engine asked for is not in this build.
+    #[error("{0}")]
+    EngineUnavailable(String),
     /// The compiled rules could not be written.
     #[error("cannot save compiled rules to {}: {source}", path.display())]
     Save {
@@ -105,12 +114,19 @@ fn join(diagnostics: &[RuleDiagnostic]) -> String {
 }
 
 impl RuleSources {
-    /// Only the default rules.
+    /// Only the default rules, compiled by libyara.
     pub fn new(default_dir: impl Into<PathBuf>) -> Self {
         RuleSources {
             default_dir: default_dir.into(),
             user_dirs: Vec::new(),
+            engine: Engine::default(),
         }
+    }
+
+    /// Compiles with `engine`.
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
     }
 
     /// Adds a user rule folder.
@@ -199,16 +215,24 @@ pub fn is_rule_file(path: &Path) -> bool {
 
 /// A compiled rule set, ready to be saved for the worker.
 pub struct CompiledRules {
-    rules: yara::Rules,
+    rules: Compiled,
     /// The rule files it was compiled from, in order.
     pub files: Vec<PathBuf>,
     /// How many rules it holds (public and private).
     pub rule_count: usize,
 }
 
+/// The rules as one engine compiled them.
+enum Compiled {
+    Yara(yara::Rules),
+    #[cfg(feature = "yara-x")]
+    YaraX(Box<yara_x::Rules>),
+}
+
 impl fmt::Debug for CompiledRules {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompiledRules")
+            .field("engine", &self.engine())
             .field("files", &self.files.len())
             .field("rule_count", &self.rule_count)
             .finish()
@@ -216,10 +240,30 @@ impl fmt::Debug for CompiledRules {
 }
 
 impl CompiledRules {
-    /// Compiles every rule file of `sources`. Any error in any file fails the
-    /// whole compile, naming file and line: the caller keeps what it had.
+    /// Compiles every rule file of `sources` with its engine. Any error in
+    /// any file fails the whole compile, naming file and line: the caller
+    /// keeps what it had.
     pub fn compile(sources: &RuleSources) -> Result<Self, RulesError> {
         let folders = sources.folders()?;
+        match sources.engine {
+            Engine::Yara => Self::compile_libyara(&folders),
+            #[cfg(feature = "yara-x")]
+            Engine::YaraX => {
+                let (rules, files) = super::yarax::compile(&folders)?;
+                Ok(CompiledRules {
+                    rule_count: super::yarax::rule_count(&rules),
+                    rules: Compiled::YaraX(Box::new(rules)),
+                    files,
+                })
+            }
+            #[cfg(not(feature = "yara-x"))]
+            Engine::YaraX => Err(RulesError::EngineUnavailable(
+                Engine::YaraX.unavailable().unwrap_or_default(),
+            )),
+        }
+    }
+
+    fn compile_libyara(folders: &[RuleFolder]) -> Result<Self, RulesError> {
         let mut compiler = Compiler::new().map_err(|e| RulesError::Yara(e.to_string()))?;
         for name in EXTERNAL_VARIABLES {
             compiler
@@ -227,7 +271,7 @@ impl CompiledRules {
                 .map_err(|e| RulesError::Yara(e.to_string()))?;
         }
         let mut files = Vec::new();
-        for folder in &folders {
+        for folder in folders {
             for path in &folder.files {
                 let file = File::open(path).map_err(|source| RulesError::Read {
                     path: path.clone(),
@@ -264,10 +308,19 @@ impl CompiledRules {
         rules.set_flags(yara::ScanFlags::REPORT_RULES_MATCHING);
         let rule_count = rules.get_rules().len();
         Ok(CompiledRules {
-            rules,
+            rules: Compiled::Yara(rules),
             files,
             rule_count,
         })
+    }
+
+    /// The engine that compiled these rules.
+    pub fn engine(&self) -> Engine {
+        match self.rules {
+            Compiled::Yara(_) => Engine::Yara,
+            #[cfg(feature = "yara-x")]
+            Compiled::YaraX(_) => Engine::YaraX,
+        }
     }
 
     /// Saves the compiled rules to `path` atomically (written beside it,
@@ -282,10 +335,16 @@ impl CompiledRules {
         let tmp = PathBuf::from(tmp_name);
         let file = File::create(&tmp).map_err(save_err)?;
         let mut writer = BufWriter::new(file);
-        let result = self
-            .rules
-            .save_to_stream(&mut writer)
-            .map_err(|e| std::io::Error::other(e.to_string()))
+        let written = match &mut self.rules {
+            Compiled::Yara(rules) => rules
+                .save_to_stream(&mut writer)
+                .map_err(|e| std::io::Error::other(e.to_string())),
+            #[cfg(feature = "yara-x")]
+            Compiled::YaraX(rules) => {
+                super::yarax::serialize(rules).and_then(|bytes| writer.write_all(&bytes))
+            }
+        };
+        let result = written
             .and_then(|()| writer.flush())
             .and_then(|()| writer.get_ref().sync_all())
             .and_then(|()| std::fs::rename(&tmp, path));
@@ -301,13 +360,28 @@ impl CompiledRules {
         Ok(())
     }
 
-    /// The libyara rules, for scanning in this process (the worker).
-    pub fn yara_rules(&self) -> &yara::Rules {
-        &self.rules
+    /// The libyara rules, for scanning in this process (a benchmark), if
+    /// libyara compiled them.
+    pub fn yara_rules(&self) -> Option<&yara::Rules> {
+        match &self.rules {
+            Compiled::Yara(rules) => Some(rules),
+            #[cfg(feature = "yara-x")]
+            Compiled::YaraX(_) => None,
+        }
+    }
+
+    /// The YARA-X rules, for scanning in this process, if YARA-X compiled
+    /// them.
+    #[cfg(feature = "yara-x")]
+    pub fn yara_x_rules(&self) -> Option<&yara_x::Rules> {
+        match &self.rules {
+            Compiled::YaraX(rules) => Some(rules),
+            Compiled::Yara(_) => None,
+        }
     }
 }
 
-/// Loads compiled rules saved by [`CompiledRules::save`], set to report only
+/// Loads libyara rules saved by [`CompiledRules::save`], set to report only
 /// matching rules.
 pub fn load_compiled(path: &Path) -> Result<yara::Rules, RulesError> {
     let file = File::open(path).map_err(|source| RulesError::Read {

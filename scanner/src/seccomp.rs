@@ -13,6 +13,14 @@
 //!
 //! Objects arrive as descriptors over the inherited channel, so the worker
 //! needs no `socket`, `connect` or `open` at all.
+//!
+//! The same list serves YARA-X (`yarax.rs`). Its rules become machine code
+//! (wasmtime's JIT), its wasmtime instance is made and a first empty scan run
+//! while the worker loads, before this filter: traced over the corpus with
+//! the shared rule sets, a YARA-X worker then makes no call outside this list
+//! and maps nothing executable (`PROT_EXEC` stays refused; wasmtime's trap
+//! handlers were installed while loading, and `rt_sigreturn` was already
+//! here). Nothing was added for it.
 
 use std::collections::BTreeMap;
 

@@ -13,7 +13,8 @@ use rustix::net::{AddressFamily, SendFlags, SocketAddrUnix, SocketType};
 use super::confine::Confinement;
 
 /// Test-only: `attack` makes the worker, once confined, try what a compromised
-/// worker would (see [`attack`]) instead of serving.
+/// worker would (see [`attack`]) instead of serving; `exec-memory` makes it
+/// try to map memory it could run (see [`exec_memory`]).
 pub const SELFTEST_ENV: &str = "ZION_SCAN_WORKER_SELFTEST";
 /// Test-only: a listening Unix socket the attack tries to `connect()` to.
 pub const ATTACK_UNIX_ENV: &str = "ZION_SCAN_WORKER_ATTACK_UNIX";
@@ -31,8 +32,13 @@ struct Targets {
 
 /// Runs the attack when [`SELFTEST_ENV`] asks for it; returns false otherwise.
 pub fn run_if_asked(confinement: &Confinement) -> bool {
-    if std::env::var(SELFTEST_ENV).as_deref() != Ok("attack") {
-        return false;
+    match std::env::var(SELFTEST_ENV).as_deref() {
+        Ok("attack") => {}
+        Ok("exec-memory") => {
+            exec_memory(confinement);
+            return true;
+        }
+        _ => return false,
     }
     let targets = Targets {
         unix: std::env::var_os(ATTACK_UNIX_ENV).map(PathBuf::from),
@@ -106,4 +112,71 @@ fn attack(confinement: &Confinement, targets: &Targets) {
         .raw_os_error()
         .map_or(rustix::io::Errno::IO, rustix::io::Errno::from_raw_os_error);
     report("execve", Err(errno));
+}
+
+/// What shellcode needs and a JIT has: memory it can run. YARA-X's rules are
+/// machine code made by wasmtime before the worker confines itself; after,
+/// `mmap` and `mprotect` with `PROT_EXEC` are off its allow-list, so each try
+/// kills the worker (`SIGSYS`). Reports `{"attempt": "trying", "call"}` before
+/// each call and its result after, should it return.
+fn exec_memory(confinement: &Confinement) {
+    let confinement_line = serde_json::json!({ "confinement": confinement });
+    println!("{confinement_line}");
+    let trying = |call: &str| {
+        let line = serde_json::json!({ "attempt": "trying", "call": call });
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    let page = 4096;
+    // A writable page first (allowed), to turn executable below.
+    // SAFETY: an anonymous private mapping; no memory is touched.
+    let rw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    let mapped = rw != libc::MAP_FAILED;
+    report(
+        "mmap_rw",
+        if mapped {
+            Ok(())
+        } else {
+            Err(rustix::io::Errno::NOMEM)
+        },
+    );
+    if mapped {
+        trying("mprotect_exec");
+        // SAFETY: `rw` is the page mapped above.
+        let rc = unsafe { libc::mprotect(rw, page, libc::PROT_READ | libc::PROT_EXEC) };
+        report("mprotect_exec", errno_of(rc == 0));
+    }
+    trying("mmap_exec");
+    // SAFETY: an anonymous private mapping; no memory is touched.
+    let rx = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    report("mmap_exec", errno_of(rx != libc::MAP_FAILED));
+}
+
+fn errno_of(ok: bool) -> Result<(), rustix::io::Errno> {
+    if ok {
+        Ok(())
+    } else {
+        Err(rustix::io::Errno::from_raw_os_error(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ))
+    }
 }

@@ -1,5 +1,6 @@
 //! The scan worker's side (run by the `zion-scan-worker` binary): load the
-//! compiled rules, confine, then scan each descriptor the parent sends and
+//! compiled rules (libyara's, or YARA-X's, compiled to machine code and given
+//! a scanner here), confine, then scan each descriptor the parent sends and
 //! answer with the matches.
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use yara::{CallbackMsg, CallbackReturn, MetadataValue};
 
 use super::archive::{self, ArchiveLimits, MemberScanner};
 use super::confine::{self, Limits};
+use super::engine::Engine;
 use super::protocol::{Channel, Outcome, Reply, Request};
 use super::rules::load_compiled;
 use zion_quarantine::verdict::RuleMatch;
@@ -28,9 +30,12 @@ pub const SELFTEST_HANG_ENV: &str = "ZION_SCAN_WORKER_SELFTEST_HANG";
 pub struct WorkerOptions {
     /// The compiled rules to load.
     pub rules_file: PathBuf,
+    /// The engine that compiled them and scans.
+    pub engine: Engine,
     /// The limits to confine to.
     pub limits: Limits,
-    /// libyara's own per-scan timeout, in seconds.
+    /// libyara's own per-scan timeout, in seconds (YARA-X has none in the
+    /// worker: see `yarax.rs`).
     pub scan_timeout_secs: i32,
     /// What an archive may unpack to before it is refused as a bomb.
     pub archive: ArchiveLimits,
@@ -50,17 +55,60 @@ pub enum WorkerError {
     Startup(String),
 }
 
+/// What the worker scans with: one engine's loaded rules.
+pub(crate) trait ScanEngine {
+    /// Rules loaded.
+    fn rule_count(&self) -> usize;
+    /// The rules that match the object.
+    fn scan_file(&mut self, file: &File) -> Result<Vec<RuleMatch>, String>;
+    /// The rules that match an archive member.
+    fn scan_mem(&mut self, data: &[u8]) -> Result<Vec<RuleMatch>, String>;
+}
+
 /// Serves scan requests on `channel` until the parent closes it.
 pub fn serve(options: &WorkerOptions, channel: OwnedFd) -> Result<(), WorkerError> {
     let mut channel = Channel::new(channel);
+    // Rules first: the file is read before Landlock shuts every path.
+    match options.engine {
+        Engine::Yara => {
+            let rules = match load_compiled(&options.rules_file) {
+                Ok(rules) => rules,
+                Err(e) => return fail(&mut channel, e.to_string()),
+            };
+            let mut engine = LibYara {
+                rules: &rules,
+                timeout_secs: options.scan_timeout_secs,
+            };
+            serve_with(options, channel, &mut engine)
+        }
+        // Loading compiles the rules' WebAssembly to machine code, and the
+        // scanner's wasmtime instance is made here too: both before the
+        // confinement, which allows no executable mapping (`yarax.rs`).
+        #[cfg(feature = "yara-x")]
+        Engine::YaraX => {
+            let rules = match super::yarax::load(&options.rules_file) {
+                Ok(rules) => rules,
+                Err(e) => return fail(&mut channel, e.to_string()),
+            };
+            let mut engine = super::yarax::XScanner::new(&rules);
+            serve_with(options, channel, &mut engine)
+        }
+        #[cfg(not(feature = "yara-x"))]
+        Engine::YaraX => fail(
+            &mut channel,
+            Engine::YaraX.unavailable().unwrap_or_default(),
+        ),
+    }
+}
+
+/// Confines the process, then serves with `engine`'s rules.
+fn serve_with(
+    options: &WorkerOptions,
+    mut channel: Channel,
+    engine: &mut dyn ScanEngine,
+) -> Result<(), WorkerError> {
     let selftest_open = std::env::var_os(SELFTEST_OPEN_ENV);
     let mut hang = std::env::var(SELFTEST_HANG_ENV).ok();
-
-    // Rules first: the file is read before Landlock shuts every path.
-    let rules = match load_compiled(&options.rules_file) {
-        Ok(rules) => rules,
-        Err(e) => return fail(&mut channel, e.to_string()),
-    };
     let confinement = match confine::confine(&options.limits) {
         Ok(c) => c,
         Err(e) => return fail(&mut channel, e.to_string()),
@@ -90,7 +138,7 @@ pub fn serve(options: &WorkerOptions, channel: OwnedFd) -> Result<(), WorkerErro
     if super::selftest::run_if_asked(&confinement) {
         return Ok(());
     }
-    let rule_count = rules.get_rules().len();
+    let rule_count = engine.rule_count();
     channel.send_json(&Reply::Ready {
         confinement,
         rules: rule_count,
@@ -109,7 +157,7 @@ pub fn serve(options: &WorkerOptions, channel: OwnedFd) -> Result<(), WorkerErro
             selftest_hang(&mode);
         }
         let outcome = match channel.take_fd() {
-            Some(fd) => scan(&rules, fd, options.scan_timeout_secs, options.archive),
+            Some(fd) => scan(engine, fd, options.archive),
             None => Outcome::Error("the request carried no file".into()),
         };
         // After the scan, check the budget again: a long scan may have used it.
@@ -136,22 +184,13 @@ fn fail(channel: &mut Channel, reason: String) -> Result<(), WorkerError> {
 /// Scans the object, then every member if it is an archive. A match
 /// anywhere makes it infected; else a member that could not be scanned makes
 /// it unscannable; else it is clean.
-fn scan(rules: &yara::Rules, fd: OwnedFd, timeout_secs: i32, limits: ArchiveLimits) -> Outcome {
+fn scan(engine: &mut dyn ScanEngine, fd: OwnedFd, limits: ArchiveLimits) -> Outcome {
     let file = File::from(fd);
-    let mut matches = Vec::new();
-    let result = rules.scan_fd_callback(&file, timeout_secs, |message| {
-        if let CallbackMsg::RuleMatching(rule) = message {
-            matches.push(rule_match(&rule));
-        }
-        CallbackReturn::Continue
-    });
-    if let Err(e) = result {
-        return Outcome::Error(format!("libyara: {e}"));
-    }
-    let mut members = Members {
-        rules,
-        timeout_secs,
+    let mut matches = match engine.scan_file(&file) {
+        Ok(matches) => matches,
+        Err(e) => return Outcome::Error(e),
     };
+    let mut members = Members(engine);
     let found = match archive::walk(&file, limits, &mut members) {
         Ok(found) => found,
         Err(reason) => return Outcome::Error(reason),
@@ -163,14 +202,40 @@ fn scan(rules: &yara::Rules, fd: OwnedFd, timeout_secs: i32, limits: ArchiveLimi
     }
 }
 
-/// Archive members, scanned from memory with the same rules.
-struct Members<'r> {
+/// Archive members, scanned from memory by the same engine and rules.
+struct Members<'e>(&'e mut dyn ScanEngine);
+
+impl MemberScanner for Members<'_> {
+    fn scan(&mut self, data: &[u8]) -> Result<Vec<RuleMatch>, String> {
+        self.0.scan_mem(data)
+    }
+}
+
+/// libyara's rules, with its own per-scan timeout.
+struct LibYara<'r> {
     rules: &'r yara::Rules,
     timeout_secs: i32,
 }
 
-impl MemberScanner for Members<'_> {
-    fn scan(&mut self, data: &[u8]) -> Result<Vec<RuleMatch>, String> {
+impl ScanEngine for LibYara<'_> {
+    fn rule_count(&self) -> usize {
+        self.rules.get_rules().len()
+    }
+
+    fn scan_file(&mut self, file: &File) -> Result<Vec<RuleMatch>, String> {
+        let mut matches = Vec::new();
+        self.rules
+            .scan_fd_callback(file, self.timeout_secs, |message| {
+                if let CallbackMsg::RuleMatching(rule) = message {
+                    matches.push(rule_match(&rule));
+                }
+                CallbackReturn::Continue
+            })
+            .map_err(|e| format!("libyara: {e}"))?;
+        Ok(matches)
+    }
+
+    fn scan_mem(&mut self, data: &[u8]) -> Result<Vec<RuleMatch>, String> {
         let mut matches = Vec::new();
         self.rules
             .scan_mem_callback(data, self.timeout_secs, |message| {

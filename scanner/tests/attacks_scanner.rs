@@ -3,15 +3,18 @@
 //! makes a Unix socket and connects to a listening one (the session bus, say),
 //! sends a UDP datagram on loopback, opens a readable file and runs
 //! `/bin/true`. Every attempt must fail, and nothing may reach the listeners.
+//! The same for the YARA-X worker (with the `yara-x` feature), whose rules
+//! are machine code from wasmtime's JIT.
 
 #[path = "scanner_support.rs"]
 mod scanner_support;
 
 use std::io::ErrorKind;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use scanner_support::{RulesEnv, WORKER};
+use scanner_support::RulesEnv;
+use zion_scanner::Engine;
 
 const EPERM: i64 = 1;
 
@@ -24,7 +27,17 @@ struct Attempt {
 
 #[test]
 fn compromised_worker_cannot_reach_sockets_files_or_programs() {
-    let env = RulesEnv::new();
+    cannot_reach_sockets_files_or_programs(Engine::Yara);
+}
+
+#[cfg(feature = "yara-x")]
+#[test]
+fn compromised_yara_x_worker_cannot_reach_sockets_files_or_programs() {
+    cannot_reach_sockets_files_or_programs(Engine::YaraX);
+}
+
+fn cannot_reach_sockets_files_or_programs(engine: Engine) {
+    let env = RulesEnv::with_engine(engine);
     // What a real session has: a listening Unix socket (the bus, Podman's
     // socket) and a service on loopback UDP.
     let socket_path = env.dir.path().join("bus.sock");
@@ -37,9 +50,8 @@ fn compromised_worker_cannot_reach_sockets_files_or_programs() {
 
     // The worker's stdin is its channel to the parent, as in production.
     let (parent_end, worker_end) = UnixStream::pair().expect("socketpair");
-    let output = Command::new(WORKER)
-        .arg("--rules")
-        .arg(&env.rules_file)
+    let output = env
+        .worker()
         .env("ZION_SCAN_WORKER_SELFTEST", "attack")
         .env("ZION_SCAN_WORKER_ATTACK_UNIX", &socket_path)
         .env(
@@ -107,7 +119,7 @@ fn compromised_worker_cannot_reach_sockets_files_or_programs() {
     }
     assert!(
         breaches.is_empty(),
-        "a compromised worker got through:\n  {}\nconfinement: {confinement}",
+        "a compromised {engine} worker got through:\n  {}\nconfinement: {confinement}",
         breaches.join("\n  ")
     );
     assert!(output.status.success(), "worker: {:?}", output.status);

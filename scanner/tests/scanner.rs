@@ -6,60 +6,12 @@
 #[path = "scanner_support.rs"]
 mod scanner_support;
 
-use std::os::fd::OwnedFd;
-use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rustix::fs::{openat, Mode, OFlags, CWD};
-use scanner_support::{corpus, eicar, shared_rules_dir, RulesEnv};
+use scanner_support::{corpus, eicar, regular_files, scan_relative, shared_rules_dir, RulesEnv};
 use zion_quarantine::Verdict;
 use zion_scanner::{CompiledRules, RuleSources, RuleWatcher, RulesError, RulesEvent, Scanner};
-
-/// Every regular file under `root` (not following symlinks), relative.
-fn regular_files(root: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue; // beyond PATH_MAX: handled apart
-        };
-        for entry in entries {
-            let entry = entry.expect("dir entry");
-            let kind = entry.file_type().expect("file type");
-            if kind.is_dir() {
-                pending.push(entry.path());
-            } else if kind.is_file() {
-                let path = entry.path();
-                files.push(path.strip_prefix(root).expect("under root").to_path_buf());
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-/// Opens `relative` under `root` one component at a time, so paths longer
-/// than PATH_MAX can be opened.
-fn open_beneath(root: &Path, relative: &Path) -> OwnedFd {
-    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut dir = openat(CWD, root, dir_flags, Mode::empty()).expect("open corpus root");
-    let parts: Vec<Component<'_>> = relative.components().collect();
-    let (last, parents) = parts.split_last().expect("non-empty path");
-    for part in parents {
-        dir = openat(&dir, part.as_os_str(), dir_flags, Mode::empty()).expect("open component");
-    }
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    openat(&dir, last.as_os_str(), flags, Mode::empty()).expect("open file")
-}
-
-fn scan_relative(scanner: &Scanner, root: &Path, relative: &Path) -> Verdict {
-    if root.join(relative).as_os_str().len() >= 4096 {
-        scanner.scan_file(&open_beneath(root, relative))
-    } else {
-        scanner.scan(&root.join(relative))
-    }
-}
 
 #[test]
 fn eicar_and_its_variants_are_infected_and_the_rest_of_the_corpus_is_clean() {

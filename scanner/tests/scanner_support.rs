@@ -1,17 +1,22 @@
 //! Shared set-up for the scanner tests: the corpus from
 //! `shared/data/make-corpus.sh` (made once per test binary), rule folders and
-//! compiled rules in temporary directories, and scanners over the real worker.
+//! compiled rules in temporary directories (for either engine), and scanners
+//! over the real worker.
 #![allow(dead_code, clippy::new_without_default)]
 
 use std::ffi::OsString;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use rustix::fs::{openat, Mode, OFlags, CWD};
 use tempfile::TempDir;
-use zion_scanner::{CompiledRules, RuleSources, Scanner, ScannerConfig};
+use zion_quarantine::Verdict;
+use zion_scanner::{CompiledRules, Engine, RuleSources, Scanner, ScannerConfig};
 
 /// The worker binary Cargo built for these tests.
 pub const WORKER: &str = env!("CARGO_BIN_EXE_zion-scan-worker");
@@ -31,6 +36,58 @@ pub fn default_rules_dir() -> PathBuf {
 /// The shared rule sets (`shared/data/yara-rules`, found by the harness).
 pub fn shared_rules_dir() -> PathBuf {
     zion_tests::shared_data().join("yara-rules")
+}
+
+/// The engines this build has: libyara, and YARA-X with the `yara-x` feature.
+pub fn engines() -> Vec<Engine> {
+    Engine::ALL.into_iter().filter(|e| e.is_built()).collect()
+}
+
+/// Every regular file under `root` (not following symlinks), relative.
+pub fn regular_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue; // beyond PATH_MAX: handled apart
+        };
+        for entry in entries {
+            let entry = entry.expect("dir entry");
+            let kind = entry.file_type().expect("file type");
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                let path = entry.path();
+                files.push(path.strip_prefix(root).expect("under root").to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Opens `relative` under `root` one component at a time, so paths longer
+/// than PATH_MAX can be opened.
+pub fn open_beneath(root: &Path, relative: &Path) -> OwnedFd {
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = openat(CWD, root, dir_flags, Mode::empty()).expect("open corpus root");
+    let parts: Vec<Component<'_>> = relative.components().collect();
+    let (last, parents) = parts.split_last().expect("non-empty path");
+    for part in parents {
+        dir = openat(&dir, part.as_os_str(), dir_flags, Mode::empty()).expect("open component");
+    }
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    openat(&dir, last.as_os_str(), flags, Mode::empty()).expect("open file")
+}
+
+/// Scans `relative` under `root`, through a descriptor when the path is too
+/// long to open.
+pub fn scan_relative(scanner: &Scanner, root: &Path, relative: &Path) -> Verdict {
+    if root.join(relative).as_os_str().len() >= 4096 {
+        scanner.scan_file(&open_beneath(root, relative))
+    } else {
+        scanner.scan(&root.join(relative))
+    }
 }
 
 /// The corpus generator (`shared/data/make-corpus.sh`, found by the harness).
@@ -87,11 +144,18 @@ pub struct RulesEnv {
     pub default_dir: PathBuf,
     pub user_dir: PathBuf,
     pub rules_file: PathBuf,
+    /// The engine that compiles the rules and scans.
+    pub engine: Engine,
 }
 
 impl RulesEnv {
-    /// Copies Zion's default rules, compiles and saves them.
+    /// Copies Zion's default rules, compiles and saves them with libyara.
     pub fn new() -> RulesEnv {
+        RulesEnv::with_engine(Engine::Yara)
+    }
+
+    /// Copies Zion's default rules, compiles and saves them with `engine`.
+    pub fn with_engine(engine: Engine) -> RulesEnv {
         let dir = tempfile::tempdir().expect("tempdir");
         let default_dir = dir.path().join("default");
         let user_dir = dir.path().join("mine");
@@ -107,13 +171,16 @@ impl RulesEnv {
             default_dir,
             user_dir,
             rules_file,
+            engine,
         };
         env.compile().save(&env.rules_file).expect("save rules");
         env
     }
 
     pub fn sources(&self) -> RuleSources {
-        RuleSources::new(&self.default_dir).with_user_dir(&self.user_dir)
+        RuleSources::new(&self.default_dir)
+            .with_user_dir(&self.user_dir)
+            .with_engine(self.engine)
     }
 
     pub fn compile(&self) -> CompiledRules {
@@ -122,6 +189,7 @@ impl RulesEnv {
 
     pub fn config(&self) -> ScannerConfig {
         let mut config = ScannerConfig::new(&self.rules_file);
+        config.engine = self.engine;
         config.worker_exe = PathBuf::from(WORKER);
         config.timeout = Duration::from_secs(20);
         config.cpu_limit = Duration::from_secs(10);
@@ -131,6 +199,17 @@ impl RulesEnv {
 
     pub fn scanner(&self) -> Scanner {
         Scanner::new(self.config()).expect("scanner starts")
+    }
+
+    /// The worker binary run by hand, with these rules and this engine.
+    pub fn worker(&self) -> Command {
+        let mut command = Command::new(WORKER);
+        command
+            .arg("--rules")
+            .arg(&self.rules_file)
+            .arg("--engine")
+            .arg(self.engine.as_str());
+        command
     }
 
     /// Writes a file with `bytes` to scan.

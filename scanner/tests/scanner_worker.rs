@@ -1,30 +1,42 @@
-//! The confined worker: it opens nothing it was not given, is refused when
-//! any layer of its confinement is missing, serves one source only, and a worker
-//! that is killed, hangs, burns CPU or talks garbage gives an error, never
-//! clean; the next scan gets a fresh worker.
+//! The confined worker: it opens nothing it was not given and maps no memory
+//! it could run (with either engine: YARA-X's machine code is made before it
+//! confines itself), is refused when any layer of its confinement is missing,
+//! serves one source only, and a worker that is killed, hangs, burns CPU or
+//! talks garbage gives an error, never clean; the next scan gets a fresh
+//! worker.
 
 #[path = "scanner_support.rs"]
 mod scanner_support;
 
-use std::process::{Command, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use scanner_support::{eicar, RulesEnv, WORKER};
 use zion_quarantine::Verdict;
-use zion_scanner::{LandlockEnforcement, Scanner};
+use zion_scanner::{Engine, LandlockEnforcement, Scanner};
 
 const EPERM: i64 = 1;
 
 #[test]
 fn confined_worker_cannot_open_a_file_it_was_not_given() {
-    let env = RulesEnv::new();
+    cannot_open_a_file_it_was_not_given(Engine::Yara);
+}
+
+#[cfg(feature = "yara-x")]
+#[test]
+fn confined_yara_x_worker_cannot_open_a_file_it_was_not_given() {
+    cannot_open_a_file_it_was_not_given(Engine::YaraX);
+}
+
+fn cannot_open_a_file_it_was_not_given(engine: Engine) {
+    let env = RulesEnv::with_engine(engine);
     let target = env.sample("secret.txt", b"not for the worker\n");
     // Readable without the confinement: the denial below is the worker's
     // (seccomp answers EPERM before Landlock or the empty mount namespace).
     std::fs::read(&target).expect("the test can read the file");
-    let output = Command::new(WORKER)
-        .arg("--rules")
-        .arg(&env.rules_file)
+    let output = env
+        .worker()
         .env("ZION_SCAN_WORKER_SELFTEST_OPEN", &target)
         .stdin(Stdio::null())
         .output()
@@ -41,9 +53,8 @@ fn confined_worker_cannot_open_a_file_it_was_not_given() {
     assert_eq!(report["confinement"]["no_new_privs"], true, "{report}");
 
     // /etc is just as closed.
-    let output = Command::new(WORKER)
-        .arg("--rules")
-        .arg(&env.rules_file)
+    let output = env
+        .worker()
         .env("ZION_SCAN_WORKER_SELFTEST_OPEN", "/etc/hostname")
         .stdin(Stdio::null())
         .output()
@@ -54,7 +65,17 @@ fn confined_worker_cannot_open_a_file_it_was_not_given() {
 
 #[test]
 fn scanner_reports_the_confinement_the_kernel_enforces() {
-    let env = RulesEnv::new();
+    reports_the_confinement_the_kernel_enforces(Engine::Yara);
+}
+
+#[cfg(feature = "yara-x")]
+#[test]
+fn yara_x_scanner_reports_the_confinement_the_kernel_enforces() {
+    reports_the_confinement_the_kernel_enforces(Engine::YaraX);
+}
+
+fn reports_the_confinement_the_kernel_enforces(engine: Engine) {
+    let env = RulesEnv::with_engine(engine);
     let scanner = env.scanner();
     let confinement = scanner.confinement().expect("worker reported");
     eprintln!("worker confinement: {confinement:?}");
@@ -75,6 +96,61 @@ fn scanner_reports_the_confinement_the_kernel_enforces() {
         scanner.scan(&env.sample("eicar.com", &eicar())),
         Verdict::Infected { .. }
     ));
+}
+
+#[test]
+fn confined_worker_cannot_map_memory_it_could_run() {
+    cannot_map_memory_it_could_run(Engine::Yara);
+}
+
+#[cfg(feature = "yara-x")]
+#[test]
+fn confined_yara_x_worker_cannot_map_memory_it_could_run() {
+    cannot_map_memory_it_could_run(Engine::YaraX);
+}
+
+/// Shellcode needs memory it can run, and the YARA-X worker holds a JIT's
+/// machine code: once confined, neither engine's worker may make more. The
+/// worker maps a writable page (allowed), then tries to make it executable:
+/// seccomp kills it on the spot, before the call returns.
+fn cannot_map_memory_it_could_run(engine: Engine) {
+    let env = RulesEnv::with_engine(engine);
+    let output = env
+        .worker()
+        .env("ZION_SCAN_WORKER_SELFTEST", "exec-memory")
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run worker");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("report lines are JSON"))
+        .collect();
+    let confinement = &lines.first().expect("the confinement line")["confinement"];
+    assert_eq!(confinement["seccomp"], true, "{engine}: {stdout}");
+    let attempt = |name: &str| lines.iter().find(|l| l["attempt"] == name);
+    assert_eq!(
+        attempt("mmap_rw").map(|l| l["ok"].clone()),
+        Some(serde_json::Value::Bool(true)),
+        "{engine}: plain memory is still allowed: {stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["attempt"] == "trying" && l["call"] == "mprotect_exec"),
+        "{engine}: it got to the attempt: {stdout}"
+    );
+    assert!(
+        attempt("mprotect_exec").is_none() && attempt("mmap_exec").is_none(),
+        "{engine}: an executable mapping returned instead of killing the worker: {stdout}"
+    );
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGSYS),
+        "{engine}: killed by seccomp: {:?}\n{stdout}",
+        output.status
+    );
 }
 
 #[test]

@@ -2,7 +2,8 @@
 # The dependency cuts of issue 14, checked on the lock file as cargo resolves
 # each binary's crate on its own (normal dependencies, no dev ones):
 # - only zion-panel links a GUI (iced);
-# - only the scanner and the daemon that runs it link libyara;
+# - only the scanner and the daemon that runs it link libyara (or YARA-X,
+#   with the `yara-x` feature);
 # - the compositor links neither Podman's client nor the profiles' daemon code;
 # - zionctl and the panel reach the daemons through zion-bus, not by linking them.
 # Exits non-zero naming every cut that does not hold.
@@ -22,11 +23,20 @@ forbid() { # package, crate it must not link, why
     fi
 }
 
+# YARA-X is an optional feature: looked for with every feature on.
+forbid_any_features() { # package, crate it must not link, why
+    if "$CARGO" tree --offline -p "$1" -e normal --all-features --prefix none --format '{p}' | awk '{print $1}' | grep -qx "$2"; then
+        echo "dependency cut broken: $1 links $2 ($3) with some feature; see: cargo tree -p $1 -e normal --all-features -i $2" >&2
+        failed=1
+    fi
+}
+
 for bin in zion-compositor zion-sandboxd zionctl zion-scanner zion-session; do
     forbid "$bin" iced "only zion-panel has a GUI"
 done
 for bin in zion-compositor zionctl zion-panel zion-session; do
     forbid "$bin" yara-sys "only the scanner links libyara"
+    forbid_any_features "$bin" yara-x "only the scanner links YARA-X"
 done
 for crate in podman-api zion-profiles zion-sandboxd; do
     forbid zion-compositor "$crate" "the compositor reads zion-config, not the daemon's code"
@@ -40,4 +50,4 @@ forbid zion-panel zion-profiles "the panel reads zion-config"
 if [ "$failed" -ne 0 ]; then
     exit 1
 fi
-echo "dependency cuts hold: only zion-panel links iced, only the scanner links libyara, the compositor links no Podman client, zionctl and the panel link no daemon"
+echo "dependency cuts hold: only zion-panel links iced, only the scanner links libyara and YARA-X, the compositor links no Podman client, zionctl and the panel link no daemon"

@@ -176,7 +176,10 @@ fn main() -> Result<()> {
         println!("    refused by YARA-X: {}: {first}", path.display());
     }
 
-    let (libyara_time, libyara_verdicts) = scan_libyara(compiled.yara_rules(), &files)?;
+    let libyara = compiled
+        .yara_rules()
+        .context("the scanner compiled with libyara")?;
+    let (libyara_time, libyara_verdicts) = scan_libyara(libyara, &files)?;
     let (x_time, x_verdicts) = scan_yara_x(&x_rules, &files)?;
     let cli_start = Instant::now();
     let rule_args = rule_files(&dirs)?;

@@ -162,10 +162,12 @@ pub async fn start(
     let store = Arc::new(store);
     let (args2, paths2, store2) = (args.clone(), paths.clone(), store.clone());
     let archives = config.quarantine.archives;
-    let scanning =
-        tokio::task::spawn_blocking(move || scanning::start(&args2, &paths2, store2, archives))
-            .await
-            .context("setting up the scanner")??;
+    let engine = config.quarantine.engine;
+    let scanning = tokio::task::spawn_blocking(move || {
+        scanning::start(&args2, &paths2, store2, archives, engine)
+    })
+    .await
+    .context("setting up the scanner")??;
 
     // Each copy is scanned while ingest makes it durable (issue 17, item
     // 5); its verdict arrives with the item. Larger ones, and any whose

@@ -1,16 +1,18 @@
 //! The scanner the pipeline calls: zion-scanner's YARA rules, compiled at
-//! start and again when a rule file changes, scanned in confined
-//! `zion-scan-worker` processes. A recompile rescans what the quarantine holds.
+//! start and again when a rule file changes by the engine `[quarantine]
+//! engine` names (libyara or YARA-X), scanned in confined `zion-scan-worker`
+//! processes. A recompile rescans what the quarantine holds.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use zion_config::quarantine::Archives;
+use zion_config::quarantine::{Archives, ScanEngine};
 use zion_quarantine::{StateKind, Store};
 use zion_scanner::archive::ArchiveLimits;
 use zion_scanner::{
-    default_worker_exe, CompiledRules, RuleSources, RuleWatcher, RulesEvent, Scanner, ScannerConfig,
+    default_worker_exe, CompiledRules, Engine, RuleSources, RuleWatcher, RulesEvent, Scanner,
+    ScannerConfig,
 };
 
 use super::service::ScanFn;
@@ -59,22 +61,26 @@ pub fn start(
     paths: &SessionPaths,
     store: Arc<Store>,
     archives: Archives,
+    engine: ScanEngine,
 ) -> anyhow::Result<Scanning> {
-    let mut sources = RuleSources::new(default_rules(args));
+    let engine = scan_engine(engine);
+    let mut sources = RuleSources::new(default_rules(args)).with_engine(engine);
     if let Some(user_rules) = paths.user_rules() {
         sources = sources.with_user_dir(user_rules);
     }
     let rules_file = paths.quarantine().join("rules.compiled");
-    let mut compiled = CompiledRules::compile(&sources).context("compiling the YARA rules")?;
+    let mut compiled = CompiledRules::compile(&sources)
+        .with_context(|| format!("compiling the YARA rules with {engine}"))?;
     compiled
         .save(&rules_file)
         .context("saving the compiled rules")?;
     tracing::info!(
-        "YARA rules: {} rules from {} files",
+        "YARA rules: {} rules from {} files, engine {engine}",
         compiled.rule_count,
         compiled.files.len()
     );
     let mut config = ScannerConfig::new(&rules_file);
+    config.engine = engine;
     config.worker_exe = args.scan_worker.clone().unwrap_or_else(default_worker_exe);
     config.max_idle_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     config.archive = archive_limits(archives);
@@ -113,6 +119,14 @@ pub fn start(
     })
 }
 
+/// The scanner's engine for `[quarantine] engine`.
+pub fn scan_engine(engine: ScanEngine) -> Engine {
+    match engine {
+        ScanEngine::Yara => Engine::Yara,
+        ScanEngine::YaraX => Engine::YaraX,
+    }
+}
+
 /// The scanner's archive limits from `[quarantine] archives` (the ratio's
 /// floor stays the scanner's own).
 pub fn archive_limits(a: Archives) -> ArchiveLimits {
@@ -149,6 +163,14 @@ fn rescan_all(store: &Store) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_configured_engine_is_the_scanners_engine_of_the_same_name() {
+        for engine in [ScanEngine::Yara, ScanEngine::YaraX] {
+            assert_eq!(scan_engine(engine).as_str(), engine.as_str());
+        }
+        assert_eq!(scan_engine(ScanEngine::default()), Engine::default());
+    }
 
     #[test]
     fn the_configured_archive_defaults_are_the_scanners_own() {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use zion_scanner::archive::ArchiveLimits;
 use zion_scanner::worker::{serve, WorkerOptions};
-use zion_scanner::Limits;
+use zion_scanner::{Engine, Limits};
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -28,6 +28,7 @@ fn main() -> Result<()> {
 
 fn parse(mut args: impl Iterator<Item = std::ffi::OsString>) -> Result<WorkerOptions> {
     let mut rules_file = None;
+    let mut engine = Engine::default();
     let mut limits = Limits {
         cpu_seconds_per_scan: 20,
         cpu_seconds_lifetime: 320,
@@ -48,6 +49,13 @@ fn parse(mut args: impl Iterator<Item = std::ffi::OsString>) -> Result<WorkerOpt
         };
         match flag.to_str() {
             Some("--rules") => rules_file = Some(PathBuf::from(&value)),
+            Some("--engine") => {
+                engine = value
+                    .to_str()
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(anyhow::Error::msg)?
+            }
             Some("--cpu-limit") => limits.cpu_seconds_per_scan = number()?,
             Some("--cpu-lifetime") => limits.cpu_seconds_lifetime = number()?,
             Some("--mem-limit") => limits.address_space = number()?,
@@ -65,6 +73,7 @@ fn parse(mut args: impl Iterator<Item = std::ffi::OsString>) -> Result<WorkerOpt
     }
     Ok(WorkerOptions {
         rules_file: rules_file.context("--rules FILE is required")?,
+        engine,
         limits,
         scan_timeout_secs: timeout,
         archive,
