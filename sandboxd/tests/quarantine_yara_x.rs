@@ -19,20 +19,7 @@ const VERDICT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Items by name once every one of `names` has a verdict.
 async fn verdicts(proxy: &Quarantine1Proxy<'_>, names: &[&str]) -> HashMap<String, ItemInfo> {
-    eventually(
-        "verdicts for every dropped file",
-        VERDICT_TIMEOUT,
-        || async {
-            let items = proxy.list().await.ok()?;
-            let by_name: HashMap<String, ItemInfo> =
-                items.into_iter().map(|i| (i.name.clone(), i)).collect();
-            names
-                .iter()
-                .all(|n| by_name.get(*n).is_some_and(|i| !i.verdict.is_empty()))
-                .then_some(by_name)
-        },
-    )
-    .await
+    verdicts_within(proxy, names, VERDICT_TIMEOUT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -308,3 +308,21 @@ pub async fn connect_quarantine(
     let proxy = zion_bus::Quarantine1Proxy::new(&bus).await.expect("proxy");
     (bus, proxy)
 }
+
+/// Items by name once every one of `names` has a verdict (within `timeout`).
+pub async fn verdicts_within(
+    proxy: &zion_bus::Quarantine1Proxy<'_>,
+    names: &[&str],
+    timeout: Duration,
+) -> std::collections::HashMap<String, zion_bus::quarantine::ItemInfo> {
+    eventually("verdicts for every dropped file", timeout, || async {
+        let items = proxy.list().await.ok()?;
+        let by_name: std::collections::HashMap<String, zion_bus::quarantine::ItemInfo> =
+            items.into_iter().map(|i| (i.name.clone(), i)).collect();
+        names
+            .iter()
+            .all(|n| by_name.get(*n).is_some_and(|i| !i.verdict.is_empty()))
+            .then_some(by_name)
+    })
+    .await
+}
