@@ -32,11 +32,6 @@ use crate::session::Made;
 use crate::Session;
 use zion_profiles::spec::IdRange;
 
-/// How often the pool tries again to make a sandbox Podman refused, and
-/// how long it waits before the first retry (then twice, then three times that).
-const MAKE_RETRIES: u32 = 3;
-const MAKE_RETRY_WAIT: Duration = Duration::from_secs(1);
-
 /// How long an emptied inbox folder is waited for after a sandbox closed:
 /// the quarantine takes its files, then the folder goes. A folder still
 /// holding something after that (a download cut short) stays.
@@ -1011,25 +1006,11 @@ impl Sandboxes {
         let (mut made, mut unfrozen) = (0, 0);
         while made < plan.create {
             let started = Instant::now();
-            let mut tries = 0;
-            let id = loop {
-                match self.make(&target, SandboxState::Pooled).await {
-                    Ok(id) => break id,
-                    // Podman sometimes fails on its own for a moment (its
-                    // network backend, racing another network's creation,
-                    // says "no such network interface"): try again shortly.
-                    Err(err) if tries < MAKE_RETRIES && !self.stopping() => {
-                        tries += 1;
-                        let wait = MAKE_RETRY_WAIT * tries;
-                        tracing::info!(
-                            "a pooled sandbox of `{target}` could not be made ({err}); trying again in {wait:?}"
-                        );
-                        tokio::time::sleep(wait).await;
-                    }
-                    Err(err) => {
-                        tracing::warn!("the warm pool is not refilled: {err}");
-                        return;
-                    }
+            let id = match self.make(&target, SandboxState::Pooled).await {
+                Ok(id) => id,
+                Err(err) => {
+                    tracing::warn!("the warm pool is not refilled: {err}");
+                    return;
                 }
             };
             if let Err(err) = self.warm_up(id).await {
