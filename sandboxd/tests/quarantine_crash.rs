@@ -8,7 +8,7 @@
 mod quarantine_support;
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -111,6 +111,44 @@ fn places(
     out
 }
 
+/// What became of `name`: the shared files of its stem, and every log line of
+/// every run that names it or one of its items.
+fn story(env: &TestEnv, logs: &[String], name: &str) -> String {
+    let stem = name.trim_end_matches(".bin");
+    let mut out = String::from("shared holds:");
+    if let Ok(entries) = std::fs::read_dir(data(env).join("shared")) {
+        for entry in entries.filter_map(Result::ok) {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.contains(stem) {
+                out += &format!(" {file:?} (inode {})", entry.ino());
+            }
+        }
+    }
+    for (run, log) in logs.iter().enumerate() {
+        // The items ingested under this name in this run, then whatever names them.
+        let items: Vec<String> = log
+            .lines()
+            .filter(|l| l.contains(name) && l.contains("item="))
+            .filter_map(|l| l.split("item=").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .map(|id| id.trim_end_matches(',').to_owned())
+            .collect();
+        for line in log.lines() {
+            let mentions = line.contains(stem)
+                || line.contains("quarantine recovery")
+                || items.iter().any(|id| {
+                    line.contains(&format!("item {id}:"))
+                        || line.contains(&format!("item {id} "))
+                        || line.contains(&format!("item={id}"))
+                });
+            if mentions {
+                out += &format!("\nrun {run}: {line}");
+            }
+        }
+    }
+    out
+}
+
 /// What the recoveries in a daemon's log did: ItemIds listed under each field of the report.
 fn tally(log: &str, totals: &mut HashMap<&'static str, usize>) {
     const FIELDS: [&str; 5] = [
@@ -169,6 +207,8 @@ fn files_survive_hundreds_of_sigkills_during_ingest_scan_and_release() {
     let mut hashes = Hashes::default();
     let mut n = 0;
     let mut recovered: HashMap<&'static str, usize> = HashMap::new();
+    // Each run's log, to tell a failure's story.
+    let mut logs: Vec<String> = Vec::new();
     let kills = std::env::var("ZION_CRASH_KILLS")
         .ok()
         .and_then(|k| k.parse().ok())
@@ -184,6 +224,7 @@ fn files_survive_hundreds_of_sigkills_during_ingest_scan_and_release() {
         let mut daemon = Daemon::spawn(&env);
         std::thread::sleep(Duration::from_millis(earliest + rng.below(window)));
         daemon.kill();
+        logs.push(daemon.log());
         tally(&daemon.log(), &mut recovered);
 
         // Right after the kill, before any recovery: nothing lost, nothing
@@ -191,11 +232,13 @@ fn files_survive_hundreds_of_sigkills_during_ingest_scan_and_release() {
         for (name, (inbox, store, shared)) in places(&env, &mut hashes, &expected) {
             assert!(
                 inbox + store + shared >= 1,
-                "kill {kill}: {name} is nowhere (seed {seed})"
+                "kill {kill}: {name} is nowhere (seed {seed})\n{}",
+                story(&env, &logs, &name)
             );
             assert!(
                 inbox + shared <= 1,
-                "kill {kill}: {name} is visible twice: inbox {inbox}, shared {shared} (seed {seed})"
+                "kill {kill}: {name} is visible twice: inbox {inbox}, shared {shared} (seed {seed})\n{}",
+                story(&env, &logs, &name)
             );
         }
     }
