@@ -28,6 +28,11 @@ use crate::reload::{self, ReloadPlan};
 use crate::sound::SoundServers;
 use crate::SessionPaths;
 
+/// How many times a Podman network is asked for before its failure is
+/// reported, and the wait after the first failure (then twice that).
+const NETWORK_CREATE_TRIES: u32 = 3;
+const NETWORK_RETRY_WAIT: Duration = Duration::from_millis(300);
+
 /// How often the profiles' containers are looked at for deaths (polling:
 /// it needs no events backend and also sees changes made while the daemon
 /// was away).
@@ -570,30 +575,47 @@ impl Session {
             .options(spec.options.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .labels(spec.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .build();
-        match client
-            .timed(
-                "POST /libpod/networks/create",
-                podman.networks().create(&opts),
-            )
-            .await
-        {
-            Ok(_) => {
-                tracing::info!(
-                    "created Podman network `{name}` (bridge {})",
-                    spec.interface
-                );
-                Ok(())
-            }
-            // Made meanwhile by a sandbox of the same profile.
-            Err(_)
-                if client
-                    .timed(&exists, network.exists())
-                    .await
-                    .unwrap_or(false) =>
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match client
+                .timed(
+                    "POST /libpod/networks/create",
+                    podman.networks().create(&opts),
+                )
+                .await
             {
-                Ok(())
+                Ok(_) => {
+                    tracing::info!(
+                        "created Podman network `{name}` (bridge {})",
+                        spec.interface
+                    );
+                    return Ok(());
+                }
+                // Made meanwhile by a sandbox of the same profile.
+                Err(_)
+                    if client
+                        .timed(&exists, network.exists())
+                        .await
+                        .unwrap_or(false) =>
+                {
+                    return Ok(());
+                }
+                // Podman's network backend lists the host's interfaces to
+                // pick a free subnet, and fails ("route ip+net: no such
+                // network interface") when one vanishes meanwhile, as
+                // another network or container goes: try again shortly.
+                Err(err) if tries < NETWORK_CREATE_TRIES => {
+                    let wait = NETWORK_RETRY_WAIT * tries;
+                    tracing::info!(
+                        "creating Podman network `{name}` failed ({err}); trying again in {wait:?}"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(err) => {
+                    return Err(err).with_context(|| format!("creating Podman network `{name}`"))
+                }
             }
-            Err(err) => Err(err).with_context(|| format!("creating Podman network `{name}`")),
         }
     }
 
