@@ -61,11 +61,18 @@ impl Store {
     ) -> Vec<Result<Item, StoreError>> {
         let _objects = lock(&self.objects_lock);
         let mut results: Vec<Result<Item, StoreError>> = Vec::with_capacity(batch.len());
+        let ids: Vec<ItemId> = batch.iter().map(|(id, _)| *id).collect();
+        let mut held: std::collections::HashMap<ItemId, StoreError> =
+            self.take_inbox_files(&ids).into_iter().collect();
         // 1. Every item `releasing`, durable together.
         let started = {
             let journal = lock(&self.journal);
             journal.atomically(|j| {
                 for (id, destination) in batch {
+                    if let Some(e) = held.remove(id) {
+                        results.push(Err(e));
+                        continue;
+                    }
                     match start(j, *id, destination, decided_by) {
                         Err(e @ StoreError::Journal { .. }) => return Err(e),
                         other => results.push(other),

@@ -411,8 +411,10 @@ impl Journal {
         Ok(())
     }
 
-    /// Writes a new state (and, when given, verdict and destination); clears
-    /// any pending inbox identity. Durable when this returns.
+    /// Writes a new state (and, when given, verdict and destination).
+    /// Durable when this returns. A pending inbox identity stays: the
+    /// pipeline may scan and release an item before its ingest has removed
+    /// the inbox file, and recovery (or the release) must still remove it.
     pub fn set_state(
         &self,
         id: ItemId,
@@ -425,8 +427,7 @@ impl Journal {
             .exec(
                 "UPDATE items SET state = ?2, state_json = ?3, changed_ms = ?4, \
                  verdict_json = CASE WHEN ?5 THEN ?6 ELSE verdict_json END, \
-                 destination = COALESCE(?7, destination), \
-                 inbox_dev = NULL, inbox_ino = NULL, inbox_size = NULL, inbox_mtime_ns = NULL, inbox_ctime_ns = NULL \
+                 destination = COALESCE(?7, destination) \
                  WHERE id = ?1",
                 params![
                     id.0,

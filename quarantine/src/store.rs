@@ -357,6 +357,9 @@ impl Store {
     ) -> Result<Item, StoreError> {
         destination.validate()?;
         let _objects = lock(&self.objects_lock);
+        if let Some((_, e)) = self.take_inbox_files(&[id]).pop() {
+            return Err(e);
+        }
         let dest_text = destination.to_string();
         let item = self.transition(
             id,
@@ -385,6 +388,59 @@ impl Store {
     }
 
     /// `releasing → released`, then drops the object if no one needs it. Objects lock held.
+    /// Removes the inbox files that items among `ids` still have: an
+    /// ingest commits its batch `stored` before it removes the batch's
+    /// inbox files, and a release that overtook it would leave the file
+    /// both in its inbox and in storage (issue 17: never visible twice).
+    /// An inbox file that is no longer the one stored is left alone.
+    /// Objects lock held. Returns the items whose inbox file could not be
+    /// removed, with why: they are not released now.
+    pub(crate) fn take_inbox_files(&self, ids: &[ItemId]) -> Vec<(ItemId, StoreError)> {
+        let pending = match lock(&self.journal).pending_inbox() {
+            Ok(pending) => pending,
+            Err(e) => {
+                let text = e.to_string();
+                return ids
+                    .iter()
+                    .map(|&id| {
+                        let why = std::io::Error::other(text.clone());
+                        (
+                            id,
+                            StoreError::io("looking for its inbox file", &self.paths.journal, why),
+                        )
+                    })
+                    .collect();
+            }
+        };
+        let mut failed = Vec::new();
+        for (item, identity) in pending.into_iter().filter(|(i, _)| ids.contains(&i.id)) {
+            let dir_path = self.paths.inbox.join(&item.inbox);
+            let removed = match open_dir(&dir_path) {
+                Ok(dir) => crate::ingest::remove_inbox_file(
+                    &dir,
+                    &dir_path,
+                    &item.original_name,
+                    &identity,
+                    true,
+                ),
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            };
+            match removed.and_then(|_| lock(&self.journal).clear_inbox(item.id)) {
+                Ok(()) => tracing::debug!(
+                    "quarantine item {}: its inbox file is taken before its release",
+                    item.id
+                ),
+                Err(e) => failed.push((item.id, e)),
+            }
+        }
+        failed
+    }
+
     pub(crate) fn finish_release(&self, item: &Item, path: PathBuf) -> Result<Item, StoreError> {
         let done = self.transition(item.id, Event::Released { path }, None, None)?;
         if let Some(sha) = item.sha256 {

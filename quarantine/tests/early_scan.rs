@@ -389,3 +389,84 @@ fn a_crash_after_the_stored_commit_but_before_the_verdict_leaves_it_to_scan() {
     );
     scan_once_more_and_release(&env, &store, &bytes);
 }
+
+/// The window between an ingest's `stored` commit and its removal of the
+/// inbox files (here held open by a scan at ingest that does not end): a
+/// release that comes in it (the daemon's pipeline, listing the store as it
+/// starts, scans and releases such an item) must take the inbox file first.
+/// Killed in that window, a file was both in its inbox and in shared
+/// storage, and the next start could take it in a second time.
+#[test]
+fn a_release_that_overtakes_its_ingest_takes_the_inbox_file_first() {
+    let env = Env::new();
+    let store = env.open();
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(wait);
+    store.set_ingest_scan(Some(IngestScan {
+        scan: Arc::new(move |_source: &str, file: BorrowedFd<'_>| {
+            let _ = entered_tx.send(());
+            let _ = wait
+                .lock()
+                .expect("lock")
+                .recv_timeout(Duration::from_secs(30));
+            verdict_of(&read_all(file))
+        }),
+        max_size: u64::MAX,
+        threads: 1,
+    }));
+    let bytes = content(7, 100_000);
+    env.put("report.pdf", &bytes);
+    let inbox_file = env.inbox().join("report.pdf");
+
+    std::thread::scope(|scope| {
+        let ingest = scope.spawn(|| store.ingest_all(SOURCE, &[OsString::from("report.pdf")]));
+        entered
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the scan at ingest began");
+        // The ingest commits `stored` while its scan runs.
+        let start = Instant::now();
+        let item = loop {
+            if let Some(item) = store
+                .list()
+                .expect("list")
+                .into_iter()
+                .find(|i| i.state == State::Stored)
+            {
+                break item;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "never stored");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(
+            inbox_file.exists(),
+            "the window is open: the inbox file is still there"
+        );
+
+        // The pipeline's own scan and release, inside the window.
+        store.begin_scan(item.id).expect("scan");
+        store.finish_scan(item.id, Verdict::Clean).expect("verdict");
+        let released = store.release_all(&[(item.id, Destination::Shared)], DecidedBy::Policy);
+        assert!(released[0].is_ok(), "{released:?}");
+        assert_eq!(
+            env.places_of(&sha256(&bytes)),
+            vec![env.layout.shared().join("report.pdf")],
+            "released while still in the inbox: visible twice"
+        );
+
+        // The ingest then ends without harm, and nothing is taken twice.
+        go.send(()).expect("the scan goes on");
+        let results = ingest.join().expect("ingest thread");
+        assert!(results[0].is_ok(), "{results:?}");
+    });
+    assert_eq!(
+        env.places_of(&sha256(&bytes)),
+        vec![env.layout.shared().join("report.pdf")]
+    );
+    assert_eq!(store.list().expect("list").len(), 1, "one item");
+    let again = store.ingest_all(SOURCE, &[OsString::from("report.pdf")]);
+    assert!(
+        matches!(again[0], Ok(IngestOutcome::Gone { .. })),
+        "the name is gone from the inbox: {again:?}"
+    );
+}
