@@ -7,6 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,8 @@ pub fn drop_file(dir: &Path, name: &str, bytes: &[u8]) {
 pub struct Daemon {
     pub child: Child,
     log: Arc<Mutex<Vec<String>>>,
+    /// Set once everything the daemon wrote has been read.
+    drained: Arc<AtomicBool>,
 }
 
 impl Daemon {
@@ -122,13 +125,19 @@ impl Daemon {
             .expect("zion-sandboxd starts");
         let log = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().expect("stderr");
-        let sink = log.clone();
+        let (sink, drained) = (log.clone(), Arc::new(AtomicBool::new(false)));
+        let done = Arc::clone(&drained);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
+            done.store(true, Ordering::Release);
         });
-        Daemon { child, log }
+        Daemon {
+            child,
+            log,
+            drained,
+        }
     }
 
     pub fn log(&self) -> String {
@@ -181,6 +190,12 @@ impl Daemon {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Its last lines are still in the pipe: read them (a child of its
+        // that holds the pipe open a little longer is not waited for long).
+        let start = Instant::now();
+        while !self.drained.load(Ordering::Acquire) && start.elapsed() < Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 }
 
