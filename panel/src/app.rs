@@ -78,6 +78,7 @@ impl App {
             panel,
             target: Target {
                 address: config.bus_address.clone(),
+                answer: config.answer,
                 attempt: 0,
             },
             config,

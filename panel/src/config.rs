@@ -23,6 +23,9 @@ pub struct Config {
     pub config_problem: Option<String>,
     /// How often to try again while the daemon is not there.
     pub retry: Duration,
+    /// How long the daemon has to answer when the panel connects (to be
+    /// listed); then the panel says it did not, and tries again.
+    pub answer: Duration,
     /// An item to open once it is listed.
     pub select: Option<u64>,
 }
@@ -36,6 +39,7 @@ impl Default for Config {
             policy: None,
             config_problem: None,
             retry: Duration::from_secs(3),
+            answer: Duration::from_secs(10),
             select: None,
         }
     }

@@ -30,6 +30,8 @@ pub enum Update {
 pub struct Target {
     /// The bus address, or `None` for the session bus.
     pub address: Option<String>,
+    /// How long connecting and listing may take.
+    pub answer: std::time::Duration,
     /// Bumped on every retry so that iced restarts the stream.
     pub attempt: u64,
 }
@@ -73,9 +75,9 @@ pub fn explain(e: zbus::Error) -> String {
 
 /// The stream iced runs as the panel's subscription for `target`.
 pub fn follow(target: &Target) -> impl iced::futures::Stream<Item = Update> + use<> {
-    let address = target.address.clone();
+    let (address, answer) = (target.address.clone(), target.answer);
     iced::stream::channel(64, async move |mut out: mpsc::Sender<Update>| {
-        let failed = match run(address.as_deref(), &mut out).await {
+        let failed = match run(address.as_deref(), answer, &mut out).await {
             Ok(()) => "zion-sandboxd left the session bus".to_owned(),
             Err(reason) => reason,
         };
@@ -83,19 +85,38 @@ pub fn follow(target: &Target) -> impl iced::futures::Stream<Item = Update> + us
     })
 }
 
-/// Connects, lists and forwards signals until the daemon goes away.
-async fn run(address: Option<&str>, out: &mut mpsc::Sender<Update>) -> Result<(), String> {
-    let connection = connect(address).await?;
-    let proxy = Quarantine1Proxy::new(&connection).await.map_err(explain)?;
-    // Subscribe before listing, so that nothing that happens in between is missed.
-    let items_changed = item_events(&proxy).await.map_err(explain)?;
-    let owner = proxy
-        .inner()
-        .receive_owner_changed()
-        .await
-        .map_err(explain)?;
-    let recalled = proxy.receive_item_recalled().await.map_err(explain)?;
-    let items = proxy.list().await.map_err(explain)?;
+/// Connects, lists and forwards signals until the daemon goes away. A
+/// daemon (or bus) that does not answer within `answer` is an error, not an
+/// endless "Connecting…": the panel says so and tries again.
+async fn run(
+    address: Option<&str>,
+    answer: std::time::Duration,
+    out: &mut mpsc::Sender<Update>,
+) -> Result<(), String> {
+    let setup = async {
+        let connection = connect(address).await?;
+        let proxy = Quarantine1Proxy::new(&connection).await.map_err(explain)?;
+        // Subscribe before listing, so that nothing that happens in between is missed.
+        let items_changed = item_events(&proxy).await.map_err(explain)?;
+        let owner = proxy
+            .inner()
+            .receive_owner_changed()
+            .await
+            .map_err(explain)?;
+        let recalled = proxy.receive_item_recalled().await.map_err(explain)?;
+        let items = proxy.list().await.map_err(explain)?;
+        Ok::<_, String>((connection, proxy, items_changed, owner, recalled, items))
+    };
+    let (connection, proxy, items_changed, owner, recalled, items) =
+        match tokio::time::timeout(answer, setup).await {
+            Ok(ready) => ready?,
+            Err(_) => {
+                return Err(format!(
+                    "zion-sandboxd did not answer within {} s",
+                    answer.as_secs_f32()
+                ))
+            }
+        };
     if out
         .send(Update::Connected(connection.clone(), items))
         .await

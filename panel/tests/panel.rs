@@ -141,6 +141,7 @@ fn panel_config(env: &TestEnv) -> Config {
         policy: Some(Policy::default()),
         config_problem: None,
         retry: Duration::from_secs(1),
+        answer: Duration::from_secs(10),
         select: None,
     }
 }
@@ -568,6 +569,60 @@ fn without_a_daemon_the_panel_says_so_and_connects_once_it_starts() {
     drop(daemon);
 }
 
+/// A daemon that owns the quarantine's name on the bus but never answers
+/// (stuck, or hostile): the panel does not wait forever on "Connecting…".
+/// It says the daemon did not answer, and connects once a working daemon
+/// has the name.
+#[test]
+fn a_daemon_that_never_answers_is_said_so_and_the_panel_connects_to_the_next() {
+    /// Has `List`, never returns from it.
+    struct Silent;
+    #[zbus::interface(name = "org.zionos.Quarantine1")]
+    impl Silent {
+        async fn list(&self) -> Vec<ItemInfo> {
+            std::future::pending().await
+        }
+    }
+
+    let env = TestEnv::new().expect("test environment");
+    write_config(&env);
+    downloads(&env);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let silent = runtime.block_on(async {
+        zbus::connection::Builder::address(env.dbus().address())
+            .expect("address")
+            .name("org.zionos.Quarantine1")
+            .expect("name")
+            .serve_at("/org/zionos/Quarantine1", Silent)
+            .expect("serve")
+            .build()
+            .await
+            .expect("the silent daemon is on the bus")
+    });
+    let mut config = panel_config(&env);
+    config.answer = Duration::from_secs(2);
+    let mut ui = Ui::new(panel::application(config));
+    ui.wait(
+        "the panel to give up waiting",
+        Duration::from_secs(20),
+        |ui| {
+            ui.texts()
+                .iter()
+                .any(|s| s.text.contains("did not answer within 2 s"))
+        },
+    );
+
+    // The silent one goes; a real daemon comes.
+    runtime.block_on(async move { drop(silent) });
+    let daemon = Daemon::start(&env);
+    ui.wait_for_text("Nothing in quarantine");
+    drop(daemon);
+}
+
 /// Pixels of iced's dark background (0x2B2D31) in an RGBA PNG, and its size.
 fn panel_background_pixels(png_file: &Path) -> (usize, u32, u32) {
     let file = std::fs::File::open(png_file).expect("the screenshot");
@@ -731,6 +786,7 @@ fn ten_thousand_waiting_items_keep_the_window_responsive() {
         policy: Some(Policy::default()),
         config_problem: None,
         retry: Duration::from_secs(3600),
+        answer: Duration::from_secs(10),
         select: None,
     };
     let mut app = zion_panel::App::new(config);
