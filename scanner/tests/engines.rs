@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use scanner_support::{corpus, eicar, regular_files, scan_relative, shared_rules_dir, RulesEnv};
 use zion_quarantine::Verdict;
-use zion_scanner::{CompiledRules, Engine, RuleSources, RulesError, Scanner};
+use zion_scanner::{CompiledRules, Engine, RuleSources, Scanner};
 
 /// A verdict reduced to what both engines must agree on.
 #[derive(Debug, PartialEq, Eq)]
@@ -149,21 +149,13 @@ fn yara_x_reports_eicar_with_its_meta_as_libyara_does() {
 #[test]
 fn a_broken_rule_file_is_refused_by_yara_x_with_file_and_line() {
     let env = RulesEnv::with_engine(Engine::YaraX);
-    let bad = env.user_dir.join("broken.yar");
-    std::fs::write(
-        &bad,
-        "rule fine { condition: true }\n\nrule broken {\n  strings: $a = \"x\"\n  condition: $a and\n}\n",
-    )
-    .expect("write rule");
-    let err = CompiledRules::compile(&env.sources()).expect_err("broken rules must not compile");
-    let RulesError::Syntax(diagnostics) = &err else {
-        panic!("syntax error expected, got {err}");
-    };
+    let (bad, diagnostics) = env.compile_a_broken_rule();
     assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
     assert_eq!(diagnostics[0].file, bad);
     assert!(
         (5..=6).contains(&diagnostics[0].line),
-        "the line of the error: {err}"
+        "the line of the error: {}",
+        diagnostics[0]
     );
     // The rules saved before stay in force: the worker still loads them.
     let scanner = env.scanner();

@@ -141,20 +141,11 @@ fn shared_rule_sets_compile_as_user_folders_and_scan() {
 #[test]
 fn rule_file_with_a_syntax_error_is_reported_with_file_and_line() {
     let env = RulesEnv::new();
-    let bad = env.user_dir.join("broken.yar");
-    std::fs::write(
-        &bad,
-        "rule fine { condition: true }\n\nrule broken {\n  strings: $a = \"x\"\n  condition: $a and\n}\n",
-    )
-    .expect("write rule");
-    let err = CompiledRules::compile(&env.sources()).expect_err("broken rules must not compile");
-    let RulesError::Syntax(diagnostics) = &err else {
-        panic!("syntax error expected, got {err}");
-    };
+    let (bad, diagnostics) = env.compile_a_broken_rule();
     let first = diagnostics.first().expect("a diagnostic");
     assert_eq!(first.file, bad);
     assert_eq!(first.line, 6, "{first}");
-    let text = err.to_string();
+    let text = zion_scanner::RulesError::Syntax(diagnostics.clone()).to_string();
     assert!(text.contains("broken.yar:6:"), "{text}");
 }
 

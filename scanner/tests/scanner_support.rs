@@ -149,6 +149,23 @@ pub struct RulesEnv {
 }
 
 impl RulesEnv {
+    /// Writes a user rule file whose second rule ends mid-condition (line 5,
+    /// reported on 5 or 6) and compiles: the file and what the engine said.
+    pub fn compile_a_broken_rule(&self) -> (PathBuf, Vec<zion_scanner::RuleDiagnostic>) {
+        let bad = self.user_dir.join("broken.yar");
+        std::fs::write(
+            &bad,
+            "rule fine { condition: true }\n\nrule broken {\n  strings: $a = \"x\"\n  condition: $a and\n}\n",
+        )
+        .expect("write rule");
+        let err =
+            CompiledRules::compile(&self.sources()).expect_err("broken rules must not compile");
+        let zion_scanner::RulesError::Syntax(diagnostics) = err else {
+            panic!("syntax error expected, got {err}");
+        };
+        (bad, diagnostics)
+    }
+
     /// Copies Zion's default rules, compiles and saves them with libyara.
     pub fn new() -> RulesEnv {
         RulesEnv::with_engine(Engine::Yara)
