@@ -365,6 +365,41 @@ struct Tail {
     file: File,
     len: u64,
     last_hash: String,
+    /// The anchored log as this process's last append left it.
+    measured: Option<Measured>,
+}
+
+/// An anchored log as an append left it. While the file is still that
+/// inode, of that length, unchanged since (its ctime: any write, truncation
+/// or `utimensat` moves it) and its anchor still records `head`, nothing
+/// has touched the log, and the next append need not read and rehash all of
+/// it again: that costs a pass over every entry ever written, for each
+/// batch of releases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Measured {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    ctime: (i64, i64),
+    head: AuditHead,
+}
+
+impl Measured {
+    fn of(meta: &std::fs::Metadata, head: AuditHead) -> Measured {
+        Measured {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            head,
+        }
+    }
+
+    /// Whether the file is as it was left.
+    fn holds_for(&self, meta: &std::fs::Metadata) -> bool {
+        let now = Measured::of(meta, self.head.clone());
+        now == *self
+    }
 }
 
 impl AuditLog {
@@ -382,6 +417,7 @@ impl AuditLog {
             file,
             len: 0,
             last_hash: GENESIS.to_owned(),
+            measured: None,
         };
         with_lock(&mut tail, &path, |tail| reload_tail(&path, tail))?;
         Ok(AuditLog {
@@ -414,6 +450,23 @@ impl AuditLog {
         with_lock(&mut tail, &self.path, |_| self.reconcile(created))
             .map(|(_, problem)| problem)
             .map_err(StorageError::from)
+    }
+
+    /// The head an append extends: the one this process's last append left
+    /// when the log and its anchor are untouched since, else what
+    /// [`AuditLog::reconcile`] measures. Log lock held.
+    fn head_for_append(&self, tail: &Tail, created: bool) -> Result<AuditHead, AuditError> {
+        if let (Some(anchor), Some(measured)) = (self.anchor.get(), &tail.measured) {
+            let untouched = tail
+                .file
+                .metadata()
+                .is_ok_and(|meta| measured.holds_for(&meta))
+                && anchor.load().ok().flatten().as_ref() == Some(&measured.head);
+            if untouched && !created {
+                return Ok(measured.head.clone());
+            }
+        }
+        Ok(self.reconcile(created)?.0)
     }
 
     /// Measures the log against its anchor (when it has one), reports a
@@ -506,7 +559,7 @@ impl AuditLog {
                 reload_tail(path, tail)?;
             }
             // Verify against the anchor before extending the chain.
-            let (head, _) = self.reconcile(!same)?;
+            let head = self.head_for_append(tail, !same)?;
             let mut prev = tail.last_hash.clone();
             let mut lines = String::new();
             for entry in &mut entries {
@@ -535,6 +588,7 @@ impl AuditLog {
             }
             tail.len += lines.len() as u64;
             tail.last_hash = prev;
+            tail.measured = None;
             if let Some(anchor) = self.anchor.get() {
                 let next = AuditHead {
                     entries: head.entries + entries.len() as u64,
@@ -542,11 +596,18 @@ impl AuditLog {
                 };
                 // The entry is durable: if the anchor is not, the next check
                 // finds the log one entry ahead and adopts it.
-                if let Err(e) = anchor.store(&next) {
-                    tracing::warn!(
+                match anchor.store(&next) {
+                    Ok(()) => {
+                        tail.measured = tail
+                            .file
+                            .metadata()
+                            .ok()
+                            .map(|meta| Measured::of(&meta, next));
+                    }
+                    Err(e) => tracing::warn!(
                         "audit log {}: entry written but its head not anchored: {e}",
                         path.display()
-                    );
+                    ),
                 }
             }
             Ok(())

@@ -370,3 +370,33 @@ fn a_cut_made_while_the_log_is_open_is_found_before_the_next_append() {
         "{breaks:?}"
     );
 }
+
+#[test]
+fn an_entry_edited_in_place_while_the_log_is_open_is_found_before_the_next_append() {
+    let (_dir, path, memory) = anchored_log(0);
+    let log = AuditLog::open(&path).expect("open");
+    log.set_anchor(Box::new(memory.clone())).expect("anchor");
+    for i in 0..3 {
+        log.append(entry(i)).expect("append");
+    }
+    // The same bytes' worth, written over the second entry's verdict: the
+    // file keeps its inode and its length, only its ctime shows the write.
+    let text = fs::read_to_string(&path).expect("read");
+    let second = text.find('\n').expect("a first line") + 1;
+    let at = second + text[second..].find("\"clean\"").expect("a verdict") + 1;
+    {
+        use std::os::unix::fs::FileExt;
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open to edit");
+        file.write_all_at(b"f0rge", at as u64).expect("edit");
+    }
+    assert_eq!(fs::read_to_string(&path).expect("read").len(), text.len());
+    log.append(entry(3)).expect("the append still happens");
+    let breaks = memory.breaks.lock().expect("lock").clone();
+    assert!(
+        matches!(breaks.as_slice(), [AuditProblem::Chain(why)] if why.contains("line 2")),
+        "{breaks:?}"
+    );
+}
