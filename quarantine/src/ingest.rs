@@ -15,6 +15,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
@@ -55,9 +56,6 @@ const CHUNK: usize = 1 << 20;
 /// From this many copies on, a batch is synced with one `syncfs` rather
 /// than an `fdatasync` each (as a batch of releases is).
 const SYNCFS_FROM: usize = 8;
-/// From this size on, an inbox file is closed after its removal on a
-/// thread of its own (freeing its blocks is slow).
-const LARGE: u64 = 64 << 20;
 /// The most one `copy_file_range` call is asked for.
 const KERNEL_CHUNK: u64 = 16 << 20;
 
@@ -241,7 +239,13 @@ fn unchanged(a: &InboxIdentity, b: &InboxIdentity) -> bool {
 impl Store {
     /// Takes `inbox/<source>/<name>` into the store. Files that are not
     /// regular files with one name are refused and left where they are.
-    fn prepare(&self, source: &str, name: &OsStr) -> Result<Prepared, StoreError> {
+    /// `batch` keeps what the next file of the batch needs too.
+    fn prepare(
+        &self,
+        source: &str,
+        name: &OsStr,
+        batch: &mut BatchContext,
+    ) -> Result<Prepared, StoreError> {
         macro_rules! outcome {
             ($e:expr) => {
                 Ok(Prepared::Outcome($e))
@@ -258,20 +262,29 @@ impl Store {
         if bytes.is_empty() || bytes.contains(&b'/') || bytes == b"." || bytes == b".." {
             return gone();
         }
-        let src = {
-            let journal = lock(&self.journal);
-            journal.source(source)?.unwrap_or_else(|| Source {
-                name: source.to_owned(),
-                label: source.to_owned(),
-                profile: None,
-            })
-        };
-        let dir = match open_dir(&dir_path) {
-            Ok(dir) => dir,
-            Err(StoreError::Io { source, .. }) if source.raw_os_error() == Some(libc_enoent()) => {
-                return gone()
+        let src = match &batch.source {
+            Some(src) => src.clone(),
+            None => {
+                let known = lock(&self.journal).source(source)?;
+                let src = known.unwrap_or_else(|| Source {
+                    name: source.to_owned(),
+                    label: source.to_owned(),
+                    profile: None,
+                });
+                batch.source.insert(src).clone()
             }
-            Err(e) => return Err(e),
+        };
+        let dir = match &mut batch.dir {
+            Some(dir) => dir.clone(),
+            None => match open_dir(&dir_path) {
+                Ok(opened) => batch.dir.insert(Arc::new(opened)).clone(),
+                Err(StoreError::Io { source, .. })
+                    if source.raw_os_error() == Some(libc_enoent()) =>
+                {
+                    return gone()
+                }
+                Err(e) => return Err(e),
+            },
         };
 
         let before = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -323,8 +336,11 @@ impl Store {
             }));
         }
         let first = InboxIdentity::of(&st);
-        let already = lock(&self.journal).pending_with(&first)?;
-        if let Some(existing) = already {
+        // One turn of the journal for the checks and the `ingesting` row: a
+        // batch of releases commits (and waits for the disk) between turns.
+        let journal = lock(&self.journal);
+        if let Some(existing) = journal.pending_with(&first)? {
+            drop(journal);
             // Stored before, but its inbox file could not be removed then.
             tracing::info!(
                 "{} is item {existing} already; removing it from the inbox",
@@ -342,7 +358,7 @@ impl Store {
             Some(profile) => Owner::Profile(profile),
             None => Owner::Inbox(source),
         };
-        let held = lock(&self.journal).bytes_held(&owner)?;
+        let held = journal.bytes_held(&owner)?;
         if held.saturating_add(first.size) > limits.quota {
             return outcome!(IngestOutcome::Refused(Refusal {
                 path,
@@ -380,7 +396,7 @@ impl Store {
         // Not waited for: lost in a crash, its copy is a temporary file
         // recovery removes, and the inbox file is still there. The `stored`
         // commit that matters is durable, and carries this row with it.
-        let id = lock(&self.journal).lazily(|j| {
+        let id = journal.lazily(|j| {
             j.insert_ingesting(&NewItem {
                 original_name: name,
                 safe_name: safe_name.as_str(),
@@ -388,6 +404,7 @@ impl Store {
                 size: first.size,
             })
         })?;
+        drop(journal);
         let temp = OsString::from(format!("{TEMP_PREFIX}{id}"));
         let rollback = |why: &str| -> Result<(), StoreError> {
             tracing::debug!("ingest of {} rolled back: {why}", path.display());
@@ -444,16 +461,16 @@ impl Store {
             }
         }
 
-        // Freeing a large file's blocks takes a while (0.56 s for 1 GB on
-        // ext4 here): with this descriptor open, the unlink only takes the
-        // name, and the blocks are freed when it is closed, on a thread of
-        // its own. Small files are not worth a descriptor each.
-        let inbox_file = (size >= LARGE).then_some(fd);
+        // Freeing a file's blocks takes a while (0.56 s for 1 GB on ext4
+        // here; on a filesystem mounted with `discard`, even a small file's
+        // unlink waits for the device): with this descriptor open, the
+        // unlink only takes the name, and the blocks are freed when it is
+        // closed, on a thread of its own.
         Ok(Prepared::Copied(Box::new(Copied {
             id,
             temp,
             file,
-            inbox_file,
+            inbox_file: Some(fd),
             sha,
             size,
             last,
@@ -493,8 +510,9 @@ impl Store {
         let started = std::time::Instant::now();
         let mut results = Vec::with_capacity(names.len());
         let mut copied = Vec::new();
+        let mut batch = BatchContext::default();
         for name in names {
-            match self.prepare(source, name) {
+            match self.prepare(source, name, &mut batch) {
                 Ok(Prepared::Copied(c)) => {
                     copied.push((results.len(), c));
                     results.push(Ok(IngestOutcome::Gone {
@@ -595,8 +613,9 @@ impl Store {
             verdicts.len(),
             started.elapsed() - copying - storing
         );
-        for (n, c) in stored {
-            let item = match self.get(c.id) {
+        let ids: Vec<ItemId> = stored.iter().map(|(_, c)| c.id).collect();
+        for ((n, c), item) in stored.into_iter().zip(self.get_all(&ids)) {
+            let item = match item {
                 Ok(item) => item,
                 Err(e) => {
                     results[n] = Err(e);
@@ -1123,11 +1142,19 @@ enum Prepared {
     Copied(Box<Copied>),
 }
 
+/// What the files of one batch share: their inbox folder, opened once, and
+/// their source's record, read once.
+#[derive(Default)]
+struct BatchContext {
+    dir: Option<Arc<OwnedFd>>,
+    source: Option<Source>,
+}
+
 /// A file copied into the store, not yet its object.
 struct Copied {
     id: ItemId,
     temp: OsString,
-    /// The inbox file, open while its name is removed (large files only).
+    /// The inbox file, open while its name is removed.
     inbox_file: Option<OwnedFd>,
     /// The copy, open (a batch syncs it before its row says `stored`).
     file: OwnedFd,
@@ -1135,7 +1162,8 @@ struct Copied {
     size: u64,
     /// The inbox file as it was when the copy ended.
     last: InboxIdentity,
-    dir: OwnedFd,
+    /// The inbox folder (one descriptor for the whole batch).
+    dir: Arc<OwnedFd>,
     dir_path: PathBuf,
     name: OsString,
     path: PathBuf,
@@ -1154,8 +1182,8 @@ fn start_writeback(file: &OwnedFd) {
     }
 }
 
-/// Closes `files` on a thread of its own (freeing the blocks of an unlinked
-/// large file takes a while); here when no thread can be started.
+/// Closes `files` on a thread of its own (freeing the blocks of unlinked
+/// files takes a while); here when no thread can be started.
 fn close_later(files: Vec<OwnedFd>) {
     if files.is_empty() {
         return;

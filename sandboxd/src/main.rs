@@ -40,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    raise_open_file_limit();
     let mut paths = SessionPaths::from_env();
     if let Some(config) = &args.config {
         paths = paths.with_config(config);
@@ -162,4 +163,28 @@ fn load_config(paths: &SessionPaths) -> anyhow::Result<Config> {
         paths.config_file.display()
     );
     Ok(Config::defaults())
+}
+
+/// Lifts the soft limit on open descriptors to the hard one: a batch of
+/// ingests holds several descriptors per file (its copy, the inbox file
+/// being removed, the scan's), which systemd's default soft limit of 1024
+/// for user services would cut short. The hard limit stays as it was.
+fn raise_open_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current >= limit.maximum {
+        return;
+    }
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => tracing::debug!(
+            "open descriptors: soft limit {:?} -> {:?}",
+            limit.current,
+            limit.maximum
+        ),
+        Err(e) => tracing::warn!("cannot raise the open descriptor limit: {e}"),
+    }
 }
