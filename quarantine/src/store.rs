@@ -244,6 +244,15 @@ impl Store {
             .ok_or(StoreError::NoSuchItem(id))
     }
 
+    /// Each of `ids` as [`Store::get`] gives it, read in one turn of the
+    /// journal (a batch of releases is looked at again this way).
+    pub fn get_all(&self, ids: &[ItemId]) -> Vec<Result<Item, StoreError>> {
+        let journal = lock(&self.journal);
+        ids.iter()
+            .map(|&id| journal.get(id)?.ok_or(StoreError::NoSuchItem(id)))
+            .collect()
+    }
+
     /// Applies `event` to an item: checks it with [`next`], commits the new
     /// state, announces it, and returns the item as it now is.
     pub(crate) fn transition(

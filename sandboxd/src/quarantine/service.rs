@@ -54,8 +54,8 @@ pub struct Pipeline {
     pub parallel_scans: usize,
 }
 
-/// What a finished task tells the loop.
-struct Done(ItemId);
+/// What a finished task tells the loop: the items it is done with.
+struct Done(Vec<ItemId>);
 
 /// The most releases committed together (see [`releaser`]).
 const RELEASE_BATCH: usize = 256;
@@ -125,9 +125,11 @@ impl Pipeline {
                     }
                     None => watch_open = false,
                 },
-                Some(Done(id)) = done_rx.recv() => {
-                    r.in_flight.remove(&id);
-                    r.reconsider(id).await;
+                Some(Done(ids)) = done_rx.recv() => {
+                    for id in &ids {
+                        r.in_flight.remove(id);
+                    }
+                    r.reconsider_all(ids).await;
                 }
                 () = tokio::time::sleep(sleep) => r.fire_timers().await,
             }
@@ -175,6 +177,31 @@ impl Runner {
         }
     }
 
+    /// As [`Runner::reconsider`] for each of `ids`, read in one go.
+    async fn reconsider_all(&mut self, ids: Vec<ItemId>) {
+        if let [id] = ids[..] {
+            return self.reconsider(id).await;
+        }
+        let store = self.p.store.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let items = store.get_all(&ids);
+            ids.into_iter().zip(items).collect::<Vec<_>>()
+        })
+        .await;
+        match read {
+            Ok(items) => {
+                for (id, item) in items {
+                    match item {
+                        Ok(item) => self.consider(&item),
+                        Err(StoreError::NoSuchItem(_)) => {}
+                        Err(e) => tracing::warn!("quarantine item {id}: {e}"),
+                    }
+                }
+            }
+            Err(e) => tracing::error!("looking at released items again: {e}"),
+        }
+    }
+
     async fn reconsider(&mut self, id: ItemId) {
         match self.blocking(move |s| s.get(id)).await {
             Ok(item) => self.consider(&item),
@@ -199,7 +226,7 @@ impl Runner {
                 tokio::spawn(async move {
                     let _permit = scans.acquire_owned().await;
                     scan(&p, id).await;
-                    let _ = done.send(Done(id));
+                    let _ = done.send(Done(vec![id]));
                 });
             }
             Some(Action::MarkTooLarge { limit }) => {
@@ -210,7 +237,7 @@ impl Runner {
                         Ok(item) => p.notifier.verdict(&item),
                         Err(e) => tracing::warn!("quarantine item {id}: {e}"),
                     }
-                    let _ = done.send(Done(id));
+                    let _ = done.send(Done(vec![id]));
                 });
             }
             Some(Action::Release { destination }) => {
@@ -264,8 +291,8 @@ async fn releaser(
                 Some(Err(e)) => tracing::warn!("automatic release: {e}"),
                 None => {}
             }
-            let _ = done.send(Done(*id));
         }
+        let _ = done.send(Done(batch.iter().map(|(id, _)| *id).collect()));
     }
 }
 
