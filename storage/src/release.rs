@@ -80,7 +80,7 @@ pub struct ReleaseOptions {
     /// constant time, trusting the store's own hash.
     pub verify_source: bool,
     /// Fsync the folders a rename changed before returning (on by default).
-    /// [`release_all`] turns it off and syncs each filesystem once instead.
+    /// [`release_all`] turns it off for a batch of many files and syncs each filesystem once instead.
     pub sync_dirs: bool,
 }
 
@@ -120,6 +120,10 @@ pub fn release_with(
     Ok(released)
 }
 
+/// From this many files on, a batch of releases is synced with one
+/// `syncfs` per filesystem rather than folder by folder.
+const SYNCFS_FROM: usize = 8;
+
 /// Releases many objects at once: each is put in place as [`release_with`]
 /// does, then every filesystem they went into (and came from) is synced
 /// once, and their audit entries are appended with one fsync. One result
@@ -131,8 +135,13 @@ pub fn release_all(
     reqs: &[ReleaseRequest],
     options: &ReleaseOptions,
 ) -> Vec<Result<Released, StorageError>> {
+    // A few files are each made durable on their own (their folders
+    // synced); many, with one `syncfs` per filesystem, which also waits for
+    // whatever else is being written there (a build, another download), so
+    // it is worth it only when it replaces many syncs.
+    let whole_filesystems = reqs.len() >= SYNCFS_FROM;
     let batch = ReleaseOptions {
-        sync_dirs: false,
+        sync_dirs: options.sync_dirs && !whole_filesystems,
         ..*options
     };
     let results: Vec<Result<Released, StorageError>> = reqs
@@ -147,9 +156,11 @@ pub fn release_all(
             touched.push(req.source.parent().unwrap_or(Path::new("/")));
         }
     }
-    if let Err(e) = place::sync_filesystems(&touched) {
-        tracing::error!("syncing a batch of releases: {e}");
-        return unaudited(results, "syncing the batch", &e);
+    if whole_filesystems || !options.sync_dirs {
+        if let Err(e) = place::sync_filesystems(&touched) {
+            tracing::error!("syncing a batch of releases: {e}");
+            return unaudited(results, "syncing the batch", &e);
+        }
     }
     let entries: Vec<AuditEntry> = reqs
         .iter()
