@@ -16,7 +16,7 @@
 //! disk does not hold.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{Scope, ScopedJoinHandle};
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -60,31 +60,39 @@ pub(crate) struct ScanJob {
     pub file: OwnedFd,
 }
 
-/// Scans running on a batch's copies.
+/// A verdict for one copy of the batch. An item number is never given
+/// twice (the journal's ids are `AUTOINCREMENT`), so the verdict of a copy
+/// whose ingest was rolled back matches no stored item.
+pub(crate) type Scanned = (ItemId, Verdict);
+
+/// The copies waiting for a scan thread, and whether more will come.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<ScanJob>,
+    closed: bool,
+}
+
+type Shared = Arc<(Mutex<Queue>, Condvar)>;
+
+/// Scans running on a batch's copies, each started as soon as its copy is
+/// made, while the batch's next files are copied.
 pub(crate) struct Scans<'scope> {
-    threads: Vec<ScopedJoinHandle<'scope, Vec<(ItemId, Verdict)>>>,
+    queue: Shared,
+    threads: Vec<ScopedJoinHandle<'scope, Vec<Scanned>>>,
 }
 
 impl<'scope> Scans<'scope> {
-    /// Starts scanning each of `jobs` on up to `how.threads` threads of `scope`.
-    pub fn start<'env>(
-        scope: &'scope Scope<'scope, 'env>,
-        how: &'env IngestScan,
-        jobs: Vec<ScanJob>,
-    ) -> Scans<'scope> {
-        let count = how.threads.clamp(1, jobs.len().max(1));
-        let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
-        let mut threads = Vec::with_capacity(count);
-        for _ in 0..count {
+    /// Starts `how.threads` scan threads on `scope`, waiting for copies.
+    pub fn start<'env>(scope: &'scope Scope<'scope, 'env>, how: &'env IngestScan) -> Scans<'scope> {
+        let queue: Shared = Arc::default();
+        let mut threads = Vec::with_capacity(how.threads.max(1));
+        for _ in 0..how.threads.max(1) {
             let queue = queue.clone();
             let spawned = std::thread::Builder::new()
                 .name("zion-q-early-scan".into())
                 .spawn_scoped(scope, move || {
                     let mut done = Vec::new();
-                    loop {
-                        let Some(job) = lock(&queue).pop_front() else {
-                            break;
-                        };
+                    while let Some(job) = next(&queue) {
                         let (id, started) = (job.id, std::time::Instant::now());
                         let verdict = (how.scan)(&job.source, job.file.as_fd());
                         tracing::debug!(item = %id, "scanned at ingest in {:.0?}", started.elapsed());
@@ -98,19 +106,62 @@ impl<'scope> Scans<'scope> {
                 Err(e) => tracing::warn!("could not start a scan at ingest: {e}"),
             }
         }
-        Scans { threads }
+        Scans { queue, threads }
     }
 
-    /// Every verdict, once all the scans ended; an item whose scan thread
-    /// failed has none (the pipeline scans it).
-    pub fn finish(self) -> Vec<(ItemId, Verdict)> {
+    /// Queues a copy for the next free scan thread (none left: the
+    /// pipeline scans it).
+    pub fn push(&self, job: ScanJob) {
+        if self.threads.is_empty() {
+            return;
+        }
+        let (queue, ready) = &*self.queue;
+        lock(queue).jobs.push_back(job);
+        ready.notify_one();
+    }
+
+    /// Every verdict, once all the queued scans ended; an item whose scan
+    /// thread failed has none (the pipeline scans it).
+    pub fn finish(mut self) -> Vec<Scanned> {
+        self.close();
         let mut all = Vec::new();
-        for thread in self.threads {
+        for thread in std::mem::take(&mut self.threads) {
             match thread.join() {
                 Ok(done) => all.extend(done),
                 Err(_) => tracing::error!("a scan at ingest panicked"),
             }
         }
         all
+    }
+
+    /// No more copies: the threads end once the queue is empty.
+    fn close(&self) {
+        let (queue, ready) = &*self.queue;
+        lock(queue).closed = true;
+        ready.notify_all();
+    }
+}
+
+impl Drop for Scans<'_> {
+    /// A batch that ends early lets its threads go (its scope joins them).
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The next queued copy; `None` once the queue is closed and empty.
+fn next(queue: &Shared) -> Option<ScanJob> {
+    let (queue, ready) = &**queue;
+    let mut q = lock(queue);
+    loop {
+        if let Some(job) = q.jobs.pop_front() {
+            return Some(job);
+        }
+        if q.closed {
+            return None;
+        }
+        q = ready
+            .wait(q)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
     }
 }

@@ -470,3 +470,66 @@ fn a_release_that_overtakes_its_ingest_takes_the_inbox_file_first() {
         "the name is gone from the inbox: {again:?}"
     );
 }
+
+/// A sender that rewrites its file while it is taken: the copy is whole,
+/// so its scan begins, but the file changed, so its ingest is rolled back.
+/// That scan's verdict goes to no item (the next file of the batch is
+/// evil and too large to scan here, and must stay unscanned, not clean);
+/// once the file settles it is taken and scanned afresh.
+#[test]
+fn a_copy_rolled_back_after_its_scan_began_lends_its_verdict_to_nothing() {
+    use std::sync::atomic::AtomicBool;
+    for attempt in 1..=50 {
+        let env = Env::new();
+        let store = env.open();
+        let (how, scans) = counting_scanner(1 << 20);
+        store.set_ingest_scan(Some(how));
+        let clean = content(5, 512 << 10);
+        let changing = env.put("changing.bin", &clean);
+        let mut evil = content(6, 2 << 20);
+        evil[1000..1000 + EVIL.len()].copy_from_slice(EVIL);
+        env.put("evil.bin", &evil);
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                use std::os::unix::fs::FileExt;
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&changing)
+                    .expect("the sender's file");
+                while !stop.load(Ordering::SeqCst) {
+                    file.write_all_at(b"\0", 0).expect("rewrite");
+                }
+            })
+        };
+        let names = [OsString::from("changing.bin"), OsString::from("evil.bin")];
+        let mut outcomes = store.ingest_all(SOURCE, &names).into_iter();
+        stop.store(true, Ordering::SeqCst);
+        writer.join().expect("writer");
+        let first = outcomes.next().expect("an outcome").expect("ingest");
+        let second = stored(outcomes.next().expect("an outcome"));
+        // The evil file is over the scan limit: no verdict, whatever was
+        // scanned beside it.
+        assert_eq!(second.state, State::Stored, "{second:?}");
+        assert_eq!(second.verdict, None);
+        if !matches!(first, IngestOutcome::Changing { .. }) || scans.load(Ordering::SeqCst) == 0 {
+            // The rewrite did not fall during the copy this time.
+            eprintln!(
+                "attempt {attempt}: {first:?}, {} scans",
+                scans.load(Ordering::SeqCst)
+            );
+            continue;
+        }
+        let items = store.list().expect("list");
+        assert_eq!(items.len(), 1, "only the evil file is an item: {items:?}");
+        // Settled now: taken, and scanned again, once.
+        let before = scans.load(Ordering::SeqCst);
+        let item = stored(store.ingest(SOURCE, "changing.bin".as_ref()));
+        assert_eq!(scans.load(Ordering::SeqCst), before + 1);
+        assert_eq!(item.state, State::Clean);
+        return;
+    }
+    panic!("in 50 attempts, no rewrite fell between the end of a copy and its check");
+}
