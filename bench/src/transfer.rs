@@ -244,26 +244,19 @@ struct Bench {
 impl Bench {
     /// One file of 1 GB.
     fn big(&self) -> anyhow::Result<()> {
-        let Bench {
-            stage,
-            peers,
-            outbox,
-            shared,
-            rule_files,
-        } = self;
         let size = 1000 * MB;
-        make_file(&stage.join("big.bin"), size, 1)?;
-        make_file(&peers.join("big.bin"), size, 1)?;
+        make_file(&self.stage.join("big.bin"), size, 1)?;
+        make_file(&self.peers.join("big.bin"), size, 1)?;
         let start = Instant::now();
-        move_all(stage, outbox)?;
-        let zion = wait_for(shared, 1, start, Duration::from_secs(600))?;
+        move_all(&self.stage, &self.outbox)?;
+        let zion = wait_for(&self.shared, 1, start, Duration::from_secs(600))?;
         let cp = timed(
             Command::new("cp")
-                .arg(peers.join("big.bin"))
-                .arg(peers.join("big.copy")),
+                .arg(self.peers.join("big.bin"))
+                .arg(self.peers.join("big.copy")),
         )?;
         let mut yara = Command::new(YARA);
-        yara.args(rule_files).arg(peers.join("big.bin"));
+        yara.args(&self.rule_files).arg(self.peers.join("big.bin"));
         let scan = timed(&mut yara)?;
         println!(
         "  1 file of 1 GB:    Zion {:6.1} MB/s ({:.2} s)   cp {:6.1} MB/s ({:.2} s)   yara CLI scan alone {:6.1} MB/s   Zion/yara {:.2}   (Qubes qvm-copy: {QUBES})",
@@ -274,34 +267,27 @@ impl Bench {
         mb_s(size, scan),
         scan.as_secs_f64() / zion.as_secs_f64(),
     );
-        fs::remove_file(peers.join("big.bin"))?;
-        fs::remove_file(peers.join("big.copy"))?;
+        fs::remove_file(self.peers.join("big.bin"))?;
+        fs::remove_file(self.peers.join("big.copy"))?;
         Ok(())
     }
 
     /// 10,000 small files of 1-64 KB.
     fn small(&self) -> anyhow::Result<()> {
-        let Bench {
-            stage,
-            peers,
-            outbox,
-            shared,
-            rule_files,
-        } = self;
-        let small_in = peers.join("small");
+        let small_in = self.peers.join("small");
         fs::create_dir_all(&small_in)?;
         let mut total = 0u64;
         for i in 0..SMALL_FILES {
             let size = 1000 + (i as u64 * 7919) % 63_000;
             total += size;
-            make_file(&stage.join(format!("f{i:04}.dat")), size, i as u64 + 2)?;
+            make_file(&self.stage.join(format!("f{i:04}.dat")), size, i as u64 + 2)?;
             make_file(&small_in.join(format!("f{i:04}.dat")), size, i as u64 + 2)?;
         }
-        let before = fs::read_dir(shared)?.count();
+        let before = fs::read_dir(&self.shared)?.count();
         let start = Instant::now();
-        move_all(stage, outbox)?;
+        move_all(&self.stage, &self.outbox)?;
         let zion = wait_for(
-            shared,
+            &self.shared,
             before + SMALL_FILES,
             start,
             Duration::from_secs(600),
@@ -310,10 +296,10 @@ impl Bench {
             Command::new("cp")
                 .arg("-r")
                 .arg(&small_in)
-                .arg(peers.join("small.copy")),
+                .arg(self.peers.join("small.copy")),
         )?;
         let mut yara = Command::new(YARA);
-        yara.arg("-r").args(rule_files).arg(&small_in);
+        yara.arg("-r").args(&self.rule_files).arg(&small_in);
         let scan = timed(&mut yara)?;
         println!(
         "  {SMALL_FILES} small files ({:.1} MB): Zion {:6.0} files/s ({:.2} s; aim {SMALL_AIM:.0}: {})   cp {:6.0} files/s ({:.2} s)   yara CLI scan alone {:6.0} files/s   Zion/yara {:.2}",
