@@ -183,6 +183,8 @@ impl Journal {
         &self,
         f: impl FnOnce(&Journal) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        // Not through the statement cache: SQLite may apply a pragma when
+        // its statement is prepared, so a cached one would not apply again.
         self.conn
             .execute_batch("PRAGMA synchronous = NORMAL")
             .map_err(|e| self.err(e))?;
@@ -292,8 +294,7 @@ impl Journal {
             "SELECT COALESCE(SUM(size), 0) FROM items WHERE {column} = ?1 AND state IN {states}"
         );
         let n: i64 = self
-            .conn
-            .query_row(&sql, params![value], |r| r.get(0))
+            .query_one(&sql, params![value], |r| r.get(0))
             .map_err(|e| self.err(e))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -547,21 +548,20 @@ impl Journal {
 
     /// The item whose inbox file (pending removal) has exactly this identity.
     pub fn pending_with(&self, identity: &InboxIdentity) -> Result<Option<ItemId>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT id FROM items WHERE inbox_dev = ?1 AND inbox_ino = ?2 AND inbox_size = ?3 \
+        self.query_one(
+            "SELECT id FROM items WHERE inbox_dev = ?1 AND inbox_ino = ?2 AND inbox_size = ?3 \
                  AND inbox_mtime_ns = ?4 AND inbox_ctime_ns = ?5",
-                params![
-                    identity.dev as i64,
-                    identity.ino as i64,
-                    identity.size as i64,
-                    identity.mtime_ns,
-                    identity.ctime_ns
-                ],
-                |r| r.get(0).map(ItemId),
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+            params![
+                identity.dev as i64,
+                identity.ino as i64,
+                identity.size as i64,
+                identity.mtime_ns,
+                identity.ctime_ns
+            ],
+            |r| r.get(0).map(ItemId),
+        )
+        .optional()
+        .map_err(|e| self.err(e))
     }
 
     /// Records (or updates) an inbox source.
