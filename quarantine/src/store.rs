@@ -396,7 +396,6 @@ impl Store {
         }
     }
 
-    /// `releasing → released`, then drops the object if no one needs it. Objects lock held.
     /// Removes the inbox files that items among `ids` still have: an
     /// ingest commits its batch `stored` before it removes the batch's
     /// inbox files, and a release that overtook it would leave the file
@@ -439,17 +438,21 @@ impl Store {
                 }
                 Err(e) => Err(e),
             };
-            match removed.and_then(|_| lock(&self.journal).clear_inbox(item.id)) {
-                Ok(()) => tracing::debug!(
+            let cleared =
+                removed.and_then(|gone| lock(&self.journal).clear_inbox(item.id).map(|()| gone));
+            match cleared {
+                Ok(true) => tracing::debug!(
                     "quarantine item {}: its inbox file is taken before its release",
                     item.id
                 ),
+                Ok(false) => {}
                 Err(e) => failed.push((item.id, e)),
             }
         }
         failed
     }
 
+    /// `releasing → released`, then drops the object if no one needs it. Objects lock held.
     pub(crate) fn finish_release(&self, item: &Item, path: PathBuf) -> Result<Item, StoreError> {
         let done = self.transition(item.id, Event::Released { path }, None, None)?;
         if let Some(sha) = item.sha256 {

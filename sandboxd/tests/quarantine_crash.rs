@@ -112,7 +112,7 @@ fn places(
 }
 
 /// What became of `name`: the shared files of its stem, and every log line of
-/// every run that names it or one of its items.
+/// every run that names it or one of its items, or reports a recovery.
 fn story(env: &TestEnv, logs: &[String], name: &str) -> String {
     let stem = name.trim_end_matches(".bin");
     let mut out = String::from("shared holds:");
