@@ -70,7 +70,7 @@ fn header(panel: &Panel) -> Element<'_, Message> {
             n => format!("{n} items waiting"),
         },
         Status::Connecting => "connecting…".to_owned(),
-        Status::Unavailable { .. } => "daemon not running".to_owned(),
+        Status::Unavailable { .. } => "daemon not available".to_owned(),
     };
     row![
         text("Quarantine").size(22).font(BOLD),
@@ -219,11 +219,15 @@ fn bulk_question(bulk: &BulkRelease) -> Element<'_, Message> {
 fn unavailable(reason: &str, retry: u64) -> Element<'_, Message> {
     center(
         column![
-            text("The quarantine daemon is not running")
+            text("The quarantine daemon is not available")
                 .size(20)
                 .font(BOLD),
             text(reason).color(MUTED),
-            text(format!("Trying again every {retry} seconds…")).color(MUTED),
+            text(match retry {
+                1 => "Trying again every second…".to_owned(),
+                n => format!("Trying again every {n} seconds…"),
+            })
+            .color(MUTED),
             button("Retry now").on_press(Message::Panel(Event::Retry)),
         ]
         .spacing(10)

@@ -555,7 +555,7 @@ fn without_a_daemon_the_panel_says_so_and_connects_once_it_starts() {
     write_config(&env);
     downloads(&env);
     let mut ui = Ui::new(panel::application(panel_config(&env)));
-    ui.wait_for_text("The quarantine daemon is not running");
+    ui.wait_for_text("The quarantine daemon is not available");
     let reason = ui
         .texts()
         .into_iter()
@@ -614,6 +614,12 @@ fn a_daemon_that_never_answers_is_said_so_and_the_panel_connects_to_the_next() {
                 .iter()
                 .any(|s| s.text.contains("did not answer within 2 s"))
         },
+    );
+    // It is running, only silent: nothing on screen may say otherwise.
+    let said: Vec<String> = ui.texts().into_iter().map(|s| s.text).collect();
+    assert!(
+        !said.iter().any(|t| t.contains("not running")),
+        "a daemon that holds the name is called not running: {said:?}"
     );
 
     // The silent one goes; a real daemon comes.
