@@ -42,7 +42,11 @@ pub fn unmount_all(dir: &Path) {
 }
 
 /// Processes whose command line names something under `dir` (conmon, exit
-/// commands, a service): what a test environment may leave running.
+/// commands, a service), or whose root is a mount made from something under
+/// it (a container of the test's Podman, which names nothing of it): what a
+/// test environment may leave running. A container Podman started while the
+/// test's `rm --all` ran (a warm pool refilling as the daemon went) outlives
+/// its conmon otherwise.
 pub fn processes_under(dir: &Path) -> Vec<Pid> {
     let needle = dir.as_os_str().as_encoded_bytes();
     let own = std::process::id();
@@ -54,11 +58,29 @@ pub fn processes_under(dir: &Path) -> Vec<Pid> {
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| *pid as u32 != own)
         .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|cmd| cmd.windows(needle.len()).any(|w| w == needle))
+            let names = |file: &str| {
+                fs::read(format!("/proc/{pid}/{file}")).is_ok_and(|text| {
+                    root_line(&text, file)
+                        .windows(needle.len())
+                        .any(|w| w == needle)
+                })
+            };
+            names("cmdline") || names("mountinfo")
         })
         .filter_map(Pid::from_raw)
         .collect()
+}
+
+/// What of `/proc/<pid>/{file}` may name a test folder: all of a command
+/// line; of a mount table only the line of the root (every process sees the
+/// test's own mounts elsewhere in its table).
+fn root_line<'a>(text: &'a [u8], file: &str) -> &'a [u8] {
+    if file != "mountinfo" {
+        return text;
+    }
+    text.split(|b| *b == b'\n')
+        .find(|line| line.split(|b| *b == b' ').nth(4) == Some(b"/"))
+        .unwrap_or(&[])
 }
 
 /// Kills every process that names something under `dir`.
@@ -161,6 +183,22 @@ fn unescape_mount_path(field: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_root_line_of_a_mount_table_counts() {
+        let container = b"234 160 0:48 / / rw - overlay overlay rw,upperdir=/tmp/zion-test-x/podman/root/overlay/1/diff\n\
+            241 234 0:40 /zion-test-x/hosts /etc/hosts rw - tmpfs tmpfs rw\n";
+        let host = b"25 1 254:0 / / rw - ext4 /dev/vda rw\n\
+            300 25 0:40 / /tmp/zion-test-x/mnt rw - tmpfs tmpfs rw\n";
+        let names = |text: &[u8]| {
+            let line = root_line(text, "mountinfo");
+            line.windows(b"/tmp/zion-test-x".len())
+                .any(|w| w == b"/tmp/zion-test-x")
+        };
+        assert!(names(container), "a container rooted in the test folder");
+        assert!(!names(host), "a host process that merely sees a test mount");
+        assert_eq!(root_line(b"a\0b", "cmdline"), b"a\0b");
+    }
 
     #[test]
     fn mountinfo_paths_are_unescaped() {
