@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS items (
     destination TEXT,
     held INTEGER NOT NULL DEFAULT 0,
     -- Identity of the inbox file while its removal is pending (set with
-    -- 'stored', cleared by the next transition).
+    -- 'stored', cleared once the file is gone).
     inbox_dev INTEGER,
     inbox_ino INTEGER,
     inbox_size INTEGER,
