@@ -243,7 +243,7 @@ async fn gather(bus: Option<zbus::Connection>, mut rx: UnboundedReceiver<Told>) 
 
 /// What a gathering of verdicts tells: a summary for each source and kind
 /// of verdict that came [`SUMMARY_FROM`] times or more, each message alone
-/// otherwise; in the order they came. Pure.
+/// otherwise; the most urgent first, then in the order they came. Pure.
 pub fn gathered(batch: Vec<Told>) -> Vec<Message> {
     let mut groups: Vec<((String, &'static str), Vec<Told>)> = Vec::new();
     for told in batch {
@@ -295,6 +295,7 @@ pub fn gathered(batch: Vec<Told>) -> Vec<Message> {
             urgency,
         });
     }
+    out.sort_by_key(|msg| std::cmp::Reverse(msg.urgency));
     out
 }
 
@@ -453,18 +454,18 @@ mod tests {
         flood.push(told("profile:work", "notes.txt", State::Clean));
         let out = gathered(flood);
         assert_eq!(out.len(), 3, "{out:#?}");
-        assert_eq!(out[0].summary, "300 files from profile:gaming are clean");
+        // The one that matters is not buried: told alone, urgently, first.
+        assert_eq!(out[0].summary, "payload.exe is infected");
+        assert_eq!(out[0].urgency, 2);
+        assert_eq!(out[1].summary, "300 files from profile:gaming are clean");
         assert!(
-            out[0]
+            out[1]
                 .body
                 .starts_with("f0.dat, f1.dat, f2.dat, f3.dat, f4.dat and 295 more."),
             "{}",
-            out[0].body
+            out[1].body
         );
-        assert_eq!(out[0].urgency, 0);
-        // The one that matters is not buried: told alone, urgently.
-        assert_eq!(out[1].summary, "payload.exe is infected");
-        assert_eq!(out[1].urgency, 2);
+        assert_eq!(out[1].urgency, 0);
         assert_eq!(out[2].summary, "notes.txt is clean");
     }
 
