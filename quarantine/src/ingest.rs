@@ -26,6 +26,7 @@ use crate::early_scan::{ScanJob, Scans};
 use crate::error::StoreError;
 use crate::item::{Item, ItemId, Source};
 use crate::journal::{InboxIdentity, NewItem, Owner};
+use crate::origin::Origin;
 use crate::state::Event;
 use crate::store::{lock, open_dir, step, sync_dir, Store, StoreEvent};
 use crate::verdict::Verdict;
@@ -237,45 +238,35 @@ fn unchanged(a: &InboxIdentity, b: &InboxIdentity) -> bool {
 }
 
 impl Store {
-    /// Takes `inbox/<source>/<name>` into the store. Files that are not
-    /// regular files with one name are refused and left where they are.
-    /// `batch` keeps what the next file of the batch needs too; `scans`
-    /// (and the largest size they take) gets the copy as soon as it is made.
-    fn prepare(
+    /// Opens `inbox/<source>/<name>` and checks it, before anything of it is
+    /// written anywhere. Files that are not regular files with one name are
+    /// refused and left where they are. `batch` keeps what the next file of
+    /// the batch needs too.
+    fn open_checked(
         &self,
         source: &str,
         name: &OsStr,
         batch: &mut BatchContext,
-        scans: Option<(&Scans<'_>, u64)>,
-    ) -> Result<Prepared, StoreError> {
-        macro_rules! outcome {
-            ($e:expr) => {
-                Ok(Prepared::Outcome($e))
-            };
-        }
+    ) -> Result<Result<Opened, IngestOutcome>, StoreError> {
         Source::check_name(source).map_err(|reason| StoreError::InvalidSource {
             name: source.to_owned(),
             reason,
         })?;
         let dir_path = self.paths.inbox.join(source);
         let path = dir_path.join(name);
-        let gone = || outcome!(IngestOutcome::Gone { path: path.clone() });
+        let gone = || Ok(Err(IngestOutcome::Gone { path: path.clone() }));
         let bytes = name.as_bytes();
         if bytes.is_empty() || bytes.contains(&b'/') || bytes == b"." || bytes == b".." {
             return gone();
         }
-        let src = match &batch.source {
-            Some(src) => src.clone(),
-            None => {
-                let known = lock(&self.journal).source(source)?;
-                let src = known.unwrap_or_else(|| Source {
-                    name: source.to_owned(),
-                    label: source.to_owned(),
-                    profile: None,
-                });
-                batch.source.insert(src).clone()
-            }
-        };
+        if batch.source.is_none() {
+            let known = lock(&self.journal).source(source)?;
+            batch.source = Some(known.unwrap_or_else(|| Source {
+                name: source.to_owned(),
+                label: source.to_owned(),
+                profile: None,
+            }));
+        }
         let dir = match &mut batch.dir {
             Some(dir) => dir.clone(),
             None => match open_dir(&dir_path) {
@@ -303,15 +294,15 @@ impl Store {
                 },
                 other => other,
             };
-            return outcome!(IngestOutcome::Refused(Refusal { path, reason }));
+            return Ok(Err(IngestOutcome::Refused(Refusal { path, reason })));
         }
         if before.st_nlink > 1 {
-            return outcome!(IngestOutcome::Refused(Refusal {
+            return Ok(Err(IngestOutcome::Refused(Refusal {
                 path,
                 reason: RefuseReason::HardLink {
                     links: before.st_nlink,
                 },
-            }));
+            })));
         }
         let flags =
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
@@ -320,7 +311,7 @@ impl Store {
             Err(Errno::NOENT) => return gone(),
             // Swapped for a link or a special file since the look: look again later.
             Err(Errno::LOOP) | Err(Errno::NXIO) => {
-                return outcome!(IngestOutcome::Changing { path })
+                return Ok(Err(IngestOutcome::Changing { path }))
             }
             Err(e) => return Err(StoreError::errno("opening", &path, e)),
         };
@@ -329,102 +320,203 @@ impl Store {
             || st.st_dev != before.st_dev
             || FileType::from_raw_mode(st.st_mode) != FileType::RegularFile
         {
-            return outcome!(IngestOutcome::Changing { path });
+            return Ok(Err(IngestOutcome::Changing { path }));
         }
         if st.st_nlink > 1 {
-            return outcome!(IngestOutcome::Refused(Refusal {
+            return Ok(Err(IngestOutcome::Refused(Refusal {
                 path,
                 reason: RefuseReason::HardLink { links: st.st_nlink },
-            }));
+            })));
         }
         let first = InboxIdentity::of(&st);
-        // One turn of the journal for the checks and the `ingesting` row: a
-        // batch of releases commits (and waits for the disk) between turns.
-        let journal = lock(&self.journal);
-        if let Some(existing) = journal.pending_with(&first)? {
-            drop(journal);
-            // Stored before, but its inbox file could not be removed then.
-            tracing::info!(
-                "{} is item {existing} already; removing it from the inbox",
-                path.display()
-            );
-            remove_inbox_file(&dir, &dir_path, name, &first, true)?;
-            lock(&self.journal).clear_inbox(existing)?;
-            return gone();
-        }
-
-        // Sizes first: nothing is copied that the owner may not hold, or
-        // that the disk cannot spare.
-        let limits = *lock(&self.limits);
-        let owner = match &src.profile {
-            Some(profile) => Owner::Profile(profile),
-            None => Owner::Inbox(source),
-        };
-        let held = journal.bytes_held(&owner)?;
-        if held.saturating_add(first.size) > limits.quota {
-            return outcome!(IngestOutcome::Refused(Refusal {
-                path,
-                reason: RefuseReason::OverQuota {
-                    size: first.size,
-                    held,
-                    quota: limits.quota,
-                    owner: match owner {
-                        Owner::Profile(p) => format!("profile {p}"),
-                        Owner::Inbox(i) => format!("inbox {i}"),
-                    },
-                },
-            }));
-        }
         // What the sparse copy writes: the sender's allocated blocks at most.
         let need = u64::try_from(st.st_blocks)
             .unwrap_or(0)
             .saturating_mul(512)
             .min(first.size);
-        let _claim = match self.claim_space(need, limits.reserve)? {
-            Ok(claim) => claim,
-            Err(free) => {
-                return outcome!(IngestOutcome::Refused(Refusal {
-                    path,
-                    reason: RefuseReason::LowSpace {
-                        need,
-                        free,
-                        reserve: limits.reserve,
-                    },
-                }))
+        // What the file says of where it came from (read from the open
+        // file, bounded and sanitised): kept if the host saw nothing.
+        let claimed = crate::origin::claimed_by_file(&fd);
+        Ok(Ok(Opened {
+            name: name.to_owned(),
+            path,
+            fd,
+            first,
+            need,
+            claimed,
+        }))
+    }
+
+    /// Gives the opened files of one batch their `ingesting` rows, in one
+    /// turn of the journal (one commit, not waited for: lost in a crash, a
+    /// copy is a temporary file recovery removes, and the inbox file is
+    /// still there; the `stored` commit that matters is durable, and carries
+    /// these rows with it). A file stored before, whose inbox file could not
+    /// be removed then, is removed now; a file its owner may not hold is
+    /// refused. The quota counts the batch's files already let in, and
+    /// nothing else writes rows during the turn, so it holds as exactly as
+    /// one turn per file did.
+    fn admit(
+        &self,
+        source: &str,
+        src: &Source,
+        dir: &Arc<OwnedFd>,
+        mut opened: Vec<(usize, Opened)>,
+        results: &mut [Result<IngestOutcome, StoreError>],
+    ) -> Vec<(usize, Admitted)> {
+        enum Decision {
+            Known(ItemId),
+            OverQuota { held: u64 },
+            Admitted(ItemId),
+        }
+        let limits = *lock(&self.limits);
+        let owner = match &src.profile {
+            Some(profile) => Owner::Profile(profile),
+            None => Owner::Inbox(source),
+        };
+        let turn = lock(&self.journal).lazily(|j| {
+            j.atomically(|j| {
+                let mut held = j.bytes_held(&owner)?;
+                let mut decisions = Vec::with_capacity(opened.len());
+                for (_, o) in &mut opened {
+                    if let Some(existing) = j.pending_with(&o.first)? {
+                        decisions.push(Decision::Known(existing));
+                        continue;
+                    }
+                    // Sizes first: nothing is copied that the owner may not hold.
+                    if held.saturating_add(o.first.size) > limits.quota {
+                        decisions.push(Decision::OverQuota { held });
+                        continue;
+                    }
+                    let safe_name = zion_storage::sanitize_name(&o.name);
+                    let id = j.insert_ingesting(&NewItem {
+                        original_name: &o.name,
+                        safe_name: safe_name.as_str(),
+                        source: src,
+                        size: o.first.size,
+                    })?;
+                    // Where it came from: what the host saw of this source's
+                    // download under this name and size, else what the file
+                    // says (recorded as its claim).
+                    let seen = self.host_origins.take(source, &o.name, o.first.size);
+                    if let Some(origin) = seen.or_else(|| o.claimed.take()) {
+                        j.set_origin(id, &origin)?;
+                    }
+                    held = held.saturating_add(o.first.size);
+                    decisions.push(Decision::Admitted(id));
+                }
+                Ok(decisions)
+            })
+        });
+        let decisions = match turn {
+            Ok(decisions) => decisions,
+            Err(e) => {
+                // Rolled back whole: every file stays in its inbox.
+                let text = e.to_string();
+                for (n, o) in opened {
+                    results[n] = Err(StoreError::Io {
+                        op: "recording the ingest of",
+                        path: o.path,
+                        source: std::io::Error::other(text.clone()),
+                    });
+                }
+                return Vec::new();
             }
         };
+        let dir_path = self.paths.inbox.join(source);
+        let mut admitted = Vec::with_capacity(opened.len());
+        for ((n, o), decision) in opened.into_iter().zip(decisions) {
+            match decision {
+                Decision::Admitted(id) => admitted.push((n, Admitted { id, opened: o })),
+                Decision::OverQuota { held } => {
+                    results[n] = Ok(IngestOutcome::Refused(Refusal {
+                        path: o.path,
+                        reason: RefuseReason::OverQuota {
+                            size: o.first.size,
+                            held,
+                            quota: limits.quota,
+                            owner: match owner {
+                                Owner::Profile(p) => format!("profile {p}"),
+                                Owner::Inbox(i) => format!("inbox {i}"),
+                            },
+                        },
+                    }));
+                }
+                Decision::Known(existing) => {
+                    tracing::info!(
+                        "{} is item {existing} already; removing it from the inbox",
+                        o.path.display()
+                    );
+                    results[n] = remove_inbox_file(dir, &dir_path, &o.name, &o.first, true)
+                        .and_then(|_| lock(&self.journal).clear_inbox(existing))
+                        .map(|()| IngestOutcome::Gone { path: o.path });
+                }
+            }
+        }
+        admitted
+    }
 
-        let safe_name = zion_storage::sanitize_name(name);
-        // Not waited for: lost in a crash, its copy is a temporary file
-        // recovery removes, and the inbox file is still there. The `stored`
-        // commit that matters is durable, and carries this row with it.
-        let id = journal.lazily(|j| {
-            j.insert_ingesting(&NewItem {
-                original_name: name,
-                safe_name: safe_name.as_str(),
-                source: &src,
-                size: first.size,
-            })
-        })?;
-        drop(journal);
+    /// Copies an admitted file into a temporary file of the store, hashing
+    /// it, and checks that the inbox file did not change meanwhile; on any
+    /// trouble its row is undone. `scans` (and the largest size they take)
+    /// gets the copy as soon as it is made.
+    fn copy_admitted(
+        &self,
+        source: &str,
+        admitted: Admitted,
+        batch: &BatchContext,
+        scans: Option<(&Scans<'_>, u64)>,
+    ) -> Result<Prepared, StoreError> {
+        macro_rules! outcome {
+            ($e:expr) => {
+                Ok(Prepared::Outcome($e))
+            };
+        }
+        let Admitted {
+            id,
+            opened:
+                Opened {
+                    name,
+                    path,
+                    fd,
+                    first,
+                    need,
+                    ..
+                },
+        } = admitted;
+        let (Some(dir), Some(src)) = (batch.dir.clone(), batch.source.as_ref()) else {
+            // Admitted files were opened in this batch's folder, for its source.
+            unreachable!("a file admitted without its batch's folder and source");
+        };
+        let dir_path = self.paths.inbox.join(source);
+        let gone = || outcome!(IngestOutcome::Gone { path: path.clone() });
         let temp = OsString::from(format!("{TEMP_PREFIX}{id}"));
         let rollback = |why: &str| -> Result<(), StoreError> {
             tracing::debug!("ingest of {} rolled back: {why}", path.display());
             remove_temp(self, &temp)?;
             lock(&self.journal).lazily(|j| j.delete_row(id))
         };
-        // Where it came from: what the host saw of this source's download
-        // under this name and size, else what the file says (read from the
-        // open file, bounded and sanitised, and recorded as its claim).
-        let seen = self.host_origins.take(source, name, first.size);
-        if let Some(origin) = seen.or_else(|| crate::origin::claimed_by_file(&fd)) {
-            // Not waited for, like the row it belongs to: the `stored`
-            // commit makes both durable.
-            if let Err(e) = lock(&self.journal).lazily(|j| j.set_origin(id, &origin)) {
-                rollback("its origin could not be recorded")?;
+
+        // Nothing is copied that the disk cannot spare.
+        let reserve = lock(&self.limits).reserve;
+        let _claim = match self.claim_space(need, reserve) {
+            Ok(Ok(claim)) => claim,
+            Ok(Err(free)) => {
+                rollback("there is not room for its copy")?;
+                return outcome!(IngestOutcome::Refused(Refusal {
+                    path: path.clone(),
+                    reason: RefuseReason::LowSpace {
+                        need,
+                        free,
+                        reserve,
+                    },
+                }));
+            }
+            Err(e) => {
+                rollback("the free space could not be measured")?;
                 return Err(e);
             }
-        }
+        };
 
         // A hole filled during the copy writes more than was claimed: slack
         // for filesystems that count blocks differently, then it is "changing".
@@ -466,7 +558,7 @@ impl Store {
             rollback("the file changed during the copy")?;
             return outcome!(IngestOutcome::Changing { path });
         }
-        match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        match rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(now) if now.st_ino == after.st_ino && now.st_dev == after.st_dev => {}
             Ok(_) | Err(Errno::NOENT) => {
                 rollback("the name was removed or replaced during the copy")?;
@@ -493,9 +585,9 @@ impl Store {
             last,
             dir,
             dir_path,
-            name: name.to_owned(),
+            name,
             path,
-            label: src.label,
+            label: src.label.clone(),
         })))
     }
 
@@ -528,6 +620,29 @@ impl Store {
         let mut results = Vec::with_capacity(names.len());
         let early = lock(&self.ingest_scan).clone();
         let mut copying = Default::default();
+        // Every file opened and checked first, then let in with one turn of
+        // the journal for all, then copied.
+        let mut batch = BatchContext::default();
+        let mut opened = Vec::new();
+        for name in names {
+            match self.open_checked(source, name, &mut batch) {
+                Ok(Ok(file)) => {
+                    opened.push((results.len(), file));
+                    // Until the file's own outcome is known.
+                    results.push(Ok(IngestOutcome::Gone {
+                        path: PathBuf::new(),
+                    }));
+                }
+                Ok(Err(outcome)) => results.push(Ok(outcome)),
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        let admitted = match (&batch.source, &batch.dir) {
+            (Some(src), Some(dir)) if !opened.is_empty() => {
+                self.admit(source, src, dir, opened, &mut results)
+            }
+            _ => Vec::new(),
+        };
         let (stored, verdicts) = std::thread::scope(|scope| {
             // Each copy is scanned as soon as it is made, and the scans go
             // on while the batch is made durable.
@@ -535,18 +650,12 @@ impl Store {
                 .as_ref()
                 .map(|how| (Scans::start(scope, how), how.max_size));
             let mut copied = Vec::new();
-            let mut batch = BatchContext::default();
-            for name in names {
+            for (n, file) in admitted {
                 let scans = scans.as_ref().map(|(s, max)| (s, *max));
-                match self.prepare(source, name, &mut batch, scans) {
-                    Ok(Prepared::Copied(c)) => {
-                        copied.push((results.len(), c));
-                        results.push(Ok(IngestOutcome::Gone {
-                            path: PathBuf::new(),
-                        }));
-                    }
-                    Ok(Prepared::Outcome(outcome)) => results.push(Ok(outcome)),
-                    Err(e) => results.push(Err(e)),
+                match self.copy_admitted(source, file, &batch, scans) {
+                    Ok(Prepared::Copied(c)) => copied.push((n, c)),
+                    Ok(Prepared::Outcome(outcome)) => results[n] = Ok(outcome),
+                    Err(e) => results[n] = Err(e),
                 }
             }
             if copied.is_empty() {
@@ -1157,6 +1266,26 @@ enum Prepared {
     Outcome(IngestOutcome),
     /// Copied and hashed into a temporary file, its row `ingesting`.
     Copied(Box<Copied>),
+}
+
+/// A file of a batch, opened and checked, before it has a row.
+struct Opened {
+    name: OsString,
+    path: PathBuf,
+    /// The inbox file, open from here on.
+    fd: OwnedFd,
+    /// The inbox file as it was when opened.
+    first: InboxIdentity,
+    /// What the sparse copy writes: the sender's allocated blocks at most.
+    need: u64,
+    /// What the file says of its origin, used if the host saw none.
+    claimed: Option<Origin>,
+}
+
+/// A file let into a batch: its row `ingesting`, not yet copied.
+struct Admitted {
+    id: ItemId,
+    opened: Opened,
 }
 
 /// What the files of one batch share: their inbox folder, opened once, and

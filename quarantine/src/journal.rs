@@ -196,12 +196,20 @@ impl Journal {
     }
 
     /// Runs `f` in one transaction: every change it makes is committed
-    /// together, with one fsync, or none is.
+    /// together, with one fsync, or none is. The transaction takes the
+    /// write lock when it begins (`BEGIN IMMEDIATE`, waiting as any write
+    /// does): one that read first, then wrote after the audit log's own
+    /// connection had committed, would fail at once with "database is
+    /// locked" (in WAL mode a reader may not write from a stale snapshot).
     pub fn atomically<T>(
         &self,
         f: impl FnOnce(&Journal) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(|e| self.err(e))?;
         let value = f(self)?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(value)

@@ -209,6 +209,58 @@ fn a_quota_counts_what_the_owner_holds_until_it_is_deleted() {
     ));
 }
 
+/// A batch is let in with one turn of the journal: the files a profile drops
+/// at once still count against its quota one after another, so that a
+/// flood cannot slip past it by arriving together.
+#[test]
+fn files_arriving_together_count_against_the_quota_one_after_another() {
+    let env = Env::new();
+    let store = env.open();
+    store.set_limits(IngestLimits {
+        quota: 5 * MIB,
+        ..IngestLimits::default()
+    });
+    let sizes = [("a.bin", 2), ("b.bin", 2), ("c.bin", 2), ("d.bin", 1)];
+    for (i, (name, mib)) in sizes.iter().enumerate() {
+        env.put(name, &content(i as u64 + 10, *mib * MIB as usize));
+    }
+    let names: Vec<_> = sizes
+        .iter()
+        .map(|(n, _)| os(n.as_bytes()).to_owned())
+        .collect();
+    let outcomes: Vec<_> = store
+        .ingest_all(SOURCE, &names)
+        .into_iter()
+        .map(|r| r.expect("ingest"))
+        .collect();
+    assert!(
+        matches!(outcomes[0], IngestOutcome::Stored(_)),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(outcomes[1], IngestOutcome::Stored(_)),
+        "{outcomes:?}"
+    );
+    // 4 MiB held by the two before it: 2 more would pass 5.
+    assert!(
+        matches!(&outcomes[2], IngestOutcome::Refused(r) if matches!(r.reason, RefuseReason::OverQuota { held, .. } if held == 4 * MIB)),
+        "{outcomes:?}"
+    );
+    // One more MiB still fits.
+    assert!(
+        matches!(outcomes[3], IngestOutcome::Stored(_)),
+        "{outcomes:?}"
+    );
+    assert!(env.inbox().join("c.bin").exists(), "a refused file stays");
+    let held: u64 = store
+        .list()
+        .expect("list")
+        .iter()
+        .map(|item| item.size)
+        .sum();
+    assert_eq!(held, 5 * MIB);
+}
+
 #[test]
 fn a_slow_file_from_one_source_does_not_delay_another_source() {
     let env = Env::new();
