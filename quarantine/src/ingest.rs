@@ -463,8 +463,9 @@ impl Store {
     fn copy_admitted(
         &self,
         source: &str,
+        src: &Source,
+        dir: &Arc<OwnedFd>,
         admitted: Admitted,
-        batch: &BatchContext,
         scans: Option<(&Scans<'_>, u64)>,
     ) -> Result<Prepared, StoreError> {
         macro_rules! outcome {
@@ -484,10 +485,6 @@ impl Store {
                     ..
                 },
         } = admitted;
-        let (Some(dir), Some(src)) = (batch.dir.clone(), batch.source.as_ref()) else {
-            // Admitted files were opened in this batch's folder, for its source.
-            unreachable!("a file admitted without its batch's folder and source");
-        };
         let dir_path = self.paths.inbox.join(source);
         let gone = || outcome!(IngestOutcome::Gone { path: path.clone() });
         let temp = OsString::from(format!("{TEMP_PREFIX}{id}"));
@@ -558,7 +555,7 @@ impl Store {
             rollback("the file changed during the copy")?;
             return outcome!(IngestOutcome::Changing { path });
         }
-        match rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
+        match rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(now) if now.st_ino == after.st_ino && now.st_dev == after.st_dev => {}
             Ok(_) | Err(Errno::NOENT) => {
                 rollback("the name was removed or replaced during the copy")?;
@@ -583,7 +580,7 @@ impl Store {
             sha,
             size,
             last,
-            dir,
+            dir: dir.clone(),
             dir_path,
             name,
             path,
@@ -604,10 +601,11 @@ impl Store {
     }
 
     /// Takes many files of one inbox folder, each as [`Store::ingest`]
-    /// takes one, with the durable steps done once for all (group commit):
-    /// the copies written back as they are made and synced before one
-    /// folder sync, their `stored` rows in one commit, the inbox folder
-    /// synced once after their removal. A file is reported stored only once
+    /// takes one, with the journal's and the durable steps done once for all
+    /// (group commit): their `ingesting` rows in one turn of the journal
+    /// before anything is copied, the copies written back as they are made
+    /// and synced before one folder sync, their `stored` rows in one commit,
+    /// the inbox folder synced once after their removal. A file is reported stored only once
     /// all of that is durable. With an [`crate::IngestScan`] set, the copies are
     /// scanned meanwhile and stored with their verdicts (recorded after the
     /// `stored` commit). One result per name, in order.
@@ -637,11 +635,12 @@ impl Store {
                 Err(e) => results.push(Err(e)),
             }
         }
-        let admitted = match (&batch.source, &batch.dir) {
+        let (admitted, shared) = match (batch.source, batch.dir) {
             (Some(src), Some(dir)) if !opened.is_empty() => {
-                self.admit(source, src, dir, opened, &mut results)
+                let admitted = self.admit(source, &src, &dir, opened, &mut results);
+                (admitted, Some((src, dir)))
             }
-            _ => Vec::new(),
+            _ => (Vec::new(), None),
         };
         let (stored, verdicts) = std::thread::scope(|scope| {
             // Each copy is scanned as soon as it is made, and the scans go
@@ -650,12 +649,14 @@ impl Store {
                 .as_ref()
                 .map(|how| (Scans::start(scope, how), how.max_size));
             let mut copied = Vec::new();
-            for (n, file) in admitted {
-                let scans = scans.as_ref().map(|(s, max)| (s, *max));
-                match self.copy_admitted(source, file, &batch, scans) {
-                    Ok(Prepared::Copied(c)) => copied.push((n, c)),
-                    Ok(Prepared::Outcome(outcome)) => results[n] = Ok(outcome),
-                    Err(e) => results[n] = Err(e),
+            if let Some((src, dir)) = &shared {
+                for (n, file) in admitted {
+                    let scans = scans.as_ref().map(|(s, max)| (s, *max));
+                    match self.copy_admitted(source, src, dir, file, scans) {
+                        Ok(Prepared::Copied(c)) => copied.push((n, c)),
+                        Ok(Prepared::Outcome(outcome)) => results[n] = Ok(outcome),
+                        Err(e) => results[n] = Err(e),
+                    }
                 }
             }
             if copied.is_empty() {
