@@ -4,11 +4,13 @@
 //! beside `cp` of the same files and the `yara` command line over them, in
 //! one run on one filesystem: one file of 1 GB, and 10,000 small files.
 //!
-//! Usage: bench-transfer [DIR] [--only big|small] (default: a temporary
-//! folder under /var/tmp, both parts). The daemon's log goes to the file
-//! `$ZION_BENCH_LOG` names, at the level `$ZION_BENCH_RUST_LOG` sets.
-//! Needs zion-sandboxd and zion-scan-worker built beside it
-//! (`cargo build --release --bins`; `make bench` does).
+//! Usage: bench-transfer [DIR] [--only big|small] [--engine yara|yara-x]
+//! (default: a temporary folder under /var/tmp, both parts, libyara). The
+//! daemon's log goes to the file `$ZION_BENCH_LOG` names, at the level
+//! `$ZION_BENCH_RUST_LOG` sets. Needs zion-sandboxd and zion-scan-worker
+//! built beside it (`cargo build --release --bins`; `make bench` does;
+//! `--engine yara-x` needs them built with
+//! `--features zion-scanner/yara-x,zion-sandboxd/yara-x`).
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -52,7 +54,7 @@ fn make_file(path: &Path, size: u64, seed: u64) -> anyhow::Result<()> {
 struct Daemon(Child);
 
 impl Daemon {
-    fn start(root: &Path, rules: &Path) -> anyhow::Result<Daemon> {
+    fn start(root: &Path, rules: &Path, engine: &str) -> anyhow::Result<Daemon> {
         let exe = std::env::current_exe().context("finding this program")?;
         let daemon = exe.with_file_name("zion-sandboxd");
         let worker = exe.with_file_name("zion-scan-worker");
@@ -66,7 +68,10 @@ impl Daemon {
         }
         let config = root.join("config/zion");
         fs::create_dir_all(&config)?;
-        fs::write(config.join("zion.toml"), "[[profile]]\nname = \"work\"\n")?;
+        fs::write(
+            config.join("zion.toml"),
+            format!("[[profile]]\nname = \"work\"\n\n[quarantine]\nengine = \"{engine}\"\n"),
+        )?;
         let runtime = root.join("run");
         fs::create_dir_all(&runtime)?;
         let mut child = Command::new(&daemon)
@@ -195,6 +200,13 @@ fn main() -> anyhow::Result<()> {
         None => None,
     };
     let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    let engine = match args.iter().position(|a| a == "--engine") {
+        Some(i) => match args.get(i + 1).map(String::as_str) {
+            Some(engine @ ("yara" | "yara-x")) => engine.to_owned(),
+            _ => bail!("--engine takes `yara` or `yara-x`"),
+        },
+        None => "yara".to_owned(),
+    };
     let base = args
         .first()
         .filter(|a| !a.starts_with("--"))
@@ -206,7 +218,7 @@ fn main() -> anyhow::Result<()> {
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../session-files/rules");
     let rules = rules.canonicalize().context("the shipped rules")?;
     let rule_files = rule_files(&rules)?;
-    let _daemon = Daemon::start(root, &rules)?;
+    let _daemon = Daemon::start(root, &rules, &engine)?;
     let outbox = root.join("data/zion/quarantine/inbox/profile-work");
     let shared = root.join("data/zion/shared");
     let stage = root.join("stage");
@@ -218,7 +230,8 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!(
-        "Outbox -> Shared through the quarantine (ingest + SHA-256, YARA scan with the shipped rules, release), on {}:",
+        "Outbox -> Shared through the quarantine (ingest + SHA-256, scan with the shipped rules by {}, release), on {}:",
+        if engine == "yara" { "libyara" } else { "YARA-X" },
         base.display()
     );
 

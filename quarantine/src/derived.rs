@@ -58,7 +58,7 @@ impl Store {
         let fd = rustix::fd::AsFd::as_fd(file)
             .try_clone_to_owned()
             .map_err(|e| StoreError::io("duplicating the descriptor of", &path, e))?;
-        let copied = match self.copy_in(&fd, &temp, size, size, &mut |_| {}) {
+        let copied = match self.copy_in(&fd, &temp, size, size, true, &mut |_| {}) {
             Ok(Some(copied)) => {
                 if let Err(e) = rustix::fs::fdatasync(&copied.2) {
                     rollback()?;

@@ -39,6 +39,12 @@ pub struct IngestScan {
     pub max_size: u64,
     /// How many scans of one batch run at once.
     pub threads: usize,
+    /// The scan of a large copy usually ends before the copy is on disk
+    /// (YARA-X here: 1 GB scanned in 0.16 s, written in about 1 s). The copy
+    /// is then written back while it is made, so that its sync does not
+    /// start after it; with a slower scan (libyara: 1 GB in 2-3 s) the sync
+    /// runs beside the scan instead, and the copy goes at memory's pace.
+    pub faster_than_disk: bool,
 }
 
 impl std::fmt::Debug for IngestScan {
@@ -46,6 +52,7 @@ impl std::fmt::Debug for IngestScan {
         f.debug_struct("IngestScan")
             .field("max_size", &self.max_size)
             .field("threads", &self.threads)
+            .field("faster_than_disk", &self.faster_than_disk)
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +86,8 @@ type Shared = Arc<(Mutex<Queue>, Condvar)>;
 pub(crate) struct Scans<'scope> {
     queue: Shared,
     threads: Vec<ScopedJoinHandle<'scope, Vec<Scanned>>>,
+    /// [`IngestScan::faster_than_disk`].
+    pub faster_than_disk: bool,
 }
 
 impl<'scope> Scans<'scope> {
@@ -106,7 +115,11 @@ impl<'scope> Scans<'scope> {
                 Err(e) => tracing::warn!("could not start a scan at ingest: {e}"),
             }
         }
-        Scans { queue, threads }
+        Scans {
+            queue,
+            threads,
+            faster_than_disk: how.faster_than_disk,
+        }
     }
 
     /// Queues a copy for the next free scan thread (none left: the

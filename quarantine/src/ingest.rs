@@ -16,6 +16,7 @@ use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
@@ -26,7 +27,6 @@ use crate::early_scan::{ScanJob, Scans};
 use crate::error::StoreError;
 use crate::item::{Item, ItemId, Source};
 use crate::journal::{InboxIdentity, NewItem, Owner};
-use crate::origin::Origin;
 use crate::state::Event;
 use crate::store::{lock, open_dir, step, sync_dir, Store, StoreEvent};
 use crate::verdict::Verdict;
@@ -237,6 +237,18 @@ fn unchanged(a: &InboxIdentity, b: &InboxIdentity) -> bool {
     a == b
 }
 
+/// How long nothing has changed the file `st` describes (its ctime: writes,
+/// renames, links and attributes all set it; its mtime can be set back).
+pub(crate) fn quiet_for(st: &rustix::fs::Stat) -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    match (u64::try_from(st.st_ctime), u32::try_from(st.st_ctime_nsec)) {
+        (Ok(secs), Ok(nanos)) => now.saturating_sub(Duration::new(secs, nanos)),
+        _ => Duration::ZERO,
+    }
+}
+
 impl Store {
     /// Opens `inbox/<source>/<name>` and checks it, before anything of it is
     /// written anywhere. Files that are not regular files with one name are
@@ -334,16 +346,12 @@ impl Store {
             .unwrap_or(0)
             .saturating_mul(512)
             .min(first.size);
-        // What the file says of where it came from (read from the open
-        // file, bounded and sanitised): kept if the host saw nothing.
-        let claimed = crate::origin::claimed_by_file(&fd);
         Ok(Ok(Opened {
             name: name.to_owned(),
             path,
             fd,
             first,
             need,
-            claimed,
         }))
     }
 
@@ -361,7 +369,7 @@ impl Store {
         source: &str,
         src: &Source,
         dir: &Arc<OwnedFd>,
-        mut opened: Vec<(usize, Opened)>,
+        opened: Vec<(usize, Opened)>,
         results: &mut [Result<IngestOutcome, StoreError>],
     ) -> Vec<(usize, Admitted)> {
         enum Decision {
@@ -378,7 +386,7 @@ impl Store {
             j.atomically(|j| {
                 let mut held = j.bytes_held(&owner)?;
                 let mut decisions = Vec::with_capacity(opened.len());
-                for (_, o) in &mut opened {
+                for (_, o) in &opened {
                     if let Some(existing) = j.pending_with(&o.first)? {
                         decisions.push(Decision::Known(existing));
                         continue;
@@ -397,9 +405,10 @@ impl Store {
                     })?;
                     // Where it came from: what the host saw of this source's
                     // download under this name and size, else what the file
-                    // says (recorded as its claim).
+                    // says (read from the open file, bounded and sanitised;
+                    // recorded as its claim).
                     let seen = self.host_origins.take(source, &o.name, o.first.size);
-                    if let Some(origin) = seen.or_else(|| o.claimed.take()) {
+                    if let Some(origin) = seen.or_else(|| crate::origin::claimed_by_file(&o.fd)) {
                         j.set_origin(id, &origin)?;
                     }
                     held = held.saturating_add(o.first.size);
@@ -467,6 +476,7 @@ impl Store {
         dir: &Arc<OwnedFd>,
         admitted: Admitted,
         scans: Option<(&Scans<'_>, u64)>,
+        settle: Duration,
     ) -> Result<Prepared, StoreError> {
         macro_rules! outcome {
             ($e:expr) => {
@@ -533,7 +543,11 @@ impl Store {
                 });
             }
         };
-        let copied = match self.copy_in(&fd, &temp, first.size, budget, &mut scan_it) {
+        // Written back while it is made when no scan at ingest will take
+        // longer than its sync (see `IngestScan::faster_than_disk`).
+        let write_back =
+            scans.is_none_or(|(scans, max)| first.size > max || scans.faster_than_disk);
+        let copied = match self.copy_in(&fd, &temp, first.size, budget, write_back, &mut scan_it) {
             Ok(copied) => copied,
             Err(e) => {
                 rollback("the copy failed")?;
@@ -544,14 +558,22 @@ impl Store {
             rollback("the file grew or filled its holes during the copy")?;
             return outcome!(IngestOutcome::Changing { path });
         };
-        let after =
+        let mut after =
             rustix::fs::fstat(&fd).map_err(|e| StoreError::errno("inspecting", &path, e))?;
+        // Copied while it settled: the rest of its quiet time is waited
+        // for here, then it is looked at again.
+        let wait = settle.saturating_sub(quiet_for(&after));
+        if !wait.is_zero() && unchanged(&first, &InboxIdentity::of(&after)) {
+            std::thread::sleep(wait);
+            after =
+                rustix::fs::fstat(&fd).map_err(|e| StoreError::errno("inspecting", &path, e))?;
+        }
         if after.st_nlink == 0 {
             rollback("the file was removed during the copy")?;
             return gone();
         }
         let last = InboxIdentity::of(&after);
-        if !unchanged(&first, &last) || size != first.size {
+        if !unchanged(&first, &last) || size != first.size || quiet_for(&after) < settle {
             rollback("the file changed during the copy")?;
             return outcome!(IngestOutcome::Changing { path });
         }
@@ -614,6 +636,23 @@ impl Store {
         source: &str,
         names: &[OsString],
     ) -> Vec<Result<IngestOutcome, StoreError>> {
+        self.ingest_all_settled(source, names, Duration::ZERO)
+    }
+
+    /// [`Store::ingest_all`] of files that must have settled: a file is
+    /// stored only if nothing changed it (write, rename, link, attributes:
+    /// its ctime) for `settle` by the end of its copy, and one that had not
+    /// been still that long when it was opened is waited for the rest. So a
+    /// large file can be copied while it settles, and be stored exactly as
+    /// if it had been waited for first: the quiet time then ends after the
+    /// copy, and covers it. A file changed meanwhile is
+    /// [`IngestOutcome::Changing`], its copy discarded, the inbox untouched.
+    pub fn ingest_all_settled(
+        &self,
+        source: &str,
+        names: &[OsString],
+        settle: Duration,
+    ) -> Vec<Result<IngestOutcome, StoreError>> {
         let started = std::time::Instant::now();
         let mut results = Vec::with_capacity(names.len());
         let early = lock(&self.ingest_scan).clone();
@@ -652,7 +691,7 @@ impl Store {
             if let Some((src, dir)) = &shared {
                 for (n, file) in admitted {
                     let scans = scans.as_ref().map(|(s, max)| (s, *max));
-                    match self.copy_admitted(source, src, dir, file, scans) {
+                    match self.copy_admitted(source, src, dir, file, scans, settle) {
                         Ok(Prepared::Copied(c)) => copied.push((n, c)),
                         Ok(Prepared::Outcome(outcome)) => results[n] = Ok(outcome),
                         Err(e) => results[n] = Err(e),
@@ -917,6 +956,7 @@ impl Store {
         temp: &OsStr,
         expected: u64,
         budget: u64,
+        write_back: bool,
         on_copied: &mut dyn FnMut(&OwnedFd),
     ) -> Result<Option<([u8; 32], u64, OwnedFd)>, StoreError> {
         let temp_path = self.paths.objects.join(temp);
@@ -953,6 +993,7 @@ impl Store {
                 budget,
                 chunk,
                 kernel_copy,
+                write_back,
                 &mut hashing,
             )?;
             if copied.is_none() {
@@ -972,10 +1013,10 @@ impl Store {
             return Ok(None);
         };
         // On its way to the disk from now on, while the copy is scanned.
-        // Not during the copy: the disk then set the copy's pace (1 GB
-        // copied in 1.8 s rather than 1.3 s, measured here under load), and
-        // the scan the sync runs beside takes longer than the sync anyway.
-        start_writeback(&out);
+        // Not during the copy when a longer scan follows: the disk then sets
+        // the copy's pace (1 GB copied in 1.8 s rather than 1.3 s, measured
+        // here under load), and the scan the sync runs beside hides it.
+        start_writeback(&out, 0, 0);
         Ok(Some((sha, expected, out)))
     }
 
@@ -992,6 +1033,7 @@ impl Store {
         budget: u64,
         chunk: usize,
         mut kernel_copy: bool,
+        write_back: bool,
         hashing: &mut Hashing<'_>,
     ) -> Result<Option<u64>, StoreError> {
         let read_err = |e: Errno| StoreError::errno("reading the inbox file for", temp_path, e);
@@ -1051,6 +1093,9 @@ impl Store {
                     return Ok(None);
                 }
                 hashing.copied(pos, n);
+                if write_back {
+                    start_writeback(out, pos, n);
+                }
                 pos += n;
             }
             while pos < hole {
@@ -1279,8 +1324,6 @@ struct Opened {
     first: InboxIdentity,
     /// What the sparse copy writes: the sender's allocated blocks at most.
     need: u64,
-    /// What the file says of its origin, used if the host saw none.
-    claimed: Option<Origin>,
 }
 
 /// A file let into a batch: its row `ingesting`, not yet copied.
@@ -1317,13 +1360,19 @@ struct Copied {
     label: String,
 }
 
-/// Starts writing all of `file` to disk without waiting, so that the
-/// `fdatasync` before the `stored` commit finds it written (and a batch's
-/// syncs wait for the disk once). Only a hint: a failure changes nothing.
-fn start_writeback(file: &OwnedFd) {
+/// Starts writing `len` bytes of `file` from `offset` (0, 0: all of it) to
+/// disk without waiting, so that the `fdatasync` before the `stored` commit
+/// finds them written (and a batch's syncs wait for the disk once). Only a
+/// hint: a failure changes nothing.
+fn start_writeback(file: &OwnedFd, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
     // SAFETY: a plain system call on a file descriptor we own, no memory passed.
-    let r = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    let r = unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+    };
     if r != 0 {
         tracing::debug!("sync_file_range: {}", std::io::Error::last_os_error());
     }

@@ -245,6 +245,7 @@ impl InboxWatcher {
             queue: BTreeSet::new(),
             reported: HashSet::new(),
             failed: HashSet::new(),
+            unsettled: HashSet::new(),
             out: out_tx,
             stop: false,
         };
@@ -284,6 +285,11 @@ type Key = (String, OsString);
 /// The most files of one source taken in one group commit.
 const MAX_BATCH: usize = 256;
 
+/// From this size on, a file that has not settled yet is offered at once
+/// and copied while it settles: its copy takes a good part of the settle
+/// time (1 GB: about 0.5-1 s here, against a settle time of 0.3 s).
+const SETTLE_WHILE_COPYING: u64 = 64 << 20;
+
 struct Worker {
     /// Where the ingest threads report.
     tx: Sender<Msg>,
@@ -304,6 +310,9 @@ struct Worker {
     reported: HashSet<Key>,
     /// Failures already reported.
     failed: HashSet<Key>,
+    /// Large files that changed while they were copied to settle: they
+    /// wait to settle before they are copied again.
+    unsettled: HashSet<Key>,
     out: Sender<WatchEvent>,
     stop: bool,
 }
@@ -384,9 +393,18 @@ impl Worker {
             }
             Trigger::NewSource(source) => self.sweep_source(&source),
             Trigger::Complete { source, name } => {
+                // A large file is looked at now, to be copied while it
+                // settles (see `ready`); any other after the settle time.
+                let large = std::fs::symlink_metadata(self.inbox.join(&source).join(&name))
+                    .is_ok_and(|m| m.is_file() && m.len() >= SETTLE_WHILE_COPYING);
                 let key = (source, name);
                 self.reported.remove(&key);
-                self.postpone(key, now + self.config.settle);
+                let due = if large && !self.unsettled.contains(&key) {
+                    now
+                } else {
+                    now + self.config.settle
+                };
+                self.postpone(key, due);
             }
             Trigger::Activity { source, name } => {
                 // Only a file already due waits longer; one still being
@@ -415,6 +433,7 @@ impl Worker {
                 self.unschedule(&key);
                 self.reported.remove(&key);
                 self.failed.remove(&key);
+                self.unsettled.remove(&key);
             }
         }
     }
@@ -568,7 +587,14 @@ impl Worker {
         match dir.join(name).symlink_metadata() {
             Ok(meta) => {
                 let quiet = quiet_for(&meta);
-                if meta.is_file() && quiet < self.config.settle {
+                // A large file is copied while it settles: its ingest
+                // stores it only once it has been still for the settle
+                // time, copy included (`Store::ingest_all_settled`). One
+                // that changed meanwhile settles first the next time, so
+                // that a file kept changing is not copied again and again.
+                let copy_while_settling =
+                    meta.len() >= SETTLE_WHILE_COPYING && !self.unsettled.contains(key);
+                if meta.is_file() && quiet < self.config.settle && !copy_while_settling {
                     self.postpone(key.clone(), Instant::now() + (self.config.settle - quiet));
                     return false;
                 }
@@ -591,6 +617,7 @@ impl Worker {
                 .extend(rest);
         }
         let (store, tx, job) = (self.store.clone(), self.tx.clone(), source.to_owned());
+        let settle = self.config.settle;
         let spawned = std::thread::Builder::new()
             .name(format!(
                 "zion-inbox-{}",
@@ -599,7 +626,7 @@ impl Worker {
             .spawn({
                 let names = names.clone();
                 move || {
-                    let results = store.ingest_all(&job, &names);
+                    let results = store.ingest_all_settled(&job, &names, settle);
                     let _ = tx.send(Msg::Done(job, names.into_iter().zip(results).collect()));
                 }
             });
@@ -626,6 +653,7 @@ impl Worker {
         match result {
             Ok(IngestOutcome::Stored(item)) => {
                 self.failed.remove(&key);
+                self.unsettled.remove(&key);
                 let _ = self.out.send(WatchEvent::Ingested(item.id));
             }
             Ok(IngestOutcome::Refused(refusal))
@@ -651,9 +679,12 @@ impl Worker {
                 }
             }
             Ok(IngestOutcome::Changing { .. }) => {
+                self.unsettled.insert(key.clone());
                 self.schedule(key, Instant::now() + self.config.retry);
             }
-            Ok(IngestOutcome::Gone { .. }) => {}
+            Ok(IngestOutcome::Gone { .. }) => {
+                self.unsettled.remove(&key);
+            }
             Err(e) => {
                 let path = dir.join(name);
                 tracing::warn!("could not take {}: {e}", path.display());

@@ -314,3 +314,48 @@ fn a_slow_file_from_one_source_does_not_delay_another_source() {
     assert!(slow.exists(), "the slow file is still being taken");
     drop(watcher);
 }
+
+/// `ingest_all_settled`: a file opened before it settled is copied at once,
+/// then stored only once it has been left alone for the settle time. A
+/// profile that changes it during that wait (here its mode: any change sets
+/// the ctime) gets it refused as changing, nothing stored and its inbox file
+/// untouched; left alone, the same file is stored after the wait.
+#[test]
+fn a_file_changed_while_its_copy_waits_to_settle_is_not_stored() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let store = env.open();
+    let settle = Duration::from_millis(800);
+    let bytes = content(41, 3 * MIB as usize);
+    let path = env.put("movie.mkv", &bytes);
+
+    let changed = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        });
+        store.ingest_all_settled(SOURCE, &[os(b"movie.mkv").to_owned()], settle)
+    });
+
+    assert!(
+        matches!(changed.as_slice(), [Ok(IngestOutcome::Changing { .. })]),
+        "{changed:?}"
+    );
+    assert!(store.list().expect("list").is_empty(), "nothing stored");
+    assert!(env.object_names().is_empty(), "no object, no copy left");
+    assert_eq!(std::fs::read(&path).expect("inbox file"), bytes);
+
+    let started = Instant::now();
+    let stored = store.ingest_all_settled(SOURCE, &[os(b"movie.mkv").to_owned()], settle);
+    let waited = started.elapsed();
+
+    match stored.as_slice() {
+        [Ok(IngestOutcome::Stored(item))] => assert_eq!(item.sha256, Some(sha256(&bytes))),
+        other => panic!("stored once left alone: {other:?}"),
+    }
+    assert!(
+        waited >= Duration::from_millis(200),
+        "it waited out its settle time ({waited:?})"
+    );
+    assert!(!path.exists(), "taken from the inbox");
+}

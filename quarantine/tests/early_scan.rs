@@ -77,6 +77,7 @@ fn counting_scanner(max_size: u64) -> (IngestScan, Arc<AtomicUsize>) {
         }),
         max_size,
         threads: 2,
+        faster_than_disk: false,
     };
     (how, count)
 }
@@ -272,6 +273,7 @@ fn child_killed_where_its_parent_test_says() {
         }),
         max_size: u64::MAX,
         threads: 1,
+        faster_than_disk: false,
     }));
     let result = store.ingest(SOURCE, "crash.bin".as_ref());
     panic!("the child was not killed: {result:?}");
@@ -414,6 +416,7 @@ fn a_release_that_overtakes_its_ingest_takes_the_inbox_file_first() {
         }),
         max_size: u64::MAX,
         threads: 1,
+        faster_than_disk: false,
     }));
     let bytes = content(7, 100_000);
     env.put("report.pdf", &bytes);

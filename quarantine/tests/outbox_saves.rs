@@ -186,3 +186,73 @@ fn programs_saving_by_write_then_rename_each_succeed_and_are_taken_once_under_th
     }
     assert!(support::names(&dir).is_empty(), "the Outbox is empty");
 }
+
+/// A large file is copied while it settles (the copy takes a good part of
+/// the settle time), and must still be taken only once it has settled: a
+/// program that renames it on, or writes it again, within the settle time
+/// finds its rename and its write succeed, and the file is taken once,
+/// under its last name, with its last bytes. Taking the copy made before
+/// (the first name, the first bytes) would be the bug.
+#[test]
+fn a_large_file_changed_while_it_is_copied_to_settle_is_taken_once_as_it_ends() {
+    const LARGE: usize = 80 << 20;
+    let env = Env::new();
+    let store = Arc::new(env.open());
+    let config = WatcherConfig {
+        settle: Duration::from_millis(1500),
+        retry: Duration::from_millis(200),
+        ..WatcherConfig::default()
+    };
+    let (_watcher, rx) = InboxWatcher::start(store.clone(), config).expect("watch");
+    let dir = env.inbox();
+    // Made aside (on the same filesystem) and moved in whole, as a program's save is.
+    let stage_dir = tempfile::tempdir().expect("tempdir");
+    let stage = stage_dir.path();
+
+    // Renamed on: moved in as `draft.mkv`, renamed `final.mkv` after 300 ms.
+    let renamed = content(91, LARGE);
+    std::fs::write(stage.join("draft.mkv"), &renamed).expect("write");
+    std::fs::rename(stage.join("draft.mkv"), dir.join("draft.mkv")).expect("move in");
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::rename(dir.join("draft.mkv"), dir.join("final.mkv")).expect("the program's rename");
+
+    // Written again: moved in, then its last megabyte rewritten after 300 ms
+    // (a tagger adding its metadata).
+    let mut tagged = content(92, LARGE);
+    std::fs::write(stage.join("song.flac"), &tagged).expect("write");
+    std::fs::rename(stage.join("song.flac"), dir.join("song.flac")).expect("move in");
+    std::thread::sleep(Duration::from_millis(300));
+    let tag = content(93, 1 << 20);
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut file = File::options()
+            .write(true)
+            .open(dir.join("song.flac"))
+            .expect("open to tag");
+        file.seek(SeekFrom::Start((LARGE - tag.len()) as u64))
+            .expect("seek");
+        file.write_all(&tag).expect("the program's write");
+    }
+    tagged[LARGE - tag.len()..].copy_from_slice(&tag);
+
+    let events = drain(&rx, Duration::from_secs(4), Duration::from_secs(60));
+    let items = store.list().expect("list");
+    let taken: Vec<(String, Option<[u8; 32]>)> = items
+        .iter()
+        .map(|i| (i.original_name.to_string_lossy().into_owned(), i.sha256))
+        .collect();
+    assert_eq!(
+        items.len(),
+        2,
+        "each file taken once: {taken:?} ({events:?})"
+    );
+    assert!(
+        taken.contains(&("final.mkv".to_owned(), Some(sha256(&renamed)))),
+        "the renamed file is taken under its last name: {taken:?}"
+    );
+    assert!(
+        taken.contains(&("song.flac".to_owned(), Some(sha256(&tagged)))),
+        "the rewritten file is taken with its last bytes: {taken:?}"
+    );
+    assert!(support::names(&dir).is_empty(), "the Outbox is empty");
+}

@@ -177,6 +177,7 @@ pub async fn start(
         scan: Arc::new(move |source: &str, file| early.scan_file_for(source, &file)),
         max_size: policy.max_size.0,
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        faster_than_disk: engine == zion_config::quarantine::ScanEngine::YaraX,
     }));
 
     // Subscribe before the watcher takes anything, so no event is missed.
