@@ -382,11 +382,14 @@ impl Store {
             Some(profile) => Owner::Profile(profile),
             None => Owner::Inbox(source),
         };
+        // What the host saw, taken for the files let in; given back if they
+        // are not stored after all.
+        let mut taken: Vec<(usize, crate::witness::Taken)> = Vec::new();
         let turn = lock(&self.journal).lazily(|j| {
             j.atomically(|j| {
                 let mut held = j.bytes_held(&owner)?;
                 let mut decisions = Vec::with_capacity(opened.len());
-                for (_, o) in &opened {
+                for (n, o) in &opened {
                     if let Some(existing) = j.pending_with(&o.first)? {
                         decisions.push(Decision::Known(existing));
                         continue;
@@ -408,7 +411,12 @@ impl Store {
                     // says (read from the open file, bounded and sanitised;
                     // recorded as its claim).
                     let seen = self.host_origins.take(source, &o.name, o.first.size);
-                    if let Some(origin) = seen.or_else(|| crate::origin::claimed_by_file(&o.fd)) {
+                    let origin = match &seen {
+                        Some(seen) => Some(seen.origin()),
+                        None => crate::origin::claimed_by_file(&o.fd),
+                    };
+                    taken.extend(seen.map(|seen| (*n, seen)));
+                    if let Some(origin) = origin {
                         j.set_origin(id, &origin)?;
                     }
                     held = held.saturating_add(o.first.size);
@@ -421,6 +429,8 @@ impl Store {
             Ok(decisions) => decisions,
             Err(e) => {
                 // Rolled back whole: every file stays in its inbox.
+                self.host_origins
+                    .put_back(taken.into_iter().map(|(_, seen)| seen));
                 let text = e.to_string();
                 for (n, o) in opened {
                     results[n] = Err(StoreError::Io {
@@ -436,7 +446,18 @@ impl Store {
         let mut admitted = Vec::with_capacity(opened.len());
         for ((n, o), decision) in opened.into_iter().zip(decisions) {
             match decision {
-                Decision::Admitted(id) => admitted.push((n, Admitted { id, opened: o })),
+                Decision::Admitted(id) => {
+                    let at = taken.iter().position(|(m, _)| *m == n);
+                    let seen = at.map(|at| taken.swap_remove(at).1);
+                    admitted.push((
+                        n,
+                        Admitted {
+                            id,
+                            opened: o,
+                            seen,
+                        },
+                    ));
+                }
                 Decision::OverQuota { held } => {
                     results[n] = Ok(IngestOutcome::Refused(Refusal {
                         path: o.path,
@@ -494,12 +515,16 @@ impl Store {
                     need,
                     ..
                 },
+            seen,
         } = admitted;
         let dir_path = self.paths.inbox.join(source);
         let gone = || outcome!(IngestOutcome::Gone { path: path.clone() });
         let temp = OsString::from(format!("{TEMP_PREFIX}{id}"));
+        let seen = std::cell::Cell::new(seen);
         let rollback = |why: &str| -> Result<(), StoreError> {
             tracing::debug!("ingest of {} rolled back: {why}", path.display());
+            // Taken again later, the file still gets what the host saw.
+            self.host_origins.put_back(seen.take());
             remove_temp(self, &temp)?;
             lock(&self.journal).lazily(|j| j.delete_row(id))
         };
@@ -1330,6 +1355,8 @@ struct Opened {
 struct Admitted {
     id: ItemId,
     opened: Opened,
+    /// What the host saw of its download, given back if it is rolled back.
+    seen: Option<crate::witness::Taken>,
 }
 
 /// What the files of one batch share: their inbox folder, opened once, and

@@ -119,9 +119,9 @@ impl HostOrigins {
         lock(&self.seen).remove(source);
     }
 
-    /// The origin of the file `name` of `size` bytes from `source`, if the
-    /// host saw that download; taken, so that it serves one file only.
-    pub fn take(&self, source: &str, name: &OsStr, size: u64) -> Option<Origin> {
+    /// The download of the file `name` of `size` bytes from `source`, if
+    /// the host saw it; taken, so that it serves one file only.
+    pub fn take(&self, source: &str, name: &OsStr, size: u64) -> Option<Taken> {
         let mut seen = lock(&self.seen);
         let queue = seen.get_mut(source)?;
         let now = Instant::now();
@@ -132,12 +132,40 @@ impl HostOrigins {
         if queue.is_empty() {
             seen.remove(source);
         }
-        Some(Origin {
-            url: Some(s.url),
-            referrer: s.referrer,
-            provenance: Provenance::Host,
-            note: s.note,
+        Some(Taken {
+            source: source.to_owned(),
+            seen: s,
         })
+    }
+
+    /// Gives back downloads taken for files that were not stored after all
+    /// (their ingest was rolled back: the file changed, or the journal
+    /// failed), so that the same file, taken again, still gets what the
+    /// host saw rather than what it claims.
+    pub fn put_back(&self, taken: impl IntoIterator<Item = Taken>) {
+        let mut seen = lock(&self.seen);
+        for t in taken {
+            seen.entry(t.source).or_default().push_front(t.seen);
+        }
+    }
+}
+
+/// A download the host saw, taken for the file it saved.
+#[derive(Debug)]
+pub struct Taken {
+    source: String,
+    seen: Seen,
+}
+
+impl Taken {
+    /// Where the download came from, as the host saw it.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            url: Some(self.seen.url.clone()),
+            referrer: self.seen.referrer.clone(),
+            provenance: Provenance::Host,
+            note: self.seen.note.clone(),
+        }
     }
 }
 
@@ -157,9 +185,31 @@ mod tests {
         assert!(w.take("sandbox:work/1", OsStr::new("q4.pdf"), 10).is_none());
         let o = w
             .take("sandbox:work/1", OsStr::new("q3.pdf"), 10)
-            .expect("the download's own file");
+            .expect("the download's own file")
+            .origin();
         assert_eq!(o.url.as_deref(), Some("https://example.org/q3.pdf"));
         assert_eq!(o.provenance, Provenance::Host);
+        assert!(w.take("sandbox:work/1", OsStr::new("q3.pdf"), 10).is_none());
+    }
+
+    #[test]
+    fn a_download_put_back_serves_its_file_when_it_is_taken_again() {
+        let w = HostOrigins::default();
+        w.record("sandbox:work/1", OsStr::new("q3.pdf"), 10, URL, None)
+            .expect("recorded");
+        let taken = w
+            .take("sandbox:work/1", OsStr::new("q3.pdf"), 10)
+            .expect("taken");
+        assert!(w.take("sandbox:work/1", OsStr::new("q3.pdf"), 10).is_none());
+
+        w.put_back([taken]);
+
+        let again = w
+            .take("sandbox:work/1", OsStr::new("q3.pdf"), 10)
+            .expect("taken again after it was put back")
+            .origin();
+        assert_eq!(again.url.as_deref(), Some("https://example.org/q3.pdf"));
+        assert_eq!(again.provenance, Provenance::Host);
         assert!(w.take("sandbox:work/1", OsStr::new("q3.pdf"), 10).is_none());
     }
 
@@ -189,7 +239,7 @@ mod tests {
             Some(b"file:///etc/passwd"),
         )
         .expect("recorded");
-        let o = w.take("s", OsStr::new("a"), 1).expect("taken");
+        let o = w.take("s", OsStr::new("a"), 1).expect("taken").origin();
         assert_eq!(o.url.as_deref(), Some("https://e.org/a"));
         assert_eq!(o.referrer, None);
         assert!(o.note.expect("a note").contains("referrer not recorded"));

@@ -156,3 +156,63 @@ fn no_file_inherits_a_url_it_did_not_come_from() {
         .record(SOURCE, "../escape".as_ref(), 1, URL, None)
         .is_err());
 }
+
+/// A sandbox that makes its download's ingest roll back (here by changing
+/// the file while its copy waits to settle) must not get the retry to
+/// record the file's own claim instead of what the host saw: the host's
+/// record is given back when an ingest is rolled back, and serves the file
+/// when it is taken again. (Before, it was spent on the rolled-back ingest,
+/// and the retry recorded the claim, provenance `file`.)
+#[test]
+fn an_ingest_rolled_back_keeps_what_the_host_saw_for_the_retry() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+    let env = Env::new();
+    let store = env.open();
+    let bytes = content(8, 200_000);
+    let path = env.put("q3-report.bin", &bytes);
+    let claimed = rustix::fs::setxattr(
+        &path,
+        ORIGIN_XATTR,
+        b"https://trusted.example.org/",
+        XattrFlags::empty(),
+    )
+    .is_ok();
+    store
+        .host_origins()
+        .record(
+            SOURCE,
+            "q3-report.bin".as_ref(),
+            bytes.len() as u64,
+            URL,
+            Some(PAGE),
+        )
+        .expect("recorded");
+    let name = [std::ffi::OsString::from("q3-report.bin")];
+    let settle = Duration::from_millis(600);
+
+    let first = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640))
+                .expect("the sandbox changes its file");
+        });
+        store.ingest_all_settled(SOURCE, &name, settle)
+    });
+    assert!(
+        matches!(first.as_slice(), [Ok(IngestOutcome::Changing { .. })]),
+        "rolled back: {first:?}"
+    );
+
+    let again = store.ingest_all_settled(SOURCE, &name, settle);
+    let item = match again.as_slice() {
+        [Ok(IngestOutcome::Stored(item))] => item.clone(),
+        other => panic!("stored when left alone: {other:?}"),
+    };
+    let origin = item.origin.expect("an origin");
+    assert_eq!(
+        (origin.provenance, origin.url.as_deref()),
+        (Provenance::Host, Some(std::str::from_utf8(URL).unwrap())),
+        "what the host saw (the file claimed another origin: {claimed})"
+    );
+}
