@@ -7,7 +7,7 @@
 
 mod store_support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::XattrFlags;
 use store_support::*;
@@ -34,19 +34,19 @@ fn attr(path: &Path, name: &str) -> Option<String> {
     }
 }
 
-#[test]
-fn a_download_the_host_saw_is_the_items_origin_over_the_files_claim() {
-    let env = Env::new();
-    let store = env.open();
-    let bytes = content(7, 100_000);
+/// `q3-report.bin` of `len` bytes in the inbox, downloaded from [`URL`] as
+/// the host saw it, while the file claims another origin. The file's path,
+/// and whether the filesystem took the claim.
+fn downloaded_with_another_claim(env: &Env, store: &Store, len: usize) -> (PathBuf, bool) {
+    let bytes = content(7, len);
     let path = env.put("q3-report.bin", &bytes);
-    // The file claims another origin: the host's word wins.
-    let _ = rustix::fs::setxattr(
+    let claimed = rustix::fs::setxattr(
         &path,
         ORIGIN_XATTR,
         b"https://trusted.example.org/",
         XattrFlags::empty(),
-    );
+    )
+    .is_ok();
     store
         .host_origins()
         .record(
@@ -57,6 +57,15 @@ fn a_download_the_host_saw_is_the_items_origin_over_the_files_claim() {
             Some(PAGE),
         )
         .expect("recorded");
+    (path, claimed)
+}
+
+#[test]
+fn a_download_the_host_saw_is_the_items_origin_over_the_files_claim() {
+    let env = Env::new();
+    let store = env.open();
+    // The file claims another origin: the host's word wins.
+    downloaded_with_another_claim(&env, &store, 100_000);
     let item = ingested(&store, SOURCE, "q3-report.bin");
     let origin = item.origin.clone().expect("an origin");
     assert_eq!(
@@ -169,25 +178,7 @@ fn an_ingest_rolled_back_keeps_what_the_host_saw_for_the_retry() {
     use std::time::Duration;
     let env = Env::new();
     let store = env.open();
-    let bytes = content(8, 200_000);
-    let path = env.put("q3-report.bin", &bytes);
-    let claimed = rustix::fs::setxattr(
-        &path,
-        ORIGIN_XATTR,
-        b"https://trusted.example.org/",
-        XattrFlags::empty(),
-    )
-    .is_ok();
-    store
-        .host_origins()
-        .record(
-            SOURCE,
-            "q3-report.bin".as_ref(),
-            bytes.len() as u64,
-            URL,
-            Some(PAGE),
-        )
-        .expect("recorded");
+    let (path, claimed) = downloaded_with_another_claim(&env, &store, 200_000);
     let name = [std::ffi::OsString::from("q3-report.bin")];
     let settle = Duration::from_millis(600);
 
