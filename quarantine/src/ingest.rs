@@ -237,14 +237,23 @@ fn unchanged(a: &InboxIdentity, b: &InboxIdentity) -> bool {
     a == b
 }
 
-/// How long nothing has changed the file `st` describes (its ctime: writes,
-/// renames, links and attributes all set it; its mtime can be set back).
-pub(crate) fn quiet_for(st: &rustix::fs::Stat) -> Duration {
+/// How long nothing has changed the file `st` describes.
+fn quiet_for(st: &rustix::fs::Stat) -> Duration {
+    quiet_since(st.st_ctime, i64::try_from(st.st_ctime_nsec).unwrap_or(-1))
+}
+
+/// How long ago a file's ctime (`secs`, `nanos`) was: how long nothing has
+/// changed it (writes, renames, links and attributes all set the ctime, and
+/// no program can set it back, as it can the mtime). Zero for a time that
+/// is not one.
+pub(crate) fn quiet_since(secs: i64, nanos: i64) -> Duration {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    match (u64::try_from(st.st_ctime), u32::try_from(st.st_ctime_nsec)) {
-        (Ok(secs), Ok(nanos)) => now.saturating_sub(Duration::new(secs, nanos)),
+    match (u64::try_from(secs), u32::try_from(nanos)) {
+        (Ok(secs), Ok(nanos)) if nanos < 1_000_000_000 => {
+            now.saturating_sub(Duration::new(secs, nanos))
+        }
         _ => Duration::ZERO,
     }
 }

@@ -20,13 +20,13 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{EventKind, INotifyWatcher, RecursiveMode, Watcher};
 
 use crate::error::StoreError;
-use crate::ingest::{IngestOutcome, Refusal};
+use crate::ingest::{quiet_since, IngestOutcome, Refusal};
 use crate::item::{ItemId, Source};
 use crate::store::Store;
 
@@ -115,17 +115,10 @@ pub(crate) fn waits_for_rename(name: &OsStr, suffixes: &[String]) -> bool {
         })
 }
 
-/// How long nothing has changed `meta`'s file (its ctime, which a write, a
-/// rename or a change of attributes sets and no program can set back).
+/// How long nothing has changed `meta`'s file (see [`quiet_since`]).
 fn quiet_for(meta: &std::fs::Metadata) -> Duration {
     use std::os::unix::fs::MetadataExt;
-    let changed = u64::try_from(meta.ctime())
-        .ok()
-        .map(|secs| Duration::new(secs, u32::try_from(meta.ctime_nsec()).unwrap_or(0)));
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    changed.map_or(Duration::ZERO, |c| now.saturating_sub(c))
+    quiet_since(meta.ctime(), meta.ctime_nsec())
 }
 
 /// Splits `path` under `inbox` into (source, name), or just (source,) for a source folder.
